@@ -1,0 +1,81 @@
+//! The storage seams: [`Queryable`] (read) and [`Appender`] (write).
+//!
+//! `tsdb` implements both; `promql` evaluates over a `Queryable`; `scrape`
+//! and `rules` write through an `Appender`. Keeping the traits here lets those
+//! crates build and test without each other.
+
+use crate::{Labels, Matcher, Sample};
+
+/// One selected series with its samples in `[mint, maxt]`, ascending by time.
+/// Staleness markers are included as [`crate::STALE_NAN`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct Series {
+    pub labels: Labels,
+    pub samples: Vec<Sample>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StorageError {
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+    #[error("query would load more than {limit} samples")]
+    TooManySamples { limit: usize },
+    #[error("{0}")]
+    Other(String),
+}
+
+/// Hints for a select: the inclusive time range the caller will read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SelectHints {
+    pub mint: i64,
+    pub maxt: i64,
+}
+
+/// Read access to stored series.
+pub trait Queryable: Send + Sync {
+    /// Series matching all `matchers` that have at least one sample in
+    /// `[hints.mint, hints.maxt]`, sorted by labels, with those samples.
+    fn select(&self, hints: SelectHints, matchers: &[Matcher]) -> Result<Vec<Series>, StorageError>;
+
+    /// Label sets of the series matching `matchers` with samples in range
+    /// (no samples loaded), sorted.
+    fn series(&self, hints: SelectHints, matchers: &[Matcher]) -> Result<Vec<Labels>, StorageError> {
+        Ok(self.select(hints, matchers)?.into_iter().map(|s| s.labels).collect())
+    }
+
+    /// Sorted distinct label names of matching series (all series when
+    /// `matchers` is empty).
+    fn label_names(&self, hints: SelectHints, matchers: &[Matcher]) -> Result<Vec<String>, StorageError>;
+
+    /// Sorted distinct values of label `name` over matching series.
+    fn label_values(&self, name: &str, hints: SelectHints, matchers: &[Matcher])
+        -> Result<Vec<String>, StorageError>;
+}
+
+/// Why a single sample was refused. Counted by the caller the way
+/// Prometheus counts them (`prometheus_target_scrapes_sample_out_of_order_total` …).
+#[derive(Debug, thiserror::Error, Clone, Copy, PartialEq, Eq)]
+pub enum AppendError {
+    #[error("out of order sample")]
+    OutOfOrder,
+    #[error("duplicate sample for timestamp")]
+    DuplicateTimestamp,
+    #[error("out of bounds")]
+    OutOfBounds,
+}
+
+/// A batch of samples committed at once (one scrape, one rule evaluation).
+pub trait Appender: Send {
+    /// Adds one sample. Returns an error for a refused sample; the batch
+    /// stays usable and other samples are unaffected.
+    fn append(&mut self, labels: &Labels, t: i64, v: f64) -> Result<(), AppendError>;
+    /// Makes the batch durable (per the WAL contract) and visible.
+    fn commit(self: Box<Self>) -> Result<(), StorageError>;
+    /// Drops the batch.
+    fn rollback(self: Box<Self>);
+}
+
+/// Something that hands out appenders.
+pub trait Appendable: Send + Sync {
+    fn appender(&self) -> Box<dyn Appender>;
+}

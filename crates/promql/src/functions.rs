@@ -1,0 +1,6 @@
+//! PLACEHOLDER — replaced by the function signature table.
+use crate::ast::ValueType;
+
+pub fn return_type(_name: &str) -> Option<ValueType> {
+    None
+}
