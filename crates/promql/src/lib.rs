@@ -8,7 +8,9 @@
 pub mod ast;
 pub mod engine;
 pub mod functions;
+pub mod memstore;
 pub mod parser;
+pub mod printer;
 
 pub use ast::Expr;
 pub use engine::{Engine, EngineOptions, QueryError, QueryResult, Value};

@@ -1,0 +1,1 @@
+//! In-memory `Queryable` for tests and the conformance runner. Owned by the evaluator.

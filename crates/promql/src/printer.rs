@@ -1,0 +1,1 @@
+//! Prints an AST in Prometheus' canonical form (`Display for Expr`). Owned by the parser.
