@@ -1,0 +1,1174 @@
+//! Function calls (float semantics of Prometheus' `functions.go`).
+use super::aggregate::{fmt_g, quantile};
+use super::binary::check_dups;
+use super::{exec_err, kahan_inc, Elem, Evaluator, QueryError, Ser, Val};
+use crate::ast::{Call, Expr, VectorSelector};
+use bongsu_model::{Labels, LabelsBuilder, MatchOp, Sample, METRIC_NAME};
+
+fn unwrap_parens(e: &Expr) -> &Expr {
+    match e {
+        Expr::Paren(inner, _) => unwrap_parens(inner),
+        other => other,
+    }
+}
+
+/// Window of a range argument: series, window start (exclusive), end (inclusive) and the selector when it is one.
+struct RangeArg<'e> {
+    series: Vec<Ser>,
+    start: i64,
+    end: i64,
+    range: i64,
+    _sel: std::marker::PhantomData<&'e ()>,
+}
+
+const MATRIX_FUNCS: &[&str] = &[
+    "rate",
+    "increase",
+    "delta",
+    "irate",
+    "idelta",
+    "deriv",
+    "predict_linear",
+    "resets",
+    "changes",
+    "avg_over_time",
+    "sum_over_time",
+    "min_over_time",
+    "max_over_time",
+    "count_over_time",
+    "stddev_over_time",
+    "stdvar_over_time",
+    "last_over_time",
+    "first_over_time",
+    "present_over_time",
+    "absent_over_time",
+    "quantile_over_time",
+    "mad_over_time",
+    "ts_of_max_over_time",
+    "ts_of_min_over_time",
+    "ts_of_last_over_time",
+    "ts_of_first_over_time",
+    "double_exponential_smoothing",
+    "holt_winters",
+];
+
+fn anchored_ok(f: &str) -> bool {
+    matches!(f, "changes" | "delta" | "increase" | "rate" | "resets")
+}
+
+fn smoothed_ok(f: &str) -> bool {
+    matches!(f, "delta" | "increase" | "rate")
+}
+
+impl<'a> Evaluator<'a> {
+    fn eval_range_arg<'e>(&mut self, e: &'e Expr, ts: i64) -> Result<RangeArg<'e>, QueryError> {
+        match unwrap_parens(e) {
+            Expr::MatrixSelector(ms) => {
+                let range = self.duration(&ms.range)?;
+                let (series, start, end) = self.eval_matrix_selector(ms, ts)?;
+                Ok(RangeArg { series, start, end, range, _sel: std::marker::PhantomData })
+            }
+            Expr::Subquery(sq) => {
+                let range = self.duration(&sq.range)?;
+                let (series, start, end) = self.eval_subquery(sq, ts)?;
+                Ok(RangeArg { series, start, end, range, _sel: std::marker::PhantomData })
+            }
+            other => match self.eval(other, ts)? {
+                Val::Mat(m) => Ok(RangeArg { series: m, start: ts, end: ts, range: 0, _sel: std::marker::PhantomData }),
+                v => Err(exec_err(format!("expected range vector, got {}", v.type_name()))),
+            },
+        }
+    }
+
+    fn scalar_arg(&mut self, c: &Call, i: usize, ts: i64, default: f64) -> Result<f64, QueryError> {
+        match c.args.get(i) {
+            None => Ok(default),
+            Some(a) => self.eval_scalar(a, ts),
+        }
+    }
+
+    fn string_arg(&mut self, c: &Call, i: usize, ts: i64) -> Result<String, QueryError> {
+        match c.args.get(i) {
+            None => Err(exec_err(format!("missing argument {} to {}", i + 1, c.func))),
+            Some(a) => match self.eval(a, ts)? {
+                Val::Str(s) => Ok(s),
+                v => Err(exec_err(format!("expected string argument, got {}", v.type_name()))),
+            },
+        }
+    }
+
+    fn vector_arg(&mut self, c: &Call, i: usize, ts: i64) -> Result<Vec<Elem>, QueryError> {
+        match c.args.get(i) {
+            None => Err(exec_err(format!("missing argument {} to {}", i + 1, c.func))),
+            Some(a) => self.eval_vector(a, ts),
+        }
+    }
+
+    fn map_vector(&mut self, v: Vec<Elem>, f: impl Fn(f64) -> f64) -> Vec<Elem> {
+        v.into_iter()
+            .map(|e| Elem { labels: self.drop_name_now(e.labels), v: f(e.v), drop: true })
+            .collect()
+    }
+
+    pub(crate) fn eval_call(&mut self, c: &Call, ts: i64) -> Result<Val, QueryError> {
+        let name = c.func.as_str();
+        if MATRIX_FUNCS.contains(&name) {
+            return self.eval_matrix_call(c, ts);
+        }
+        if matches!(name, "sort" | "sort_desc" | "sort_by_label" | "sort_by_label_desc") && self.is_range {
+            self.warn("PromQL warning: sort is ineffective for range queries since results are always ordered by labels".into());
+        }
+        let out = match name {
+            "time" => return Ok(Val::Scalar(ts as f64 / 1000.0)),
+            "pi" => return Ok(Val::Scalar(std::f64::consts::PI)),
+            "vector" => {
+                let v = self.scalar_arg(c, 0, ts, f64::NAN)?;
+                return Ok(Val::Vec(vec![Elem { labels: Labels::empty(), v, drop: false }]));
+            }
+            "scalar" => {
+                let v = self.vector_arg(c, 0, ts)?;
+                return Ok(Val::Scalar(if v.len() == 1 { v[0].v } else { f64::NAN }));
+            }
+            "timestamp" => {
+                let arg = c.args.first().map(unwrap_parens);
+                let v = match arg {
+                    Some(Expr::VectorSelector(vs)) => self.eval_vector_selector(vs, ts, true)?,
+                    _ => {
+                        let v = self.vector_arg(c, 0, ts)?;
+                        v.into_iter().map(|mut e| {
+                            e.v = ts as f64 / 1000.0;
+                            e
+                        }).collect()
+                    }
+                };
+                self.map_vector(v, |x| x)
+            }
+            "abs" | "ceil" | "floor" | "exp" | "sqrt" | "ln" | "log2" | "log10" | "sin" | "cos" | "tan" | "asin" | "acos"
+            | "atan" | "sinh" | "cosh" | "tanh" | "asinh" | "acosh" | "atanh" | "deg" | "rad" | "sgn" => {
+                let f: fn(f64) -> f64 = match name {
+                    "abs" => f64::abs,
+                    "ceil" => f64::ceil,
+                    "floor" => f64::floor,
+                    "exp" => f64::exp,
+                    "sqrt" => f64::sqrt,
+                    "ln" => f64::ln,
+                    "log2" => f64::log2,
+                    "log10" => f64::log10,
+                    "sin" => f64::sin,
+                    "cos" => f64::cos,
+                    "tan" => f64::tan,
+                    "asin" => f64::asin,
+                    "acos" => f64::acos,
+                    "atan" => f64::atan,
+                    "sinh" => f64::sinh,
+                    "cosh" => f64::cosh,
+                    "tanh" => f64::tanh,
+                    "asinh" => f64::asinh,
+                    "acosh" => f64::acosh,
+                    "atanh" => f64::atanh,
+                    "deg" => |x: f64| x * 180.0 / std::f64::consts::PI,
+                    "rad" => |x: f64| x * std::f64::consts::PI / 180.0,
+                    _ => |x: f64| {
+                        if x > 0.0 {
+                            1.0
+                        } else if x < 0.0 {
+                            -1.0
+                        } else {
+                            x
+                        }
+                    },
+                };
+                let v = self.vector_arg(c, 0, ts)?;
+                self.map_vector(v, f)
+            }
+            "round" => {
+                let v = self.vector_arg(c, 0, ts)?;
+                let to = self.scalar_arg(c, 1, ts, 1.0)?;
+                let inv = 1.0 / to;
+                self.map_vector(v, |x| (x * inv + 0.5).floor() / inv)
+            }
+            "clamp" => {
+                let v = self.vector_arg(c, 0, ts)?;
+                let lo = self.scalar_arg(c, 1, ts, f64::NAN)?;
+                let hi = self.scalar_arg(c, 2, ts, f64::NAN)?;
+                if hi < lo {
+                    vec![]
+                } else {
+                    self.map_vector(v, |x| go_max(lo, go_min(hi, x)))
+                }
+            }
+            "clamp_max" => {
+                let v = self.vector_arg(c, 0, ts)?;
+                let hi = self.scalar_arg(c, 1, ts, f64::NAN)?;
+                self.map_vector(v, |x| go_min(hi, x))
+            }
+            "clamp_min" => {
+                let v = self.vector_arg(c, 0, ts)?;
+                let lo = self.scalar_arg(c, 1, ts, f64::NAN)?;
+                self.map_vector(v, |x| go_max(lo, x))
+            }
+            "minute" | "hour" | "day_of_week" | "day_of_month" | "day_of_year" | "days_in_month" | "month" | "year" => {
+                let f = |secs: f64| -> f64 { date_part(name, secs) };
+                if c.args.is_empty() {
+                    vec![Elem { labels: Labels::empty(), v: f((ts / 1000) as f64), drop: false }]
+                } else {
+                    let v = self.vector_arg(c, 0, ts)?;
+                    self.map_vector(v, f)
+                }
+            }
+            "absent" => {
+                let v = self.vector_arg(c, 0, ts)?;
+                if v.is_empty() {
+                    vec![Elem { labels: absent_labels(c.args.first()), v: 1.0, drop: false }]
+                } else {
+                    vec![]
+                }
+            }
+            "label_replace" => self.label_replace(c, ts)?,
+            "label_join" => self.label_join(c, ts)?,
+            "sort" | "sort_desc" => {
+                let mut v = self.vector_arg(c, 0, ts)?;
+                let desc = name == "sort_desc";
+                v.sort_by(|a, b| match (a.v.is_nan(), b.v.is_nan()) {
+                    (true, true) => std::cmp::Ordering::Equal,
+                    (true, false) => std::cmp::Ordering::Greater,
+                    (false, true) => std::cmp::Ordering::Less,
+                    _ => {
+                        let o = a.v.partial_cmp(&b.v).unwrap_or(std::cmp::Ordering::Equal);
+                        if desc {
+                            o.reverse()
+                        } else {
+                            o
+                        }
+                    }
+                });
+                v
+            }
+            "sort_by_label" | "sort_by_label_desc" => {
+                let mut v = self.vector_arg(c, 0, ts)?;
+                let mut names = vec![];
+                for i in 1..c.args.len() {
+                    names.push(self.string_arg(c, i, ts)?);
+                }
+                let desc = name == "sort_by_label_desc";
+                v.sort_by(|a, b| {
+                    for n in &names {
+                        let (x, y) = (a.labels.get_or_empty(n), b.labels.get_or_empty(n));
+                        if x == y {
+                            continue;
+                        }
+                        let o = natural_cmp(x, y);
+                        return if desc { o.reverse() } else { o };
+                    }
+                    let o = a.labels.cmp(&b.labels);
+                    if desc {
+                        o.reverse()
+                    } else {
+                        o
+                    }
+                });
+                v
+            }
+            "histogram_quantile" => self.histogram_quantile(c, ts)?,
+            "histogram_fraction" => self.histogram_fraction(c, ts)?,
+            "histogram_count" | "histogram_sum" | "histogram_avg" | "histogram_stddev" | "histogram_stdvar" => {
+                // Native histograms only: floats are ignored.
+                let _ = self.vector_arg(c, 0, ts)?;
+                vec![]
+            }
+            "info" => self.vector_arg(c, 0, ts)?,
+            other => return Err(exec_err(format!("function \"{other}\" is not supported"))),
+        };
+        if self.is_range || !self.delayed {
+            check_dups(&out)?;
+        }
+        Ok(Val::Vec(out))
+    }
+
+    fn label_replace(&mut self, c: &Call, ts: i64) -> Result<Vec<Elem>, QueryError> {
+        let v = self.vector_arg(c, 0, ts)?;
+        let dst = self.string_arg(c, 1, ts)?;
+        let repl = self.string_arg(c, 2, ts)?;
+        let src = self.string_arg(c, 3, ts)?;
+        let re_s = self.string_arg(c, 4, ts)?;
+        let re = bongsu_model::matcher::compile_anchored(&re_s)
+            .map_err(|_| exec_err(format!("invalid regular expression in label_replace(): {re_s}")))?;
+        if !valid_label_name(&dst) {
+            return Err(exec_err(format!("invalid destination label name in label_replace(): {dst}")));
+        }
+        let mut out = Vec::with_capacity(v.len());
+        for mut e in v {
+            let sv = e.labels.get_or_empty(&src).to_string();
+            if let Some(caps) = re.captures(&sv) {
+                let mut res = String::new();
+                caps.expand(&repl, &mut res);
+                let mut b = e.labels.builder();
+                b.set(dst.clone(), res);
+                e.labels = b.into_labels();
+                if dst == METRIC_NAME {
+                    e.drop = false;
+                }
+            }
+            out.push(e);
+        }
+        Ok(out)
+    }
+
+    fn label_join(&mut self, c: &Call, ts: i64) -> Result<Vec<Elem>, QueryError> {
+        let v = self.vector_arg(c, 0, ts)?;
+        let dst = self.string_arg(c, 1, ts)?;
+        let sep = self.string_arg(c, 2, ts)?;
+        let mut srcs = vec![];
+        for i in 3..c.args.len() {
+            let s = self.string_arg(c, i, ts)?;
+            if !valid_label_name(&s) {
+                return Err(exec_err(format!("invalid source label name in label_join(): {s}")));
+            }
+            srcs.push(s);
+        }
+        if !valid_label_name(&dst) {
+            return Err(exec_err(format!("invalid destination label name in label_join(): {dst}")));
+        }
+        let mut out = Vec::with_capacity(v.len());
+        for mut e in v {
+            let joined: Vec<&str> = srcs.iter().map(|s| e.labels.get_or_empty(s)).collect();
+            let joined = joined.join(&sep);
+            let mut b = e.labels.builder();
+            b.set(dst.clone(), joined);
+            e.labels = b.into_labels();
+            if dst == METRIC_NAME {
+                e.drop = false;
+            }
+            out.push(e);
+        }
+        Ok(out)
+    }
+
+    /// Classic buckets grouped by labels without `le`.
+    fn classic_buckets(&mut self, v: Vec<Elem>) -> Vec<(Labels, bool, Vec<(f64, f64)>)> {
+        let mut groups: Vec<(Labels, bool, Vec<(f64, f64)>)> = Vec::new();
+        let mut idx: std::collections::HashMap<Labels, usize> = std::collections::HashMap::new();
+        for e in v {
+            let le = e.labels.get_or_empty("le");
+            let ub = match parse_le(le) {
+                Some(x) => x,
+                None => {
+                    let name = if self.delayed { e.labels.get_or_empty(METRIC_NAME).to_string() } else { String::new() };
+                    let mut msg = format!(
+                        "PromQL warning: bucket label \"le\" is missing or has a malformed value of {}",
+                        bongsu_model::labels::quote_go(le)
+                    );
+                    if !name.is_empty() {
+                        msg.push_str(&format!(" for metric name {}", bongsu_model::labels::quote_go(&name)));
+                    }
+                    self.warn(msg);
+                    continue;
+                }
+            };
+            let key = e.labels.without(&["le"]);
+            match idx.get(&key) {
+                Some(&i) => {
+                    groups[i].2.push((ub, e.v));
+                    groups[i].1 |= e.drop;
+                }
+                None => {
+                    idx.insert(key.clone(), groups.len());
+                    groups.push((key, e.drop, vec![(ub, e.v)]));
+                }
+            }
+        }
+        groups
+    }
+
+    fn histogram_quantile(&mut self, c: &Call, ts: i64) -> Result<Vec<Elem>, QueryError> {
+        let q = self.scalar_arg(c, 0, ts, f64::NAN)?;
+        let v = self.vector_arg(c, 1, ts)?;
+        if q.is_nan() || !(0.0..=1.0).contains(&q) {
+            self.warn(format!("PromQL warning: quantile value should be between 0 and 1, got {}", fmt_g(q)));
+        }
+        let groups = self.classic_buckets(v);
+        let mut out = vec![];
+        for (labels, _drop, mut buckets) in groups {
+            let (res, forced) = bucket_quantile(q, &mut buckets);
+            if forced {
+                let mut msg = "PromQL info: input to histogram_quantile needed to be fixed for monotonicity (see https://prometheus.io/docs/prometheus/latest/querying/functions/#histogram_quantile)".to_string();
+                if self.delayed {
+                    if let Some(n) = labels.get(METRIC_NAME) {
+                        msg.push_str(&format!(" for metric name {}", bongsu_model::labels::quote_go(n)));
+                    }
+                }
+                self.info(msg);
+            }
+            out.push(Elem { labels: self.drop_name_now(labels), v: res, drop: true });
+        }
+        Ok(out)
+    }
+
+    fn histogram_fraction(&mut self, c: &Call, ts: i64) -> Result<Vec<Elem>, QueryError> {
+        let lower = self.scalar_arg(c, 0, ts, f64::NAN)?;
+        let upper = self.scalar_arg(c, 1, ts, f64::NAN)?;
+        let v = self.vector_arg(c, 2, ts)?;
+        let groups = self.classic_buckets(v);
+        let mut out = vec![];
+        for (labels, _drop, mut buckets) in groups {
+            let res = bucket_fraction(lower, upper, &mut buckets);
+            out.push(Elem { labels: self.drop_name_now(labels), v: res, drop: true });
+        }
+        Ok(out)
+    }
+
+    fn eval_matrix_call(&mut self, c: &Call, ts: i64) -> Result<Val, QueryError> {
+        let name = c.func.as_str();
+        let arg0 = c.args.first().ok_or_else(|| exec_err(format!("missing argument to {name}")))?;
+        // Extended range selector modifiers.
+        if let Expr::MatrixSelector(ms) = unwrap_parens(arg0) {
+            if ms.selector.anchored && !anchored_ok(name) {
+                return Err(exec_err(format!(
+                    "anchored modifier can only be used with: changes, delta, increase, rate, resets - not with {name}"
+                )));
+            }
+            if ms.selector.smoothed && !smoothed_ok(name) {
+                return Err(exec_err(format!(
+                    "smoothed modifier can only be used with: delta, increase, rate - not with {name}"
+                )));
+            }
+        }
+        // Scalar parameters (evaluated before the range argument, as Prometheus does).
+        let param = match name {
+            "quantile_over_time" => {
+                let q = self.eval_scalar(arg0, ts)?;
+                Some(q)
+            }
+            "predict_linear" => Some(self.scalar_arg(c, 1, ts, f64::NAN)?),
+            _ => None,
+        };
+        let (range_expr, extra) = match name {
+            "quantile_over_time" => (c.args.get(1).ok_or_else(|| exec_err("missing argument"))?, None),
+            "double_exponential_smoothing" | "holt_winters" => {
+                let sf = self.scalar_arg(c, 1, ts, f64::NAN)?;
+                let tf = self.scalar_arg(c, 2, ts, f64::NAN)?;
+                (arg0, Some((sf, tf)))
+            }
+            _ => (arg0, None),
+        };
+        if let Some((sf, tf)) = extra {
+            if sf <= 0.0 || sf >= 1.0 {
+                return Err(exec_err(format!("invalid smoothing factor. Expected: 0 < sf < 1, got: {sf:.6}")));
+            }
+            if tf <= 0.0 || tf >= 1.0 {
+                return Err(exec_err(format!("invalid trend factor. Expected: 0 < tf < 1, got: {tf:.6}")));
+            }
+        }
+        if name == "quantile_over_time" {
+            let q = param.unwrap_or(f64::NAN);
+            if q.is_nan() || !(0.0..=1.0).contains(&q) {
+                // Warned only when there is data, below.
+            }
+        }
+        let sel_ext = match unwrap_parens(range_expr) {
+            Expr::MatrixSelector(ms) if ms.selector.anchored || ms.selector.smoothed => Some(ms),
+            _ => None,
+        };
+        if let Some(ms) = sel_ext {
+            return self.extended_rate(c, ms, ts);
+        }
+        let ra = self.eval_range_arg(range_expr, ts)?;
+        let keep_name = matches!(name, "last_over_time" | "first_over_time");
+        if name == "absent_over_time" {
+            if ra.series.iter().any(|s| !s.pts.is_empty()) {
+                return Ok(Val::Vec(vec![]));
+            }
+            let labels = match unwrap_parens(range_expr) {
+                Expr::MatrixSelector(ms) => absent_labels_sel(&ms.selector),
+                _ => Labels::empty(),
+            };
+            return Ok(Val::Vec(vec![Elem { labels, v: 1.0, drop: true }]));
+        }
+        let mut out = Vec::with_capacity(ra.series.len());
+        for s in ra.series {
+            let pts = &s.pts;
+            if pts.is_empty() {
+                continue;
+            }
+            let v: Option<f64> = match name {
+                "rate" | "increase" | "delta" => extrapolated_rate(pts, ra.start, ra.end, ra.range, name != "delta", name == "rate"),
+                "irate" | "idelta" => instant_value(pts, name == "irate"),
+                "deriv" => {
+                    if pts.len() < 2 {
+                        None
+                    } else {
+                        Some(linear_regression(pts, pts[0].t).0)
+                    }
+                }
+                "predict_linear" => {
+                    if pts.len() < 2 {
+                        None
+                    } else {
+                        let (slope, icpt) = linear_regression(pts, ts);
+                        Some(slope * param.unwrap_or(f64::NAN) + icpt)
+                    }
+                }
+                "resets" => Some(pts.windows(2).filter(|w| w[1].v < w[0].v).count() as f64),
+                "changes" => Some(
+                    pts.windows(2)
+                        .filter(|w| w[1].v != w[0].v && !(w[1].v.is_nan() && w[0].v.is_nan()))
+                        .count() as f64,
+                ),
+                "avg_over_time" => Some(avg_over_time(pts)),
+                "sum_over_time" => {
+                    let (mut s, mut c) = (0.0, 0.0);
+                    for p in pts {
+                        (s, c) = kahan_inc(p.v, s, c);
+                    }
+                    Some(if s.is_infinite() { s } else { s + c })
+                }
+                "min_over_time" => {
+                    let mut m = pts[0].v;
+                    for p in pts {
+                        if p.v < m || m.is_nan() {
+                            m = p.v;
+                        }
+                    }
+                    Some(m)
+                }
+                "max_over_time" => {
+                    let mut m = pts[0].v;
+                    for p in pts {
+                        if p.v > m || m.is_nan() {
+                            m = p.v;
+                        }
+                    }
+                    Some(m)
+                }
+                "count_over_time" => Some(pts.len() as f64),
+                "present_over_time" => Some(1.0),
+                "last_over_time" => pts.last().map(|p| p.v),
+                "first_over_time" => pts.first().map(|p| p.v),
+                "ts_of_last_over_time" => pts.last().map(|p| p.t as f64 / 1000.0),
+                "ts_of_first_over_time" => pts.first().map(|p| p.t as f64 / 1000.0),
+                "ts_of_max_over_time" | "ts_of_min_over_time" => {
+                    let max = name == "ts_of_max_over_time";
+                    let mut best = pts[0];
+                    for p in pts.iter().skip(1) {
+                        let better = if max { p.v >= best.v || best.v.is_nan() } else { p.v <= best.v || best.v.is_nan() };
+                        if better && !p.v.is_nan() {
+                            best = *p;
+                        }
+                    }
+                    Some(best.t as f64 / 1000.0)
+                }
+                "stddev_over_time" | "stdvar_over_time" => {
+                    let (mut count, mut mean, mut cm, mut aux, mut ca) = (0.0, 0.0, 0.0, 0.0, 0.0);
+                    for p in pts {
+                        count += 1.0;
+                        let delta = p.v - (mean + cm);
+                        (mean, cm) = kahan_inc(delta / count, mean, cm);
+                        (aux, ca) = kahan_inc(delta * (p.v - (mean + cm)), aux, ca);
+                    }
+                    let var = (aux + ca) / count;
+                    Some(if name == "stddev_over_time" { var.sqrt() } else { var })
+                }
+                "quantile_over_time" => {
+                    let q = param.unwrap_or(f64::NAN);
+                    if q.is_nan() || !(0.0..=1.0).contains(&q) {
+                        self.warn(format!("PromQL warning: quantile value should be between 0 and 1, got {}", fmt_g(q)));
+                    }
+                    let mut vals: Vec<f64> = pts.iter().map(|p| p.v).collect();
+                    Some(quantile(q, &mut vals))
+                }
+                "mad_over_time" => {
+                    let mut vals: Vec<f64> = pts.iter().map(|p| p.v).collect();
+                    if vals.iter().any(|x| x.is_nan()) {
+                        Some(f64::NAN)
+                    } else {
+                        let med = quantile(0.5, &mut vals);
+                        let mut dev: Vec<f64> = vals.iter().map(|x| (x - med).abs()).collect();
+                        Some(quantile(0.5, &mut dev))
+                    }
+                }
+                "double_exponential_smoothing" | "holt_winters" => {
+                    let (sf, tf) = extra.unwrap_or((0.5, 0.5));
+                    holt_winters(pts, sf, tf)
+                }
+                _ => return Err(exec_err(format!("function \"{name}\" is not supported"))),
+            };
+            let Some(v) = v else { continue };
+            if matches!(name, "rate" | "increase") {
+                if let Some(mn) = s.labels.get(METRIC_NAME) {
+                    if self.type_and_unit {
+                        let tl = s.labels.get_or_empty("__type__");
+                        if tl != "counter" && tl != "histogram" {
+                            self.info(format!(
+                                "PromQL info: metric might not be a counter, __type__ label is not set to \"counter\" or \"histogram\", got {}: {}",
+                                bongsu_model::labels::quote_go(tl),
+                                bongsu_model::labels::quote_go(mn)
+                            ));
+                        }
+                    } else if !(mn.ends_with("_total") || mn.ends_with("_sum") || mn.ends_with("_count") || mn.ends_with("_bucket")) {
+                        self.info(format!(
+                            "PromQL info: metric might not be a counter, name does not end in _total/_sum/_count/_bucket: {}",
+                            bongsu_model::labels::quote_go(mn)
+                        ));
+                    }
+                }
+            }
+            let (labels, drop) = if keep_name { (s.labels, s.drop) } else { (self.drop_name_now(s.labels), true) };
+            out.push(Elem { labels, v, drop });
+        }
+        if self.is_range || !self.delayed {
+            check_dups(&out)?;
+        }
+        Ok(Val::Vec(out))
+    }
+
+    /// rate/increase/delta (and changes/resets) with `anchored` or `smoothed`.
+    fn extended_rate(&mut self, c: &Call, ms: &crate::ast::MatrixSelector, ts: i64) -> Result<Val, QueryError> {
+        let name = c.func.as_str();
+        let vs = &ms.selector;
+        let t = self.at_time(&vs.at).unwrap_or(ts) - match &vs.offset {
+            Some(d) => self.duration(d)?,
+            None => 0,
+        };
+        let range = self.duration(&ms.range)?;
+        let lb = self.opts.lookback_delta;
+        let data = self.raw_series(vs, t - range - lb, t + lb)?;
+        let start = t - range;
+        let mut out = vec![];
+        for s in data.iter() {
+            // Samples in (start - lookback, t + lookback], stale markers dropped.
+            let pts: Vec<Sample> = s
+                .samples
+                .iter()
+                .filter(|p| p.t > start - lb && p.t <= t + if vs.smoothed { lb } else { 0 } && !bongsu_model::is_stale_nan(p.v))
+                .copied()
+                .collect();
+            let v = if vs.smoothed {
+                smoothed_window(&pts, start, t, name, range)
+            } else {
+                anchored_window(&pts, start, t, name, range)
+            };
+            if let Some(v) = v {
+                out.push(Elem { labels: self.drop_name_now(s.labels.clone()), v, drop: true });
+            }
+        }
+        Ok(Val::Vec(out))
+    }
+}
+
+/// Samples for an anchored window: the last sample at or before `start` (as
+/// the value at `start`) followed by the samples in `(start, end]`.
+fn anchored_window(pts: &[Sample], start: i64, end: i64, func: &str, range: i64) -> Option<f64> {
+    let inside: Vec<Sample> = pts.iter().filter(|p| p.t > start && p.t <= end).copied().collect();
+    let before = pts.iter().rev().find(|p| p.t <= start).copied();
+    let mut w: Vec<Sample> = Vec::with_capacity(inside.len() + 1);
+    match before {
+        Some(b) => w.push(Sample { t: start, v: b.v }),
+        None => {
+            let first = *inside.first()?;
+            w.push(Sample { t: start, v: first.v });
+        }
+    }
+    w.extend(inside.iter().filter(|p| p.t > start));
+    if w.len() < 2 {
+        // Only the boundary: extend the last value to the end.
+        let last = w[0];
+        w.push(Sample { t: end, v: last.v });
+    } else if w.last().map(|p| p.t) != Some(end) {
+        let last = *w.last()?;
+        w.push(Sample { t: end, v: last.v });
+    }
+    window_result(&w, func, range)
+}
+
+/// Samples for a smoothed window: values at `start` and `end` interpolated
+/// between neighbours, plus the samples in between.
+fn smoothed_window(pts: &[Sample], start: i64, end: i64, func: &str, range: i64) -> Option<f64> {
+    let interp = |t: i64| -> Option<f64> {
+        let after = pts.iter().find(|p| p.t >= t).copied();
+        let before = pts.iter().rev().find(|p| p.t <= t).copied();
+        match (before, after) {
+            (Some(b), Some(a)) => {
+                if a.t == b.t {
+                    Some(b.v)
+                } else {
+                    Some(b.v + (a.v - b.v) * ((t - b.t) as f64 / (a.t - b.t) as f64))
+                }
+            }
+            (Some(b), None) => Some(b.v),
+            (None, Some(a)) => Some(a.v),
+            (None, None) => None,
+        }
+    };
+    let sv = interp(start)?;
+    let ev = interp(end)?;
+    let mut w = vec![Sample { t: start, v: sv }];
+    w.extend(pts.iter().filter(|p| p.t > start && p.t < end));
+    w.push(Sample { t: end, v: ev });
+    window_result(&w, func, range)
+}
+
+fn window_result(w: &[Sample], func: &str, range: i64) -> Option<f64> {
+    let first = w.first()?;
+    let last = w.last()?;
+    let counter = matches!(func, "rate" | "increase");
+    let mut res = last.v - first.v;
+    if counter {
+        for p in w.windows(2) {
+            if p[1].v < p[0].v {
+                res += p[0].v;
+            }
+        }
+    }
+    match func {
+        "rate" => Some(res / (range as f64 / 1000.0)),
+        "increase" | "delta" => Some(res),
+        "changes" => Some(w.windows(2).filter(|p| p[1].v != p[0].v).count() as f64),
+        "resets" => Some(w.windows(2).filter(|p| p[1].v < p[0].v).count() as f64),
+        _ => None,
+    }
+}
+
+fn go_max(a: f64, b: f64) -> f64 {
+    if a.is_nan() || b.is_nan() {
+        f64::NAN
+    } else {
+        a.max(b)
+    }
+}
+
+fn go_min(a: f64, b: f64) -> f64 {
+    if a.is_nan() || b.is_nan() {
+        f64::NAN
+    } else {
+        a.min(b)
+    }
+}
+
+fn parse_le(s: &str) -> Option<f64> {
+    let v = bongsu_model::parse_go_float(s)?;
+    if v.is_nan() {
+        return None;
+    }
+    Some(v)
+}
+
+pub(crate) fn valid_label_name(s: &str) -> bool {
+    !s.is_empty()
+}
+
+fn absent_labels(arg: Option<&Expr>) -> Labels {
+    match arg.map(unwrap_parens) {
+        Some(Expr::VectorSelector(vs)) => absent_labels_sel(vs),
+        Some(Expr::MatrixSelector(ms)) => absent_labels_sel(&ms.selector),
+        _ => Labels::empty(),
+    }
+}
+
+fn absent_labels_sel(vs: &VectorSelector) -> Labels {
+    let mut b = LabelsBuilder::new();
+    let mut has: Vec<&str> = vec![];
+    for m in &vs.matchers {
+        if m.name == METRIC_NAME {
+            continue;
+        }
+        if m.op == MatchOp::Equal && !has.contains(&m.name.as_str()) {
+            b.set(m.name.clone(), m.value.clone());
+            has.push(&m.name);
+        } else {
+            b.del(&m.name);
+        }
+    }
+    b.into_labels()
+}
+
+fn extrapolated_rate(pts: &[Sample], range_start: i64, range_end: i64, range: i64, counter: bool, is_rate: bool) -> Option<f64> {
+    if pts.len() < 2 {
+        return None;
+    }
+    let first = pts[0];
+    let last = pts[pts.len() - 1];
+    let mut result = last.v - first.v;
+    if counter {
+        for w in pts.windows(2) {
+            if w[1].v < w[0].v {
+                result += w[0].v;
+            }
+        }
+    }
+    let mut to_start = (first.t - range_start) as f64 / 1000.0;
+    let mut to_end = (range_end - last.t) as f64 / 1000.0;
+    let sampled = (last.t - first.t) as f64 / 1000.0;
+    let avg = sampled / (pts.len() - 1) as f64;
+    let threshold = avg * 1.1;
+    if counter && result > 0.0 && first.v >= 0.0 {
+        let to_zero = sampled * (first.v / result);
+        if to_zero < to_start {
+            to_start = to_zero;
+        }
+    }
+    if to_start >= threshold {
+        to_start = avg / 2.0;
+    }
+    if to_end >= threshold {
+        to_end = avg / 2.0;
+    }
+    let mut factor = (sampled + to_start + to_end) / sampled;
+    if is_rate {
+        factor /= range as f64 / 1000.0;
+    }
+    Some(result * factor)
+}
+
+fn instant_value(pts: &[Sample], is_rate: bool) -> Option<f64> {
+    if pts.len() < 2 {
+        return None;
+    }
+    let last = pts[pts.len() - 1];
+    let prev = pts[pts.len() - 2];
+    let mut r = last.v - prev.v;
+    if is_rate && last.v < prev.v {
+        r = last.v;
+    }
+    let iv = last.t - prev.t;
+    if iv == 0 {
+        return None;
+    }
+    if is_rate {
+        r /= iv as f64 / 1000.0;
+    }
+    Some(r)
+}
+
+fn linear_regression(pts: &[Sample], intercept_t: i64) -> (f64, f64) {
+    let (mut n, mut sx, mut cx, mut sy, mut cy, mut sxy, mut cxy, mut sx2, mut cx2) = (0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0);
+    let init_y = pts[0].v;
+    let mut const_y = true;
+    for (i, p) in pts.iter().enumerate() {
+        if const_y && i > 0 && p.v != init_y {
+            const_y = false;
+        }
+        n += 1.0;
+        let x = (p.t - intercept_t) as f64 / 1e3;
+        (sx, cx) = kahan_inc(x, sx, cx);
+        (sy, cy) = kahan_inc(p.v, sy, cy);
+        (sxy, cxy) = kahan_inc(x * p.v, sxy, cxy);
+        (sx2, cx2) = kahan_inc(x * x, sx2, cx2);
+    }
+    if const_y {
+        if init_y.is_infinite() {
+            return (f64::NAN, f64::NAN);
+        }
+        return (0.0, init_y);
+    }
+    sx += cx;
+    sy += cy;
+    sxy += cxy;
+    sx2 += cx2;
+    let cov = sxy - sx * sy / n;
+    let var = sx2 - sx * sx / n;
+    let slope = cov / var;
+    (slope, sy / n - slope * sx / n)
+}
+
+fn avg_over_time(pts: &[Sample]) -> f64 {
+    let (mut sum, mut mean, mut count, mut c) = (0.0f64, 0.0f64, 0.0f64, 0.0f64);
+    let mut incremental = false;
+    for (i, p) in pts.iter().enumerate() {
+        count = (i + 1) as f64;
+        if !incremental {
+            let (ns, nc) = kahan_inc(p.v, sum, c);
+            if !ns.is_infinite() {
+                sum = ns;
+                c = nc;
+                continue;
+            }
+            incremental = true;
+            mean = sum / (count - 1.0);
+            c /= count - 1.0;
+        }
+        let q = (count - 1.0) / count;
+        (mean, c) = kahan_inc(p.v / count, q * mean, q * c);
+    }
+    if incremental {
+        mean + c
+    } else {
+        sum / count + c / count
+    }
+}
+
+fn holt_winters(pts: &[Sample], sf: f64, tf: f64) -> Option<f64> {
+    if pts.len() < 2 {
+        return None;
+    }
+    let mut s0 = 0.0;
+    let mut s1 = pts[0].v;
+    let mut b = pts[1].v - pts[0].v;
+    for (i, p) in pts.iter().enumerate().skip(1) {
+        let x = sf * p.v;
+        if i > 1 {
+            b = tf * (s1 - s0) + (1.0 - tf) * b;
+        }
+        let y = (1.0 - sf) * (s1 + b);
+        s0 = s1;
+        s1 = x + y;
+    }
+    Some(s1)
+}
+
+fn almost_equal(a: f64, b: f64, eps: f64) -> bool {
+    if a.is_nan() && b.is_nan() {
+        return true;
+    }
+    if a == b {
+        return true;
+    }
+    let min_normal = f64::from_bits(0x0010000000000000);
+    let abs_sum = a.abs() + b.abs();
+    let diff = (a - b).abs();
+    if a == 0.0 || b == 0.0 || abs_sum < min_normal {
+        return diff < eps * min_normal;
+    }
+    diff / abs_sum.min(f64::MAX) < eps
+}
+
+/// Sorts, coalesces and fixes buckets; returns `false` when there are none usable.
+fn prepare_buckets(buckets: &mut Vec<(f64, f64)>) -> bool {
+    buckets.sort_by(|a, b| a.0.partial_cmp(&b.0).unwrap_or(std::cmp::Ordering::Equal));
+    let mut merged: Vec<(f64, f64)> = Vec::with_capacity(buckets.len());
+    for &(ub, c) in buckets.iter() {
+        match merged.last_mut() {
+            Some(last) if last.0 == ub => last.1 += c,
+            _ => merged.push((ub, c)),
+        }
+    }
+    *buckets = merged;
+    !buckets.is_empty()
+}
+
+fn ensure_monotonic(buckets: &mut [(f64, f64)]) -> bool {
+    let mut forced = false;
+    if buckets.is_empty() {
+        return false;
+    }
+    let mut prev = buckets[0].1;
+    for b in buckets.iter_mut().skip(1) {
+        let curr = b.1;
+        if curr == prev {
+            continue;
+        }
+        if almost_equal(prev, curr, 1e-12) {
+            b.1 = prev;
+            continue;
+        }
+        if curr < prev {
+            b.1 = prev;
+            forced = true;
+            continue;
+        }
+        prev = curr;
+    }
+    forced
+}
+
+/// Prometheus' `BucketQuantile`: (quantile, forced monotonicity).
+fn bucket_quantile(q: f64, buckets: &mut Vec<(f64, f64)>) -> (f64, bool) {
+    if q.is_nan() {
+        return (f64::NAN, false);
+    }
+    if q < 0.0 {
+        return (f64::NEG_INFINITY, false);
+    }
+    if q > 1.0 {
+        return (f64::INFINITY, false);
+    }
+    if !prepare_buckets(buckets) {
+        return (f64::NAN, false);
+    }
+    if buckets.last().map(|b| b.0) != Some(f64::INFINITY) {
+        return (f64::NAN, false);
+    }
+    let forced = ensure_monotonic(buckets);
+    if buckets.len() < 2 {
+        return (f64::NAN, forced);
+    }
+    let obs = buckets[buckets.len() - 1].1;
+    if obs == 0.0 {
+        return (f64::NAN, forced);
+    }
+    let mut rank = q * obs;
+    let n = buckets.len() - 1;
+    let b = buckets[..n].partition_point(|x| x.1 < rank);
+    let res = if b == n {
+        buckets[n - 1].0
+    } else if b == 0 && buckets[0].0 <= 0.0 {
+        buckets[0].0
+    } else {
+        let mut start = 0.0;
+        let end = buckets[b].0;
+        let mut count = buckets[b].1;
+        if b > 0 {
+            start = buckets[b - 1].0;
+            count -= buckets[b - 1].1;
+            rank -= buckets[b - 1].1;
+        }
+        start + (end - start) * (rank / count)
+    };
+    (res, forced)
+}
+
+/// Prometheus' `BucketFraction` for classic buckets.
+fn bucket_fraction(lower: f64, upper: f64, buckets: &mut Vec<(f64, f64)>) -> f64 {
+    if !prepare_buckets(buckets) {
+        return f64::NAN;
+    }
+    if buckets.last().map(|b| b.0) != Some(f64::INFINITY) {
+        return f64::NAN;
+    }
+    ensure_monotonic(buckets);
+    if buckets.len() < 2 || lower.is_nan() || upper.is_nan() {
+        return f64::NAN;
+    }
+    let total = buckets[buckets.len() - 1].1;
+    if total == 0.0 {
+        return f64::NAN;
+    }
+    if lower >= upper {
+        return 0.0;
+    }
+    let rank_at = |x: f64| -> f64 {
+        let mut prev_ub = 0.0f64;
+        let mut prev_count = 0.0;
+        for (i, &(ub, count)) in buckets.iter().enumerate() {
+            if x <= ub {
+                if ub.is_infinite() {
+                    // Inside the +Inf bucket: everything below the previous bound.
+                    if x.is_infinite() {
+                        return count;
+                    }
+                    return prev_count;
+                }
+                let lo = if i == 0 {
+                    if ub <= 0.0 {
+                        return if x < ub { 0.0 } else { count };
+                    }
+                    0.0
+                } else {
+                    prev_ub
+                };
+                if x <= lo {
+                    return prev_count;
+                }
+                return prev_count + (count - prev_count) * (x - lo) / (ub - lo);
+            }
+            prev_ub = ub;
+            prev_count = count;
+        }
+        total
+    };
+    (rank_at(upper) - rank_at(lower)) / total
+}
+
+/// Natural ("human") ordering of strings with digit runs compared numerically.
+fn natural_cmp(a: &str, b: &str) -> std::cmp::Ordering {
+    let (ab, bb) = (a.as_bytes(), b.as_bytes());
+    let (mut i, mut j) = (0, 0);
+    while i < ab.len() && j < bb.len() {
+        if ab[i].is_ascii_digit() && bb[j].is_ascii_digit() {
+            let si = i;
+            while i < ab.len() && ab[i].is_ascii_digit() {
+                i += 1;
+            }
+            let sj = j;
+            while j < bb.len() && bb[j].is_ascii_digit() {
+                j += 1;
+            }
+            let na = a[si..i].trim_start_matches('0');
+            let nb = b[sj..j].trim_start_matches('0');
+            let o = na.len().cmp(&nb.len()).then_with(|| na.cmp(nb));
+            if o != std::cmp::Ordering::Equal {
+                return o;
+            }
+        } else {
+            if ab[i] != bb[j] {
+                return ab[i].cmp(&bb[j]);
+            }
+            i += 1;
+            j += 1;
+        }
+    }
+    (ab.len() - i).cmp(&(bb.len() - j))
+}
+
+/// Civil date from days since the epoch (Howard Hinnant's algorithm).
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = if z >= 0 { z } else { z - 146_096 } / 146_097;
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (if m <= 2 { y + 1 } else { y }, m, d)
+}
+
+fn is_leap(y: i64) -> bool {
+    (y % 4 == 0 && y % 100 != 0) || y % 400 == 0
+}
+
+fn date_part(which: &str, secs: f64) -> f64 {
+    if secs.is_nan() || secs.is_infinite() {
+        return f64::NAN;
+    }
+    let s = secs as i64;
+    let days = s.div_euclid(86_400);
+    let sod = s.rem_euclid(86_400);
+    let (y, m, d) = civil_from_days(days);
+    match which {
+        "minute" => ((sod / 60) % 60) as f64,
+        "hour" => (sod / 3600) as f64,
+        "day_of_week" => ((days + 4).rem_euclid(7)) as f64,
+        "day_of_month" => d as f64,
+        "day_of_year" => {
+            let cum = [0, 31, 59, 90, 120, 151, 181, 212, 243, 273, 304, 334];
+            let mut doy = cum[(m - 1) as usize] + d as i64;
+            if m > 2 && is_leap(y) {
+                doy += 1;
+            }
+            doy as f64
+        }
+        "days_in_month" => {
+            let dim = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+            let mut n = dim[(m - 1) as usize];
+            if m == 2 && is_leap(y) {
+                n = 29;
+            }
+            n as f64
+        }
+        "month" => m as f64,
+        "year" => y as f64,
+        _ => f64::NAN,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates() {
+        assert_eq!(date_part("year", 0.0), 1970.0);
+        assert_eq!(date_part("day_of_week", 0.0), 4.0);
+        // 2016-02-29
+        assert_eq!(date_part("day_of_month", 1_456_704_000.0), 29.0);
+        assert_eq!(date_part("days_in_month", 1_456_704_000.0), 29.0);
+        assert_eq!(date_part("day_of_year", 1_456_704_000.0), 60.0);
+    }
+
+    #[test]
+    fn natural() {
+        assert_eq!(natural_cmp("a10", "a9"), std::cmp::Ordering::Greater);
+        assert_eq!(natural_cmp("a1", "a1b"), std::cmp::Ordering::Less);
+    }
+}
