@@ -425,7 +425,7 @@ impl<'a> Evaluator<'a> {
                 }
             }
             Expr::Call(c) => match c.func.to_ascii_lowercase().as_str() {
-                "step" => self.interval as f64 / 1000.0,
+                "step" => if self.is_range { self.interval as f64 / 1000.0 } else { 0.0 },
                 "range" => (self.end - self.start) as f64 / 1000.0,
                 "min_of" | "max_of" => {
                     let mut acc: Option<f64> = None;

@@ -120,6 +120,22 @@ impl<'a> Evaluator<'a> {
         }
         let out = match name {
             "time" => return Ok(Val::Scalar(ts as f64 / 1000.0)),
+            "start" => return Ok(Val::Scalar(self.start as f64 / 1000.0)),
+            "end" => return Ok(Val::Scalar(self.end as f64 / 1000.0)),
+            "step" => return Ok(Val::Scalar(if self.is_range { self.interval as f64 / 1000.0 } else { 0.0 })),
+            "range" => return Ok(Val::Scalar((self.end - self.start) as f64 / 1000.0)),
+            "min_of" | "max_of" => {
+                let mut acc: Option<f64> = None;
+                for i in 0..c.args.len() {
+                    let v = self.scalar_arg(c, i, ts, f64::NAN)?;
+                    acc = Some(match acc {
+                        None => v,
+                        Some(x) if name == "min_of" => go_min(x, v),
+                        Some(x) => go_max(x, v),
+                    });
+                }
+                return Ok(Val::Scalar(acc.unwrap_or(f64::NAN)));
+            }
             "pi" => return Ok(Val::Scalar(std::f64::consts::PI)),
             "vector" => {
                 let v = self.scalar_arg(c, 0, ts, f64::NAN)?;
@@ -800,19 +816,19 @@ fn extrapolated_rate(pts: &[Sample], range_start: i64, range_end: i64, range: i6
     let sampled = (last.t - first.t) as f64 / 1000.0;
     let avg = sampled / (pts.len() - 1) as f64;
     let threshold = avg * 1.1;
+    if to_start >= threshold {
+        to_start = avg / 2.0;
+    }
     if counter && result > 0.0 && first.v >= 0.0 {
         let to_zero = sampled * (first.v / result);
         if to_zero < to_start {
             to_start = to_zero;
         }
     }
-    if to_start >= threshold {
-        to_start = avg / 2.0;
-    }
     if to_end >= threshold {
         to_end = avg / 2.0;
     }
-    let mut factor = (sampled + to_start + to_end) / sampled;
+    let mut factor = if sampled != 0.0 { (sampled + to_start + to_end) / sampled } else { 1.0 };
     if is_rate {
         factor /= range as f64 / 1000.0;
     }
@@ -871,9 +887,9 @@ fn linear_regression(pts: &[Sample], intercept_t: i64) -> (f64, f64) {
 }
 
 fn avg_over_time(pts: &[Sample]) -> f64 {
-    let (mut sum, mut mean, mut count, mut c) = (0.0f64, 0.0f64, 0.0f64, 0.0f64);
+    let (mut sum, mut mean, mut count, mut c) = (pts[0].v, 0.0f64, 1.0f64, 0.0f64);
     let mut incremental = false;
-    for (i, p) in pts.iter().enumerate() {
+    for (i, p) in pts.iter().enumerate().skip(1) {
         count = (i + 1) as f64;
         if !incremental {
             let (ns, nc) = kahan_inc(p.v, sum, c);
