@@ -610,6 +610,27 @@ impl<'a> Evaluator<'a> {
     pub(crate) fn eval_vector_selector(&mut self, vs: &VectorSelector, ts: i64, with_ts: bool) -> Result<Vec<Elem>, QueryError> {
         let t = self.at_time(&vs.at).unwrap_or(ts) - self.opt_duration(&vs.offset)?;
         let lb = self.opts.lookback_delta;
+        if vs.smoothed {
+            let data = self.series_for(vs, t - lb, t + lb)?;
+            let mut out = Vec::new();
+            for s in data.iter() {
+                let f: Vec<Sample> =
+                    s.samples.iter().filter(|p| p.t > t - lb && p.t <= t + lb && !is_stale_nan(p.v)).copied().collect();
+                let i = f.partition_point(|p| p.t < t);
+                let v = if i < f.len() && f[i].t == t {
+                    f[i].v
+                } else if i > 0 && i < f.len() {
+                    let (p, n) = (f[i - 1], f[i]);
+                    p.v + (n.v - p.v) * (t - p.t) as f64 / (n.t - p.t) as f64
+                } else if i > 0 {
+                    f[i - 1].v
+                } else {
+                    continue;
+                };
+                out.push(Elem { labels: s.labels.clone(), v, drop: false });
+            }
+            return Ok(out);
+        }
         let data = self.series_for(vs, t - lb, t)?;
         let mut out = Vec::new();
         for s in data.iter() {
@@ -622,14 +643,6 @@ impl<'a> Evaluator<'a> {
                 continue;
             }
             let mut v = smp.v;
-            if vs.smoothed {
-                // Linear interpolation to t with the next sample, if any.
-                if let Some(next) = s.samples.get(i) {
-                    if smp.t != t && next.t <= t + lb && !is_stale_nan(next.v) {
-                        v = smp.v + (next.v - smp.v) * ((t - smp.t) as f64 / (next.t - smp.t) as f64);
-                    }
-                }
-            }
             if with_ts {
                 v = smp.t as f64 / 1000.0;
             }
@@ -645,6 +658,21 @@ impl<'a> Evaluator<'a> {
         let vs = &ms.selector;
         let t = self.at_time(&vs.at).unwrap_or(ts) - self.opt_duration(&vs.offset)?;
         let range = self.duration(&ms.range)?;
+        if vs.anchored || vs.smoothed {
+            let lb = self.opts.lookback_delta;
+            let maxt = if vs.smoothed { t + lb } else { t };
+            let data = self.series_for(vs, t - range - lb, maxt)?;
+            let mut out = Vec::new();
+            for s in data.iter() {
+                let f: Vec<Sample> =
+                    s.samples.iter().filter(|p| p.t > t - range - lb && p.t <= maxt && !is_stale_nan(p.v)).copied().collect();
+                let pts = funcs::extend_floats(&f, t - range, t, vs.smoothed);
+                if !pts.is_empty() {
+                    out.push(Ser { labels: s.labels.clone(), pts, drop: false });
+                }
+            }
+            return Ok((out, t - range, t));
+        }
         let data = self.series_for(vs, t - range, t)?;
         let mut out = Vec::new();
         let mut n = 0;

@@ -649,99 +649,143 @@ impl<'a> Evaluator<'a> {
         let lb = self.opts.lookback_delta;
         let data = self.raw_series(vs, t - range - lb, t + lb)?;
         let start = t - range;
+        let maxt = if vs.smoothed { t + lb } else { t };
         let mut out = vec![];
         for s in data.iter() {
-            // Samples in (start - lookback, t + lookback], stale markers dropped.
-            let pts: Vec<Sample> = s
+            let f: Vec<Sample> = s
                 .samples
                 .iter()
-                .filter(|p| p.t > start - lb && p.t <= t + if vs.smoothed { lb } else { 0 } && !bongsu_model::is_stale_nan(p.v))
+                .filter(|p| p.t > start - lb && p.t <= maxt && !bongsu_model::is_stale_nan(p.v))
                 .copied()
                 .collect();
-            let v = if vs.smoothed {
-                smoothed_window(&pts, start, t, name, range)
-            } else {
-                anchored_window(&pts, start, t, name, range)
+            if f.is_empty() {
+                continue;
+            }
+            let v = match name {
+                "rate" | "increase" | "delta" => extended_rate_value(&f, start, t, range, vs.smoothed, name != "delta", name == "rate"),
+                "changes" | "resets" => {
+                    // Anchored: start from the last sample at or before the range start.
+                    let le = f.partition_point(|p| p.t <= start) as isize - 1;
+                    if (le + 1) as usize >= f.len() {
+                        None
+                    } else {
+                        let first = if le < 0 { 0 } else { le as usize };
+                        let w = &f[first..];
+                        let n = if name == "changes" {
+                            w.windows(2).filter(|p| p[1].v != p[0].v && !(p[1].v.is_nan() && p[0].v.is_nan())).count()
+                        } else {
+                            w.windows(2).filter(|p| p[1].v < p[0].v).count()
+                        };
+                        Some(n as f64)
+                    }
+                }
+                _ => None,
             };
             if let Some(v) = v {
                 out.push(Elem { labels: self.drop_name_now(s.labels.clone()), v, drop: true });
             }
         }
+        if self.is_range || !self.delayed {
+            check_dups(&out)?;
+        }
         Ok(Val::Vec(out))
     }
 }
 
-/// Samples for an anchored window: the last sample at or before `start` (as
-/// the value at `start`) followed by the samples in `(start, end]`.
-fn anchored_window(pts: &[Sample], start: i64, end: i64, func: &str, range: i64) -> Option<f64> {
-    let inside: Vec<Sample> = pts.iter().filter(|p| p.t > start && p.t <= end).copied().collect();
-    let before = pts.iter().rev().find(|p| p.t <= start).copied();
-    let mut w: Vec<Sample> = Vec::with_capacity(inside.len() + 1);
-    match before {
-        Some(b) => w.push(Sample { t: start, v: b.v }),
-        None => {
-            let first = *inside.first()?;
-            w.push(Sample { t: start, v: first.v });
-        }
+fn interpolate(p1: Sample, p2: Sample, t: i64, counter: bool) -> f64 {
+    let mut y1 = p1.v;
+    let y2 = p2.v;
+    if counter && y2 < y1 {
+        y1 = 0.0;
     }
-    w.extend(inside.iter().filter(|p| p.t > start));
-    if w.len() < 2 {
-        // Only the boundary: extend the last value to the end.
-        let last = w[0];
-        w.push(Sample { t: end, v: last.v });
-    } else if w.last().map(|p| p.t) != Some(end) {
-        let last = *w.last()?;
-        w.push(Sample { t: end, v: last.v });
-    }
-    window_result(&w, func, range)
+    y1 + (y2 - y1) * (t - p1.t) as f64 / (p2.t - p1.t) as f64
 }
 
-/// Samples for a smoothed window: values at `start` and `end` interpolated
-/// between neighbours, plus the samples in between.
-fn smoothed_window(pts: &[Sample], start: i64, end: i64, func: &str, range: i64) -> Option<f64> {
-    let interp = |t: i64| -> Option<f64> {
-        let after = pts.iter().find(|p| p.t >= t).copied();
-        let before = pts.iter().rev().find(|p| p.t <= t).copied();
-        match (before, after) {
-            (Some(b), Some(a)) => {
-                if a.t == b.t {
-                    Some(b.v)
-                } else {
-                    Some(b.v + (a.v - b.v) * ((t - b.t) as f64 / (a.t - b.t) as f64))
-                }
-            }
-            (Some(b), None) => Some(b.v),
-            (None, Some(a)) => Some(a.v),
-            (None, None) => None,
-        }
+/// Index of the first `i` in `[0, n)` with `pred(f[i])`, or `n`.
+fn search(n: usize, f: &[Sample], pred: impl Fn(&Sample) -> bool) -> usize {
+    f[..n].iter().position(pred).unwrap_or(n)
+}
+
+/// Prometheus' `extendedRate` for anchored/smoothed float windows.
+fn extended_rate_value(f: &[Sample], range_start: i64, range_end: i64, range: i64, smoothed: bool, counter: bool, is_rate: bool) -> Option<f64> {
+    let mut last = f.len() - 1;
+    let mut first = search(last, f, |p| p.t > range_start).saturating_sub(1);
+    if smoothed {
+        last = search(last, f, |p| p.t >= range_end);
+    }
+    if f[last].t <= range_start {
+        return None;
+    }
+    if smoothed && f[first].t > range_end {
+        return None;
+    }
+    let left = if smoothed && f[first].t < range_start && first + 1 < f.len() {
+        interpolate(f[first], f[first + 1], range_start, counter)
+    } else {
+        f[first].v
     };
-    let sv = interp(start)?;
-    let ev = interp(end)?;
-    let mut w = vec![Sample { t: start, v: sv }];
-    w.extend(pts.iter().filter(|p| p.t > start && p.t < end));
-    w.push(Sample { t: end, v: ev });
-    window_result(&w, func, range)
+    let right = if smoothed && last > 0 && f[last].t > range_end {
+        interpolate(f[last - 1], f[last], range_end, counter)
+    } else {
+        f[last].v
+    };
+    let mut res = right - left;
+    if counter {
+        if f[first].t <= range_start {
+            first += 1;
+        }
+        let mut end = last as isize;
+        if f[last].t >= range_end {
+            end -= 1;
+        }
+        let pts: &[Sample] = if (first as isize) <= end { &f[first..=(end as usize)] } else { &[] };
+        let mut corr = 0.0;
+        let mut prev = left;
+        for p in pts {
+            if p.v < prev {
+                corr += prev;
+            }
+            prev = p.v;
+        }
+        if right < prev {
+            corr += prev;
+        }
+        res += corr;
+    }
+    if is_rate {
+        res /= range as f64 / 1000.0;
+    }
+    Some(res)
 }
 
-fn window_result(w: &[Sample], func: &str, range: i64) -> Option<f64> {
-    let first = w.first()?;
-    let last = w.last()?;
-    let counter = matches!(func, "rate" | "increase");
-    let mut res = last.v - first.v;
-    if counter {
-        for p in w.windows(2) {
-            if p[1].v < p[0].v {
-                res += p[0].v;
-            }
-        }
+/// Prometheus' `extendFloats`: a window `(mint, maxt]` extended with boundary points.
+pub(crate) fn extend_floats(f: &[Sample], mint: i64, maxt: i64, smoothed: bool) -> Vec<Sample> {
+    if f.is_empty() {
+        return vec![];
     }
-    match func {
-        "rate" => Some(res / (range as f64 / 1000.0)),
-        "increase" | "delta" => Some(res),
-        "changes" => Some(w.windows(2).filter(|p| p[1].v != p[0].v).count() as f64),
-        "resets" => Some(w.windows(2).filter(|p| p[1].v < p[0].v).count() as f64),
-        _ => None,
+    let mut last = f.len() - 1;
+    let mut first = search(last, f, |p| p.t > mint).saturating_sub(1);
+    if smoothed {
+        last = search(last, f, |p| p.t >= maxt);
     }
+    if f[last].t <= mint {
+        return vec![];
+    }
+    let left = if smoothed && f[first].t < mint && first + 1 < f.len() { interpolate(f[first], f[first + 1], mint, false) } else { f[first].v };
+    let right = if smoothed && last > 0 && f[last].t > maxt { interpolate(f[last - 1], f[last], maxt, false) } else { f[last].v };
+    if f[first].t <= mint {
+        first += 1;
+    }
+    let mut end = last as isize;
+    if f[last].t >= maxt {
+        end -= 1;
+    }
+    let mut out = vec![Sample { t: mint, v: left }];
+    if (first as isize) <= end {
+        out.extend_from_slice(&f[first..=(end as usize)]);
+    }
+    out.push(Sample { t: maxt, v: right });
+    out
 }
 
 fn go_max(a: f64, b: f64) -> f64 {
