@@ -287,6 +287,7 @@ impl<'a> Evaluator<'a> {
             }
             "histogram_quantile" => self.histogram_quantile(c, ts)?,
             "histogram_fraction" => self.histogram_fraction(c, ts)?,
+            "histogram_quantiles" => self.histogram_quantiles(c, ts)?,
             "histogram_count" | "histogram_sum" | "histogram_avg" | "histogram_stddev" | "histogram_stdvar" => {
                 // Native histograms only: floats are ignored.
                 let _ = self.vector_arg(c, 0, ts)?;
@@ -416,6 +417,40 @@ impl<'a> Evaluator<'a> {
                 self.info(msg);
             }
             out.push(Elem { labels: self.drop_name_now(labels), v: res, drop: true });
+        }
+        Ok(out)
+    }
+
+    fn histogram_quantiles(&mut self, c: &Call, ts: i64) -> Result<Vec<Elem>, QueryError> {
+        let v = self.vector_arg(c, 0, ts)?;
+        let label = self.string_arg(c, 1, ts)?;
+        let mut qs = vec![];
+        for i in 2..c.args.len() {
+            let q = self.scalar_arg(c, i, ts, f64::NAN)?;
+            if q.is_nan() || !(0.0..=1.0).contains(&q) {
+                self.warn(format!("PromQL warning: quantile value should be between 0 and 1, got {}", fmt_g(q)));
+            }
+            qs.push(q);
+        }
+        let groups = self.classic_buckets(v);
+        let mut out = vec![];
+        for q in qs {
+            for (labels, _drop, buckets) in &groups {
+                let mut b = buckets.clone();
+                let (res, forced) = bucket_quantile(q, &mut b);
+                if forced {
+                    let mut msg = "PromQL info: input to histogram_quantile needed to be fixed for monotonicity (see https://prometheus.io/docs/prometheus/latest/querying/functions/#histogram_quantile)".to_string();
+                    if self.delayed {
+                        if let Some(n) = labels.get(METRIC_NAME) {
+                            msg.push_str(&format!(" for metric name {}", bongsu_model::labels::quote_go(n)));
+                        }
+                    }
+                    self.info(msg);
+                }
+                let mut lb = self.drop_name_now(labels.clone()).builder();
+                lb.set(label.clone(), openmetrics_float(q));
+                out.push(Elem { labels: lb.into_labels(), v: res, drop: true });
+            }
         }
         Ok(out)
     }
@@ -788,6 +823,15 @@ pub(crate) fn extend_floats(f: &[Sample], mint: i64, maxt: i64, smoothed: bool) 
     out
 }
 
+/// Go's `labels.FormatOpenMetricsFloat`.
+fn openmetrics_float(v: f64) -> String {
+    let s = fmt_g(v);
+    if v.is_finite() && !s.contains('.') && !s.contains('e') {
+        return format!("{s}.0");
+    }
+    s
+}
+
 fn go_max(a: f64, b: f64) -> f64 {
     if a.is_nan() || b.is_nan() {
         f64::NAN
@@ -1084,48 +1128,58 @@ fn bucket_fraction(lower: f64, upper: f64, buckets: &mut Vec<(f64, f64)>) -> f64
     if buckets.last().map(|b| b.0) != Some(f64::INFINITY) {
         return f64::NAN;
     }
-    ensure_monotonic(buckets);
-    if buckets.len() < 2 || lower.is_nan() || upper.is_nan() {
-        return f64::NAN;
-    }
-    let total = buckets[buckets.len() - 1].1;
-    if total == 0.0 {
+    let count = buckets[buckets.len() - 1].1;
+    if count == 0.0 || lower.is_nan() || upper.is_nan() {
         return f64::NAN;
     }
     if lower >= upper {
         return 0.0;
     }
-    let rank_at = |x: f64| -> f64 {
-        let mut prev_ub = 0.0f64;
-        let mut prev_count = 0.0;
-        for (i, &(ub, count)) in buckets.iter().enumerate() {
-            if x <= ub {
-                if ub.is_infinite() {
-                    // Inside the +Inf bucket: everything below the previous bound.
-                    if x.is_infinite() {
-                        return count;
-                    }
-                    return prev_count;
-                }
-                let lo = if i == 0 {
-                    if ub <= 0.0 {
-                        return if x < ub { 0.0 } else { count };
-                    }
-                    0.0
-                } else {
-                    prev_ub
-                };
-                if x <= lo {
-                    return prev_count;
-                }
-                return prev_count + (count - prev_count) * (x - lo) / (ub - lo);
-            }
-            prev_ub = ub;
-            prev_count = count;
+    let (mut rank, mut lower_rank, mut upper_rank) = (0.0, 0.0, 0.0);
+    let (mut lower_set, mut upper_set) = (false, false);
+    let mut lower_bound = if buckets[0].0 <= 0.0 { f64::NEG_INFINITY } else { 0.0 };
+    for i in 0..buckets.len() {
+        if i > 0 {
+            lower_bound = buckets[i - 1].0;
         }
-        total
-    };
-    (rank_at(upper) - rank_at(lower)) / total
+        let (upper_bound, bcount) = buckets[i];
+        let interp = |v: f64| -> f64 {
+            if lower_bound == f64::NEG_INFINITY {
+                return bcount;
+            }
+            rank + (bcount - rank) * (v - lower_bound) / (upper_bound - lower_bound)
+        };
+        if !lower_set && lower_bound >= lower {
+            lower_rank = rank;
+            lower_set = true;
+        }
+        if !upper_set && lower_bound >= upper {
+            upper_rank = rank;
+            upper_set = true;
+        }
+        if lower_set && upper_set {
+            break;
+        }
+        if !lower_set && lower_bound < lower && upper_bound > lower {
+            lower_rank = interp(lower);
+            lower_set = true;
+        }
+        if !upper_set && lower_bound < upper && upper_bound > upper {
+            upper_rank = interp(upper);
+            upper_set = true;
+        }
+        if lower_set && upper_set {
+            break;
+        }
+        rank = bcount;
+    }
+    if !lower_set || lower_rank > count {
+        lower_rank = count;
+    }
+    if !upper_set || upper_rank > count {
+        upper_rank = count;
+    }
+    (upper_rank - lower_rank) / count
 }
 
 /// Natural ("human") ordering of strings with digit runs compared numerically.
