@@ -70,6 +70,38 @@ pub fn parse(input: &str) -> Result<Expr, ParseError> {
     Ok(expr)
 }
 
+/// Parses a series selector such as the API's `match[]` parameter
+/// (`foo{job="x"}`, `{__name__=~"a.*"}`): Prometheus' `ParseMetricSelector`.
+/// Unlike [`parse`], modifiers are not allowed and empty selectors (`{}`)
+/// are not rejected here.
+pub fn parse_metric_selector(input: &str) -> Result<Vec<Matcher>, ParseError> {
+    let (mut toks, lex_err) = lexer::lex(input);
+    let err_idx = lex_err.as_ref().map(|e| {
+        toks.push(Token { t: T::Eof, start: e.start, end: input.len() });
+        toks.len() - 1
+    });
+    let mut p = Parser { input, toks, pos: 0, lex_err, err_idx, last_closing: 0 };
+    let t = p.peek();
+    let sel = match t.t {
+        T::LBrace => p.vector_selector(None)?,
+        tt if is_metric_identifier(tt) => {
+            p.next();
+            p.vector_selector(Some(t))?
+        }
+        _ => return Err(p.unexpected("", "")),
+    };
+    if p.peek().t != T::Eof {
+        return Err(p.unexpected("", ""));
+    }
+    if let Some(e) = p.lex_error() {
+        return Err(e);
+    }
+    match sel {
+        Expr::VectorSelector(vs) => Ok(vs.matchers),
+        _ => Err(ParseError::new(input, 0, input.len(), "not a vector selector")),
+    }
+}
+
 /// The `ValueType` names Prometheus uses in type errors.
 fn documented(t: ValueType) -> &'static str {
     match t {
@@ -1524,6 +1556,16 @@ mod tests {
             }
             e => panic!("{e:?}"),
         }
+    }
+
+    #[test]
+    fn metric_selectors() {
+        let ms = parse_metric_selector(r#"up{job="a", "x.y"=~"b.*"}"#).unwrap();
+        assert_eq!(ms.len(), 3);
+        assert_eq!(ms[2].name, "__name__");
+        assert!(parse_metric_selector("{}").unwrap().is_empty());
+        assert!(parse_metric_selector("up offset 5m").is_err());
+        assert!(parse_metric_selector("up + 1").is_err());
     }
 
     #[test]

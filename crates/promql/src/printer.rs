@@ -361,77 +361,50 @@ const INDENT: &str = "  ";
 /// `/api/v1/format_query` output): expressions longer than 100 characters
 /// are split, children indented by two spaces.
 pub fn prettify(expr: &Expr) -> String {
-    pretty(expr, 0)
+    prettify_with_width(expr, MAX_CHARS_PER_LINE)
+}
+
+/// [`prettify`] with another line width.
+pub fn prettify_with_width(expr: &Expr, width: usize) -> String {
+    pretty(expr, 0, width)
 }
 
 fn indent(level: usize) -> String {
     INDENT.repeat(level)
 }
 
-fn pretty(e: &Expr, level: usize) -> String {
+fn pretty(e: &Expr, level: usize, width: usize) -> String {
     let single = e.to_string();
+    let split = single.len() > width;
     match e {
-        Expr::Aggregate(a) => {
-            if single.len() <= MAX_CHARS_PER_LINE {
-                return format!("{}{single}", indent(level));
-            }
+        Expr::Aggregate(a) if split => {
             let mut s = format!("{}{}(\n", indent(level), a.op_string());
             if let Some(p) = &a.param {
-                s.push_str(&pretty(p, level + 1));
+                s.push_str(&pretty(p, level + 1, width));
                 s.push_str(",\n");
             }
-            s.push_str(&pretty(&a.expr, level + 1));
+            s.push_str(&pretty(&a.expr, level + 1, width));
             let _ = write!(s, "\n{})", indent(level));
             s
         }
-        Expr::Binary(b) => {
-            // Prometheus splits a binary expression whenever it is too long;
-            // scalar-only chains stay on one line.
-            let scalar = b.lhs.value_type() == ValueType::Scalar && b.rhs.value_type() == ValueType::Scalar;
-            if single.len() <= MAX_CHARS_PER_LINE || scalar {
-                return format!("{}{single}", indent(level));
-            }
-            format!(
-                "{}\n{}{}\n{}",
-                pretty(&b.lhs, level + 1),
-                indent(level),
-                b.op_string(),
-                pretty(&b.rhs, level + 1)
-            )
+        Expr::Binary(b) if split => format!(
+            "{}\n{}{}\n{}",
+            pretty(&b.lhs, level + 1, width),
+            indent(level),
+            b.op_string(),
+            pretty(&b.rhs, level + 1, width)
+        ),
+        Expr::Call(c) if split => {
+            let args: Vec<String> = c.args.iter().map(|a| pretty(a, level + 1, width)).collect();
+            format!("{}{}(\n{}\n{})", indent(level), c.func, args.join(",\n"), indent(level))
         }
-        Expr::Call(c) => {
-            if single.len() <= MAX_CHARS_PER_LINE || c.args.is_empty() {
-                return format!("{}{single}", indent(level));
-            }
-            let mut s = format!("{}{}(\n", indent(level), c.func);
-            for (i, a) in c.args.iter().enumerate() {
-                if i > 0 {
-                    s.push_str(",\n");
-                }
-                s.push_str(&pretty(a, level + 1));
-            }
-            let _ = write!(s, "\n{})", indent(level));
-            s
+        Expr::Paren(inner, _) if split => {
+            format!("{}(\n{}\n{})", indent(level), pretty(inner, level + 1, width), indent(level))
         }
-        Expr::Paren(inner, _) => {
-            if single.len() <= MAX_CHARS_PER_LINE {
-                return format!("{}{single}", indent(level));
-            }
-            format!("{}(\n{}\n{})", indent(level), pretty(inner, level + 1), indent(level))
-        }
-        Expr::Subquery(sq) => {
-            if single.len() <= MAX_CHARS_PER_LINE {
-                return format!("{}{single}", indent(level));
-            }
-            format!("{}{}", pretty(&sq.expr, level), sq.suffix())
-        }
-        Expr::Neg(inner, _) => {
-            if single.len() <= MAX_CHARS_PER_LINE {
-                return format!("{}{single}", indent(level));
-            }
-            let inner = pretty(inner, level);
-            format!("{}-{}", indent(level), inner.trim_start())
-        }
+        // As upstream: an unsplit subquery is not indented.
+        Expr::Subquery(_) if !split => single,
+        Expr::Subquery(sq) => format!("{}{}", pretty(&sq.expr, level, width), sq.suffix()),
+        Expr::Neg(inner, _) => format!("{}-{}", indent(level), pretty(inner, level, width).trim()),
         _ => format!("{}{single}", indent(level)),
     }
 }
