@@ -598,7 +598,9 @@ impl<'a> Parser<'a> {
                 matchers.push(Matcher::equal(bongsu_model::METRIC_NAME, n.clone()));
                 Some(n)
             }
-            None if quoted_names.len() == 1 => {
+            None if quoted_names.len() == 1
+                && matchers.iter().filter(|m| m.name == bongsu_model::METRIC_NAME).count() == 1 =>
+            {
                 // Canonical order: the name matcher last, as for `name{…}`.
                 let m = matchers.remove(quoted_names[0]);
                 let n = m.value.clone();
