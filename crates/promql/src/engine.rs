@@ -690,6 +690,11 @@ impl<'a> Evaluator<'a> {
         Ok((out, t - range, t))
     }
 
+    /// Direct storage select (not planned), for `info()`.
+    pub(crate) fn select_direct(&self, mint: i64, maxt: i64, matchers: &[bongsu_model::Matcher]) -> Result<Vec<Series>, QueryError> {
+        self.q.select(SelectHints { mint, maxt }, matchers).map_err(|e| QueryError::Storage(e.to_string()))
+    }
+
     /// Raw samples (stale markers included) of a selector's series around the
     /// window, for the extended range selectors.
     pub(crate) fn raw_series(&mut self, vs: &VectorSelector, mint: i64, maxt: i64) -> Result<Rc<Vec<Series>>, QueryError> {

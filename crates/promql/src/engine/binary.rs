@@ -176,7 +176,9 @@ impl<'a> Evaluator<'a> {
         }
         let one_to_many = m.card == Cardinality::OneToMany;
         // After a possible swap, `many` is the left and `one` the right side.
-        let (many, one, fill_many, fill_one) = if one_to_many { (rhs, lhs, fill.rhs, fill.lhs) } else { (lhs, rhs, fill.lhs, fill.rhs) };
+        // As upstream, the fill values are not swapped with the sides.
+        let (many, one) = if one_to_many { (rhs, lhs) } else { (lhs, rhs) };
+        let (fill_many, fill_one) = (fill.lhs, fill.rhs);
         let mut right: HashMap<String, usize> = HashMap::new();
         for (i, rs) in one.iter().enumerate() {
             let sig = signature(&rs.labels, m.on, &m.labels);

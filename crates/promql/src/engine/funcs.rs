@@ -293,7 +293,7 @@ impl<'a> Evaluator<'a> {
                 let _ = self.vector_arg(c, 0, ts)?;
                 vec![]
             }
-            "info" => self.vector_arg(c, 0, ts)?,
+            "info" => self.info_func(c, ts)?,
             other => return Err(exec_err(format!("function \"{other}\" is not supported"))),
         };
         if self.is_range || !self.delayed {
@@ -417,6 +417,163 @@ impl<'a> Evaluator<'a> {
                 self.info(msg);
             }
             out.push(Elem { labels: self.drop_name_now(labels), v: res, drop: true });
+        }
+        Ok(out)
+    }
+
+    fn info_func(&mut self, c: &Call, ts: i64) -> Result<Vec<Elem>, QueryError> {
+        use bongsu_model::Matcher;
+        use std::collections::{BTreeMap, BTreeSet, HashMap};
+        let base = self.vector_arg(c, 0, ts)?;
+        // Timestamp and offset of the first vector selector in the argument.
+        let (node_at, offset) = first_selector_time(c.args.first());
+        let node_at = match node_at {
+            Some(a) => self.at_time(&Some(a)),
+            None => None,
+        };
+        let offset = match offset {
+            Some(d) => self.duration(&d)?,
+            None => 0,
+        };
+        let mut data_matchers: BTreeMap<String, Vec<Matcher>> = BTreeMap::new();
+        let mut name_matchers: Vec<Matcher> = vec![];
+        match c.args.get(1).map(unwrap_parens) {
+            Some(Expr::VectorSelector(vs)) => {
+                for m in &vs.matchers {
+                    data_matchers.entry(m.name.clone()).or_default().push(m.clone());
+                    if m.name == METRIC_NAME {
+                        name_matchers.push(m.clone());
+                    }
+                }
+            }
+            _ => name_matchers.push(Matcher::equal(METRIC_NAME, "target_info")),
+        }
+        let effective = |ms: &[Matcher]| -> Vec<Matcher> {
+            if ms.iter().any(|m| matches!(m.op, MatchOp::Equal | MatchOp::Regex)) {
+                return ms.to_vec();
+            }
+            if !ms.is_empty() {
+                let mut v = vec![Matcher::new(MatchOp::Regex, METRIC_NAME, ".+_info").unwrap_or_else(|_| Matcher::equal(METRIC_NAME, ""))];
+                v.extend_from_slice(ms);
+                return v;
+            }
+            vec![Matcher::equal(METRIC_NAME, "target_info")]
+        };
+        let eff = effective(&name_matchers);
+        let ignored: Vec<bool> = base
+            .iter()
+            .map(|e| {
+                let n = e.labels.get_or_empty(METRIC_NAME);
+                eff.iter().all(|m| m.matches(n))
+            })
+            .collect();
+        let id_labels = ["instance", "job"];
+        let mut id_vals: BTreeMap<&str, BTreeSet<String>> = BTreeMap::new();
+        for (e, ign) in base.iter().zip(&ignored) {
+            if *ign {
+                continue;
+            }
+            for l in id_labels {
+                if let Some(v) = e.labels.get(l) {
+                    id_vals.entry(l).or_default().insert(v.to_string());
+                }
+            }
+        }
+        let data_name_matchers: Vec<Matcher> = data_matchers.get(METRIC_NAME).cloned().unwrap_or_default();
+        data_matchers.remove(METRIC_NAME);
+        // Info samples: (labels, value, original timestamp).
+        let mut info: Vec<(Labels, i64)> = vec![];
+        if !id_vals.is_empty() {
+            let mut ms: Vec<Matcher> = vec![];
+            for (name, vals) in &id_vals {
+                let re = vals.iter().map(|v| regex::escape(v)).collect::<Vec<_>>().join("|");
+                ms.push(Matcher::new(MatchOp::Regex, *name, re).map_err(|e| exec_err(e.to_string()))?);
+            }
+            for v in data_matchers.values() {
+                ms.extend(v.iter().cloned());
+            }
+            ms.extend(effective(&data_name_matchers));
+            let lt = node_at.unwrap_or(ts) - offset;
+            let lb = self.opts.lookback_delta;
+            for s in self.select_direct(lt - lb + 1, lt, &ms)? {
+                let i = s.samples.partition_point(|p| p.t <= lt);
+                if i == 0 {
+                    continue;
+                }
+                let p = s.samples[i - 1];
+                if p.t <= lt - lb || bongsu_model::is_stale_nan(p.v) {
+                    continue;
+                }
+                info.push((s.labels, p.t));
+            }
+        }
+        let sig = |name: &str, l: &Labels| -> String {
+            let mut s = name.to_string();
+            for id in id_labels {
+                s.push('\u{ff}');
+                s.push_str(l.get_or_empty(id));
+            }
+            s
+        };
+        let names: BTreeSet<String> = info.iter().map(|(l, _)| l.get_or_empty(METRIC_NAME).to_string()).collect();
+        let mut by_sig: HashMap<String, (Labels, i64)> = HashMap::new();
+        for (l, t) in info {
+            let k = sig(l.get_or_empty(METRIC_NAME), &l);
+            match by_sig.get(&k) {
+                Some((el, et)) => {
+                    if *et < t {
+                        by_sig.insert(k, (l, t));
+                    } else if *et == t {
+                        return Err(exec_err(format!(
+                            "found duplicate series for info metric: existing {el} @ {et}, new {l} @ {t}"
+                        )));
+                    }
+                }
+                None => {
+                    by_sig.insert(k, (l, t));
+                }
+            }
+        }
+        let mut out = vec![];
+        for (e, ign) in base.into_iter().zip(ignored) {
+            if ign {
+                out.push(e);
+                continue;
+            }
+            let mut add = LabelsBuilder::new();
+            let mut seen = 0;
+            for n in &names {
+                let Some((il, _)) = by_sig.get(&sig(n, &e.labels)) else { continue };
+                for l in il.iter() {
+                    if l.name == METRIC_NAME {
+                        continue;
+                    }
+                    if !data_matchers.is_empty() && !data_matchers.contains_key(&l.name) {
+                        continue;
+                    }
+                    if let Some(v) = add.get(&l.name) {
+                        if v != l.value {
+                            return Err(exec_err(format!("conflicting label: {}", l.name)));
+                        }
+                    }
+                    if e.labels.has(&l.name) {
+                        continue;
+                    }
+                    add.set(l.name.clone(), l.value.clone());
+                }
+                seen += 1;
+            }
+            if seen == 0 {
+                let all_empty = data_matchers.values().flatten().all(|m| m.matches(""));
+                if !all_empty {
+                    continue;
+                }
+            }
+            let mut b = e.labels.builder();
+            for l in add.build().iter() {
+                b.set(l.name.clone(), l.value.clone());
+            }
+            out.push(Elem { labels: b.into_labels(), v: e.v, drop: e.drop });
         }
         Ok(out)
     }
@@ -858,6 +1015,29 @@ fn parse_le(s: &str) -> Option<f64> {
 
 pub(crate) fn valid_label_name(s: &str) -> bool {
     !s.is_empty()
+}
+
+fn first_selector_time(e: Option<&Expr>) -> (Option<crate::ast::AtModifier>, Option<crate::ast::DurationExpr>) {
+    fn walk(e: &Expr, acc_off: &mut Vec<crate::ast::DurationExpr>) -> Option<(Option<crate::ast::AtModifier>, Option<crate::ast::DurationExpr>)> {
+        match e {
+            Expr::VectorSelector(vs) => Some((vs.at.clone(), vs.offset.clone())),
+            Expr::MatrixSelector(ms) => Some((ms.selector.at.clone(), ms.selector.offset.clone())),
+            Expr::Subquery(sq) => {
+                let r = walk(&sq.expr, acc_off)?;
+                if r.0.is_none() && sq.at.is_some() {
+                    return Some((sq.at.clone(), sq.offset.clone().or(r.1)));
+                }
+                Some(r)
+            }
+            Expr::Call(c) => c.args.iter().find_map(|a| walk(a, acc_off)),
+            Expr::Aggregate(a) => walk(&a.expr, acc_off),
+            Expr::Binary(b) => walk(&b.lhs, acc_off).or_else(|| walk(&b.rhs, acc_off)),
+            Expr::Neg(e, _) | Expr::Paren(e, _) => walk(e, acc_off),
+            _ => None,
+        }
+    }
+    let mut v = vec![];
+    e.and_then(|e| walk(e, &mut v)).unwrap_or((None, None))
 }
 
 fn absent_labels(arg: Option<&Expr>) -> Labels {
