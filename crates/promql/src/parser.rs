@@ -151,12 +151,11 @@ fn binop(t: T) -> Option<BinaryOp> {
 /// Tokens that may name a metric (`metric_identifier` in the grammar).
 fn is_metric_identifier(t: T) -> bool {
     use T::*;
-    match t {
+    matches!(
+        t,
         Ident | MetricIdent | By | Fill | FillLeft | FillRight | And | Or | Unless | Offset | Without | Start | End
-        | Step | Range | Anchored | Smoothed | MaxOf | MinOf => true,
-        Agg(_) => true,
-        _ => false,
-    }
+            | Step | Range | Anchored | Smoothed | MaxOf | MinOf | Agg(_)
+    )
 }
 
 /// Tokens that may be a label name in grouping clauses (`maybe_label`).
@@ -238,8 +237,7 @@ impl<'a> Parser<'a> {
     }
 
     fn binary_rest(&mut self, mut lhs: Expr, min_prec: u8) -> PResult<Expr> {
-        loop {
-            let Some(op) = binop(self.peek().t) else { break };
+        while let Some(op) = binop(self.peek().t) {
             let prec = op.precedence();
             if prec < min_prec {
                 break;
@@ -972,8 +970,8 @@ impl<'a> Parser<'a> {
 }
 
 fn duration_out_of_range(v: f64) -> bool {
-    const LIMIT: f64 = 9_223_372_036.854_775_807; // 1<<63 ns in seconds
-    v > LIMIT || v < -LIMIT
+    const LIMIT: f64 = 9_223_372_036.854_776; // 1<<63 ns in seconds
+    !(-LIMIT..=LIMIT).contains(&v)
 }
 
 /// Go's `%f` for the values Prometheus formats that way.
