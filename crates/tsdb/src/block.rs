@@ -1,0 +1,553 @@
+//! Persistent blocks: `<data>/<ULID>/{meta.json, index, chunks/000001…,
+//! tombstones.json}`.
+//!
+//! `meta.json` carries Prometheus' fields. `index` is our format (all
+//! integers varints unless noted):
+//! `"BSIDX\x01\0\0"`, symbols (count, strings ascending), series (count,
+//! each: label pairs as symbol ids, chunk metas (mint, maxt-mint, samples,
+//! segment, offset, length)), postings (count, each: name, value, ids
+//! delta-coded), then a little-endian CRC32 of everything before it.
+//! A chunk in `chunks/NNNNNN` is [`crate::colenc`] bytes followed by their
+//! CRC32.
+
+use crate::colenc;
+use crate::enc::{put_bytes, put_uvarint, put_varint, Cursor, Malformed};
+use crate::postings::PostingsReader;
+use crate::TsdbError;
+use bongsu_model::{Label, Labels, Matcher, Sample};
+use parking_lot::RwLock;
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, HashMap};
+use std::fs::{self, File};
+use std::io::{BufWriter, Write};
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+
+const INDEX_MAGIC: &[u8; 8] = b"BSIDX\x01\0\0";
+const CHUNK_SEGMENT_MAX: u64 = 512 << 20;
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BlockStats {
+    #[serde(rename = "numSamples")]
+    pub num_samples: u64,
+    #[serde(rename = "numSeries")]
+    pub num_series: u64,
+    #[serde(rename = "numChunks")]
+    pub num_chunks: u64,
+    #[serde(rename = "numTombstones", default, skip_serializing_if = "is_zero")]
+    pub num_tombstones: u64,
+}
+
+fn is_zero(v: &u64) -> bool {
+    *v == 0
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BlockCompaction {
+    pub level: u32,
+    pub sources: Vec<String>,
+}
+
+/// A block's `meta.json`. `max_time` is exclusive, as in Prometheus.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BlockMeta {
+    pub ulid: String,
+    #[serde(rename = "minTime")]
+    pub min_time: i64,
+    #[serde(rename = "maxTime")]
+    pub max_time: i64,
+    pub stats: BlockStats,
+    pub compaction: BlockCompaction,
+    pub version: u32,
+}
+
+/// A new ULID (48-bit milliseconds + 80 random bits, Crockford base32).
+pub fn new_ulid() -> String {
+    const ALPH: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+    let ms = bongsu_model::now_ms().max(0) as u128 & ((1u128 << 48) - 1);
+    let r: u128 = rand::random::<u128>() & ((1u128 << 80) - 1);
+    let v = (ms << 80) | r;
+    (0..26).map(|i| ALPH[((v >> (125 - i * 5)) & 31) as usize] as char).collect()
+}
+
+pub(crate) fn is_ulid(s: &str) -> bool {
+    s.len() == 26 && s.bytes().all(|b| b.is_ascii_alphanumeric())
+}
+
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ChunkMeta {
+    pub mint: i64,
+    pub maxt: i64,
+    pub n: u32,
+    pub seg: u32,
+    pub off: u64,
+    pub len: u32,
+}
+
+/// Streams series (in label order) into a new block.
+pub(crate) struct BlockWriter {
+    parent: PathBuf,
+    ulid: String,
+    tmp: PathBuf,
+    seg: u32,
+    seg_w: Option<BufWriter<File>>,
+    seg_off: u64,
+    syms: HashMap<String, u32>,
+    series: Vec<(Box<[u32]>, Vec<ChunkMeta>)>,
+    stats: BlockStats,
+    mint: i64,
+    maxt: i64,
+    last_labels: Option<Labels>,
+}
+
+impl BlockWriter {
+    pub fn new(parent: &Path) -> Result<Self, TsdbError> {
+        let ulid = new_ulid();
+        let tmp = parent.join(format!("{ulid}.tmp"));
+        fs::create_dir_all(tmp.join("chunks"))?;
+        Ok(BlockWriter {
+            parent: parent.to_path_buf(),
+            ulid,
+            tmp,
+            seg: 0,
+            seg_w: None,
+            seg_off: 0,
+            syms: HashMap::new(),
+            series: Vec::new(),
+            stats: BlockStats::default(),
+            mint: i64::MAX,
+            maxt: i64::MIN,
+            last_labels: None,
+        })
+    }
+
+    fn sym(&mut self, s: &str) -> u32 {
+        if let Some(&id) = self.syms.get(s) {
+            return id;
+        }
+        let id = self.syms.len() as u32;
+        self.syms.insert(s.to_string(), id);
+        id
+    }
+
+    fn write_chunk(&mut self, data: &[u8]) -> Result<(u32, u64), TsdbError> {
+        let need = data.len() as u64 + 4;
+        if self.seg_w.is_none() || (self.seg_off > 0 && self.seg_off + need > CHUNK_SEGMENT_MAX) {
+            if let Some(mut w) = self.seg_w.take() {
+                w.flush()?;
+                w.get_ref().sync_all()?;
+            }
+            self.seg += 1;
+            let f = File::create(self.tmp.join("chunks").join(format!("{:06}", self.seg)))?;
+            self.seg_w = Some(BufWriter::with_capacity(1 << 20, f));
+            self.seg_off = 0;
+        }
+        let off = self.seg_off;
+        if let Some(w) = self.seg_w.as_mut() {
+            w.write_all(data)?;
+            w.write_all(&crc32fast::hash(data).to_le_bytes())?;
+        }
+        self.seg_off += need;
+        Ok((self.seg, off))
+    }
+
+    /// Adds a series; calls must come in ascending label order. Samples must
+    /// be ascending; empty series are skipped.
+    pub fn add_series(&mut self, labels: &Labels, samples: &[Sample]) -> Result<(), TsdbError> {
+        if samples.is_empty() {
+            return Ok(());
+        }
+        if let Some(last) = &self.last_labels {
+            if labels <= last {
+                return Err(TsdbError::Invalid(format!("series {labels} added out of order or twice")));
+            }
+        }
+        self.last_labels = Some(labels.clone());
+        let mut syms = Vec::with_capacity(labels.len() * 2);
+        for l in labels.iter() {
+            let n = self.sym(&l.name);
+            let v = self.sym(&l.value);
+            syms.push(n);
+            syms.push(v);
+        }
+        let mut metas = Vec::new();
+        for part in samples.chunks(colenc::MAX_BLOCK_CHUNK_SAMPLES) {
+            let data = colenc::encode(part);
+            let (seg, off) = self.write_chunk(&data)?;
+            let (mint, maxt) = (part[0].t, part[part.len() - 1].t);
+            metas.push(ChunkMeta { mint, maxt, n: part.len() as u32, seg, off, len: data.len() as u32 });
+            self.mint = self.mint.min(mint);
+            self.maxt = self.maxt.max(maxt);
+            self.stats.num_chunks += 1;
+        }
+        self.stats.num_samples += samples.len() as u64;
+        self.stats.num_series += 1;
+        self.series.push((syms.into_boxed_slice(), metas));
+        Ok(())
+    }
+
+    /// Writes index and meta, renames into place. `range` overrides the
+    /// block's time range (`max` exclusive); `None` uses the data's.
+    pub fn finish(mut self, range: Option<(i64, i64)>, level: u32, sources: Vec<String>) -> Result<(BlockMeta, PathBuf), TsdbError> {
+        if let Some(mut w) = self.seg_w.take() {
+            w.flush()?;
+            w.get_ref().sync_all()?;
+        }
+        // Sorted symbol table and remapping.
+        let mut sorted: Vec<(String, u32)> = std::mem::take(&mut self.syms).into_iter().collect();
+        sorted.sort_unstable();
+        let mut remap = vec![0u32; sorted.len()];
+        for (new, (_, old)) in sorted.iter().enumerate() {
+            remap[*old as usize] = new as u32;
+        }
+        let mut buf = Vec::with_capacity(1 << 16);
+        buf.extend_from_slice(INDEX_MAGIC);
+        put_uvarint(&mut buf, sorted.len() as u64);
+        for (s, _) in &sorted {
+            put_bytes(&mut buf, s.as_bytes());
+        }
+        put_uvarint(&mut buf, self.series.len() as u64);
+        let mut postings: BTreeMap<(u32, u32), Vec<u32>> = BTreeMap::new();
+        for (i, (labels, metas)) in self.series.iter().enumerate() {
+            put_uvarint(&mut buf, (labels.len() / 2) as u64);
+            for p in labels.chunks_exact(2) {
+                let (n, v) = (remap[p[0] as usize], remap[p[1] as usize]);
+                put_uvarint(&mut buf, n as u64);
+                put_uvarint(&mut buf, v as u64);
+                postings.entry((n, v)).or_default().push(i as u32);
+            }
+            put_uvarint(&mut buf, metas.len() as u64);
+            for m in metas {
+                put_varint(&mut buf, m.mint);
+                put_uvarint(&mut buf, (m.maxt - m.mint) as u64);
+                put_uvarint(&mut buf, m.n as u64);
+                put_uvarint(&mut buf, m.seg as u64);
+                put_uvarint(&mut buf, m.off);
+                put_uvarint(&mut buf, m.len as u64);
+            }
+        }
+        put_uvarint(&mut buf, postings.len() as u64);
+        for ((n, v), ids) in &postings {
+            put_uvarint(&mut buf, *n as u64);
+            put_uvarint(&mut buf, *v as u64);
+            put_uvarint(&mut buf, ids.len() as u64);
+            let mut last = 0u32;
+            for &id in ids {
+                put_uvarint(&mut buf, (id - last) as u64);
+                last = id;
+            }
+        }
+        let crc = crc32fast::hash(&buf);
+        buf.extend_from_slice(&crc.to_le_bytes());
+        let f = File::create(self.tmp.join("index"))?;
+        let mut w = BufWriter::new(f);
+        w.write_all(&buf)?;
+        w.flush()?;
+        w.get_ref().sync_all()?;
+        let (min_time, max_time) = match range {
+            Some(r) => r,
+            None if self.stats.num_samples == 0 => (0, 0),
+            None => (self.mint, self.maxt.saturating_add(1)),
+        };
+        let sources = if sources.is_empty() { vec![self.ulid.clone()] } else { sources };
+        let meta = BlockMeta {
+            ulid: self.ulid.clone(),
+            min_time,
+            max_time,
+            stats: self.stats.clone(),
+            compaction: BlockCompaction { level: level.max(1), sources },
+            version: 1,
+        };
+        write_json_atomic(&self.tmp.join("meta.json"), &meta)?;
+        crate::wal::fsync_dir(&self.tmp);
+        crate::wal::fsync_dir(&self.tmp.join("chunks"));
+        let dst = self.parent.join(&self.ulid);
+        fs::rename(&self.tmp, &dst)?;
+        crate::wal::fsync_dir(&self.parent);
+        Ok((meta, dst))
+    }
+}
+
+impl Drop for BlockWriter {
+    fn drop(&mut self) {
+        // An unfinished block leaves nothing behind.
+        if self.tmp.exists() {
+            let _ = fs::remove_dir_all(&self.tmp);
+        }
+    }
+}
+
+pub(crate) fn write_json_atomic<T: Serialize>(path: &Path, v: &T) -> Result<(), TsdbError> {
+    let tmp = path.with_extension("json.tmp");
+    let data = serde_json::to_vec_pretty(v).map_err(|e| TsdbError::Invalid(e.to_string()))?;
+    let mut f = File::create(&tmp)?;
+    f.write_all(&data)?;
+    f.sync_all()?;
+    fs::rename(&tmp, path)?;
+    Ok(())
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+struct TombstonesFile {
+    version: u32,
+    /// (series index, mint, maxt) inclusive.
+    intervals: Vec<(u32, i64, i64)>,
+}
+
+struct BlockSeries {
+    labels: Box<[u32]>,
+    chunks: Box<[ChunkMeta]>,
+}
+
+/// An opened, immutable block.
+pub(crate) struct Block {
+    pub dir: PathBuf,
+    pub meta: BlockMeta,
+    symbols: Vec<Box<str>>,
+    series: Vec<BlockSeries>,
+    postings: HashMap<u32, Vec<(u32, Vec<u32>)>>,
+    files: Vec<File>,
+    pub tombstones: RwLock<Vec<(u32, i64, i64)>>,
+    pub size: u64,
+}
+
+fn malformed(dir: &Path, what: &str) -> TsdbError {
+    TsdbError::Corrupt(format!("block {}: {what}", dir.display()))
+}
+
+impl Block {
+    pub fn open(dir: &Path) -> Result<Block, TsdbError> {
+        let meta: BlockMeta = serde_json::from_slice(&fs::read(dir.join("meta.json"))?)
+            .map_err(|e| malformed(dir, &format!("meta.json: {e}")))?;
+        let data = fs::read(dir.join("index"))?;
+        if data.len() < 12 || &data[..8] != INDEX_MAGIC {
+            return Err(malformed(dir, "index: bad magic"));
+        }
+        let body = &data[..data.len() - 4];
+        let crc = u32::from_le_bytes([data[data.len() - 4], data[data.len() - 3], data[data.len() - 2], data[data.len() - 1]]);
+        if crc32fast::hash(body) != crc {
+            return Err(malformed(dir, "index: checksum mismatch"));
+        }
+        let (symbols, series, postings) = parse_index(&body[8..]).map_err(|_| malformed(dir, "index: malformed"))?;
+        let mut files = Vec::new();
+        let mut n = 1;
+        loop {
+            let p = dir.join("chunks").join(format!("{n:06}"));
+            if !p.exists() {
+                break;
+            }
+            files.push(File::open(p)?);
+            n += 1;
+        }
+        let tombstones = match fs::read(dir.join("tombstones.json")) {
+            Ok(d) => serde_json::from_slice::<TombstonesFile>(&d).map(|t| t.intervals).unwrap_or_default(),
+            Err(_) => Vec::new(),
+        };
+        Ok(Block {
+            dir: dir.to_path_buf(),
+            meta,
+            symbols,
+            series,
+            postings,
+            files,
+            tombstones: RwLock::new(tombstones),
+            size: crate::wal::dir_size(dir),
+        })
+    }
+
+    pub fn num_series(&self) -> usize {
+        self.series.len()
+    }
+
+    pub fn overlaps(&self, mint: i64, maxt: i64) -> bool {
+        self.meta.min_time <= maxt && self.meta.max_time > mint
+    }
+
+    pub fn labels(&self, i: usize) -> Labels {
+        let s = &self.series[i];
+        Labels::from_sorted(
+            s.labels
+                .chunks_exact(2)
+                .map(|p| Label { name: self.sym(p[0]).to_string(), value: self.sym(p[1]).to_string() })
+                .collect(),
+        )
+    }
+
+    fn sym(&self, id: u32) -> &str {
+        self.symbols.get(id as usize).map(|s| &**s).unwrap_or("")
+    }
+
+    fn has_chunks_in(&self, i: usize, mint: i64, maxt: i64) -> bool {
+        self.series[i].chunks.iter().any(|c| c.maxt >= mint && c.mint <= maxt)
+    }
+
+    /// Samples of series `i` in `[mint, maxt]`, tombstones applied.
+    pub fn samples(&self, i: usize, mint: i64, maxt: i64) -> Result<Vec<Sample>, TsdbError> {
+        let mut out = Vec::new();
+        for c in self.series[i].chunks.iter() {
+            if c.maxt < mint || c.mint > maxt {
+                continue;
+            }
+            let f = self.files.get((c.seg as usize).wrapping_sub(1)).ok_or_else(|| malformed(&self.dir, "chunk segment missing"))?;
+            let mut buf = vec![0u8; c.len as usize + 4];
+            f.read_exact_at(&mut buf, c.off)?;
+            let (data, crc) = buf.split_at(c.len as usize);
+            if crc32fast::hash(data).to_le_bytes() != crc {
+                return Err(malformed(&self.dir, "chunk checksum mismatch"));
+            }
+            let s = colenc::decode(data, c.n as usize).map_err(|_| malformed(&self.dir, "chunk undecodable"))?;
+            out.extend(s.into_iter().filter(|s| s.t >= mint && s.t <= maxt));
+        }
+        let ts = self.tombstones.read();
+        if !ts.is_empty() {
+            let iv: Vec<(i64, i64)> = ts.iter().filter(|t| t.0 as usize == i).map(|t| (t.1, t.2)).collect();
+            if !iv.is_empty() {
+                out.retain(|s| !iv.iter().any(|&(a, b)| s.t >= a && s.t <= b));
+            }
+        }
+        Ok(out)
+    }
+
+    pub fn select_ids(&self, ms: &[Matcher]) -> Vec<u64> {
+        crate::postings::select(self, ms)
+    }
+
+    pub fn select(&self, ms: &[Matcher], mint: i64, maxt: i64, with_samples: bool) -> Result<Vec<(Labels, Vec<Sample>)>, TsdbError> {
+        let mut out = Vec::new();
+        for id in self.select_ids(ms) {
+            let i = id as usize;
+            if !self.has_chunks_in(i, mint, maxt) {
+                continue;
+            }
+            if with_samples {
+                let s = self.samples(i, mint, maxt)?;
+                if !s.is_empty() {
+                    out.push((self.labels(i), s));
+                }
+            } else {
+                out.push((self.labels(i), Vec::new()));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Adds tombstones for matching series overlapping `[mint, maxt]`.
+    pub fn delete(&self, ms: &[Matcher], mint: i64, maxt: i64) -> Result<(), TsdbError> {
+        let ids: Vec<u32> = self.select_ids(ms).into_iter().filter(|&i| self.has_chunks_in(i as usize, mint, maxt)).map(|i| i as u32).collect();
+        if ids.is_empty() {
+            return Ok(());
+        }
+        let mut ts = self.tombstones.write();
+        ts.extend(ids.into_iter().map(|i| (i, mint, maxt)));
+        write_json_atomic(&self.dir.join("tombstones.json"), &TombstonesFile { version: 1, intervals: ts.clone() })
+    }
+}
+
+type ParsedIndex = (Vec<Box<str>>, Vec<BlockSeries>, HashMap<u32, Vec<(u32, Vec<u32>)>>);
+
+fn parse_index(b: &[u8]) -> Result<ParsedIndex, Malformed> {
+    let mut c = Cursor::new(b);
+    let nsym = c.count(1)?;
+    let mut symbols = Vec::with_capacity(nsym);
+    for _ in 0..nsym {
+        symbols.push(Box::from(c.str()?));
+    }
+    let nser = c.count(1)?;
+    let mut series = Vec::with_capacity(nser);
+    for _ in 0..nser {
+        let nl = c.count(2)?;
+        let mut labels = Vec::with_capacity(nl * 2);
+        for _ in 0..nl * 2 {
+            let s = c.uvarint()?;
+            if s >= nsym as u64 {
+                return Err(Malformed);
+            }
+            labels.push(s as u32);
+        }
+        let nc = c.count(6)?;
+        let mut chunks = Vec::with_capacity(nc);
+        for _ in 0..nc {
+            let mint = c.varint()?;
+            let maxt = mint.wrapping_add(c.uvarint()? as i64);
+            let n = c.uvarint()?;
+            if n == 0 || n > u16::MAX as u64 {
+                return Err(Malformed);
+            }
+            let seg = c.uvarint()? as u32;
+            let off = c.uvarint()?;
+            let len = c.uvarint()?;
+            if len > (64 << 20) {
+                return Err(Malformed);
+            }
+            chunks.push(ChunkMeta { mint, maxt, n: n as u32, seg, off, len: len as u32 });
+        }
+        series.push(BlockSeries { labels: labels.into_boxed_slice(), chunks: chunks.into_boxed_slice() });
+    }
+    let np = c.count(3)?;
+    let mut postings: HashMap<u32, Vec<(u32, Vec<u32>)>> = HashMap::new();
+    for _ in 0..np {
+        let n = c.uvarint()? as u32;
+        let v = c.uvarint()? as u32;
+        let cnt = c.count(1)?;
+        let mut ids = Vec::with_capacity(cnt);
+        let mut last = 0u64;
+        for _ in 0..cnt {
+            last += c.uvarint()?;
+            if last >= nser as u64 {
+                return Err(Malformed);
+            }
+            ids.push(last as u32);
+        }
+        postings.entry(n).or_default().push((v, ids));
+    }
+    for vals in postings.values_mut() {
+        vals.sort_unstable_by_key(|x| x.0);
+    }
+    Ok((symbols, series, postings))
+}
+
+impl PostingsReader for Block {
+    fn all_postings(&self) -> Vec<u64> {
+        (0..self.series.len() as u64).collect()
+    }
+
+    fn for_each_postings(&self, name: &str, exact: Option<&[String]>, pred: &dyn Fn(&str) -> bool, f: &mut dyn FnMut(&[u64])) {
+        let Ok(n) = self.symbols.binary_search_by(|s| (**s).cmp(name)) else { return };
+        let Some(vals) = self.postings.get(&(n as u32)) else { return };
+        let mut emit = |ids: &[u32]| {
+            let v: Vec<u64> = ids.iter().map(|&x| x as u64).collect();
+            f(&v);
+        };
+        match exact {
+            Some(list) => {
+                for v in list {
+                    if !pred(v) {
+                        continue;
+                    }
+                    let Ok(vs) = self.symbols.binary_search_by(|s| (**s).cmp(v.as_str())) else { continue };
+                    if let Ok(pos) = vals.binary_search_by_key(&(vs as u32), |x| x.0) {
+                        emit(&vals[pos].1);
+                    }
+                }
+            }
+            None => {
+                for (v, ids) in vals {
+                    if pred(self.sym(*v)) {
+                        emit(ids);
+                    }
+                }
+            }
+        }
+    }
+
+    fn label_values(&self, name: &str) -> Vec<String> {
+        let Ok(n) = self.symbols.binary_search_by(|s| (**s).cmp(name)) else { return Vec::new() };
+        self.postings.get(&(n as u32)).map(|vals| vals.iter().map(|(v, _)| self.sym(*v).to_string()).collect()).unwrap_or_default()
+    }
+
+    fn label_names(&self) -> Vec<String> {
+        let mut v: Vec<String> = self.postings.keys().map(|n| self.sym(*n).to_string()).collect();
+        v.sort();
+        v
+    }
+}

@@ -1,0 +1,432 @@
+//! The head chunk codec: an XOR-family float chunk modelled on the ideas of
+//! Prometheus 3's XOR2 (joint timestamp/value control bits, an explicit code
+//! for the stale-NaN marker), written for millisecond timestamps.
+//!
+//! Layout: `u16` sample count (big endian), then a bit stream:
+//! * sample 0: 64-bit timestamp, 64-bit value bits;
+//! * every later sample (dod = delta-of-delta of the timestamp, with the
+//!   delta before sample 1 taken as 0):
+//!   - `0`              dod = 0, value unchanged
+//!   - `10` X           dod = 0, value changed (X = XOR value)
+//!   - `110` d8 F       dod in 8 signed bits
+//!   - `1110` d14 F     dod in 14 signed bits
+//!   - `11110` d20 F    dod in 20 signed bits
+//!   - `111110` d64 F   dod in 64 bits
+//!   - `111111` D       value is the stale NaN; D = `0` (dod 0) | `10` d14 |
+//!     `110` d20 | `111` d64
+//!
+//!   F is `0` for "value unchanged" or `1` X. X is Gorilla's XOR encoding:
+//!   `0` + meaningful bits inside the previous leading/trailing window, or
+//!   `1` + 5 bits leading zeros + 6 bits length (0 means 64) + bits.
+//!   A stale marker does not become the XOR reference value, so the value
+//!   after a staleness marker compresses against the last real value.
+
+use bongsu_model::{Sample, STALE_NAN_BITS};
+
+/// Maximum samples in one head chunk (time boundaries may cut earlier).
+pub const SAMPLES_PER_CHUNK: usize = 120;
+
+#[derive(Debug, Clone, Default)]
+pub(crate) struct BitWriter {
+    buf: Vec<u8>,
+    /// Free bits in the last byte (0..=7; 0 means the last byte is full).
+    free: u8,
+}
+
+impl BitWriter {
+    fn with_header(header_bytes: usize) -> Self {
+        BitWriter { buf: vec![0; header_bytes], free: 0 }
+    }
+
+    #[inline]
+    fn write_bit(&mut self, bit: bool) {
+        if self.free == 0 {
+            self.buf.push(0);
+            self.free = 8;
+        }
+        self.free -= 1;
+        if bit {
+            let last = self.buf.len() - 1;
+            self.buf[last] |= 1 << self.free;
+        }
+    }
+
+    /// Writes the low `n` bits of `v`, most significant first.
+    #[inline]
+    fn write_bits(&mut self, v: u64, n: u32) {
+        let mut n = n;
+        while n > 0 {
+            if self.free == 0 {
+                self.buf.push(0);
+                self.free = 8;
+            }
+            let take = (self.free as u32).min(n);
+            let shift = n - take;
+            let bits = ((v >> shift) & ((1u64 << take) - 1)) as u8;
+            self.free -= take as u8;
+            let last = self.buf.len() - 1;
+            self.buf[last] |= bits << self.free;
+            n -= take;
+        }
+    }
+}
+
+pub(crate) struct BitReader<'a> {
+    buf: &'a [u8],
+    pos: usize, // bit position
+}
+
+impl<'a> BitReader<'a> {
+    fn new(buf: &'a [u8]) -> Self {
+        BitReader { buf, pos: 0 }
+    }
+
+    #[inline]
+    fn read_bit(&mut self) -> Option<bool> {
+        let byte = *self.buf.get(self.pos / 8)?;
+        let bit = (byte >> (7 - (self.pos % 8))) & 1 == 1;
+        self.pos += 1;
+        Some(bit)
+    }
+
+    #[inline]
+    fn read_bits(&mut self, n: u32) -> Option<u64> {
+        if self.pos + n as usize > self.buf.len() * 8 {
+            return None;
+        }
+        let mut v = 0u64;
+        let mut n = n;
+        while n > 0 {
+            let byte = self.buf[self.pos / 8];
+            let avail = 8 - (self.pos % 8) as u32;
+            let take = avail.min(n);
+            let shift = avail - take;
+            let bits = (byte >> shift) as u64 & ((1u64 << take) - 1);
+            v = if take == 64 { bits } else { (v << take) | bits };
+            self.pos += take as usize;
+            n -= take;
+        }
+        Some(v)
+    }
+
+    /// Counts leading `1` bits, up to `max`, consuming them and the
+    /// terminating `0` (if fewer than `max`).
+    #[inline]
+    fn read_unary(&mut self, max: u32) -> Option<u32> {
+        let mut n = 0;
+        while n < max {
+            if !self.read_bit()? {
+                return Some(n);
+            }
+            n += 1;
+        }
+        Some(n)
+    }
+}
+
+#[inline]
+fn fits(v: i64, bits: u32) -> bool {
+    let lim = 1i64 << (bits - 1);
+    v >= -lim && v < lim
+}
+
+#[inline]
+fn sign_extend(v: u64, bits: u32) -> i64 {
+    if bits == 64 {
+        return v as i64;
+    }
+    let shift = 64 - bits;
+    ((v << shift) as i64) >> shift
+}
+
+/// An appendable XOR chunk. The bytes are always a complete, decodable chunk.
+#[derive(Debug, Clone)]
+pub struct XorChunk {
+    w: BitWriter,
+    count: u16,
+    t: i64,
+    delta: i64,
+    /// Bits of the XOR reference value (last non-stale value).
+    v: u64,
+    leading: u8,
+    trailing: u8,
+}
+
+impl Default for XorChunk {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl XorChunk {
+    pub fn new() -> Self {
+        XorChunk { w: BitWriter::with_header(2), count: 0, t: 0, delta: 0, v: 0, leading: 0xff, trailing: 0 }
+    }
+
+    pub fn num_samples(&self) -> usize {
+        self.count as usize
+    }
+
+    pub fn bytes(&self) -> &[u8] {
+        &self.w.buf
+    }
+
+    /// Full; the caller must cut a new chunk.
+    pub fn is_full(&self) -> bool {
+        self.count == u16::MAX
+    }
+
+    pub fn into_bytes(mut self) -> Box<[u8]> {
+        self.w.buf.shrink_to_fit();
+        self.w.buf.into_boxed_slice()
+    }
+
+    pub fn append(&mut self, t: i64, v: f64) {
+        let bits = v.to_bits();
+        if self.count == 0 {
+            self.w.write_bits(t as u64, 64);
+            self.w.write_bits(bits, 64);
+            self.t = t;
+            self.v = bits;
+        } else {
+            let delta = t.wrapping_sub(self.t);
+            let dod = delta.wrapping_sub(self.delta);
+            if bits == STALE_NAN_BITS {
+                self.w.write_bits(0b111111, 6);
+                if dod == 0 {
+                    self.w.write_bit(false);
+                } else if fits(dod, 14) {
+                    self.w.write_bits(0b10, 2);
+                    self.w.write_bits(dod as u64, 14);
+                } else if fits(dod, 20) {
+                    self.w.write_bits(0b110, 3);
+                    self.w.write_bits(dod as u64, 20);
+                } else {
+                    self.w.write_bits(0b111, 3);
+                    self.w.write_bits(dod as u64, 64);
+                }
+            } else if dod == 0 {
+                if bits == self.v {
+                    self.w.write_bit(false);
+                } else {
+                    self.w.write_bits(0b10, 2);
+                    self.write_xor(bits);
+                }
+            } else {
+                if fits(dod, 8) {
+                    self.w.write_bits(0b110, 3);
+                    self.w.write_bits(dod as u64, 8);
+                } else if fits(dod, 14) {
+                    self.w.write_bits(0b1110, 4);
+                    self.w.write_bits(dod as u64, 14);
+                } else if fits(dod, 20) {
+                    self.w.write_bits(0b11110, 5);
+                    self.w.write_bits(dod as u64, 20);
+                } else {
+                    self.w.write_bits(0b111110, 6);
+                    self.w.write_bits(dod as u64, 64);
+                }
+                if bits == self.v {
+                    self.w.write_bit(false);
+                } else {
+                    self.w.write_bit(true);
+                    self.write_xor(bits);
+                }
+            }
+            self.delta = delta;
+            self.t = t;
+        }
+        self.count += 1;
+        self.w.buf[0..2].copy_from_slice(&self.count.to_be_bytes());
+    }
+
+    fn write_xor(&mut self, bits: u64) {
+        let x = bits ^ self.v;
+        let mut lead = x.leading_zeros() as u8;
+        let trail = x.trailing_zeros() as u8;
+        if lead > 31 {
+            lead = 31;
+        }
+        if self.leading != 0xff && lead >= self.leading && trail >= self.trailing {
+            self.w.write_bit(false);
+            let sig = 64 - self.leading as u32 - self.trailing as u32;
+            self.w.write_bits(x >> self.trailing, sig);
+        } else {
+            self.w.write_bit(true);
+            let sig = 64 - lead as u32 - trail as u32;
+            self.w.write_bits(lead as u64, 5);
+            self.w.write_bits((sig & 63) as u64, 6);
+            self.w.write_bits(x >> trail, sig);
+            self.leading = lead;
+            self.trailing = trail;
+        }
+        self.v = bits;
+    }
+}
+
+/// Error for undecodable chunk bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CorruptChunk;
+
+/// Decodes a chunk into `out` (appending). Never panics on bad input.
+pub fn decode_into(data: &[u8], out: &mut Vec<Sample>) -> Result<(), CorruptChunk> {
+    if data.len() < 2 {
+        return Err(CorruptChunk);
+    }
+    let count = u16::from_be_bytes([data[0], data[1]]) as usize;
+    // Every sample needs at least one bit.
+    if count > (data.len() - 2) * 8 {
+        return Err(CorruptChunk);
+    }
+    out.reserve(count);
+    let mut r = BitReader::new(&data[2..]);
+    let mut t: i64 = 0;
+    let mut delta: i64 = 0;
+    let mut v: u64 = 0;
+    let mut leading: u32 = 0;
+    let mut trailing: u32 = 0;
+    let mut have_window = false;
+    for i in 0..count {
+        if i == 0 {
+            t = r.read_bits(64).ok_or(CorruptChunk)? as i64;
+            v = r.read_bits(64).ok_or(CorruptChunk)?;
+            out.push(Sample { t, v: f64::from_bits(v) });
+            continue;
+        }
+        let ctl = r.read_unary(6).ok_or(CorruptChunk)?;
+        let (dod, value_mode) = match ctl {
+            0 => (0i64, 0u8), // same value
+            1 => (0, 1),      // xor follows
+            2 => (sign_extend(r.read_bits(8).ok_or(CorruptChunk)?, 8), 2),
+            3 => (sign_extend(r.read_bits(14).ok_or(CorruptChunk)?, 14), 2),
+            4 => (sign_extend(r.read_bits(20).ok_or(CorruptChunk)?, 20), 2),
+            5 => (sign_extend(r.read_bits(64).ok_or(CorruptChunk)?, 64), 2),
+            _ => {
+                let d = match r.read_unary(3).ok_or(CorruptChunk)? {
+                    0 => 0,
+                    1 => sign_extend(r.read_bits(14).ok_or(CorruptChunk)?, 14),
+                    2 => sign_extend(r.read_bits(20).ok_or(CorruptChunk)?, 20),
+                    _ => sign_extend(r.read_bits(64).ok_or(CorruptChunk)?, 64),
+                };
+                (d, 3)
+            }
+        };
+        delta = delta.wrapping_add(dod);
+        t = t.wrapping_add(delta);
+        let read_xor = |r: &mut BitReader, v: &mut u64, leading: &mut u32, trailing: &mut u32, hw: &mut bool| {
+            let new_window = r.read_bit().ok_or(CorruptChunk)?;
+            if new_window {
+                *leading = r.read_bits(5).ok_or(CorruptChunk)? as u32;
+                let mut sig = r.read_bits(6).ok_or(CorruptChunk)? as u32;
+                if sig == 0 {
+                    sig = 64;
+                }
+                if *leading + sig > 64 {
+                    return Err(CorruptChunk);
+                }
+                *trailing = 64 - *leading - sig;
+                *hw = true;
+            } else if !*hw {
+                return Err(CorruptChunk);
+            }
+            let sig = 64 - *leading - *trailing;
+            let bits = r.read_bits(sig).ok_or(CorruptChunk)?;
+            let x = if *trailing >= 64 { 0 } else { bits << *trailing };
+            *v ^= x;
+            Ok(())
+        };
+        let value = match value_mode {
+            0 => v,
+            1 => {
+                read_xor(&mut r, &mut v, &mut leading, &mut trailing, &mut have_window)?;
+                v
+            }
+            2 => {
+                if r.read_bit().ok_or(CorruptChunk)? {
+                    read_xor(&mut r, &mut v, &mut leading, &mut trailing, &mut have_window)?;
+                }
+                v
+            }
+            _ => STALE_NAN_BITS,
+        };
+        out.push(Sample { t, v: f64::from_bits(value) });
+    }
+    Ok(())
+}
+
+pub fn decode(data: &[u8]) -> Result<Vec<Sample>, CorruptChunk> {
+    let mut v = Vec::new();
+    decode_into(data, &mut v)?;
+    Ok(v)
+}
+
+/// Encodes samples into one chunk (at most `u16::MAX` samples).
+pub fn encode(samples: &[Sample]) -> Box<[u8]> {
+    let mut c = XorChunk::new();
+    for s in samples.iter().take(u16::MAX as usize) {
+        c.append(s.t, s.v);
+    }
+    c.into_bytes()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bongsu_model::STALE_NAN;
+    use rand::{Rng, SeedableRng};
+
+    fn same(a: &[Sample], b: &[Sample]) -> bool {
+        a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.t == y.t && x.v.to_bits() == y.v.to_bits())
+    }
+
+    #[test]
+    fn round_trip_special_values() {
+        let vals = [1.0, 1.0, f64::NAN, STALE_NAN, 2.5, f64::INFINITY, f64::NEG_INFINITY, -0.0, 0.0, STALE_NAN, STALE_NAN, 3.0];
+        let s: Vec<Sample> = vals.iter().enumerate().map(|(i, &v)| Sample::new(1000 + i as i64 * 15000, v)).collect();
+        let enc = encode(&s);
+        assert!(same(&decode(&enc).unwrap(), &s));
+    }
+
+    #[test]
+    fn fuzzish_round_trip() {
+        let mut rng = rand::rngs::StdRng::seed_from_u64(7);
+        let specials = [f64::NAN, STALE_NAN, f64::INFINITY, f64::NEG_INFINITY, -0.0, 0.0, f64::MIN_POSITIVE, f64::MAX];
+        for case in 0..400 {
+            let n = rng.gen_range(1..300);
+            let mut t: i64 = rng.gen_range(i64::MIN / 4..i64::MAX / 4);
+            let mut v = 0.0f64;
+            let mut s = Vec::new();
+            for _ in 0..n {
+                t = t.wrapping_add(match rng.gen_range(0..5) {
+                    0 => 15000,
+                    1 => rng.gen_range(1..100),
+                    2 => rng.gen_range(14000..16000),
+                    3 => rng.gen_range(1..1 << 40),
+                    _ => 1,
+                });
+                v = match rng.gen_range(0..6) {
+                    0 => v,
+                    1 => specials[rng.gen_range(0..specials.len())],
+                    2 => f64::from_bits(rng.gen()),
+                    3 => v + rng.gen_range(0..100) as f64 * 0.01,
+                    4 => (rng.gen_range(0..1000) * 4096) as f64,
+                    _ => rng.gen_range(-1e6..1e6),
+                };
+                s.push(Sample::new(t, v));
+            }
+            let enc = encode(&s);
+            let dec = decode(&enc).unwrap();
+            assert!(same(&dec, &s), "case {case}");
+            // Truncated or garbled input must not panic.
+            for cut in [0, 1, 2, enc.len() / 2, enc.len().saturating_sub(1)] {
+                let _ = decode(&enc[..cut]);
+            }
+            let mut bad = enc.to_vec();
+            if bad.len() > 3 {
+                let i = rng.gen_range(2..bad.len());
+                bad[i] ^= 0x5a;
+                let _ = decode(&bad);
+            }
+        }
+    }
+}
