@@ -920,6 +920,9 @@ impl Runner {
             let t = cmd.at;
             let mut at_expr = expr.clone();
             set_at(&mut at_expr, t);
+            // Like upstream, go through the printer: print and re-parse.
+            let printed = at_expr.to_string();
+            let at_expr = bongsu_promql::parse(&printed).map_err(|e| format!("@ rewrite {printed:?} does not parse: {e}"))?;
             let times: Vec<i64> = if t == 0 { vec![-1000, 0, 1000] } else { vec![-10 * t, 0, t / 5, t, 10 * t] };
             for et in times {
                 self.run_instant_case(cmd, &at_expr, et).map_err(|e| format!("@ invariance at {et}ms: {e}"))?;

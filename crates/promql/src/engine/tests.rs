@@ -74,7 +74,7 @@ fn rate_and_sum() {
     }
     let r = engine().range_query_expr(&s, &sum, 300_000, 600_000, 60_000).unwrap();
     match r.value {
-        Value::Matrix(m) => assert_eq!(m[0].samples.len(), 4),
+        Value::Matrix(m) => assert_eq!(m[0].samples.len(), 6),
         other => panic!("{other:?}"),
     }
 }
