@@ -555,7 +555,7 @@ impl<'a> Parser<'a> {
                                 let v = self.expect(T::Str, "label matching", "string")?;
                                 let value = unquote(self.text(v));
                                 let m = Matcher::new(op, label, value)
-                                    .map_err(|e| self.err(t.start, v.end, e.to_string()))?;
+                                    .map_err(|e| self.err(t.start, v.end, regex_error_message(&e)))?;
                                 matchers.push(m);
                             }
                             None if t.t == T::Str => {
@@ -967,6 +967,25 @@ impl<'a> Parser<'a> {
             _ => Err(self.unexpected(ctx, expected)),
         }
     }
+}
+
+/// A regex error in Go's words (`error parsing regexp: missing closing ):
+/// `^(?s:()$``), as Prometheus reports it for the anchored pattern.
+fn regex_error_message(e: &bongsu_model::MatcherError) -> String {
+    let anchored = format!("^(?s:{})$", e.pattern);
+    let last = e.message.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("").trim();
+    let what = last.strip_prefix("error: ").unwrap_or(last);
+    let go = match what {
+        "unclosed group" => "missing closing )",
+        "unopened group" => "unexpected )",
+        "unclosed character class" => "missing closing ]",
+        "repetition operator missing expression" => "missing argument to repetition operator",
+        "invalid escape sequence" | "unrecognized escape sequence" => "invalid escape sequence",
+        "invalid character class range" => "invalid character class range",
+        "repetition quantifier expects a valid decimal" | "decimal literal invalid" => "invalid repeat count",
+        other => other,
+    };
+    format!("error parsing regexp: {go}: `{anchored}`")
 }
 
 fn duration_out_of_range(v: f64) -> bool {
@@ -1556,6 +1575,12 @@ mod tests {
             }
             e => panic!("{e:?}"),
         }
+    }
+
+    #[test]
+    fn regex_errors_read_like_go() {
+        assert_eq!(err(r#"foo{a=~"("}"#).message, "error parsing regexp: missing closing ): `^(?s:()$`");
+        assert_eq!(err(r#"foo{a!~")"}"#).message, "error parsing regexp: unexpected ): `^(?s:))$`");
     }
 
     #[test]
