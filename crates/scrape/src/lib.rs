@@ -1,1 +1,13 @@
-//! placeholder
+//! Scraping: `prometheus.yml` ([`config`]), relabelling ([`relabel`]), the
+//! text and OpenMetrics parsers ([`exposition`]), service discovery
+//! ([`discovery`]) and the scrape loops with staleness ([`manager`]).
+//!
+//! Main types: [`config::Config`], [`relabel::RelabelConfig`],
+//! [`exposition::Exposition`], [`manager::ScrapeManager`].
+#![forbid(unsafe_code)]
+
+pub mod config;
+pub mod relabel;
+
+pub use config::{load_file, load_str, to_yaml, Config, ConfigError};
+pub use relabel::{process, RelabelConfig};
