@@ -1,0 +1,316 @@
+use bongsu_model::storage::{AppendError, Appendable, Queryable, SelectHints};
+use bongsu_model::{Labels, MatchOp, Matcher, Sample, STALE_NAN};
+use bongsu_tsdb::{write_block, Db, Options};
+use std::io::Write;
+use std::path::Path;
+use std::sync::Arc;
+
+const H: i64 = 3_600_000;
+
+fn opts(p: &Path) -> Options {
+    Options { path: p.to_path_buf(), wal_fsync_interval: None, ..Default::default() }
+}
+
+fn lbl(name: &str, inst: &str) -> Labels {
+    Labels::from_pairs([("__name__", name), ("instance", inst), ("job", "node")])
+}
+
+fn all() -> SelectHints {
+    SelectHints { mint: i64::MIN, maxt: i64::MAX }
+}
+
+fn eq(n: &str, v: &str) -> Matcher {
+    Matcher::equal(n, v)
+}
+
+fn same(a: &[Sample], b: &[Sample]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.t == y.t && x.v.to_bits() == y.v.to_bits())
+}
+
+/// Appends `n` samples every `step` ms from `start` to two series per name.
+fn fill(db: &Db, start: i64, n: i64, step: i64) {
+    for i in 0..n {
+        let mut app = db.appender();
+        let t = start + i * step;
+        for inst in ["a", "b"] {
+            app.append(&lbl("up", inst), t, 1.0).unwrap();
+            app.append(&lbl("cpu", inst), t, i as f64 * 0.25).unwrap();
+        }
+        app.commit().unwrap();
+    }
+}
+
+#[test]
+fn append_select_round_trip() {
+    let d = tempfile::tempdir().unwrap();
+    let db = Db::open(opts(d.path())).unwrap();
+    let mut app = db.appender();
+    let vals = [1.0, f64::NAN, STALE_NAN, f64::INFINITY, -0.0, 2.0];
+    for (i, v) in vals.iter().enumerate() {
+        app.append(&lbl("m", "x"), 1000 * i as i64, *v).unwrap();
+    }
+    app.append(&lbl("m", "y"), 0, 5.0).unwrap();
+    app.commit().unwrap();
+    let r = db.select(all(), &[eq("__name__", "m")]).unwrap();
+    assert_eq!(r.len(), 2);
+    assert_eq!(r[0].labels, lbl("m", "x"));
+    let want: Vec<Sample> = vals.iter().enumerate().map(|(i, v)| Sample::new(1000 * i as i64, *v)).collect();
+    assert!(same(&r[0].samples, &want));
+    let r = db.select(SelectHints { mint: 1000, maxt: 2000 }, &[eq("instance", "x")]).unwrap();
+    assert_eq!(r[0].samples.len(), 2);
+    let re = Matcher::new(MatchOp::Regex, "instance", "x|z").unwrap();
+    assert_eq!(db.select(all(), &[re]).unwrap().len(), 1);
+    let ne = Matcher::new(MatchOp::NotEqual, "instance", "x").unwrap();
+    assert_eq!(db.select(all(), &[eq("__name__", "m"), ne]).unwrap()[0].labels, lbl("m", "y"));
+    assert_eq!(db.label_names(all(), &[]).unwrap(), vec!["__name__", "instance", "job"]);
+    assert_eq!(db.label_values("instance", all(), &[]).unwrap(), vec!["x", "y"]);
+    assert_eq!(db.label_values("instance", all(), &[eq("instance", "y")]).unwrap(), vec!["y"]);
+    // rollback leaves nothing
+    let mut app = db.appender();
+    app.append(&lbl("m", "x"), 10_000, 1.0).unwrap();
+    app.rollback();
+    assert_eq!(db.select(all(), &[eq("instance", "x")]).unwrap()[0].samples.len(), 6);
+    let st = db.stats();
+    assert_eq!(st.head_series, 2);
+    assert_eq!(st.samples_appended_total, 7);
+    assert_eq!(st.series_created_total, 2);
+}
+
+#[test]
+fn out_of_order_and_duplicates_are_counted() {
+    let d = tempfile::tempdir().unwrap();
+    let db = Db::open(opts(d.path())).unwrap();
+    let l = lbl("m", "x");
+    let mut app = db.appender();
+    app.append(&l, 10_000, 1.0).unwrap();
+    app.append(&l, 20_000, 2.0).unwrap();
+    assert_eq!(app.append(&l, 15_000, 1.0), Err(AppendError::OutOfOrder));
+    assert_eq!(app.append(&l, 20_000, 3.0), Err(AppendError::DuplicateTimestamp));
+    assert_eq!(app.append(&l, 20_000, 2.0), Ok(()));
+    app.commit().unwrap();
+    let mut app = db.appender();
+    assert_eq!(app.append(&l, 5_000, 1.0), Err(AppendError::OutOfOrder));
+    assert_eq!(app.append(&l, 20_000, 2.5), Err(AppendError::DuplicateTimestamp));
+    assert_eq!(app.append(&l, 20_000, 2.0), Ok(()));
+    // far older than head max - block/2: out of bounds
+    app.append(&l, 10 * H, 1.0).unwrap();
+    app.commit().unwrap();
+    let mut app = db.appender();
+    assert_eq!(app.append(&lbl("m", "new"), 10 * H - 2 * H, 1.0), Err(AppendError::OutOfBounds));
+    app.commit().unwrap();
+    let st = db.stats();
+    assert_eq!(st.out_of_order_samples_total, 2);
+    assert_eq!(st.duplicate_samples_total, 2);
+    assert_eq!(st.out_of_bounds_samples_total, 1);
+    assert_eq!(st.samples_appended_total, 3);
+}
+
+#[test]
+fn wal_replay_after_drop_without_close() {
+    let d = tempfile::tempdir().unwrap();
+    {
+        let db = Db::open(opts(d.path())).unwrap();
+        fill(&db, 0, 500, 10_000);
+        db.delete_series(&[eq("instance", "b"), eq("__name__", "up")], 0, 100_000).unwrap();
+        // no close: simulates kill -9 (data is in the OS page cache)
+    }
+    let db = Db::open(opts(d.path())).unwrap();
+    let r = db.select(all(), &[eq("job", "node")]).unwrap();
+    assert_eq!(r.len(), 4);
+    for s in &r {
+        let n = if s.labels == lbl("up", "b") { 489 } else { 500 };
+        assert_eq!(s.samples.len(), n, "{}", s.labels);
+    }
+    let cpu = db.select(all(), &[eq("__name__", "cpu"), eq("instance", "a")]).unwrap();
+    assert_eq!(cpu[0].samples[499], Sample::new(499 * 10_000, 499.0 * 0.25));
+    assert_eq!(db.stats().wal_corruptions_total, 0);
+    // appends continue after replay, and a second replay sees them
+    fill(&db, 500 * 10_000, 10, 10_000);
+    drop(db);
+    let db = Db::open(opts(d.path())).unwrap();
+    assert_eq!(db.select(all(), &[eq("__name__", "cpu"), eq("instance", "a")]).unwrap()[0].samples.len(), 510);
+}
+
+#[test]
+fn torn_wal_tail_is_truncated() {
+    let d = tempfile::tempdir().unwrap();
+    {
+        let db = Db::open(opts(d.path())).unwrap();
+        fill(&db, 0, 100, 10_000);
+    }
+    // append a torn record to the newest segment
+    let wal = d.path().join("wal");
+    let mut segs: Vec<_> = std::fs::read_dir(&wal).unwrap().map(|e| e.unwrap().path()).filter(|p| p.is_file()).collect();
+    segs.sort();
+    let last = segs.last().unwrap();
+    let mut f = std::fs::OpenOptions::new().append(true).open(last).unwrap();
+    f.write_all(&[200, 0, 0, 0, 1, 2, 3, 4, 2, 9, 9]).unwrap();
+    drop(f);
+    let db = Db::open(opts(d.path())).unwrap();
+    assert_eq!(db.stats().wal_corruptions_total, 1);
+    assert_eq!(db.select(all(), &[eq("__name__", "up")]).unwrap()[0].samples.len(), 100);
+    fill(&db, 100 * 10_000, 5, 10_000);
+    drop(db);
+    let db = Db::open(opts(d.path())).unwrap();
+    assert_eq!(db.stats().wal_corruptions_total, 0);
+    assert_eq!(db.select(all(), &[eq("__name__", "up")]).unwrap()[0].samples.len(), 105);
+}
+
+#[test]
+fn head_is_cut_into_blocks_and_survives_restart() {
+    let d = tempfile::tempdir().unwrap();
+    let n = 5 * H / 15_000; // 5 h at 15 s
+    {
+        let db = Db::open(opts(d.path())).unwrap();
+        fill(&db, 0, n, 15_000);
+        db.maintenance().unwrap();
+        let st = db.stats();
+        assert!(st.blocks_loaded >= 1, "{st:?}");
+        assert!(st.head_min_time >= 2 * H, "{st:?}");
+        assert_eq!(st.checkpoint_creations_total, st.head_truncations_total);
+        let r = db.select(all(), &[eq("__name__", "cpu")]).unwrap();
+        assert_eq!(r.len(), 2);
+        assert_eq!(r[0].samples.len() as i64, n);
+        assert!(r[0].samples.windows(2).all(|w| w[1].t - w[0].t == 15_000));
+        // a sample inside the persisted range is out of bounds now
+        let mut app = db.appender();
+        assert_eq!(app.append(&lbl("cpu", "a"), H, 1.0), Err(AppendError::OutOfBounds));
+        app.rollback();
+    }
+    let db = Db::open(opts(d.path())).unwrap();
+    let r = db.select(all(), &[eq("__name__", "cpu")]).unwrap();
+    assert_eq!(r[1].samples.len() as i64, n);
+    assert_eq!(r[1].samples[(n - 1) as usize].v, (n - 1) as f64 * 0.25);
+    let snap = tempfile::tempdir().unwrap();
+    db.snapshot(snap.path(), true).unwrap();
+    let dirs = std::fs::read_dir(snap.path()).unwrap().count();
+    assert_eq!(dirs as u64, db.stats().blocks_loaded + 1);
+    // a snapshot directory opens as a store with the same data
+    let s = Db::open(opts(snap.path())).unwrap();
+    assert_eq!(s.select(all(), &[eq("__name__", "cpu")]).unwrap()[1].samples.len() as i64, n);
+}
+
+#[test]
+fn compaction_and_retention() {
+    let d = tempfile::tempdir().unwrap();
+    let mut o = opts(d.path());
+    o.retention_time_ms = Some(10 * H);
+    let db = Db::open(o.clone()).unwrap();
+    // 14 h at 60 s: cuts 2 h blocks, compacts aligned 6 h windows
+    fill(&db, 0, 14 * H / 60_000, 60_000);
+    db.maintenance().unwrap();
+    let st = db.stats();
+    assert!(st.compactions_total >= 1, "{st:?}");
+    let r = db.select(all(), &[eq("__name__", "up"), eq("instance", "a")]).unwrap();
+    // retention: newest block ends at 12 h, so blocks ending <= 2 h are gone
+    let first = r[0].samples[0].t;
+    assert!(first >= 0, "{first}");
+    assert_eq!(*r[0].samples.last().map(|s| &s.t).unwrap(), 14 * H - 60_000);
+    assert!(r[0].samples.windows(2).all(|w| w[1].t - w[0].t == 60_000));
+    drop(db);
+    let mut o2 = o.clone();
+    o2.retention_time_ms = Some(3 * H);
+    let db = Db::open(o2).unwrap();
+    db.maintenance().unwrap();
+    let st = db.stats();
+    assert!(st.time_retentions_total >= 1, "{st:?}");
+    let r = db.select(all(), &[eq("__name__", "up"), eq("instance", "a")]).unwrap();
+    assert!(r[0].samples[0].t >= 6 * H, "{}", r[0].samples[0].t);
+    // size retention drops the oldest blocks
+    drop(db);
+    let mut o3 = o.clone();
+    o3.retention_size_bytes = Some(1);
+    let db = Db::open(o3).unwrap();
+    db.maintenance().unwrap();
+    assert_eq!(db.stats().blocks_loaded, 0);
+    assert!(db.stats().size_retentions_total >= 1);
+}
+
+#[test]
+fn delete_series_and_clean_tombstones() {
+    let d = tempfile::tempdir().unwrap();
+    let db = Db::open(opts(d.path())).unwrap();
+    fill(&db, 0, 5 * H / 30_000, 30_000);
+    db.maintenance().unwrap();
+    assert!(db.stats().blocks_loaded >= 1);
+    let ms = [eq("__name__", "cpu"), eq("instance", "a")];
+    db.delete_series(&ms, H, 4 * H).unwrap();
+    let check = |db: &Db| {
+        let r = db.select(all(), &ms).unwrap();
+        assert!(r[0].samples.iter().all(|s| s.t < H || s.t > 4 * H));
+        assert_eq!(r[0].samples.len() as i64, 5 * H / 30_000 - (3 * H / 30_000 + 1));
+        let other = db.select(all(), &[eq("__name__", "cpu"), eq("instance", "b")]).unwrap();
+        assert_eq!(other[0].samples.len() as i64, 5 * H / 30_000);
+    };
+    check(&db);
+    drop(db);
+    let db = Db::open(opts(d.path())).unwrap();
+    check(&db);
+    db.clean_tombstones().unwrap();
+    check(&db);
+    assert!(db.stats().tombstone_cleanups_total >= 1);
+}
+
+#[test]
+fn write_block_is_readable() {
+    let d = tempfile::tempdir().unwrap();
+    let series: Vec<(Labels, Vec<Sample>)> = (0..20)
+        .map(|i| {
+            let l = lbl("imported", &format!("i{i}"));
+            let s = (0..300).map(|j| Sample::new(j * 10_000, (i * 1000 + j) as f64)).collect();
+            (l, s)
+        })
+        .collect();
+    let meta = write_block(d.path(), series).unwrap();
+    assert_eq!(meta.stats.num_series, 20);
+    assert_eq!(meta.stats.num_samples, 6000);
+    assert_eq!((meta.min_time, meta.max_time), (0, 299 * 10_000 + 1));
+    let json = std::fs::read_to_string(d.path().join(&meta.ulid).join("meta.json")).unwrap();
+    assert!(json.contains("\"minTime\"") && json.contains("\"numSamples\""));
+    let db = Db::open(opts(d.path())).unwrap();
+    let r = db.select(all(), &[eq("instance", "i7")]).unwrap();
+    assert_eq!(r[0].samples.len(), 300);
+    assert_eq!(r[0].samples[5].v, 7005.0);
+    let st = db.status(5);
+    assert_eq!(st.head_stats.num_series, 0);
+}
+
+#[test]
+fn concurrent_appends_and_queries() {
+    let d = tempfile::tempdir().unwrap();
+    let db = Db::open(opts(d.path())).unwrap();
+    let mut hs = Vec::new();
+    for th in 0..4 {
+        let db: Arc<Db> = db.clone();
+        hs.push(std::thread::spawn(move || {
+            for i in 0..200i64 {
+                let mut app = db.appender();
+                for s in 0..50 {
+                    app.append(&lbl("c", &format!("t{th}s{s}")), i * 1000, i as f64).unwrap();
+                }
+                app.commit().unwrap();
+                if i % 50 == 0 {
+                    let _ = db.select(all(), &[eq("__name__", "c")]).unwrap();
+                }
+            }
+        }));
+    }
+    for h in hs {
+        h.join().unwrap();
+    }
+    let r = db.select(all(), &[eq("__name__", "c")]).unwrap();
+    assert_eq!(r.len(), 200);
+    assert!(r.iter().all(|s| s.samples.len() == 200));
+    let st = db.status(3);
+    assert_eq!(st.series_count_by_metric_name, vec![("c".to_string(), 200)]);
+    assert_eq!(st.head_stats.num_series, 200);
+    assert_eq!(st.series_count_by_label_value_pair.len(), 3);
+    db.close().unwrap();
+}
+
+#[test]
+fn second_open_is_refused_while_locked() {
+    let d = tempfile::tempdir().unwrap();
+    let _db = Db::open(opts(d.path())).unwrap();
+    assert!(Db::open(opts(d.path())).is_err());
+}
