@@ -270,6 +270,9 @@ pub(crate) struct Evaluator<'a> {
     pub(crate) type_and_unit: bool,
     ranges: HashMap<usize, (i64, i64)>,
     data: HashMap<usize, Rc<Vec<Series>>>,
+    /// Subquery inner results by (subquery node, inner step time): each inner
+    /// step is evaluated once per query even when outer steps overlap.
+    sub_memo: HashMap<(usize, i64), Rc<Val>>,
     pub(crate) warnings: Vec<String>,
     pub(crate) infos: Vec<String>,
     deadline: Instant,
@@ -289,6 +292,7 @@ impl<'a> Evaluator<'a> {
             type_and_unit: opts.feature("type-and-unit-labels"),
             ranges: HashMap::new(),
             data: HashMap::new(),
+            sub_memo: HashMap::new(),
             warnings: vec![],
             infos: vec![],
             deadline: Instant::now() + opts.timeout,
@@ -722,9 +726,19 @@ impl<'a> Evaluator<'a> {
         let mut idx: HashMap<Labels, usize> = HashMap::new();
         let mut out: Vec<Ser> = Vec::new();
         let mut n = 0usize;
+        let key = sq as *const crate::ast::Subquery as usize;
         while t <= base {
-            match self.eval(&sq.expr, t)? {
+            let val = match self.sub_memo.get(&(key, t)) {
+                Some(v) => v.clone(),
+                None => {
+                    let v = Rc::new(self.eval(&sq.expr, t)?);
+                    self.sub_memo.insert((key, t), v.clone());
+                    v
+                }
+            };
+            match &*val {
                 Val::Scalar(v) => {
+                    let v = *v;
                     let i = *idx.entry(Labels::empty()).or_insert_with(|| {
                         out.push(Ser { labels: Labels::empty(), pts: vec![], drop: false });
                         out.len() - 1
@@ -738,7 +752,7 @@ impl<'a> Evaluator<'a> {
                             Some(i) => *i,
                             None => {
                                 out.push(Ser { labels: e.labels.clone(), pts: vec![], drop: e.drop });
-                                idx.insert(e.labels, out.len() - 1);
+                                idx.insert(e.labels.clone(), out.len() - 1);
                                 out.len() - 1
                             }
                         };

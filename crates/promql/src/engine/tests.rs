@@ -99,3 +99,54 @@ fn binary_one_to_one_drops_name() {
         other => panic!("{other:?}"),
     }
 }
+
+#[test]
+fn parsed_queries_end_to_end() {
+    let s = store();
+    let e = engine();
+    let r = e.instant_query(&s, r#"sum by (job) (rate(req_total[5m])) * on(job) group_left() max by (job) (req_total)"#, 600_000).unwrap();
+    match r.value {
+        Value::Vector(v) => assert_eq!(v.len(), 2),
+        other => panic!("{other:?}"),
+    }
+    let r = e.instant_query(&s, "max_over_time(rate(req_total[2m])[5m:1m])", 600_000).unwrap();
+    match r.value {
+        Value::Vector(v) => assert_eq!(v.len(), 2),
+        other => panic!("{other:?}"),
+    }
+    let err = e.instant_query(&s, "req_total + on() req_total", 600_000).unwrap_err();
+    assert!(err.to_string().starts_with("found duplicate series for the match group {} on the right hand-side"), "{err}");
+    let r = e.instant_query(&s, "rate(req_total[5m] @ 300)", 600_000).unwrap();
+    assert!(matches!(r.value, Value::Vector(ref v) if v.len() == 2));
+}
+
+#[test]
+fn limits_and_timeouts() {
+    let s = store();
+    let e = Engine::new(EngineOptions { max_samples: 3, ..Default::default() });
+    let err = e.instant_query(&s, "req_total[10m]", 600_000).unwrap_err();
+    assert_eq!(err.error_type(), "execution");
+    assert!(err.to_string().contains("too many samples"), "{err}");
+    let e = Engine::new(EngineOptions { timeout: Duration::from_millis(0), ..Default::default() });
+    let err = e.range_query(&s, "sum_over_time(req_total[1m:1s])", 0, 6_000_000, 1_000).unwrap_err();
+    assert_eq!(err.error_type(), "timeout");
+}
+
+#[test]
+#[ignore]
+fn perf_smoke() {
+    let s = MemStore::new();
+    for i in 0..200 {
+        let l = Labels::from_pairs([("__name__", "m_total".to_string()), ("job", format!("j{}", i % 10)), ("i", i.to_string())]);
+        let samples = (0..5760).map(|k| Sample { t: k * 15_000, v: (k * i) as f64 }).collect();
+        s.set_series(l, samples);
+    }
+    let e = Engine::new(EngineOptions::default());
+    let t0 = Instant::now();
+    let r = e.range_query(&s, "sum by (job) (rate(m_total[5m]))", 0, 86_400_000, 60_000).unwrap();
+    eprintln!("range rate: {:?}", t0.elapsed());
+    assert!(matches!(r.value, Value::Matrix(ref m) if m.len() == 10));
+    let t0 = Instant::now();
+    let _ = e.range_query(&s, "max_over_time(sum by (job) (rate(m_total[5m]))[1h:1m])", 0, 86_400_000, 300_000).unwrap();
+    eprintln!("range subquery: {:?}", t0.elapsed());
+}
