@@ -4,7 +4,8 @@
 //!
 //! Encoding byte 1: XOR chunk ([`crate::chunkenc`]).
 //! Encoding byte 2: columns:
-//! * timestamps: `0` regular (varint t0, uvarint step) | `1` pco `i64`;
+//! * timestamps: `0` regular (varint t0, uvarint step) | `1` pco `i64` |
+//!   `2` grid (varint t0, varint step, pco `i64` offsets from `t0 + i*step`);
 //! * value exceptions (non-finite values and `-0.0`), stored as
 //!   (index delta, bits) and replaced by the previous value in the column;
 //! * values: `0` constant (u64 bits) | `1` decimal (exponent e, pco `i64`
@@ -73,11 +74,26 @@ fn encode_columns(samples: &[Sample]) -> Option<Vec<u8>> {
         put_varint(&mut b, t0);
         put_uvarint(&mut b, step as u64);
     } else {
-        b.push(1);
         let ts: Vec<i64> = samples.iter().map(|s| s.t).collect();
-        let c = simple_compress(&ts, &pco_cfg()).ok()?;
-        put_uvarint(&mut b, c.len() as u64);
-        b.extend_from_slice(&c);
+        let plain = simple_compress(&ts, &pco_cfg()).ok()?;
+        // Scrape jitter: offsets from a regular grid (median step) are
+        // cheaper than deltas, which carry two jitters each.
+        let mut deltas: Vec<i64> = ts.windows(2).map(|w| w[1].wrapping_sub(w[0])).collect();
+        deltas.sort_unstable();
+        let step = deltas[deltas.len() / 2];
+        let resid: Vec<i64> = ts.iter().enumerate().map(|(i, &t)| t.wrapping_sub(t0.wrapping_add(step.wrapping_mul(i as i64)))).collect();
+        let grid = simple_compress(&resid, &pco_cfg()).ok()?;
+        if grid.len() + 10 < plain.len() {
+            b.push(2);
+            put_varint(&mut b, t0);
+            put_varint(&mut b, step);
+            put_uvarint(&mut b, grid.len() as u64);
+            b.extend_from_slice(&grid);
+        } else {
+            b.push(1);
+            put_uvarint(&mut b, plain.len() as u64);
+            b.extend_from_slice(&plain);
+        }
     }
     // exceptions
     let mut vals = Vec::with_capacity(n);
@@ -159,6 +175,12 @@ fn decode_columns(c: &mut Cursor, n: usize) -> Result<Vec<Sample>, Malformed> {
             (0..n as i64).map(|i| t0.wrapping_add(step.wrapping_mul(i))).collect()
         }
         1 => pco_i64(c, n)?,
+        2 => {
+            let t0 = c.varint()?;
+            let step = c.varint()?;
+            let r = pco_i64(c, n)?;
+            r.into_iter().enumerate().map(|(i, d)| t0.wrapping_add(step.wrapping_mul(i as i64)).wrapping_add(d)).collect()
+        }
         _ => return Err(Malformed),
     };
     let nexc = c.count(9)?;

@@ -1,0 +1,99 @@
+//! Measures block bytes per sample on realistic node-exporter-like series
+//! (2 h at 10 s = 720 samples each). Run with `--nocapture` to see figures.
+
+use bongsu_model::{Labels, Sample};
+use bongsu_tsdb::{colenc, write_block};
+use rand::{Rng, SeedableRng};
+
+const N: usize = 720;
+const STEP: i64 = 10_000;
+const T0: i64 = 1_764_000_000_000;
+
+fn times(rng: &mut impl Rng, jitter: bool) -> Vec<i64> {
+    (0..N as i64).map(|i| T0 + i * STEP + if jitter { rng.gen_range(-3..=3) } else { 0 }).collect()
+}
+
+fn kinds(rng: &mut impl Rng, jitter: bool) -> Vec<(&'static str, Vec<Sample>)> {
+    let mut out = Vec::new();
+    // CPU seconds counter in 0.01 steps (one mode of one core)
+    let ts = times(rng, jitter);
+    let busy: f64 = rng.gen_range(0.0..1.0);
+    let mut c: i64 = rng.gen_range(0..100_000_000);
+    out.push(("cpu_seconds", ts.iter().map(|&t| {
+        c += (busy * 1000.0 * rng.gen_range(0.8..1.2)) as i64;
+        Sample::new(t, c as f64 / 100.0)
+    }).collect()));
+    // byte counter
+    let ts = times(rng, jitter);
+    let rate: u64 = rng.gen_range(100..100_000);
+    let mut b: u64 = rng.gen_range(0..1 << 40);
+    out.push(("bytes_total", ts.iter().map(|&t| {
+        b += rate * 10 + rng.gen_range(0..rate);
+        Sample::new(t, b as f64)
+    }).collect()));
+    // memory gauge in 4 KiB pages
+    let ts = times(rng, jitter);
+    let mut pages: i64 = rng.gen_range(10_000..4_000_000);
+    out.push(("memory_bytes", ts.iter().map(|&t| {
+        if rng.gen_bool(0.3) {
+            pages += rng.gen_range(-50..=50);
+        }
+        Sample::new(t, (pages * 4096) as f64)
+    }).collect()));
+    // load average with two decimals
+    let ts = times(rng, jitter);
+    let mut l: i64 = rng.gen_range(0..400);
+    out.push(("load1", ts.iter().map(|&t| {
+        l = (l + rng.gen_range(-5..=5)).max(0);
+        Sample::new(t, l as f64 / 100.0)
+    }).collect()));
+    // up
+    let ts = times(rng, jitter);
+    out.push(("up", ts.iter().map(|&t| Sample::new(t, 1.0)).collect()));
+    out
+}
+
+#[test]
+fn block_bytes_per_sample() {
+    for jitter in [false, true] {
+        let mut rng = rand::rngs::StdRng::seed_from_u64(42);
+        let mut per_kind: std::collections::BTreeMap<&str, (usize, usize, usize)> = Default::default();
+        let mut series = Vec::new();
+        for i in 0..200 {
+            for (k, s) in kinds(&mut rng, jitter) {
+                let enc = colenc::encode(&s);
+                let xor = bongsu_tsdb::chunkenc::encode(&s);
+                let e = per_kind.entry(k).or_default();
+                e.0 += enc.len();
+                e.1 += xor.len();
+                e.2 += s.len();
+                assert_eq!(colenc::decode(&enc, s.len()).unwrap().len(), s.len());
+                let l = Labels::from_pairs([("__name__", k.to_string()), ("instance", format!("host{i}:9100")), ("job", "node".into())]);
+                series.push((l, s));
+            }
+        }
+        let mut total = (0, 0, 0);
+        for (k, (enc, xor, n)) in &per_kind {
+            println!("jitter={jitter} {k:>14}: block {:.3} B/sample, head XOR {:.3} B/sample", *enc as f64 / *n as f64, *xor as f64 / *n as f64);
+            total.0 += enc;
+            total.1 += xor;
+            total.2 += n;
+        }
+        let bps = total.0 as f64 / total.2 as f64;
+        println!("jitter={jitter} all: block chunks {bps:.3} B/sample, head XOR {:.3} B/sample", total.1 as f64 / total.2 as f64);
+        let d = tempfile::tempdir().unwrap();
+        let n_series = series.len();
+        let meta = write_block(d.path(), series).unwrap();
+        let dir = d.path().join(&meta.ulid);
+        let chunks: u64 = std::fs::read_dir(dir.join("chunks")).unwrap().map(|e| e.unwrap().metadata().unwrap().len()).sum();
+        let index = std::fs::metadata(dir.join("index")).unwrap().len();
+        println!(
+            "jitter={jitter} block on disk: {:.3} B/sample incl. index; index {:.1} B/series",
+            (chunks + index) as f64 / meta.stats.num_samples as f64,
+            index as f64 / n_series as f64
+        );
+        if !jitter {
+            assert!(bps < 1.0, "block bytes/sample regressed: {bps}");
+        }
+    }
+}
