@@ -1,0 +1,421 @@
+//! A small JSON writer that reproduces the bytes Prometheus' Go code emits.
+//!
+//! Prometheus encodes with jsoniter's standard-library-compatible config:
+//! ordinary strings are HTML-escaped (`<` → `\u003c`), but label sets go
+//! through a custom encoder that does not HTML-escape. Sample values are
+//! strings formatted with `strconv.FormatFloat(f, 'f' or 'e', -1, 64)` and
+//! timestamps are seconds with up to three decimals. serde_json cannot
+//! express those differences, so responses are written by hand here.
+
+use bongsu_model::Labels;
+
+/// Appends `s` as a JSON string, escaped like Go's `encoding/json` with
+/// HTML escaping (used for every string that is not part of a label set).
+pub fn str_html(out: &mut String, s: &str) {
+    escape(out, s, true);
+}
+
+/// Appends `s` as a JSON string without HTML escaping (jsoniter's
+/// `Stream.WriteString`, used by Prometheus for label names and values).
+pub fn str_plain(out: &mut String, s: &str) {
+    escape(out, s, false);
+}
+
+fn escape(out: &mut String, s: &str, html: bool) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    out.push('"');
+    let mut start = 0;
+    for (i, c) in s.char_indices() {
+        let rep: Option<&str> = match c {
+            '"' => Some("\\\""),
+            '\\' => Some("\\\\"),
+            '\n' => Some("\\n"),
+            '\r' => Some("\\r"),
+            '\t' => Some("\\t"),
+            '<' if html => Some("\\u003c"),
+            '>' if html => Some("\\u003e"),
+            '&' if html => Some("\\u0026"),
+            '\u{2028}' if html => Some("\\u2028"),
+            '\u{2029}' if html => Some("\\u2029"),
+            c if (c as u32) < 0x20 => None,
+            _ => continue,
+        };
+        out.push_str(&s[start..i]);
+        match rep {
+            Some(r) => out.push_str(r),
+            None => {
+                let b = c as u32 as u8;
+                out.push_str("\\u00");
+                out.push(HEX[(b >> 4) as usize] as char);
+                out.push(HEX[(b & 0xf) as usize] as char);
+            }
+        }
+        start = i + c.len_utf8();
+    }
+    out.push_str(&s[start..]);
+    out.push('"');
+}
+
+/// Appends a label set as a JSON object in label order (`{"__name__":"up",…}`).
+pub fn labels(out: &mut String, l: &Labels) {
+    out.push('{');
+    for (i, lb) in l.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        str_plain(out, &lb.name);
+        out.push(':');
+        str_plain(out, &lb.value);
+    }
+    out.push('}');
+}
+
+/// Appends a list of strings as a JSON array (HTML-escaped strings).
+pub fn str_array(out: &mut String, items: &[String]) {
+    out.push('[');
+    for (i, s) in items.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        str_html(out, s);
+    }
+    out.push(']');
+}
+
+/// Appends a millisecond timestamp as seconds, exactly as
+/// `jsonutil.MarshalTimestamp`: `1435781451.781`, `1.500`, `3` (a non-zero
+/// fraction is always printed with three digits).
+pub fn timestamp(out: &mut String, t: i64) {
+    let mut t = t as i128;
+    if t < 0 {
+        out.push('-');
+        t = -t;
+    }
+    out.push_str(&(t / 1000).to_string());
+    let frac = t % 1000;
+    if frac != 0 {
+        out.push_str(&format!(".{frac:03}"));
+    }
+}
+
+/// Formats a sample value like `jsonutil.MarshalFloat` (without the quotes):
+/// `'f'` format, or `'e'` for magnitudes below 1e-6 or from 1e21 on.
+pub fn sample_value(v: f64) -> String {
+    if v.is_nan() {
+        return "NaN".into();
+    }
+    if v.is_infinite() {
+        return if v > 0.0 { "+Inf".into() } else { "-Inf".into() };
+    }
+    let a = v.abs();
+    if a != 0.0 && !(1e-6..1e21).contains(&a) {
+        go_exp(v, false)
+    } else {
+        bongsu_model::fmt_float(v)
+    }
+}
+
+/// Formats `v` as Go's `strconv.FormatFloat(v, 'e', -1, 64)`: `1e-07`,
+/// `1.5e+21`. With `trim_exp_zero`, a two-digit negative exponent with a
+/// leading zero loses it (`1e-7`), as `encoding/json` does for float64 fields.
+pub fn go_exp(v: f64, trim_exp_zero: bool) -> String {
+    let s = format!("{v:e}");
+    let (mant, exp) = match s.split_once('e') {
+        Some(p) => p,
+        None => return s,
+    };
+    let exp: i32 = exp.parse().unwrap_or(0);
+    let sign = if exp < 0 { '-' } else { '+' };
+    let digits = exp.unsigned_abs();
+    if trim_exp_zero && exp < 0 && digits < 10 {
+        format!("{mant}e{sign}{digits}")
+    } else {
+        format!("{mant}e{sign}{digits:02}")
+    }
+}
+
+/// Formats a float64 struct field as Go's JSON encoder does (`0.0123`,
+/// `1e-7`, `1e+21`). Non-finite values cannot be JSON numbers; Go would fail
+/// the whole response, we print `0`.
+pub fn go_json_number(v: f64) -> String {
+    if !v.is_finite() {
+        return "0".into();
+    }
+    let a = v.abs();
+    if a != 0.0 && !(1e-6..1e21).contains(&a) {
+        go_exp(v, true)
+    } else {
+        format!("{v}")
+    }
+}
+
+/// Formats a float like Go's `strconv.FormatFloat(v, 'g', -1, 64)`, as the
+/// text exposition format prints sample values (`1.234567e+06`, `0.001`).
+pub fn go_g(v: f64) -> String {
+    if v.is_nan() {
+        return "NaN".into();
+    }
+    if v.is_infinite() {
+        return if v > 0.0 { "+Inf".into() } else { "-Inf".into() };
+    }
+    if v == 0.0 {
+        return if v.is_sign_negative() { "-0".into() } else { "0".into() };
+    }
+    // Decimal exponent of the shortest representation.
+    let e = format!("{v:e}");
+    let exp: i32 = e.split_once('e').and_then(|(_, x)| x.parse().ok()).unwrap_or(0);
+    // Go uses precision 6 to pick the exponent form when printing the
+    // shortest representation.
+    if !(-4..6).contains(&exp) {
+        return go_exp(v, false);
+    }
+    format!("{v}")
+}
+
+/// Appends a `serde_json::Value` the way Go would encode the equivalent
+/// value: HTML-escaped strings, map keys in the value's own order.
+pub fn value(out: &mut String, v: &serde_json::Value) {
+    use serde_json::Value as V;
+    match v {
+        V::Null => out.push_str("null"),
+        V::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+        V::Number(n) => {
+            if let Some(f) = n.as_f64().filter(|_| n.is_f64()) {
+                out.push_str(&go_json_number(f));
+            } else {
+                out.push_str(&n.to_string());
+            }
+        }
+        V::String(s) => str_html(out, s),
+        V::Array(a) => {
+            out.push('[');
+            for (i, x) in a.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                value(out, x);
+            }
+            out.push(']');
+        }
+        V::Object(m) => {
+            out.push('{');
+            for (i, (k, x)) in m.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                str_html(out, k);
+                out.push(':');
+                value(out, x);
+            }
+            out.push('}');
+        }
+    }
+}
+
+// ---- time ----------------------------------------------------------------
+
+/// Days since 1970-01-01 for a proleptic Gregorian date.
+fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+fn civil_from_days(z: i64) -> (i64, i64, i64) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    (if m <= 2 { y + 1 } else { y }, m, d)
+}
+
+/// Formats a UTC instant as Go's `time.RFC3339Nano` (trailing zeros of the
+/// fraction trimmed, `Z` suffix): `2015-07-01T20:10:51.781Z`.
+pub fn rfc3339_nano(secs: i64, nanos: u32) -> String {
+    let days = secs.div_euclid(86_400);
+    let rem = secs.rem_euclid(86_400);
+    let (y, m, d) = civil_from_days(days);
+    let mut s = if (0..=9999).contains(&y) {
+        format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}", rem / 3600, rem / 60 % 60, rem % 60)
+    } else {
+        format!("{y}-{m:02}-{d:02}T{:02}:{:02}:{:02}", rem / 3600, rem / 60 % 60, rem % 60)
+    };
+    if nanos != 0 {
+        let f = format!("{nanos:09}");
+        s.push('.');
+        s.push_str(f.trim_end_matches('0'));
+    }
+    s.push('Z');
+    s
+}
+
+/// Formats a `SystemTime` as RFC3339Nano; `None` is Go's zero time.
+pub fn system_time(t: Option<std::time::SystemTime>) -> String {
+    match t {
+        None => "0001-01-01T00:00:00Z".into(),
+        Some(t) => match t.duration_since(std::time::UNIX_EPOCH) {
+            Ok(d) => rfc3339_nano(d.as_secs() as i64, d.subsec_nanos()),
+            Err(e) => {
+                let d = e.duration();
+                let mut secs = -(d.as_secs() as i64);
+                let mut nanos = d.subsec_nanos();
+                if nanos > 0 {
+                    secs -= 1;
+                    nanos = 1_000_000_000 - nanos;
+                }
+                rfc3339_nano(secs, nanos)
+            }
+        },
+    }
+}
+
+/// Parses RFC3339 with optional fraction (`2015-07-01T20:10:51.781Z`,
+/// `…+02:00`) into (seconds, nanoseconds) since the epoch.
+pub fn parse_rfc3339(s: &str) -> Option<(i64, u32)> {
+    let b = s.as_bytes();
+    if b.len() < 20 {
+        return None;
+    }
+    let num = |r: std::ops::Range<usize>| -> Option<i64> {
+        let part = s.get(r)?;
+        if part.bytes().all(|c| c.is_ascii_digit()) {
+            part.parse().ok()
+        } else {
+            None
+        }
+    };
+    let y = num(0..4)?;
+    if b[4] != b'-' || b[7] != b'-' || b[10] != b'T' || b[13] != b':' || b[16] != b':' {
+        return None;
+    }
+    let mo = num(5..7)?;
+    let d = num(8..10)?;
+    let h = num(11..13)?;
+    let mi = num(14..16)?;
+    let se = num(17..19)?;
+    if !(1..=12).contains(&mo) || d < 1 || d > days_in_month(y, mo) || h > 23 || mi > 59 || se > 59 {
+        return None;
+    }
+    let mut i = 19;
+    let mut nanos: u32 = 0;
+    if b[i] == b'.' {
+        i += 1;
+        let st = i;
+        while i < b.len() && b[i].is_ascii_digit() {
+            i += 1;
+        }
+        let digits = &s[st..i];
+        if digits.is_empty() || digits.len() > 9 {
+            return None;
+        }
+        let mut n: u32 = digits.parse().ok()?;
+        for _ in digits.len()..9 {
+            n *= 10;
+        }
+        nanos = n;
+    }
+    let offset = match &s[i..] {
+        "Z" => 0,
+        tz if tz.len() == 6 && (tz.starts_with('+') || tz.starts_with('-')) && tz.as_bytes()[3] == b':' => {
+            let oh = num(i + 1..i + 3)?;
+            let om = num(i + 4..i + 6)?;
+            if oh > 23 || om > 59 {
+                return None;
+            }
+            let o = oh * 3600 + om * 60;
+            if tz.starts_with('-') {
+                -o
+            } else {
+                o
+            }
+        }
+        _ => return None,
+    };
+    let secs = days_from_civil(y, mo, d) * 86_400 + h * 3600 + mi * 60 + se - offset;
+    Some((secs, nanos))
+}
+
+fn days_in_month(y: i64, m: i64) -> i64 {
+    match m {
+        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+        4 | 6 | 9 | 11 => 30,
+        _ => {
+            if (y % 4 == 0 && y % 100 != 0) || y % 400 == 0 {
+                29
+            } else {
+                28
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escapes_like_go() {
+        let mut s = String::new();
+        str_html(&mut s, "a<b>&\"\\\n\u{1}");
+        assert_eq!(s, r#""a\u003cb\u003e\u0026\"\\\n\u0001""#);
+        let mut s = String::new();
+        str_plain(&mut s, "a<b");
+        assert_eq!(s, r#""a<b""#);
+    }
+
+    #[test]
+    fn timestamps() {
+        let mut s = String::new();
+        timestamp(&mut s, 1_435_781_451_781);
+        assert_eq!(s, "1435781451.781");
+        let mut s = String::new();
+        timestamp(&mut s, 1_500);
+        assert_eq!(s, "1.500");
+        let mut s = String::new();
+        timestamp(&mut s, -1_005);
+        assert_eq!(s, "-1.005");
+        let mut s = String::new();
+        timestamp(&mut s, 3000);
+        assert_eq!(s, "3");
+    }
+
+    #[test]
+    fn floats() {
+        assert_eq!(sample_value(1.0), "1");
+        assert_eq!(sample_value(1e-7), "1e-07");
+        assert_eq!(sample_value(1.5e21), "1.5e+21");
+        assert_eq!(sample_value(0.000001), "0.000001");
+        assert_eq!(sample_value(f64::NAN), "NaN");
+        assert_eq!(go_json_number(1e-7), "1e-7");
+        assert_eq!(go_json_number(0.5), "0.5");
+        assert_eq!(go_g(1234567.0), "1.234567e+06");
+        assert_eq!(go_g(123456.0), "123456");
+        assert_eq!(go_g(0.0001), "0.0001");
+        assert_eq!(go_g(0.00001), "1e-05");
+        assert_eq!(go_g(1.0), "1");
+        assert_eq!(go_g(1e21), "1e+21");
+        assert_eq!(go_g(12345678.5), "1.23456785e+07");
+    }
+
+    #[test]
+    fn rfc3339() {
+        assert_eq!(rfc3339_nano(1_435_781_451, 781_000_000), "2015-07-01T20:10:51.781Z");
+        assert_eq!(rfc3339_nano(0, 0), "1970-01-01T00:00:00Z");
+        assert_eq!(parse_rfc3339("2015-07-01T20:10:51.781Z"), Some((1_435_781_451, 781_000_000)));
+        assert_eq!(parse_rfc3339("2015-07-01T22:10:51+02:00"), Some((1_435_781_451, 0)));
+        assert_eq!(parse_rfc3339("2015-07-01 20:10:51Z"), None);
+        assert_eq!(parse_rfc3339("2015-02-30T20:10:51Z"), None);
+        // Prometheus' MinTime / MaxTime as Go formats them.
+        assert_eq!(rfc3339_nano(-9_223_309_901_257_974, 0), "-292273086-05-16T16:47:06Z");
+        assert_eq!(rfc3339_nano(9_223_309_901_257_974, 999_999_999), "292277025-08-18T07:12:54.999999999Z");
+    }
+}
