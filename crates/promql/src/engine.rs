@@ -123,6 +123,7 @@ impl Engine {
 
     /// Evaluates an already parsed expression at `t` (ms). Used by the rules engine.
     pub fn instant_query_expr(&self, q: &dyn Queryable, expr: &Expr, t: i64) -> Result<QueryResult, QueryError> {
+        let t = clamp_time(t);
         let mut ev = Evaluator::new(q, &self.opts, t, t, 1, false);
         ev.plan(expr)?;
         let val = ev.eval(expr, t)?;
@@ -144,6 +145,7 @@ impl Engine {
 
     /// Evaluates an already parsed expression as a range query.
     pub fn range_query_expr(&self, q: &dyn Queryable, expr: &Expr, start: i64, end: i64, step: i64) -> Result<QueryResult, QueryError> {
+        let (start, end, step) = (clamp_time(start), clamp_time(end), clamp_time(step));
         if step <= 0 {
             return Err(QueryError::Execution(
                 "zero or negative query resolution step widths are not accepted. Try a positive integer".into(),
@@ -211,6 +213,14 @@ impl Engine {
             infos: ev.infos,
         })
     }
+}
+
+/// Bound for every timestamp and duration entering the evaluator (about
+/// ±31,000 years), so that sums of a few of them never overflow `i64`.
+pub(crate) const TIME_BOUND: i64 = 1_000_000_000_000_000;
+
+pub(crate) fn clamp_time(t: i64) -> i64 {
+    t.clamp(-TIME_BOUND, TIME_BOUND)
 }
 
 fn documented_type(t: crate::ast::ValueType) -> &'static str {
@@ -295,7 +305,7 @@ impl<'a> Evaluator<'a> {
             sub_memo: HashMap::new(),
             warnings: vec![],
             infos: vec![],
-            deadline: Instant::now() + opts.timeout,
+            deadline: Instant::now().checked_add(opts.timeout).unwrap_or_else(|| Instant::now() + Duration::from_secs(86_400 * 365)),
             ops: 0,
         }
     }
@@ -309,6 +319,15 @@ impl<'a> Evaluator<'a> {
     pub(crate) fn info(&mut self, s: String) {
         if !self.infos.contains(&s) {
             self.infos.push(s);
+        }
+    }
+
+    /// The lookback delta (Prometheus uses 5m when it is not positive).
+    pub(crate) fn lookback(&self) -> i64 {
+        if self.opts.lookback_delta <= 0 {
+            300_000
+        } else {
+            clamp_time(self.opts.lookback_delta)
         }
     }
 
@@ -382,7 +401,7 @@ impl<'a> Evaluator<'a> {
     pub(crate) fn at_time(&self, at: &Option<AtModifier>) -> Option<i64> {
         match at {
             None => None,
-            Some(AtModifier::Timestamp(t)) => Some(*t),
+            Some(AtModifier::Timestamp(t)) => Some(clamp_time(*t)),
             Some(AtModifier::Start) => Some(self.start),
             Some(AtModifier::End) => Some(self.end),
         }
@@ -390,13 +409,13 @@ impl<'a> Evaluator<'a> {
 
     pub(crate) fn duration(&self, d: &DurationExpr) -> Result<i64, QueryError> {
         match d {
-            DurationExpr::Millis(ms) => Ok(*ms),
+            DurationExpr::Millis(ms) => Ok(clamp_time(*ms)),
             DurationExpr::Expr(e) => {
                 let secs = self.duration_expr(e)?;
                 if !secs.is_finite() {
                     return Err(exec_err(format!("duration expression evaluated to invalid value {secs}")));
                 }
-                Ok((secs * 1000.0).round() as i64)
+                Ok(clamp_time((secs * 1000.0).round() as i64))
             }
         }
     }
@@ -481,7 +500,7 @@ impl<'a> Evaluator<'a> {
     }
 
     fn plan_node(&mut self, e: &Expr, start: i64, end: i64) -> Result<(), QueryError> {
-        let lb = self.opts.lookback_delta;
+        let lb = self.lookback();
         match e {
             Expr::Number(..) | Expr::String(..) => {}
             Expr::VectorSelector(vs) => {
@@ -613,7 +632,7 @@ impl<'a> Evaluator<'a> {
     /// sample's timestamp in seconds (for `timestamp()`).
     pub(crate) fn eval_vector_selector(&mut self, vs: &VectorSelector, ts: i64, with_ts: bool) -> Result<Vec<Elem>, QueryError> {
         let t = self.at_time(&vs.at).unwrap_or(ts) - self.opt_duration(&vs.offset)?;
-        let lb = self.opts.lookback_delta;
+        let lb = self.lookback();
         if vs.smoothed {
             let data = self.series_for(vs, t - lb, t + lb)?;
             let mut out = Vec::new();
@@ -663,7 +682,7 @@ impl<'a> Evaluator<'a> {
         let t = self.at_time(&vs.at).unwrap_or(ts) - self.opt_duration(&vs.offset)?;
         let range = self.duration(&ms.range)?;
         if vs.anchored || vs.smoothed {
-            let lb = self.opts.lookback_delta;
+            let lb = self.lookback();
             let maxt = if vs.smoothed { t + lb } else { t };
             let data = self.series_for(vs, t - range - lb, maxt)?;
             let mut out = Vec::new();

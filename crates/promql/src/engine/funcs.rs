@@ -494,7 +494,7 @@ impl<'a> Evaluator<'a> {
             }
             ms.extend(effective(&data_name_matchers));
             let lt = node_at.unwrap_or(ts) - offset;
-            let lb = self.opts.lookback_delta;
+            let lb = self.lookback();
             for s in self.select_direct(lt - lb + 1, lt, &ms)? {
                 let i = s.samples.partition_point(|p| p.t <= lt);
                 if i == 0 {
@@ -838,7 +838,7 @@ impl<'a> Evaluator<'a> {
             None => 0,
         };
         let range = self.duration(&ms.range)?;
-        let lb = self.opts.lookback_delta;
+        let lb = self.lookback();
         let data = self.raw_series(vs, t - range - lb, t + lb)?;
         let start = t - range;
         let maxt = if vs.smoothed { t + lb } else { t };

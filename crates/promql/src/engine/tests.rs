@@ -150,3 +150,26 @@ fn perf_smoke() {
     let _ = e.range_query(&s, "max_over_time(sum by (job) (rate(m_total[5m]))[1h:1m])", 0, 86_400_000, 300_000).unwrap();
     eprintln!("range subquery: {:?}", t0.elapsed());
 }
+
+#[test]
+fn extreme_times_do_not_panic() {
+    let s = store();
+    let e = Engine::new(EngineOptions { timeout: Duration::from_millis(200), ..Default::default() });
+    for q in [
+        "req_total @ 9e15",
+        "req_total offset 1000000y",
+        "rate(req_total[1000000y])",
+        "req_total @ -9e15 offset -1000000y",
+        "max_over_time(req_total[1000000y:1000000y])",
+        "count_over_time(nonexistent[1000000y:1ms])",
+        "topk(1e300, req_total)",
+        "quantile(NaN, req_total)",
+        "round(req_total, 0)",
+        "day_of_week(vector(1e300))",
+    ] {
+        let _ = e.instant_query(&s, q, 600_000);
+        let _ = e.range_query(&s, q, -1_000_000, 1_000_000, 500_000);
+    }
+    let err = e.instant_query(&s, "count_over_time(nonexistent[1d:1ms])", 600_000).unwrap_err();
+    assert_eq!(err.error_type(), "timeout", "{err}");
+}
