@@ -333,7 +333,7 @@ impl<'a> Evaluator<'a> {
 
     pub(crate) fn check_timeout(&mut self) -> Result<(), QueryError> {
         self.ops += 1;
-        if self.ops % 64 == 0 && Instant::now() > self.deadline {
+        if self.ops & 63 == 0 && Instant::now() > self.deadline {
             return Err(QueryError::Timeout("expression evaluation".into()));
         }
         Ok(())

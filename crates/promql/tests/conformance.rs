@@ -433,6 +433,11 @@ fn parse_script(text: &str) -> Vec<Cmd> {
     cmds
 }
 
+fn range_vector_re() -> &'static Regex {
+    static RE: std::sync::OnceLock<Regex> = std::sync::OnceLock::new();
+    RE.get_or_init(|| Regex::new(r"^vector\s+from\s+(\S+)\s+to\s+(\S+)\s+step\s+(\S+)$").expect("regex"))
+}
+
 fn parse_eval(
     lines: &[&str],
     i: &mut usize,
@@ -550,8 +555,7 @@ fn parse_eval(
                 "ordered" => exp.ordered = true,
                 "range" => {
                     // expect range vector from S to E step D
-                    let re = Regex::new(r"^vector\s+from\s+(\S+)\s+to\s+(\S+)\s+step\s+(\S+)$").expect("regex");
-                    let c = re.captures(tail).ok_or_else(|| format!("bad expect range line {d:?}"))?;
+                    let c = range_vector_re().captures(tail).ok_or_else(|| format!("bad expect range line {d:?}"))?;
                     exp.range_vector = Some((dur(&c[1])?, dur(&c[2])?, dur(&c[3])?));
                 }
                 "string" => {

@@ -1141,3 +1141,18 @@ fn upstream_valid_inputs() {
     println!("upstream valid inputs: {}/{}", UPSTREAM_VALID.len() - bad.len(), UPSTREAM_VALID.len());
     assert!(bad.is_empty(), "{}", bad.join("\n"));
 }
+
+#[test]
+fn deep_nesting_probe() {
+    let n: usize = std::env::var("N").ok().and_then(|v| v.parse().ok()).unwrap_or(10);
+    let kind = std::env::var("K").unwrap_or_default();
+    let q = match kind.as_str() {
+        "paren" => format!("{}1{}", "(".repeat(n), ")".repeat(n)),
+        "chain" => vec!["a"; n].join(" + "),
+        "unary" => format!("{}a", "-".repeat(n)),
+        "pow" => vec!["a"; n].join(" ^ "),
+        _ => format!("{}a{}", "sum(".repeat(n), ")".repeat(n)),
+    };
+    let r = if std::env::var("P").is_ok() { parse(&q).map(|_| 0) } else { parse(&q).map(|e| e.to_string().len()) };
+    println!("probe {kind} {n}: {:?}", r.is_ok());
+}

@@ -162,7 +162,7 @@ impl<'a> Evaluator<'a> {
                     // Stable sort: ties keep input order, like the heap keeps the first seen.
                     m.sort_by(|&x, &y| {
                         let (a, b) = (input[x].v, input[y].v);
-                        let ord = match (a.is_nan(), b.is_nan()) {
+                        match (a.is_nan(), b.is_nan()) {
                             (true, true) => std::cmp::Ordering::Equal,
                             (true, false) => std::cmp::Ordering::Greater,
                             (false, true) => std::cmp::Ordering::Less,
@@ -173,8 +173,7 @@ impl<'a> Evaluator<'a> {
                                     a.partial_cmp(&b).unwrap_or(std::cmp::Ordering::Equal)
                                 }
                             }
-                        };
-                        ord
+                        }
                     });
                     for &i in m.iter().take(k) {
                         out.push(input[i].clone());

@@ -128,14 +128,12 @@ impl<'a> Evaluator<'a> {
 
     fn vector_scalar(&mut self, b: &Binary, v: Vec<Elem>, s: f64, swap: bool) -> Result<Val, QueryError> {
         if matches!(b.op, BinaryOp::TrimUpper | BinaryOp::TrimLower) {
-            let (lt, rt) = if swap { ("float", "float") } else { ("float", "float") };
+            let _ = swap;
             if !v.is_empty() {
                 self.info(format!(
-                    "PromQL info: incompatible sample types encountered for binary operator \"{}\": {} {} {}",
+                    "PromQL info: incompatible sample types encountered for binary operator \"{}\": float {} float",
                     b.op.as_str(),
-                    lt,
-                    b.op.as_str(),
-                    rt
+                    b.op.as_str()
                 ));
             }
             return Ok(Val::Vec(vec![]));

@@ -5,6 +5,9 @@ use super::{exec_err, kahan_inc, Elem, Evaluator, QueryError, Ser, Val};
 use crate::ast::{Call, Expr, VectorSelector};
 use bongsu_model::{Labels, LabelsBuilder, MatchOp, Sample, METRIC_NAME};
 
+/// Classic histogram buckets of one series: labels without `le`, drop flag, (upper bound, count).
+type BucketGroup = (Labels, bool, Vec<(f64, f64)>);
+
 fn unwrap_parens(e: &Expr) -> &Expr {
     match e {
         Expr::Paren(inner, _) => unwrap_parens(inner),
@@ -362,8 +365,8 @@ impl<'a> Evaluator<'a> {
     }
 
     /// Classic buckets grouped by labels without `le`.
-    fn classic_buckets(&mut self, v: Vec<Elem>) -> Vec<(Labels, bool, Vec<(f64, f64)>)> {
-        let mut groups: Vec<(Labels, bool, Vec<(f64, f64)>)> = Vec::new();
+    fn classic_buckets(&mut self, v: Vec<Elem>) -> Vec<BucketGroup> {
+        let mut groups: Vec<BucketGroup> = Vec::new();
         let mut idx: std::collections::HashMap<Labels, usize> = std::collections::HashMap::new();
         for e in v {
             let le = e.labels.get_or_empty("le");
@@ -1018,26 +1021,26 @@ pub(crate) fn valid_label_name(s: &str) -> bool {
 }
 
 fn first_selector_time(e: Option<&Expr>) -> (Option<crate::ast::AtModifier>, Option<crate::ast::DurationExpr>) {
-    fn walk(e: &Expr, acc_off: &mut Vec<crate::ast::DurationExpr>) -> Option<(Option<crate::ast::AtModifier>, Option<crate::ast::DurationExpr>)> {
+    type AtOff = (Option<crate::ast::AtModifier>, Option<crate::ast::DurationExpr>);
+    fn walk(e: &Expr) -> Option<AtOff> {
         match e {
             Expr::VectorSelector(vs) => Some((vs.at.clone(), vs.offset.clone())),
             Expr::MatrixSelector(ms) => Some((ms.selector.at.clone(), ms.selector.offset.clone())),
             Expr::Subquery(sq) => {
-                let r = walk(&sq.expr, acc_off)?;
+                let r = walk(&sq.expr)?;
                 if r.0.is_none() && sq.at.is_some() {
                     return Some((sq.at.clone(), sq.offset.clone().or(r.1)));
                 }
                 Some(r)
             }
-            Expr::Call(c) => c.args.iter().find_map(|a| walk(a, acc_off)),
-            Expr::Aggregate(a) => walk(&a.expr, acc_off),
-            Expr::Binary(b) => walk(&b.lhs, acc_off).or_else(|| walk(&b.rhs, acc_off)),
-            Expr::Neg(e, _) | Expr::Paren(e, _) => walk(e, acc_off),
+            Expr::Call(c) => c.args.iter().find_map(walk),
+            Expr::Aggregate(a) => walk(&a.expr),
+            Expr::Binary(b) => walk(&b.lhs).or_else(|| walk(&b.rhs)),
+            Expr::Neg(e, _) | Expr::Paren(e, _) => walk(e),
             _ => None,
         }
     }
-    let mut v = vec![];
-    e.and_then(|e| walk(e, &mut v)).unwrap_or((None, None))
+    e.and_then(walk).unwrap_or((None, None))
 }
 
 fn absent_labels(arg: Option<&Expr>) -> Labels {
