@@ -1011,6 +1011,7 @@ fn run_file(path: &Path, verbose: bool) -> Counts {
     let opts = EngineOptions {
         lookback_delta: 300_000,
         timeout: Duration::from_secs(10),
+        max_samples: 10_000,
         features: [
             "promql-experimental-functions",
             "promql-duration-expr",

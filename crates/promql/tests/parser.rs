@@ -1143,16 +1143,27 @@ fn upstream_valid_inputs() {
 }
 
 #[test]
-fn deep_nesting_probe() {
-    let n: usize = std::env::var("N").ok().and_then(|v| v.parse().ok()).unwrap_or(10);
-    let kind = std::env::var("K").unwrap_or_default();
-    let q = match kind.as_str() {
-        "paren" => format!("{}1{}", "(".repeat(n), ")".repeat(n)),
-        "chain" => vec!["a"; n].join(" + "),
-        "unary" => format!("{}a", "-".repeat(n)),
-        "pow" => vec!["a"; n].join(" ^ "),
-        _ => format!("{}a{}", "sum(".repeat(n), ")".repeat(n)),
-    };
-    let r = if std::env::var("P").is_ok() { parse(&q).map(|_| 0) } else { parse(&q).map(|e| e.to_string().len()) };
-    println!("probe {kind} {n}: {:?}", r.is_ok());
+fn deep_nesting_is_bounded() {
+    use bongsu_promql::parser::MAX_NESTING_DEPTH;
+    let ok = MAX_NESTING_DEPTH - 10;
+    let bad = MAX_NESTING_DEPTH + 10;
+    let shapes: [fn(usize) -> String; 6] = [
+        |n| format!("{}1{}", "(".repeat(n), ")".repeat(n)),
+        |n| vec!["a"; n].join(" + "),
+        |n| format!("{}a", "-".repeat(n)),
+        |n| vec!["a"; n].join(" ^ "),
+        |n| format!("{}a{}", "sum(".repeat(n), ")".repeat(n)),
+        |n| format!("a[{}1{}]", "(".repeat(n), ")".repeat(n)),
+    ];
+    for shape in shapes {
+        let q = shape(ok);
+        let e = parse(&q).unwrap_or_else(|e| panic!("{}: {e}", &q[..20]));
+        let printed = e.to_string();
+        assert!(parse(&printed).is_ok());
+        let q = shape(bad);
+        let err = parse(&q).expect_err("too deep");
+        assert!(err.message.contains("nesting too deep"), "{}", err.message);
+    }
+    // Much deeper input fails cleanly too.
+    assert!(parse(&format!("{}1{}", "(".repeat(100_000), ")".repeat(100_000))).is_err());
 }
