@@ -81,16 +81,15 @@ pub(crate) struct SeriesEntry {
     pub logged: AtomicBool,
 }
 
-enum HashRefs {
-    One(u64),
-    Many(Vec<u64>),
-}
 
 #[derive(Default)]
 pub(crate) struct Index {
     pub syms: Interner,
     pub series: HashMap<u64, SeriesEntry>,
-    by_hash: HashMap<u64, HashRefs>,
+    /// Label hash → series id; ids sharing a hash beyond the first are in
+    /// `collisions` (rare), keeping the common entry at 16 bytes.
+    by_hash: HashMap<u64, u64>,
+    collisions: HashMap<u64, Vec<u64>>,
     pub postings: HashMap<u32, HashMap<u32, Vec<u64>>>,
 }
 
@@ -116,11 +115,11 @@ impl Index {
     }
 
     fn lookup(&self, hash: u64, l: &Labels) -> Option<u64> {
-        let cands: &[u64] = match self.by_hash.get(&hash)? {
-            HashRefs::One(id) => std::slice::from_ref(id),
-            HashRefs::Many(v) => v,
-        };
-        cands.iter().copied().find(|id| self.series.get(id).is_some_and(|e| self.equal(e, l)))
+        let first = *self.by_hash.get(&hash)?;
+        if self.series.get(&first).is_some_and(|e| self.equal(e, l)) {
+            return Some(first);
+        }
+        self.collisions.get(&hash)?.iter().copied().find(|id| self.series.get(id).is_some_and(|e| self.equal(e, l)))
     }
 
     fn insert(&mut self, id: u64, hash: u64, l: &Labels, logged: bool) {
@@ -140,51 +139,79 @@ impl Index {
             }
         }
         self.series.insert(id, SeriesEntry { labels: syms.into_boxed_slice(), logged: AtomicBool::new(logged) });
-        match self.by_hash.get_mut(&hash) {
-            None => {
-                self.by_hash.insert(hash, HashRefs::One(id));
-            }
-            Some(HashRefs::One(other)) => {
-                let o = *other;
-                self.by_hash.insert(hash, HashRefs::Many(vec![o, id]));
-            }
-            Some(HashRefs::Many(v)) => v.push(id),
+        if let std::collections::hash_map::Entry::Vacant(e) = self.by_hash.entry(hash) {
+            e.insert(id);
+        } else {
+            self.collisions.entry(hash).or_default().push(id);
         }
     }
 
+    #[cfg(test)]
     fn remove(&mut self, id: u64, hash: u64) {
-        let Some(e) = self.series.remove(&id) else { return };
-        for p in e.labels.chunks_exact(2) {
-            if let Some(vals) = self.postings.get_mut(&p[0]) {
-                if let Some(list) = vals.get_mut(&p[1]) {
-                    if let Ok(pos) = list.binary_search(&id) {
-                        list.remove(pos);
-                    }
+        self.remove_many_hashed(&[id], Some(hash));
+    }
+
+    /// Removes series; each touched postings list is rewritten once, so
+    /// dropping many series from a large list stays linear.
+    pub fn remove_many(&mut self, ids: &[u64]) {
+        self.remove_many_hashed(ids, None)
+    }
+
+    fn remove_many_hashed(&mut self, ids: &[u64], hash: Option<u64>) {
+        let mut sorted = ids.to_vec();
+        sorted.sort_unstable();
+        sorted.dedup();
+        let mut touched: std::collections::HashSet<(u32, u32)> = Default::default();
+        let mut released: Vec<u32> = Vec::new();
+        for &id in &sorted {
+            let Some(l) = self.labels(id) else { continue };
+            let Some(e) = self.series.remove(&id) else { continue };
+            for p in e.labels.chunks_exact(2) {
+                touched.insert((p[0], p[1]));
+                released.push(p[0]);
+                released.push(p[1]);
+            }
+            self.unhash(id, hash.unwrap_or_else(|| l.stable_hash()));
+        }
+        for (n, v) in touched {
+            if let Some(vals) = self.postings.get_mut(&n) {
+                if let Some(list) = vals.get_mut(&v) {
+                    list.retain(|x| sorted.binary_search(x).is_err());
                     if list.is_empty() {
-                        vals.remove(&p[1]);
+                        vals.remove(&v);
                     } else if list.capacity() > 2 * list.len() + 4 {
                         list.shrink_to_fit();
                     }
                 }
                 if vals.is_empty() {
-                    self.postings.remove(&p[0]);
+                    self.postings.remove(&n);
                 }
             }
-            self.syms.release(p[0]);
-            self.syms.release(p[1]);
         }
-        match self.by_hash.get_mut(&hash) {
-            Some(HashRefs::One(_)) => {
-                self.by_hash.remove(&hash);
-            }
-            Some(HashRefs::Many(v)) => {
-                v.retain(|&x| x != id);
-                if v.len() == 1 {
-                    let o = v[0];
-                    self.by_hash.insert(hash, HashRefs::One(o));
+        for s in released {
+            self.syms.release(s);
+        }
+    }
+
+    fn unhash(&mut self, id: u64, hash: u64) {
+        if self.by_hash.get(&hash) == Some(&id) {
+            match self.collisions.get_mut(&hash) {
+                Some(v) => {
+                    let next = v.remove(0);
+                    if v.is_empty() {
+                        self.collisions.remove(&hash);
+                    }
+                    self.by_hash.insert(hash, next);
+                }
+                None => {
+                    self.by_hash.remove(&hash);
                 }
             }
-            None => {}
+        } else if let Some(v) = self.collisions.get_mut(&hash) {
+            v.retain(|&x| x != id);
+            if v.is_empty() {
+                self.collisions.remove(&hash);
+            }
         }
     }
 }
@@ -248,26 +275,21 @@ pub(crate) struct MemSeries {
     pub sealed: Vec<HeadChunk>,
     pub open: Option<XorChunk>,
     pub open_min_t: i64,
-    /// The open chunk is cut when a sample reaches this time (block boundary).
-    next_cut_t: i64,
     pub last_t: i64,
     pub last_v: u64,
     /// Appenders holding uncommitted samples for this series (no GC while > 0).
     pub pending: u32,
-    pub hash: u64,
 }
 
 impl MemSeries {
-    fn new(hash: u64) -> Self {
+    fn new() -> Self {
         MemSeries {
             sealed: Vec::new(),
             open: None,
             open_min_t: i64::MAX,
-            next_cut_t: i64::MIN,
             last_t: i64::MIN,
             last_v: 0,
             pending: 0,
-            hash,
         }
     }
 
@@ -305,7 +327,12 @@ impl MemSeries {
         let mut delta = 0;
         let need_cut = match &self.open {
             None => true,
-            Some(c) => c.num_samples() >= SAMPLES_PER_CHUNK || t >= self.next_cut_t || c.is_full(),
+            // Chunks never span a block boundary, so truncation drops whole chunks.
+            Some(c) => {
+                c.num_samples() >= SAMPLES_PER_CHUNK
+                    || t >= self.open_min_t.div_euclid(chunk_range).saturating_add(1).saturating_mul(chunk_range)
+                    || c.is_full()
+            }
         };
         if need_cut {
             if let Some(c) = self.open.take() {
@@ -317,7 +344,6 @@ impl MemSeries {
             }
             self.open = Some(XorChunk::new());
             self.open_min_t = t;
-            self.next_cut_t = t.div_euclid(chunk_range).saturating_add(1).saturating_mul(chunk_range);
             delta += 1;
         }
         if let Some(c) = self.open.as_mut() {
@@ -420,7 +446,7 @@ impl Head {
         }
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         ix.insert(id, hash, l, false);
-        self.stripe(id).lock().insert(id, MemSeries::new(hash));
+        self.stripe(id).lock().insert(id, MemSeries::new());
         (id, true)
     }
 
@@ -436,11 +462,11 @@ impl Head {
             // Same id, different labels: a corrupt or foreign WAL. Use a fresh id.
             let nid = self.next_id.fetch_add(1, Ordering::Relaxed);
             ix.insert(nid, hash, l, true);
-            self.stripe(nid).lock().insert(nid, MemSeries::new(hash));
+            self.stripe(nid).lock().insert(nid, MemSeries::new());
             return nid;
         }
         ix.insert(id, hash, l, true);
-        self.stripe(id).lock().insert(id, MemSeries::new(hash));
+        self.stripe(id).lock().insert(id, MemSeries::new());
         self.next_id.fetch_max(id + 1, Ordering::Relaxed);
         id
     }
@@ -522,7 +548,7 @@ impl Head {
     /// Drops samples older than `before`, removes series left empty (and not
     /// pending), recomputes the head's time range. Returns removed series count.
     pub fn truncate(&self, before: i64) -> u64 {
-        let mut empty: Vec<(u64, u64)> = Vec::new();
+        let mut empty: Vec<u64> = Vec::new();
         let mut min_t = i64::MAX;
         for stripe in self.stripes.iter() {
             let mut st = stripe.lock();
@@ -550,7 +576,7 @@ impl Head {
                     Some(t) => min_t = min_t.min(t),
                     None => {
                         if s.pending == 0 {
-                            empty.push((*id, s.hash));
+                            empty.push(*id);
                         }
                     }
                 }
@@ -559,18 +585,18 @@ impl Head {
         let mut removed = 0;
         if !empty.is_empty() {
             let mut ix = self.index.write();
-            for (id, hash) in empty {
+            let mut gone = Vec::with_capacity(empty.len());
+            for id in empty {
                 let mut st = self.stripe(id).lock();
-                let gone = st.get(&id).is_some_and(|s| s.is_empty() && s.pending == 0);
-                if gone {
+                if st.get(&id).is_some_and(|s| s.is_empty() && s.pending == 0) {
                     if let Some(s) = st.remove(&id) {
                         self.num_chunks.fetch_sub(s.num_chunks() as i64, Ordering::Relaxed);
                     }
-                    drop(st);
-                    ix.remove(id, hash);
-                    removed += 1;
+                    gone.push(id);
                 }
             }
+            removed = gone.len() as u64;
+            ix.remove_many(&gone);
             ix.series.shrink_to_fit();
         }
         self.min_t.store(min_t, Ordering::Relaxed);
@@ -602,6 +628,22 @@ impl Head {
 mod tests {
     use super::*;
     use bongsu_model::Matcher;
+
+    #[test]
+    fn hash_collisions_are_resolved_by_labels() {
+        let mut ix = Index::default();
+        let (a, b, c) = (Labels::from_pairs([("a", "1")]), Labels::from_pairs([("a", "2")]), Labels::from_pairs([("a", "3")]));
+        ix.insert(1, 42, &a, true);
+        ix.insert(2, 42, &b, true);
+        ix.insert(3, 42, &c, true);
+        assert_eq!((ix.lookup(42, &a), ix.lookup(42, &b), ix.lookup(42, &c)), (Some(1), Some(2), Some(3)));
+        ix.remove(1, 42);
+        assert_eq!((ix.lookup(42, &a), ix.lookup(42, &b), ix.lookup(42, &c)), (None, Some(2), Some(3)));
+        ix.remove(3, 42);
+        assert_eq!(ix.lookup(42, &b), Some(2));
+        ix.remove(2, 42);
+        assert!(ix.by_hash.is_empty() && ix.collisions.is_empty() && ix.syms.len() == 0 && ix.postings.is_empty());
+    }
 
     #[test]
     fn append_and_select() {

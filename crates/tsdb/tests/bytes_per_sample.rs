@@ -97,3 +97,43 @@ fn block_bytes_per_sample() {
         }
     }
 }
+
+fn rss_bytes() -> u64 {
+    let s = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
+    s.split_whitespace().nth(1).and_then(|x| x.parse::<u64>().ok()).unwrap_or(0) * 4096
+}
+
+/// Head memory per active series (run alone: `cargo test -p bongsu-tsdb
+/// --test bytes_per_sample -- --ignored --nocapture head_memory`).
+#[test]
+#[ignore]
+fn head_memory_per_series() {
+    use bongsu_model::storage::Appendable;
+    let d = tempfile::tempdir().unwrap();
+    let db = bongsu_tsdb::Db::open(bongsu_tsdb::Options { path: d.path().to_path_buf(), wal_fsync_interval: None, ..Default::default() }).unwrap();
+    let n = 200_000;
+    let labels: Vec<Labels> = (0..n)
+        .map(|i| {
+            Labels::from_pairs([
+                ("__name__", format!("metric_{}", i % 500)),
+                ("instance", format!("host{}:9100", i / 2000)),
+                ("job", "node".to_string()),
+                ("cpu", format!("{}", i % 64)),
+                ("mode", ["idle", "user", "system", "iowait"][i % 4].to_string()),
+                ("env", "prod".to_string()),
+            ])
+        })
+        .collect();
+    let before = rss_bytes();
+    for round in 0..3i64 {
+        for part in labels.chunks(10_000) {
+            let mut app = db.appender();
+            for l in part {
+                app.append(l, T0 + round * STEP, 1.0 + round as f64).unwrap();
+            }
+            app.commit().unwrap();
+        }
+    }
+    let after = rss_bytes();
+    println!("head: {} series, {:.0} B/series RSS (3 samples each)", n, (after - before) as f64 / n as f64);
+}
