@@ -525,7 +525,10 @@ impl<'a> Evaluator<'a> {
                 self.plan_node(&sq.expr, s - off - range, en - off)?;
             }
             Expr::Call(c) => {
-                for a in &c.args {
+                // info()'s second argument is a label selector for info
+                // series, fetched on demand, never evaluated as a selector.
+                let n = if c.func == "info" { 1 } else { c.args.len() };
+                for a in c.args.iter().take(n) {
                     self.plan_node(a, start, end)?;
                 }
             }
