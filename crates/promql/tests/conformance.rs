@@ -13,7 +13,7 @@ use bongsu_promql::ast::{AtModifier, Expr};
 use bongsu_promql::engine::{Engine, EngineOptions, QueryError, QueryResult, Value};
 use bongsu_promql::memstore::MemStore;
 use regex::Regex;
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -844,7 +844,6 @@ fn collect_matchers(e: &Expr, out: &mut Vec<Vec<bongsu_model::Matcher>>) {
 struct Runner {
     engine: Engine,
     store: MemStore,
-    hist_names: HashSet<String>,
     hist_series: Vec<Labels>,
 }
 
@@ -955,32 +954,6 @@ impl Runner {
         if cmd.needs_histograms {
             return true;
         }
-        let mut word = String::new();
-        let mut words = HashSet::new();
-        let mut in_str: Option<char> = None;
-        for c in cmd.expr.chars() {
-            if let Some(q) = in_str {
-                if c == q {
-                    in_str = None;
-                }
-                continue;
-            }
-            if c == '"' || c == '\'' || c == '`' {
-                in_str = Some(c);
-                continue;
-            }
-            if is_ident(c) {
-                word.push(c);
-            } else if !word.is_empty() {
-                words.insert(std::mem::take(&mut word));
-            }
-        }
-        if !word.is_empty() {
-            words.insert(word);
-        }
-        if words.iter().any(|w| self.hist_names.contains(w)) && std::env::var("BONGSU_CONFORMANCE_SKIP_BY_NAME").is_ok() {
-            return true;
-        }
         // Any selector that matches a (not loaded) native histogram series.
         match bongsu_promql::parse(&cmd.expr) {
             Ok(e) => {
@@ -1024,14 +997,13 @@ fn run_file(path: &Path, verbose: bool) -> Counts {
         .collect(),
         ..Default::default()
     };
-    let mut r = Runner { engine: Engine::new(opts), store: MemStore::new(), hist_names: HashSet::new(), hist_series: vec![] };
+    let mut r = Runner { engine: Engine::new(opts), store: MemStore::new(), hist_series: vec![] };
     let mut c = Counts::default();
     let fname = path.file_name().map(|f| f.to_string_lossy().to_string()).unwrap_or_default();
     for cmd in parse_script(&text) {
         match cmd {
             Cmd::Clear => {
                 r.store.clear();
-                r.hist_names.clear();
                 r.hist_series.clear();
             }
             Cmd::Bad { line, msg } => {
@@ -1051,14 +1023,10 @@ fn run_file(path: &Path, verbose: bool) -> Counts {
                         }
                     }
                     if has_hist {
-                        if let Some(n) = labels.metric_name() {
-                            r.hist_names.insert(n.to_string());
-                        }
                         r.hist_series.push(labels.clone());
                     }
                     if nhcb {
                         if let Some(base) = labels.metric_name().and_then(|n| n.strip_suffix("_bucket")) {
-                            r.hist_names.insert(base.to_string());
                             let mut b = labels.builder();
                             b.del("le");
                             b.set("__name__", base);
