@@ -34,6 +34,7 @@ struct Counters {
     time_retentions: AtomicU64,
     size_retentions: AtomicU64,
     tombstone_cleanups: AtomicU64,
+    active_appenders: AtomicU64,
 }
 
 pub(crate) struct Inner {
@@ -284,8 +285,7 @@ impl Db {
         let i = &*self.inner;
         let mut w = BlockWriter::new(&i.dir)?;
         let mut cursors: Vec<(usize, Option<Labels>)> = group.iter().map(|b| (0usize, (b.num_series() > 0).then(|| b.labels(0)))).collect();
-        loop {
-            let Some(min) = cursors.iter().filter_map(|c| c.1.clone()).min() else { break };
+        while let Some(min) = cursors.iter().filter_map(|c| c.1.clone()).min() {
             let mut samples: Vec<Sample> = Vec::new();
             let mut parts = 0;
             for (bi, cur) in cursors.iter_mut().enumerate() {
@@ -405,6 +405,7 @@ impl Db {
             lowest_timestamp: lowest,
             symbol_table_size_bytes: syms,
             tombstone_cleanups_total: i.c.tombstone_cleanups.load(Ordering::Relaxed),
+            head_active_appenders: i.c.active_appenders.load(Ordering::Relaxed),
         }
     }
 
@@ -609,26 +610,28 @@ fn load_blocks(dir: &Path) -> Result<Vec<Arc<Block>>, TsdbError> {
             blocks.push(Arc::new(Block::open(&e.path())?));
         }
     }
-    // A compaction that crashed before deleting its sources leaves them
-    // beside the merged block: drop blocks covered by another's sources.
-    let mut covered: HashSet<String> = HashSet::new();
-    for b in &blocks {
-        if b.meta.compaction.sources.len() > 1 || b.meta.compaction.level > 1 {
-            for s in &b.meta.compaction.sources {
-                if *s != b.meta.ulid {
-                    covered.insert(s.clone());
-                }
-            }
+    // A compaction (or tombstone cleanup) that crashed before deleting its
+    // inputs leaves them beside the output: drop a block whose sources are
+    // all in a higher-level block's sources.
+    let covered: Vec<bool> = blocks
+        .iter()
+        .map(|x| {
+            blocks.iter().any(|y| {
+                y.meta.ulid != x.meta.ulid
+                    && y.meta.compaction.level > x.meta.compaction.level
+                    && x.meta.compaction.sources.iter().all(|s| y.meta.compaction.sources.contains(s))
+            })
+        })
+        .collect();
+    let mut kept = Vec::with_capacity(blocks.len());
+    for (b, c) in blocks.into_iter().zip(covered) {
+        if c {
+            remove_block_dir(&b.dir);
+        } else {
+            kept.push(b);
         }
     }
-    blocks.retain(|b| {
-        if covered.contains(&b.meta.ulid) && b.meta.compaction.level == 1 {
-            remove_block_dir(&b.dir);
-            false
-        } else {
-            true
-        }
-    });
+    let mut blocks = kept;
     blocks.sort_by_key(|b| b.meta.min_time);
     Ok(blocks)
 }
@@ -713,6 +716,9 @@ impl DbAppender {
         }
         self.pending.clear();
         self.samples.clear();
+        if !self.done {
+            self.db.c.active_appenders.fetch_sub(1, Ordering::Relaxed);
+        }
         self.done = true;
     }
 }
@@ -862,6 +868,7 @@ impl Appender for DbAppender {
 
 impl Appendable for Db {
     fn appender(&self) -> Box<dyn Appender> {
+        self.inner.c.active_appenders.fetch_add(1, Ordering::Relaxed);
         Box::new(DbAppender { db: self.inner.clone(), samples: Vec::new(), pending: HashMap::new(), done: false })
     }
 }
@@ -913,5 +920,15 @@ impl Queryable for Db {
             }
         }
         Ok(set.into_iter().collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn db_is_send_and_sync() {
+        fn check<T: Send + Sync>() {}
+        check::<super::Db>();
+        check::<std::sync::Arc<super::Db>>();
     }
 }

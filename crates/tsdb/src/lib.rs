@@ -128,7 +128,7 @@ pub struct Stats {
     pub series_created_total: u64,
     /// `prometheus_tsdb_head_series_removed_total`
     pub series_removed_total: u64,
-    /// `prometheus_tsdb_head_gc_total`… as head truncations: `prometheus_tsdb_head_truncations_total`
+    /// `prometheus_tsdb_head_truncations_total`
     pub head_truncations_total: u64,
     /// `prometheus_tsdb_wal_storage_size_bytes`
     pub wal_bytes: u64,
@@ -156,8 +156,10 @@ pub struct Stats {
     pub lowest_timestamp: i64,
     /// `prometheus_tsdb_symbol_table_size_bytes` (head symbols)
     pub symbol_table_size_bytes: u64,
-    /// `prometheus_tsdb_tombstone_cleanup_seconds`-adjacent: tombstones cleaned blocks
+    /// Blocks rewritten by [`Db::clean_tombstones`]
     pub tombstone_cleanups_total: u64,
+    /// `prometheus_tsdb_head_active_appenders`
+    pub head_active_appenders: u64,
 }
 
 /// `headStats` of `/api/v1/status/tsdb`.

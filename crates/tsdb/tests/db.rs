@@ -74,6 +74,7 @@ fn append_select_round_trip() {
     assert_eq!(st.head_series, 2);
     assert_eq!(st.samples_appended_total, 7);
     assert_eq!(st.series_created_total, 2);
+    assert_eq!(st.head_active_appenders, 0);
 }
 
 #[test]
