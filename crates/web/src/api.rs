@@ -314,7 +314,7 @@ pub async fn query_range(State(state): State<AppState>, p: Params) -> ApiResult 
 pub async fn format_query(p: Params) -> ApiResult {
     let expr = bongsu_promql::parse(p.get("query")).map_err(|e| ApiError::invalid_param("query", e))?;
     let mut b = String::new();
-    json::str_html(&mut b, &crate::misc::format_expr(&expr, p.get("query")));
+    json::str_html(&mut b, &crate::misc::format_expr(&expr));
     Ok(ApiOk::data(b))
 }
 

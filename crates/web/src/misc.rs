@@ -166,10 +166,10 @@ const LANDING: &str = r#"<!DOCTYPE html>
 
 // ---- PromQL helpers ------------------------------------------------------------
 
-/// The canonical text of an expression, as `format_query` returns it.
-/// Until the PromQL printer lands this returns the trimmed query text.
-pub fn format_expr(_expr: &Expr, query: &str) -> String {
-    query.trim().to_string()
+/// The formatted text of an expression, as `format_query` returns it
+/// (Prometheus' `expr.Pretty(0)`).
+pub fn format_expr(expr: &Expr) -> String {
+    bongsu_promql::printer::prettify(expr)
 }
 
 /// Builds a JSON object with keys in sorted order (Go marshals maps sorted),
@@ -291,10 +291,13 @@ pub fn translate_ast(e: &Expr) -> J {
             ])
         }
         Expr::Call(c) => {
-            let ret = bongsu_promql::functions::return_type(&c.func)
-                .map(|t| t.as_str())
-                .unwrap_or("vector");
-            let arg_types: Vec<J> = c.args.iter().map(|a| json!(a.value_type().as_str())).collect();
+            let sig = bongsu_promql::functions::lookup(&c.func);
+            let ret = sig.map(|s| s.return_type.as_str()).unwrap_or("vector");
+            let arg_types: Vec<J> = match sig {
+                Some(s) => s.arg_types.iter().map(|t| json!(t.as_str())).collect(),
+                None => c.args.iter().map(|a| json!(a.value_type().as_str())).collect(),
+            };
+            let variadic = sig.map(|s| s.variadic).unwrap_or(0);
             obj(vec![
                 ("type", json!("call")),
                 (
@@ -302,7 +305,7 @@ pub fn translate_ast(e: &Expr) -> J {
                     obj(vec![
                         ("name", json!(c.func)),
                         ("argTypes", J::Array(arg_types)),
-                        ("variadic", json!(0)),
+                        ("variadic", json!(variadic)),
                         ("returnType", json!(ret)),
                     ]),
                 ),

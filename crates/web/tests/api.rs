@@ -578,3 +578,65 @@ fn web_config_errors_name_the_file() {
     assert!(e.contains("failed to read cert_file"), "{e}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[tokio::test]
+async fn query_results() {
+    let f = fixture(false);
+    seed(&f.store);
+    let (s, b) = get(&f.app, "/api/v1/query?query=up&time=1435781451.781").await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    assert_eq!(
+        b,
+        concat!(
+            r#"{"status":"success","data":{"resultType":"vector","result":["#,
+            r#"{"metric":{"__name__":"up","instance":"a:1","job":"node"},"value":[1435781451.781,"1"]},"#,
+            r#"{"metric":{"__name__":"up","instance":"b:2","job":"prom"},"value":[1435781451.781,"0"]}]}}"#
+        )
+    );
+    let (_, b) = get(&f.app, "/api/v1/query?query=up&time=1435781451.781&limit=1").await;
+    assert!(b.ends_with(r#""value":[1435781451.781,"1"]}]},"warnings":["results truncated due to limit"]}"#), "{b}");
+    let (_, b) = get(&f.app, "/api/v1/query?query=1%2B1&time=1.5").await;
+    assert_eq!(b, r#"{"status":"success","data":{"resultType":"scalar","result":[1.5,"2"]}}"#);
+    let (_, b) = get(&f.app, "/api/v1/query?query=%22a%3Cb%22&time=2").await;
+    assert_eq!(b, r#"{"status":"success","data":{"resultType":"string","result":[2,"a\u003cb"]}}"#);
+    let (_, b) = get(&f.app, "/api/v1/query?query=1e-7&time=2").await;
+    assert_eq!(b, r#"{"status":"success","data":{"resultType":"scalar","result":[2,"0.0000001"]}}"#);
+    let (_, b) = get(&f.app, "/api/v1/query?query=vector(1e-7)&time=2").await;
+    assert_eq!(b, r#"{"status":"success","data":{"resultType":"vector","result":[{"metric":{},"value":[2,"1e-07"]}]}}"#);
+
+    let (_, _, b) = call(
+        &f.app,
+        "POST",
+        "/api/v1/query_range",
+        Some("query=up%7Bjob%3D%22node%22%7D&start=1435781451.781&end=1435781511.781&step=30s"),
+    )
+    .await;
+    assert_eq!(
+        b,
+        concat!(
+            r#"{"status":"success","data":{"resultType":"matrix","result":["#,
+            r#"{"metric":{"__name__":"up","instance":"a:1","job":"node"},"values":[[1435781451.781,"1"],[1435781481.781,"1"],[1435781511.781,"1"]]}]}}"#
+        )
+    );
+}
+
+#[tokio::test]
+async fn format_and_parse_query() {
+    let f = fixture(false);
+    let (_, b) = get(&f.app, "/api/v1/format_query?query=sum(rate(x%5B5m%5D))by(job)").await;
+    assert_eq!(b, r#"{"status":"success","data":"sum by (job) (rate(x[5m]))"}"#);
+    let (_, b) = get(&f.app, "/api/v1/parse_query?query=up%7Bjob%3D%22a%22%7D").await;
+    assert_eq!(
+        b,
+        concat!(
+            r#"{"status":"success","data":{"anchored":false,"matchers":[{"name":"job","type":"=","value":"a"},"#,
+            r#"{"name":"__name__","type":"=","value":"up"}],"name":"up","offset":0,"offsetExpr":null,"smoothed":false,"#,
+            r#""startOrEnd":null,"timestamp":null,"type":"vectorSelector"}}"#
+        )
+    );
+    let (_, b) = get(&f.app, "/api/v1/parse_query?query=rate(x%5B5m%5D)").await;
+    assert!(b.contains(r#""func":{"argTypes":["matrix"],"name":"rate","returnType":"vector","variadic":0}"#), "{b}");
+    let (s, b) = get(&f.app, "/api/v1/format_query?query=sum(").await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    assert!(b.contains(r#"invalid parameter \"query\": 1:"#), "{b}");
+}
