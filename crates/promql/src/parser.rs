@@ -52,7 +52,7 @@ pub fn parse(input: &str) -> Result<Expr, ParseError> {
         toks.push(Token { t: T::Eof, start: e.start, end: input.len() });
         toks.len() - 1
     });
-    let mut p = Parser { input, toks, pos: 0, lex_err, err_idx, last_closing: 0 };
+    let mut p = Parser { input, toks, pos: 0, lex_err, err_idx, last_closing: 0, depth: 0 };
     if p.peek().t == T::Eof {
         if let Some(e) = p.lex_error() {
             return Err(e);
@@ -80,7 +80,7 @@ pub fn parse_metric_selector(input: &str) -> Result<Vec<Matcher>, ParseError> {
         toks.push(Token { t: T::Eof, start: e.start, end: input.len() });
         toks.len() - 1
     });
-    let mut p = Parser { input, toks, pos: 0, lex_err, err_idx, last_closing: 0 };
+    let mut p = Parser { input, toks, pos: 0, lex_err, err_idx, last_closing: 0, depth: 0 };
     let t = p.peek();
     let sel = match t.t {
         T::LBrace => p.vector_selector(None)?,
@@ -121,7 +121,14 @@ struct Parser<'a> {
     err_idx: Option<usize>,
     /// End of the last closing token (`)`, `}`, `]`, number, duration).
     last_closing: usize,
+    /// Current nesting depth of the expression being built.
+    depth: usize,
 }
+
+/// Deepest expression nesting accepted. Prometheus has no limit, but the
+/// checker, printer and evaluator recurse over the tree, so an unbounded
+/// depth would let one query overflow a thread's stack.
+pub const MAX_NESTING_DEPTH: usize = 256;
 
 /// Binary operator for a token, if it is one.
 fn binop(t: T) -> Option<BinaryOp> {
@@ -193,15 +200,18 @@ impl<'a> Parser<'a> {
         &self.input[t.start..t.end]
     }
 
+    #[inline(never)]
     fn err(&self, start: usize, end: usize, msg: impl Into<String>) -> ParseError {
         ParseError::new(self.input, start, end, msg)
     }
 
+    #[inline(never)]
     fn lex_error(&self) -> Option<ParseError> {
         self.lex_err.as_ref().map(|e| self.err(e.start, self.input.len(), e.message.clone()))
     }
 
     /// "unexpected <token> in <context>, expected <expected>" at the current token.
+    #[inline(never)]
     fn unexpected(&self, context: &str, expected: &str) -> ParseError {
         if self.err_idx == Some(self.pos) {
             if let Some(e) = self.lex_error() {
@@ -232,19 +242,59 @@ impl<'a> Parser<'a> {
     // ---- expressions -------------------------------------------------
 
     fn expr(&mut self, min_prec: u8) -> PResult<Expr> {
-        let lhs = self.unary()?;
-        self.binary_rest(lhs, min_prec)
+        self.enter()?;
+        let lhs = self.unary();
+        let r = match lhs {
+            Ok(lhs) => self.binary_rest(lhs, min_prec),
+            Err(e) => Err(e),
+        };
+        self.depth -= 1;
+        r
+    }
+
+    /// One level deeper; fails past [`MAX_NESTING_DEPTH`]. The caller
+    /// decrements `depth` when done.
+    fn enter(&mut self) -> PResult<()> {
+        self.depth += 1;
+        if self.depth > MAX_NESTING_DEPTH {
+            return Err(self.too_deep());
+        }
+        Ok(())
+    }
+
+    #[inline(never)]
+    fn too_deep(&self) -> ParseError {
+        let t = self.peek();
+        self.err(t.start, t.end, format!("expression nesting too deep (more than {MAX_NESTING_DEPTH} levels)"))
     }
 
     fn binary_rest(&mut self, mut lhs: Expr, min_prec: u8) -> PResult<Expr> {
-        while let Some(op) = binop(self.peek().t) {
+        let base = self.depth;
+        let mut chain = 0;
+        let r = loop {
+            let Some(op) = binop(self.peek().t) else { break Ok(lhs) };
             let prec = op.precedence();
             if prec < min_prec {
-                break;
+                break Ok(lhs);
             }
+            // Each operator of a chain adds a level to the tree.
+            chain += 1;
+            if base + chain > MAX_NESTING_DEPTH {
+                break Err(self.too_deep());
+            }
+            // The right operand is parsed one level below this operator.
+            self.depth = base + chain - 1;
             self.next();
-            let (return_bool, matching) = self.bin_modifiers()?;
-            let rhs = self.expr(if op.right_assoc() { prec } else { prec + 1 })?;
+            let rhs = match self.bin_modifiers() {
+                Ok((return_bool, matching)) => {
+                    match self.expr(if op.right_assoc() { prec } else { prec + 1 }) {
+                        Ok(rhs) => (rhs, return_bool, matching),
+                        Err(e) => break Err(e),
+                    }
+                }
+                Err(e) => break Err(e),
+            };
+            let (rhs, return_bool, matching) = rhs;
             let span = Span { start: lhs.span().start, end: rhs.span().end };
             lhs = Expr::Binary(Binary {
                 op,
@@ -254,10 +304,12 @@ impl<'a> Parser<'a> {
                 matching: Some(matching),
                 span,
             });
-        }
-        Ok(lhs)
+        };
+        self.depth = base;
+        r
     }
 
+    #[inline(never)]
     fn bin_modifiers(&mut self) -> PResult<(bool, VectorMatching)> {
         let mut m = VectorMatching {
             card: Cardinality::OneToOne,
@@ -308,6 +360,7 @@ impl<'a> Parser<'a> {
         Ok((return_bool, m))
     }
 
+    #[inline(never)]
     fn fill_value(&mut self) -> PResult<f64> {
         self.expect(T::LParen, "", "")?;
         let mut neg = false;
@@ -332,49 +385,41 @@ impl<'a> Parser<'a> {
             // Unary operators bind like `*`: only `^` (and postfix
             // modifiers) bind tighter.
             let operand = self.expr(BinaryOp::Pow.precedence())?;
-            let end = operand.span().end;
-            return Ok(match (t.t, operand) {
-                (T::Sub, Expr::Number(v, _)) => Expr::Number(-v, Span { start: t.start, end }),
-                (T::Add, Expr::Number(v, _)) => Expr::Number(v, Span { start: t.start, end }),
-                (T::Sub, e) => Expr::Neg(Box::new(e), Span { start: t.start, end }),
-                (_, e) => {
-                    let ty = e.value_type();
-                    if ty != ValueType::Scalar && ty != ValueType::Vector {
-                        return Err(self.err(
-                            t.start,
-                            end,
-                            format!(
-                                "unary expression only allowed on expressions of type scalar or instant vector, got {:?}",
-                                documented(ty)
-                            ),
-                        ));
-                    }
-                    e
-                }
-            });
+            return self.finish_unary(t, operand);
         }
         let e = self.primary()?;
         self.postfix(e)
     }
 
+    #[inline(never)]
+    fn finish_unary(&self, t: Token, operand: Expr) -> PResult<Expr> {
+        let end = operand.span().end;
+        Ok(match (t.t, operand) {
+            (T::Sub, Expr::Number(v, _)) => Expr::Number(-v, Span { start: t.start, end }),
+            (T::Add, Expr::Number(v, _)) => Expr::Number(v, Span { start: t.start, end }),
+            (T::Sub, e) => Expr::Neg(Box::new(e), Span { start: t.start, end }),
+            (_, e) => {
+                let ty = e.value_type();
+                if ty != ValueType::Scalar && ty != ValueType::Vector {
+                    return Err(self.err(
+                        t.start,
+                        end,
+                        format!(
+                            "unary expression only allowed on expressions of type scalar or instant vector, got {:?}",
+                            documented(ty)
+                        ),
+                    ));
+                }
+                e
+            }
+        })
+    }
+
     fn primary(&mut self) -> PResult<Expr> {
         let t = self.peek();
         match t.t {
-            T::Number | T::Duration => {
-                self.next();
-                let v = self.number_value(t)?;
-                Ok(Expr::Number(v, Span { start: t.start, end: t.end }))
-            }
-            T::Str => {
-                self.next();
-                Ok(Expr::String(unquote(self.text(t)), Span { start: t.start, end: t.end }))
-            }
-            T::LParen => {
-                self.next();
-                let inner = self.expr(0)?;
-                let close = self.expect(T::RParen, "", "")?;
-                Ok(Expr::Paren(Box::new(inner), Span { start: t.start, end: close.end }))
-            }
+            T::Number | T::Duration | T::Str => self.literal(),
+            T::LParen => self.paren(),
             T::LBrace => self.vector_selector(None),
             T::Agg(op) if matches!(self.peek_at(1).t, T::LParen | T::By | T::Without) => self.aggregate(op),
             T::Ident | T::Start | T::End | T::Step | T::Range | T::MaxOf | T::MinOf
@@ -390,6 +435,24 @@ impl<'a> Parser<'a> {
         }
     }
 
+    #[inline(never)]
+    fn literal(&mut self) -> PResult<Expr> {
+        let t = self.next();
+        let span = Span { start: t.start, end: t.end };
+        if t.t == T::Str {
+            return Ok(Expr::String(unquote(self.text(t)), span));
+        }
+        Ok(Expr::Number(self.number_value(t)?, span))
+    }
+
+    fn paren(&mut self) -> PResult<Expr> {
+        let open = self.next();
+        let inner = self.expr(0)?;
+        let close = self.expect(T::RParen, "", "")?;
+        Ok(Expr::Paren(Box::new(inner), Span { start: open.start, end: close.end }))
+    }
+
+    #[inline(never)]
     fn number_value(&self, t: Token) -> PResult<f64> {
         let text = self.text(t);
         if t.t == T::Duration {
@@ -400,6 +463,7 @@ impl<'a> Parser<'a> {
         parse_number(text).map_err(|m| self.err(t.start, t.end, format!("error parsing number: {m}")))
     }
 
+    #[inline(never)]
     fn call(&mut self) -> PResult<Expr> {
         let name_tok = self.next();
         let name = self.text(name_tok).to_string();
@@ -438,23 +502,35 @@ impl<'a> Parser<'a> {
 
     fn aggregate(&mut self, op: AggregateOp) -> PResult<Expr> {
         let op_tok = self.next();
-        let mut grouping = Vec::new();
-        let mut without = false;
-        let mut has_clause = false;
+        let mut clause = None;
         if matches!(self.peek().t, T::By | T::Without) {
-            without = self.next().t == T::Without;
-            grouping = self.grouping_labels()?;
-            has_clause = true;
+            clause = Some(self.aggregate_modifier()?);
             if self.peek().t != T::LParen {
                 return Err(self.unexpected("aggregation", ""));
             }
         }
         let args = self.call_body()?;
-        if !has_clause && matches!(self.peek().t, T::By | T::Without) {
-            without = self.next().t == T::Without;
-            grouping = self.grouping_labels()?;
-            has_clause = true;
+        if clause.is_none() && matches!(self.peek().t, T::By | T::Without) {
+            clause = Some(self.aggregate_modifier()?);
         }
+        self.finish_aggregate(op, op_tok, args, clause)
+    }
+
+    /// `by (…)` / `without (…)`: (without, labels).
+    #[inline(never)]
+    fn aggregate_modifier(&mut self) -> PResult<(bool, Vec<String>)> {
+        let without = self.next().t == T::Without;
+        Ok((without, self.grouping_labels()?))
+    }
+
+    #[inline(never)]
+    fn finish_aggregate(
+        &self,
+        op: AggregateOp,
+        op_tok: Token,
+        args: Vec<Expr>,
+        clause: Option<(bool, Vec<String>)>,
+    ) -> PResult<Expr> {
         let span = Span { start: op_tok.start, end: self.last_closing };
         if args.is_empty() {
             return Err(self.err(span.start, span.end, "no arguments for aggregate expression provided"));
@@ -475,17 +551,12 @@ impl<'a> Parser<'a> {
         let Some(expr) = args.next() else {
             return Err(self.err(span.start, span.end, "no arguments for aggregate expression provided"));
         };
-        Ok(Expr::Aggregate(Aggregate {
-            op,
-            expr: Box::new(expr),
-            param,
-            grouping,
-            without,
-            has_grouping_clause: has_clause,
-            span,
-        }))
+        let has_grouping_clause = clause.is_some();
+        let (without, grouping) = clause.unwrap_or_default();
+        Ok(Expr::Aggregate(Aggregate { op, expr: Box::new(expr), param, grouping, without, has_grouping_clause, span }))
     }
 
+    #[inline(never)]
     fn grouping_labels(&mut self) -> PResult<Vec<String>> {
         self.expect(T::LParen, "grouping opts", "\"(\"")?;
         let mut labels = Vec::new();
@@ -520,6 +591,7 @@ impl<'a> Parser<'a> {
 
     // ---- selectors ---------------------------------------------------
 
+    #[inline(never)]
     fn vector_selector(&mut self, name_tok: Option<Token>) -> PResult<Expr> {
         let name = name_tok.map(|t| self.text(t).to_string());
         let start = match name_tok {
@@ -641,6 +713,7 @@ impl<'a> Parser<'a> {
         }
     }
 
+    #[inline(never)]
     fn range_or_subquery(&mut self, e: Expr) -> PResult<Expr> {
         let open = self.next();
         let range_ctx = "subquery or range selector";
@@ -692,6 +765,7 @@ impl<'a> Parser<'a> {
 
     /// Converts a parsed duration expression to the AST form: a literal
     /// number of seconds becomes milliseconds.
+    #[inline(never)]
     fn to_duration(&self, e: Expr, positive: bool) -> PResult<DurationExpr> {
         match e {
             Expr::Number(v, span) => {
@@ -704,6 +778,7 @@ impl<'a> Parser<'a> {
         }
     }
 
+    #[inline(never)]
     fn set_offset(&self, mut e: Expr, d: DurationExpr) -> PResult<Expr> {
         let zero = d == DurationExpr::Millis(0);
         let span = e.span();
@@ -731,6 +806,7 @@ impl<'a> Parser<'a> {
         Ok(e)
     }
 
+    #[inline(never)]
     fn at_modifier(&mut self, mut e: Expr) -> PResult<Expr> {
         let t = self.peek();
         let at = match t.t {
@@ -792,6 +868,7 @@ impl<'a> Parser<'a> {
         Ok(e)
     }
 
+    #[inline(never)]
     fn set_extended(&self, mut e: Expr, anchored: bool) -> PResult<Expr> {
         let name = if anchored { "anchored" } else { "smoothed" };
         let span = e.span();
@@ -819,6 +896,7 @@ impl<'a> Parser<'a> {
     /// The operand of `offset`: a signed literal, `step()`, `range()`,
     /// `min_of(…)`/`max_of(…)` or a parenthesised duration expression (which
     /// may continue with arithmetic, as Prometheus' grammar shifts there).
+    #[inline(never)]
     fn offset_duration(&mut self) -> PResult<DurationExpr> {
         const CTX: &str = "offset";
         let t = self.peek();
@@ -863,12 +941,22 @@ impl<'a> Parser<'a> {
     }
 
     fn dur_expr(&mut self, min_prec: u8, ctx: &str, expected: &str) -> PResult<Expr> {
-        let lhs = self.dur_unary(ctx, expected)?;
-        self.dur_binary_rest(lhs, min_prec, ctx, expected)
+        self.enter()?;
+        let r = match self.dur_unary(ctx, expected) {
+            Ok(lhs) => self.dur_binary_rest(lhs, min_prec, ctx, expected),
+            Err(e) => Err(e),
+        };
+        self.depth -= 1;
+        r
     }
 
     fn dur_binary_rest(&mut self, mut lhs: Expr, min_prec: u8, ctx: &str, expected: &str) -> PResult<Expr> {
+        let mut chain = 0;
         loop {
+            chain += 1;
+            if self.depth + chain > MAX_NESTING_DEPTH {
+                return Err(self.too_deep());
+            }
             let op = match self.peek().t {
                 T::Add => BinaryOp::Add,
                 T::Sub => BinaryOp::Sub,
@@ -910,62 +998,76 @@ impl<'a> Parser<'a> {
         if matches!(t.t, T::Add | T::Sub) {
             self.next();
             let operand = self.dur_expr(BinaryOp::Pow.precedence(), ctx, expected)?;
-            let end = operand.span().end;
-            return Ok(match (t.t, operand) {
-                (T::Sub, Expr::Number(v, _)) => {
-                    if duration_out_of_range(-v) {
-                        return Err(self.err(t.start, t.end, "duration out of range"));
-                    }
-                    Expr::Number(-v, Span { start: t.start, end })
-                }
-                (T::Add, Expr::Number(v, _)) => Expr::Number(v, Span { start: t.start, end }),
-                (T::Sub, e) => Expr::Neg(Box::new(e), Span { start: t.start, end }),
-                (_, e) => e,
-            });
+            return self.finish_dur_unary(t, operand);
         }
         self.dur_atom(ctx, expected)
     }
 
-    fn dur_atom(&mut self, ctx: &str, expected: &str) -> PResult<Expr> {
-        let t = self.peek();
-        match t.t {
-            T::Number | T::Duration => {
-                self.next();
-                let v = self.number_value(t)?;
-                if duration_out_of_range(v) {
+    #[inline(never)]
+    fn finish_dur_unary(&self, t: Token, operand: Expr) -> PResult<Expr> {
+        let end = operand.span().end;
+        Ok(match (t.t, operand) {
+            (T::Sub, Expr::Number(v, _)) => {
+                if duration_out_of_range(-v) {
                     return Err(self.err(t.start, t.end, "duration out of range"));
                 }
-                Ok(Expr::Number(v, Span { start: t.start, end: t.end }))
+                Expr::Number(-v, Span { start: t.start, end })
             }
-            T::Step | T::Range => {
-                self.next();
-                self.expect(T::LParen, ctx, expected)?;
-                let close = self.expect(T::RParen, ctx, expected)?;
-                let func = if t.t == T::Step { "step" } else { "range" };
-                Ok(Expr::Call(Call { func: func.into(), args: vec![], span: Span { start: t.start, end: close.end } }))
-            }
-            T::MinOf | T::MaxOf => {
-                self.next();
-                self.expect(T::LParen, ctx, expected)?;
-                let a = self.dur_expr(0, ctx, expected)?;
-                self.expect(T::Comma, ctx, expected)?;
-                let b = self.dur_expr(0, ctx, expected)?;
-                let close = self.expect(T::RParen, ctx, expected)?;
-                let func = if t.t == T::MinOf { "min_of" } else { "max_of" };
-                Ok(Expr::Call(Call { func: func.into(), args: vec![a, b], span: Span { start: t.start, end: close.end } }))
-            }
-            T::LParen => {
-                self.next();
-                let inner = self.dur_expr(0, ctx, expected)?;
-                let close = self.expect(T::RParen, ctx, expected)?;
-                Ok(match inner {
-                    // A parenthesised literal is just the literal.
-                    Expr::Number(v, s) => Expr::Number(v, s),
-                    e => Expr::Paren(Box::new(e), Span { start: t.start, end: close.end }),
-                })
-            }
+            (T::Add, Expr::Number(v, _)) => Expr::Number(v, Span { start: t.start, end }),
+            (T::Sub, e) => Expr::Neg(Box::new(e), Span { start: t.start, end }),
+            (_, e) => e,
+        })
+    }
+
+    fn dur_atom(&mut self, ctx: &str, expected: &str) -> PResult<Expr> {
+        match self.peek().t {
+            T::Number | T::Duration => self.dur_literal(),
+            T::Step | T::Range => self.dur_step_or_range(ctx, expected),
+            T::MinOf | T::MaxOf => self.dur_min_max(ctx, expected),
+            T::LParen => self.dur_paren(ctx, expected),
             _ => Err(self.unexpected(ctx, expected)),
         }
+    }
+
+    #[inline(never)]
+    fn dur_literal(&mut self) -> PResult<Expr> {
+        let t = self.next();
+        let v = self.number_value(t)?;
+        if duration_out_of_range(v) {
+            return Err(self.err(t.start, t.end, "duration out of range"));
+        }
+        Ok(Expr::Number(v, Span { start: t.start, end: t.end }))
+    }
+
+    #[inline(never)]
+    fn dur_step_or_range(&mut self, ctx: &str, expected: &str) -> PResult<Expr> {
+        let t = self.next();
+        self.expect(T::LParen, ctx, expected)?;
+        let close = self.expect(T::RParen, ctx, expected)?;
+        let func = if t.t == T::Step { "step" } else { "range" };
+        Ok(Expr::Call(Call { func: func.into(), args: vec![], span: Span { start: t.start, end: close.end } }))
+    }
+
+    fn dur_min_max(&mut self, ctx: &str, expected: &str) -> PResult<Expr> {
+        let t = self.next();
+        self.expect(T::LParen, ctx, expected)?;
+        let a = self.dur_expr(0, ctx, expected)?;
+        self.expect(T::Comma, ctx, expected)?;
+        let b = self.dur_expr(0, ctx, expected)?;
+        let close = self.expect(T::RParen, ctx, expected)?;
+        let func = if t.t == T::MinOf { "min_of" } else { "max_of" };
+        Ok(Expr::Call(Call { func: func.into(), args: vec![a, b], span: Span { start: t.start, end: close.end } }))
+    }
+
+    fn dur_paren(&mut self, ctx: &str, expected: &str) -> PResult<Expr> {
+        let open = self.next();
+        let inner = self.dur_expr(0, ctx, expected)?;
+        let close = self.expect(T::RParen, ctx, expected)?;
+        Ok(match inner {
+            // A parenthesised literal is just the literal.
+            Expr::Number(v, s) => Expr::Number(v, s),
+            e => Expr::Paren(Box::new(e), Span { start: open.start, end: close.end }),
+        })
     }
 }
 
@@ -1055,160 +1157,8 @@ impl Checker<'_> {
                     }
                 }
             }
-            Expr::Binary(b) => {
-                self.check(&mut b.lhs, false)?;
-                self.check(&mut b.rhs, false)?;
-                let lt = b.lhs.value_type();
-                let rt = b.rhs.value_type();
-                let op = b.op;
-                if b.return_bool && !op.is_comparison() {
-                    return Err(self.err(self.op_range(b), "bool modifier can only be used on comparison operators"));
-                }
-                if op.is_comparison() && !b.return_bool && lt == ValueType::Scalar && rt == ValueType::Scalar {
-                    return Err(self.err(self.op_range(b), "comparisons between scalars must use BOOL modifier"));
-                }
-                let op_range = self.op_range(b);
-                if let Some(m) = b.matching.as_mut() {
-                    if op.is_set() && m.card == Cardinality::OneToOne {
-                        m.card = Cardinality::ManyToMany;
-                    }
-                    if m.on {
-                        for l in &m.labels {
-                            if m.include.contains(l) {
-                                return Err(self.err(
-                                    op_range,
-                                    format!("label {l:?} must not occur in ON and GROUP clause at once"),
-                                ));
-                            }
-                        }
-                    }
-                }
-                let span = b.span;
-                if lt != ValueType::Scalar && lt != ValueType::Vector {
-                    return Err(self.err(
-                        b.lhs.span(),
-                        "binary expression must contain only scalar and instant vector types",
-                    ));
-                }
-                if rt != ValueType::Scalar && rt != ValueType::Vector {
-                    return Err(self.err(
-                        b.rhs.span(),
-                        "binary expression must contain only scalar and instant vector types",
-                    ));
-                }
-                let has_fill = |m: &VectorMatching| m.fill.lhs.is_some() || m.fill.rhs.is_some();
-                if lt != ValueType::Vector || rt != ValueType::Vector {
-                    if let Some(m) = &b.matching {
-                        if !m.labels.is_empty() {
-                            return Err(self.err(span, "vector matching only allowed between instant vectors"));
-                        }
-                        if has_fill(m) {
-                            return Err(
-                                self.err(span, "filling in missing series only allowed between instant vectors")
-                            );
-                        }
-                    }
-                    b.matching = None;
-                } else if op.is_set() {
-                    if let Some(m) = &b.matching {
-                        if matches!(m.card, Cardinality::OneToMany | Cardinality::ManyToOne) {
-                            return Err(self.err(span, format!("no grouping allowed for {:?} operation", op.as_str())));
-                        }
-                        if m.card != Cardinality::ManyToMany {
-                            return Err(self.err(span, "set operations must always be many-to-many"));
-                        }
-                        if has_fill(m) {
-                            return Err(self.err(span, "filling in missing series not allowed for set operators"));
-                        }
-                    }
-                }
-                if (lt == ValueType::Scalar || rt == ValueType::Scalar) && op.is_set() {
-                    return Err(self.err(
-                        span,
-                        format!("set operator {:?} not allowed in binary scalar expression", op.as_str()),
-                    ));
-                }
-            }
-            Expr::Call(c) => {
-                let Some(sig) = functions::lookup(&c.func) else {
-                    return Err(self.err(c.span, format!("unknown function with name {:?}", c.func)));
-                };
-                let nargs = sig.arg_types.len();
-                let got = c.args.len();
-                if sig.variadic == 0 {
-                    if nargs != got {
-                        return Err(self.err(
-                            c.span,
-                            format!("expected {nargs} argument(s) in call to {:?}, got {got}", sig.name),
-                        ));
-                    }
-                } else {
-                    let na = nargs.saturating_sub(1);
-                    if na > got {
-                        return Err(self.err(
-                            c.span,
-                            format!("expected at least {na} argument(s) in call to {:?}, got {got}", sig.name),
-                        ));
-                    }
-                    if sig.variadic > 0 {
-                        let max = na + sig.variadic as usize;
-                        if max < got {
-                            return Err(self.err(
-                                c.span,
-                                format!("expected at most {max} argument(s) in call to {:?}, got {got}", sig.name),
-                            ));
-                        }
-                    }
-                }
-                let mut info_bypass = false;
-                if sig.name == "info" && got > 1 {
-                    let a = &c.args[1];
-                    let t = a.value_type();
-                    if t != ValueType::Vector {
-                        return Err(self.err(
-                            c.span,
-                            format!(
-                                "expected type {} in call to function {:?}, got {}",
-                                documented(ValueType::Vector),
-                                sig.name,
-                                documented(t)
-                            ),
-                        ));
-                    }
-                    match a {
-                        Expr::VectorSelector(vs) if vs.name.is_some() => {
-                            return Err(
-                                self.err(a.span(), "expected label selectors only, got vector selector instead")
-                            )
-                        }
-                        Expr::VectorSelector(_) => info_bypass = true,
-                        _ => return Err(self.err(a.span(), "expected label selectors only")),
-                    }
-                }
-                for (i, arg) in c.args.iter_mut().enumerate() {
-                    let idx = if i >= nargs {
-                        if sig.variadic == 0 {
-                            break;
-                        }
-                        nargs - 1
-                    } else {
-                        i
-                    };
-                    self.check(arg, info_bypass && i == 1)?;
-                    let t = arg.value_type();
-                    if t != sig.arg_types[idx] {
-                        return Err(self.err(
-                            arg.span(),
-                            format!(
-                                "expected type {} in call to function {:?}, got {}",
-                                documented(sig.arg_types[idx]),
-                                sig.name,
-                                documented(t)
-                            ),
-                        ));
-                    }
-                }
-            }
+            Expr::Binary(b) => self.check_binary(b)?,
+            Expr::Call(c) => self.check_call(c)?,
             Expr::Paren(inner, _) => self.check(inner, false)?,
             Expr::Neg(inner, span) => {
                 self.check(inner, false)?;
@@ -1236,6 +1186,166 @@ impl Checker<'_> {
             Expr::MatrixSelector(ms) => self.check_selector(&ms.selector, false)?,
             Expr::VectorSelector(vs) => self.check_selector(vs, bypass_empty_matcher)?,
             Expr::Number(..) | Expr::String(..) => {}
+        }
+        Ok(())
+    }
+
+    #[inline(never)]
+    fn check_binary(&self, b: &mut Binary) -> PResult<()> {
+        self.check(&mut b.lhs, false)?;
+        self.check(&mut b.rhs, false)?;
+        let lt = b.lhs.value_type();
+        let rt = b.rhs.value_type();
+        let op = b.op;
+        if b.return_bool && !op.is_comparison() {
+            return Err(self.err(self.op_range(b), "bool modifier can only be used on comparison operators"));
+        }
+        if op.is_comparison() && !b.return_bool && lt == ValueType::Scalar && rt == ValueType::Scalar {
+            return Err(self.err(self.op_range(b), "comparisons between scalars must use BOOL modifier"));
+        }
+        let op_range = self.op_range(b);
+        if let Some(m) = b.matching.as_mut() {
+            if op.is_set() && m.card == Cardinality::OneToOne {
+                m.card = Cardinality::ManyToMany;
+            }
+            if m.on {
+                for l in &m.labels {
+                    if m.include.contains(l) {
+                        return Err(self.err(
+                            op_range,
+                            format!("label {l:?} must not occur in ON and GROUP clause at once"),
+                        ));
+                    }
+                }
+            }
+        }
+        let span = b.span;
+        if lt != ValueType::Scalar && lt != ValueType::Vector {
+            return Err(self.err(
+                b.lhs.span(),
+                "binary expression must contain only scalar and instant vector types",
+            ));
+        }
+        if rt != ValueType::Scalar && rt != ValueType::Vector {
+            return Err(self.err(
+                b.rhs.span(),
+                "binary expression must contain only scalar and instant vector types",
+            ));
+        }
+        let has_fill = |m: &VectorMatching| m.fill.lhs.is_some() || m.fill.rhs.is_some();
+        if lt != ValueType::Vector || rt != ValueType::Vector {
+            if let Some(m) = &b.matching {
+                if !m.labels.is_empty() {
+                    return Err(self.err(span, "vector matching only allowed between instant vectors"));
+                }
+                if has_fill(m) {
+                    return Err(
+                        self.err(span, "filling in missing series only allowed between instant vectors")
+                    );
+                }
+            }
+            b.matching = None;
+        } else if op.is_set() {
+            if let Some(m) = &b.matching {
+                if matches!(m.card, Cardinality::OneToMany | Cardinality::ManyToOne) {
+                    return Err(self.err(span, format!("no grouping allowed for {:?} operation", op.as_str())));
+                }
+                if m.card != Cardinality::ManyToMany {
+                    return Err(self.err(span, "set operations must always be many-to-many"));
+                }
+                if has_fill(m) {
+                    return Err(self.err(span, "filling in missing series not allowed for set operators"));
+                }
+            }
+        }
+        if (lt == ValueType::Scalar || rt == ValueType::Scalar) && op.is_set() {
+            return Err(self.err(
+                span,
+                format!("set operator {:?} not allowed in binary scalar expression", op.as_str()),
+            ));
+        }
+        Ok(())
+    }
+
+    #[inline(never)]
+    fn check_call(&self, c: &mut Call) -> PResult<()> {
+        let Some(sig) = functions::lookup(&c.func) else {
+            return Err(self.err(c.span, format!("unknown function with name {:?}", c.func)));
+        };
+        let nargs = sig.arg_types.len();
+        let got = c.args.len();
+        if sig.variadic == 0 {
+            if nargs != got {
+                return Err(self.err(
+                    c.span,
+                    format!("expected {nargs} argument(s) in call to {:?}, got {got}", sig.name),
+                ));
+            }
+        } else {
+            let na = nargs.saturating_sub(1);
+            if na > got {
+                return Err(self.err(
+                    c.span,
+                    format!("expected at least {na} argument(s) in call to {:?}, got {got}", sig.name),
+                ));
+            }
+            if sig.variadic > 0 {
+                let max = na + sig.variadic as usize;
+                if max < got {
+                    return Err(self.err(
+                        c.span,
+                        format!("expected at most {max} argument(s) in call to {:?}, got {got}", sig.name),
+                    ));
+                }
+            }
+        }
+        let mut info_bypass = false;
+        if sig.name == "info" && got > 1 {
+            let a = &c.args[1];
+            let t = a.value_type();
+            if t != ValueType::Vector {
+                return Err(self.err(
+                    c.span,
+                    format!(
+                        "expected type {} in call to function {:?}, got {}",
+                        documented(ValueType::Vector),
+                        sig.name,
+                        documented(t)
+                    ),
+                ));
+            }
+            match a {
+                Expr::VectorSelector(vs) if vs.name.is_some() => {
+                    return Err(
+                        self.err(a.span(), "expected label selectors only, got vector selector instead")
+                    )
+                }
+                Expr::VectorSelector(_) => info_bypass = true,
+                _ => return Err(self.err(a.span(), "expected label selectors only")),
+            }
+        }
+        for (i, arg) in c.args.iter_mut().enumerate() {
+            let idx = if i >= nargs {
+                if sig.variadic == 0 {
+                    break;
+                }
+                nargs - 1
+            } else {
+                i
+            };
+            self.check(arg, info_bypass && i == 1)?;
+            let t = arg.value_type();
+            if t != sig.arg_types[idx] {
+                return Err(self.err(
+                    arg.span(),
+                    format!(
+                        "expected type {} in call to function {:?}, got {}",
+                        documented(sig.arg_types[idx]),
+                        sig.name,
+                        documented(t)
+                    ),
+                ));
+            }
         }
         Ok(())
     }
