@@ -137,3 +137,35 @@ fn head_memory_per_series() {
     let after = rss_bytes();
     println!("head: {} series, {:.0} B/series RSS (3 samples each)", n, (after - before) as f64 / n as f64);
 }
+
+/// Append and select throughput (ignored; run with --ignored --nocapture).
+#[test]
+#[ignore]
+fn append_throughput() {
+    use bongsu_model::storage::{Appendable, Queryable, SelectHints};
+    let d = tempfile::tempdir().unwrap();
+    let db = bongsu_tsdb::Db::open(bongsu_tsdb::Options { path: d.path().to_path_buf(), wal_fsync_interval: None, ..Default::default() }).unwrap();
+    let labels: Vec<Labels> = (0..50_000)
+        .map(|i| Labels::from_pairs([("__name__", format!("m{}", i % 100)), ("instance", format!("h{}", i / 100)), ("job", "node".into())]))
+        .collect();
+    let start = std::time::Instant::now();
+    let rounds = 20;
+    for r in 0..rounds {
+        for part in labels.chunks(1000) {
+            let mut app = db.appender();
+            for l in part {
+                app.append(l, T0 + r * STEP, r as f64).unwrap();
+            }
+            app.commit().unwrap();
+        }
+    }
+    let el = start.elapsed();
+    println!("append: {:.0} samples/s", (labels.len() as f64 * rounds as f64) / el.as_secs_f64());
+    let start = std::time::Instant::now();
+    let r = db.select(SelectHints { mint: i64::MIN, maxt: i64::MAX }, &[bongsu_model::Matcher::equal("job", "node")]).unwrap();
+    println!("select all: {} series in {:?}", r.len(), start.elapsed());
+    let start = std::time::Instant::now();
+    drop(db);
+    let db = bongsu_tsdb::Db::open(bongsu_tsdb::Options { path: d.path().to_path_buf(), wal_fsync_interval: None, ..Default::default() }).unwrap();
+    println!("replay: {:?} ({} series)", start.elapsed(), db.stats().head_series);
+}

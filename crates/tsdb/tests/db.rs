@@ -315,3 +315,71 @@ fn second_open_is_refused_while_locked() {
     let _db = Db::open(opts(d.path())).unwrap();
     assert!(Db::open(opts(d.path())).is_err());
 }
+
+#[test]
+fn leftovers_of_a_crashed_compaction_are_dropped() {
+    let d = tempfile::tempdir().unwrap();
+    let mk = |from: i64, to: i64| -> Vec<(Labels, Vec<Sample>)> {
+        vec![(lbl("x", "a"), (from..to).map(|i| Sample::new(i * 60_000, i as f64)).collect())]
+    };
+    let a = write_block(d.path(), mk(0, 100)).unwrap();
+    let b = write_block(d.path(), mk(100, 200)).unwrap();
+    let c = write_block(d.path(), mk(0, 200)).unwrap();
+    let meta_path = d.path().join(&c.ulid).join("meta.json");
+    let json = std::fs::read_to_string(&meta_path).unwrap();
+    let json = json.replace("\"level\": 1", "\"level\": 2").replace(&format!("\"{}\"", c.ulid), &format!("\"{}\", \"{}\"", a.ulid, b.ulid));
+    // keep the block's own ulid field intact
+    let json = json.replacen(&format!("\"ulid\": \"{}\", \"{}\"", a.ulid, b.ulid), &format!("\"ulid\": \"{}\"", c.ulid), 1);
+    std::fs::write(&meta_path, json).unwrap();
+    let db = Db::open(opts(d.path())).unwrap();
+    assert_eq!(db.stats().blocks_loaded, 1, "{:?}", db.stats());
+    assert!(!d.path().join(&a.ulid).exists() && !d.path().join(&b.ulid).exists());
+    assert_eq!(db.select(all(), &[eq("__name__", "x")]).unwrap()[0].samples.len(), 200);
+}
+
+#[test]
+fn appends_race_with_maintenance() {
+    let d = tempfile::tempdir().unwrap();
+    let db = Db::open(opts(d.path())).unwrap();
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let writer = {
+        let db = db.clone();
+        std::thread::spawn(move || {
+            // 8 h at 60 s for 20 series, committed in scrape-sized batches
+            for i in 0..(8 * H / 60_000) {
+                let mut app = db.appender();
+                for s in 0..20 {
+                    app.append(&lbl("r", &format!("s{s}")), i * 60_000, i as f64).unwrap();
+                }
+                app.commit().unwrap();
+            }
+        })
+    };
+    let maint = {
+        let db = db.clone();
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                db.maintenance().unwrap();
+                let _ = db.select(all(), &[eq("__name__", "r")]).unwrap();
+            }
+        })
+    };
+    writer.join().unwrap();
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    maint.join().unwrap();
+    db.maintenance().unwrap();
+    let check = |db: &Db| {
+        let r = db.select(all(), &[eq("__name__", "r")]).unwrap();
+        assert_eq!(r.len(), 20);
+        for s in &r {
+            assert_eq!(s.samples.len() as i64, 8 * H / 60_000, "{}", s.labels);
+            assert!(s.samples.iter().enumerate().all(|(i, x)| x.t == i as i64 * 60_000 && x.v == i as f64));
+        }
+    };
+    check(&db);
+    assert!(db.stats().blocks_loaded >= 1);
+    drop(db);
+    let db = Db::open(opts(d.path())).unwrap();
+    check(&db);
+}
