@@ -1167,3 +1167,25 @@ fn deep_nesting_is_bounded() {
     // Much deeper input fails cleanly too.
     assert!(parse(&format!("{}1{}", "(".repeat(100_000), ")".repeat(100_000))).is_err());
 }
+
+/// Truncated and mangled inputs give errors, never panics.
+#[test]
+fn mangled_inputs_do_not_panic() {
+    let mut inputs: Vec<String> = corpus().into_iter().map(|(_, _, e)| e).collect();
+    inputs.extend(UPSTREAM_VALID.iter().map(|s| s.to_string()));
+    inputs.extend(UPSTREAM_ERRORS.iter().map(|(s, _, _)| s.to_string()));
+    let mut n = 0;
+    for q in &inputs {
+        let cuts: Vec<usize> = q.char_indices().map(|(i, _)| i).collect();
+        for &i in &cuts {
+            let _ = parse(&q[..i]);
+            let j = q[i..].chars().next().map_or(i, |c| i + c.len_utf8());
+            let _ = parse(&format!("{}{}", &q[..i], &q[j..]));
+            for junk in ["(", "]", "{", "\"", "offset", "é"] {
+                let _ = parse(&format!("{}{junk}{}", &q[..i], &q[i..]));
+            }
+            n += 8;
+        }
+    }
+    println!("mangled inputs parsed without panic: {n}");
+}
