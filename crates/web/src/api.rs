@@ -8,7 +8,7 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use bongsu_model::storage::{SelectHints, StorageError};
 use bongsu_model::{now_ms, Labels, Matcher};
-use bongsu_promql::engine::{QueryError, QueryResult, Value};
+use bongsu_promql::engine::{Engine, EngineOptions, QueryError, QueryResult, Value};
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
@@ -135,6 +135,9 @@ fn query_err(e: QueryError) -> ApiError {
         QueryError::Parse(p) => ApiError::invalid_param("query", p),
         QueryError::Timeout(_) => ApiError::new(ErrorType::Timeout, e.to_string()),
         QueryError::Storage(_) => ApiError::new(ErrorType::Internal, e.to_string()),
+        // Prometheus rejects these when the query is created, as a bad
+        // `query` parameter.
+        QueryError::Execution(m) if m.starts_with("invalid expression type") => ApiError::invalid_param("query", m),
         QueryError::TooManySamples(_) | QueryError::Execution(_) => ApiError::new(ErrorType::Execution, e.to_string()),
     }
 }
@@ -156,23 +159,35 @@ fn timeout_param(p: &Params, state: &AppState) -> Result<Duration, ApiError> {
     Ok(Duration::from_nanos(ns.max(0) as u64).min(engine_timeout))
 }
 
-fn check_lookback(p: &Params) -> Result<(), ApiError> {
+/// The engine options for one request: the `timeout` and `lookback_delta`
+/// parameters override the server's defaults.
+fn query_options(p: &Params, state: &AppState) -> Result<EngineOptions, ApiError> {
+    let mut opts = state.engine.opts.clone();
+    opts.timeout = timeout_param(p, state)?;
     let lb = p.get("lookback_delta");
     if !lb.is_empty() {
-        params::parse_duration_ns(lb)
+        let ns = params::parse_duration_ns(lb)
             .map_err(|e| ApiError::bad_data(format!("error parsing lookback delta duration: {e}")))?;
+        if ns > 0 {
+            opts.lookback_delta = ns / 1_000_000;
+        }
     }
-    Ok(())
+    Ok(opts)
 }
 
-async fn run_query(state: &AppState, query: String, kind: QueryKind, timeout: Duration) -> Result<QueryResult, ApiError> {
-    let engine = state.engine.clone();
+async fn run_query(state: &AppState, query: String, kind: QueryKind, opts: EngineOptions) -> Result<QueryResult, ApiError> {
+    // The engine stops itself at the deadline; the outer timeout only guards
+    // against a stuck evaluation.
+    let backstop = opts.timeout.saturating_add(Duration::from_secs(5));
     let q = state.queryable.clone();
-    let task = tokio::task::spawn_blocking(move || match kind {
-        QueryKind::Instant { t } => engine.instant_query(&*q, &query, t),
-        QueryKind::Range { start, end, step } => engine.range_query(&*q, &query, start, end, step),
+    let task = tokio::task::spawn_blocking(move || {
+        let engine = Engine::new(opts);
+        match kind {
+            QueryKind::Instant { t } => engine.instant_query(&*q, &query, t),
+            QueryKind::Range { start, end, step } => engine.range_query(&*q, &query, start, end, step),
+        }
     });
-    match tokio::time::timeout(timeout, task).await {
+    match tokio::time::timeout(backstop, task).await {
         Err(_) => Err(ApiError::new(ErrorType::Timeout, "query timed out in expression evaluation")),
         Ok(Err(e)) => Err(ApiError::new(ErrorType::Internal, format!("query evaluation failed: {e}"))),
         Ok(Ok(r)) => r.map_err(query_err),
@@ -278,9 +293,8 @@ fn finish_query(res: QueryResult, limit: usize, p: &Params) -> ApiOk {
 pub async fn query(State(state): State<AppState>, p: Params) -> ApiResult {
     let limit = parse_limit(p.get("limit")).map_err(|e| ApiError::invalid_param("limit", e))?;
     let t = parse_time_param(&p, "time", now_ms()).map_err(|e| ApiError::invalid_param("time", e))?;
-    let timeout = timeout_param(&p, &state)?;
-    check_lookback(&p)?;
-    let res = run_query(&state, p.get("query").to_string(), QueryKind::Instant { t }, timeout).await?;
+    let opts = query_options(&p, &state)?;
+    let res = run_query(&state, p.get("query").to_string(), QueryKind::Instant { t }, opts).await?;
     Ok(finish_query(res, limit, &p))
 }
 
@@ -304,10 +318,9 @@ pub async fn query_range(State(state): State<AppState>, p: Params) -> ApiResult 
             "exceeded maximum resolution of 11,000 points per timeseries. Try decreasing the query resolution (?step=XX)",
         ));
     }
-    let timeout = timeout_param(&p, &state)?;
-    check_lookback(&p)?;
+    let opts = query_options(&p, &state)?;
     let step = (step_ns / 1_000_000).max(1);
-    let res = run_query(&state, p.get("query").to_string(), QueryKind::Range { start, end, step }, timeout).await?;
+    let res = run_query(&state, p.get("query").to_string(), QueryKind::Range { start, end, step }, opts).await?;
     Ok(finish_query(res, limit, &p))
 }
 

@@ -231,6 +231,13 @@ async fn parameter_errors() {
         ),
         ("/api/v1/query?query=up&timeout=x", 400, "bad_data", r#"invalid parameter \"timeout\": cannot parse \"x\" to a valid duration"#),
         ("/api/v1/metadata?limit=x", 400, "bad_data", "limit must be a number"),
+        (
+            "/api/v1/query_range?query=up%5B5m%5D&start=0&end=10&step=1",
+            400,
+            "bad_data",
+            r#"invalid parameter \"query\": invalid expression type \"range vector\" for range query, must be Scalar or instant Vector"#,
+        ),
+        ("/api/v1/query?query=up&lookback_delta=x", 400, "bad_data", r#"error parsing lookback delta duration: cannot parse \"x\" to a valid duration"#),
         ("/api/v1/status/tsdb?limit=0", 400, "bad_data", "limit must be a positive number"),
         ("/api/v1/status/tsdb?limit=10001", 400, "bad_data", "limit must not exceed 10000"),
     ];
