@@ -16,9 +16,11 @@ use bongsu_model::{MatchOp, Matcher};
 use lexer::{describe, Token, T};
 
 /// A syntax error with its position (byte offsets into the query and the
-/// 1-based line/column Prometheus prints as `1:5:`).
+/// 1-based line/column Prometheus prints as `1:5:`). For an empty query
+/// `line` and `col` are 0 and the position prints as `unknown position`,
+/// as in Prometheus.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
-#[error("{line}:{col}: parse error: {message}")]
+#[error("{}: parse error: {message}", position(*.line, *.col))]
 pub struct ParseError {
     pub message: String,
     pub start: usize,
@@ -27,10 +29,21 @@ pub struct ParseError {
     pub col: usize,
 }
 
+fn position(line: usize, col: usize) -> String {
+    if line == 0 {
+        "unknown position".into()
+    } else {
+        format!("{line}:{col}")
+    }
+}
+
 impl ParseError {
     /// Builds an error for the byte range `start..end` of `input`, computing
     /// the line and column of `start` as Prometheus does (byte columns).
     pub fn new(input: &str, start: usize, end: usize, message: impl Into<String>) -> Self {
+        if input.is_empty() {
+            return ParseError { message: message.into(), start: 0, end: 0, line: 0, col: 0 };
+        }
         let start = start.min(input.len());
         let end = end.clamp(start, input.len());
         let before = input.get(..start).unwrap_or(input);

@@ -373,7 +373,8 @@ fn upstream_error_messages() {
 #[test]
 fn error_positions() {
     let cases: &[(&str, &str)] = &[
-        ("", "1:1: parse error: no expression found in input"),
+        ("", "unknown position: parse error: no expression found in input"),
+        ("# only a comment", "1:1: parse error: no expression found in input"),
         ("1+", "1:3: parse error: unexpected end of input"),
         ("foo{", "1:5: parse error: unexpected end of input inside braces"),
         ("rate(foo)", "1:6: parse error: expected type range vector in call to function \"rate\", got instant vector"),
