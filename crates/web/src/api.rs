@@ -109,13 +109,15 @@ impl IntoResponse for ApiOk {
         let mut b = String::with_capacity(data.len() + 64);
         b.push_str(r#"{"status":"success","data":"#);
         b.push_str(&data);
-        if !self.warnings.is_empty() {
+        let warnings = cap_annotations(self.warnings, "warning");
+        if !warnings.is_empty() {
             b.push_str(r#","warnings":"#);
-            json::str_array(&mut b, &self.warnings);
+            json::str_array(&mut b, &warnings);
         }
-        if !self.infos.is_empty() {
+        let infos = cap_annotations(self.infos, "info");
+        if !infos.is_empty() {
             b.push_str(r#","infos":"#);
-            json::str_array(&mut b, &self.infos);
+            json::str_array(&mut b, &infos);
         }
         b.push('}');
         (StatusCode::OK, [(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))], b).into_response()
@@ -123,6 +125,28 @@ impl IntoResponse for ApiOk {
 }
 
 pub type ApiResult = Result<ApiOk, ApiError>;
+
+/// Prometheus keeps annotations in a set and shows at most 10 of each kind.
+fn cap_annotations(list: Vec<String>, kind: &str) -> Vec<String> {
+    const MAX: usize = 10;
+    let mut seen = BTreeSet::new();
+    let mut out = Vec::new();
+    let mut skipped = 0;
+    for a in list {
+        if !seen.insert(a.clone()) {
+            continue;
+        }
+        if out.len() < MAX {
+            out.push(a);
+        } else {
+            skipped += 1;
+        }
+    }
+    if skipped > 0 {
+        out.push(format!("{skipped} more {kind} annotations omitted"));
+    }
+    out
+}
 
 const TRUNCATED: &str = "results truncated due to limit";
 
@@ -651,7 +675,51 @@ pub async fn metadata(State(state): State<AppState>, p: Params) -> ApiResult {
     Ok(ApiOk::data(b))
 }
 
+pub async fn scrape_pools(State(state): State<AppState>) -> ApiResult {
+    let mut b = String::from(r#"{"scrapePools":"#);
+    json::str_array(&mut b, &state.targets.scrape_pools());
+    b.push('}');
+    Ok(ApiOk::data(b))
+}
+
+/// Exemplars are not stored yet: the parameters are checked as Prometheus
+/// does and the answer is empty.
+pub async fn query_exemplars(p: Params) -> ApiResult {
+    let start = parse_time_param(&p, "start", MIN_TIME_MS).map_err(|e| ApiError::invalid_param("start", e))?;
+    let end = parse_time_param(&p, "end", MAX_TIME_MS).map_err(|e| ApiError::invalid_param("end", e))?;
+    if end < start {
+        return Err(ApiError::bad_data("end timestamp must not be before start timestamp"));
+    }
+    let expr = bongsu_promql::parse(p.get("query")).map_err(|e| ApiError::bad_data(e.to_string()))?;
+    if !has_selector(&expr) {
+        return Ok(ApiOk::default());
+    }
+    Ok(ApiOk::data("[]".into()))
+}
+
+fn has_selector(e: &bongsu_promql::ast::Expr) -> bool {
+    use bongsu_promql::ast::Expr as E;
+    match e {
+        E::VectorSelector(_) | E::MatrixSelector(_) => true,
+        E::Number(..) | E::String(..) => false,
+        E::Subquery(s) => has_selector(&s.expr),
+        E::Call(c) => c.args.iter().any(has_selector),
+        E::Aggregate(a) => has_selector(&a.expr) || a.param.as_deref().is_some_and(has_selector),
+        E::Binary(b) => has_selector(&b.lhs) || has_selector(&b.rhs),
+        E::Neg(x, _) | E::Paren(x, _) => has_selector(x),
+    }
+}
+
 // ---- rules / alerts / status -------------------------------------------------
+
+pub async fn alertmanagers(State(state): State<AppState>) -> ApiResult {
+    Ok(value_data(&state.runtime.alertmanagers()))
+}
+
+/// The WAL has been replayed by the time the API is ready.
+pub async fn status_walreplay() -> ApiResult {
+    Ok(ApiOk::data(r#"{"min":0,"max":0,"current":0}"#.into()))
+}
 
 fn value_data(v: &serde_json::Value) -> ApiOk {
     let mut b = String::new();

@@ -112,6 +112,14 @@ pub trait TargetsView: Send + Sync {
         m
     }
     fn metadata(&self) -> Vec<MetricMetadata>;
+    /// Names of the configured scrape pools (`/api/v1/scrape_pools`).
+    fn scrape_pools(&self) -> Vec<String> {
+        let mut v: Vec<String> = self.active().into_iter().map(|t| t.scrape_pool).collect();
+        v.extend(self.dropped().into_iter().map(|t| t.scrape_pool));
+        v.sort();
+        v.dedup();
+        v
+    }
 }
 
 /// TSDB administration and statistics.
@@ -144,6 +152,13 @@ pub trait RuntimeView: Send + Sync {
     /// The `data` of `/api/v1/alerts` (`{"alerts":[]}`).
     fn alerts(&self) -> serde_json::Value {
         serde_json::json!({"alerts": []})
+    }
+    /// The `data` of `/api/v1/alertmanagers`.
+    fn alertmanagers(&self) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        m.insert("activeAlertmanagers".into(), serde_json::Value::Array(vec![]));
+        m.insert("droppedAlertmanagers".into(), serde_json::Value::Array(vec![]));
+        serde_json::Value::Object(m)
     }
 }
 

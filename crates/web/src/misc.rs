@@ -25,6 +25,10 @@ pub fn router(state: AppState) -> Router {
         .route("/metadata", get(api::metadata))
         .route("/targets", get(api::targets))
         .route("/targets/metadata", get(api::targets_metadata))
+        .route("/scrape_pools", get(api::scrape_pools))
+        .route("/query_exemplars", get(api::query_exemplars).post(api::query_exemplars))
+        .route("/alertmanagers", get(api::alertmanagers))
+        .route("/status/walreplay", get(api::status_walreplay))
         .route("/rules", get(api::rules))
         .route("/alerts", get(api::alerts))
         .route("/status/buildinfo", get(api::status_buildinfo))
@@ -57,17 +61,19 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-async fn api_fallback(req: Request) -> Response {
-    if req.method() == Method::OPTIONS {
-        return api::options().await.into_response();
-    }
+async fn api_fallback() -> Response {
     api::not_found().await
 }
 
 /// Prometheus' default `--web.cors.origin` is `.*`: echo the origin back.
 async fn cors(req: Request, next: Next) -> Response {
     let origin = req.headers().get(header::ORIGIN).cloned();
-    let mut resp = next.run(req).await;
+    // Prometheus answers OPTIONS on every API path (CORS preflight).
+    let mut resp = if req.method() == Method::OPTIONS {
+        api::options().await.into_response()
+    } else {
+        next.run(req).await
+    };
     if let Some(origin) = origin {
         let h = resp.headers_mut();
         h.insert(header::ACCESS_CONTROL_ALLOW_HEADERS, HeaderValue::from_static("Accept, Authorization, Content-Type, Origin"));

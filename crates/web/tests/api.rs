@@ -647,3 +647,25 @@ async fn format_and_parse_query() {
     assert_eq!(s, StatusCode::BAD_REQUEST);
     assert!(b.contains(r#"invalid parameter \"query\": 1:"#), "{b}");
 }
+
+#[tokio::test]
+async fn auxiliary_endpoints() {
+    let f = fixture(false);
+    let (_, b) = get(&f.app, "/api/v1/scrape_pools").await;
+    assert_eq!(b, r#"{"status":"success","data":{"scrapePools":["node"]}}"#);
+    let (_, b) = get(&f.app, "/api/v1/alertmanagers").await;
+    assert_eq!(b, r#"{"status":"success","data":{"activeAlertmanagers":[],"droppedAlertmanagers":[]}}"#);
+    let (_, b) = get(&f.app, "/api/v1/query_exemplars?query=up").await;
+    assert_eq!(b, r#"{"status":"success","data":[]}"#);
+    let (s, b) = get(&f.app, "/api/v1/query_exemplars?query=up&start=10&end=5").await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    assert_eq!(b, r#"{"status":"error","errorType":"bad_data","error":"end timestamp must not be before start timestamp"}"#);
+    let (_, b) = get(&f.app, "/api/v1/status/walreplay").await;
+    assert_eq!(b, r#"{"status":"success","data":{"min":0,"max":0,"current":0}}"#);
+    // CORS headers echo the origin (Prometheus' default --web.cors.origin=.*).
+    let req = Request::builder().uri("/api/v1/labels").header("origin", "http://grafana:3000").body(Body::empty()).unwrap();
+    let resp = f.app.clone().oneshot(req).await.unwrap();
+    assert_eq!(resp.headers().get("access-control-allow-origin").unwrap(), "http://grafana:3000");
+    let (s, _, _) = call(&f.app, "OPTIONS", "/api/v1/query", None).await;
+    assert!(s.is_success(), "{s}");
+}
