@@ -60,7 +60,8 @@ pub fn parse_duration(s: &str) -> Result<i64, DurationError> {
     Ok(total)
 }
 
-/// Formats milliseconds as Prometheus' `Duration.String()`: `1h30m`, `5m`, `0s`.
+/// Formats milliseconds as Prometheus' `Duration.String()`: `1h30m`, `5m`,
+/// `0s`, `90d` (years and weeks only when they divide the value exactly).
 pub fn format_duration(ms: i64) -> String {
     if ms == 0 {
         return "0s".into();
@@ -71,16 +72,24 @@ pub fn format_duration(ms: i64) -> String {
         out.push('-');
         rest = -rest;
     }
-    for (name, mult) in UNITS.iter() {
-        if name.is_empty() {
-            continue;
-        }
-        if rest >= *mult {
-            let n = rest / mult;
-            rest -= n * mult;
+    const DAY: i64 = 24 * 3600 * 1000;
+    let mut emit = |n: i64, unit: &str, out: &mut String| {
+        if n > 0 {
             out.push_str(&n.to_string());
-            out.push_str(name);
+            out.push_str(unit);
         }
+    };
+    if rest % (365 * DAY) == 0 {
+        emit(rest / (365 * DAY), "y", &mut out);
+        return out;
+    }
+    if rest % (7 * DAY) == 0 {
+        emit(rest / (7 * DAY), "w", &mut out);
+        return out;
+    }
+    for (unit, mult) in [("d", DAY), ("h", 3_600_000), ("m", 60_000), ("s", 1000), ("ms", 1)] {
+        emit(rest / mult, unit, &mut out);
+        rest %= mult;
     }
     out
 }
@@ -97,6 +106,9 @@ mod tests {
         assert_eq!(format_duration(5_400_000), "1h30m");
         assert_eq!(format_duration(0), "0s");
         assert_eq!(format_duration(1_500), "1s500ms");
+        assert_eq!(format_duration(90 * 86_400_000), "90d");
+        assert_eq!(format_duration(14 * 86_400_000), "2w");
+        assert_eq!(format_duration(365 * 86_400_000), "1y");
         assert!(parse_duration("5x").is_err());
         assert!(parse_duration("m").is_err());
         assert!(parse_duration("30m1h").is_err());
