@@ -26,51 +26,6 @@ use bongsu_model::{Sample, STALE_NAN_BITS};
 /// Maximum samples in one head chunk (time boundaries may cut earlier).
 pub const SAMPLES_PER_CHUNK: usize = 120;
 
-#[derive(Debug, Clone, Default)]
-pub(crate) struct BitWriter {
-    buf: Vec<u8>,
-    /// Free bits in the last byte (0..=7; 0 means the last byte is full).
-    free: u8,
-}
-
-impl BitWriter {
-    fn with_header(header_bytes: usize) -> Self {
-        BitWriter { buf: vec![0; header_bytes], free: 0 }
-    }
-
-    #[inline]
-    fn write_bit(&mut self, bit: bool) {
-        if self.free == 0 {
-            self.buf.push(0);
-            self.free = 8;
-        }
-        self.free -= 1;
-        if bit {
-            let last = self.buf.len() - 1;
-            self.buf[last] |= 1 << self.free;
-        }
-    }
-
-    /// Writes the low `n` bits of `v`, most significant first.
-    #[inline]
-    fn write_bits(&mut self, v: u64, n: u32) {
-        let mut n = n;
-        while n > 0 {
-            if self.free == 0 {
-                self.buf.push(0);
-                self.free = 8;
-            }
-            let take = (self.free as u32).min(n);
-            let shift = n - take;
-            let bits = ((v >> shift) & ((1u64 << take) - 1)) as u8;
-            self.free -= take as u8;
-            let last = self.buf.len() - 1;
-            self.buf[last] |= bits << self.free;
-            n -= take;
-        }
-    }
-}
-
 pub(crate) struct BitReader<'a> {
     buf: &'a [u8],
     pos: usize, // bit position
@@ -142,7 +97,9 @@ fn sign_extend(v: u64, bits: u32) -> i64 {
 /// An appendable XOR chunk. The bytes are always a complete, decodable chunk.
 #[derive(Debug, Clone)]
 pub struct XorChunk {
-    w: BitWriter,
+    buf: Vec<u8>,
+    /// Free bits in the last byte (0..=7; 0 means the last byte is full).
+    free: u8,
     count: u16,
     t: i64,
     delta: i64,
@@ -160,15 +117,57 @@ impl Default for XorChunk {
 
 impl XorChunk {
     pub fn new() -> Self {
-        XorChunk { w: BitWriter::with_header(2), count: 0, t: 0, delta: 0, v: 0, leading: 0xff, trailing: 0 }
+        XorChunk { buf: vec![0; 2], free: 0, count: 0, t: 0, delta: 0, v: 0, leading: 0xff, trailing: 0 }
     }
 
     pub fn num_samples(&self) -> usize {
         self.count as usize
     }
 
+    /// Timestamp of the first sample (stored raw after the count).
+    pub fn first_t(&self) -> Option<i64> {
+        if self.count == 0 || self.buf.len() < 10 {
+            return None;
+        }
+        let mut a = [0u8; 8];
+        a.copy_from_slice(&self.buf[2..10]);
+        Some(i64::from_be_bytes(a))
+    }
+
+    #[inline]
+    fn write_bit(&mut self, bit: bool) {
+        if self.free == 0 {
+            self.buf.push(0);
+            self.free = 8;
+        }
+        self.free -= 1;
+        if bit {
+            let last = self.buf.len() - 1;
+            self.buf[last] |= 1 << self.free;
+        }
+    }
+
+    /// Writes the low `n` bits of `v`, most significant first.
+    #[inline]
+    fn write_bits(&mut self, v: u64, n: u32) {
+        let mut n = n;
+        while n > 0 {
+            if self.free == 0 {
+                self.buf.push(0);
+                self.free = 8;
+            }
+            let take = (self.free as u32).min(n);
+            let shift = n - take;
+            let bits = ((v >> shift) & ((1u64 << take) - 1)) as u8;
+            self.free -= take as u8;
+            let last = self.buf.len() - 1;
+            self.buf[last] |= bits << self.free;
+            n -= take;
+        }
+    }
+
     pub fn bytes(&self) -> &[u8] {
-        &self.w.buf
+        &self.buf
     }
 
     /// Full; the caller must cut a new chunk.
@@ -177,59 +176,59 @@ impl XorChunk {
     }
 
     pub fn into_bytes(mut self) -> Box<[u8]> {
-        self.w.buf.shrink_to_fit();
-        self.w.buf.into_boxed_slice()
+        self.buf.shrink_to_fit();
+        self.buf.into_boxed_slice()
     }
 
     pub fn append(&mut self, t: i64, v: f64) {
         let bits = v.to_bits();
         if self.count == 0 {
-            self.w.write_bits(t as u64, 64);
-            self.w.write_bits(bits, 64);
+            self.write_bits(t as u64, 64);
+            self.write_bits(bits, 64);
             self.t = t;
             self.v = bits;
         } else {
             let delta = t.wrapping_sub(self.t);
             let dod = delta.wrapping_sub(self.delta);
             if bits == STALE_NAN_BITS {
-                self.w.write_bits(0b111111, 6);
+                self.write_bits(0b111111, 6);
                 if dod == 0 {
-                    self.w.write_bit(false);
+                    self.write_bit(false);
                 } else if fits(dod, 14) {
-                    self.w.write_bits(0b10, 2);
-                    self.w.write_bits(dod as u64, 14);
+                    self.write_bits(0b10, 2);
+                    self.write_bits(dod as u64, 14);
                 } else if fits(dod, 20) {
-                    self.w.write_bits(0b110, 3);
-                    self.w.write_bits(dod as u64, 20);
+                    self.write_bits(0b110, 3);
+                    self.write_bits(dod as u64, 20);
                 } else {
-                    self.w.write_bits(0b111, 3);
-                    self.w.write_bits(dod as u64, 64);
+                    self.write_bits(0b111, 3);
+                    self.write_bits(dod as u64, 64);
                 }
             } else if dod == 0 {
                 if bits == self.v {
-                    self.w.write_bit(false);
+                    self.write_bit(false);
                 } else {
-                    self.w.write_bits(0b10, 2);
+                    self.write_bits(0b10, 2);
                     self.write_xor(bits);
                 }
             } else {
                 if fits(dod, 8) {
-                    self.w.write_bits(0b110, 3);
-                    self.w.write_bits(dod as u64, 8);
+                    self.write_bits(0b110, 3);
+                    self.write_bits(dod as u64, 8);
                 } else if fits(dod, 14) {
-                    self.w.write_bits(0b1110, 4);
-                    self.w.write_bits(dod as u64, 14);
+                    self.write_bits(0b1110, 4);
+                    self.write_bits(dod as u64, 14);
                 } else if fits(dod, 20) {
-                    self.w.write_bits(0b11110, 5);
-                    self.w.write_bits(dod as u64, 20);
+                    self.write_bits(0b11110, 5);
+                    self.write_bits(dod as u64, 20);
                 } else {
-                    self.w.write_bits(0b111110, 6);
-                    self.w.write_bits(dod as u64, 64);
+                    self.write_bits(0b111110, 6);
+                    self.write_bits(dod as u64, 64);
                 }
                 if bits == self.v {
-                    self.w.write_bit(false);
+                    self.write_bit(false);
                 } else {
-                    self.w.write_bit(true);
+                    self.write_bit(true);
                     self.write_xor(bits);
                 }
             }
@@ -237,7 +236,7 @@ impl XorChunk {
             self.t = t;
         }
         self.count += 1;
-        self.w.buf[0..2].copy_from_slice(&self.count.to_be_bytes());
+        self.buf[0..2].copy_from_slice(&self.count.to_be_bytes());
     }
 
     fn write_xor(&mut self, bits: u64) {
@@ -248,15 +247,15 @@ impl XorChunk {
             lead = 31;
         }
         if self.leading != 0xff && lead >= self.leading && trail >= self.trailing {
-            self.w.write_bit(false);
+            self.write_bit(false);
             let sig = 64 - self.leading as u32 - self.trailing as u32;
-            self.w.write_bits(x >> self.trailing, sig);
+            self.write_bits(x >> self.trailing, sig);
         } else {
-            self.w.write_bit(true);
+            self.write_bit(true);
             let sig = 64 - lead as u32 - trail as u32;
-            self.w.write_bits(lead as u64, 5);
-            self.w.write_bits((sig & 63) as u64, 6);
-            self.w.write_bits(x >> trail, sig);
+            self.write_bits(lead as u64, 5);
+            self.write_bits((sig & 63) as u64, 6);
+            self.write_bits(x >> trail, sig);
             self.leading = lead;
             self.trailing = trail;
         }

@@ -274,7 +274,6 @@ pub(crate) struct HeadChunk {
 pub(crate) struct MemSeries {
     pub sealed: Vec<HeadChunk>,
     pub open: Option<XorChunk>,
-    pub open_min_t: i64,
     pub last_t: i64,
     pub last_v: u64,
     /// Appenders holding uncommitted samples for this series (no GC while > 0).
@@ -286,11 +285,15 @@ impl MemSeries {
         MemSeries {
             sealed: Vec::new(),
             open: None,
-            open_min_t: i64::MAX,
             last_t: i64::MIN,
             last_v: 0,
             pending: 0,
         }
+    }
+
+    /// First timestamp of the open chunk (`i64::MAX` without one).
+    pub fn open_min_t(&self) -> i64 {
+        self.open.as_ref().and_then(|c| c.first_t()).unwrap_or(i64::MAX)
     }
 
     pub fn is_empty(&self) -> bool {
@@ -298,7 +301,7 @@ impl MemSeries {
     }
 
     pub fn min_time(&self) -> Option<i64> {
-        self.sealed.first().map(|c| c.min_t).or(if self.is_empty() { None } else { Some(self.open_min_t) })
+        self.sealed.first().map(|c| c.min_t).or(if self.is_empty() { None } else { Some(self.open_min_t()) })
     }
 
     pub fn num_chunks(&self) -> usize {
@@ -330,20 +333,20 @@ impl MemSeries {
             // Chunks never span a block boundary, so truncation drops whole chunks.
             Some(c) => {
                 c.num_samples() >= SAMPLES_PER_CHUNK
-                    || t >= self.open_min_t.div_euclid(chunk_range).saturating_add(1).saturating_mul(chunk_range)
+                    || t >= self.open_min_t().div_euclid(chunk_range).saturating_add(1).saturating_mul(chunk_range)
                     || c.is_full()
             }
         };
         if need_cut {
             if let Some(c) = self.open.take() {
                 if c.num_samples() > 0 {
-                    self.sealed.push(HeadChunk { min_t: self.open_min_t, max_t: self.last_t, data: c.into_bytes() });
+                    let min_t = c.first_t().unwrap_or(self.last_t);
+                    self.sealed.push(HeadChunk { min_t, max_t: self.last_t, data: c.into_bytes() });
                 } else {
                     delta -= 1;
                 }
             }
             self.open = Some(XorChunk::new());
-            self.open_min_t = t;
             delta += 1;
         }
         if let Some(c) = self.open.as_mut() {
@@ -364,7 +367,7 @@ impl MemSeries {
             let _ = chunkenc::decode_into(&c.data, out);
         }
         if let Some(c) = &self.open {
-            if c.num_samples() > 0 && self.open_min_t <= maxt && self.last_t >= mint {
+            if c.num_samples() > 0 && self.open_min_t() <= maxt && self.last_t >= mint {
                 let _ = chunkenc::decode_into(c.bytes(), out);
             }
         }
@@ -381,7 +384,7 @@ impl MemSeries {
 
     pub fn has_samples_in(&self, mint: i64, maxt: i64) -> bool {
         self.sealed.iter().any(|c| c.max_t >= mint && c.min_t <= maxt)
-            || (self.open.as_ref().is_some_and(|c| c.num_samples() > 0) && self.open_min_t <= maxt && self.last_t >= mint)
+            || (self.open.as_ref().is_some_and(|c| c.num_samples() > 0) && self.open_min_t() <= maxt && self.last_t >= mint)
     }
 
     /// Rebuilds the chunks from `keep` (ascending); returns the chunk count delta.
@@ -390,7 +393,6 @@ impl MemSeries {
         let (last_t, last_v) = (self.last_t, self.last_v);
         self.sealed.clear();
         self.open = None;
-        self.open_min_t = i64::MAX;
         self.last_t = i64::MIN;
         for s in keep {
             let _ = self.append(s.t, s.v, chunk_range);
@@ -405,7 +407,7 @@ impl MemSeries {
 
 pub(crate) struct Head {
     pub index: RwLock<Index>,
-    pub stripes: Box<[Mutex<HashMap<u64, MemSeries>>]>,
+    pub stripes: Box<[Mutex<HashMap<u64, Box<MemSeries>>>]>,
     pub next_id: AtomicU64,
     pub min_t: AtomicI64,
     pub max_t: AtomicI64,
@@ -430,7 +432,7 @@ impl Head {
     }
 
     #[inline]
-    pub fn stripe(&self, id: u64) -> &Mutex<HashMap<u64, MemSeries>> {
+    pub fn stripe(&self, id: u64) -> &Mutex<HashMap<u64, Box<MemSeries>>> {
         &self.stripes[(id % STRIPES as u64) as usize]
     }
 
@@ -446,7 +448,7 @@ impl Head {
         }
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         ix.insert(id, hash, l, false);
-        self.stripe(id).lock().insert(id, MemSeries::new());
+        self.stripe(id).lock().insert(id, Box::new(MemSeries::new()));
         (id, true)
     }
 
@@ -462,11 +464,11 @@ impl Head {
             // Same id, different labels: a corrupt or foreign WAL. Use a fresh id.
             let nid = self.next_id.fetch_add(1, Ordering::Relaxed);
             ix.insert(nid, hash, l, true);
-            self.stripe(nid).lock().insert(nid, MemSeries::new());
+            self.stripe(nid).lock().insert(nid, Box::new(MemSeries::new()));
             return nid;
         }
         ix.insert(id, hash, l, true);
-        self.stripe(id).lock().insert(id, MemSeries::new());
+        self.stripe(id).lock().insert(id, Box::new(MemSeries::new()));
         self.next_id.fetch_max(id + 1, Ordering::Relaxed);
         id
     }
@@ -560,7 +562,7 @@ impl Head {
                 if open_nonempty && s.last_t < before && s.sealed.is_empty() {
                     s.open = None;
                 }
-                let partial_open = open_nonempty && s.open.is_some() && s.open_min_t < before && s.last_t >= before;
+                let partial_open = open_nonempty && s.open.is_some() && s.open_min_t() < before && s.last_t >= before;
                 let mut d = s.num_chunks() as i64 - before_chunks;
                 if partial_sealed || partial_open {
                     let mut keep = Vec::new();
@@ -673,4 +675,9 @@ mod tests {
         assert_eq!(h.num_series(), 0);
         assert_eq!(h.num_chunks.load(Ordering::Relaxed), 0);
     }
+}
+#[cfg(test)]
+#[test]
+fn print_sizes() {
+    eprintln!("MemSeries {} XorChunk {} SeriesEntry {}", std::mem::size_of::<MemSeries>(), std::mem::size_of::<XorChunk>(), std::mem::size_of::<SeriesEntry>());
 }

@@ -98,9 +98,31 @@ fn block_bytes_per_sample() {
     }
 }
 
-fn rss_bytes() -> u64 {
-    let s = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
-    s.split_whitespace().nth(1).and_then(|x| x.parse::<u64>().ok()).unwrap_or(0) * 4096
+/// Counts live heap bytes (requested sizes, without malloc's own overhead).
+struct Counting;
+static LIVE: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+unsafe impl std::alloc::GlobalAlloc for Counting {
+    unsafe fn alloc(&self, l: std::alloc::Layout) -> *mut u8 {
+        LIVE.fetch_add(l.size(), std::sync::atomic::Ordering::Relaxed);
+        unsafe { std::alloc::System.alloc(l) }
+    }
+    unsafe fn dealloc(&self, p: *mut u8, l: std::alloc::Layout) {
+        LIVE.fetch_sub(l.size(), std::sync::atomic::Ordering::Relaxed);
+        unsafe { std::alloc::System.dealloc(p, l) }
+    }
+    unsafe fn realloc(&self, p: *mut u8, l: std::alloc::Layout, n: usize) -> *mut u8 {
+        LIVE.fetch_add(n, std::sync::atomic::Ordering::Relaxed);
+        LIVE.fetch_sub(l.size(), std::sync::atomic::Ordering::Relaxed);
+        unsafe { std::alloc::System.realloc(p, l, n) }
+    }
+}
+
+#[global_allocator]
+static A: Counting = Counting;
+
+fn heap_bytes() -> u64 {
+    LIVE.load(std::sync::atomic::Ordering::Relaxed) as u64
 }
 
 /// Head memory per active series (run alone: `cargo test -p bongsu-tsdb
@@ -111,7 +133,7 @@ fn head_memory_per_series() {
     use bongsu_model::storage::Appendable;
     let d = tempfile::tempdir().unwrap();
     let db = bongsu_tsdb::Db::open(bongsu_tsdb::Options { path: d.path().to_path_buf(), wal_fsync_interval: None, ..Default::default() }).unwrap();
-    let n = 200_000;
+    let n = 300_000;
     let labels: Vec<Labels> = (0..n)
         .map(|i| {
             Labels::from_pairs([
@@ -124,18 +146,27 @@ fn head_memory_per_series() {
             ])
         })
         .collect();
-    let before = rss_bytes();
-    for round in 0..3i64 {
-        for part in labels.chunks(10_000) {
-            let mut app = db.appender();
-            for l in part {
-                app.append(l, T0 + round * STEP, 1.0 + round as f64).unwrap();
+    let mut marks = vec![heap_bytes()];
+    for (k, range) in [(0, 0..100_000usize), (1, 100_000..n)] {
+        for round in 0..3i64 {
+            for part in labels[range.clone()].chunks(10_000) {
+                let mut app = db.appender();
+                for l in part {
+                    app.append(l, T0 + round * STEP, 1.0 + round as f64).unwrap();
+                }
+                app.commit().unwrap();
             }
-            app.commit().unwrap();
         }
+        let _ = k;
+        marks.push(heap_bytes());
     }
-    let after = rss_bytes();
-    println!("head: {} series, {:.0} B/series RSS (3 samples each)", n, (after - before) as f64 / n as f64);
+    println!(
+        "head: {} series, {:.0} B/series live heap at 100k, {:.0} at {} (6 labels, 3 samples each)",
+        n,
+        (marks[1] - marks[0]) as f64 / 100_000.0,
+        (marks[2] - marks[0]) as f64 / n as f64,
+        n
+    );
 }
 
 /// Append and select throughput (ignored; run with --ignored --nocapture).
