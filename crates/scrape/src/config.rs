@@ -598,7 +598,7 @@ fn default_file_sd_refresh() -> Duration {
 
 with_http_client! {
     /// One `scrape_configs` entry (a job).
-    #[derive(Debug, Clone, Serialize, Deserialize)]
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
     #[serde(deny_unknown_fields)]
     pub struct ScrapeConfig {
         #[serde(default)]
