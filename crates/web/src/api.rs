@@ -391,7 +391,7 @@ pub async fn series(State(state): State<AppState>, p: Params) -> ApiResult {
     })
     .await
     .map_err(|e| ApiError::new(ErrorType::Internal, e.to_string()))?
-    .map_err(|e| ApiError::new(ErrorType::Internal, e.to_string()))?;
+    .map_err(storage_err)?;
     let mut warnings = vec![];
     let n = if limit > 0 && res.len() > limit {
         warnings.push(TRUNCATED.to_string());

@@ -7,13 +7,14 @@ use axum::http::{header, HeaderName, HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::Router;
-use parking_lot::Mutex;
+use parking_lot::{Mutex, RwLock};
 use std::collections::HashMap;
 use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::path::PathBuf;
+use std::time::{Duration, Instant, SystemTime};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, Semaphore};
 use tokio_rustls::server::TlsStream;
@@ -32,16 +33,99 @@ pub async fn serve(
         tracing::info!(address = ?listener.local_addr().ok(), "TLS is disabled.");
         return axum::serve(listener, router).with_graceful_shutdown(shutdown).await;
     };
-    let guard = Arc::new(Guard::new(&cfg).map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?);
-    let router = router.layer(middleware::from_fn_with_state(guard, guard_request));
-    if !cfg.tls_server_config.is_enabled() {
+    let live = Arc::new(Live::new(cfg).map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?);
+    let router = router.layer(middleware::from_fn_with_state(live.clone(), guard_request));
+    if !live.tls {
         tracing::info!(address = ?listener.local_addr().ok(), "TLS is disabled.");
         return axum::serve(listener, router).with_graceful_shutdown(shutdown).await;
     }
-    let tls = cfg.tls_server_config.server_config().map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
     tracing::info!(address = ?listener.local_addr().ok(), "TLS is enabled.");
-    let tls_listener = TlsListener::new(listener, TlsAcceptor::from(Arc::new(tls)))?;
+    let tls_listener = TlsListener::new(listener, live)?;
     axum::serve(tls_listener, router).with_graceful_shutdown(shutdown).await
+}
+
+// ---- the web config, re-read when its files change ------------------------------
+
+/// The active guard and TLS acceptor, rebuilt when the web config file or
+/// its certificate files change (checked at most once a second).
+struct Live {
+    tls: bool,
+    files: Vec<PathBuf>,
+    state: RwLock<LiveState>,
+}
+
+struct LiveState {
+    stamp: Vec<Option<(SystemTime, u64)>>,
+    checked: Instant,
+    guard: Arc<Guard>,
+    acceptor: Option<TlsAcceptor>,
+}
+
+const RECHECK: Duration = Duration::from_secs(1);
+
+fn stamp(files: &[PathBuf]) -> Vec<Option<(SystemTime, u64)>> {
+    files
+        .iter()
+        .map(|f| std::fs::metadata(f).ok().and_then(|m| Some((m.modified().ok()?, m.len()))))
+        .collect()
+}
+
+fn build(cfg: &WebConfig) -> Result<(Arc<Guard>, Option<TlsAcceptor>), String> {
+    let guard = Arc::new(Guard::new(cfg)?);
+    let acceptor = if cfg.tls_server_config.is_enabled() {
+        Some(TlsAcceptor::from(Arc::new(cfg.tls_server_config.server_config()?)))
+    } else {
+        None
+    };
+    Ok((guard, acceptor))
+}
+
+impl Live {
+    fn new(cfg: WebConfig) -> Result<Live, String> {
+        let (guard, acceptor) = build(&cfg)?;
+        let files = if cfg.source.is_some() { cfg.watched_files() } else { vec![] };
+        Ok(Live {
+            tls: acceptor.is_some(),
+            state: RwLock::new(LiveState { stamp: stamp(&files), checked: Instant::now(), guard, acceptor }),
+            files,
+        })
+    }
+
+    fn current(&self) -> (Arc<Guard>, Option<TlsAcceptor>) {
+        self.refresh();
+        let s = self.state.read();
+        (s.guard.clone(), s.acceptor.clone())
+    }
+
+    fn refresh(&self) {
+        if self.files.is_empty() || self.state.read().checked.elapsed() < RECHECK {
+            return;
+        }
+        let mut s = self.state.write();
+        if s.checked.elapsed() < RECHECK {
+            return;
+        }
+        s.checked = Instant::now();
+        let now = stamp(&self.files);
+        if now == s.stamp {
+            return;
+        }
+        s.stamp = now;
+        let reloaded = WebConfig::load(&self.files[0]).and_then(|cfg| {
+            if cfg.tls_server_config.is_enabled() != self.tls {
+                return Err("enabling or disabling TLS needs a restart".to_string());
+            }
+            build(&cfg)
+        });
+        match reloaded {
+            Ok((guard, acceptor)) => {
+                tracing::info!(file = %self.files[0].display(), "Reloaded web config");
+                s.guard = guard;
+                s.acceptor = acceptor;
+            }
+            Err(e) => tracing::error!(err = %e, "Unable to reload web config; keeping the previous settings"),
+        }
+    }
 }
 
 // ---- request guard: headers, rate limit, basic auth ----------------------------
@@ -175,7 +259,8 @@ fn base64_decode(s: &str) -> Option<Vec<u8>> {
     Some(out)
 }
 
-async fn guard_request(State(g): State<Arc<Guard>>, req: Request, next: Next) -> Response {
+async fn guard_request(State(live): State<Arc<Live>>, req: Request, next: Next) -> Response {
+    let (g, _) = live.current();
     let mut resp = guarded(&g, req, next).await;
     for (k, v) in &g.headers {
         resp.headers_mut().insert(k.clone(), v.clone());
@@ -214,7 +299,7 @@ struct TlsListener {
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 impl TlsListener {
-    fn new(listener: TcpListener, acceptor: TlsAcceptor) -> io::Result<Self> {
+    fn new(listener: TcpListener, live: Arc<Live>) -> io::Result<Self> {
         let local = listener.local_addr()?;
         let (tx, rx) = mpsc::channel(64);
         tokio::spawn(async move {
@@ -231,7 +316,9 @@ impl TlsListener {
                         continue;
                     }
                 };
-                let acceptor = acceptor.clone();
+                let Some(acceptor) = live.current().1 else {
+                    continue;
+                };
                 let tx = tx.clone();
                 tokio::spawn(async move {
                     match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {

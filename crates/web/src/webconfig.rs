@@ -9,7 +9,7 @@ use rustls::server::WebPkiClientVerifier;
 use rustls::{DigitallySignedStruct, DistinguishedName, RootCertStore, ServerConfig, SignatureScheme};
 use serde::{Deserialize, Deserializer};
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -26,6 +26,12 @@ pub struct WebConfig {
     /// User name → bcrypt hash.
     #[serde(default, deserialize_with = "null_default")]
     pub basic_auth_users: BTreeMap<String, String>,
+    /// The file this was loaded from ([`WebConfig::load`]). When set,
+    /// [`crate::serve`] re-reads it (and the certificate files) when they
+    /// change, as exporter-toolkit does, keeping the old settings if the
+    /// new ones are invalid.
+    #[serde(skip)]
+    pub source: Option<PathBuf>,
 }
 
 /// `tls_server_config`.
@@ -193,6 +199,7 @@ impl WebConfig {
         let dir = path.parent().unwrap_or_else(|| Path::new(""));
         cfg.tls_server_config.set_directory(dir);
         cfg.validate().map_err(|e| format!("{}: {e}", path.display()))?;
+        cfg.source = Some(path.to_path_buf());
         Ok(cfg)
     }
 
@@ -239,6 +246,19 @@ impl WebConfig {
 
     pub fn basic_auth(&self) -> BasicAuth {
         BasicAuth { users: self.basic_auth_users.clone() }
+    }
+
+    /// Files whose change should trigger a reload: the config itself and
+    /// the TLS files it names.
+    pub(crate) fn watched_files(&self) -> Vec<PathBuf> {
+        let mut v: Vec<PathBuf> = self.source.iter().cloned().collect();
+        let t = &self.tls_server_config;
+        for f in [&t.cert_file, &t.key_file, &t.client_ca_file] {
+            if !f.is_empty() {
+                v.push(PathBuf::from(f));
+            }
+        }
+        v
     }
 }
 

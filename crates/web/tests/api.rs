@@ -669,3 +669,28 @@ async fn auxiliary_endpoints() {
     let (s, _, _) = call(&f.app, "OPTIONS", "/api/v1/query", None).await;
     assert!(s.is_success(), "{s}");
 }
+
+#[tokio::test]
+async fn web_config_file_changes_apply_without_restart() {
+    let dir = std::env::temp_dir().join(format!("bongsu-web-live-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("web.yml");
+    let write = |pass: &str| {
+        let hash = bcrypt::hash(pass, 4).unwrap();
+        std::fs::write(&path, format!("basic_auth_users:\n  alice: '{hash}'\n")).unwrap();
+    };
+    write("one");
+    let (addr, stop) = start(Some(WebConfig::load(&path).unwrap())).await;
+    let conn = || async { tokio::net::TcpStream::connect(addr).await.unwrap() };
+    assert_eq!(http1(conn().await, "/-/healthy", Some(("alice", "one"))).await.0, 200);
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    write("two-longer");
+    assert_eq!(http1(conn().await, "/-/healthy", Some(("alice", "two-longer"))).await.0, 200);
+    assert_eq!(http1(conn().await, "/-/healthy", Some(("alice", "one"))).await.0, 401);
+    // An invalid file keeps the previous settings.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    std::fs::write(&path, "basic_auth_users: [\n").unwrap();
+    assert_eq!(http1(conn().await, "/-/healthy", Some(("alice", "two-longer"))).await.0, 200);
+    let _ = stop.send(());
+    let _ = std::fs::remove_dir_all(&dir);
+}
