@@ -294,18 +294,19 @@ struct TombstonesFile {
     intervals: Vec<(u32, i64, i64)>,
 }
 
-struct BlockSeries {
-    labels: Box<[u32]>,
-    chunks: Box<[ChunkMeta]>,
-}
-
-/// An opened, immutable block.
+/// An opened, immutable block. The index stays in memory as its raw bytes
+/// (about the file's size) plus offset tables; series entries and postings
+/// are decoded on demand.
 pub(crate) struct Block {
     pub dir: PathBuf,
     pub meta: BlockMeta,
-    symbols: Vec<Box<str>>,
-    series: Vec<BlockSeries>,
-    postings: HashMap<u32, Vec<(u32, Vec<u32>)>>,
+    raw: Box<[u8]>,
+    /// Offset of each symbol (its length varint) in `raw`.
+    symbols: Vec<u32>,
+    /// Offset of each series entry in `raw`.
+    series: Vec<u32>,
+    /// name symbol → (value symbol, offset of the ids list), by value.
+    postings: HashMap<u32, Vec<(u32, u32)>>,
     files: Vec<File>,
     pub tombstones: RwLock<Vec<(u32, i64, i64)>>,
     pub size: u64,
@@ -319,16 +320,21 @@ impl Block {
     pub fn open(dir: &Path) -> Result<Block, TsdbError> {
         let meta: BlockMeta = serde_json::from_slice(&fs::read(dir.join("meta.json"))?)
             .map_err(|e| malformed(dir, &format!("meta.json: {e}")))?;
-        let data = fs::read(dir.join("index"))?;
+        let mut data = fs::read(dir.join("index"))?;
         if data.len() < 12 || &data[..8] != INDEX_MAGIC {
             return Err(malformed(dir, "index: bad magic"));
         }
-        let body = &data[..data.len() - 4];
-        let crc = u32::from_le_bytes([data[data.len() - 4], data[data.len() - 3], data[data.len() - 2], data[data.len() - 1]]);
-        if crc32fast::hash(body) != crc {
+        if data.len() > u32::MAX as usize {
+            return Err(malformed(dir, "index larger than 4 GiB"));
+        }
+        let n = data.len();
+        let crc = u32::from_le_bytes([data[n - 4], data[n - 3], data[n - 2], data[n - 1]]);
+        if crc32fast::hash(&data[..n - 4]) != crc {
             return Err(malformed(dir, "index: checksum mismatch"));
         }
-        let (symbols, series, postings) = parse_index(&body[8..]).map_err(|_| malformed(dir, "index: malformed"))?;
+        data.truncate(n - 4);
+        let raw = data.into_boxed_slice();
+        let (symbols, series, postings) = scan_index(&raw).map_err(|_| malformed(dir, "index: malformed"))?;
         let mut files = Vec::new();
         let mut n = 1;
         loop {
@@ -346,6 +352,7 @@ impl Block {
         Ok(Block {
             dir: dir.to_path_buf(),
             meta,
+            raw,
             symbols,
             series,
             postings,
@@ -363,28 +370,61 @@ impl Block {
         self.meta.min_time <= maxt && self.meta.max_time > mint
     }
 
-    pub fn labels(&self, i: usize) -> Labels {
-        let s = &self.series[i];
-        Labels::from_sorted(
-            s.labels
-                .chunks_exact(2)
-                .map(|p| Label { name: self.sym(p[0]).to_string(), value: self.sym(p[1]).to_string() })
-                .collect(),
-        )
+    fn sym(&self, id: u32) -> &str {
+        let Some(&off) = self.symbols.get(id as usize) else { return "" };
+        let mut c = Cursor::new(&self.raw);
+        c.pos = off as usize;
+        c.str().unwrap_or("")
     }
 
-    fn sym(&self, id: u32) -> &str {
-        self.symbols.get(id as usize).map(|s| &**s).unwrap_or("")
+    fn find_sym(&self, s: &str) -> Option<u32> {
+        self.symbols.binary_search_by(|&off| {
+            let mut c = Cursor::new(&self.raw);
+            c.pos = off as usize;
+            c.str().unwrap_or("").cmp(s)
+        }).ok().map(|i| i as u32)
+    }
+
+    /// Cursor at series `i`'s chunk metas, after its labels.
+    fn series_entry(&self, i: usize, labels: Option<&mut Vec<Label>>) -> Cursor<'_> {
+        let mut c = Cursor::new(&self.raw);
+        c.pos = self.series.get(i).copied().unwrap_or(u32::MAX) as usize;
+        let nl = c.uvarint().unwrap_or(0) as usize;
+        match labels {
+            Some(out) => {
+                for _ in 0..nl {
+                    let (n, v) = (c.uvarint().unwrap_or(0) as u32, c.uvarint().unwrap_or(0) as u32);
+                    out.push(Label { name: self.sym(n).to_string(), value: self.sym(v).to_string() });
+                }
+            }
+            None => {
+                for _ in 0..nl * 2 {
+                    let _ = c.uvarint();
+                }
+            }
+        }
+        c
+    }
+
+    pub fn labels(&self, i: usize) -> Labels {
+        let mut v = Vec::new();
+        self.series_entry(i, Some(&mut v));
+        Labels::from_sorted(v)
+    }
+
+    fn chunks(&self, i: usize) -> Vec<ChunkMeta> {
+        let mut c = self.series_entry(i, None);
+        read_chunk_metas(&mut c).unwrap_or_default()
     }
 
     fn has_chunks_in(&self, i: usize, mint: i64, maxt: i64) -> bool {
-        self.series[i].chunks.iter().any(|c| c.maxt >= mint && c.mint <= maxt)
+        self.chunks(i).iter().any(|c| c.maxt >= mint && c.mint <= maxt)
     }
 
     /// Samples of series `i` in `[mint, maxt]`, tombstones applied.
     pub fn samples(&self, i: usize, mint: i64, maxt: i64) -> Result<Vec<Sample>, TsdbError> {
         let mut out = Vec::new();
-        for c in self.series[i].chunks.iter() {
+        for c in self.chunks(i) {
             if c.maxt < mint || c.mint > maxt {
                 continue;
             }
@@ -441,67 +481,94 @@ impl Block {
         ts.extend(ids.into_iter().map(|i| (i, mint, maxt)));
         write_json_atomic(&self.dir.join("tombstones.json"), &TombstonesFile { version: 1, intervals: ts.clone() })
     }
+
+    fn postings_at(&self, off: u32) -> Vec<u64> {
+        let mut c = Cursor::new(&self.raw);
+        c.pos = off as usize;
+        let n = c.uvarint().unwrap_or(0) as usize;
+        let mut v = Vec::with_capacity(n.min(self.series.len()));
+        let mut last = 0u64;
+        for _ in 0..n {
+            let Ok(d) = c.uvarint() else { break };
+            last += d;
+            v.push(last);
+        }
+        v
+    }
 }
 
-type ParsedIndex = (Vec<Box<str>>, Vec<BlockSeries>, HashMap<u32, Vec<(u32, Vec<u32>)>>);
+fn read_chunk_metas(c: &mut Cursor) -> Result<Vec<ChunkMeta>, Malformed> {
+    let nc = c.count(6)?;
+    let mut chunks = Vec::with_capacity(nc);
+    for _ in 0..nc {
+        let mint = c.varint()?;
+        let maxt = mint.wrapping_add(c.uvarint()? as i64);
+        let n = c.uvarint()?;
+        if n == 0 || n > u16::MAX as u64 {
+            return Err(Malformed);
+        }
+        let seg = c.uvarint()? as u32;
+        let off = c.uvarint()?;
+        let len = c.uvarint()?;
+        if len > (64 << 20) {
+            return Err(Malformed);
+        }
+        chunks.push(ChunkMeta { mint, maxt, n: n as u32, seg, off, len: len as u32 });
+    }
+    Ok(chunks)
+}
 
-fn parse_index(b: &[u8]) -> Result<ParsedIndex, Malformed> {
-    let mut c = Cursor::new(b);
+type ScannedIndex = (Vec<u32>, Vec<u32>, HashMap<u32, Vec<(u32, u32)>>);
+
+/// Validates the whole index once and records offsets.
+fn scan_index(raw: &[u8]) -> Result<ScannedIndex, Malformed> {
+    let mut c = Cursor::new(raw);
+    c.pos = INDEX_MAGIC.len();
     let nsym = c.count(1)?;
     let mut symbols = Vec::with_capacity(nsym);
+    let mut prev: Option<&str> = None;
     for _ in 0..nsym {
-        symbols.push(Box::from(c.str()?));
+        symbols.push(c.pos as u32);
+        let s = c.str()?;
+        if prev.is_some_and(|p| p >= s) {
+            return Err(Malformed);
+        }
+        prev = Some(s);
     }
     let nser = c.count(1)?;
     let mut series = Vec::with_capacity(nser);
     for _ in 0..nser {
+        series.push(c.pos as u32);
         let nl = c.count(2)?;
-        let mut labels = Vec::with_capacity(nl * 2);
         for _ in 0..nl * 2 {
-            let s = c.uvarint()?;
-            if s >= nsym as u64 {
+            if c.uvarint()? >= nsym as u64 {
                 return Err(Malformed);
             }
-            labels.push(s as u32);
         }
-        let nc = c.count(6)?;
-        let mut chunks = Vec::with_capacity(nc);
-        for _ in 0..nc {
-            let mint = c.varint()?;
-            let maxt = mint.wrapping_add(c.uvarint()? as i64);
-            let n = c.uvarint()?;
-            if n == 0 || n > u16::MAX as u64 {
-                return Err(Malformed);
-            }
-            let seg = c.uvarint()? as u32;
-            let off = c.uvarint()?;
-            let len = c.uvarint()?;
-            if len > (64 << 20) {
-                return Err(Malformed);
-            }
-            chunks.push(ChunkMeta { mint, maxt, n: n as u32, seg, off, len: len as u32 });
-        }
-        series.push(BlockSeries { labels: labels.into_boxed_slice(), chunks: chunks.into_boxed_slice() });
+        read_chunk_metas(&mut c)?;
     }
     let np = c.count(3)?;
-    let mut postings: HashMap<u32, Vec<(u32, Vec<u32>)>> = HashMap::new();
+    let mut postings: HashMap<u32, Vec<(u32, u32)>> = HashMap::new();
     for _ in 0..np {
-        let n = c.uvarint()? as u32;
-        let v = c.uvarint()? as u32;
+        let n = c.uvarint()?;
+        let v = c.uvarint()?;
+        if n >= nsym as u64 || v >= nsym as u64 {
+            return Err(Malformed);
+        }
+        let off = c.pos as u32;
         let cnt = c.count(1)?;
-        let mut ids = Vec::with_capacity(cnt);
         let mut last = 0u64;
         for _ in 0..cnt {
             last += c.uvarint()?;
             if last >= nser as u64 {
                 return Err(Malformed);
             }
-            ids.push(last as u32);
         }
-        postings.entry(n).or_default().push((v, ids));
+        postings.entry(n as u32).or_default().push((v as u32, off));
     }
     for vals in postings.values_mut() {
         vals.sort_unstable_by_key(|x| x.0);
+        vals.shrink_to_fit();
     }
     Ok((symbols, series, postings))
 }
@@ -512,28 +579,24 @@ impl PostingsReader for Block {
     }
 
     fn for_each_postings(&self, name: &str, exact: Option<&[String]>, pred: &dyn Fn(&str) -> bool, f: &mut dyn FnMut(&[u64])) {
-        let Ok(n) = self.symbols.binary_search_by(|s| (**s).cmp(name)) else { return };
-        let Some(vals) = self.postings.get(&(n as u32)) else { return };
-        let mut emit = |ids: &[u32]| {
-            let v: Vec<u64> = ids.iter().map(|&x| x as u64).collect();
-            f(&v);
-        };
+        let Some(n) = self.find_sym(name) else { return };
+        let Some(vals) = self.postings.get(&n) else { return };
         match exact {
             Some(list) => {
                 for v in list {
                     if !pred(v) {
                         continue;
                     }
-                    let Ok(vs) = self.symbols.binary_search_by(|s| (**s).cmp(v.as_str())) else { continue };
-                    if let Ok(pos) = vals.binary_search_by_key(&(vs as u32), |x| x.0) {
-                        emit(&vals[pos].1);
+                    let Some(vs) = self.find_sym(v) else { continue };
+                    if let Ok(pos) = vals.binary_search_by_key(&vs, |x| x.0) {
+                        f(&self.postings_at(vals[pos].1));
                     }
                 }
             }
             None => {
-                for (v, ids) in vals {
-                    if pred(self.sym(*v)) {
-                        emit(ids);
+                for &(v, off) in vals {
+                    if pred(self.sym(v)) {
+                        f(&self.postings_at(off));
                     }
                 }
             }
@@ -541,8 +604,8 @@ impl PostingsReader for Block {
     }
 
     fn label_values(&self, name: &str) -> Vec<String> {
-        let Ok(n) = self.symbols.binary_search_by(|s| (**s).cmp(name)) else { return Vec::new() };
-        self.postings.get(&(n as u32)).map(|vals| vals.iter().map(|(v, _)| self.sym(*v).to_string()).collect()).unwrap_or_default()
+        let Some(n) = self.find_sym(name) else { return Vec::new() };
+        self.postings.get(&n).map(|vals| vals.iter().map(|(v, _)| self.sym(*v).to_string()).collect()).unwrap_or_default()
     }
 
     fn label_names(&self) -> Vec<String> {

@@ -383,3 +383,28 @@ fn appends_race_with_maintenance() {
     let db = Db::open(opts(d.path())).unwrap();
     check(&db);
 }
+
+#[test]
+fn corrupt_blocks_give_errors_not_panics() {
+    let d = tempfile::tempdir().unwrap();
+    let series = vec![(lbl("x", "a"), (0..500).map(|i| Sample::new(i * 1000, i as f64 * 0.5)).collect::<Vec<_>>())];
+    let meta = write_block(d.path(), series.clone()).unwrap();
+    let bdir = d.path().join(&meta.ulid);
+    // flip a byte in the chunk data: the query fails with an error
+    let seg = bdir.join("chunks").join("000001");
+    let mut data = std::fs::read(&seg).unwrap();
+    data[3] ^= 0xff;
+    std::fs::write(&seg, &data).unwrap();
+    {
+        let db = Db::open(opts(d.path())).unwrap();
+        assert!(db.select(all(), &[eq("__name__", "x")]).is_err());
+    }
+    // flip a byte in the index: open fails with a message naming the block
+    let idx = bdir.join("index");
+    let mut data = std::fs::read(&idx).unwrap();
+    let mid = data.len() / 2;
+    data[mid] ^= 0x55;
+    std::fs::write(&idx, &data).unwrap();
+    let err = Db::open(opts(d.path())).err().unwrap().to_string();
+    assert!(err.contains(&meta.ulid) && err.contains("index"), "{err}");
+}
