@@ -73,7 +73,7 @@ pub fn format_duration(ms: i64) -> String {
         rest = -rest;
     }
     const DAY: i64 = 24 * 3600 * 1000;
-    let mut emit = |n: i64, unit: &str, out: &mut String| {
+    let emit = |n: i64, unit: &str, out: &mut String| {
         if n > 0 {
             out.push_str(&n.to_string());
             out.push_str(unit);
