@@ -35,6 +35,7 @@ struct Counters {
     size_retentions: AtomicU64,
     tombstone_cleanups: AtomicU64,
     active_appenders: AtomicU64,
+    head_chunk_bytes: AtomicU64,
 }
 
 pub(crate) struct Inner {
@@ -149,7 +150,9 @@ impl Db {
     pub fn maintenance(&self) -> Result<(), TsdbError> {
         let i = &*self.inner;
         let _m = i.maint.lock();
+        i.head.pack_chunks();
         let bd = i.opts.block_duration_ms;
+        let _measure = MeasureOnDrop(&i.head, &i.c.head_chunk_bytes);
         loop {
             let (hmin, hmax) = (i.head.min_t.load(Ordering::Relaxed), i.head.max_t.load(Ordering::Relaxed));
             if hmin == i64::MAX || hmax == i64::MIN || hmax.saturating_sub(hmin) <= bd / 2 * 3 {
@@ -215,11 +218,14 @@ impl Db {
                     let st = head.stripe(id).lock();
                     let Some(s) = st.get(&id) else { continue };
                     for c in &s.sealed {
-                        wal::encode_chunk(&mut buf, id, &c.data);
+                        wal::encode_chunk(&mut buf, id, c.n as usize, &c.data);
                     }
                     if let Some(c) = &s.open {
                         if c.num_samples() > 0 {
-                            wal::encode_chunk(&mut buf, id, c.bytes());
+                            let mut data = Vec::with_capacity(c.bytes().len() + 1);
+                            data.push(1u8);
+                            data.extend_from_slice(c.bytes());
+                            wal::encode_chunk(&mut buf, id, c.num_samples(), &data);
                         }
                     }
                 }
@@ -406,6 +412,7 @@ impl Db {
             symbol_table_size_bytes: syms,
             tombstone_cleanups_total: i.c.tombstone_cleanups.load(Ordering::Relaxed),
             head_active_appenders: i.c.active_appenders.load(Ordering::Relaxed),
+            head_chunk_bytes: i.c.head_chunk_bytes.load(Ordering::Relaxed),
         }
     }
 
@@ -581,6 +588,15 @@ impl Db {
     }
 }
 
+/// Records the head's chunk bytes when maintenance ends (also on error).
+struct MeasureOnDrop<'a>(&'a Head, &'a AtomicU64);
+
+impl Drop for MeasureOnDrop<'_> {
+    fn drop(&mut self) {
+        self.1.store(self.0.chunk_bytes(), Ordering::Relaxed);
+    }
+}
+
 fn sort_dedup(s: &mut Vec<Sample>) {
     s.sort_by_key(|x| x.t);
     s.dedup_by_key(|x| x.t);
@@ -664,9 +680,9 @@ fn replay_wal(head: &Head, wal_dir: &Path, min_valid: i64) -> Result<(u64, u64),
                 head.delete_range(id, a, b);
             }
         }
-        Record::Chunk(id, data) => {
+        Record::Chunk(id, n, data) => {
             let id = alias.get(&id).copied().unwrap_or(id);
-            if let Ok(samples) = crate::chunkenc::decode(&data) {
+            if let Ok(samples) = crate::colenc::decode(&data, n) {
                 for s in samples {
                     if s.t >= min_valid {
                         let _ = head.apply(id, s.t, s.v);

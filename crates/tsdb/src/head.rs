@@ -268,9 +268,13 @@ impl PostingsReader for Index {
     }
 }
 
+/// A full head chunk in [`crate::colenc`] format: sealed as XOR, repacked
+/// into `pco` columns by [`Head::pack_chunks`] when that is smaller.
 pub(crate) struct HeadChunk {
     pub min_t: i64,
     pub max_t: i64,
+    pub n: u16,
+    pub packed: bool,
     pub data: Box<[u8]>,
 }
 
@@ -344,7 +348,12 @@ impl MemSeries {
             if let Some(c) = self.open.take() {
                 if c.num_samples() > 0 {
                     let min_t = c.first_t().unwrap_or(self.last_t);
-                    self.sealed.push(HeadChunk { min_t, max_t: self.last_t, data: c.into_bytes() });
+                    let n = c.num_samples() as u16;
+                    let xor = c.into_bytes();
+                    let mut data = Vec::with_capacity(xor.len() + 1);
+                    data.push(1u8);
+                    data.extend_from_slice(&xor);
+                    self.sealed.push(HeadChunk { min_t, max_t: self.last_t, n, packed: false, data: data.into_boxed_slice() });
                 } else {
                     delta -= 1;
                 }
@@ -367,7 +376,9 @@ impl MemSeries {
             if c.max_t < mint || c.min_t > maxt {
                 continue;
             }
-            let _ = chunkenc::decode_into(&c.data, out);
+            if let Ok(s) = crate::colenc::decode(&c.data, c.n as usize) {
+                out.extend(s);
+            }
         }
         if let Some(c) = &self.open {
             if c.num_samples() > 0 && self.open_min_t() <= maxt && self.last_t >= mint {
@@ -609,6 +620,42 @@ impl Head {
             // empty head keeps its max as the append reference
         }
         removed
+    }
+
+    /// Repacks sealed XOR chunks into `pco` columns where smaller. Locks one
+    /// series at a time. Returns bytes saved.
+    pub fn pack_chunks(&self) -> u64 {
+        let mut saved = 0u64;
+        for stripe in self.stripes.iter() {
+            let ids: Vec<u64> = stripe.lock().iter().filter(|(_, s)| s.sealed.iter().any(|c| !c.packed)).map(|(id, _)| *id).collect();
+            for id in ids {
+                let mut st = stripe.lock();
+                let Some(s) = st.get_mut(&id) else { continue };
+                for c in s.sealed.iter_mut().filter(|c| !c.packed) {
+                    c.packed = true;
+                    let Ok(samples) = crate::colenc::decode(&c.data, c.n as usize) else { continue };
+                    let enc = crate::colenc::encode(&samples);
+                    if enc.len() < c.data.len() {
+                        saved += (c.data.len() - enc.len()) as u64;
+                        c.data = enc.into_boxed_slice();
+                    }
+                }
+            }
+        }
+        saved
+    }
+
+    /// Bytes held by head chunks (sealed and open).
+    pub fn chunk_bytes(&self) -> u64 {
+        let mut total = 0u64;
+        for stripe in self.stripes.iter() {
+            let st = stripe.lock();
+            for s in st.values() {
+                total += s.sealed.iter().map(|c| c.data.len() as u64).sum::<u64>();
+                total += s.open.as_ref().map_or(0, |c| c.bytes().len() as u64);
+            }
+        }
+        total
     }
 
     /// All series with their labels, sorted by labels.

@@ -160,6 +160,8 @@ pub struct Stats {
     pub tombstone_cleanups_total: u64,
     /// `prometheus_tsdb_head_active_appenders`
     pub head_active_appenders: u64,
+    /// Bytes of head chunk data, as of the last [`Db::maintenance`].
+    pub head_chunk_bytes: u64,
 }
 
 /// `headStats` of `/api/v1/status/tsdb`.

@@ -7,7 +7,8 @@
 //! * 1 series: count, then (uvarint id, label count, (name, value)…)
 //! * 2 samples: varint base t, then until the end (uvarint id, varint t-base, u64 LE value bits)
 //! * 3 tombstones: until the end (uvarint id, varint mint, varint maxt)
-//! * 4 chunk (checkpoints): uvarint id, bytes of a head XOR chunk
+//! * 4 chunk (checkpoints): uvarint id, uvarint sample count, bytes of a
+//!   [`crate::colenc`] chunk
 //!
 //! Replay streams record by record. A torn or corrupt record truncates its
 //! segment at that record (counted), and replay goes on with the next segment.
@@ -31,7 +32,7 @@ pub(crate) enum Record {
     Series(Vec<(u64, Labels)>),
     Samples(Vec<(u64, i64, f64)>),
     Tombstones(Vec<(u64, i64, i64)>),
-    Chunk(u64, Vec<u8>),
+    Chunk(u64, usize, Vec<u8>),
 }
 
 /// Appends one framed record to `out`.
@@ -81,9 +82,10 @@ pub(crate) fn encode_tombstones(out: &mut Vec<u8>, ts: &[(u64, i64, i64)]) {
     frame(out, &p);
 }
 
-pub(crate) fn encode_chunk(out: &mut Vec<u8>, id: u64, data: &[u8]) {
+pub(crate) fn encode_chunk(out: &mut Vec<u8>, id: u64, n: usize, data: &[u8]) {
     let mut p = vec![REC_CHUNK];
     put_uvarint(&mut p, id);
+    put_uvarint(&mut p, n as u64);
     put_bytes(&mut p, data);
     frame(out, &p);
 }
@@ -129,8 +131,12 @@ fn decode(p: &[u8]) -> Result<Record, Malformed> {
         }
         REC_CHUNK => {
             let id = c.uvarint()?;
+            let n = c.uvarint()?;
+            if n > u16::MAX as u64 {
+                return Err(Malformed);
+            }
             let d = c.bytes()?.to_vec();
-            Ok(Record::Chunk(id, d))
+            Ok(Record::Chunk(id, n as usize, d))
         }
         _ => Err(Malformed),
     }

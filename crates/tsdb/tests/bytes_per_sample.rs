@@ -58,11 +58,15 @@ fn block_bytes_per_sample() {
     for jitter in [false, true] {
         let mut rng = rand::rngs::StdRng::seed_from_u64(42);
         let mut per_kind: std::collections::BTreeMap<&str, (usize, usize, usize)> = Default::default();
+        let mut per_kind120: std::collections::BTreeMap<&str, usize> = Default::default();
         let mut series = Vec::new();
         for i in 0..200 {
             for (k, s) in kinds(&mut rng, jitter) {
                 let enc = colenc::encode(&s);
                 let xor = bongsu_tsdb::chunkenc::encode(&s);
+                let c120: usize = s.chunks(120).map(|c| colenc::encode(c).len()).sum();
+                let e3 = per_kind120.entry(k).or_default();
+                *e3 += c120;
                 let e = per_kind.entry(k).or_default();
                 e.0 += enc.len();
                 e.1 += xor.len();
@@ -74,7 +78,12 @@ fn block_bytes_per_sample() {
         }
         let mut total = (0, 0, 0);
         for (k, (enc, xor, n)) in &per_kind {
-            println!("jitter={jitter} {k:>14}: block {:.3} B/sample, head XOR {:.3} B/sample", *enc as f64 / *n as f64, *xor as f64 / *n as f64);
+            println!(
+                "jitter={jitter} {k:>14}: block {:.3} B/sample, head XOR {:.3} B/sample, packed 120-sample head chunks {:.3}",
+                *enc as f64 / *n as f64,
+                *xor as f64 / *n as f64,
+                per_kind120[k] as f64 / *n as f64
+            );
             total.0 += enc;
             total.1 += xor;
             total.2 += n;

@@ -408,3 +408,24 @@ fn corrupt_blocks_give_errors_not_panics() {
     let err = Db::open(opts(d.path())).err().unwrap().to_string();
     assert!(err.contains(&meta.ulid) && err.contains("index"), "{err}");
 }
+
+#[test]
+fn sealed_head_chunks_are_packed_by_maintenance() {
+    let d = tempfile::tempdir().unwrap();
+    let db = Db::open(opts(d.path())).unwrap();
+    // 1 h at 10 s: below the cut threshold, so everything stays in the head
+    for i in 0..360i64 {
+        let mut app = db.appender();
+        app.append(&lbl("cpu", "a"), i * 10_000, 1000.0 + (i * 37 % 100) as f64 * 0.01 + i as f64 * 1.5).unwrap();
+        app.commit().unwrap();
+    }
+    let before = db.select(all(), &[eq("__name__", "cpu")]).unwrap();
+    db.maintenance().unwrap();
+    let st = db.stats();
+    assert_eq!(st.blocks_loaded, 0);
+    assert!(st.head_chunk_bytes > 0 && st.head_chunk_bytes < 360 * 3, "{st:?}");
+    assert_eq!(db.select(all(), &[eq("__name__", "cpu")]).unwrap(), before);
+    drop(db);
+    let db = Db::open(opts(d.path())).unwrap();
+    assert_eq!(db.select(all(), &[eq("__name__", "cpu")]).unwrap(), before);
+}
