@@ -321,6 +321,9 @@ impl Block {
         let meta: BlockMeta = serde_json::from_slice(&fs::read(dir.join("meta.json"))?)
             .map_err(|e| malformed(dir, &format!("meta.json: {e}")))?;
         let mut data = fs::read(dir.join("index"))?;
+        if data.len() >= 4 && data[..4] == [0xBA, 0xAA, 0xD7, 0x00] {
+            return Err(malformed(dir, "index is in Prometheus' format, which Bongsu does not read; move the block out of the data directory"));
+        }
         if data.len() < 12 || &data[..8] != INDEX_MAGIC {
             return Err(malformed(dir, "index: bad magic"));
         }

@@ -251,6 +251,12 @@ mod tests {
             assert!(same(&decode(&enc, n).unwrap(), &s), "case {case}");
             assert!(decode(&enc, n + 1).is_err() || n + 1 > MAX_BLOCK_CHUNK_SAMPLES);
             let _ = decode(&enc[..enc.len() / 2], n);
+            for _ in 0..20 {
+                let mut bad = enc.clone();
+                let i = rng.gen_range(0..bad.len());
+                bad[i] = rng.gen();
+                let _ = decode(&bad, n);
+            }
         }
     }
 }

@@ -403,6 +403,30 @@ mod tests {
     use super::*;
 
     #[test]
+    fn garbage_records_never_panic() {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand::rngs::StdRng::seed_from_u64(11);
+        let l = Labels::from_pairs([("a", "b"), ("c", "d")]);
+        let mut good = Vec::new();
+        encode_series(&mut good, [(7u64, &l)].into_iter());
+        encode_samples(&mut good, &[(7, 10, 1.5), (7, 20, 2.5)]);
+        encode_tombstones(&mut good, &[(7, 0, 5)]);
+        encode_chunk(&mut good, 7, 3, &[1, 0, 3, 9, 9]);
+        for _ in 0..3000 {
+            let mut p = good[8..].to_vec();
+            let n = rng.gen_range(1..4);
+            for _ in 0..n {
+                let i = rng.gen_range(0..p.len());
+                p[i] = rng.gen();
+            }
+            p.truncate(rng.gen_range(0..=p.len()));
+            let _ = decode(&p);
+            let garbage: Vec<u8> = (0..rng.gen_range(0..64)).map(|_| rng.gen()).collect();
+            let _ = decode(&garbage);
+        }
+    }
+
+    #[test]
     fn torn_tail_is_truncated_and_counted() {
         let d = tempfile::tempdir().unwrap();
         let wal = Wal::open(d.path(), 0, DEFAULT_SEGMENT_SIZE).unwrap();
