@@ -7,7 +7,6 @@ use axum::extract::FromRequest;
 use axum::http::{header, Method, Request, StatusCode};
 use axum::response::{IntoResponse, Response};
 use bongsu_model::Matcher;
-use bongsu_promql::ast::Expr;
 
 /// Go's `ParseForm` caps form bodies at 10 MB.
 const MAX_FORM_BODY: usize = 10 << 20;
@@ -178,25 +177,7 @@ pub fn go_quote(s: &str) -> String {
 /// Parses one series selector (`up{job="x"}`) into its matchers, as
 /// `parser.ParseMetricSelector` does.
 pub fn parse_selector(s: &str) -> Result<Vec<Matcher>, String> {
-    match bongsu_promql::parse(s) {
-        Ok(Expr::VectorSelector(vs)) if vs.offset.is_none() && vs.at.is_none() => Ok(vs.matchers),
-        Ok(e) => {
-            let kind = match e {
-                Expr::VectorSelector(_) => "vector selector with modifiers",
-                Expr::MatrixSelector(_) => "range vector selector",
-                Expr::Subquery(_) => "subquery",
-                Expr::Call(_) => "function call",
-                Expr::Aggregate(_) => "aggregation",
-                Expr::Binary(_) => "binary expression",
-                Expr::Number(..) => "number",
-                Expr::String(..) => "string",
-                Expr::Neg(..) => "unary expression",
-                Expr::Paren(..) => "parenthesized expression",
-            };
-            Err(format!("1:1: parse error: expected a series selector, got {kind}"))
-        }
-        Err(e) => Err(e.to_string()),
-    }
+    bongsu_promql::parser::parse_metric_selector(s).map_err(|e| e.to_string())
 }
 
 /// `parseMatchersParam`: every set must contain a matcher that does not

@@ -113,6 +113,10 @@ struct Fixture {
 }
 
 fn fixture(admin: bool) -> Fixture {
+    fixture_with(admin, true)
+}
+
+fn fixture_with(admin: bool, lifecycle: bool) -> Fixture {
     let store = Arc::new(MemStore::new());
     let tsdb = Arc::new(Tsdb::default());
     let ready = Arc::new(AtomicBool::new(true));
@@ -123,7 +127,7 @@ fn fixture(admin: bool) -> Fixture {
         tsdb: tsdb.clone(),
         runtime: Arc::new(Runtime),
         enable_admin_api: admin,
-        enable_lifecycle: true,
+        enable_lifecycle: lifecycle,
         ready: ready.clone(),
         reload: Arc::new(|| async { Err::<(), String>("bad config".into()) }.boxed()),
         external_labels: Arc::new(|| Labels::from_pairs([("region", "eu")])),
@@ -202,7 +206,7 @@ async fn parameter_errors() {
             "bad_data",
             r#"invalid parameter \"start\": invalid time value for 'start': cannot parse \"yesterday\" to a valid timestamp"#,
         ),
-        ("/api/v1/series?match[]=%7Bjob%3D~%22.*%22%7D", 400, "bad_data", r#"invalid parameter \"match[]\": 1:1: parse error: vector selector must contain at least one non-empty matcher"#),
+        ("/api/v1/series?match[]=%7Bjob%3D~%22.*%22%7D", 400, "bad_data", r#"invalid parameter \"match[]\": match[] must contain at least one non-empty matcher"#),
         (
             "/api/v1/query_range?query=up&start=10&end=5&step=1",
             400,
@@ -693,4 +697,61 @@ async fn web_config_file_changes_apply_without_restart() {
     assert_eq!(http1(conn().await, "/-/healthy", Some(("alice", "two-longer"))).await.0, 200);
     let _ = stop.send(());
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Side-by-side check against a real Prometheus loaded with the same data:
+/// `PROM_ADDR=127.0.0.1:19090 PROM_DATA=data.om cargo test -- --ignored`.
+/// Prints every request whose status or body differ.
+#[tokio::test]
+#[ignore]
+async fn compare_with_prometheus() {
+    let (Ok(addr), Ok(data)) = (std::env::var("PROM_ADDR"), std::env::var("PROM_DATA")) else {
+        return;
+    };
+    let f = fixture_with(false, false);
+    for line in std::fs::read_to_string(data).unwrap().lines() {
+        if line.starts_with('#') || line.trim().is_empty() {
+            continue;
+        }
+        let (series, rest) = line.rsplit_once('}').map(|(a, b)| (format!("{a}}}"), b)).unwrap();
+        let (name, labels) = series.split_once('{').unwrap();
+        let mut pairs = vec![("__name__".to_string(), name.to_string())];
+        for kv in labels.trim_end_matches('}').split(',').filter(|s| !s.is_empty()) {
+            let (k, v) = kv.split_once('=').unwrap();
+            pairs.push((k.to_string(), v.trim_matches('"').to_string()));
+        }
+        let mut it = rest.split_whitespace();
+        let v: f64 = it.next().unwrap().parse().unwrap();
+        let t: f64 = it.next().unwrap().parse().unwrap();
+        f.store.add(Labels::from_pairs(pairs), (t * 1000.0) as i64, v);
+    }
+    let paths: Vec<String> = std::fs::read_to_string(std::env::var("PROM_PATHS").unwrap())
+        .unwrap()
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(String::from)
+        .collect();
+    let mut diffs = 0;
+    for p in paths {
+        let (method, path) = p.split_once(' ').unwrap_or(("GET", &p));
+        let theirs = {
+            let mut s = tokio::net::TcpStream::connect(&addr).await.unwrap();
+            let req = format!("{method} {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: 0\r\n\r\n");
+            s.write_all(req.as_bytes()).await.unwrap();
+            let mut buf = Vec::new();
+            s.read_to_end(&mut buf).await.unwrap();
+            let text = String::from_utf8_lossy(&buf).into_owned();
+            let (head, body) = text.split_once("\r\n\r\n").unwrap();
+            (head.split(' ').nth(1).unwrap().parse::<u16>().unwrap(), body.to_string())
+        };
+        let (s, _, b) = call(&f.app, method, path, None).await;
+        let ours = (s.as_u16(), b);
+        if ours != theirs {
+            diffs += 1;
+            println!("DIFF {method} {path}\n  prom: {} {}\n  ours: {} {}", theirs.0, theirs.1, ours.0, ours.1);
+        } else {
+            println!("same {method} {path}");
+        }
+    }
+    println!("{diffs} differences");
 }
