@@ -467,6 +467,8 @@ impl Db {
     /// plus the head as a new block when `with_head`.
     pub fn snapshot(&self, dir: &Path, with_head: bool) -> Result<(), TsdbError> {
         let i = &*self.inner;
+        // Blocks must not be compacted away while they are linked.
+        let _m = i.maint.lock();
         fs::create_dir_all(dir)?;
         let blocks = i.blocks.read().clone();
         for b in &blocks {
@@ -501,6 +503,8 @@ impl Db {
     /// them at once (logged in the WAL), blocks get tombstones.
     pub fn delete_series(&self, matchers: &[Matcher], mint: i64, maxt: i64) -> Result<(), TsdbError> {
         let i = &*self.inner;
+        // Not while a cut or compaction copies the data being deleted.
+        let _m = i.maint.lock();
         let ids = i.head.select_ids(matchers);
         if !ids.is_empty() {
             let _g = i.gate.read();
