@@ -153,6 +153,7 @@ impl Db {
         i.head.pack_chunks();
         let bd = i.opts.block_duration_ms;
         let _measure = MeasureOnDrop(&i.head, &i.c.head_chunk_bytes);
+        let mut cut = false;
         loop {
             let (hmin, hmax) = (i.head.min_t.load(Ordering::Relaxed), i.head.max_t.load(Ordering::Relaxed));
             if hmin == i64::MAX || hmax == i64::MIN || hmax.saturating_sub(hmin) <= bd / 2 * 3 {
@@ -160,6 +161,12 @@ impl Db {
             }
             let mint = hmin.div_euclid(bd) * bd;
             self.cut_block(mint, mint + bd)?;
+            cut = true;
+        }
+        // One checkpoint after all cuts: replay skips samples below the
+        // newest block anyway, so a crash before it loses nothing.
+        if cut {
+            self.checkpoint()?;
         }
         if let Err(e) = self.compact() {
             i.c.compactions_failed.fetch_add(1, Ordering::Relaxed);
@@ -192,7 +199,6 @@ impl Db {
         let removed = i.head.truncate(maxt);
         i.c.series_removed.fetch_add(removed, Ordering::Relaxed);
         i.c.head_truncations.fetch_add(1, Ordering::Relaxed);
-        self.checkpoint()?;
         Ok(())
     }
 
