@@ -755,3 +755,34 @@ async fn compare_with_prometheus() {
     }
     println!("{diffs} differences");
 }
+
+/// The output of Prometheus 2.42's /federate for the same data (recorded
+/// from the real binary), timestamps made relative.
+#[tokio::test]
+async fn federate_matches_prometheus_output() {
+    let f = fixture(false);
+    let t = now_ms() - 60_000;
+    let l = |pairs: &[(&str, &str)]| Labels::from_pairs(pairs.iter().copied());
+    f.store.add(l(&[("__name__", "up"), ("instance", "a:1"), ("job", "node")]), t - 60_000, 1.0);
+    f.store.add(l(&[("__name__", "up"), ("instance", "a:1"), ("job", "node")]), t, 1.0);
+    f.store.add(l(&[("__name__", "up"), ("job", "prom")]), t, 0.0);
+    for (q, v) in [("a\"b\\c", 12345678.5), ("x", 0.0000123), ("y", 100000.0), ("z", 1e21), ("n", -0.5), ("i", f64::INFINITY)] {
+        f.store.add(l(&[("__name__", "big"), ("job", "node"), ("quote", q)]), t, v);
+    }
+    f.store.add(l(&[("__name__", "Abc"), ("job", "node")]), t, 3.0);
+    let (_, b) = get(&f.app, "/federate?match[]=%7Bjob%3D~%22.%2B%22%7D").await;
+    let expected = r#"# TYPE Abc untyped
+Abc{job="node",instance="",region="eu"} 3 @T
+# TYPE big untyped
+big{job="node",quote="a\"b\\c",instance="",region="eu"} 1.23456785e+07 @T
+big{job="node",quote="i",instance="",region="eu"} +Inf @T
+big{job="node",quote="n",instance="",region="eu"} -0.5 @T
+big{job="node",quote="x",instance="",region="eu"} 1.23e-05 @T
+big{job="node",quote="y",instance="",region="eu"} 100000 @T
+big{job="node",quote="z",instance="",region="eu"} 1e+21 @T
+# TYPE up untyped
+up{instance="a:1",job="node",region="eu"} 1 @T
+up{job="prom",instance="",region="eu"} 0 @T
+"#;
+    assert_eq!(b, expected.replace("@T", &t.to_string()));
+}
