@@ -13,3 +13,7 @@ pub use config::{load_file, load_str, to_yaml, Config, ConfigError};
 pub use relabel::{process, RelabelConfig};
 pub mod exposition;
 pub mod discovery;
+pub mod manager;
+pub mod target;
+
+pub use manager::{ScrapeError, ScrapeManager, TargetStatus};

@@ -1,0 +1,1083 @@
+//! The scrape manager: one pool per job, one loop per target.
+//!
+//! A loop scrapes on its interval (offset by a hash of the target, as
+//! Prometheus spreads scrapes), parses the body, applies target labels,
+//! `honor_labels`, `metric_relabel_configs` and the limits, and writes the
+//! samples, the synthetic series (`up`, `scrape_duration_seconds`, …) and
+//! staleness markers through one [`Appender`] per scrape.
+//!
+//! Reloading keeps the loops of unchanged jobs; a changed job gets new loops
+//! that inherit the previous loops' series so nothing is marked stale by
+//! the reload itself; removed targets get staleness markers for all their
+//! series.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bongsu_model::storage::{AppendError, Appendable, Appender};
+use bongsu_model::{now_ms, Labels, LabelsBuilder, STALE_NAN};
+use parking_lot::Mutex;
+use tokio::sync::{oneshot, watch};
+use tokio::task::JoinHandle;
+
+use crate::config::{Config, ScrapeConfig, ScrapeProtocol};
+use crate::discovery::{run_job_discovery, DiscoveryStats, TargetGroup};
+use crate::exposition::{self, Format, Metadata};
+use crate::relabel;
+use crate::target::{targets_from_groups, Built, Target};
+
+/// Errors of [`ScrapeManager::apply_config`].
+#[derive(Debug, thiserror::Error)]
+pub enum ScrapeError {
+    #[error("job {job:?}: cannot build HTTP client: {message}")]
+    Client { job: String, message: String },
+}
+
+/// Target health as `/api/v1/targets` reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Health {
+    Up,
+    Down,
+    Unknown,
+}
+
+impl Health {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Health::Up => "up",
+            Health::Down => "down",
+            Health::Unknown => "unknown",
+        }
+    }
+}
+
+/// An active target for `/api/v1/targets`.
+#[derive(Debug, Clone)]
+pub struct TargetStatus {
+    pub discovered_labels: Labels,
+    pub labels: Labels,
+    pub scrape_pool: String,
+    pub scrape_url: String,
+    pub global_url: String,
+    pub last_error: String,
+    /// Start of the last scrape, ms since the epoch; `None` before the first.
+    pub last_scrape: Option<i64>,
+    /// Seconds.
+    pub last_scrape_duration: f64,
+    pub health: Health,
+    /// `1m`, `10s` as Prometheus prints durations.
+    pub scrape_interval: String,
+    pub scrape_timeout: String,
+}
+
+/// A target dropped by relabelling.
+#[derive(Debug, Clone)]
+pub struct DroppedTarget {
+    pub discovered_labels: Labels,
+    pub scrape_pool: String,
+}
+
+/// One entry for `/api/v1/metadata` and `/api/v1/targets/metadata`.
+#[derive(Debug, Clone)]
+pub struct TargetMetadata {
+    pub target: Labels,
+    pub metric: String,
+    pub kind: String,
+    pub help: String,
+    pub unit: String,
+}
+
+/// One self-metric sample.
+#[derive(Debug, Clone)]
+pub struct StatSample {
+    pub name: &'static str,
+    pub help: &'static str,
+    /// `counter` or `gauge`.
+    pub kind: &'static str,
+    pub labels: Vec<(String, String)>,
+    pub value: f64,
+}
+
+/// Counters Prometheus exposes about scraping.
+#[derive(Debug, Default)]
+pub struct ScrapeStats {
+    pub sample_out_of_order: AtomicU64,
+    pub sample_duplicate_timestamp: AtomicU64,
+    pub sample_out_of_bounds: AtomicU64,
+    pub exceeded_sample_limit: AtomicU64,
+    pub exceeded_body_size_limit: AtomicU64,
+    pub exceeded_label_limits: AtomicU64,
+    pub exceeded_target_limit: AtomicU64,
+    pub pool_reloads: AtomicU64,
+    pub pool_syncs: AtomicU64,
+    pub pools_created: AtomicU64,
+    pub scrapes: AtomicU64,
+    pub scrapes_failed: AtomicU64,
+}
+
+#[derive(Debug, Clone)]
+struct LoopStatus {
+    last_error: String,
+    last_scrape: Option<i64>,
+    last_duration: f64,
+    health: Health,
+    metadata: Vec<Metadata>,
+}
+
+impl Default for LoopStatus {
+    fn default() -> Self {
+        LoopStatus { last_error: String::new(), last_scrape: None, last_duration: 0.0, health: Health::Unknown, metadata: Vec::new() }
+    }
+}
+
+/// What a loop remembers between scrapes: the series it wrote (for
+/// staleness) and its last timestamp.
+#[derive(Debug, Default, Clone)]
+pub struct LoopState {
+    series: HashMap<u64, Labels>,
+    report: Vec<Labels>,
+    last_ts: i64,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum StopMode {
+    /// Target went away: mark every series stale.
+    Stale,
+    /// Reload: hand the state to the replacement loop.
+    Handover,
+}
+
+struct LoopHandle {
+    target: Arc<Target>,
+    status: Arc<Mutex<LoopStatus>>,
+    stop: Option<oneshot::Sender<StopMode>>,
+    join: JoinHandle<LoopState>,
+}
+
+impl LoopHandle {
+    async fn stop(mut self, mode: StopMode) -> LoopState {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(mode);
+        }
+        self.join.await.unwrap_or_default()
+    }
+}
+
+/// Everything a loop of one pool shares.
+struct PoolCtx {
+    cfg: Arc<ScrapeConfig>,
+    client: reqwest::Client,
+    storage: Arc<dyn Appendable>,
+    stats: Arc<ScrapeStats>,
+    accept: String,
+    offset_seed: u64,
+    /// Set when the pool exceeds `target_limit`: every scrape fails with it.
+    forced_error: Mutex<Option<String>>,
+}
+
+struct Pool {
+    ctx: Arc<PoolCtx>,
+    loops: Mutex<HashMap<u64, LoopHandle>>,
+    dropped: Mutex<Vec<DroppedTarget>>,
+    discovered: AtomicU64,
+    sync_task: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl Pool {
+    /// Stops discovery and every loop. Returns the loops' states when
+    /// handing over, keyed by target identity.
+    async fn shutdown(&self, mode: StopMode) -> HashMap<u64, LoopState> {
+        if let Some(t) = self.sync_task.lock().take() {
+            t.abort();
+            let _ = t.await;
+        }
+        let loops: Vec<(u64, LoopHandle)> = self.loops.lock().drain().collect();
+        let mut out = HashMap::new();
+        let stops = loops.into_iter().map(|(id, h)| async move { (id, h.stop(mode).await) });
+        for (id, st) in futures::future::join_all(stops).await {
+            out.insert(id, st);
+        }
+        out
+    }
+}
+
+/// Runs the scrape pools of a configuration.
+pub struct ScrapeManager {
+    storage: Arc<dyn Appendable>,
+    pools: Mutex<BTreeMap<String, Arc<Pool>>>,
+    stats: Arc<ScrapeStats>,
+    sd_stats: Arc<DiscoveryStats>,
+    /// Serialises apply_config / stop.
+    apply_lock: tokio::sync::Mutex<()>,
+}
+
+impl ScrapeManager {
+    pub fn new(storage: Arc<dyn Appendable>) -> Arc<Self> {
+        Arc::new(ScrapeManager {
+            storage,
+            pools: Mutex::new(BTreeMap::new()),
+            stats: Arc::default(),
+            sd_stats: Arc::default(),
+            apply_lock: tokio::sync::Mutex::new(()),
+        })
+    }
+
+    /// Applies a (re)loaded configuration: unchanged jobs keep running,
+    /// changed jobs restart their loops without losing staleness state,
+    /// removed jobs stop and mark their series stale.
+    pub async fn apply_config(&self, cfg: &Config) -> Result<(), ScrapeError> {
+        let _g = self.apply_lock.lock().await;
+        // Build every client first: a bad job leaves the running state untouched.
+        let mut new_ctx: BTreeMap<String, Arc<PoolCtx>> = BTreeMap::new();
+        let seed = offset_seed(cfg);
+        for sc in &cfg.scrape_configs {
+            let unchanged = self
+                .pools
+                .lock()
+                .get(&sc.job_name)
+                .map(|p| *p.ctx.cfg == *sc && p.ctx.offset_seed == seed)
+                .unwrap_or(false);
+            if unchanged {
+                continue;
+            }
+            let client = build_client(sc).map_err(|m| ScrapeError::Client { job: sc.job_name.clone(), message: m })?;
+            new_ctx.insert(
+                sc.job_name.clone(),
+                Arc::new(PoolCtx {
+                    cfg: Arc::new(sc.clone()),
+                    client,
+                    storage: self.storage.clone(),
+                    stats: self.stats.clone(),
+                    accept: accept_header(&sc.protocols()),
+                    offset_seed: seed,
+                    forced_error: Mutex::new(None),
+                }),
+            );
+        }
+        let wanted: HashSet<&str> = cfg.scrape_configs.iter().map(|s| s.job_name.as_str()).collect();
+        let removed: Vec<Arc<Pool>> = {
+            let mut pools = self.pools.lock();
+            let names: Vec<String> = pools.keys().filter(|k| !wanted.contains(k.as_str())).cloned().collect();
+            names.iter().filter_map(|n| pools.remove(n)).collect()
+        };
+        for p in removed {
+            p.shutdown(StopMode::Stale).await;
+        }
+        for (job, ctx) in new_ctx {
+            let old = self.pools.lock().remove(&job);
+            let inherited = match old {
+                Some(p) => {
+                    self.stats.pool_reloads.fetch_add(1, Ordering::Relaxed);
+                    p.shutdown(StopMode::Handover).await
+                }
+                None => {
+                    self.stats.pools_created.fetch_add(1, Ordering::Relaxed);
+                    HashMap::new()
+                }
+            };
+            let pool = Arc::new(Pool {
+                ctx: ctx.clone(),
+                loops: Mutex::new(HashMap::new()),
+                dropped: Mutex::new(Vec::new()),
+                discovered: AtomicU64::new(0),
+                sync_task: Mutex::new(None),
+            });
+            let (tx, rx) = watch::channel(Vec::new());
+            let sd = tokio::spawn(run_job_discovery(ctx.cfg.clone(), tx, self.sd_stats.clone()));
+            let task = tokio::spawn(run_sync(pool.clone(), rx, inherited, sd));
+            *pool.sync_task.lock() = Some(task);
+            self.pools.lock().insert(job, pool);
+        }
+        Ok(())
+    }
+
+    /// Active targets of all pools, sorted by pool and labels.
+    pub fn active_targets(&self) -> Vec<TargetStatus> {
+        let pools: Vec<(String, Arc<Pool>)> = self.pools.lock().iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+        let mut out = Vec::new();
+        for (job, p) in pools {
+            let mut ts: Vec<TargetStatus> = p
+                .loops
+                .lock()
+                .values()
+                .map(|h| {
+                    let st = h.status.lock().clone();
+                    TargetStatus {
+                        discovered_labels: h.target.discovered.clone(),
+                        labels: h.target.public.clone(),
+                        scrape_pool: job.clone(),
+                        scrape_url: h.target.url.clone(),
+                        global_url: global_url(&h.target.url),
+                        last_error: st.last_error,
+                        last_scrape: st.last_scrape,
+                        last_scrape_duration: st.last_duration,
+                        health: st.health,
+                        scrape_interval: bongsu_model::duration::format_duration(h.target.interval_ms),
+                        scrape_timeout: bongsu_model::duration::format_duration(h.target.timeout_ms),
+                    }
+                })
+                .collect();
+            ts.sort_by(|a, b| a.labels.cmp(&b.labels));
+            out.extend(ts);
+        }
+        out
+    }
+
+    /// Targets dropped by relabelling (bounded by `keep_dropped_targets`).
+    pub fn dropped_targets(&self) -> Vec<DroppedTarget> {
+        let pools: Vec<Arc<Pool>> = self.pools.lock().values().cloned().collect();
+        pools.iter().flat_map(|p| p.dropped.lock().clone()).collect()
+    }
+
+    /// Metric metadata of the last successful scrape of every target.
+    pub fn metadata(&self) -> Vec<TargetMetadata> {
+        let pools: Vec<Arc<Pool>> = self.pools.lock().values().cloned().collect();
+        let mut out = Vec::new();
+        for p in pools {
+            for h in p.loops.lock().values() {
+                for m in &h.status.lock().metadata {
+                    out.push(TargetMetadata {
+                        target: h.target.public.clone(),
+                        metric: m.family.clone(),
+                        kind: m.kind.as_str().to_string(),
+                        help: m.help.clone(),
+                        unit: m.unit.clone(),
+                    });
+                }
+            }
+        }
+        out
+    }
+
+    /// The manager's self-metrics, with Prometheus' names.
+    pub fn stats(&self) -> Vec<StatSample> {
+        let s = &self.stats;
+        let c = |name, help, v: &AtomicU64| StatSample {
+            name,
+            help,
+            kind: "counter",
+            labels: Vec::new(),
+            value: v.load(Ordering::Relaxed) as f64,
+        };
+        let mut out = vec![
+            c("prometheus_target_scrapes_sample_out_of_order_total", "Total number of samples rejected due to not being out of the expected order.", &s.sample_out_of_order),
+            c("prometheus_target_scrapes_sample_duplicate_timestamp_total", "Total number of samples rejected due to duplicate timestamps but different values.", &s.sample_duplicate_timestamp),
+            c("prometheus_target_scrapes_sample_out_of_bounds_total", "Total number of samples rejected due to timestamp falling outside of the time bounds.", &s.sample_out_of_bounds),
+            c("prometheus_target_scrapes_exceeded_sample_limit_total", "Total number of scrapes that hit the sample limit and were rejected.", &s.exceeded_sample_limit),
+            c("prometheus_target_scrapes_exceeded_body_size_limit_total", "Total number of scrapes that hit the body size limit", &s.exceeded_body_size_limit),
+            c("prometheus_target_scrape_pool_exceeded_label_limits_total", "Total number of times scrape pools hit the label limits, during sync or config reload.", &s.exceeded_label_limits),
+            c("prometheus_target_scrape_pool_exceeded_target_limit_total", "Total number of times scrape pools hit the target limit, during sync or config reload.", &s.exceeded_target_limit),
+            c("prometheus_target_scrape_pool_reloads_total", "Total number of scrape pool reloads.", &s.pool_reloads),
+            c("prometheus_target_scrape_pools_total", "Total number of scrape pool creation attempts.", &s.pools_created),
+            c("prometheus_sd_file_read_errors_total", "The number of File-SD read errors.", &self.sd_stats.file_read_errors),
+            c("prometheus_sd_file_scan_duration_seconds_count", "The duration of the File-SD scan in seconds.", &self.sd_stats.file_scans),
+        ];
+        let pools: Vec<(String, Arc<Pool>)> = self.pools.lock().iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+        for (job, p) in pools {
+            out.push(StatSample {
+                name: "prometheus_target_scrape_pool_targets",
+                help: "Current number of targets in this scrape pool.",
+                kind: "gauge",
+                labels: vec![("scrape_job".into(), job.clone())],
+                value: p.loops.lock().len() as f64,
+            });
+            out.push(StatSample {
+                name: "prometheus_sd_discovered_targets",
+                help: "Current number of discovered targets.",
+                kind: "gauge",
+                labels: vec![("config".into(), job.clone()), ("name".into(), "scrape".into())],
+                value: p.discovered.load(Ordering::Relaxed) as f64,
+            });
+            out.push(StatSample {
+                name: "prometheus_target_scrape_pool_sync_total",
+                help: "Total number of syncs that were executed on a scrape pool.",
+                kind: "counter",
+                labels: vec![("scrape_job".into(), job)],
+                value: s.pool_syncs.load(Ordering::Relaxed) as f64,
+            });
+        }
+        out
+    }
+
+    /// Stops every pool; all series get staleness markers.
+    pub async fn stop(&self) {
+        let _g = self.apply_lock.lock().await;
+        let pools: Vec<Arc<Pool>> = std::mem::take(&mut *self.pools.lock()).into_values().collect();
+        for p in pools {
+            p.shutdown(StopMode::Stale).await;
+        }
+    }
+}
+
+fn offset_seed(cfg: &Config) -> u64 {
+    let mut h = xxhash_rust::xxh3::Xxh3::new();
+    for (k, v) in &cfg.global.external_labels {
+        h.update(k.as_bytes());
+        h.update(&[0xff]);
+        h.update(v.as_bytes());
+        h.update(&[0xff]);
+    }
+    h.update(hostname().as_bytes());
+    h.digest()
+}
+
+fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|s| s.trim().to_string())
+        .unwrap_or_else(|_| "localhost".into())
+}
+
+fn global_url(u: &str) -> String {
+    match url::Url::parse(u) {
+        Ok(mut parsed) => {
+            let local = matches!(parsed.host_str(), Some("localhost" | "127.0.0.1" | "[::1]" | "::1"));
+            if local && parsed.set_host(Some(&hostname())).is_ok() {
+                return parsed.to_string();
+            }
+            u.to_string()
+        }
+        Err(_) => u.to_string(),
+    }
+}
+
+/// The Accept header Prometheus 3 sends for a protocol list (protobuf is
+/// not offered: Bongsu parses the text formats only).
+pub fn accept_header(protocols: &[ScrapeProtocol]) -> String {
+    let mut vals = Vec::new();
+    let mut weight = 6;
+    for p in protocols {
+        if *p == ScrapeProtocol::PrometheusProto {
+            continue;
+        }
+        let mut v = p.header_value().to_string();
+        if matches!(p, ScrapeProtocol::PrometheusText100 | ScrapeProtocol::OpenMetricsText100) {
+            v.push_str(";escaping=allow-utf-8");
+        }
+        v.push_str(&format!(";q=0.{weight}"));
+        vals.push(v);
+        weight -= 1;
+    }
+    vals.push(format!("*/*;q=0.{weight}"));
+    vals.join(",")
+}
+
+// ---------------------------------------------------------------------------
+// HTTP client
+
+fn build_client(sc: &ScrapeConfig) -> Result<reqwest::Client, String> {
+    let http = sc.http_client();
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let tls = &http.tls_config;
+    let versions: Vec<&'static rustls::SupportedProtocolVersion> = match tls.min_version.as_deref() {
+        Some("TLS13") => vec![&rustls::version::TLS13],
+        Some("TLS12") | None | Some("") => vec![&rustls::version::TLS12, &rustls::version::TLS13],
+        Some("TLS10") | Some("TLS11") => vec![&rustls::version::TLS12, &rustls::version::TLS13],
+        Some(o) => return Err(format!("unknown TLS version {o:?}: use TLS12 or TLS13")),
+    };
+    let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
+        .with_protocol_versions(&versions)
+        .map_err(|e| e.to_string())?;
+    let builder = if tls.insecure_skip_verify {
+        builder.dangerous().with_custom_certificate_verifier(Arc::new(NoVerify(provider)))
+    } else {
+        let mut roots = rustls::RootCertStore::empty();
+        let ca_pem: Vec<u8> = match (&tls.ca_file, &tls.ca) {
+            (Some(f), _) => std::fs::read(f).map_err(|e| format!("unable to load specified CA cert {f}: {e}"))?,
+            (None, Some(inline)) => inline.as_bytes().to_vec(),
+            (None, None) => system_roots(),
+        };
+        for c in rustls_pemfile::certs(&mut ca_pem.as_slice()).flatten() {
+            let _ = roots.add(c);
+        }
+        builder.with_root_certificates(roots)
+    };
+    let mut config = match (&tls.cert_file, &tls.key_file) {
+        (Some(cf), Some(kf)) => {
+            let certs: Vec<_> = rustls_pemfile::certs(&mut std::fs::read(cf).map_err(|e| format!("{cf}: {e}"))?.as_slice())
+                .flatten()
+                .collect();
+            let key = rustls_pemfile::private_key(&mut std::fs::read(kf).map_err(|e| format!("{kf}: {e}"))?.as_slice())
+                .map_err(|e| format!("{kf}: {e}"))?
+                .ok_or_else(|| format!("{kf}: no private key found"))?;
+            builder.with_client_auth_cert(certs, key).map_err(|e| e.to_string())?
+        }
+        (None, None) => builder.with_no_client_auth(),
+        _ => return Err("tls_config needs both cert_file and key_file".into()),
+    };
+    config.alpn_protocols =
+        if http.enable_http2 { vec![b"h2".to_vec(), b"http/1.1".to_vec()] } else { vec![b"http/1.1".to_vec()] };
+    let mut b = reqwest::Client::builder()
+        .tls_backend_preconfigured(config)
+        .gzip(true)
+        .user_agent(concat!("Bongsu/", env!("CARGO_PKG_VERSION")))
+        .redirect(if http.follow_redirects { reqwest::redirect::Policy::limited(10) } else { reqwest::redirect::Policy::none() });
+    if !http.enable_http2 {
+        b = b.http1_only();
+    }
+    match &http.proxy_url {
+        Some(p) if !p.is_empty() => {
+            b = b.proxy(reqwest::Proxy::all(p).map_err(|e| format!("proxy_url: {e}"))?);
+        }
+        _ => b = b.no_proxy(),
+    }
+    b.build().map_err(|e| e.to_string())
+}
+
+fn system_roots() -> Vec<u8> {
+    for p in ["/etc/ssl/certs/ca-certificates.crt", "/etc/pki/tls/certs/ca-bundle.crt", "/etc/ssl/cert.pem"] {
+        if let Ok(b) = std::fs::read(p) {
+            return b;
+        }
+    }
+    Vec::new()
+}
+
+#[derive(Debug)]
+struct NoVerify(Arc<rustls::crypto::CryptoProvider>);
+
+impl rustls::client::danger::ServerCertVerifier for NoVerify {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &rustls::pki_types::CertificateDer<'_>,
+        _intermediates: &[rustls::pki_types::CertificateDer<'_>],
+        _server_name: &rustls::pki_types::ServerName<'_>,
+        _ocsp: &[u8],
+        _now: rustls::pki_types::UnixTime,
+    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
+        Ok(rustls::client::danger::ServerCertVerified::assertion())
+    }
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls::pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.0.signature_verification_algorithms)
+    }
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls::pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.0.signature_verification_algorithms)
+    }
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.0.signature_verification_algorithms.supported_schemes()
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Pool sync
+
+async fn run_sync(
+    pool: Arc<Pool>,
+    mut rx: watch::Receiver<Vec<TargetGroup>>,
+    mut inherited: HashMap<u64, LoopState>,
+    sd: JoinHandle<()>,
+) {
+    // Dropping `rx` (task aborted) ends the discovery task; abort it too.
+    struct AbortOnDrop(JoinHandle<()>);
+    impl Drop for AbortOnDrop {
+        fn drop(&mut self) {
+            self.0.abort();
+        }
+    }
+    let _sd = AbortOnDrop(sd);
+    let mut first = true;
+    loop {
+        if rx.changed().await.is_err() {
+            return;
+        }
+        let groups = rx.borrow_and_update().clone();
+        sync_targets(&pool, &groups, &mut inherited).await;
+        if first {
+            // States of targets that no longer exist under the new config.
+            for (_, st) in inherited.drain() {
+                write_end_staleness(&pool.ctx, st);
+            }
+            first = false;
+        }
+    }
+}
+
+async fn sync_targets(pool: &Arc<Pool>, groups: &[TargetGroup], inherited: &mut HashMap<u64, LoopState>) {
+    let ctx = &pool.ctx;
+    ctx.stats.pool_syncs.fetch_add(1, Ordering::Relaxed);
+    let mut active: HashMap<u64, Target> = HashMap::new();
+    let mut dropped = Vec::new();
+    let built = targets_from_groups(&ctx.cfg, groups);
+    pool.discovered.store(built.len() as u64, Ordering::Relaxed);
+    for b in built {
+        match b {
+            Built::Active(t) => {
+                active.insert(t.identity(), t);
+            }
+            Built::Dropped(d) => dropped.push(DroppedTarget { discovered_labels: d, scrape_pool: ctx.cfg.job_name.clone() }),
+            Built::Invalid(d, e) => {
+                tracing::warn!(scrape_pool = %ctx.cfg.job_name, target = %d, err = %e, "Creating target failed");
+            }
+        }
+    }
+    if let Some(k) = ctx.cfg.keep_dropped_targets.filter(|k| *k > 0) {
+        dropped.truncate(k as usize);
+    }
+    *pool.dropped.lock() = dropped;
+    let limit = ctx.cfg.target_limit.unwrap_or(0);
+    *ctx.forced_error.lock() = if limit > 0 && active.len() as u64 > limit {
+        ctx.stats.exceeded_target_limit.fetch_add(1, Ordering::Relaxed);
+        Some(format!("target_limit exceeded (number of targets: {}, limit: {limit})", active.len()))
+    } else {
+        None
+    };
+    // Stop loops of targets that went away.
+    let gone: Vec<LoopHandle> = {
+        let mut loops = pool.loops.lock();
+        let ids: Vec<u64> = loops.keys().filter(|id| !active.contains_key(id)).copied().collect();
+        ids.iter().filter_map(|id| loops.remove(id)).collect()
+    };
+    futures::future::join_all(gone.into_iter().map(|h| h.stop(StopMode::Stale))).await;
+    // Start loops for new targets.
+    let mut loops = pool.loops.lock();
+    for (id, t) in active {
+        if loops.contains_key(&id) {
+            continue;
+        }
+        let state = inherited.remove(&id).unwrap_or_default();
+        let target = Arc::new(t);
+        let status = Arc::new(Mutex::new(LoopStatus::default()));
+        let (stop_tx, stop_rx) = oneshot::channel();
+        let join = tokio::spawn(scrape_loop(ctx.clone(), target.clone(), status.clone(), state, stop_rx));
+        loops.insert(id, LoopHandle { target, status, stop: Some(stop_tx), join });
+    }
+}
+
+// ---------------------------------------------------------------------------
+// The loop
+
+async fn scrape_loop(
+    ctx: Arc<PoolCtx>,
+    target: Arc<Target>,
+    status: Arc<Mutex<LoopStatus>>,
+    mut state: LoopState,
+    mut stop: oneshot::Receiver<StopMode>,
+) -> LoopState {
+    let interval = Duration::from_millis(target.interval_ms.max(1) as u64);
+    // Spread scrapes over the interval by target, as Prometheus does.
+    let iv_ns = interval.as_nanos() as u64;
+    let now_ns = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or(0);
+    let base = iv_ns - now_ns % iv_ns;
+    let offset = (target.identity() ^ ctx.offset_seed) % iv_ns;
+    let mut next = base + offset;
+    if next > iv_ns {
+        next -= iv_ns;
+    }
+    let start = tokio::time::Instant::now() + Duration::from_nanos(next);
+    let mut ticker = tokio::time::interval_at(start, interval);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            mode = &mut stop => {
+                match mode.unwrap_or(StopMode::Stale) {
+                    StopMode::Stale => {
+                        write_end_staleness(&ctx, std::mem::take(&mut state));
+                        return LoopState::default();
+                    }
+                    StopMode::Handover => return state,
+                }
+            }
+            _ = ticker.tick() => {
+                scrape_once(&ctx, &target, &status, &mut state).await;
+            }
+        }
+    }
+}
+
+/// Writes staleness markers for every series a loop wrote.
+fn write_end_staleness(ctx: &PoolCtx, state: LoopState) {
+    if state.series.is_empty() && state.report.is_empty() {
+        return;
+    }
+    let ts = now_ms().max(state.last_ts + 1);
+    let mut app = ctx.storage.appender();
+    for l in state.series.values().chain(state.report.iter()) {
+        let _ = app.append(l, ts, STALE_NAN);
+    }
+    if let Err(e) = app.commit() {
+        tracing::warn!(err = %e, "writing staleness markers failed");
+    }
+}
+
+async fn scrape_once(ctx: &PoolCtx, target: &Target, status: &Mutex<LoopStatus>, state: &mut LoopState) {
+    let ts = now_ms();
+    let started = Instant::now();
+    ctx.stats.scrapes.fetch_add(1, Ordering::Relaxed);
+    let forced = ctx.forced_error.lock().clone();
+    let fetched = match forced {
+        Some(e) => Err(e),
+        None => fetch(ctx, target).await,
+    };
+    let duration = started.elapsed().as_secs_f64();
+    let outcome = match fetched {
+        Ok((body, ctype)) => ingest(ctx, target, state, ts, duration, &body, &ctype),
+        Err(e) => Err(e),
+    };
+    let mut st = status.lock();
+    st.last_scrape = Some(ts);
+    st.last_duration = duration;
+    match outcome {
+        Ok(meta) => {
+            st.health = Health::Up;
+            st.last_error.clear();
+            st.metadata = meta;
+        }
+        Err(e) => {
+            drop(st);
+            ctx.stats.scrapes_failed.fetch_add(1, Ordering::Relaxed);
+            tracing::debug!(target = %target.url, err = %e, "scrape failed");
+            write_failure(ctx, target, state, ts, duration);
+            let mut st = status.lock();
+            st.health = Health::Down;
+            st.last_error = e;
+        }
+    }
+}
+
+/// Fetches the body; errors are Prometheus' texts.
+async fn fetch(ctx: &PoolCtx, target: &Target) -> Result<(Vec<u8>, String), String> {
+    let cfg = &ctx.cfg;
+    let timeout = Duration::from_millis(target.timeout_ms.max(1) as u64);
+    let mut req = ctx
+        .client
+        .get(&target.url)
+        .header(reqwest::header::ACCEPT, &ctx.accept)
+        .header("X-Prometheus-Scrape-Timeout-Seconds", format!("{}", target.timeout_ms as f64 / 1000.0));
+    if let Some(b) = &cfg.basic_auth {
+        let user = match &b.username_file {
+            Some(f) => read_secret_file(f)?,
+            None => b.username.clone(),
+        };
+        let pass = match (&b.password, &b.password_file) {
+            (Some(p), _) => Some(p.expose().to_string()),
+            (None, Some(f)) => Some(read_secret_file(f)?),
+            _ => None,
+        };
+        req = req.basic_auth(user, pass);
+    }
+    let bearer = |kind: &str, cred: String| format!("{} {}", kind, cred);
+    if let Some(a) = &cfg.authorization {
+        let kind = a.kind.clone().filter(|k| !k.is_empty()).unwrap_or_else(|| "Bearer".into());
+        let cred = match (&a.credentials, &a.credentials_file) {
+            (Some(c), _) => c.expose().to_string(),
+            (None, Some(f)) => read_secret_file(f)?,
+            _ => String::new(),
+        };
+        req = req.header(reqwest::header::AUTHORIZATION, bearer(&kind, cred));
+    } else if let Some(t) = &cfg.bearer_token {
+        req = req.header(reqwest::header::AUTHORIZATION, bearer("Bearer", t.expose().to_string()));
+    } else if let Some(f) = &cfg.bearer_token_file {
+        req = req.header(reqwest::header::AUTHORIZATION, bearer("Bearer", read_secret_file(f)?));
+    }
+    for (k, v) in &cfg.http_headers {
+        // `http_headers: {Name: {values: [..]}}` (secrets/files not supported yet).
+        if let Some(vals) = v.get("values").and_then(|x| x.as_array()) {
+            for val in vals.iter().filter_map(|x| x.as_str()) {
+                req = req.header(k.as_str(), val);
+            }
+        }
+    }
+    let limit = cfg.body_size_limit.map(|b| b.0).filter(|b| *b > 0);
+    let work = async {
+        let mut resp = req.send().await.map_err(|e| error_chain(&e))?;
+        let status = resp.status();
+        if status != reqwest::StatusCode::OK {
+            return Err(format!(
+                "server returned HTTP status {} {}",
+                status.as_u16(),
+                status.canonical_reason().unwrap_or("")
+            ));
+        }
+        let ctype = resp
+            .headers()
+            .get(reqwest::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_string();
+        let mut body = Vec::new();
+        while let Some(chunk) = resp.chunk().await.map_err(|e| error_chain(&e))? {
+            body.extend_from_slice(&chunk);
+            if let Some(l) = limit {
+                if body.len() as u64 > l {
+                    ctx.stats.exceeded_body_size_limit.fetch_add(1, Ordering::Relaxed);
+                    return Err(format!("body size limit exceeded (limit: {l} bytes)"));
+                }
+            }
+        }
+        Ok((body, ctype))
+    };
+    match tokio::time::timeout(timeout, work).await {
+        Ok(r) => r,
+        Err(_) => Err(format!("Get \"{}\": context deadline exceeded", target.url)),
+    }
+}
+
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut src = e.source();
+    while let Some(x) = src {
+        s.push_str(": ");
+        s.push_str(&x.to_string());
+        src = x.source();
+    }
+    s
+}
+
+fn read_secret_file(f: &str) -> Result<String, String> {
+    std::fs::read_to_string(f)
+        .map(|s| s.trim().to_string())
+        .map_err(|e| format!("unable to read {f}: {e}"))
+}
+
+fn content_format(cfg: &ScrapeConfig, ctype: &str) -> Result<Format, String> {
+    if let Some(f) = Format::from_content_type(ctype) {
+        return Ok(f);
+    }
+    let fallback = match cfg.fallback_scrape_protocol {
+        Some(ScrapeProtocol::OpenMetricsText001 | ScrapeProtocol::OpenMetricsText100) => Some(Format::OpenMetrics),
+        Some(ScrapeProtocol::PrometheusText004 | ScrapeProtocol::PrometheusText100) => Some(Format::PrometheusText),
+        Some(ScrapeProtocol::PrometheusProto) | None => None,
+    };
+    match fallback {
+        Some(f) => Ok(f),
+        None if ctype.trim().is_empty() => Err(
+            "non-compliant scrape target sending blank Content-Type and no fallback_scrape_protocol specified for target"
+                .into(),
+        ),
+        None => Err(format!(
+            "received unsupported Content-Type {ctype:?} and no fallback_scrape_protocol specified for target"
+        )),
+    }
+}
+
+/// Applies target labels as Prometheus' `mutateSampleLabels` does.
+fn mutate_sample_labels(sample: &Labels, target: &Labels, honor: bool, rcs: &[relabel::RelabelConfig]) -> Option<Labels> {
+    let mut lb: LabelsBuilder = sample.builder();
+    if honor {
+        for l in target {
+            if sample.get(&l.name).map(|v| v.is_empty()).unwrap_or(true) {
+                lb.set(l.name.clone(), l.value.clone());
+            }
+        }
+    } else {
+        let mut conflicts: Vec<(String, String)> = Vec::new();
+        for l in target {
+            if let Some(v) = sample.get(&l.name).filter(|v| !v.is_empty()) {
+                conflicts.push((l.name.clone(), v.to_string()));
+            }
+            lb.set(l.name.clone(), l.value.clone());
+        }
+        conflicts.sort_by_key(|(n, _)| n.len());
+        for (name, value) in conflicts {
+            let mut new_name = name;
+            loop {
+                new_name = format!("exported_{new_name}");
+                if lb.get(&new_name).unwrap_or("").is_empty() {
+                    lb.set(new_name, value);
+                    break;
+                }
+            }
+        }
+    }
+    if !relabel::process_builder(&mut lb, rcs) {
+        return None;
+    }
+    Some(lb.into_labels())
+}
+
+fn check_label_limits(cfg: &ScrapeConfig, l: &Labels) -> Result<(), String> {
+    let name = l.metric_name().unwrap_or("");
+    let short = |s: &str| s.chars().take(50).collect::<String>();
+    if let Some(lim) = cfg.label_limit.filter(|v| *v > 0) {
+        if l.len() as u64 > lim {
+            return Err(format!(
+                "label_limit exceeded (metric: {}, number of labels: {}, limit: {lim})",
+                short(name),
+                l.len()
+            ));
+        }
+    }
+    for lab in l {
+        if let Some(lim) = cfg.label_name_length_limit.filter(|v| *v > 0) {
+            if lab.name.chars().count() as u64 > lim {
+                return Err(format!(
+                    "label_name_length_limit exceeded (metric: {}, label name: {}, length: {}, limit: {lim})",
+                    short(name),
+                    short(&lab.name),
+                    lab.name.chars().count()
+                ));
+            }
+        }
+        if let Some(lim) = cfg.label_value_length_limit.filter(|v| *v > 0) {
+            if lab.value.chars().count() as u64 > lim {
+                return Err(format!(
+                    "label_value_length_limit exceeded (metric: {}, label value: {}, length: {}, limit: {lim})",
+                    short(name),
+                    short(&lab.value),
+                    lab.value.chars().count()
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn count_append_error(stats: &ScrapeStats, e: AppendError) {
+    let c = match e {
+        AppendError::OutOfOrder => &stats.sample_out_of_order,
+        AppendError::DuplicateTimestamp => &stats.sample_duplicate_timestamp,
+        AppendError::OutOfBounds => &stats.sample_out_of_bounds,
+    };
+    c.fetch_add(1, Ordering::Relaxed);
+}
+
+fn report_labels(target: &Labels, name: &str) -> Labels {
+    let mut b = target.builder();
+    b.set(bongsu_model::METRIC_NAME, name);
+    b.into_labels()
+}
+
+fn append_report(
+    app: &mut dyn Appender,
+    target: &Target,
+    state: &mut LoopState,
+    ts: i64,
+    up: f64,
+    duration: f64,
+    scraped: f64,
+    post_relabel: f64,
+    added: f64,
+) {
+    let vals = [
+        ("up", up),
+        ("scrape_duration_seconds", duration),
+        ("scrape_samples_scraped", scraped),
+        ("scrape_samples_post_metric_relabeling", post_relabel),
+        ("scrape_series_added", added),
+    ];
+    state.report.clear();
+    for (n, v) in vals {
+        let l = report_labels(&target.public, n);
+        let _ = app.append(&l, ts, v);
+        state.report.push(l);
+    }
+}
+
+/// A failed scrape: every series of the previous scrape goes stale, `up` is 0.
+fn write_failure(ctx: &PoolCtx, target: &Target, state: &mut LoopState, ts: i64, duration: f64) {
+    let mut app = ctx.storage.appender();
+    for l in state.series.values() {
+        let _ = app.append(l, ts, STALE_NAN);
+    }
+    state.series.clear();
+    append_report(app.as_mut(), target, state, ts, 0.0, duration, 0.0, 0.0, 0.0);
+    state.last_ts = state.last_ts.max(ts);
+    if let Err(e) = app.commit() {
+        tracing::warn!(err = %e, "commit of failed scrape report failed");
+    }
+}
+
+/// Parses and writes one scrape. On error nothing of the body is written
+/// (the caller then writes the failure report).
+fn ingest(
+    ctx: &PoolCtx,
+    target: &Target,
+    state: &mut LoopState,
+    ts: i64,
+    duration: f64,
+    body: &[u8],
+    ctype: &str,
+) -> Result<Vec<Metadata>, String> {
+    let cfg = &ctx.cfg;
+    let format = content_format(cfg, ctype)?;
+    let parsed = exposition::parse_scrape(body, format).map_err(|e| e.to_string())?;
+    let scraped = parsed.samples.len();
+    let mut out: Vec<(Labels, i64, f64, bool)> = Vec::with_capacity(scraped);
+    for s in parsed.samples {
+        let Some(l) = mutate_sample_labels(&s.labels, &target.public, cfg.honor_labels, &cfg.metric_relabel_configs) else {
+            continue;
+        };
+        check_label_limits(cfg, &l).inspect_err(|_| {
+            ctx.stats.exceeded_label_limits.fetch_add(1, Ordering::Relaxed);
+        })?;
+        let (t, explicit) = match s.timestamp_ms {
+            Some(t) if cfg.honor_timestamps => (t, true),
+            _ => (ts, false),
+        };
+        out.push((l, t, s.value, explicit));
+    }
+    if let Some(lim) = cfg.sample_limit.filter(|v| *v > 0) {
+        if out.len() as u64 > lim {
+            ctx.stats.exceeded_sample_limit.fetch_add(1, Ordering::Relaxed);
+            return Err("sample limit exceeded".into());
+        }
+    }
+    let mut app = ctx.storage.appender();
+    let mut current: HashMap<u64, Labels> = HashMap::with_capacity(out.len());
+    let post = out.len();
+    let mut added = 0usize;
+    for (l, t, v, explicit) in out {
+        if let Err(e) = app.append(&l, t, v) {
+            count_append_error(&ctx.stats, e);
+            continue;
+        }
+        // Series with explicit timestamps are not tracked for staleness.
+        if !explicit || cfg.track_timestamps_staleness {
+            let h = l.stable_hash();
+            if !state.series.contains_key(&h) {
+                added += 1;
+            }
+            current.insert(h, l);
+        }
+    }
+    for (h, l) in &state.series {
+        if !current.contains_key(h) {
+            let _ = app.append(l, ts, STALE_NAN);
+        }
+    }
+    state.series = current;
+    append_report(app.as_mut(), target, state, ts, 1.0, duration, scraped as f64, post as f64, added as f64);
+    state.last_ts = state.last_ts.max(ts);
+    app.commit().map_err(|e| format!("commit: {e}"))?;
+    Ok(parsed.metadata)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accept_header_like_prometheus() {
+        assert_eq!(
+            accept_header(&ScrapeProtocol::defaults()),
+            "application/openmetrics-text;version=1.0.0;escaping=allow-utf-8;q=0.6,application/openmetrics-text;version=0.0.1;q=0.5,text/plain;version=1.0.0;escaping=allow-utf-8;q=0.4,text/plain;version=0.0.4;q=0.3,*/*;q=0.2"
+        );
+    }
+
+    #[test]
+    fn honor_labels_and_exported_prefix() {
+        let sample = Labels::from_pairs([("__name__", "m"), ("job", "inner"), ("exported_job", "x")]);
+        let target = Labels::from_pairs([("job", "outer"), ("instance", "h:1")]);
+        let honored = mutate_sample_labels(&sample, &target, true, &[]).expect("kept");
+        assert_eq!(honored.get("job"), Some("inner"));
+        assert_eq!(honored.get("instance"), Some("h:1"));
+        let not = mutate_sample_labels(&sample, &target, false, &[]).expect("kept");
+        assert_eq!(not.get("job"), Some("outer"));
+        assert_eq!(not.get("exported_exported_job"), Some("inner"));
+        assert_eq!(not.get("exported_job"), Some("x"));
+    }
+}
