@@ -40,6 +40,7 @@ pub fn router(state: AppState) -> Router {
         .route("/admin/tsdb/snapshot", post(api::snapshot).put(api::snapshot))
         .route("/admin/tsdb/clean_tombstones", post(api::clean_tombstones).put(api::clean_tombstones))
         .fallback(api_fallback)
+        .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn(cors))
         .layer(middleware::from_fn_with_state(state.clone(), require_ready));
 
@@ -56,6 +57,8 @@ pub fn router(state: AppState) -> Router {
         .route("/-/reload", post(reload).put(reload).get(lifecycle_get))
         .route("/-/quit", get(lifecycle_get))
         .route("/", get(landing))
+        .fallback(api_fallback)
+        .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(10 << 20))
         .layer(CompressionLayer::new())
         .with_state(state)
@@ -65,7 +68,12 @@ async fn api_fallback() -> Response {
     api::not_found().await
 }
 
-/// Prometheus' default `--web.cors.origin` is `.*`: echo the origin back.
+async fn method_not_allowed() -> Response {
+    crate::params::http_error(StatusCode::METHOD_NOT_ALLOWED, "Method Not Allowed")
+}
+
+/// Prometheus' default `--web.cors.origin` is `.*`, answered with
+/// `Access-Control-Allow-Origin: *` when the request has an `Origin`.
 async fn cors(req: Request, next: Next) -> Response {
     let origin = req.headers().get(header::ORIGIN).cloned();
     // Prometheus answers OPTIONS on every API path (CORS preflight).
@@ -74,13 +82,13 @@ async fn cors(req: Request, next: Next) -> Response {
     } else {
         next.run(req).await
     };
-    if let Some(origin) = origin {
+    if origin.is_some() {
         let h = resp.headers_mut();
         h.insert(header::ACCESS_CONTROL_ALLOW_HEADERS, HeaderValue::from_static("Accept, Authorization, Content-Type, Origin"));
         h.insert(header::ACCESS_CONTROL_ALLOW_METHODS, HeaderValue::from_static("GET, POST, OPTIONS"));
         h.insert(header::ACCESS_CONTROL_EXPOSE_HEADERS, HeaderValue::from_static("Date"));
         h.insert(header::VARY, HeaderValue::from_static("Origin"));
-        h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
+        h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*"));
     }
     resp
 }

@@ -401,8 +401,12 @@ async fn lifecycle_endpoints() {
     let (s, b) = get(&f.app, "/").await;
     assert_eq!(s, StatusCode::OK);
     assert!(b.contains("api/v1/status/buildinfo"));
-    let (s, _) = get(&f.app, "/api/v1/nope").await;
+    let (s, b) = get(&f.app, "/api/v1/nope").await;
+    assert_eq!((s, b.as_str()), (StatusCode::NOT_FOUND, "404 page not found\n"));
+    let (s, _) = get(&f.app, "/nope").await;
     assert_eq!(s, StatusCode::NOT_FOUND);
+    let (s, b) = get(&f.app, "/api/v1/admin/tsdb/snapshot").await;
+    assert_eq!((s, b.as_str()), (StatusCode::METHOD_NOT_ALLOWED, "Method Not Allowed\n"));
 
     f.ready.store(false, Ordering::Release);
     let (s, b) = get(&f.app, "/-/ready").await;
@@ -666,10 +670,10 @@ async fn auxiliary_endpoints() {
     assert_eq!(b, r#"{"status":"error","errorType":"bad_data","error":"end timestamp must not be before start timestamp"}"#);
     let (_, b) = get(&f.app, "/api/v1/status/walreplay").await;
     assert_eq!(b, r#"{"status":"success","data":{"min":0,"max":0,"current":0}}"#);
-    // CORS headers echo the origin (Prometheus' default --web.cors.origin=.*).
+    // CORS headers as with Prometheus' default --web.cors.origin=.*.
     let req = Request::builder().uri("/api/v1/labels").header("origin", "http://grafana:3000").body(Body::empty()).unwrap();
     let resp = f.app.clone().oneshot(req).await.unwrap();
-    assert_eq!(resp.headers().get("access-control-allow-origin").unwrap(), "http://grafana:3000");
+    assert_eq!(resp.headers().get("access-control-allow-origin").unwrap(), "*");
     let (s, _, _) = call(&f.app, "OPTIONS", "/api/v1/query", None).await;
     assert!(s.is_success(), "{s}");
 }
