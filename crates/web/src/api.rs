@@ -199,7 +199,17 @@ fn query_options(p: &Params, state: &AppState) -> Result<EngineOptions, ApiError
     Ok(opts)
 }
 
+/// Prometheus' `--query.max-concurrency` default: further queries wait.
+static QUERY_SLOTS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(20);
+
 async fn run_query(state: &AppState, query: String, kind: QueryKind, opts: EngineOptions) -> Result<QueryResult, ApiError> {
+    let started = tokio::time::Instant::now();
+    let _slot = match tokio::time::timeout(opts.timeout, QUERY_SLOTS.acquire()).await {
+        Ok(Ok(permit)) => permit,
+        _ => return Err(ApiError::new(ErrorType::Timeout, "query timed out in query queue")),
+    };
+    let mut opts = opts;
+    opts.timeout = opts.timeout.saturating_sub(started.elapsed());
     // The engine stops itself at the deadline; the outer timeout only guards
     // against a stuck evaluation.
     let backstop = opts.timeout.saturating_add(Duration::from_secs(5));

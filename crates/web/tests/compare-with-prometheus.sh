@@ -5,7 +5,8 @@
 # Known differences with Prometheus 2.42 (Debian 12), where we follow 3.x:
 # label values in results are not HTML-escaped, "invalid time value" is
 # lower-case, range-vector range queries are `invalid parameter "query"`,
-# status/tsdb validates `limit`.
+# status/tsdb validates `limit`, `limit` on query/labels/series exists, the
+# empty query error says "unknown position", annotations (warnings) exist.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 work=$(mktemp -d)
