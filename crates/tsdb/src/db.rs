@@ -389,7 +389,7 @@ impl Db {
         let lowest = blocks.iter().map(|b| b.meta.min_time).min().unwrap_or(i64::MAX).min(head_min);
         let (head_series, syms) = {
             let ix = i.head.index.read();
-            (ix.series.len() as u64, ix.syms.len() as u64)
+            (ix.series.len() as u64, ix.syms.bytes() as u64)
         };
         Stats {
             head_series,

@@ -28,6 +28,7 @@ pub(crate) struct Interner {
     strs: Vec<Option<Arc<str>>>,
     refs: Vec<u32>,
     free: Vec<u32>,
+    bytes: usize,
 }
 
 impl Interner {
@@ -37,6 +38,7 @@ impl Interner {
             return id;
         }
         let a: Arc<str> = Arc::from(s);
+        self.bytes += s.len();
         let id = if let Some(id) = self.free.pop() {
             self.strs[id as usize] = Some(a.clone());
             self.refs[id as usize] = 1;
@@ -66,6 +68,7 @@ impl Interner {
         self.refs[i] -= 1;
         if self.refs[i] == 0 {
             if let Some(s) = self.strs[i].take() {
+                self.bytes -= s.len();
                 self.map.remove(&s);
             }
             self.free.push(id);
@@ -74,6 +77,11 @@ impl Interner {
 
     pub fn len(&self) -> usize {
         self.map.len()
+    }
+
+    /// Bytes of the interned strings.
+    pub fn bytes(&self) -> usize {
+        self.bytes
     }
 }
 
