@@ -790,3 +790,39 @@ up{job="prom",instance="",region="eu"} 0 @T
 "#;
     assert_eq!(b, expected.replace("@T", &t.to_string()));
 }
+
+#[tokio::test]
+async fn rate_limit_and_tls_options() {
+    let cfg = WebConfig::parse("rate_limit:\n  burst: 1\n  interval: 1h\n").unwrap();
+    let (addr, stop) = start(Some(cfg)).await;
+    let conn = || async { tokio::net::TcpStream::connect(addr).await.unwrap() };
+    assert_eq!(http1(conn().await, "/-/healthy", None).await.0, 200);
+    let (code, _, body) = http1(conn().await, "/-/healthy", None).await;
+    assert_eq!((code, body.as_str()), (429, "Too Many Requests\n"));
+    let _ = stop.send(());
+
+    let base = format!(
+        "tls_server_config:\n  cert_file: {}\n  key_file: {}\n",
+        testdata("server.crt"),
+        testdata("server.key")
+    );
+    let ok = WebConfig::parse(&format!(
+        "{base}  min_version: TLS12\n  max_version: TLS12\n  cipher_suites: [TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256]\n  curve_preferences: [X25519, CurveP256]\n"
+    ))
+    .unwrap();
+    assert_eq!(ok.validate(), Ok(()));
+    let bad = WebConfig::parse(&format!("{base}  cipher_suites: [TLS_NOPE]\n")).unwrap();
+    assert_eq!(bad.validate().unwrap_err(), "unknown cipher: TLS_NOPE");
+    let bad = WebConfig::parse(&format!("{base}  client_ca_file: {}\n", testdata("ca.crt"))).unwrap();
+    assert_eq!(bad.validate().unwrap_err(), "client CA's have been configured without a Client Auth Policy");
+
+    // TLS 1.2 only, served with the restricted suite.
+    let (addr, stop) = start(Some(ok)).await;
+    let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
+    let tls = tls_client(false).connect(name, tcp).await.unwrap();
+    assert_eq!(tls.get_ref().1.protocol_version(), Some(rustls::ProtocolVersion::TLSv1_2));
+    let (code, _, _) = http1(tls, "/-/healthy", None).await;
+    assert_eq!(code, 200);
+    let _ = stop.send(());
+}
