@@ -75,6 +75,7 @@ impl Interner {
         }
     }
 
+    #[cfg(test)]
     pub fn len(&self) -> usize {
         self.map.len()
     }
