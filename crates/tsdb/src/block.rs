@@ -349,7 +349,11 @@ impl Block {
             n += 1;
         }
         let tombstones = match fs::read(dir.join("tombstones.json")) {
-            Ok(d) => serde_json::from_slice::<TombstonesFile>(&d).map(|t| t.intervals).unwrap_or_default(),
+            Ok(d) => {
+                let mut t = serde_json::from_slice::<TombstonesFile>(&d).map(|t| t.intervals).unwrap_or_default();
+                t.sort_unstable();
+                t
+            }
             Err(_) => Vec::new(),
         };
         Ok(Block {
@@ -443,7 +447,9 @@ impl Block {
         }
         let ts = self.tombstones.read();
         if !ts.is_empty() {
-            let iv: Vec<(i64, i64)> = ts.iter().filter(|t| t.0 as usize == i).map(|t| (t.1, t.2)).collect();
+            // sorted by series: binary search the series' intervals
+            let start = ts.partition_point(|t| (t.0 as usize) < i);
+            let iv: Vec<(i64, i64)> = ts[start..].iter().take_while(|t| t.0 as usize == i).map(|t| (t.1, t.2)).collect();
             if !iv.is_empty() {
                 out.retain(|s| !iv.iter().any(|&(a, b)| s.t >= a && s.t <= b));
             }
@@ -482,6 +488,8 @@ impl Block {
         }
         let mut ts = self.tombstones.write();
         ts.extend(ids.into_iter().map(|i| (i, mint, maxt)));
+        ts.sort_unstable();
+        ts.dedup();
         write_json_atomic(&self.dir.join("tombstones.json"), &TombstonesFile { version: 1, intervals: ts.clone() })
     }
 
