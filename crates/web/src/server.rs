@@ -73,7 +73,11 @@ fn stamp(files: &[PathBuf]) -> Vec<Option<(SystemTime, u64)>> {
 fn build(cfg: &WebConfig) -> Result<(Arc<Guard>, Option<TlsAcceptor>), String> {
     let guard = Arc::new(Guard::new(cfg)?);
     let acceptor = if cfg.tls_server_config.is_enabled() {
-        Some(TlsAcceptor::from(Arc::new(cfg.tls_server_config.server_config()?)))
+        let mut tls = cfg.tls_server_config.server_config()?;
+        if cfg.http_server_config.http2 {
+            tls.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+        }
+        Some(TlsAcceptor::from(Arc::new(tls)))
     } else {
         None
     };

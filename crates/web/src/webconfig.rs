@@ -98,7 +98,7 @@ pub enum TlsVersion {
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct HttpServerConfig {
-    /// Offer HTTP/2 (only HTTP/1.1 is served at present).
+    /// Offer HTTP/2 through TLS ALPN (default true).
     #[serde(default = "yes")]
     pub http2: bool,
     /// Extra security headers set on every response.

@@ -521,6 +521,10 @@ fn testdata(name: &str) -> String {
 }
 
 fn tls_client(with_cert: bool) -> tokio_rustls::TlsConnector {
+    tls_client_alpn(with_cert, vec![])
+}
+
+fn tls_client_alpn(with_cert: bool, alpn: Vec<Vec<u8>>) -> tokio_rustls::TlsConnector {
     use rustls::pki_types::CertificateDer;
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let mut roots = rustls::RootCertStore::empty();
@@ -532,7 +536,7 @@ fn tls_client(with_cert: bool) -> tokio_rustls::TlsConnector {
         .with_safe_default_protocol_versions()
         .unwrap()
         .with_root_certificates(roots);
-    let cfg = if with_cert {
+    let mut cfg = if with_cert {
         let pem = std::fs::read(testdata("client.crt")).unwrap();
         let certs: Vec<CertificateDer<'static>> = rustls_pemfile::certs(&mut pem.as_slice()).map(|c| c.unwrap()).collect();
         let key = std::fs::read(testdata("client.key")).unwrap();
@@ -541,6 +545,7 @@ fn tls_client(with_cert: bool) -> tokio_rustls::TlsConnector {
     } else {
         b.with_no_client_auth()
     };
+    cfg.alpn_protocols = alpn;
     tokio_rustls::TlsConnector::from(Arc::new(cfg))
 }
 
@@ -824,5 +829,24 @@ async fn rate_limit_and_tls_options() {
     assert_eq!(tls.get_ref().1.protocol_version(), Some(rustls::ProtocolVersion::TLSv1_2));
     let (code, _, _) = http1(tls, "/-/healthy", None).await;
     assert_eq!(code, 200);
+    // HTTP/2 is offered through ALPN, HTTP/1.1 still negotiable.
+    let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
+    let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let tls = tls_client_alpn(false, vec![b"h2".to_vec(), b"http/1.1".to_vec()]).connect(name.clone(), tcp).await.unwrap();
+    assert_eq!(tls.get_ref().1.alpn_protocol(), Some(&b"h2"[..]));
+    let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let tls = tls_client_alpn(false, vec![b"http/1.1".to_vec()]).connect(name, tcp).await.unwrap();
+    assert_eq!(http1(tls, "/-/healthy", None).await.0, 200);
+    // A real HTTP/2 exchange when curl is available.
+    let out = tokio::process::Command::new("curl")
+        .args(["-s", "--http2", "--cacert", &testdata("ca.crt"), "-w", "%{http_version}"])
+        .arg("--resolve")
+        .arg(format!("localhost:{}:127.0.0.1", addr.port()))
+        .arg(format!("https://localhost:{}/-/healthy", addr.port()))
+        .output()
+        .await;
+    if let Ok(out) = out {
+        assert_eq!(String::from_utf8_lossy(&out.stdout), "Prometheus Server is Healthy.\n2");
+    }
     let _ = stop.send(());
 }
