@@ -5,7 +5,10 @@
 //! Frame: `u32 len (LE) | u32 crc32(payload) (LE) | payload`; records never
 //! span segments. Payload: a type byte and its body:
 //! * 1 series: count, then (uvarint id, label count, (name, value)…)
-//! * 2 samples: varint base t, then until the end (uvarint id, varint t-base, u64 LE value bits)
+//! * 2 samples (read only): varint base t, then until the end (uvarint id, varint t-base, u64 LE value bits)
+//! * 5 samples: varint base t, then until the end (varint id - previous id,
+//!   varint t-base, u8 n, the first n big-endian bytes of the value bits:
+//!   trailing zero bytes are dropped, which shortens integers and round values)
 //! * 3 tombstones: until the end (uvarint id, varint mint, varint maxt)
 //! * 4 chunk (checkpoints): uvarint id, uvarint sample count, bytes of a
 //!   [`crate::colenc`] chunk
@@ -27,6 +30,7 @@ const REC_SERIES: u8 = 1;
 const REC_SAMPLES: u8 = 2;
 const REC_TOMBSTONES: u8 = 3;
 const REC_CHUNK: u8 = 4;
+const REC_SAMPLES_V2: u8 = 5;
 
 pub(crate) enum Record {
     Series(Vec<(u64, Labels)>),
@@ -61,13 +65,18 @@ pub(crate) fn encode_samples(out: &mut Vec<u8>, samples: &[(u64, i64, f64)]) {
         return;
     }
     let base = samples[0].1;
-    let mut p = Vec::with_capacity(1 + samples.len() * 13);
-    p.push(REC_SAMPLES);
+    let mut p = Vec::with_capacity(1 + samples.len() * 11);
+    p.push(REC_SAMPLES_V2);
     put_varint(&mut p, base);
+    let mut prev = 0u64;
     for &(id, t, v) in samples {
-        put_uvarint(&mut p, id);
+        put_varint(&mut p, id.wrapping_sub(prev) as i64);
+        prev = id;
         put_varint(&mut p, t.wrapping_sub(base));
-        p.extend_from_slice(&v.to_bits().to_le_bytes());
+        let bits = v.to_bits();
+        let n = 8 - (bits.trailing_zeros() / 8) as usize;
+        p.push(n as u8);
+        p.extend_from_slice(&bits.to_be_bytes()[..n]);
     }
     frame(out, &p);
 }
@@ -119,6 +128,24 @@ fn decode(p: &[u8]) -> Result<Record, Malformed> {
                 let t = base.wrapping_add(c.varint()?);
                 let val = f64::from_bits(c.u64_le()?);
                 v.push((id, t, val));
+            }
+            Ok(Record::Samples(v))
+        }
+        REC_SAMPLES_V2 => {
+            let base = c.varint()?;
+            let mut v = Vec::with_capacity(c.remaining() / 4);
+            let mut prev = 0u64;
+            while !c.is_empty() {
+                let id = prev.wrapping_add(c.varint()? as u64);
+                prev = id;
+                let t = base.wrapping_add(c.varint()?);
+                let n = c.u8()? as usize;
+                if n > 8 {
+                    return Err(Malformed);
+                }
+                let mut b = [0u8; 8];
+                b[..n].copy_from_slice(c.take(n)?);
+                v.push((id, t, f64::from_bits(u64::from_be_bytes(b))));
             }
             Ok(Record::Samples(v))
         }
@@ -401,6 +428,19 @@ impl Wal {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn samples_round_trip_bit_exact() {
+        let vals = [0.0, -0.0, 1.0, 0.1, f64::NAN, bongsu_model::STALE_NAN, f64::INFINITY, 123456789.0, f64::MIN_POSITIVE];
+        let samples: Vec<(u64, i64, f64)> = vals.iter().enumerate().map(|(i, &v)| ((i as u64 * 7) % 5 + 1, 1000 - i as i64, v)).collect();
+        let mut buf = Vec::new();
+        encode_samples(&mut buf, &samples);
+        let Ok(Record::Samples(got)) = decode(&buf[8..]) else { panic!("decode") };
+        assert_eq!(got.len(), samples.len());
+        for (a, b) in got.iter().zip(&samples) {
+            assert_eq!((a.0, a.1, a.2.to_bits()), (b.0, b.1, b.2.to_bits()));
+        }
+    }
 
     #[test]
     fn garbage_records_never_panic() {

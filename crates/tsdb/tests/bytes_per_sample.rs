@@ -201,6 +201,7 @@ fn append_throughput() {
     }
     let el = start.elapsed();
     println!("append: {:.0} samples/s", (labels.len() as f64 * rounds as f64) / el.as_secs_f64());
+    println!("wal: {:.1} bytes/sample", db.stats().wal_bytes as f64 / (labels.len() as f64 * rounds as f64));
     let start = std::time::Instant::now();
     let r = db.select(SelectHints { mint: i64::MIN, maxt: i64::MAX }, &[bongsu_model::Matcher::equal("job", "node")]).unwrap();
     println!("select all: {} series in {:?}", r.len(), start.elapsed());
