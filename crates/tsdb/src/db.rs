@@ -607,6 +607,14 @@ impl Drop for MeasureOnDrop<'_> {
     }
 }
 
+impl Db {
+    fn head_overlaps(&self, hints: SelectHints) -> bool {
+        let h = &self.inner.head;
+        let (min, max) = (h.min_t.load(Ordering::Relaxed), h.max_t.load(Ordering::Relaxed));
+        min != i64::MAX && min <= hints.maxt && max >= hints.mint
+    }
+}
+
 fn sort_dedup(s: &mut Vec<Sample>) {
     s.sort_by_key(|x| x.t);
     s.dedup_by_key(|x| x.t);
@@ -912,7 +920,9 @@ impl Queryable for Db {
         let mut set: std::collections::BTreeSet<String> = Default::default();
         if matchers.is_empty() {
             let i = &*self.inner;
-            set.extend(i.head.index.read().label_names());
+            if self.head_overlaps(hints) {
+                set.extend(i.head.index.read().label_names());
+            }
             for b in i.blocks.read().iter().filter(|b| b.overlaps(hints.mint, hints.maxt)) {
                 set.extend(b.label_names());
             }
@@ -932,7 +942,9 @@ impl Queryable for Db {
         let mut set: std::collections::BTreeSet<String> = Default::default();
         if matchers.is_empty() {
             let i = &*self.inner;
-            set.extend(i.head.index.read().label_values(name));
+            if self.head_overlaps(hints) {
+                set.extend(i.head.index.read().label_values(name));
+            }
             for b in i.blocks.read().iter().filter(|b| b.overlaps(hints.mint, hints.maxt)) {
                 set.extend(b.label_values(name));
             }

@@ -429,3 +429,18 @@ fn sealed_head_chunks_are_packed_by_maintenance() {
     let db = Db::open(opts(d.path())).unwrap();
     assert_eq!(db.select(all(), &[eq("__name__", "cpu")]).unwrap(), before);
 }
+
+#[test]
+fn label_apis_respect_the_time_range() {
+    let d = tempfile::tempdir().unwrap();
+    let db = Db::open(opts(d.path())).unwrap();
+    let mut app = db.appender();
+    app.append(&lbl("m", "x"), 10 * H, 1.0).unwrap();
+    app.commit().unwrap();
+    let before = SelectHints { mint: 0, maxt: H };
+    assert!(db.label_values("instance", before, &[]).unwrap().is_empty());
+    assert!(db.label_names(before, &[]).unwrap().is_empty());
+    assert!(db.label_values("instance", before, &[eq("__name__", "m")]).unwrap().is_empty());
+    assert_eq!(db.label_values("instance", all(), &[eq("__name__", "m")]).unwrap(), vec!["x"]);
+    assert_eq!(db.series(all(), &[eq("__name__", "m")]).unwrap(), vec![lbl("m", "x")]);
+}
