@@ -278,7 +278,7 @@ pub fn encode_result(v: &Value, limit: usize) -> (String, bool) {
                 b.push_str(r#","value":["#);
                 json::timestamp(&mut b, s.t);
                 b.push_str(",\"");
-                b.push_str(&json::sample_value(s.v));
+                json::push_sample_value(&mut b, s.v);
                 b.push_str("\"]}");
             }
             b.push_str("]}");
@@ -301,7 +301,7 @@ pub fn encode_result(v: &Value, limit: usize) -> (String, bool) {
                         b.push('[');
                         json::timestamp(&mut b, p.t);
                         b.push_str(",\"");
-                        b.push_str(&json::sample_value(p.v));
+                        json::push_sample_value(&mut b, p.v);
                         b.push_str("\"]");
                     }
                     b.push(']');

@@ -8,6 +8,7 @@
 //! express those differences, so responses are written by hand here.
 
 use bongsu_model::Labels;
+use std::fmt::Write as _;
 
 /// Appends `s` as a JSON string, escaped like Go's `encoding/json` with
 /// HTML escaping (used for every string that is not part of a label set).
@@ -91,10 +92,25 @@ pub fn timestamp(out: &mut String, t: i64) {
         out.push('-');
         t = -t;
     }
-    out.push_str(&(t / 1000).to_string());
+    let _ = write!(out, "{}", t / 1000);
     let frac = t % 1000;
     if frac != 0 {
-        out.push_str(&format!(".{frac:03}"));
+        let _ = write!(out, ".{frac:03}");
+    }
+}
+
+/// Appends a sample value like [`sample_value`] without allocating for the
+/// common case.
+pub fn push_sample_value(out: &mut String, v: f64) {
+    let a = v.abs();
+    if v.is_finite() && (a == 0.0 || (1e-6..1e21).contains(&a)) {
+        if v == 0.0 && v.is_sign_negative() {
+            out.push_str("-0");
+        } else {
+            let _ = write!(out, "{v}");
+        }
+    } else {
+        out.push_str(&sample_value(v));
     }
 }
 
@@ -395,6 +411,11 @@ mod tests {
         assert_eq!(sample_value(1.5e21), "1.5e+21");
         assert_eq!(sample_value(0.000001), "0.000001");
         assert_eq!(sample_value(f64::NAN), "NaN");
+        for v in [1.0, -0.0, 0.0, 1e-7, 0.1, 123456789.125, -2.5e22, f64::INFINITY, 1e-6, 999999999999999999999.0] {
+            let mut s = String::new();
+            push_sample_value(&mut s, v);
+            assert_eq!(s, sample_value(v), "{v}");
+        }
         assert_eq!(go_json_number(1e-7), "1e-7");
         assert_eq!(go_json_number(0.5), "0.5");
         assert_eq!(go_g(1234567.0), "1.234567e+06");
