@@ -1,0 +1,133 @@
+//! The only calls into libc. Each unsafe block sits in one tiny function with
+//! its own SAFETY note; the rest of the crate is `deny(unsafe_code)`.
+
+use std::ffi::{CStr, CString};
+
+/// What `statvfs(3)` reports for one mount point, already in bytes / inodes.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct FsStats {
+    pub size_bytes: f64,
+    pub free_bytes: f64,
+    pub avail_bytes: f64,
+    pub files: f64,
+    pub files_free: f64,
+}
+
+/// `statvfs(3)` on `path`. May block for as long as the file system does
+/// (a dead NFS server): callers run it on a thread with a timeout.
+pub(crate) fn statvfs(path: &str) -> std::io::Result<FsStats> {
+    let c_path = CString::new(path)
+        .map_err(|_| std::io::Error::new(std::io::ErrorKind::InvalidInput, "NUL in mount point"))?;
+    let buf = raw_statvfs(&c_path)?;
+    // f_blocks, f_bfree and f_bavail count f_frsize units (POSIX); Linux
+    // fills f_frsize, fall back to f_bsize for file systems that leave it 0.
+    let unit = if buf.f_frsize > 0 { buf.f_frsize as f64 } else { buf.f_bsize as f64 };
+    Ok(FsStats {
+        size_bytes: buf.f_blocks as f64 * unit,
+        free_bytes: buf.f_bfree as f64 * unit,
+        avail_bytes: buf.f_bavail as f64 * unit,
+        files: buf.f_files as f64,
+        files_free: buf.f_ffree as f64,
+    })
+}
+
+#[allow(unsafe_code)]
+fn raw_statvfs(path: &CStr) -> std::io::Result<libc::statvfs> {
+    // SAFETY: `path` is a valid NUL-terminated string that outlives the call;
+    // `buf` is a plain-old-data struct the kernel fully writes on success,
+    // and we only read it when the call returned 0.
+    unsafe {
+        let mut buf: libc::statvfs = std::mem::zeroed();
+        if libc::statvfs(path.as_ptr(), &mut buf) == 0 {
+            Ok(buf)
+        } else {
+            Err(std::io::Error::last_os_error())
+        }
+    }
+}
+
+/// The six fields of `uname(2)`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct Utsname {
+    pub sysname: String,
+    pub nodename: String,
+    pub release: String,
+    pub version: String,
+    pub machine: String,
+    pub domainname: String,
+}
+
+pub(crate) fn uname() -> Option<Utsname> {
+    let u = raw_uname()?;
+    Some(Utsname {
+        sysname: field(&u.sysname),
+        nodename: field(&u.nodename),
+        release: field(&u.release),
+        version: field(&u.version),
+        machine: field(&u.machine),
+        domainname: field(&u.domainname),
+    })
+}
+
+/// A NUL-terminated `c_char` array as a string; stops at the array's end
+/// when the NUL is missing.
+fn field(chars: &[libc::c_char]) -> String {
+    let bytes: Vec<u8> = chars.iter().take_while(|&&c| c != 0).map(|&c| c as u8).collect();
+    String::from_utf8_lossy(&bytes).into_owned()
+}
+
+#[allow(unsafe_code)]
+fn raw_uname() -> Option<libc::utsname> {
+    // SAFETY: `buf` is a plain-old-data struct of fixed-size char arrays that
+    // uname(2) fills on success; we only read it when the call returned 0.
+    unsafe {
+        let mut buf: libc::utsname = std::mem::zeroed();
+        (libc::uname(&mut buf) == 0).then_some(buf)
+    }
+}
+
+/// The local time zone's abbreviation and UTC offset in seconds at `now`
+/// (seconds since the epoch), as `localtime_r(3)` reports them.
+#[allow(unsafe_code)]
+pub(crate) fn local_zone(now: i64) -> Option<(String, i64)> {
+    let t: libc::time_t = now as libc::time_t;
+    // SAFETY: `t` and `tm` are valid for the call; `tm` is plain old data that
+    // localtime_r fills on success (non-null return). `tm_zone`, when not null,
+    // points to a NUL-terminated string in libc's static time zone storage,
+    // which we copy out immediately.
+    unsafe {
+        let mut tm: libc::tm = std::mem::zeroed();
+        if libc::localtime_r(&t, &mut tm).is_null() {
+            return None;
+        }
+        let name = if tm.tm_zone.is_null() {
+            String::new()
+        } else {
+            CStr::from_ptr(tm.tm_zone).to_string_lossy().into_owned()
+        };
+        Some((name, tm.tm_gmtoff as i64))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statvfs_root_and_missing() {
+        let root = statvfs("/").expect("statvfs /");
+        assert!(root.size_bytes > 0.0);
+        assert!(root.free_bytes <= root.size_bytes);
+        assert!(statvfs("/definitely/not/a/mount/point").is_err());
+        assert!(statvfs("a\0b").is_err());
+    }
+
+    #[test]
+    fn uname_and_zone() {
+        let u = uname().expect("uname");
+        assert_eq!(u.sysname, "Linux");
+        assert!(!u.release.is_empty());
+        let (_, offset) = local_zone(0).expect("localtime");
+        assert!(offset.abs() <= 14 * 3600);
+    }
+}

@@ -1,0 +1,49 @@
+//! Small file readers shared by the collectors.
+
+use crate::{CollectError, Result};
+
+/// The whole file, or a [`CollectError::Read`] naming it.
+pub(crate) fn read(path: &str) -> Result<String> {
+    std::fs::read_to_string(path).map_err(|source| CollectError::Read {
+        path: path.to_string(),
+        source,
+    })
+}
+
+/// The file's content without surrounding whitespace, when readable.
+pub(crate) fn read_trimmed(path: &str) -> Option<String> {
+    std::fs::read_to_string(path).ok().map(|s| s.trim().to_string())
+}
+
+/// The file's content as one unsigned integer, when readable and numeric.
+pub(crate) fn read_u64(path: &str) -> Option<u64> {
+    read_trimmed(path)?.parse().ok()
+}
+
+/// A parse error for `path`.
+pub(crate) fn parse_error(path: &str, what: impl Into<String>) -> CollectError {
+    CollectError::Parse {
+        path: path.to_string(),
+        what: what.into(),
+    }
+}
+
+/// Names of the entries of directory `dir` (empty when unreadable), sorted
+/// like Go's `filepath.Glob`.
+pub(crate) fn dir_names(dir: &str) -> Vec<String> {
+    let mut names: Vec<String> = match std::fs::read_dir(dir) {
+        Ok(rd) => rd
+            .filter_map(|e| e.ok())
+            .filter_map(|e| e.file_name().into_string().ok())
+            .collect(),
+        Err(_) => Vec::new(),
+    };
+    names.sort();
+    names
+}
+
+/// Whether `s` is `prefix` followed by one or more ASCII digits.
+pub(crate) fn is_prefix_digits(s: &str, prefix: &str) -> bool {
+    s.strip_prefix(prefix)
+        .is_some_and(|rest| !rest.is_empty() && rest.bytes().all(|b| b.is_ascii_digit()))
+}
