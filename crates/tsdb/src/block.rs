@@ -219,7 +219,7 @@ impl BlockWriter {
             put_uvarint(&mut buf, metas.len() as u64);
             for m in metas {
                 put_varint(&mut buf, m.mint);
-                put_uvarint(&mut buf, (m.maxt - m.mint) as u64);
+                put_uvarint(&mut buf, m.maxt.wrapping_sub(m.mint) as u64);
                 put_uvarint(&mut buf, m.n as u64);
                 put_uvarint(&mut buf, m.seg as u64);
                 put_uvarint(&mut buf, m.off);

@@ -159,8 +159,12 @@ impl Db {
             if hmin == i64::MAX || hmax == i64::MIN || hmax.saturating_sub(hmin) <= bd / 2 * 3 {
                 break;
             }
-            let mint = hmin.div_euclid(bd) * bd;
-            self.cut_block(mint, mint + bd)?;
+            let mint = hmin.div_euclid(bd).saturating_mul(bd);
+            let maxt = mint.saturating_add(bd);
+            if maxt <= hmin {
+                break; // timestamps at the end of the i64 range: nothing sensible to cut
+            }
+            self.cut_block(mint, maxt)?;
             cut = true;
         }
         // One checkpoint after all cuts: replay skips samples below the
@@ -184,7 +188,7 @@ impl Db {
         }
         let mut w = BlockWriter::new(&i.dir)?;
         for (labels, id) in i.head.sorted_series() {
-            let s = i.head.series_samples(id, mint, maxt - 1);
+            let s = i.head.series_samples(id, mint, maxt.saturating_sub(1));
             w.add_series(&labels, &s)?;
         }
         let (meta, path) = w.finish(Some((mint, maxt)), 1, Vec::new())?;
@@ -248,13 +252,13 @@ impl Db {
         let bd = self.inner.opts.block_duration_ms;
         let ret = self.retention_ms();
         let mut v = Vec::new();
-        let mut r = bd * 3;
+        let mut r = bd.saturating_mul(3);
         for _ in 0..3 {
-            if ret > 0 && r > (ret / 10).max(bd * 3) {
+            if ret > 0 && r > (ret / 10).max(bd.saturating_mul(3)) {
                 break;
             }
             v.push(r);
-            r *= 3;
+            r = r.saturating_mul(3);
         }
         v
     }
@@ -273,13 +277,13 @@ impl Db {
                 let mut windows: BTreeMap<i64, Vec<Arc<Block>>> = BTreeMap::new();
                 for b in &blocks {
                     let w = b.meta.min_time.div_euclid(r);
-                    if b.meta.max_time <= (w + 1) * r {
+                    if b.meta.max_time <= w.saturating_add(1).saturating_mul(r) {
                         windows.entry(w).or_default().push(b.clone());
                     }
                 }
                 for (w, group) in windows {
-                    let end = (w + 1) * r;
-                    if group.len() >= 2 && end <= head_min && group.iter().any(|b| b.meta.max_time - b.meta.min_time < r) {
+                    let end = w.saturating_add(1).saturating_mul(r);
+                    if group.len() >= 2 && end <= head_min && group.iter().any(|b| b.meta.max_time.saturating_sub(b.meta.min_time) < r) {
                         plan = Some(group);
                         break 'ranges;
                     }
@@ -354,7 +358,7 @@ impl Db {
         let newest = blocks.iter().map(|b| b.meta.max_time).max().unwrap_or(i64::MIN);
         if ret > 0 {
             for b in &blocks {
-                if newest - b.meta.max_time >= ret {
+                if newest.saturating_sub(b.meta.max_time) >= ret {
                     drop_ids.push(b.clone());
                     i.c.time_retentions.fetch_add(1, Ordering::Relaxed);
                 }

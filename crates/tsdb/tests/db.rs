@@ -444,3 +444,26 @@ fn label_apis_respect_the_time_range() {
     assert_eq!(db.label_values("instance", all(), &[eq("__name__", "m")]).unwrap(), vec!["x"]);
     assert_eq!(db.series(all(), &[eq("__name__", "m")]).unwrap(), vec![lbl("m", "x")]);
 }
+
+#[test]
+fn extreme_timestamps_do_not_panic() {
+    let d = tempfile::tempdir().unwrap();
+    let db = Db::open(opts(d.path())).unwrap();
+    let mut app = db.appender();
+    app.append(&lbl("e", "min"), i64::MIN + 1, 1.0).unwrap();
+    app.append(&lbl("e", "min"), i64::MIN + 2, f64::NAN).unwrap();
+    app.commit().unwrap();
+    let mut app = db.appender();
+    app.append(&lbl("e", "max"), i64::MAX - 1, 2.0).unwrap();
+    app.append(&lbl("e", "max"), i64::MAX, 3.0).unwrap();
+    app.commit().unwrap();
+    db.maintenance().unwrap();
+    db.maintenance().unwrap();
+    let r = db.select(all(), &[eq("__name__", "e")]).unwrap();
+    assert!(!r.is_empty());
+    drop(db);
+    let db = Db::open(opts(d.path())).unwrap();
+    db.maintenance().unwrap();
+    let _ = db.select(all(), &[eq("__name__", "e")]).unwrap();
+    let _ = write_block(d.path(), vec![(lbl("w", "x"), vec![Sample::new(i64::MIN, 1.0), Sample::new(i64::MAX, 2.0)])]).unwrap();
+}
