@@ -28,7 +28,6 @@ pub fn router(state: AppState) -> Router {
         .route("/scrape_pools", get(api::scrape_pools))
         .route("/query_exemplars", get(api::query_exemplars).post(api::query_exemplars))
         .route("/alertmanagers", get(api::alertmanagers))
-        .route("/status/walreplay", get(api::status_walreplay))
         .route("/rules", get(api::rules))
         .route("/alerts", get(api::alerts))
         .route("/status/buildinfo", get(api::status_buildinfo))
@@ -50,6 +49,8 @@ pub fn router(state: AppState) -> Router {
 
     Router::new()
         .nest("/api/v1", api)
+        // Served while starting up too, so the UI can show replay progress.
+        .route("/api/v1/status/walreplay", get(api::status_walreplay))
         .merge(federation)
         .route("/metrics", get(metrics))
         .route("/-/healthy", get(healthy).head(head_ok))

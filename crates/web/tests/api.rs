@@ -417,6 +417,8 @@ async fn lifecycle_endpoints() {
     assert_eq!(s, StatusCode::SERVICE_UNAVAILABLE);
     let (s, _) = get(&f.app, "/-/healthy").await;
     assert_eq!(s, StatusCode::OK);
+    let (s, _) = get(&f.app, "/api/v1/status/walreplay").await;
+    assert_eq!(s, StatusCode::OK);
 }
 
 #[tokio::test]
