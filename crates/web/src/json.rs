@@ -189,9 +189,16 @@ pub fn go_g(v: f64) -> String {
 }
 
 /// Appends a `serde_json::Value` the way Go would encode the equivalent
-/// value: HTML-escaped strings, map keys in the value's own order.
+/// value: HTML-escaped strings, map keys in the value's own order. Objects
+/// under a `labels` or `annotations` key are label sets in Prometheus' types
+/// and are written without HTML escaping, as its label encoder does.
 pub fn value(out: &mut String, v: &serde_json::Value) {
+    value_in(out, v, false);
+}
+
+fn value_in(out: &mut String, v: &serde_json::Value, label_set: bool) {
     use serde_json::Value as V;
+    let s = |out: &mut String, x: &str| if label_set { str_plain(out, x) } else { str_html(out, x) };
     match v {
         V::Null => out.push_str("null"),
         V::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
@@ -202,14 +209,14 @@ pub fn value(out: &mut String, v: &serde_json::Value) {
                 out.push_str(&n.to_string());
             }
         }
-        V::String(s) => str_html(out, s),
+        V::String(x) => s(out, x),
         V::Array(a) => {
             out.push('[');
             for (i, x) in a.iter().enumerate() {
                 if i > 0 {
                     out.push(',');
                 }
-                value(out, x);
+                value_in(out, x, label_set);
             }
             out.push(']');
         }
@@ -219,9 +226,10 @@ pub fn value(out: &mut String, v: &serde_json::Value) {
                 if i > 0 {
                     out.push(',');
                 }
-                str_html(out, k);
+                s(out, k);
                 out.push(':');
-                value(out, x);
+                let child_is_labels = label_set || (matches!(k.as_str(), "labels" | "annotations") && x.is_object());
+                value_in(out, x, child_is_labels);
             }
             out.push('}');
         }
@@ -386,6 +394,14 @@ mod tests {
         let mut s = String::new();
         str_plain(&mut s, "a<b");
         assert_eq!(s, r#""a<b""#);
+    }
+
+    #[test]
+    fn label_sets_in_values_are_not_html_escaped() {
+        let v = serde_json::json!({"alerts": [{"annotations": {"summary": "cpu > 90%"}, "query": "a > b"}]});
+        let mut s = String::new();
+        value(&mut s, &v);
+        assert_eq!(s, r#"{"alerts":[{"annotations":{"summary":"cpu > 90%"},"query":"a \u003e b"}]}"#);
     }
 
     #[test]
