@@ -175,7 +175,7 @@ fn parse_go_duration(s: &str) -> Option<Duration> {
         total += v * mult;
         rest = &rest[u..];
     }
-    Some(Duration::from_secs_f64(total))
+    Duration::try_from_secs_f64(total).ok()
 }
 
 /// Headers exporter-toolkit allows, with their permitted values (empty =
@@ -487,6 +487,7 @@ mod tests {
         assert_eq!(c.validate().unwrap_err(), "HTTP header \"Foo\" can not be configured");
         let c = WebConfig::parse("basic_auth_users:\n  bob: notahash\n").unwrap();
         assert!(c.validate().is_err());
+        assert!(WebConfig::parse("rate_limit:\n  interval: 99999999999999999999999h\n").is_err());
         let c = WebConfig::parse("rate_limit:\n  burst: 5\n  interval: 1s\n").unwrap();
         assert_eq!(c.rate_limit.interval, Duration::from_secs(1));
         let c = WebConfig::parse("tls_server_config:\n  client_auth_type: Bogus\n");
