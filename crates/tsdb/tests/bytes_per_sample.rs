@@ -60,7 +60,7 @@ fn block_bytes_per_sample() {
         let mut per_kind: std::collections::BTreeMap<&str, (usize, usize, usize)> = Default::default();
         let mut per_kind120: std::collections::BTreeMap<&str, usize> = Default::default();
         let mut series = Vec::new();
-        for i in 0..200 {
+        for i in 0..100 {
             for (k, s) in kinds(&mut rng, jitter) {
                 let enc = colenc::encode(&s);
                 let xor = bongsu_tsdb::chunkenc::encode(&s);
