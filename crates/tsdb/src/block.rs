@@ -284,6 +284,9 @@ pub(crate) fn write_json_atomic<T: Serialize>(path: &Path, v: &T) -> Result<(), 
     f.write_all(&data)?;
     f.sync_all()?;
     fs::rename(&tmp, path)?;
+    if let Some(parent) = path.parent() {
+        crate::wal::fsync_dir(parent);
+    }
     Ok(())
 }
 
