@@ -112,7 +112,10 @@ fn monotonic(cpus: BTreeMap<u32, [f64; COLUMNS]>) -> BTreeMap<u32, [f64; COLUMNS
 fn thermal_throttles(out: &mut Families) {
     let mut package: BTreeMap<u64, u64> = BTreeMap::new();
     let mut core: BTreeMap<(u64, u64), Option<u64>> = BTreeMap::new();
-    for dir in dir_names(SYS_CPU).into_iter().filter(|n| is_prefix_digits(n, "cpu")) {
+    for dir in dir_names(SYS_CPU)
+        .into_iter()
+        .filter(|n| is_prefix_digits(n, "cpu"))
+    {
         let base = format!("{SYS_CPU}/{dir}");
         let (Some(pkg), Some(core_id)) = (
             read_u64(&format!("{base}/topology/physical_package_id")),
@@ -195,9 +198,14 @@ mod tests {
 
     #[test]
     fn parses_cpu_lines() {
-        let cpus = parse_stat("cpu  1 2 3 4 5 6 7 8 9 10\ncpu0 100 0 50 1000 3 0 1 2 5 6\ncpu1 1 2\nintr 5\n");
+        let cpus = parse_stat(
+            "cpu  1 2 3 4 5 6 7 8 9 10\ncpu0 100 0 50 1000 3 0 1 2 5 6\ncpu1 1 2\nintr 5\n",
+        );
         assert_eq!(cpus.len(), 2);
-        assert_eq!(cpus[&0], [1.0, 0.0, 0.5, 10.0, 0.03, 0.0, 0.01, 0.02, 0.05, 0.06]);
+        assert_eq!(
+            cpus[&0],
+            [1.0, 0.0, 0.5, 10.0, 0.03, 0.0, 0.01, 0.02, 0.05, 0.06]
+        );
         assert_eq!(cpus[&1][..3], [0.01, 0.02, 0.0]);
     }
 

@@ -19,22 +19,102 @@ const MS: f64 = 0.001;
 /// The counters after `major minor name`, in /proc/diskstats order:
 /// (metric name, help, type, scale).
 const STATS: [(&str, &str, Kind, f64); 17] = [
-    ("node_disk_reads_completed_total", "The total number of reads completed successfully.", Kind::Counter, 1.0),
-    ("node_disk_reads_merged_total", "The total number of reads merged.", Kind::Counter, 1.0),
-    ("node_disk_read_bytes_total", "The total number of bytes read successfully.", Kind::Counter, SECTOR_BYTES),
-    ("node_disk_read_time_seconds_total", "The total number of seconds spent by all reads.", Kind::Counter, MS),
-    ("node_disk_writes_completed_total", "The total number of writes completed successfully.", Kind::Counter, 1.0),
-    ("node_disk_writes_merged_total", "The number of writes merged.", Kind::Counter, 1.0),
-    ("node_disk_written_bytes_total", "The total number of bytes written successfully.", Kind::Counter, SECTOR_BYTES),
-    ("node_disk_write_time_seconds_total", "This is the total number of seconds spent by all writes.", Kind::Counter, MS),
-    ("node_disk_io_now", "The number of I/Os currently in progress.", Kind::Gauge, 1.0),
-    ("node_disk_io_time_seconds_total", "Total seconds spent doing I/Os.", Kind::Counter, MS),
-    ("node_disk_io_time_weighted_seconds_total", "The weighted # of seconds spent doing I/Os.", Kind::Counter, MS),
-    ("node_disk_discards_completed_total", "The total number of discards completed successfully.", Kind::Counter, 1.0),
-    ("node_disk_discards_merged_total", "The total number of discards merged.", Kind::Counter, 1.0),
-    ("node_disk_discarded_sectors_total", "The total number of sectors discarded successfully.", Kind::Counter, 1.0),
-    ("node_disk_discard_time_seconds_total", "This is the total number of seconds spent by all discards.", Kind::Counter, MS),
-    ("node_disk_flush_requests_total", "The total number of flush requests completed successfully", Kind::Counter, 1.0),
+    (
+        "node_disk_reads_completed_total",
+        "The total number of reads completed successfully.",
+        Kind::Counter,
+        1.0,
+    ),
+    (
+        "node_disk_reads_merged_total",
+        "The total number of reads merged.",
+        Kind::Counter,
+        1.0,
+    ),
+    (
+        "node_disk_read_bytes_total",
+        "The total number of bytes read successfully.",
+        Kind::Counter,
+        SECTOR_BYTES,
+    ),
+    (
+        "node_disk_read_time_seconds_total",
+        "The total number of seconds spent by all reads.",
+        Kind::Counter,
+        MS,
+    ),
+    (
+        "node_disk_writes_completed_total",
+        "The total number of writes completed successfully.",
+        Kind::Counter,
+        1.0,
+    ),
+    (
+        "node_disk_writes_merged_total",
+        "The number of writes merged.",
+        Kind::Counter,
+        1.0,
+    ),
+    (
+        "node_disk_written_bytes_total",
+        "The total number of bytes written successfully.",
+        Kind::Counter,
+        SECTOR_BYTES,
+    ),
+    (
+        "node_disk_write_time_seconds_total",
+        "This is the total number of seconds spent by all writes.",
+        Kind::Counter,
+        MS,
+    ),
+    (
+        "node_disk_io_now",
+        "The number of I/Os currently in progress.",
+        Kind::Gauge,
+        1.0,
+    ),
+    (
+        "node_disk_io_time_seconds_total",
+        "Total seconds spent doing I/Os.",
+        Kind::Counter,
+        MS,
+    ),
+    (
+        "node_disk_io_time_weighted_seconds_total",
+        "The weighted # of seconds spent doing I/Os.",
+        Kind::Counter,
+        MS,
+    ),
+    (
+        "node_disk_discards_completed_total",
+        "The total number of discards completed successfully.",
+        Kind::Counter,
+        1.0,
+    ),
+    (
+        "node_disk_discards_merged_total",
+        "The total number of discards merged.",
+        Kind::Counter,
+        1.0,
+    ),
+    (
+        "node_disk_discarded_sectors_total",
+        "The total number of sectors discarded successfully.",
+        Kind::Counter,
+        1.0,
+    ),
+    (
+        "node_disk_discard_time_seconds_total",
+        "This is the total number of seconds spent by all discards.",
+        Kind::Counter,
+        MS,
+    ),
+    (
+        "node_disk_flush_requests_total",
+        "The total number of flush requests completed successfully",
+        Kind::Counter,
+        1.0,
+    ),
     (
         "node_disk_flush_requests_time_seconds_total",
         "This is the total number of seconds spent by all flush requests.",
@@ -45,9 +125,21 @@ const STATS: [(&str, &str, Kind, f64); 17] = [
 
 /// udev properties exported as `node_disk_ata_*` gauges when `ID_ATA` is set.
 const ATA: [(&str, &str, &str); 3] = [
-    ("ID_ATA_WRITE_CACHE", "node_disk_ata_write_cache", "ATA disk has a write cache."),
-    ("ID_ATA_WRITE_CACHE_ENABLED", "node_disk_ata_write_cache_enabled", "ATA disk has its write cache enabled."),
-    ("ID_ATA_ROTATION_RATE_RPM", "node_disk_ata_rotation_rate_rpm", "ATA disk rotation rate in RPMs (0 for SSDs)."),
+    (
+        "ID_ATA_WRITE_CACHE",
+        "node_disk_ata_write_cache",
+        "ATA disk has a write cache.",
+    ),
+    (
+        "ID_ATA_WRITE_CACHE_ENABLED",
+        "node_disk_ata_write_cache_enabled",
+        "ATA disk has its write cache enabled.",
+    ),
+    (
+        "ID_ATA_ROTATION_RATE_RPM",
+        "node_disk_ata_rotation_rate_rpm",
+        "ATA disk rotation rate in RPMs (0 for SSDs).",
+    ),
 ];
 
 #[derive(Debug, PartialEq)]
@@ -67,22 +159,38 @@ pub(crate) fn collect(out: &mut Families) -> Result {
         let udev = udev_properties(&disk.major, &disk.minor);
         let prop = |k: &str| udev.get(k).map(String::as_str).unwrap_or("");
         // Serial as printed on the label, else udev's short or full serial.
-        let serial = [prop("SCSI_IDENT_SERIAL"), prop("ID_SERIAL_SHORT"), prop("ID_SERIAL")]
-            .into_iter()
-            .find(|s| !s.is_empty())
-            .unwrap_or("");
+        let serial = [
+            prop("SCSI_IDENT_SERIAL"),
+            prop("ID_SERIAL_SHORT"),
+            prop("ID_SERIAL"),
+        ]
+        .into_iter()
+        .find(|s| !s.is_empty())
+        .unwrap_or("");
         out.family(
             "node_disk_info",
             "Info of /sys/block/<block_device>.",
             Kind::Gauge,
-            &["device", "major", "minor", "path", "wwn", "model", "serial", "revision"],
+            &[
+                "device", "major", "minor", "path", "wwn", "model", "serial", "revision",
+            ],
         )
         .push(
-            &[dev, &disk.major, &disk.minor, prop("ID_PATH"), prop("ID_WWN"), prop("ID_MODEL"), serial, prop("ID_REVISION")],
+            &[
+                dev,
+                &disk.major,
+                &disk.minor,
+                prop("ID_PATH"),
+                prop("ID_WWN"),
+                prop("ID_MODEL"),
+                serial,
+                prop("ID_REVISION"),
+            ],
             1.0,
         );
         for ((name, help, kind, scale), v) in STATS.iter().zip(&disk.stats) {
-            out.family(name, help, *kind, &["device"]).push(&[dev], v * scale);
+            out.family(name, help, *kind, &["device"])
+                .push(&[dev], v * scale);
         }
         if !prop("ID_FS_TYPE").is_empty() {
             out.family(
@@ -91,7 +199,16 @@ pub(crate) fn collect(out: &mut Families) -> Result {
                 Kind::Gauge,
                 &["device", "type", "usage", "uuid", "version"],
             )
-            .push(&[dev, prop("ID_FS_TYPE"), prop("ID_FS_USAGE"), prop("ID_FS_UUID"), prop("ID_FS_VERSION")], 1.0);
+            .push(
+                &[
+                    dev,
+                    prop("ID_FS_TYPE"),
+                    prop("ID_FS_USAGE"),
+                    prop("ID_FS_UUID"),
+                    prop("ID_FS_VERSION"),
+                ],
+                1.0,
+            );
         }
         if !prop("DM_NAME").is_empty() {
             out.family(
@@ -101,14 +218,22 @@ pub(crate) fn collect(out: &mut Families) -> Result {
                 &["device", "name", "uuid", "vg_name", "lv_name", "lv_layer"],
             )
             .push(
-                &[dev, prop("DM_NAME"), prop("DM_UUID"), prop("DM_VG_NAME"), prop("DM_LV_NAME"), prop("DM_LV_LAYER")],
+                &[
+                    dev,
+                    prop("DM_NAME"),
+                    prop("DM_UUID"),
+                    prop("DM_VG_NAME"),
+                    prop("DM_LV_NAME"),
+                    prop("DM_LV_LAYER"),
+                ],
                 1.0,
             );
         }
         if !prop("ID_ATA").is_empty() {
             for (key, name, help) in ATA {
                 if let Some(v) = udev.get(key).and_then(|s| s.parse::<f64>().ok()) {
-                    out.family(name, help, Kind::Gauge, &["device"]).push(&[dev], v);
+                    out.family(name, help, Kind::Gauge, &["device"])
+                        .push(&[dev], v);
                 }
             }
         }
@@ -120,7 +245,8 @@ fn parse(text: &str) -> Vec<Disk> {
     let mut disks = Vec::new();
     for line in text.lines() {
         let mut fields = line.split_whitespace();
-        let (Some(major), Some(minor), Some(name)) = (fields.next(), fields.next(), fields.next()) else {
+        let (Some(major), Some(minor), Some(name)) = (fields.next(), fields.next(), fields.next())
+        else {
             continue;
         };
         let stats: Option<Vec<f64>> = fields.map(|f| f.parse::<f64>().ok()).collect();
@@ -188,10 +314,33 @@ mod tests {
 
     #[test]
     fn default_excludes() {
-        for name in ["sda1", "vda2", "xvdb3", "hda1", "nvme0n1p1", "nvme10n2p13", "loop0", "ram1", "zram0", "fd0"] {
+        for name in [
+            "sda1",
+            "vda2",
+            "xvdb3",
+            "hda1",
+            "nvme0n1p1",
+            "nvme10n2p13",
+            "loop0",
+            "ram1",
+            "zram0",
+            "fd0",
+        ] {
             assert!(excluded(name), "{name} should be excluded");
         }
-        for name in ["sda", "vda", "nvme0n1", "dm-0", "md0", "mmcblk0", "mmcblk0p1", "sr0", "zram", "xvda", "sdaa1"] {
+        for name in [
+            "sda",
+            "vda",
+            "nvme0n1",
+            "dm-0",
+            "md0",
+            "mmcblk0",
+            "mmcblk0p1",
+            "sr0",
+            "zram",
+            "xvda",
+            "sdaa1",
+        ] {
             assert!(!excluded(name), "{name} should be kept");
         }
     }

@@ -44,8 +44,10 @@ impl Family {
             );
             return;
         }
-        self.samples
-            .push((values.iter().map(|v| v.as_ref().to_string()).collect(), value));
+        self.samples.push((
+            values.iter().map(|v| v.as_ref().to_string()).collect(),
+            value,
+        ));
     }
 }
 
@@ -69,12 +71,14 @@ impl Families {
         kind: Kind,
         label_names: &'static [&'static str],
     ) -> &mut Family {
-        self.by_name.entry(name.to_string()).or_insert_with(|| Family {
-            help: help.to_string(),
-            kind,
-            label_names,
-            samples: Vec::new(),
-        })
+        self.by_name
+            .entry(name.to_string())
+            .or_insert_with(|| Family {
+                help: help.to_string(),
+                kind,
+                label_names,
+                samples: Vec::new(),
+            })
     }
 
     /// Shorthand for a family with one unlabelled sample.
@@ -112,7 +116,10 @@ impl Families {
             let mut order: Vec<usize> = (0..fam.label_names.len()).collect();
             order.sort_by_key(|&i| fam.label_names[i]);
             for (values, _) in fam.samples.iter_mut() {
-                let sorted: Vec<String> = order.iter().map(|&i| std::mem::take(&mut values[i])).collect();
+                let sorted: Vec<String> = order
+                    .iter()
+                    .map(|&i| std::mem::take(&mut values[i]))
+                    .collect();
                 *values = sorted;
             }
             let names: Vec<&str> = order.iter().map(|&i| fam.label_names[i]).collect();
@@ -188,10 +195,13 @@ mod tests {
     #[test]
     fn merge_keeps_first_metadata() {
         let mut a = Families::new();
-        a.family("m", "First.", Kind::Gauge, &["l"]).push(&["1"], 1.0);
+        a.family("m", "First.", Kind::Gauge, &["l"])
+            .push(&["1"], 1.0);
         let mut b = Families::new();
-        b.family("m", "Second.", Kind::Counter, &["l"]).push(&["2"], 2.0);
-        b.family("m2", "Other.", Kind::Gauge, &[]).push::<&str>(&[], 3.0);
+        b.family("m", "Second.", Kind::Counter, &["l"])
+            .push(&["2"], 2.0);
+        b.family("m2", "Other.", Kind::Gauge, &[])
+            .push::<&str>(&[], 3.0);
         a.merge(b);
         let text = a.render();
         assert!(text.contains("# HELP m First.\n# TYPE m gauge\nm{l=\"1\"} 1\nm{l=\"2\"} 2\n"));

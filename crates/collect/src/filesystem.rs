@@ -72,7 +72,9 @@ pub(crate) fn collect(out: &mut Families) -> Result {
     let mut seen = HashSet::new();
     let mounts: Vec<Mount> = parse_mountinfo(&text)
         .into_iter()
-        .filter(|m| !mount_point_excluded(&m.mountpoint) && !EXCLUDED_FS_TYPES.contains(&m.fstype.as_str()))
+        .filter(|m| {
+            !mount_point_excluded(&m.mountpoint) && !EXCLUDED_FS_TYPES.contains(&m.fstype.as_str())
+        })
         .filter(|m| seen.insert((m.device.clone(), m.mountpoint.clone(), m.fstype.clone())))
         .collect();
     let stats = stat_all(&mounts, STATFS_DEADLINE);
@@ -97,16 +99,36 @@ pub(crate) fn collect(out: &mut Families) -> Result {
         let Some(st) = st else {
             continue;
         };
-        gauge(out, "node_filesystem_size_bytes", "Filesystem size in bytes.", st.size_bytes);
-        gauge(out, "node_filesystem_free_bytes", "Filesystem free space in bytes.", st.free_bytes);
+        gauge(
+            out,
+            "node_filesystem_size_bytes",
+            "Filesystem size in bytes.",
+            st.size_bytes,
+        );
+        gauge(
+            out,
+            "node_filesystem_free_bytes",
+            "Filesystem free space in bytes.",
+            st.free_bytes,
+        );
         gauge(
             out,
             "node_filesystem_avail_bytes",
             "Filesystem space available to non-root users in bytes.",
             st.avail_bytes,
         );
-        gauge(out, "node_filesystem_files", "Filesystem total file nodes.", st.files);
-        gauge(out, "node_filesystem_files_free", "Filesystem total free file nodes.", st.files_free);
+        gauge(
+            out,
+            "node_filesystem_files",
+            "Filesystem total file nodes.",
+            st.files,
+        );
+        gauge(
+            out,
+            "node_filesystem_files_free",
+            "Filesystem total free file nodes.",
+            st.files_free,
+        );
         out.family(
             "node_filesystem_mount_info",
             "Filesystem mount information.",
@@ -246,7 +268,9 @@ fn parse_mountinfo(text: &str) -> Vec<Mount> {
         let options = fields[5];
         let super_options = fields.get(sep + 3).copied().unwrap_or("");
         let readonly = options.split(',').any(|o| o == "ro")
-            || super_options.split(',').any(|o| o == "ro" || o == "emergency_ro");
+            || super_options
+                .split(',')
+                .any(|o| o == "ro" || o == "emergency_ro");
         mounts.push(Mount {
             device: unescape(fields[sep + 2]),
             mountpoint: unescape(fields[4]),
@@ -271,7 +295,9 @@ fn unescape(s: &str) -> String {
         if b[i] == b'\\' && i + 4 <= b.len() {
             let oct = &b[i + 1..i + 4];
             if oct.iter().all(|c| (b'0'..=b'7').contains(c)) {
-                let v = (oct[0] - b'0') as u32 * 64 + (oct[1] - b'0') as u32 * 8 + (oct[2] - b'0') as u32;
+                let v = (oct[0] - b'0') as u32 * 64
+                    + (oct[1] - b'0') as u32 * 8
+                    + (oct[2] - b'0') as u32;
                 if let Ok(byte) = u8::try_from(v) {
                     out.push(byte);
                     i += 4;
@@ -317,10 +343,25 @@ mod tests {
 
     #[test]
     fn default_mount_point_excludes() {
-        for mp in ["/dev", "/dev/shm", "/proc", "/sys/fs/cgroup", "/run/credentials/x.service", "/var/lib/docker/overlay2/a"] {
+        for mp in [
+            "/dev",
+            "/dev/shm",
+            "/proc",
+            "/sys/fs/cgroup",
+            "/run/credentials/x.service",
+            "/var/lib/docker/overlay2/a",
+        ] {
             assert!(mount_point_excluded(mp), "{mp}");
         }
-        for mp in ["/", "/devices", "/run", "/run/credentials", "/var/lib/docker", "/home", "/system"] {
+        for mp in [
+            "/",
+            "/devices",
+            "/run",
+            "/run/credentials",
+            "/var/lib/docker",
+            "/home",
+            "/system",
+        ] {
             assert!(!mount_point_excluded(mp), "{mp}");
         }
     }
@@ -344,9 +385,15 @@ mod tests {
         };
         // Pretend a call on this mount point has been hanging for a minute.
         if let Ok(mut map) = in_flight().lock() {
-            map.insert(m.mountpoint.clone(), (Instant::now() - Duration::from_secs(60), 1));
+            map.insert(
+                m.mountpoint.clone(),
+                (Instant::now() - Duration::from_secs(60), 1),
+            );
         }
-        let root = Mount { mountpoint: "/".into(), ..m.clone() };
+        let root = Mount {
+            mountpoint: "/".into(),
+            ..m.clone()
+        };
         let start = Instant::now();
         let r = stat_all(&[m.clone(), root], Duration::from_millis(500));
         assert!(start.elapsed() < Duration::from_millis(400));

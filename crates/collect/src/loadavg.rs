@@ -7,7 +7,8 @@ use crate::Result;
 const PATH: &str = "/proc/loadavg";
 
 pub(crate) fn collect(out: &mut Families) -> Result {
-    let loads = parse(&read(PATH)?).ok_or_else(|| parse_error(PATH, "expected three load averages"))?;
+    let loads =
+        parse(&read(PATH)?).ok_or_else(|| parse_error(PATH, "expected three load averages"))?;
     out.single("node_load1", "1m load average.", Kind::Gauge, loads[0]);
     out.single("node_load5", "5m load average.", Kind::Gauge, loads[1]);
     out.single("node_load15", "15m load average.", Kind::Gauge, loads[2]);
@@ -23,7 +24,10 @@ fn parse(text: &str) -> Option<[f64; 3]> {
 mod tests {
     #[test]
     fn parses() {
-        assert_eq!(super::parse("0.02 1.50 2.00 1/200 300\n"), Some([0.02, 1.5, 2.0]));
+        assert_eq!(
+            super::parse("0.02 1.50 2.00 1/200 300\n"),
+            Some([0.02, 1.5, 2.0])
+        );
         assert_eq!(super::parse("0.02 x 2.00"), None);
         assert_eq!(super::parse(""), None);
     }

@@ -13,7 +13,11 @@ pub(crate) fn collect(out: &mut Families) -> Result {
     for (key, value) in parse(&read(PATH)?)? {
         let name = format!("node_memory_{key}");
         // node_exporter types a field ending in _total as a counter.
-        let kind = if key.ends_with("_total") { Kind::Counter } else { Kind::Gauge };
+        let kind = if key.ends_with("_total") {
+            Kind::Counter
+        } else {
+            Kind::Gauge
+        };
         let help = format!("Memory information field {key}.");
         out.single(&name, &help, kind, value);
     }
@@ -52,12 +56,23 @@ fn parse(text: &str) -> Result<Vec<(String, f64)>> {
 fn rename(key: &str) -> String {
     let key = match (key.find('('), key.rfind(')')) {
         (Some(open), Some(close)) if open < close => {
-            format!("{}_{}{}", &key[..open], &key[open + 1..close], &key[close + 1..])
+            format!(
+                "{}_{}{}",
+                &key[..open],
+                &key[open + 1..close],
+                &key[close + 1..]
+            )
         }
         _ => key.to_string(),
     };
     key.chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '_' { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect()
 }
 
@@ -67,7 +82,8 @@ mod tests {
 
     #[test]
     fn names_like_node_exporter() {
-        let text = "MemTotal:       16384 kB\nActive(anon):     100 kB\nHugePages_Total:       0\n\n\
+        let text =
+            "MemTotal:       16384 kB\nActive(anon):     100 kB\nHugePages_Total:       0\n\n\
                     Hugepagesize:       2048 kB\nDirectMap4k:  10 kB\n";
         let got = parse(text).expect("parse");
         assert_eq!(

@@ -41,7 +41,8 @@ pub(crate) fn collect(out: &mut Families) -> Result {
             push(out, key, dev, *v);
         }
         // netlink reports 0 where the kernel keeps no such counter.
-        let nohandler = read_u64(&format!("/sys/class/net/{dev}/statistics/rx_nohandler")).unwrap_or(0);
+        let nohandler =
+            read_u64(&format!("/sys/class/net/{dev}/statistics/rx_nohandler")).unwrap_or(0);
         push(out, "receive_nohandler", dev, nohandler as f64);
     }
     Ok(())
@@ -69,7 +70,10 @@ fn parse(text: &str) -> Vec<(String, [f64; 16])> {
         if name.is_empty() || name.contains('|') {
             continue;
         }
-        let parsed: Vec<f64> = rest.split_whitespace().filter_map(|f| f.parse::<f64>().ok()).collect();
+        let parsed: Vec<f64> = rest
+            .split_whitespace()
+            .filter_map(|f| f.parse::<f64>().ok())
+            .collect();
         let Ok(values) = <[f64; 16]>::try_from(parsed) else {
             continue;
         };

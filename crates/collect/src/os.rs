@@ -88,9 +88,15 @@ fn major_minor(version_id: &str) -> f64 {
     let mut end = int_len;
     if version_id.as_bytes().get(end) == Some(&b'.') {
         end += 1;
-        end += version_id[end..].bytes().take_while(u8::is_ascii_digit).count();
+        end += version_id[end..]
+            .bytes()
+            .take_while(u8::is_ascii_digit)
+            .count();
     }
-    version_id[..end].trim_end_matches('.').parse().unwrap_or(0.0)
+    version_id[..end]
+        .trim_end_matches('.')
+        .parse()
+        .unwrap_or(0.0)
 }
 
 /// Parses os-release(5): shell-like `KEY=value` lines, values optionally in

@@ -19,16 +19,49 @@ struct Stat {
 
 pub(crate) fn collect(out: &mut Families) -> Result {
     let s = parse(&read(PATH)?);
-    let (Some(intr), Some(ctxt), Some(btime), Some(forks), Some(running), Some(blocked)) =
-        (s.intr, s.ctxt, s.btime, s.processes, s.procs_running, s.procs_blocked)
-    else {
-        return Err(parse_error(PATH, "missing intr, ctxt, btime, processes or procs_* lines"));
+    let (Some(intr), Some(ctxt), Some(btime), Some(forks), Some(running), Some(blocked)) = (
+        s.intr,
+        s.ctxt,
+        s.btime,
+        s.processes,
+        s.procs_running,
+        s.procs_blocked,
+    ) else {
+        return Err(parse_error(
+            PATH,
+            "missing intr, ctxt, btime, processes or procs_* lines",
+        ));
     };
-    out.single("node_intr_total", "Total number of interrupts serviced.", Kind::Counter, intr);
-    out.single("node_context_switches_total", "Total number of context switches.", Kind::Counter, ctxt);
-    out.single("node_forks_total", "Total number of forks.", Kind::Counter, forks);
-    out.single("node_boot_time_seconds", "Node boot time, in unixtime.", Kind::Gauge, btime);
-    out.single("node_procs_running", "Number of processes in runnable state.", Kind::Gauge, running);
+    out.single(
+        "node_intr_total",
+        "Total number of interrupts serviced.",
+        Kind::Counter,
+        intr,
+    );
+    out.single(
+        "node_context_switches_total",
+        "Total number of context switches.",
+        Kind::Counter,
+        ctxt,
+    );
+    out.single(
+        "node_forks_total",
+        "Total number of forks.",
+        Kind::Counter,
+        forks,
+    );
+    out.single(
+        "node_boot_time_seconds",
+        "Node boot time, in unixtime.",
+        Kind::Gauge,
+        btime,
+    );
+    out.single(
+        "node_procs_running",
+        "Number of processes in runnable state.",
+        Kind::Gauge,
+        running,
+    );
     out.single(
         "node_procs_blocked",
         "Number of processes blocked waiting for I/O to complete.",

@@ -21,7 +21,11 @@ pub(crate) fn statvfs(path: &str) -> std::io::Result<FsStats> {
     let buf = raw_statvfs(&c_path)?;
     // f_blocks, f_bfree and f_bavail count f_frsize units (POSIX); Linux
     // fills f_frsize, fall back to f_bsize for file systems that leave it 0.
-    let unit = if buf.f_frsize > 0 { buf.f_frsize as f64 } else { buf.f_bsize as f64 };
+    let unit = if buf.f_frsize > 0 {
+        buf.f_frsize as f64
+    } else {
+        buf.f_bsize as f64
+    };
     Ok(FsStats {
         size_bytes: buf.f_blocks as f64 * unit,
         free_bytes: buf.f_bfree as f64 * unit,
@@ -72,7 +76,11 @@ pub(crate) fn uname() -> Option<Utsname> {
 /// A NUL-terminated `c_char` array as a string; stops at the array's end
 /// when the NUL is missing.
 fn field(chars: &[libc::c_char]) -> String {
-    let bytes: Vec<u8> = chars.iter().take_while(|&&c| c != 0).map(|&c| c as u8).collect();
+    let bytes: Vec<u8> = chars
+        .iter()
+        .take_while(|&&c| c != 0)
+        .map(|&c| c as u8)
+        .collect();
     String::from_utf8_lossy(&bytes).into_owned()
 }
 

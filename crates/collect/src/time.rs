@@ -13,7 +13,12 @@ pub(crate) fn collect(out: &mut Families) -> Result {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs_f64())
         .unwrap_or(0.0);
-    out.single("node_time_seconds", "System time in seconds since epoch (1970).", Kind::Gauge, now);
+    out.single(
+        "node_time_seconds",
+        "System time in seconds since epoch (1970).",
+        Kind::Gauge,
+        now,
+    );
     if let Some((zone, offset)) = sys::local_zone(now as i64) {
         out.family(
             "node_time_zone_offset_seconds",

@@ -12,8 +12,25 @@ pub(crate) fn collect(out: &mut Families) -> Result {
         "node_uname_info",
         "Labeled system information as provided by the uname system call.",
         Kind::Gauge,
-        &["sysname", "release", "version", "machine", "nodename", "domainname"],
+        &[
+            "sysname",
+            "release",
+            "version",
+            "machine",
+            "nodename",
+            "domainname",
+        ],
     )
-    .push(&[&u.sysname, &u.release, &u.version, &u.machine, &u.nodename, &u.domainname], 1.0);
+    .push(
+        &[
+            &u.sysname,
+            &u.release,
+            &u.version,
+            &u.machine,
+            &u.nodename,
+            &u.domainname,
+        ],
+        1.0,
+    );
     Ok(())
 }

@@ -12,7 +12,9 @@ pub(crate) fn read(path: &str) -> Result<String> {
 
 /// The file's content without surrounding whitespace, when readable.
 pub(crate) fn read_trimmed(path: &str) -> Option<String> {
-    std::fs::read_to_string(path).ok().map(|s| s.trim().to_string())
+    std::fs::read_to_string(path)
+        .ok()
+        .map(|s| s.trim().to_string())
 }
 
 /// The file's content as one unsigned integer, when readable and numeric.
