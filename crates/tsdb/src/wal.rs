@@ -381,8 +381,13 @@ impl Wal {
 
     pub fn sync(&self) -> io::Result<()> {
         if self.dirty.swap(false, Ordering::AcqRel) {
-            let w = self.w.lock();
-            w.file.sync_data()?;
+            // fsync a duplicate descriptor outside the lock, so commits keep
+            // writing while the disk flushes.
+            let f = self.w.lock().file.try_clone()?;
+            if let Err(e) = f.sync_data() {
+                self.dirty.store(true, Ordering::Release);
+                return Err(e);
+            }
         }
         Ok(())
     }
