@@ -19,14 +19,27 @@ use crate::relabel::RelabelConfig;
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("{path}: {source}")]
-    Io { path: String, source: std::io::Error },
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
     /// Syntax or type error reported by the YAML parser, with a position.
     #[error("{file}:{line}:{column}: {message}")]
-    Parse { file: String, line: u64, column: u64, message: String },
+    Parse {
+        file: String,
+        line: u64,
+        column: u64,
+        message: String,
+    },
     /// A semantic error (duplicate job, timeout > interval, …). `line` is 0
     /// when no position is known.
     #[error("{file}:{line}:{column}: {message}")]
-    Invalid { file: String, line: u64, column: u64, message: String },
+    Invalid {
+        file: String,
+        line: u64,
+        column: u64,
+        message: String,
+    },
 }
 
 // ---------------------------------------------------------------------------
@@ -136,7 +149,14 @@ impl Serialize for ByteSize {
         let text = if v == 0 {
             "0B".to_string()
         } else {
-            let units = [("EiB", 60), ("PiB", 50), ("TiB", 40), ("GiB", 30), ("MiB", 20), ("KiB", 10)];
+            let units = [
+                ("EiB", 60),
+                ("PiB", 50),
+                ("TiB", 40),
+                ("GiB", 30),
+                ("MiB", 20),
+                ("KiB", 10),
+            ];
             units
                 .iter()
                 .find(|(_, sh)| v % (1u64 << sh) == 0)
@@ -162,6 +182,61 @@ impl<'de> Deserialize<'de> for ByteSize {
             }),
         }
     }
+}
+
+/// A configuration section Bongsu accepts without interpreting it (service
+/// discovery mechanisms it does not run yet). Serialises with every value
+/// whose key looks secret (`password`, `secret`, `token`, `credentials`,
+/// `key`) replaced by `<secret>`.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Opaque(pub serde_json::Value);
+
+fn redact(v: &serde_json::Value) -> serde_json::Value {
+    match v {
+        serde_json::Value::Object(m) => serde_json::Value::Object(
+            m.iter()
+                .map(|(k, x)| {
+                    let lk = k.to_ascii_lowercase();
+                    let secret = !lk.ends_with("_file")
+                        && ["password", "secret", "token", "credentials", "key"]
+                            .iter()
+                            .any(|w| lk.contains(w));
+                    let val = if secret && !x.is_object() && !x.is_array() {
+                        serde_json::Value::String("<secret>".into())
+                    } else {
+                        redact(x)
+                    };
+                    (k.clone(), val)
+                })
+                .collect(),
+        ),
+        serde_json::Value::Array(a) => serde_json::Value::Array(a.iter().map(redact).collect()),
+        o => o.clone(),
+    }
+}
+
+impl Serialize for Opaque {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        redact(&self.0).serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for Opaque {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        serde_json::Value::deserialize(d).map(Opaque)
+    }
+}
+
+/// One of `http_headers`' entries.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpHeader {
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub values: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub secrets: Vec<Secret>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub files: Vec<String>,
 }
 
 /// One of the scrape protocols Prometheus negotiates.
@@ -286,7 +361,7 @@ pub struct HttpClientConfig {
     pub proxy_url: Option<String>,
     pub follow_redirects: bool,
     pub enable_http2: bool,
-    pub http_headers: BTreeMap<String, serde_json::Value>,
+    pub http_headers: BTreeMap<String, HttpHeader>,
 }
 
 fn default_true() -> bool {
@@ -329,7 +404,7 @@ macro_rules! with_http_client {
             #[serde(default = "default_true")]
             pub enable_http2: bool,
             #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-            pub http_headers: BTreeMap<String, serde_json::Value>,
+            pub http_headers: BTreeMap<String, HttpHeader>,
         }
 
         impl $name {
@@ -394,6 +469,17 @@ macro_rules! with_http_client {
     };
 }
 
+fn resolve_scrape_paths(sc: &mut ScrapeConfig, dir: &Path) {
+    sc.resolve_http_paths(dir);
+    for f in &mut sc.file_sd_configs {
+        for p in &mut f.files {
+            let mut o = Some(std::mem::take(p));
+            resolve(&mut o, dir);
+            *p = o.unwrap_or_default();
+        }
+    }
+}
+
 fn resolve(p: &mut Option<String>, dir: &Path) {
     if let Some(s) = p {
         if !s.is_empty() && Path::new(s).is_relative() {
@@ -419,15 +505,27 @@ pub struct Config {
     pub rule_files: Vec<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub scrape_config_files: Vec<String>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "null_as_empty")]
+    #[serde(
+        default,
+        skip_serializing_if = "Vec::is_empty",
+        deserialize_with = "null_as_empty"
+    )]
     pub scrape_configs: Vec<ScrapeConfig>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub storage: Option<StorageConfig>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tracing: Option<TracingConfig>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "null_as_empty")]
+    #[serde(
+        default,
+        skip_serializing_if = "Vec::is_empty",
+        deserialize_with = "null_as_empty"
+    )]
     pub remote_write: Vec<RemoteWriteConfig>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "null_as_empty")]
+    #[serde(
+        default,
+        skip_serializing_if = "Vec::is_empty",
+        deserialize_with = "null_as_empty"
+    )]
     pub remote_read: Vec<RemoteReadConfig>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub otlp: Option<serde_json::Value>,
@@ -544,6 +642,28 @@ pub struct TsdbConfig {
     pub out_of_order_time_window: Option<Duration>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stale_series_compaction_threshold: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chunk_encoding: Option<ChunkEncodingConfig>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retention: Option<RetentionConfig>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChunkEncodingConfig {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub floats: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RetentionConfig {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time: Option<Duration>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub size: Option<ByteSize>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub percentage: Option<f64>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -663,6 +783,74 @@ with_http_client! {
         #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "null_as_empty")]
         pub static_configs: Vec<StaticConfig>,
         #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "null_as_empty")]
+        pub aws_sd_configs: Vec<Opaque>,
+        #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "null_as_empty")]
+        pub azure_sd_configs: Vec<Opaque>,
+        #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "null_as_empty")]
+        pub consul_sd_configs: Vec<Opaque>,
+        #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "null_as_empty")]
+        pub digitalocean_sd_configs: Vec<Opaque>,
+        #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "null_as_empty")]
+        pub dns_sd_configs: Vec<Opaque>,
+        #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "null_as_empty")]
+        pub docker_sd_configs: Vec<Opaque>,
+        #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "null_as_empty")]
+        pub dockerswarm_sd_configs: Vec<Opaque>,
+        #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "null_as_empty")]
+        pub ecs_sd_configs: Vec<Opaque>,
+        #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "null_as_empty")]
+        pub elasticache_sd_configs: Vec<Opaque>,
+        #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "null_as_empty")]
+        pub eureka_sd_configs: Vec<Opaque>,
+        #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "null_as_empty")]
+        pub gce_sd_configs: Vec<Opaque>,
+        #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "null_as_empty")]
+        pub hetzner_sd_configs: Vec<Opaque>,
+        #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "null_as_empty")]
+        pub http_sd_configs: Vec<Opaque>,
+        #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "null_as_empty")]
+        pub ionos_sd_configs: Vec<Opaque>,
+        #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "null_as_empty")]
+        pub kubernetes_sd_configs: Vec<Opaque>,
+        #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "null_as_empty")]
+        pub kuma_sd_configs: Vec<Opaque>,
+        #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "null_as_empty")]
+        pub lightsail_sd_configs: Vec<Opaque>,
+        #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "null_as_empty")]
+        pub linode_sd_configs: Vec<Opaque>,
+        #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "null_as_empty")]
+        pub marathon_sd_configs: Vec<Opaque>,
+        #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "null_as_empty")]
+        pub msk_sd_configs: Vec<Opaque>,
+        #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "null_as_empty")]
+        pub nerve_sd_configs: Vec<Opaque>,
+        #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "null_as_empty")]
+        pub nomad_sd_configs: Vec<Opaque>,
+        #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "null_as_empty")]
+        pub oci_sd_configs: Vec<Opaque>,
+        #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "null_as_empty")]
+        pub openstack_sd_configs: Vec<Opaque>,
+        #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "null_as_empty")]
+        pub outscale_sd_configs: Vec<Opaque>,
+        #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "null_as_empty")]
+        pub ovhcloud_sd_configs: Vec<Opaque>,
+        #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "null_as_empty")]
+        pub puppetdb_sd_configs: Vec<Opaque>,
+        #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "null_as_empty")]
+        pub rds_sd_configs: Vec<Opaque>,
+        #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "null_as_empty")]
+        pub scaleway_sd_configs: Vec<Opaque>,
+        #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "null_as_empty")]
+        pub serverset_sd_configs: Vec<Opaque>,
+        #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "null_as_empty")]
+        pub stackit_sd_configs: Vec<Opaque>,
+        #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "null_as_empty")]
+        pub triton_sd_configs: Vec<Opaque>,
+        #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "null_as_empty")]
+        pub uyuni_sd_configs: Vec<Opaque>,
+        #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "null_as_empty")]
+        pub vultr_sd_configs: Vec<Opaque>,
+        #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "null_as_empty")]
         pub file_sd_configs: Vec<FileSdConfig>,
         #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "null_as_empty")]
         pub relabel_configs: Vec<RelabelConfig>,
@@ -680,6 +868,115 @@ fn default_scheme() -> String {
 }
 
 impl ScrapeConfig {
+    /// Names of the service discovery mechanisms configured for this job
+    /// that Bongsu accepts but does not run yet (e.g. `kubernetes_sd_configs`).
+    pub fn unsupported_discovery(&self) -> Vec<&'static str> {
+        let mut v = Vec::new();
+        if !self.aws_sd_configs.is_empty() {
+            v.push("aws_sd_configs");
+        }
+        if !self.azure_sd_configs.is_empty() {
+            v.push("azure_sd_configs");
+        }
+        if !self.consul_sd_configs.is_empty() {
+            v.push("consul_sd_configs");
+        }
+        if !self.digitalocean_sd_configs.is_empty() {
+            v.push("digitalocean_sd_configs");
+        }
+        if !self.dns_sd_configs.is_empty() {
+            v.push("dns_sd_configs");
+        }
+        if !self.docker_sd_configs.is_empty() {
+            v.push("docker_sd_configs");
+        }
+        if !self.dockerswarm_sd_configs.is_empty() {
+            v.push("dockerswarm_sd_configs");
+        }
+        if !self.ecs_sd_configs.is_empty() {
+            v.push("ecs_sd_configs");
+        }
+        if !self.elasticache_sd_configs.is_empty() {
+            v.push("elasticache_sd_configs");
+        }
+        if !self.eureka_sd_configs.is_empty() {
+            v.push("eureka_sd_configs");
+        }
+        if !self.gce_sd_configs.is_empty() {
+            v.push("gce_sd_configs");
+        }
+        if !self.hetzner_sd_configs.is_empty() {
+            v.push("hetzner_sd_configs");
+        }
+        if !self.http_sd_configs.is_empty() {
+            v.push("http_sd_configs");
+        }
+        if !self.ionos_sd_configs.is_empty() {
+            v.push("ionos_sd_configs");
+        }
+        if !self.kubernetes_sd_configs.is_empty() {
+            v.push("kubernetes_sd_configs");
+        }
+        if !self.kuma_sd_configs.is_empty() {
+            v.push("kuma_sd_configs");
+        }
+        if !self.lightsail_sd_configs.is_empty() {
+            v.push("lightsail_sd_configs");
+        }
+        if !self.linode_sd_configs.is_empty() {
+            v.push("linode_sd_configs");
+        }
+        if !self.marathon_sd_configs.is_empty() {
+            v.push("marathon_sd_configs");
+        }
+        if !self.msk_sd_configs.is_empty() {
+            v.push("msk_sd_configs");
+        }
+        if !self.nerve_sd_configs.is_empty() {
+            v.push("nerve_sd_configs");
+        }
+        if !self.nomad_sd_configs.is_empty() {
+            v.push("nomad_sd_configs");
+        }
+        if !self.oci_sd_configs.is_empty() {
+            v.push("oci_sd_configs");
+        }
+        if !self.openstack_sd_configs.is_empty() {
+            v.push("openstack_sd_configs");
+        }
+        if !self.outscale_sd_configs.is_empty() {
+            v.push("outscale_sd_configs");
+        }
+        if !self.ovhcloud_sd_configs.is_empty() {
+            v.push("ovhcloud_sd_configs");
+        }
+        if !self.puppetdb_sd_configs.is_empty() {
+            v.push("puppetdb_sd_configs");
+        }
+        if !self.rds_sd_configs.is_empty() {
+            v.push("rds_sd_configs");
+        }
+        if !self.scaleway_sd_configs.is_empty() {
+            v.push("scaleway_sd_configs");
+        }
+        if !self.serverset_sd_configs.is_empty() {
+            v.push("serverset_sd_configs");
+        }
+        if !self.stackit_sd_configs.is_empty() {
+            v.push("stackit_sd_configs");
+        }
+        if !self.triton_sd_configs.is_empty() {
+            v.push("triton_sd_configs");
+        }
+        if !self.uyuni_sd_configs.is_empty() {
+            v.push("uyuni_sd_configs");
+        }
+        if !self.vultr_sd_configs.is_empty() {
+            v.push("vultr_sd_configs");
+        }
+        v
+    }
+
     /// The effective interval (always set after loading).
     pub fn interval(&self) -> Duration {
         self.scrape_interval.unwrap_or_else(default_interval)
@@ -715,6 +1012,74 @@ with_http_client! {
         #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "null_as_empty")]
         pub static_configs: Vec<StaticConfig>,
         #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "null_as_empty")]
+        pub aws_sd_configs: Vec<Opaque>,
+        #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "null_as_empty")]
+        pub azure_sd_configs: Vec<Opaque>,
+        #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "null_as_empty")]
+        pub consul_sd_configs: Vec<Opaque>,
+        #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "null_as_empty")]
+        pub digitalocean_sd_configs: Vec<Opaque>,
+        #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "null_as_empty")]
+        pub dns_sd_configs: Vec<Opaque>,
+        #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "null_as_empty")]
+        pub docker_sd_configs: Vec<Opaque>,
+        #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "null_as_empty")]
+        pub dockerswarm_sd_configs: Vec<Opaque>,
+        #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "null_as_empty")]
+        pub ecs_sd_configs: Vec<Opaque>,
+        #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "null_as_empty")]
+        pub elasticache_sd_configs: Vec<Opaque>,
+        #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "null_as_empty")]
+        pub eureka_sd_configs: Vec<Opaque>,
+        #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "null_as_empty")]
+        pub gce_sd_configs: Vec<Opaque>,
+        #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "null_as_empty")]
+        pub hetzner_sd_configs: Vec<Opaque>,
+        #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "null_as_empty")]
+        pub http_sd_configs: Vec<Opaque>,
+        #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "null_as_empty")]
+        pub ionos_sd_configs: Vec<Opaque>,
+        #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "null_as_empty")]
+        pub kubernetes_sd_configs: Vec<Opaque>,
+        #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "null_as_empty")]
+        pub kuma_sd_configs: Vec<Opaque>,
+        #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "null_as_empty")]
+        pub lightsail_sd_configs: Vec<Opaque>,
+        #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "null_as_empty")]
+        pub linode_sd_configs: Vec<Opaque>,
+        #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "null_as_empty")]
+        pub marathon_sd_configs: Vec<Opaque>,
+        #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "null_as_empty")]
+        pub msk_sd_configs: Vec<Opaque>,
+        #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "null_as_empty")]
+        pub nerve_sd_configs: Vec<Opaque>,
+        #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "null_as_empty")]
+        pub nomad_sd_configs: Vec<Opaque>,
+        #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "null_as_empty")]
+        pub oci_sd_configs: Vec<Opaque>,
+        #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "null_as_empty")]
+        pub openstack_sd_configs: Vec<Opaque>,
+        #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "null_as_empty")]
+        pub outscale_sd_configs: Vec<Opaque>,
+        #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "null_as_empty")]
+        pub ovhcloud_sd_configs: Vec<Opaque>,
+        #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "null_as_empty")]
+        pub puppetdb_sd_configs: Vec<Opaque>,
+        #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "null_as_empty")]
+        pub rds_sd_configs: Vec<Opaque>,
+        #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "null_as_empty")]
+        pub scaleway_sd_configs: Vec<Opaque>,
+        #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "null_as_empty")]
+        pub serverset_sd_configs: Vec<Opaque>,
+        #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "null_as_empty")]
+        pub stackit_sd_configs: Vec<Opaque>,
+        #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "null_as_empty")]
+        pub triton_sd_configs: Vec<Opaque>,
+        #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "null_as_empty")]
+        pub uyuni_sd_configs: Vec<Opaque>,
+        #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "null_as_empty")]
+        pub vultr_sd_configs: Vec<Opaque>,
+        #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "null_as_empty")]
         pub file_sd_configs: Vec<FileSdConfig>,
         #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "null_as_empty")]
         pub relabel_configs: Vec<RelabelConfig>,
@@ -734,9 +1099,17 @@ fn default_am_timeout() -> Duration {
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AlertingConfig {
-    #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "null_as_empty")]
+    #[serde(
+        default,
+        skip_serializing_if = "Vec::is_empty",
+        deserialize_with = "null_as_empty"
+    )]
     pub alert_relabel_configs: Vec<RelabelConfig>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "null_as_empty")]
+    #[serde(
+        default,
+        skip_serializing_if = "Vec::is_empty",
+        deserialize_with = "null_as_empty"
+    )]
     pub alertmanagers: Vec<AlertmanagerConfig>,
 }
 
@@ -823,10 +1196,8 @@ with_http_client! {
         pub headers: BTreeMap<String, Secret>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         pub name: Option<String>,
-        #[serde(default, skip_serializing_if = "Vec::is_empty")]
-        pub required_matchers: Vec<BTreeMap<String, String>>,
         #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-        pub required_matchers_map: BTreeMap<String, String>,
+        pub required_matchers: BTreeMap<String, String>,
         #[serde(default)]
         pub read_recent: bool,
         #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -845,10 +1216,56 @@ fn default_rr_timeout() -> Duration {
 /// (rule files, file_sd files, credential files, TLS files) are resolved
 /// against the file's directory, as Prometheus does.
 pub fn load_file(path: &Path) -> Result<Config, ConfigError> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| ConfigError::Io { path: path.display().to_string(), source: e })?;
+    let text = std::fs::read_to_string(path).map_err(|e| ConfigError::Io {
+        path: path.display().to_string(),
+        source: e,
+    })?;
     let mut cfg = load_str(&text, &path.display().to_string())?;
     let dir: PathBuf = path.parent().map(Path::to_path_buf).unwrap_or_default();
+    // Jobs from `scrape_config_files`, validated against their own file.
+    let mut seen: HashSet<String> = cfg
+        .scrape_configs
+        .iter()
+        .map(|s| s.job_name.clone())
+        .collect();
+    let global = cfg.global.clone();
+    for pat in cfg.scrape_config_files.clone() {
+        let mut p = Some(pat);
+        resolve(&mut p, &dir);
+        let pat = p.unwrap_or_default();
+        for f in crate::discovery::expand_pattern(&pat) {
+            let fname = f.display().to_string();
+            let t = std::fs::read_to_string(&f).map_err(|e| ConfigError::Io {
+                path: fname.clone(),
+                source: e,
+            })?;
+            let parsed: ScrapeConfigFile =
+                match serde_saphyr::from_str::<Option<ScrapeConfigFile>>(&t) {
+                    Ok(c) => c.unwrap_or(ScrapeConfigFile {
+                        scrape_configs: Vec::new(),
+                    }),
+                    Err(e) => {
+                        let (line, column) = e
+                            .location()
+                            .map(|l| (l.line(), l.column()))
+                            .unwrap_or((0, 0));
+                        return Err(ConfigError::Parse {
+                            file: fname,
+                            line,
+                            column,
+                            message: first_line(&e.without_snippet().to_string()),
+                        });
+                    }
+                };
+            for mut sc in parsed.scrape_configs {
+                prepare_scrape_config(&mut sc, &global, &t, &fname, &mut seen)?;
+                // Paths inside an included file are relative to that file.
+                let fdir = f.parent().map(Path::to_path_buf).unwrap_or_default();
+                resolve_scrape_paths(&mut sc, &fdir);
+                cfg.scrape_configs.push(sc);
+            }
+        }
+    }
     cfg.resolve_paths(&dir);
     Ok(cfg)
 }
@@ -861,7 +1278,10 @@ pub fn load_str(text: &str, filename: &str) -> Result<Config, ConfigError> {
         match serde_saphyr::from_str::<Option<Config>>(text) {
             Ok(c) => c.unwrap_or_default(),
             Err(e) => {
-                let (line, column) = e.location().map(|l| (l.line(), l.column())).unwrap_or((0, 0));
+                let (line, column) = e
+                    .location()
+                    .map(|l| (l.line(), l.column()))
+                    .unwrap_or((0, 0));
                 return Err(ConfigError::Parse {
                     file: filename.to_string(),
                     line,
@@ -916,7 +1336,11 @@ impl Config {
             };
         }
         if g.scrape_timeout > g.scrape_interval {
-            return Err(invalid(0, 0, "global scrape timeout greater than scrape interval".into()));
+            return Err(invalid(
+                0,
+                0,
+                "global scrape timeout greater than scrape interval".into(),
+            ));
         }
         if g.scrape_protocols.is_empty() {
             g.scrape_protocols = ScrapeProtocol::defaults();
@@ -924,118 +1348,76 @@ impl Config {
         check_protocols(&g.scrape_protocols).map_err(|m| invalid(0, 0, format!("global: {m}")))?;
         for name in g.external_labels.keys() {
             if name.is_empty() {
-                return Err(invalid(0, 0, "external label name must not be empty".into()));
+                return Err(invalid(
+                    0,
+                    0,
+                    "external label name must not be empty".into(),
+                ));
             }
         }
         let global = self.global.clone();
         let mut seen = HashSet::new();
         for sc in &mut self.scrape_configs {
-            let (line, col) = locate_job(text, &sc.job_name);
-            let jerr = |m: String| invalid(line, col, m);
-            if sc.job_name.is_empty() {
-                return Err(jerr("job_name is empty".into()));
-            }
-            if !seen.insert(sc.job_name.clone()) {
-                return Err(jerr(format!("found multiple scrape configs with job name {:?}", sc.job_name)));
-            }
-            let interval = *sc.scrape_interval.get_or_insert(global.scrape_interval);
-            if sc.scrape_timeout.is_none() {
-                sc.scrape_timeout =
-                    Some(if global.scrape_timeout > interval { interval } else { global.scrape_timeout });
-            }
-            if sc.timeout() > interval {
-                return Err(jerr(format!(
-                    "scrape timeout greater than scrape interval for scrape config with job name {:?}",
-                    sc.job_name
-                )));
-            }
-            if sc.scrape_protocols.is_empty() {
-                sc.scrape_protocols = global.scrape_protocols.clone();
-            }
-            check_protocols(&sc.scrape_protocols)
-                .map_err(|m| jerr(format!("{m} for scrape config with job name {:?}", sc.job_name)))?;
-            if sc.scheme != "http" && sc.scheme != "https" {
-                return Err(jerr(format!(
-                    "invalid scheme {:?} for scrape config with job name {:?}: use http or https",
-                    sc.scheme, sc.job_name
-                )));
-            }
-            if !sc.metrics_path.starts_with('/') {
-                return Err(jerr(format!(
-                    "metrics_path {:?} must start with '/' (job {:?})",
-                    sc.metrics_path, sc.job_name
-                )));
-            }
-            sc.validate_http().map_err(|m| jerr(format!("job {:?}: {m}", sc.job_name)))?;
-            macro_rules! inherit {
-                ($f:ident) => {
-                    if sc.$f.is_none() {
-                        sc.$f = global.$f;
-                    }
-                };
-            }
-            inherit!(body_size_limit);
-            inherit!(sample_limit);
-            inherit!(target_limit);
-            inherit!(label_limit);
-            inherit!(label_name_length_limit);
-            inherit!(label_value_length_limit);
-            for rc in sc.relabel_configs.iter().chain(&sc.metric_relabel_configs) {
-                rc.validate().map_err(|m| jerr(format!("job {:?}: {m}", sc.job_name)))?;
-            }
-            for (gi, st) in sc.static_configs.iter().enumerate() {
-                for t in &st.targets {
-                    if t.contains('/') {
-                        return Err(jerr(format!(
-                            "job {:?}: static_configs[{gi}]: {t:?} is not a valid hostname (host:port without scheme or path)",
-                            sc.job_name
-                        )));
-                    }
-                }
-            }
-            for fsd in &sc.file_sd_configs {
-                for f in &fsd.files {
-                    check_sd_file_pattern(f).map_err(|m| jerr(format!("job {:?}: {m}", sc.job_name)))?;
-                }
-            }
+            prepare_scrape_config(sc, &global, text, file, &mut seen)?;
         }
         if let Some(al) = &self.alerting {
             for rc in &al.alert_relabel_configs {
-                rc.validate().map_err(|m| invalid(0, 0, format!("alerting: {m}")))?;
+                rc.validate()
+                    .map_err(|m| invalid(0, 0, format!("alerting: {m}")))?;
             }
             for am in &al.alertmanagers {
-                am.validate_http().map_err(|m| invalid(0, 0, format!("alertmanager: {m}")))?;
+                am.validate_http()
+                    .map_err(|m| invalid(0, 0, format!("alertmanager: {m}")))?;
                 if am.api_version != "v2" {
                     return Err(invalid(
                         0,
                         0,
-                        format!("expected Alertmanager api version to be one of [v2] but got {}", am.api_version),
+                        format!(
+                            "expected Alertmanager api version to be one of [v2] but got {}",
+                            am.api_version
+                        ),
                     ));
                 }
                 for rc in am.relabel_configs.iter().chain(&am.alert_relabel_configs) {
-                    rc.validate().map_err(|m| invalid(0, 0, format!("alertmanager: {m}")))?;
+                    rc.validate()
+                        .map_err(|m| invalid(0, 0, format!("alertmanager: {m}")))?;
                 }
             }
         }
         let mut names = HashSet::new();
         for rw in &self.remote_write {
-            rw.validate_http().map_err(|m| invalid(0, 0, format!("remote_write {}: {m}", rw.url)))?;
+            rw.validate_http()
+                .map_err(|m| invalid(0, 0, format!("remote_write {}: {m}", rw.url)))?;
             if url::Url::parse(&rw.url).is_err() {
-                return Err(invalid(0, 0, format!("remote_write: invalid url {:?}", rw.url)));
+                return Err(invalid(
+                    0,
+                    0,
+                    format!("remote_write: invalid url {:?}", rw.url),
+                ));
             }
             if let Some(n) = &rw.name {
                 if !names.insert(n.clone()) {
-                    return Err(invalid(0, 0, format!("found multiple remote write configs with job name {n:?}")));
+                    return Err(invalid(
+                        0,
+                        0,
+                        format!("found multiple remote write configs with job name {n:?}"),
+                    ));
                 }
             }
             for rc in &rw.write_relabel_configs {
-                rc.validate().map_err(|m| invalid(0, 0, format!("remote_write: {m}")))?;
+                rc.validate()
+                    .map_err(|m| invalid(0, 0, format!("remote_write: {m}")))?;
             }
         }
         for rr in &self.remote_read {
-            rr.validate_http().map_err(|m| invalid(0, 0, format!("remote_read {}: {m}", rr.url)))?;
+            rr.validate_http()
+                .map_err(|m| invalid(0, 0, format!("remote_read {}: {m}", rr.url)))?;
             if url::Url::parse(&rr.url).is_err() {
-                return Err(invalid(0, 0, format!("remote_read: invalid url {:?}", rr.url)));
+                return Err(invalid(
+                    0,
+                    0,
+                    format!("remote_read: invalid url {:?}", rr.url),
+                ));
             }
         }
         for rf in &self.rule_files {
@@ -1053,14 +1435,7 @@ impl Config {
             *rf = o.unwrap_or_default();
         }
         for sc in &mut self.scrape_configs {
-            sc.resolve_http_paths(dir);
-            for f in &mut sc.file_sd_configs {
-                for p in &mut f.files {
-                    let mut o = Some(std::mem::take(p));
-                    resolve(&mut o, dir);
-                    *p = o.unwrap_or_default();
-                }
-            }
+            resolve_scrape_paths(sc, dir);
         }
         if let Some(al) = &mut self.alerting {
             for am in &mut al.alertmanagers {
@@ -1081,30 +1456,142 @@ impl Config {
     }
 }
 
+/// Fills a job's defaults from the global section and validates it.
+fn prepare_scrape_config(
+    sc: &mut ScrapeConfig,
+    global: &GlobalConfig,
+    text: &str,
+    file: &str,
+    seen: &mut HashSet<String>,
+) -> Result<(), ConfigError> {
+    let (line, col) = locate_job(text, &sc.job_name);
+    let jerr = |m: String| ConfigError::Invalid {
+        file: file.to_string(),
+        line,
+        column: col,
+        message: m,
+    };
+    if sc.job_name.is_empty() {
+        return Err(jerr("job_name is empty".into()));
+    }
+    if !seen.insert(sc.job_name.clone()) {
+        return Err(jerr(format!(
+            "found multiple scrape configs with job name {:?}",
+            sc.job_name
+        )));
+    }
+    let interval = *sc.scrape_interval.get_or_insert(global.scrape_interval);
+    if sc.scrape_timeout.is_none() {
+        sc.scrape_timeout = Some(if global.scrape_timeout > interval {
+            interval
+        } else {
+            global.scrape_timeout
+        });
+    }
+    if sc.timeout() > interval {
+        return Err(jerr(format!(
+            "scrape timeout greater than scrape interval for scrape config with job name {:?}",
+            sc.job_name
+        )));
+    }
+    if sc.scrape_protocols.is_empty() {
+        sc.scrape_protocols = global.scrape_protocols.clone();
+    }
+    check_protocols(&sc.scrape_protocols).map_err(|m| {
+        jerr(format!(
+            "{m} for scrape config with job name {:?}",
+            sc.job_name
+        ))
+    })?;
+    if sc.scheme != "http" && sc.scheme != "https" {
+        return Err(jerr(format!(
+            "invalid scheme {:?} for scrape config with job name {:?}: use http or https",
+            sc.scheme, sc.job_name
+        )));
+    }
+    if !sc.metrics_path.starts_with('/') {
+        return Err(jerr(format!(
+            "metrics_path {:?} must start with '/' (job {:?})",
+            sc.metrics_path, sc.job_name
+        )));
+    }
+    sc.validate_http()
+        .map_err(|m| jerr(format!("job {:?}: {m}", sc.job_name)))?;
+    macro_rules! inherit {
+        ($f:ident) => {
+            if sc.$f.is_none() {
+                sc.$f = global.$f;
+            }
+        };
+    }
+    inherit!(body_size_limit);
+    inherit!(sample_limit);
+    inherit!(target_limit);
+    inherit!(label_limit);
+    inherit!(label_name_length_limit);
+    inherit!(label_value_length_limit);
+    for rc in sc.relabel_configs.iter().chain(&sc.metric_relabel_configs) {
+        rc.validate()
+            .map_err(|m| jerr(format!("job {:?}: {m}", sc.job_name)))?;
+    }
+    for (gi, st) in sc.static_configs.iter().enumerate() {
+        for t in &st.targets {
+            if t.contains('/') {
+                return Err(jerr(format!(
+                        "job {:?}: static_configs[{gi}]: {t:?} is not a valid hostname (host:port without scheme or path)",
+                        sc.job_name
+                    )));
+            }
+        }
+    }
+    for fsd in &sc.file_sd_configs {
+        for f in &fsd.files {
+            check_sd_file_pattern(f).map_err(|m| jerr(format!("job {:?}: {m}", sc.job_name)))?;
+        }
+    }
+    Ok(())
+}
+
+/// A file named by `scrape_config_files`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ScrapeConfigFile {
+    #[serde(default, deserialize_with = "null_as_empty")]
+    scrape_configs: Vec<ScrapeConfig>,
+}
+
 fn check_protocols(ps: &[ScrapeProtocol]) -> Result<(), String> {
     let mut seen = HashSet::new();
     for p in ps {
         if !seen.insert(*p) {
-            return Err(format!("duplicated protocol in scrape_protocols, got {ps:?}"));
+            return Err(format!(
+                "duplicated protocol in scrape_protocols, got {ps:?}"
+            ));
         }
     }
     Ok(())
 }
 
 fn check_sd_file_pattern(f: &str) -> Result<(), String> {
-    let base = Path::new(f).file_name().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+    let base = Path::new(f)
+        .file_name()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
     let ok = [".json", ".yml", ".yaml"].iter().any(|ext| {
         base.ends_with(ext) || base.ends_with(&format!("{ext}*")) || base.ends_with('*')
     });
     if !ok {
-        return Err(format!("path {f:?} is not valid for file discovery: use .json, .yml or .yaml"));
+        return Err(format!(
+            "path {f:?} is not valid for file discovery: use .json, .yml or .yaml"
+        ));
     }
     Ok(())
 }
 
 /// Renders the configuration as YAML with secrets hidden.
 pub fn to_yaml(cfg: &Config) -> String {
-    serde_saphyr::to_string(cfg).unwrap_or_else(|e| format!("# could not render configuration: {e}\n"))
+    serde_saphyr::to_string(cfg)
+        .unwrap_or_else(|e| format!("# could not render configuration: {e}\n"))
 }
 
 #[cfg(test)]
@@ -1155,7 +1642,13 @@ remote_write:
         let n = c.job("node").expect("job");
         assert_eq!(n.interval(), Duration::from_secs(5));
         assert_eq!(n.timeout(), Duration::from_secs(5));
-        assert_eq!(n.basic_auth.as_ref().and_then(|b| b.password.as_ref()).map(|s| s.expose()), Some("hunter2"));
+        assert_eq!(
+            n.basic_auth
+                .as_ref()
+                .and_then(|b| b.password.as_ref())
+                .map(|s| s.expose()),
+            Some("hunter2")
+        );
         let y = to_yaml(&c);
         assert!(!y.contains("hunter2"), "{y}");
         assert!(!y.contains("tok\n"), "{y}");
@@ -1199,14 +1692,22 @@ remote_write:
     #[test]
     fn duplicate_job() {
         let e = err("scrape_configs:\n  - job_name: a\n  - job_name: a\n");
-        assert!(e.contains("found multiple scrape configs with job name \"a\""), "{e}");
+        assert!(
+            e.contains("found multiple scrape configs with job name \"a\""),
+            "{e}"
+        );
         assert!(e.starts_with("p.yml:2:"), "{e}");
     }
 
     #[test]
     fn timeout_over_interval() {
-        let e = err("scrape_configs:\n  - job_name: a\n    scrape_interval: 5s\n    scrape_timeout: 10s\n");
-        assert!(e.contains("scrape timeout greater than scrape interval"), "{e}");
+        let e = err(
+            "scrape_configs:\n  - job_name: a\n    scrape_interval: 5s\n    scrape_timeout: 10s\n",
+        );
+        assert!(
+            e.contains("scrape timeout greater than scrape interval"),
+            "{e}"
+        );
     }
 
     #[test]
@@ -1217,7 +1718,11 @@ remote_write:
 
     #[test]
     fn global_timeout_defaults_to_short_interval() {
-        let c = load_str("global:\n  scrape_interval: 5s\nscrape_configs:\n  - job_name: a\n", "p").expect("ok");
+        let c = load_str(
+            "global:\n  scrape_interval: 5s\nscrape_configs:\n  - job_name: a\n",
+            "p",
+        )
+        .expect("ok");
         assert_eq!(c.global.scrape_timeout, Duration::from_secs(5));
         assert_eq!(c.scrape_configs[0].timeout(), Duration::from_secs(5));
     }

@@ -43,7 +43,11 @@ impl TargetGroup {
         }
         TargetGroup {
             source,
-            targets: sc.targets.iter().map(|t| Labels::from_pairs([(ADDRESS_LABEL, t.as_str())])).collect(),
+            targets: sc
+                .targets
+                .iter()
+                .map(|t| Labels::from_pairs([(ADDRESS_LABEL, t.as_str())]))
+                .collect(),
             labels: lb.into_labels(),
         }
     }
@@ -87,9 +91,16 @@ pub fn parse_sd_file(path: &Path, text: &str) -> Result<Vec<TargetGroup>, String
     } else {
         serde_saphyr::from_str::<Option<Vec<FileGroup>>>(text)
             .map_err(|e| {
-                let pos = e.location().map(|l| format!(":{}:{}", l.line(), l.column())).unwrap_or_default();
+                let pos = e
+                    .location()
+                    .map(|l| format!(":{}:{}", l.line(), l.column()))
+                    .unwrap_or_default();
                 let msg = e.without_snippet().to_string();
-                format!("{}{pos}: {}", path.display(), msg.lines().next().unwrap_or(""))
+                format!(
+                    "{}{pos}: {}",
+                    path.display(),
+                    msg.lines().next().unwrap_or("")
+                )
             })?
             .unwrap_or_default()
     };
@@ -98,7 +109,9 @@ pub fn parse_sd_file(path: &Path, text: &str) -> Result<Vec<TargetGroup>, String
     for (i, g) in groups.into_iter().enumerate() {
         for t in &g.targets {
             if t.contains('/') {
-                return Err(format!("{p}: group {i}: {t:?} is not a valid target address (host:port)"));
+                return Err(format!(
+                    "{p}: group {i}: {t:?} is not a valid target address (host:port)"
+                ));
             }
         }
         for k in g.labels.keys() {
@@ -106,8 +119,15 @@ pub fn parse_sd_file(path: &Path, text: &str) -> Result<Vec<TargetGroup>, String
                 return Err(format!("{p}: group {i}: empty label name"));
             }
         }
-        let sc = StaticConfig { targets: g.targets, labels: g.labels };
-        out.push(TargetGroup::from_static(format!("{p}:{i}"), &sc, &[(META_FILEPATH, &p)]));
+        let sc = StaticConfig {
+            targets: g.targets,
+            labels: g.labels,
+        };
+        out.push(TargetGroup::from_static(
+            format!("{p}:{i}"),
+            &sc,
+            &[(META_FILEPATH, &p)],
+        ));
     }
     Ok(out)
 }
@@ -142,11 +162,20 @@ fn glob_match(pat: &str, name: &str) -> bool {
 /// The files a pattern names now (a glob in the last path element).
 pub fn expand_pattern(pattern: &str) -> Vec<PathBuf> {
     let path = Path::new(pattern);
-    let Some(file) = path.file_name().map(|f| f.to_string_lossy().into_owned()) else { return Vec::new() };
+    let Some(file) = path.file_name().map(|f| f.to_string_lossy().into_owned()) else {
+        return Vec::new();
+    };
     if !file.contains(['*', '?']) {
-        return if path.exists() { vec![path.to_path_buf()] } else { Vec::new() };
+        return if path.exists() {
+            vec![path.to_path_buf()]
+        } else {
+            Vec::new()
+        };
     }
-    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
     let mut out: Vec<PathBuf> = std::fs::read_dir(dir)
         .map(|rd| {
             rd.flatten()
@@ -168,7 +197,11 @@ pub struct FileDiscovery {
 
 impl FileDiscovery {
     pub fn new(cfg: &FileSdConfig, stats: Arc<DiscoveryStats>) -> Self {
-        FileDiscovery { patterns: cfg.files.clone(), last: HashMap::new(), stats }
+        FileDiscovery {
+            patterns: cfg.files.clone(),
+            last: HashMap::new(),
+            stats,
+        }
     }
 
     /// Re-reads all files. A file that fails keeps its previous groups; a
@@ -221,15 +254,22 @@ impl FileDiscovery {
 
 /// Runs discovery for a job until `tx` has no receivers, publishing the full
 /// list of groups on every change. Static groups are published once.
-pub async fn run_job_discovery(cfg: Arc<ScrapeConfig>, tx: watch::Sender<Vec<TargetGroup>>, stats: Arc<DiscoveryStats>) {
+pub async fn run_job_discovery(
+    cfg: Arc<ScrapeConfig>,
+    tx: watch::Sender<Vec<TargetGroup>>,
+    stats: Arc<DiscoveryStats>,
+) {
     let statics = static_groups(&cfg.static_configs);
     if cfg.file_sd_configs.is_empty() {
         let _ = tx.send(statics);
         tx.closed().await;
         return;
     }
-    let mut providers: Vec<FileDiscovery> =
-        cfg.file_sd_configs.iter().map(|f| FileDiscovery::new(f, stats.clone())).collect();
+    let mut providers: Vec<FileDiscovery> = cfg
+        .file_sd_configs
+        .iter()
+        .map(|f| FileDiscovery::new(f, stats.clone()))
+        .collect();
     let (ev_tx, mut ev_rx) = mpsc::channel::<()>(16);
     // Keep the watcher alive for the lifetime of this task.
     let _watcher = {
@@ -304,11 +344,18 @@ mod tests {
     fn json_and_yaml_files() {
         let dir = tempfile::tempdir().expect("tmp");
         let j = dir.path().join("a.json");
-        std::fs::write(&j, r#"[{"targets": ["h1:9100", "h2:9100"], "labels": {"env": "prod"}}]"#).expect("w");
+        std::fs::write(
+            &j,
+            r#"[{"targets": ["h1:9100", "h2:9100"], "labels": {"env": "prod"}}]"#,
+        )
+        .expect("w");
         let y = dir.path().join("b.yml");
         std::fs::write(&y, "- targets: [h3:9100]\n").expect("w");
         let cfg = FileSdConfig {
-            files: vec![format!("{}/*.json", dir.path().display()), format!("{}/*.yml", dir.path().display())],
+            files: vec![
+                format!("{}/*.json", dir.path().display()),
+                format!("{}/*.yml", dir.path().display()),
+            ],
             refresh_interval: crate::config::Duration::from_secs(1),
         };
         let mut d = FileDiscovery::new(&cfg, Arc::default());
@@ -316,7 +363,10 @@ mod tests {
         assert_eq!(g.len(), 2);
         assert_eq!(g[0].targets.len(), 2);
         assert_eq!(g[0].labels.get("env"), Some("prod"));
-        assert_eq!(g[0].labels.get(META_FILEPATH), Some(j.display().to_string().as_str()));
+        assert_eq!(
+            g[0].labels.get(META_FILEPATH),
+            Some(j.display().to_string().as_str())
+        );
         // A broken file keeps its previous groups.
         std::fs::write(&j, "[{").expect("w");
         let g2 = d.refresh();

@@ -29,7 +29,12 @@ impl Format {
     /// The format for a response `Content-Type`; `None` when it names
     /// neither text format (blank, protobuf, HTML, …).
     pub fn from_content_type(ct: &str) -> Option<Format> {
-        let media = ct.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+        let media = ct
+            .split(';')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_ascii_lowercase();
         match media.as_str() {
             "application/openmetrics-text" => Some(Format::OpenMetrics),
             "text/plain" => Some(Format::PrometheusText),
@@ -134,8 +139,15 @@ pub struct ParseError {
 /// Parses a whole body.
 pub fn parse(body: &[u8], format: Format) -> Result<Exposition, ParseError> {
     let text = std::str::from_utf8(body).map_err(|e| {
-        let line = body[..e.valid_up_to()].iter().filter(|b| **b == b'\n').count() + 1;
-        ParseError { line, message: "invalid UTF-8".into() }
+        let line = body[..e.valid_up_to()]
+            .iter()
+            .filter(|b| **b == b'\n')
+            .count()
+            + 1;
+        ParseError {
+            line,
+            message: "invalid UTF-8".into(),
+        }
     })?;
     match format {
         Format::PrometheusText => parse_text(text),
@@ -147,8 +159,15 @@ pub fn parse(body: &[u8], format: Format) -> Result<Exposition, ParseError> {
 /// are not enforced (see [`parse_openmetrics_with`]).
 pub fn parse_scrape(body: &[u8], format: Format) -> Result<Exposition, ParseError> {
     let text = std::str::from_utf8(body).map_err(|e| {
-        let line = body[..e.valid_up_to()].iter().filter(|b| **b == b'\n').count() + 1;
-        ParseError { line, message: "invalid UTF-8".into() }
+        let line = body[..e.valid_up_to()]
+            .iter()
+            .filter(|b| **b == b'\n')
+            .count()
+            + 1;
+        ParseError {
+            line,
+            message: "invalid UTF-8".into(),
+        }
     })?;
     match format {
         Format::PrometheusText => parse_text(text),
@@ -157,7 +176,10 @@ pub fn parse_scrape(body: &[u8], format: Format) -> Result<Exposition, ParseErro
 }
 
 fn err<T>(line: usize, message: impl Into<String>) -> Result<T, ParseError> {
-    Err(ParseError { line, message: message.into() })
+    Err(ParseError {
+        line,
+        message: message.into(),
+    })
 }
 
 fn is_metric_name(s: &str) -> bool {
@@ -244,7 +266,10 @@ impl<'a> Cursor<'a> {
     /// A `"…"` string (cursor on the opening quote); returns the raw inside.
     fn quoted(&mut self) -> Result<&'a str, ParseError> {
         if !self.eat(b'"') {
-            return err(self.line, format!("expected '\"' at column {}", self.pos + 1));
+            return err(
+                self.line,
+                format!("expected '\"' at column {}", self.pos + 1),
+            );
         }
         let start = self.pos;
         let b = self.s.as_bytes();
@@ -335,12 +360,19 @@ fn parse_labels<'a>(
         if c.eat(b'}') {
             return Ok(name_in_braces);
         }
-        return err(line, format!("expected ',' or '}}' at column {}", c.pos + 1));
+        return err(
+            line,
+            format!("expected ',' or '}}' at column {}", c.pos + 1),
+        );
     }
 }
 
 /// Sorts, checks duplicates and builds the label set.
-fn build_labels(name: &str, mut pairs: Vec<(Cow<'_, str>, Cow<'_, str>)>, line: usize) -> Result<Labels, ParseError> {
+fn build_labels(
+    name: &str,
+    mut pairs: Vec<(Cow<'_, str>, Cow<'_, str>)>,
+    line: usize,
+) -> Result<Labels, ParseError> {
     pairs.sort_by(|a, b| a.0.cmp(&b.0));
     let mut v: Vec<Label> = Vec::with_capacity(pairs.len() + 1);
     let mut name_done = false;
@@ -360,7 +392,10 @@ fn build_labels(name: &str, mut pairs: Vec<(Cow<'_, str>, Cow<'_, str>)>, line: 
         if val.is_empty() {
             continue; // empty value = absent label
         }
-        v.push(Label { name: n.into_owned(), value: val.into_owned() });
+        v.push(Label {
+            name: n.into_owned(),
+            value: val.into_owned(),
+        });
     }
     if !name_done {
         v.push(Label::new(METRIC_NAME, name));
@@ -377,7 +412,11 @@ fn parse_om_float(s: &str) -> Option<f64> {
         "NaN" | "nan" => return Some(f64::NAN),
         _ => {}
     }
-    if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit() || matches!(b, b'.' | b'e' | b'E' | b'+' | b'-')) {
+    if s.is_empty()
+        || !s
+            .bytes()
+            .all(|b| b.is_ascii_digit() || matches!(b, b'.' | b'e' | b'E' | b'+' | b'-'))
+    {
         return None;
     }
     if !s.bytes().any(|b| b.is_ascii_digit()) {
@@ -423,7 +462,11 @@ pub fn parse_text(text: &str) -> Result<Exposition, ParseError> {
             }
             let rest = rest.trim_start_matches([' ', '\t']);
             let (name, rest) = if rest.starts_with('"') {
-                let mut c = Cursor { s: rest, pos: 0, line: line_no };
+                let mut c = Cursor {
+                    s: rest,
+                    pos: 0,
+                    line: line_no,
+                };
                 let raw = c.quoted()?;
                 (unescape(raw, true).into_owned(), &rest[c.pos..])
             } else {
@@ -457,7 +500,11 @@ pub fn parse_text(text: &str) -> Result<Exposition, ParseError> {
             }
             continue;
         }
-        let mut c = Cursor { s: trimmed, pos: 0, line: line_no };
+        let mut c = Cursor {
+            s: trimmed,
+            pos: 0,
+            line: line_no,
+        };
         pairs.clear();
         let name: Cow<'_, str> = if c.peek() == Some(b'{') {
             match parse_labels(&mut c, false, &mut pairs)? {
@@ -467,7 +514,10 @@ pub fn parse_text(text: &str) -> Result<Exposition, ParseError> {
         } else {
             let n = c.take_while(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b':');
             if !is_metric_name(n) {
-                return err(line_no, format!("invalid metric name at column {}", c.pos + 1));
+                return err(
+                    line_no,
+                    format!("invalid metric name at column {}", c.pos + 1),
+                );
             }
             let after_name = c.pos;
             c.skip_ws();
@@ -487,10 +537,18 @@ pub fn parse_text(text: &str) -> Result<Exposition, ParseError> {
         let after_brace = before > 0 && trimmed.as_bytes()[before - 1] == b'}';
         c.skip_ws();
         if c.pos == before && c.peek().is_some() && !after_brace {
-            return err(line_no, format!("expected whitespace before the value at column {}", c.pos + 1));
+            return err(
+                line_no,
+                format!(
+                    "expected whitespace before the value at column {}",
+                    c.pos + 1
+                ),
+            );
         }
         let mut fields = c.rest().split([' ', '\t']).filter(|f| !f.is_empty());
-        let Some(vs) = fields.next() else { return err(line_no, "sample without a value") };
+        let Some(vs) = fields.next() else {
+            return err(line_no, "sample without a value");
+        };
         let Some(value) = bongsu_model::parse_go_float(vs) else {
             return err(line_no, format!("invalid value {vs:?}"));
         };
@@ -505,7 +563,11 @@ pub fn parse_text(text: &str) -> Result<Exposition, ParseError> {
             return err(line_no, format!("unexpected {extra:?} after the timestamp"));
         }
         let labels = build_labels(&name, std::mem::take(&mut pairs), line_no)?;
-        out.samples.push(ParsedSample { labels, value, timestamp_ms: ts });
+        out.samples.push(ParsedSample {
+            labels,
+            value,
+            timestamp_ms: ts,
+        });
     }
     Ok(out)
 }
@@ -559,28 +621,64 @@ impl Family {
     }
 
     fn close_group(&mut self, line: usize, strict: bool) -> Result<(), ParseError> {
-        let Some(g) = self.group.take() else { return Ok(()) };
+        let Some(g) = self.group.take() else {
+            return Ok(());
+        };
         match self.kind {
             MetricType::Histogram | MetricType::GaugeHistogram => {
                 let gauge = self.kind == MetricType::GaugeHistogram;
-                let (cn, sn) = if gauge { ("_gcount", "_gsum") } else { ("_count", "_sum") };
+                let (cn, sn) = if gauge {
+                    ("_gcount", "_gsum")
+                } else {
+                    ("_count", "_sum")
+                };
                 let Some(inf) = g.inf_bucket else {
                     return err(line, format!("histogram {} has no +Inf bucket", self.name));
                 };
                 if g.count.is_some() != g.sum.is_some() {
-                    return err(line, format!("histogram {} must have both {cn} and {sn} or neither", self.name));
+                    return err(
+                        line,
+                        format!(
+                            "histogram {} must have both {cn} and {sn} or neither",
+                            self.name
+                        ),
+                    );
                 }
                 if let Some(cnt) = g.count {
                     if cnt != inf {
-                        if strict { return err(line, format!("histogram {}: {cn} {cnt} differs from the +Inf bucket {inf}", self.name)); }
+                        if strict {
+                            return err(
+                                line,
+                                format!(
+                                    "histogram {}: {cn} {cnt} differs from the +Inf bucket {inf}",
+                                    self.name
+                                ),
+                            );
+                        }
                     }
                 }
                 if let Some(s) = g.sum {
                     if !gauge && g.negative_bucket {
-                        if strict { return err(line, format!("histogram {} with negative buckets must not have {sn}", self.name)); }
+                        if strict {
+                            return err(
+                                line,
+                                format!(
+                                    "histogram {} with negative buckets must not have {sn}",
+                                    self.name
+                                ),
+                            );
+                        }
                     }
                     if s < 0.0 && !g.negative_bucket {
-                        if strict { return err(line, format!("histogram {}: negative {sn} without negative buckets", self.name)); }
+                        if strict {
+                            return err(
+                                line,
+                                format!(
+                                    "histogram {}: negative {sn} without negative buckets",
+                                    self.name
+                                ),
+                            );
+                        }
                     }
                 }
             }
@@ -627,7 +725,10 @@ pub fn parse_openmetrics_with(text: &str, strict: bool) -> Result<Exposition, Pa
                 return err(line_no, "missing # EOF at the end");
             }
             if *line != "# EOF" {
-                return err(line_no, "missing # EOF at the end (or last line not terminated by a newline)");
+                return err(
+                    line_no,
+                    "missing # EOF at the end (or last line not terminated by a newline)",
+                );
             }
         }
         if line.is_empty() {
@@ -648,14 +749,20 @@ pub fn parse_openmetrics_with(text: &str, strict: bool) -> Result<Exposition, Pa
             } else if let Some(r) = line.strip_prefix("# UNIT ") {
                 ("UNIT", r)
             } else {
-                return err(line_no, "invalid comment: only # HELP, # TYPE, # UNIT and # EOF are allowed");
+                return err(
+                    line_no,
+                    "invalid comment: only # HELP, # TYPE, # UNIT and # EOF are allowed",
+                );
             };
             let (name, body) = match rest.find(' ') {
                 Some(p) => (&rest[..p], Some(&rest[p + 1..])),
                 None => (rest, None),
             };
             if !is_metric_name(name) {
-                return err(line_no, format!("invalid metric name {name:?} in {kw} line"));
+                return err(
+                    line_no,
+                    format!("invalid metric name {name:?} in {kw} line"),
+                );
             }
             let Some(body) = body else {
                 return err(line_no, format!("{kw} line for {name} needs a value"));
@@ -668,12 +775,19 @@ pub fn parse_openmetrics_with(text: &str, strict: bool) -> Result<Exposition, Pa
                     push_meta(&mut out, &f);
                 }
                 if seen_families.contains(name) {
-                    return err(line_no, format!("metric family {name} appears twice (families must not interleave)"));
+                    return err(
+                        line_no,
+                        format!(
+                            "metric family {name} appears twice (families must not interleave)"
+                        ),
+                    );
                 }
                 seen_families.insert(name.to_string());
                 fam = Some(Family::new(name));
             }
-            let Some(f) = fam.as_mut() else { return err(line_no, "internal: no family") };
+            let Some(f) = fam.as_mut() else {
+                return err(line_no, "internal: no family");
+            };
             if f.has_samples {
                 return err(line_no, format!("{kw} line for {name} after its samples"));
             }
@@ -694,7 +808,10 @@ pub fn parse_openmetrics_with(text: &str, strict: bool) -> Result<Exposition, Pa
                     if f.unit.as_deref().map(|u| !u.is_empty()).unwrap_or(false)
                         && matches!(k, MetricType::Info | MetricType::StateSet)
                     {
-                        return err(line_no, format!("{} metrics must not have a unit", k.as_str()));
+                        return err(
+                            line_no,
+                            format!("{} metrics must not have a unit", k.as_str()),
+                        );
                     }
                     f.kind = k;
                     f.typed = true;
@@ -705,7 +822,10 @@ pub fn parse_openmetrics_with(text: &str, strict: bool) -> Result<Exposition, Pa
                         }
                         let full = format!("{name}{suf}");
                         if seen_families.contains(&full) {
-                            return err(line_no, format!("metric family {name} clashes with family {full}"));
+                            return err(
+                                line_no,
+                                format!("metric family {name} clashes with family {full}"),
+                            );
                         }
                     }
                 }
@@ -714,10 +834,17 @@ pub fn parse_openmetrics_with(text: &str, strict: bool) -> Result<Exposition, Pa
                         return err(line_no, format!("second UNIT line for {name}"));
                     }
                     if !body.is_empty() && !name.ends_with(&format!("_{body}")) {
-                        return err(line_no, format!("unit {body:?} is not a suffix of the metric name {name}"));
+                        return err(
+                            line_no,
+                            format!("unit {body:?} is not a suffix of the metric name {name}"),
+                        );
                     }
-                    if !body.is_empty() && matches!(f.kind, MetricType::Info | MetricType::StateSet) {
-                        return err(line_no, format!("{} metrics must not have a unit", f.kind.as_str()));
+                    if !body.is_empty() && matches!(f.kind, MetricType::Info | MetricType::StateSet)
+                    {
+                        return err(
+                            line_no,
+                            format!("{} metrics must not have a unit", f.kind.as_str()),
+                        );
                     }
                     f.unit = Some(body.to_string());
                 }
@@ -726,7 +853,11 @@ pub fn parse_openmetrics_with(text: &str, strict: bool) -> Result<Exposition, Pa
         }
 
         // A sample line.
-        let mut c = Cursor { s: line, pos: 0, line: line_no };
+        let mut c = Cursor {
+            s: line,
+            pos: 0,
+            line: line_no,
+        };
         pairs.clear();
         let name: Cow<'_, str> = if c.peek() == Some(b'{') {
             match parse_labels(&mut c, true, &mut pairs)? {
@@ -736,7 +867,10 @@ pub fn parse_openmetrics_with(text: &str, strict: bool) -> Result<Exposition, Pa
         } else {
             let n = c.take_while(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b':');
             if !is_metric_name(n) {
-                return err(line_no, format!("invalid metric name at column {}", c.pos + 1));
+                return err(
+                    line_no,
+                    format!("invalid metric name at column {}", c.pos + 1),
+                );
             }
             if c.peek() == Some(b'{') && parse_labels(&mut c, true, &mut pairs)?.is_some() {
                 return err(line_no, "metric name given twice");
@@ -744,7 +878,13 @@ pub fn parse_openmetrics_with(text: &str, strict: bool) -> Result<Exposition, Pa
             Cow::Borrowed(n)
         };
         if !c.eat(b' ') {
-            return err(line_no, format!("expected a single space before the value at column {}", c.pos + 1));
+            return err(
+                line_no,
+                format!(
+                    "expected a single space before the value at column {}",
+                    c.pos + 1
+                ),
+            );
         }
         let rest = c.rest();
         let (main, exemplar) = match rest.find(" # ") {
@@ -778,19 +918,26 @@ pub fn parse_openmetrics_with(text: &str, strict: bool) -> Result<Exposition, Pa
                 push_meta(&mut out, &f);
             }
             if seen_families.contains(name.as_ref()) {
-                return err(line_no, format!("metric family {name} appears twice (families must not interleave)"));
+                return err(
+                    line_no,
+                    format!("metric family {name} appears twice (families must not interleave)"),
+                );
             }
             seen_families.insert(name.to_string());
             fam = Some(Family::new(&name));
         }
-        let Some(f) = fam.as_mut() else { return err(line_no, "internal: no family") };
+        let Some(f) = fam.as_mut() else {
+            return err(line_no, "internal: no family");
+        };
         f.has_samples = true;
         let suffix = sample_suffix(f, &name).unwrap_or("");
 
         if let Some(ex) = exemplar {
             let allowed = matches!(
                 (f.kind, suffix),
-                (MetricType::Counter, "_total") | (MetricType::Histogram, "_bucket") | (MetricType::GaugeHistogram, "_bucket")
+                (MetricType::Counter, "_total")
+                    | (MetricType::Histogram, "_bucket")
+                    | (MetricType::GaugeHistogram, "_bucket")
             );
             if !allowed {
                 return err(line_no, format!("exemplars are not allowed on {name}"));
@@ -803,20 +950,36 @@ pub fn parse_openmetrics_with(text: &str, strict: bool) -> Result<Exposition, Pa
         let group_key: Vec<(String, String)> = {
             let mut k: Vec<(String, String)> = pairs
                 .iter()
-                .filter(|(n, _)| !(n == "le" && matches!(f.kind, MetricType::Histogram | MetricType::GaugeHistogram)))
+                .filter(|(n, _)| {
+                    !(n == "le"
+                        && matches!(f.kind, MetricType::Histogram | MetricType::GaugeHistogram))
+                })
                 .filter(|(n, _)| !(n == "quantile" && f.kind == MetricType::Summary))
                 .map(|(n, v)| (n.to_string(), v.to_string()))
                 .collect();
             k.sort();
             k
         };
-        let same_group = f.group.as_ref().map(|g| g.key == group_key).unwrap_or(false);
+        let same_group = f
+            .group
+            .as_ref()
+            .map(|g| g.key == group_key)
+            .unwrap_or(false);
         if !same_group {
             f.close_group(line_no, strict)?;
             if f.done_groups.contains(&group_key) {
-                return err(line_no, format!("samples of {} with labels {group_key:?} are not grouped together", f.name));
+                return err(
+                    line_no,
+                    format!(
+                        "samples of {} with labels {group_key:?} are not grouped together",
+                        f.name
+                    ),
+                );
             }
-            f.group = Some(Group { key: group_key, ..Group::default() });
+            f.group = Some(Group {
+                key: group_key,
+                ..Group::default()
+            });
         }
         let kind = f.kind;
         let fname = f.name.clone();
@@ -824,36 +987,71 @@ pub fn parse_openmetrics_with(text: &str, strict: bool) -> Result<Exposition, Pa
         let neg_or_nan = value.is_nan() || value < 0.0;
         match (kind, suffix) {
             (MetricType::Counter, "_total") if neg_or_nan => {
-                if strict { return err(line_no, format!("counter {name} must be a non-negative number, got {vs}")); }
+                if strict {
+                    return err(
+                        line_no,
+                        format!("counter {name} must be a non-negative number, got {vs}"),
+                    );
+                }
             }
             (MetricType::Info, _) if value != 1.0 => {
-                if strict { return err(line_no, format!("info metric {name} must have value 1, got {vs}")); }
+                if strict {
+                    return err(
+                        line_no,
+                        format!("info metric {name} must have value 1, got {vs}"),
+                    );
+                }
             }
             (MetricType::StateSet, _) => {
                 if value != 0.0 && value != 1.0 {
-                    if strict { return err(line_no, format!("stateset {name} must be 0 or 1, got {vs}")); }
+                    if strict {
+                        return err(line_no, format!("stateset {name} must be 0 or 1, got {vs}"));
+                    }
                 }
                 if label(&fname).is_none() {
-                    return err(line_no, format!("stateset {name} needs a label named {fname}"));
+                    return err(
+                        line_no,
+                        format!("stateset {name} needs a label named {fname}"),
+                    );
                 }
             }
             (MetricType::Summary, "") => {
                 let Some(q) = label("quantile") else {
-                    return err(line_no, format!("summary {name} sample needs a quantile label"));
+                    return err(
+                        line_no,
+                        format!("summary {name} sample needs a quantile label"),
+                    );
                 };
                 match parse_om_float(q) {
                     Some(qv) if (0.0..=1.0).contains(&qv) => {}
-                    _ => return err(line_no, format!("invalid quantile {q:?}: must be a number in [0, 1]")),
+                    _ => {
+                        return err(
+                            line_no,
+                            format!("invalid quantile {q:?}: must be a number in [0, 1]"),
+                        )
+                    }
                 }
                 if value < 0.0 {
-                    if strict { return err(line_no, format!("summary quantile value must not be negative, got {vs}")); }
+                    if strict {
+                        return err(
+                            line_no,
+                            format!("summary quantile value must not be negative, got {vs}"),
+                        );
+                    }
                 }
             }
             (MetricType::Summary, "_sum" | "_count") if neg_or_nan => {
-                if strict { return err(line_no, format!("{name} must be a non-negative number, got {vs}")); }
+                if strict {
+                    return err(
+                        line_no,
+                        format!("{name} must be a non-negative number, got {vs}"),
+                    );
+                }
             }
             (MetricType::Histogram | MetricType::GaugeHistogram, "_bucket") => {
-                let Some(le) = label("le") else { return err(line_no, format!("{name} needs an le label")) };
+                let Some(le) = label("le") else {
+                    return err(line_no, format!("{name} needs an le label"));
+                };
                 let Some(lev) = parse_om_float(le).filter(|v| !v.is_nan()) else {
                     return err(line_no, format!("invalid le {le:?}"));
                 };
@@ -861,18 +1059,32 @@ pub fn parse_openmetrics_with(text: &str, strict: bool) -> Result<Exposition, Pa
                     return err(line_no, format!("invalid le {le:?}: write +Inf"));
                 }
                 if neg_or_nan {
-                    if strict { return err(line_no, format!("bucket {name} must be a non-negative number, got {vs}")); }
+                    if strict {
+                        return err(
+                            line_no,
+                            format!("bucket {name} must be a non-negative number, got {vs}"),
+                        );
+                    }
                 }
                 let g = f.group.get_or_insert_with(Group::default);
                 if g.after_buckets {
-                    if strict { return err(line_no, "buckets must come before the count and sum"); }
+                    if strict {
+                        return err(line_no, "buckets must come before the count and sum");
+                    }
                 }
                 if let Some(prev) = g.last_le {
                     if lev <= prev {
-                        if strict { return err(line_no, format!("bucket le {le} not greater than the previous one")); }
+                        if strict {
+                            return err(
+                                line_no,
+                                format!("bucket le {le} not greater than the previous one"),
+                            );
+                        }
                     }
                     if value < g.last_bucket {
-                        if strict { return err(line_no, "bucket counts must not decrease"); }
+                        if strict {
+                            return err(line_no, "bucket counts must not decrease");
+                        }
                     }
                 }
                 if lev < 0.0 {
@@ -886,7 +1098,12 @@ pub fn parse_openmetrics_with(text: &str, strict: bool) -> Result<Exposition, Pa
             }
             (MetricType::Histogram, "_count") | (MetricType::GaugeHistogram, "_gcount") => {
                 if neg_or_nan {
-                    if strict { return err(line_no, format!("{name} must be a non-negative number, got {vs}")); }
+                    if strict {
+                        return err(
+                            line_no,
+                            format!("{name} must be a non-negative number, got {vs}"),
+                        );
+                    }
                 }
                 let g = f.group.get_or_insert_with(Group::default);
                 if g.inf_bucket.is_none() {
@@ -897,7 +1114,12 @@ pub fn parse_openmetrics_with(text: &str, strict: bool) -> Result<Exposition, Pa
             }
             (MetricType::Histogram, "_sum") | (MetricType::GaugeHistogram, "_gsum") => {
                 if value.is_nan() || (kind == MetricType::Histogram && value < 0.0) {
-                    if strict { return err(line_no, format!("{name} must be a non-negative number, got {vs}")); }
+                    if strict {
+                        return err(
+                            line_no,
+                            format!("{name} must be a non-negative number, got {vs}"),
+                        );
+                    }
                 }
                 let g = f.group.get_or_insert_with(Group::default);
                 if g.inf_bucket.is_none() {
@@ -921,7 +1143,11 @@ pub fn parse_openmetrics_with(text: &str, strict: bool) -> Result<Exposition, Pa
             }
         }
         prev_series = Some((labels.clone(), ts));
-        let sample = ParsedSample { labels, value, timestamp_ms: ts.map(secs_to_ms) };
+        let sample = ParsedSample {
+            labels,
+            value,
+            timestamp_ms: ts.map(secs_to_ms),
+        };
         if suffix == "_created" {
             out.created.push(sample);
         } else {
@@ -959,14 +1185,24 @@ fn check_exemplar(ex: &str, line: usize) -> Result<(), ParseError> {
     if !ex.starts_with('{') {
         return err(line, "exemplar must start with '{'");
     }
-    let mut c = Cursor { s: ex, pos: 0, line };
+    let mut c = Cursor {
+        s: ex,
+        pos: 0,
+        line,
+    };
     let mut pairs = Vec::new();
     if parse_labels(&mut c, true, &mut pairs)?.is_some() {
         return err(line, "exemplar labels must not name a metric");
     }
-    let runes: usize = pairs.iter().map(|(n, v)| n.chars().count() + v.chars().count()).sum();
+    let runes: usize = pairs
+        .iter()
+        .map(|(n, v)| n.chars().count() + v.chars().count())
+        .sum();
     if runes > 128 {
-        return err(line, format!("exemplar labels have {runes} characters, more than 128"));
+        return err(
+            line,
+            format!("exemplar labels have {runes} characters, more than 128"),
+        );
     }
     let mut seen = HashSet::new();
     for (n, _) in &pairs {
@@ -1005,7 +1241,10 @@ mod tests {
         assert_eq!(e.samples[0].timestamp_ms, Some(1395066363000));
         assert_eq!(e.samples[0].labels.get("code"), Some("200"));
         assert_eq!(e.samples[2].labels.get("path"), Some("C:\\DIR\\FILE.TXT"));
-        assert_eq!(e.samples[2].labels.get("error"), Some("Cannot find file:\n\"FILE.TXT\""));
+        assert_eq!(
+            e.samples[2].labels.get("error"),
+            Some("Cannot find file:\n\"FILE.TXT\"")
+        );
         assert_eq!(e.samples[5].labels.get("__name__"), Some("my.metric"));
         assert_eq!(e.samples[5].labels.get("a.b"), Some("c"));
         assert_eq!(e.metadata[0].kind, MetricType::Counter);
@@ -1036,7 +1275,9 @@ mod tests {
     fn conformance_dir() -> Option<std::path::PathBuf> {
         let dir = std::env::var_os("BONGSU_CONFORMANCE_DIR")
             .map(std::path::PathBuf::from)
-            .unwrap_or_else(|| std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/conformance"));
+            .unwrap_or_else(|| {
+                std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/conformance")
+            });
         if dir.join("exposition").is_dir() {
             return Some(dir);
         }
@@ -1045,7 +1286,10 @@ mod tests {
             dir.display()
         );
         eprintln!("\n!!!!!!!! {msg} !!!!!!!!\n");
-        assert!(std::env::var("CI").map(|v| v != "true").unwrap_or(true), "{msg}");
+        assert!(
+            std::env::var("CI").map(|v| v != "true").unwrap_or(true),
+            "{msg}"
+        );
         None
     }
 
@@ -1054,13 +1298,18 @@ mod tests {
     fn openmetrics_conformance_suite() {
         let Some(dir) = conformance_dir() else { return };
         let root = dir.join("exposition/openmetrics/parsers");
-        let mut entries: Vec<_> = std::fs::read_dir(&root).expect("suite dir").flatten().collect();
+        let mut entries: Vec<_> = std::fs::read_dir(&root)
+            .expect("suite dir")
+            .flatten()
+            .collect();
         entries.sort_by_key(|e| e.file_name());
         let (mut pass, mut total) = (0, 0);
         let mut failures = Vec::new();
         for e in entries {
             let p = e.path();
-            let Ok(spec) = std::fs::read_to_string(p.join("test.json")) else { continue };
+            let Ok(spec) = std::fs::read_to_string(p.join("test.json")) else {
+                continue;
+            };
             let spec: serde_json::Value = serde_json::from_str(&spec).expect("test.json");
             let should = spec["shouldParse"].as_bool().expect("shouldParse");
             let body = std::fs::read(p.join("metrics")).expect("metrics");
@@ -1069,7 +1318,12 @@ mod tests {
             if got.is_ok() == should {
                 pass += 1;
             } else {
-                failures.push(format!("{}: expected {}, got {:?}", e.file_name().to_string_lossy(), should, got.err()));
+                failures.push(format!(
+                    "{}: expected {}, got {:?}",
+                    e.file_name().to_string_lossy(),
+                    should,
+                    got.err()
+                ));
             }
         }
         eprintln!("OpenMetrics suite: {pass}/{total} pass");
@@ -1077,7 +1331,11 @@ mod tests {
             eprintln!("  FAIL {f}");
         }
         assert!(total >= 200, "suite looks incomplete: {total} cases");
-        assert!(failures.is_empty(), "{} OpenMetrics cases fail", failures.len());
+        assert!(
+            failures.is_empty(),
+            "{} OpenMetrics cases fail",
+            failures.len()
+        );
     }
 
     /// Upstream Prometheus / client_golang text and OpenMetrics corpora.
@@ -1096,7 +1354,11 @@ mod tests {
             let e = parse(&body, Format::PrometheusText).unwrap_or_else(|e| panic!("{f}: {e}"));
             assert!(!e.samples.is_empty(), "{f}");
         }
-        let e = parse(&std::fs::read(ex.join(text[0])).expect("text"), Format::PrometheusText).expect("text");
+        let e = parse(
+            &std::fs::read(ex.join(text[0])).expect("text"),
+            Format::PrometheusText,
+        )
+        .expect("text");
         assert_eq!(e.metadata.len(), 37);
         assert_eq!(e.samples.len(), 248);
         let om = [
@@ -1124,7 +1386,10 @@ mod tests {
                 if ok {
                     good += 1;
                 } else {
-                    panic!("valid seed {name} rejected: {:?}", parse(&body, Format::PrometheusText));
+                    panic!(
+                        "valid seed {name} rejected: {:?}",
+                        parse(&body, Format::PrometheusText)
+                    );
                 }
             }
         }

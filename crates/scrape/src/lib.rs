@@ -11,8 +11,8 @@ pub mod relabel;
 
 pub use config::{load_file, load_str, to_yaml, Config, ConfigError};
 pub use relabel::{process, RelabelConfig};
-pub mod exposition;
 pub mod discovery;
+pub mod exposition;
 pub mod manager;
 pub mod target;
 

@@ -128,7 +128,13 @@ struct LoopStatus {
 
 impl Default for LoopStatus {
     fn default() -> Self {
-        LoopStatus { last_error: String::new(), last_scrape: None, last_duration: 0.0, health: Health::Unknown, metadata: Vec::new() }
+        LoopStatus {
+            last_error: String::new(),
+            last_scrape: None,
+            last_duration: 0.0,
+            health: Health::Unknown,
+            metadata: Vec::new(),
+        }
     }
 }
 
@@ -195,7 +201,9 @@ impl Pool {
         }
         let loops: Vec<(u64, LoopHandle)> = self.loops.lock().drain().collect();
         let mut out = HashMap::new();
-        let stops = loops.into_iter().map(|(id, h)| async move { (id, h.stop(mode).await) });
+        let stops = loops
+            .into_iter()
+            .map(|(id, h)| async move { (id, h.stop(mode).await) });
         for (id, st) in futures::future::join_all(stops).await {
             out.insert(id, st);
         }
@@ -242,7 +250,10 @@ impl ScrapeManager {
             if unchanged {
                 continue;
             }
-            let client = build_client(sc).map_err(|m| ScrapeError::Client { job: sc.job_name.clone(), message: m })?;
+            let client = build_client(sc).map_err(|m| ScrapeError::Client {
+                job: sc.job_name.clone(),
+                message: m,
+            })?;
             new_ctx.insert(
                 sc.job_name.clone(),
                 Arc::new(PoolCtx {
@@ -256,10 +267,18 @@ impl ScrapeManager {
                 }),
             );
         }
-        let wanted: HashSet<&str> = cfg.scrape_configs.iter().map(|s| s.job_name.as_str()).collect();
+        let wanted: HashSet<&str> = cfg
+            .scrape_configs
+            .iter()
+            .map(|s| s.job_name.as_str())
+            .collect();
         let removed: Vec<Arc<Pool>> = {
             let mut pools = self.pools.lock();
-            let names: Vec<String> = pools.keys().filter(|k| !wanted.contains(k.as_str())).cloned().collect();
+            let names: Vec<String> = pools
+                .keys()
+                .filter(|k| !wanted.contains(k.as_str()))
+                .cloned()
+                .collect();
             names.iter().filter_map(|n| pools.remove(n)).collect()
         };
         for p in removed {
@@ -285,7 +304,11 @@ impl ScrapeManager {
                 sync_task: Mutex::new(None),
             });
             let (tx, rx) = watch::channel(Vec::new());
-            let sd = tokio::spawn(run_job_discovery(ctx.cfg.clone(), tx, self.sd_stats.clone()));
+            let sd = tokio::spawn(run_job_discovery(
+                ctx.cfg.clone(),
+                tx,
+                self.sd_stats.clone(),
+            ));
             let task = tokio::spawn(run_sync(pool.clone(), rx, inherited, sd));
             *pool.sync_task.lock() = Some(task);
             self.pools.lock().insert(job, pool);
@@ -295,7 +318,12 @@ impl ScrapeManager {
 
     /// Active targets of all pools, sorted by pool and labels.
     pub fn active_targets(&self) -> Vec<TargetStatus> {
-        let pools: Vec<(String, Arc<Pool>)> = self.pools.lock().iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+        let pools: Vec<(String, Arc<Pool>)> = self
+            .pools
+            .lock()
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
         let mut out = Vec::new();
         for (job, p) in pools {
             let mut ts: Vec<TargetStatus> = p
@@ -314,8 +342,12 @@ impl ScrapeManager {
                         last_scrape: st.last_scrape,
                         last_scrape_duration: st.last_duration,
                         health: st.health,
-                        scrape_interval: bongsu_model::duration::format_duration(h.target.interval_ms),
-                        scrape_timeout: bongsu_model::duration::format_duration(h.target.timeout_ms),
+                        scrape_interval: bongsu_model::duration::format_duration(
+                            h.target.interval_ms,
+                        ),
+                        scrape_timeout: bongsu_model::duration::format_duration(
+                            h.target.timeout_ms,
+                        ),
                     }
                 })
                 .collect();
@@ -328,7 +360,10 @@ impl ScrapeManager {
     /// Targets dropped by relabelling (bounded by `keep_dropped_targets`).
     pub fn dropped_targets(&self) -> Vec<DroppedTarget> {
         let pools: Vec<Arc<Pool>> = self.pools.lock().values().cloned().collect();
-        pools.iter().flat_map(|p| p.dropped.lock().clone()).collect()
+        pools
+            .iter()
+            .flat_map(|p| p.dropped.lock().clone())
+            .collect()
     }
 
     /// Metric metadata of the last successful scrape of every target.
@@ -374,7 +409,12 @@ impl ScrapeManager {
             c("prometheus_sd_file_read_errors_total", "The number of File-SD read errors.", &self.sd_stats.file_read_errors),
             c("prometheus_sd_file_scan_duration_seconds_count", "The duration of the File-SD scan in seconds.", &self.sd_stats.file_scans),
         ];
-        let pools: Vec<(String, Arc<Pool>)> = self.pools.lock().iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+        let pools: Vec<(String, Arc<Pool>)> = self
+            .pools
+            .lock()
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
         for (job, p) in pools {
             out.push(StatSample {
                 name: "prometheus_target_scrape_pool_targets",
@@ -387,7 +427,10 @@ impl ScrapeManager {
                 name: "prometheus_sd_discovered_targets",
                 help: "Current number of discovered targets.",
                 kind: "gauge",
-                labels: vec![("config".into(), job.clone()), ("name".into(), "scrape".into())],
+                labels: vec![
+                    ("config".into(), job.clone()),
+                    ("name".into(), "scrape".into()),
+                ],
                 value: p.discovered.load(Ordering::Relaxed) as f64,
             });
             out.push(StatSample {
@@ -404,7 +447,9 @@ impl ScrapeManager {
     /// Stops every pool; all series get staleness markers.
     pub async fn stop(&self) {
         let _g = self.apply_lock.lock().await;
-        let pools: Vec<Arc<Pool>> = std::mem::take(&mut *self.pools.lock()).into_values().collect();
+        let pools: Vec<Arc<Pool>> = std::mem::take(&mut *self.pools.lock())
+            .into_values()
+            .collect();
         for p in pools {
             p.shutdown(StopMode::Stale).await;
         }
@@ -432,7 +477,10 @@ fn hostname() -> String {
 fn global_url(u: &str) -> String {
     match url::Url::parse(u) {
         Ok(mut parsed) => {
-            let local = matches!(parsed.host_str(), Some("localhost" | "127.0.0.1" | "[::1]" | "::1"));
+            let local = matches!(
+                parsed.host_str(),
+                Some("localhost" | "127.0.0.1" | "[::1]" | "::1")
+            );
             if local && parsed.set_host(Some(&hostname())).is_ok() {
                 return parsed.to_string();
             }
@@ -452,7 +500,10 @@ pub fn accept_header(protocols: &[ScrapeProtocol]) -> String {
             continue;
         }
         let mut v = p.header_value().to_string();
-        if matches!(p, ScrapeProtocol::PrometheusText100 | ScrapeProtocol::OpenMetricsText100) {
+        if matches!(
+            p,
+            ScrapeProtocol::PrometheusText100 | ScrapeProtocol::OpenMetricsText100
+        ) {
             v.push_str(";escaping=allow-utf-8");
         }
         v.push_str(&format!(";q=0.{weight}"));
@@ -470,7 +521,8 @@ fn build_client(sc: &ScrapeConfig) -> Result<reqwest::Client, String> {
     let http = sc.http_client();
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let tls = &http.tls_config;
-    let versions: Vec<&'static rustls::SupportedProtocolVersion> = match tls.min_version.as_deref() {
+    let versions: Vec<&'static rustls::SupportedProtocolVersion> = match tls.min_version.as_deref()
+    {
         Some("TLS13") => vec![&rustls::version::TLS13],
         Some("TLS12") | None | Some("") => vec![&rustls::version::TLS12, &rustls::version::TLS13],
         Some("TLS10") | Some("TLS11") => vec![&rustls::version::TLS12, &rustls::version::TLS13],
@@ -480,11 +532,14 @@ fn build_client(sc: &ScrapeConfig) -> Result<reqwest::Client, String> {
         .with_protocol_versions(&versions)
         .map_err(|e| e.to_string())?;
     let builder = if tls.insecure_skip_verify {
-        builder.dangerous().with_custom_certificate_verifier(Arc::new(NoVerify(provider)))
+        builder
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(NoVerify(provider)))
     } else {
         let mut roots = rustls::RootCertStore::empty();
         let ca_pem: Vec<u8> = match (&tls.ca_file, &tls.ca) {
-            (Some(f), _) => std::fs::read(f).map_err(|e| format!("unable to load specified CA cert {f}: {e}"))?,
+            (Some(f), _) => std::fs::read(f)
+                .map_err(|e| format!("unable to load specified CA cert {f}: {e}"))?,
             (None, Some(inline)) => inline.as_bytes().to_vec(),
             (None, None) => system_roots(),
         };
@@ -495,24 +550,41 @@ fn build_client(sc: &ScrapeConfig) -> Result<reqwest::Client, String> {
     };
     let mut config = match (&tls.cert_file, &tls.key_file) {
         (Some(cf), Some(kf)) => {
-            let certs: Vec<_> = rustls_pemfile::certs(&mut std::fs::read(cf).map_err(|e| format!("{cf}: {e}"))?.as_slice())
-                .flatten()
-                .collect();
-            let key = rustls_pemfile::private_key(&mut std::fs::read(kf).map_err(|e| format!("{kf}: {e}"))?.as_slice())
-                .map_err(|e| format!("{kf}: {e}"))?
-                .ok_or_else(|| format!("{kf}: no private key found"))?;
-            builder.with_client_auth_cert(certs, key).map_err(|e| e.to_string())?
+            let certs: Vec<_> = rustls_pemfile::certs(
+                &mut std::fs::read(cf)
+                    .map_err(|e| format!("{cf}: {e}"))?
+                    .as_slice(),
+            )
+            .flatten()
+            .collect();
+            let key = rustls_pemfile::private_key(
+                &mut std::fs::read(kf)
+                    .map_err(|e| format!("{kf}: {e}"))?
+                    .as_slice(),
+            )
+            .map_err(|e| format!("{kf}: {e}"))?
+            .ok_or_else(|| format!("{kf}: no private key found"))?;
+            builder
+                .with_client_auth_cert(certs, key)
+                .map_err(|e| e.to_string())?
         }
         (None, None) => builder.with_no_client_auth(),
         _ => return Err("tls_config needs both cert_file and key_file".into()),
     };
-    config.alpn_protocols =
-        if http.enable_http2 { vec![b"h2".to_vec(), b"http/1.1".to_vec()] } else { vec![b"http/1.1".to_vec()] };
+    config.alpn_protocols = if http.enable_http2 {
+        vec![b"h2".to_vec(), b"http/1.1".to_vec()]
+    } else {
+        vec![b"http/1.1".to_vec()]
+    };
     let mut b = reqwest::Client::builder()
         .tls_backend_preconfigured(config)
         .gzip(true)
         .user_agent(concat!("Bongsu/", env!("CARGO_PKG_VERSION")))
-        .redirect(if http.follow_redirects { reqwest::redirect::Policy::limited(10) } else { reqwest::redirect::Policy::none() });
+        .redirect(if http.follow_redirects {
+            reqwest::redirect::Policy::limited(10)
+        } else {
+            reqwest::redirect::Policy::none()
+        });
     if !http.enable_http2 {
         b = b.http1_only();
     }
@@ -526,7 +598,11 @@ fn build_client(sc: &ScrapeConfig) -> Result<reqwest::Client, String> {
 }
 
 fn system_roots() -> Vec<u8> {
-    for p in ["/etc/ssl/certs/ca-certificates.crt", "/etc/pki/tls/certs/ca-bundle.crt", "/etc/ssl/cert.pem"] {
+    for p in [
+        "/etc/ssl/certs/ca-certificates.crt",
+        "/etc/pki/tls/certs/ca-bundle.crt",
+        "/etc/ssl/cert.pem",
+    ] {
         if let Ok(b) = std::fs::read(p) {
             return b;
         }
@@ -554,7 +630,12 @@ impl rustls::client::danger::ServerCertVerifier for NoVerify {
         cert: &rustls::pki_types::CertificateDer<'_>,
         dss: &rustls::DigitallySignedStruct,
     ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.0.signature_verification_algorithms)
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
     }
     fn verify_tls13_signature(
         &self,
@@ -562,7 +643,12 @@ impl rustls::client::danger::ServerCertVerifier for NoVerify {
         cert: &rustls::pki_types::CertificateDer<'_>,
         dss: &rustls::DigitallySignedStruct,
     ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.0.signature_verification_algorithms)
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
     }
     fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
         self.0.signature_verification_algorithms.supported_schemes()
@@ -603,7 +689,11 @@ async fn run_sync(
     }
 }
 
-async fn sync_targets(pool: &Arc<Pool>, groups: &[TargetGroup], inherited: &mut HashMap<u64, LoopState>) {
+async fn sync_targets(
+    pool: &Arc<Pool>,
+    groups: &[TargetGroup],
+    inherited: &mut HashMap<u64, LoopState>,
+) {
     let ctx = &pool.ctx;
     ctx.stats.pool_syncs.fetch_add(1, Ordering::Relaxed);
     let mut active: HashMap<u64, Target> = HashMap::new();
@@ -615,7 +705,10 @@ async fn sync_targets(pool: &Arc<Pool>, groups: &[TargetGroup], inherited: &mut 
             Built::Active(t) => {
                 active.insert(t.identity(), t);
             }
-            Built::Dropped(d) => dropped.push(DroppedTarget { discovered_labels: d, scrape_pool: ctx.cfg.job_name.clone() }),
+            Built::Dropped(d) => dropped.push(DroppedTarget {
+                discovered_labels: d,
+                scrape_pool: ctx.cfg.job_name.clone(),
+            }),
             Built::Invalid(d, e) => {
                 tracing::warn!(scrape_pool = %ctx.cfg.job_name, target = %d, err = %e, "Creating target failed");
             }
@@ -627,15 +720,24 @@ async fn sync_targets(pool: &Arc<Pool>, groups: &[TargetGroup], inherited: &mut 
     *pool.dropped.lock() = dropped;
     let limit = ctx.cfg.target_limit.unwrap_or(0);
     *ctx.forced_error.lock() = if limit > 0 && active.len() as u64 > limit {
-        ctx.stats.exceeded_target_limit.fetch_add(1, Ordering::Relaxed);
-        Some(format!("target_limit exceeded (number of targets: {}, limit: {limit})", active.len()))
+        ctx.stats
+            .exceeded_target_limit
+            .fetch_add(1, Ordering::Relaxed);
+        Some(format!(
+            "target_limit exceeded (number of targets: {}, limit: {limit})",
+            active.len()
+        ))
     } else {
         None
     };
     // Stop loops of targets that went away.
     let gone: Vec<LoopHandle> = {
         let mut loops = pool.loops.lock();
-        let ids: Vec<u64> = loops.keys().filter(|id| !active.contains_key(id)).copied().collect();
+        let ids: Vec<u64> = loops
+            .keys()
+            .filter(|id| !active.contains_key(id))
+            .copied()
+            .collect();
         ids.iter().filter_map(|id| loops.remove(id)).collect()
     };
     futures::future::join_all(gone.into_iter().map(|h| h.stop(StopMode::Stale))).await;
@@ -649,8 +751,22 @@ async fn sync_targets(pool: &Arc<Pool>, groups: &[TargetGroup], inherited: &mut 
         let target = Arc::new(t);
         let status = Arc::new(Mutex::new(LoopStatus::default()));
         let (stop_tx, stop_rx) = oneshot::channel();
-        let join = tokio::spawn(scrape_loop(ctx.clone(), target.clone(), status.clone(), state, stop_rx));
-        loops.insert(id, LoopHandle { target, status, stop: Some(stop_tx), join });
+        let join = tokio::spawn(scrape_loop(
+            ctx.clone(),
+            target.clone(),
+            status.clone(),
+            state,
+            stop_rx,
+        ));
+        loops.insert(
+            id,
+            LoopHandle {
+                target,
+                status,
+                stop: Some(stop_tx),
+                join,
+            },
+        );
     }
 }
 
@@ -713,7 +829,12 @@ fn write_end_staleness(ctx: &PoolCtx, state: LoopState) {
     }
 }
 
-async fn scrape_once(ctx: &PoolCtx, target: &Target, status: &Mutex<LoopStatus>, state: &mut LoopState) {
+async fn scrape_once(
+    ctx: &PoolCtx,
+    target: &Target,
+    status: &Mutex<LoopStatus>,
+    state: &mut LoopState,
+) {
     let ts = now_ms();
     let started = Instant::now();
     ctx.stats.scrapes.fetch_add(1, Ordering::Relaxed);
@@ -756,7 +877,10 @@ async fn fetch(ctx: &PoolCtx, target: &Target) -> Result<(Vec<u8>, String), Stri
         .client
         .get(&target.url)
         .header(reqwest::header::ACCEPT, &ctx.accept)
-        .header("X-Prometheus-Scrape-Timeout-Seconds", format!("{}", target.timeout_ms as f64 / 1000.0));
+        .header(
+            "X-Prometheus-Scrape-Timeout-Seconds",
+            format!("{}", target.timeout_ms as f64 / 1000.0),
+        );
     if let Some(b) = &cfg.basic_auth {
         let user = match &b.username_file {
             Some(f) => read_secret_file(f)?,
@@ -771,7 +895,11 @@ async fn fetch(ctx: &PoolCtx, target: &Target) -> Result<(Vec<u8>, String), Stri
     }
     let bearer = |kind: &str, cred: String| format!("{} {}", kind, cred);
     if let Some(a) = &cfg.authorization {
-        let kind = a.kind.clone().filter(|k| !k.is_empty()).unwrap_or_else(|| "Bearer".into());
+        let kind = a
+            .kind
+            .clone()
+            .filter(|k| !k.is_empty())
+            .unwrap_or_else(|| "Bearer".into());
         let cred = match (&a.credentials, &a.credentials_file) {
             (Some(c), _) => c.expose().to_string(),
             (None, Some(f)) => read_secret_file(f)?,
@@ -779,16 +907,25 @@ async fn fetch(ctx: &PoolCtx, target: &Target) -> Result<(Vec<u8>, String), Stri
         };
         req = req.header(reqwest::header::AUTHORIZATION, bearer(&kind, cred));
     } else if let Some(t) = &cfg.bearer_token {
-        req = req.header(reqwest::header::AUTHORIZATION, bearer("Bearer", t.expose().to_string()));
+        req = req.header(
+            reqwest::header::AUTHORIZATION,
+            bearer("Bearer", t.expose().to_string()),
+        );
     } else if let Some(f) = &cfg.bearer_token_file {
-        req = req.header(reqwest::header::AUTHORIZATION, bearer("Bearer", read_secret_file(f)?));
+        req = req.header(
+            reqwest::header::AUTHORIZATION,
+            bearer("Bearer", read_secret_file(f)?),
+        );
     }
-    for (k, v) in &cfg.http_headers {
-        // `http_headers: {Name: {values: [..]}}` (secrets/files not supported yet).
-        if let Some(vals) = v.get("values").and_then(|x| x.as_array()) {
-            for val in vals.iter().filter_map(|x| x.as_str()) {
-                req = req.header(k.as_str(), val);
-            }
+    for (k, h) in &cfg.http_headers {
+        for val in &h.values {
+            req = req.header(k.as_str(), val.as_str());
+        }
+        for val in &h.secrets {
+            req = req.header(k.as_str(), val.expose());
+        }
+        for f in &h.files {
+            req = req.header(k.as_str(), read_secret_file(f)?);
         }
     }
     let limit = cfg.body_size_limit.map(|b| b.0).filter(|b| *b > 0);
@@ -813,7 +950,9 @@ async fn fetch(ctx: &PoolCtx, target: &Target) -> Result<(Vec<u8>, String), Stri
             body.extend_from_slice(&chunk);
             if let Some(l) = limit {
                 if body.len() as u64 > l {
-                    ctx.stats.exceeded_body_size_limit.fetch_add(1, Ordering::Relaxed);
+                    ctx.stats
+                        .exceeded_body_size_limit
+                        .fetch_add(1, Ordering::Relaxed);
                     return Err(format!("body size limit exceeded (limit: {l} bytes)"));
                 }
             }
@@ -848,8 +987,12 @@ fn content_format(cfg: &ScrapeConfig, ctype: &str) -> Result<Format, String> {
         return Ok(f);
     }
     let fallback = match cfg.fallback_scrape_protocol {
-        Some(ScrapeProtocol::OpenMetricsText001 | ScrapeProtocol::OpenMetricsText100) => Some(Format::OpenMetrics),
-        Some(ScrapeProtocol::PrometheusText004 | ScrapeProtocol::PrometheusText100) => Some(Format::PrometheusText),
+        Some(ScrapeProtocol::OpenMetricsText001 | ScrapeProtocol::OpenMetricsText100) => {
+            Some(Format::OpenMetrics)
+        }
+        Some(ScrapeProtocol::PrometheusText004 | ScrapeProtocol::PrometheusText100) => {
+            Some(Format::PrometheusText)
+        }
         Some(ScrapeProtocol::PrometheusProto) | None => None,
     };
     match fallback {
@@ -865,7 +1008,12 @@ fn content_format(cfg: &ScrapeConfig, ctype: &str) -> Result<Format, String> {
 }
 
 /// Applies target labels as Prometheus' `mutateSampleLabels` does.
-fn mutate_sample_labels(sample: &Labels, target: &Labels, honor: bool, rcs: &[relabel::RelabelConfig]) -> Option<Labels> {
+fn mutate_sample_labels(
+    sample: &Labels,
+    target: &Labels,
+    honor: bool,
+    rcs: &[relabel::RelabelConfig],
+) -> Option<Labels> {
     let mut lb: LabelsBuilder = sample.builder();
     if honor {
         for l in target {
@@ -984,7 +1132,17 @@ fn write_failure(ctx: &PoolCtx, target: &Target, state: &mut LoopState, ts: i64,
         let _ = app.append(l, ts, STALE_NAN);
     }
     state.series.clear();
-    append_report(app.as_mut(), target, state, ts, 0.0, duration, 0.0, 0.0, 0.0);
+    append_report(
+        app.as_mut(),
+        target,
+        state,
+        ts,
+        0.0,
+        duration,
+        0.0,
+        0.0,
+        0.0,
+    );
     state.last_ts = state.last_ts.max(ts);
     if let Err(e) = app.commit() {
         tracing::warn!(err = %e, "commit of failed scrape report failed");
@@ -1008,11 +1166,18 @@ fn ingest(
     let scraped = parsed.samples.len();
     let mut out: Vec<(Labels, i64, f64, bool)> = Vec::with_capacity(scraped);
     for s in parsed.samples {
-        let Some(l) = mutate_sample_labels(&s.labels, &target.public, cfg.honor_labels, &cfg.metric_relabel_configs) else {
+        let Some(l) = mutate_sample_labels(
+            &s.labels,
+            &target.public,
+            cfg.honor_labels,
+            &cfg.metric_relabel_configs,
+        ) else {
             continue;
         };
         check_label_limits(cfg, &l).inspect_err(|_| {
-            ctx.stats.exceeded_label_limits.fetch_add(1, Ordering::Relaxed);
+            ctx.stats
+                .exceeded_label_limits
+                .fetch_add(1, Ordering::Relaxed);
         })?;
         let (t, explicit) = match s.timestamp_ms {
             Some(t) if cfg.honor_timestamps => (t, true),
@@ -1022,7 +1187,9 @@ fn ingest(
     }
     if let Some(lim) = cfg.sample_limit.filter(|v| *v > 0) {
         if out.len() as u64 > lim {
-            ctx.stats.exceeded_sample_limit.fetch_add(1, Ordering::Relaxed);
+            ctx.stats
+                .exceeded_sample_limit
+                .fetch_add(1, Ordering::Relaxed);
             return Err("sample limit exceeded".into());
         }
     }
@@ -1050,7 +1217,17 @@ fn ingest(
         }
     }
     state.series = current;
-    append_report(app.as_mut(), target, state, ts, 1.0, duration, scraped as f64, post as f64, added as f64);
+    append_report(
+        app.as_mut(),
+        target,
+        state,
+        ts,
+        1.0,
+        duration,
+        scraped as f64,
+        post as f64,
+        added as f64,
+    );
     state.last_ts = state.last_ts.max(ts);
     app.commit().map_err(|e| format!("commit: {e}"))?;
     Ok(parsed.metadata)
@@ -1070,7 +1247,8 @@ mod tests {
 
     #[test]
     fn honor_labels_and_exported_prefix() {
-        let sample = Labels::from_pairs([("__name__", "m"), ("job", "inner"), ("exported_job", "x")]);
+        let sample =
+            Labels::from_pairs([("__name__", "m"), ("job", "inner"), ("exported_job", "x")]);
         let target = Labels::from_pairs([("job", "outer"), ("instance", "h:1")]);
         let honored = mutate_sample_labels(&sample, &target, true, &[]).expect("kept");
         assert_eq!(honored.get("job"), Some("inner"));

@@ -68,7 +68,8 @@ impl Serialize for Action {
 impl<'de> Deserialize<'de> for Action {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let s = String::deserialize(d)?;
-        Action::parse(&s).ok_or_else(|| serde::de::Error::custom(format!("unknown relabel action {s:?}")))
+        Action::parse(&s)
+            .ok_or_else(|| serde::de::Error::custom(format!("unknown relabel action {s:?}")))
     }
 }
 
@@ -82,7 +83,10 @@ pub struct RelabelRegex {
 impl RelabelRegex {
     pub fn new(source: &str) -> Result<Self, String> {
         let re = bongsu_model::matcher::compile_anchored(source).map_err(|e| e.to_string())?;
-        Ok(RelabelRegex { source: source.to_string(), re })
+        Ok(RelabelRegex {
+            source: source.to_string(),
+            re,
+        })
     }
     pub fn as_str(&self) -> &str {
         &self.source
@@ -186,18 +190,30 @@ impl RelabelConfig {
         }
         if matches!(
             a,
-            Action::Replace | Action::HashMod | Action::Lowercase | Action::Uppercase | Action::KeepEqual | Action::DropEqual
+            Action::Replace
+                | Action::HashMod
+                | Action::Lowercase
+                | Action::Uppercase
+                | Action::KeepEqual
+                | Action::DropEqual
         ) && self.target_label.is_empty()
         {
-            return Err(format!("relabel configuration for {name} action requires 'target_label' value"));
+            return Err(format!(
+                "relabel configuration for {name} action requires 'target_label' value"
+            ));
         }
-        if matches!(a, Action::Lowercase | Action::Uppercase | Action::KeepEqual | Action::DropEqual)
-            && self.replacement != DEFAULT_REPLACEMENT
+        if matches!(
+            a,
+            Action::Lowercase | Action::Uppercase | Action::KeepEqual | Action::DropEqual
+        ) && self.replacement != DEFAULT_REPLACEMENT
         {
             return Err(format!("'replacement' can not be set for {name} action"));
         }
         if matches!(a, Action::HashMod) && self.target_label.contains('$') {
-            return Err(format!("{:?} is invalid 'target_label' for {name} action", self.target_label));
+            return Err(format!(
+                "{:?} is invalid 'target_label' for {name} action",
+                self.target_label
+            ));
         }
         if matches!(a, Action::KeepEqual | Action::DropEqual)
             && (self.regex.as_str() != DEFAULT_REGEX
@@ -216,7 +232,9 @@ impl RelabelConfig {
                 || self.separator != DEFAULT_SEPARATOR
                 || self.replacement != DEFAULT_REPLACEMENT)
         {
-            return Err(format!("{name} action requires only 'regex', and no other fields"));
+            return Err(format!(
+                "{name} action requires only 'regex', and no other fields"
+            ));
         }
         Ok(())
     }
@@ -276,7 +294,9 @@ fn relabel(cfg: &RelabelConfig, lb: &mut LabelsBuilder) -> bool {
             }
         }
         Action::Replace => {
-            let Some(caps) = re.captures(&val) else { return true };
+            let Some(caps) = re.captures(&val) else {
+                return true;
+            };
             let target = expand(re, &caps, &cfg.target_label);
             if target.is_empty() {
                 return true;
@@ -351,7 +371,11 @@ pub fn expand(re: &regex::Regex, caps: &regex::Captures<'_>, template: &str) -> 
             continue;
         }
         let name = &body[..end];
-        rest = if brace { &body[end + 1..] } else { &body[end..] };
+        rest = if brace {
+            &body[end + 1..]
+        } else {
+            &body[end..]
+        };
         let group = if name.bytes().all(|b| b.is_ascii_digit()) {
             name.parse::<usize>().ok().and_then(|i| caps.get(i))
         } else {
@@ -370,11 +394,13 @@ pub fn expand(re: &regex::Regex, caps: &regex::Captures<'_>, template: &str) -> 
 /// MD5 (RFC 1321), for `hashmod`'s compatibility with Prometheus' sharding.
 fn md5(input: &[u8]) -> [u8; 16] {
     const S: [u32; 64] = [
-        7, 12, 17, 22, 7, 12, 17, 22, 7, 12, 17, 22, 7, 12, 17, 22, 5, 9, 14, 20, 5, 9, 14, 20, 5, 9, 14, 20, 5, 9,
-        14, 20, 4, 11, 16, 23, 4, 11, 16, 23, 4, 11, 16, 23, 4, 11, 16, 23, 6, 10, 15, 21, 6, 10, 15, 21, 6, 10, 15,
-        21, 6, 10, 15, 21,
+        7, 12, 17, 22, 7, 12, 17, 22, 7, 12, 17, 22, 7, 12, 17, 22, 5, 9, 14, 20, 5, 9, 14, 20, 5,
+        9, 14, 20, 5, 9, 14, 20, 4, 11, 16, 23, 4, 11, 16, 23, 4, 11, 16, 23, 4, 11, 16, 23, 6, 10,
+        15, 21, 6, 10, 15, 21, 6, 10, 15, 21, 6, 10, 15, 21,
     ];
-    let k: Vec<u32> = (0..64).map(|i| ((i as f64 + 1.0).sin().abs() * 4294967296.0) as u32).collect();
+    let k: Vec<u32> = (0..64)
+        .map(|i| ((i as f64 + 1.0).sin().abs() * 4294967296.0) as u32)
+        .collect();
     let mut a0: u32 = 0x67452301;
     let mut b0: u32 = 0xefcdab89;
     let mut c0: u32 = 0x98badcfe;
@@ -389,7 +415,12 @@ fn md5(input: &[u8]) -> [u8; 16] {
     for chunk in msg.chunks(64) {
         let mut m = [0u32; 16];
         for (i, w) in m.iter_mut().enumerate() {
-            *w = u32::from_le_bytes([chunk[i * 4], chunk[i * 4 + 1], chunk[i * 4 + 2], chunk[i * 4 + 3]]);
+            *w = u32::from_le_bytes([
+                chunk[i * 4],
+                chunk[i * 4 + 1],
+                chunk[i * 4 + 2],
+                chunk[i * 4 + 3],
+            ]);
         }
         let (mut a, mut b, mut c, mut d) = (a0, b0, c0, d0);
         for i in 0..64 {
@@ -438,7 +469,10 @@ mod tests {
     fn md5_known_vectors() {
         let hex = |b: [u8; 16]| b.iter().map(|x| format!("{x:02x}")).collect::<String>();
         assert_eq!(hex(md5(b"")), "d41d8cd98f00b204e9800998ecf8427e");
-        assert_eq!(hex(md5(b"The quick brown fox jumps over the lazy dog")), "9e107d9d372bb6826bd81d3542a419d6");
+        assert_eq!(
+            hex(md5(b"The quick brown fox jumps over the lazy dog")),
+            "9e107d9d372bb6826bd81d3542a419d6"
+        );
     }
 
     // Cases from Prometheus' model/relabel/relabel_test.go (facts, not code).
@@ -453,7 +487,10 @@ mod tests {
     fn replace_multiple_sources() {
         let c = cfg("- source_labels: [a, b]\n  regex: \"f(.*);(.*)r\"\n  target_label: a\n  replacement: \"b${1}${2}m\"\n- source_labels: [c, a]\n  regex: \"(b).*b(.*)ba(.*)\"\n  target_label: d\n  replacement: \"$1$2$2$3\"\n");
         let out = process(&l(&[("a", "foo"), ("b", "bar"), ("c", "baz")]), &c).expect("kept");
-        assert_eq!(out, l(&[("a", "boobam"), ("b", "bar"), ("c", "baz"), ("d", "boooom")]));
+        assert_eq!(
+            out,
+            l(&[("a", "boobam"), ("b", "bar"), ("c", "baz"), ("d", "boooom")])
+        );
     }
 
     #[test]
@@ -461,9 +498,14 @@ mod tests {
         let c = cfg("- source_labels: [a]\n  regex: \"none\"\n  target_label: d\n");
         assert_eq!(process(&l(&[("a", "foo")]), &c), Some(l(&[("a", "foo")])));
         let c = cfg("- source_labels: [a]\n  regex: \"(f).*\"\n  target_label: \"${1}\"\n  replacement: \"\"\n");
-        assert_eq!(process(&l(&[("a", "foo"), ("f", "x")]), &c), Some(l(&[("a", "foo")])));
+        assert_eq!(
+            process(&l(&[("a", "foo"), ("f", "x")]), &c),
+            Some(l(&[("a", "foo")]))
+        );
         // $1x refers to group "1x", which does not exist.
-        let c = cfg("- source_labels: [a]\n  regex: \"(f).*\"\n  target_label: b\n  replacement: \"$1x\"\n");
+        let c = cfg(
+            "- source_labels: [a]\n  regex: \"(f).*\"\n  target_label: b\n  replacement: \"$1x\"\n",
+        );
         assert_eq!(process(&l(&[("a", "foo")]), &c), Some(l(&[("a", "foo")])));
     }
 
@@ -491,11 +533,13 @@ mod tests {
 
     #[test]
     fn hashmod() {
-        let c = cfg("- source_labels: [c]\n  target_label: d\n  modulus: 1000\n  action: hashmod\n");
+        let c =
+            cfg("- source_labels: [c]\n  target_label: d\n  modulus: 1000\n  action: hashmod\n");
         let out = process(&l(&[("a", "foo"), ("b", "bar"), ("c", "baz")]), &c).expect("kept");
         // Prometheus' test expects 976 for "baz" % 1000.
         assert_eq!(out.get("d"), Some("976"));
-        let c = cfg("- source_labels: [c]\n  target_label: d\n  modulus: 1000\n  action: hashmod\n");
+        let c =
+            cfg("- source_labels: [c]\n  target_label: d\n  modulus: 1000\n  action: hashmod\n");
         let out = process(&l(&[("a", "foo"), ("c", "baz")]), &c).expect("kept");
         assert_eq!(out.get("d"), Some("976"));
     }
@@ -504,7 +548,16 @@ mod tests {
     fn labelmap_labeldrop_labelkeep() {
         let c = cfg("- regex: \"(b.*)\"\n  replacement: \"${1}_new\"\n  action: labelmap\n");
         let out = process(&l(&[("a", "foo"), ("b", "bar"), ("bc", "baz")]), &c).expect("kept");
-        assert_eq!(out, l(&[("a", "foo"), ("b", "bar"), ("b_new", "bar"), ("bc", "baz"), ("bc_new", "baz")]));
+        assert_eq!(
+            out,
+            l(&[
+                ("a", "foo"),
+                ("b", "bar"),
+                ("b_new", "bar"),
+                ("bc", "baz"),
+                ("bc_new", "baz")
+            ])
+        );
         let c = cfg("- regex: \"__meta_(my.*)\"\n  action: labelmap\n");
         let out = process(&l(&[("__meta_my_x", "1")]), &c).expect("kept");
         assert_eq!(out.get("my_x"), Some("1"));

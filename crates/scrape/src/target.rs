@@ -130,9 +130,20 @@ fn populate(cfg: &ScrapeConfig, mut lb: LabelsBuilder) -> Built {
     let labels = lb.into_labels();
     let url = scrape_url(cfg, &labels, &addr);
     let public = Labels::from_sorted(
-        labels.iter().filter(|l| !l.name.starts_with(RESERVED_LABEL_PREFIX)).cloned().collect(),
+        labels
+            .iter()
+            .filter(|l| !l.name.starts_with(RESERVED_LABEL_PREFIX))
+            .cloned()
+            .collect(),
     );
-    Built::Active(Target { labels, discovered, public, url, interval_ms: interval, timeout_ms: timeout })
+    Built::Active(Target {
+        labels,
+        discovered,
+        public,
+        url,
+        interval_ms: interval,
+        timeout_ms: timeout,
+    })
 }
 
 fn scrape_url(cfg: &ScrapeConfig, labels: &Labels, addr: &str) -> String {
@@ -179,11 +190,18 @@ mod tests {
         let sc = &c.scrape_configs[0];
         let built = targets_from_groups(sc, &static_groups(&sc.static_configs));
         assert_eq!(built.len(), 2);
-        let Built::Active(t) = &built[0] else { panic!("{:?}", built[0]) };
+        let Built::Active(t) = &built[0] else {
+            panic!("{:?}", built[0])
+        };
         assert_eq!(t.url, "http://h1:9100/metrics?module=a&module=b");
         assert_eq!(
             t.public,
-            Labels::from_pairs([("env", "prod"), ("instance", "h1:9100"), ("job", "node"), ("x", "y")])
+            Labels::from_pairs([
+                ("env", "prod"),
+                ("instance", "h1:9100"),
+                ("job", "node"),
+                ("x", "y")
+            ])
         );
         assert_eq!(t.labels.get("__scrape_interval__"), Some("1m"));
         assert!(t.labels.get("__meta_x").is_none());

@@ -31,7 +31,10 @@ impl Appender for Batch {
 
 impl Appendable for Store {
     fn appender(&self) -> Box<dyn Appender> {
-        Box::new(Batch { store: self.clone(), pending: Vec::new() })
+        Box::new(Batch {
+            store: self.clone(),
+            pending: Vec::new(),
+        })
     }
 }
 
@@ -46,11 +49,15 @@ impl Store {
 
 /// Serves whatever body/content type is current, one response per connection.
 async fn serve(resp: Arc<Mutex<(String, String)>>) -> String {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
     let addr = listener.local_addr().expect("addr").to_string();
     tokio::spawn(async move {
         loop {
-            let Ok((mut sock, _)) = listener.accept().await else { return };
+            let Ok((mut sock, _)) = listener.accept().await else {
+                return;
+            };
             let resp = resp.clone();
             tokio::spawn(async move {
                 let mut buf = Vec::new();
@@ -75,7 +82,12 @@ async fn serve(resp: Arc<Mutex<(String, String)>>) -> String {
     addr
 }
 
-async fn wait_for(store: &Store, from: usize, what: &str, f: impl Fn(&[(Labels, i64, f64)]) -> bool) {
+async fn wait_for(
+    store: &Store,
+    from: usize,
+    what: &str,
+    f: impl Fn(&[(Labels, i64, f64)]) -> bool,
+) {
     for _ in 0..100 {
         if f(&store.since(from)) {
             return;
@@ -86,14 +98,19 @@ async fn wait_for(store: &Store, from: usize, what: &str, f: impl Fn(&[(Labels, 
 }
 
 fn named<'a>(s: &'a [(Labels, i64, f64)], name: &str) -> Vec<&'a (Labels, i64, f64)> {
-    s.iter().filter(|(l, _, _)| l.metric_name() == Some(name)).collect()
+    s.iter()
+        .filter(|(l, _, _)| l.metric_name() == Some(name))
+        .collect()
 }
 
 const GOOD: &str = "# HELP m A test gauge.\n# TYPE m gauge\nm{a=\"1\"} 5\nm{a=\"2\"} 6\n";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn scrape_malformed_and_removal() {
-    let resp = Arc::new(Mutex::new((GOOD.to_string(), "text/plain; version=0.0.4".to_string())));
+    let resp = Arc::new(Mutex::new((
+        GOOD.to_string(),
+        "text/plain; version=0.0.4".to_string(),
+    )));
     let addr = serve(resp.clone()).await;
     let store = Store::default();
     let mgr = ScrapeManager::new(Arc::new(store.clone()));
@@ -107,7 +124,10 @@ async fn scrape_malformed_and_removal() {
     mgr.apply_config(&cfg).await.expect("apply");
 
     // 1. Samples land with target labels, up=1.
-    wait_for(&store, 0, "up=1", |s| named(s, "up").iter().any(|x| x.2 == 1.0)).await;
+    wait_for(&store, 0, "up=1", |s| {
+        named(s, "up").iter().any(|x| x.2 == 1.0)
+    })
+    .await;
     let all = store.since(0);
     let m = named(&all, "m");
     assert!(m.len() >= 2, "{all:?}");
@@ -115,7 +135,12 @@ async fn scrape_malformed_and_removal() {
     assert_eq!(first.get("job"), Some("t"));
     assert_eq!(first.get("instance"), Some(addr.as_str()));
     assert_eq!(first.get("env"), Some("test"));
-    for n in ["scrape_duration_seconds", "scrape_samples_scraped", "scrape_samples_post_metric_relabeling", "scrape_series_added"] {
+    for n in [
+        "scrape_duration_seconds",
+        "scrape_samples_scraped",
+        "scrape_samples_post_metric_relabeling",
+        "scrape_series_added",
+    ] {
         assert!(!named(&all, n).is_empty(), "{n} missing");
     }
     assert_eq!(named(&all, "scrape_samples_scraped")[0].2, 2.0);
@@ -124,21 +149,39 @@ async fn scrape_malformed_and_removal() {
     assert_eq!(targets[0].health.as_str(), "up");
     assert_eq!(targets[0].scrape_url, format!("http://{addr}/metrics"));
     let meta = mgr.metadata();
-    assert!(meta.iter().any(|m| m.metric == "m" && m.kind == "gauge" && m.help == "A test gauge."), "{meta:?}");
+    assert!(
+        meta.iter()
+            .any(|m| m.metric == "m" && m.kind == "gauge" && m.help == "A test gauge."),
+        "{meta:?}"
+    );
 
     // 2. A malformed body: up=0, no samples of that body, previous series stale.
     resp.lock().0 = "m{a=\"1\" 5\nm{a=\"2\"} 7\n".to_string();
     let mark = store.len();
-    wait_for(&store, mark, "up=0", |s| named(s, "up").iter().any(|x| x.2 == 0.0)).await;
+    wait_for(&store, mark, "up=0", |s| {
+        named(s, "up").iter().any(|x| x.2 == 0.0)
+    })
+    .await;
     let after = store.since(mark);
-    let up0 = named(&after, "up").into_iter().find(|x| x.2 == 0.0).expect("up=0").1;
+    let up0 = named(&after, "up")
+        .into_iter()
+        .find(|x| x.2 == 0.0)
+        .expect("up=0")
+        .1;
     for (l, t, v) in &after {
         if l.metric_name() == Some("m") && *t >= up0 {
-            assert!(is_stale_nan(*v), "sample from a malformed body was stored: {l} {v}");
+            assert!(
+                is_stale_nan(*v),
+                "sample from a malformed body was stored: {l} {v}"
+            );
         }
     }
     assert!(
-        named(&after, "m").iter().filter(|x| is_stale_nan(x.2)).count() >= 2,
+        named(&after, "m")
+            .iter()
+            .filter(|x| is_stale_nan(x.2))
+            .count()
+            >= 2,
         "staleness markers after the failed scrape: {after:?}"
     );
     let t = &mgr.active_targets()[0];
@@ -148,7 +191,10 @@ async fn scrape_malformed_and_removal() {
     // 3. Recovery, then target removal writes staleness markers for every series.
     resp.lock().0 = GOOD.to_string();
     let mark = store.len();
-    wait_for(&store, mark, "up=1 again", |s| named(s, "up").iter().any(|x| x.2 == 1.0)).await;
+    wait_for(&store, mark, "up=1 again", |s| {
+        named(s, "up").iter().any(|x| x.2 == 1.0)
+    })
+    .await;
     let empty = load_str("scrape_configs: []\n", "empty.yml").expect("config");
     let mark = store.len();
     mgr.apply_config(&empty).await.expect("apply");
@@ -160,7 +206,10 @@ async fn scrape_malformed_and_removal() {
         .collect();
     assert!(stale.iter().any(|l| l.contains("a=\"1\"")), "{stale:?}");
     assert!(stale.iter().any(|l| l.contains("a=\"2\"")), "{stale:?}");
-    assert!(stale.iter().any(|l| l.contains("__name__=\"up\"")), "{stale:?}");
+    assert!(
+        stale.iter().any(|l| l.contains("__name__=\"up\"")),
+        "{stale:?}"
+    );
     assert!(mgr.active_targets().is_empty());
     mgr.stop().await;
 }
@@ -168,7 +217,10 @@ async fn scrape_malformed_and_removal() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn openmetrics_limits_and_reload_keep_loops() {
     let body = "# TYPE c counter\nc_total{x=\"1\"} 3 1.5\nc_created{x=\"1\"} 1\n# EOF\n";
-    let resp = Arc::new(Mutex::new((body.to_string(), "application/openmetrics-text; version=1.0.0".to_string())));
+    let resp = Arc::new(Mutex::new((
+        body.to_string(),
+        "application/openmetrics-text; version=1.0.0".to_string(),
+    )));
     let addr = serve(resp.clone()).await;
     let store = Store::default();
     let mgr = ScrapeManager::new(Arc::new(store.clone()));
@@ -177,7 +229,9 @@ async fn openmetrics_limits_and_reload_keep_loops() {
             "scrape_configs:\n  - job_name: om\n    scrape_interval: 200ms\n    scrape_timeout: 150ms\n    sample_limit: {limit}\n    honor_timestamps: true\n    static_configs:\n      - targets: ['{addr}']\n"
         )
     };
-    mgr.apply_config(&load_str(&yaml(10), "a.yml").expect("cfg")).await.expect("apply");
+    mgr.apply_config(&load_str(&yaml(10), "a.yml").expect("cfg"))
+        .await
+        .expect("apply");
     wait_for(&store, 0, "c_total", |s| !named(s, "c_total").is_empty()).await;
     let all = store.since(0);
     let c = named(&all, "c_total")[0];
@@ -186,7 +240,9 @@ async fn openmetrics_limits_and_reload_keep_loops() {
 
     // Re-applying the same config keeps the loop (no staleness markers).
     let mark = store.len();
-    mgr.apply_config(&load_str(&yaml(10), "a.yml").expect("cfg")).await.expect("apply");
+    mgr.apply_config(&load_str(&yaml(10), "a.yml").expect("cfg"))
+        .await
+        .expect("apply");
     tokio::time::sleep(Duration::from_millis(50)).await;
     assert!(store.since(mark).iter().all(|x| !is_stale_nan(x.2)));
 
@@ -194,12 +250,20 @@ async fn openmetrics_limits_and_reload_keep_loops() {
     let mark = store.len();
     let tight = yaml(10).replace("sample_limit: 10", "sample_limit: 1\n    metric_relabel_configs:\n      - target_label: extra\n        replacement: y");
     resp.lock().0 = "# TYPE c counter\nc_total{x=\"1\"} 3\nc_total{x=\"2\"} 4\n# EOF\n".into();
-    mgr.apply_config(&load_str(&tight, "b.yml").expect("cfg")).await.expect("apply");
-    wait_for(&store, mark, "sample limit failure", |s| named(s, "up").iter().any(|x| x.2 == 0.0)).await;
+    mgr.apply_config(&load_str(&tight, "b.yml").expect("cfg"))
+        .await
+        .expect("apply");
+    wait_for(&store, mark, "sample limit failure", |s| {
+        named(s, "up").iter().any(|x| x.2 == 0.0)
+    })
+    .await;
     let t = &mgr.active_targets()[0];
     assert_eq!(t.last_error, "sample limit exceeded");
     let st = mgr.stats();
-    let lim = st.iter().find(|s| s.name == "prometheus_target_scrapes_exceeded_sample_limit_total").expect("stat");
+    let lim = st
+        .iter()
+        .find(|s| s.name == "prometheus_target_scrapes_exceeded_sample_limit_total")
+        .expect("stat");
     assert!(lim.value >= 1.0);
     mgr.stop().await;
 }
