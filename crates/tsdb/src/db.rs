@@ -869,7 +869,7 @@ impl Appender for DbAppender {
             }
         }
         if db.opts.wal_fsync_interval == Some(Duration::ZERO) {
-            if let Err(e) = db.wal.sync() {
+            if let Err(e) = db.wal.sync_now() {
                 self.release();
                 return Err(StorageError::Io(e));
             }

@@ -379,6 +379,14 @@ impl Wal {
         self.rotate_locked(&mut w)
     }
 
+    /// fsyncs unconditionally (for fsync-per-commit: another thread's
+    /// in-flight fsync may not cover this caller's write).
+    pub fn sync_now(&self) -> io::Result<()> {
+        self.dirty.store(false, Ordering::Release);
+        let f = self.w.lock().file.try_clone()?;
+        f.sync_data()
+    }
+
     pub fn sync(&self) -> io::Result<()> {
         if self.dirty.swap(false, Ordering::AcqRel) {
             // fsync a duplicate descriptor outside the lock, so commits keep

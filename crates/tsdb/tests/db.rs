@@ -467,3 +467,21 @@ fn extreme_timestamps_do_not_panic() {
     let _ = db.select(all(), &[eq("__name__", "e")]).unwrap();
     let _ = write_block(d.path(), vec![(lbl("w", "x"), vec![Sample::new(i64::MIN, 1.0), Sample::new(i64::MAX, 2.0)])]).unwrap();
 }
+
+#[test]
+fn fsync_per_commit_mode_works() {
+    let d = tempfile::tempdir().unwrap();
+    let mut o = opts(d.path());
+    o.wal_fsync_interval = Some(std::time::Duration::ZERO);
+    {
+        let db = Db::open(o.clone()).unwrap();
+        fill(&db, 0, 3, 10_000);
+    }
+    let mut o2 = opts(d.path());
+    o2.wal_fsync_interval = Some(std::time::Duration::from_millis(20));
+    let db = Db::open(o2).unwrap();
+    assert_eq!(db.select(all(), &[eq("__name__", "up")]).unwrap()[0].samples.len(), 3);
+    fill(&db, 30_000, 3, 10_000);
+    std::thread::sleep(std::time::Duration::from_millis(60));
+    db.close().unwrap();
+}
