@@ -142,7 +142,7 @@ impl Db {
     pub fn close(&self) -> Result<(), TsdbError> {
         let _g = self.inner.gate.write();
         self.inner.closed.store(true, Ordering::SeqCst);
-        self.inner.wal.sync()?;
+        self.inner.wal.sync_now()?;
         Ok(())
     }
 
