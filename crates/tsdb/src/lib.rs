@@ -1,16 +1,17 @@
 //! Bongsu's time-series store.
 //!
-//! Main types: [`Db`] (implements [`Queryable`] and [`Appendable`]),
+//! Main types: [`Db`] (implements [`bongsu_model::storage::Queryable`] and
+//! [`bongsu_model::storage::Appendable`]),
 //! [`Options`], [`Stats`], [`TsdbStatus`], [`BlockMeta`] and [`write_block`].
 //!
 //! Layout under `Options::path`:
-//! * `wal/` — write-ahead log segments and the latest checkpoint ([`wal`]);
+//! * `wal/` — write-ahead log segments and the latest checkpoint (module `wal`);
 //! * `<ULID>/` — persisted blocks: `meta.json` (Prometheus' fields), `index`,
 //!   `chunks/000001…` (per-series `pco` columns or XOR chunks, [`colenc`]),
 //!   optional `tombstones.json`;
 //! * `lock` — held with `flock` while a [`Db`] is open.
 //!
-//! The head ([`head`]) keeps recent samples in XOR chunks ([`chunkenc`]);
+//! The head (module `head`) keeps recent samples in XOR chunks ([`chunkenc`]);
 //! [`Db::maintenance`] cuts it into a block once it spans more than 1.5×
 //! `block_duration_ms`, checkpoints and truncates the WAL, compacts blocks
 //! 3× at a time and applies retention.
@@ -40,10 +41,19 @@
 //! CPU-seconds counters in 0.01 steps, byte counters, memory in 4 KiB pages,
 //! load with two decimals, `up`): 0.81 bytes/sample in block chunks with
 //! regular timestamps, 1.23 with ±3 ms scrape jitter; the index adds about
-//! 37 bytes per series per block. Head chunks are XOR while open (3.4
-//! bytes/sample on that mix) and repacked to about 1.1 when sealed. Head
-//! overhead is about 380 bytes of heap per series with six labels
-//! (300 k series), chunk data excluded.
+//! 32–37 bytes per series per block, and an opened block keeps about its
+//! index file's size in memory. Head chunks are XOR while open (3.4
+//! bytes/sample on that mix) and repacked to about 1.1 when sealed (by
+//! [`Db::maintenance`]). Head overhead is about 380 bytes of heap per series
+//! with six labels at 300 k series (including a 3-sample open chunk). The
+//! WAL costs 5–12 bytes per sample (values with trailing zero bytes are
+//! shorter). Appends: about 2.9 M samples/s on one core (release build).
+//!
+//! # Consistency
+//!
+//! A query sees every commit that returned before it started. A commit
+//! applied while a query reads the head may be seen in part (no
+//! Prometheus-style isolation yet).
 //!
 //! The one `unsafe` call is `flock(2)` on the lock file (see `db.rs`).
 #![deny(unsafe_code)]
