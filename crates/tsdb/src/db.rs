@@ -433,7 +433,8 @@ impl Db {
         let mut by_metric = Vec::new();
         let mut value_counts = Vec::new();
         let mut mem = Vec::new();
-        let mut pairs = Vec::new();
+        // (count, name, value) symbols; only the top `limit` get formatted.
+        let mut pairs: Vec<(u64, u32, u32)> = Vec::new();
         let mut num_pairs = 0u64;
         let name_sym = ix.syms.get(bongsu_model::METRIC_NAME);
         for (n, vals) in &ix.postings {
@@ -441,16 +442,23 @@ impl Db {
             value_counts.push((name.to_string(), vals.len() as u64));
             let mut size = 0u64;
             for (v, ids) in vals {
-                let value = ix.syms.resolve(*v);
-                size += value.len() as u64;
+                size += ix.syms.resolve(*v).len() as u64;
                 num_pairs += 1;
-                pairs.push((format!("{name}={value}"), ids.len() as u64));
+                pairs.push((ids.len() as u64, *n, *v));
                 if Some(*n) == name_sym {
-                    by_metric.push((value.to_string(), ids.len() as u64));
+                    by_metric.push((ix.syms.resolve(*v).to_string(), ids.len() as u64));
                 }
             }
             mem.push((name.to_string(), size));
         }
+        let pair_name = |p: &(u64, u32, u32)| format!("{}={}", ix.syms.resolve(p.1), ix.syms.resolve(p.2));
+        if pairs.len() > limit {
+            pairs.select_nth_unstable_by(limit, |a, b| b.0.cmp(&a.0));
+            // keep ties at the cut deterministic: include all with the cut's count, sort by name below
+            let cut = pairs[limit].0;
+            pairs.retain(|p| p.0 >= cut);
+        }
+        let pairs: Vec<(String, u64)> = pairs.iter().map(|p| (pair_name(p), p.0)).collect();
         let num_series = ix.series.len() as u64;
         drop(ix);
         let top = |mut v: Vec<(String, u64)>| {
