@@ -130,7 +130,8 @@ impl ByteSize {
         let (num, unit) = s.split_at(split);
         let n: u64 = num.parse().ok()?;
         let mult: u64 = match unit {
-            "" | "B" => 1,
+            "" if n == 0 => 1,
+            "B" => 1,
             "KB" | "KiB" | "K" => 1 << 10,
             "MB" | "MiB" | "M" => 1 << 20,
             "GB" | "GiB" | "G" => 1 << 30,
@@ -176,7 +177,10 @@ impl<'de> Deserialize<'de> for ByteSize {
             S(String),
         }
         match Raw::deserialize(d)? {
-            Raw::N(n) => Ok(ByteSize(n)),
+            Raw::N(0) => Ok(ByteSize(0)),
+            Raw::N(n) => Err(serde::de::Error::custom(format!(
+                "invalid size {n}: a unit is required (e.g. {n}B, {n}KB, {n}MB)"
+            ))),
             Raw::S(s) => ByteSize::parse(&s).map(ByteSize).ok_or_else(|| {
                 serde::de::Error::custom(format!("invalid size {s:?} (use e.g. 10MB, 512KiB, 0)"))
             }),
@@ -495,7 +499,7 @@ fn resolve(p: &mut Option<String>, dir: &Path) {
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub global: GlobalConfig,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub runtime: Option<RuntimeConfig>,
@@ -529,6 +533,14 @@ pub struct Config {
     pub remote_read: Vec<RemoteReadConfig>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub otlp: Option<serde_json::Value>,
+}
+
+fn null_as_default<'de, D, T>(d: D) -> Result<T, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de> + Default,
+{
+    Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
 }
 
 fn null_as_empty<'de, D, T>(d: D) -> Result<Vec<T>, D::Error>
@@ -754,6 +766,8 @@ with_http_client! {
         pub scrape_failure_log_file: Option<String>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         pub enable_compression: Option<bool>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub extra_scrape_metrics: Option<bool>,
         #[serde(default = "default_metrics_path")]
         pub metrics_path: String,
         #[serde(default = "default_scheme")]
@@ -796,6 +810,8 @@ with_http_client! {
         pub docker_sd_configs: Vec<Opaque>,
         #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "null_as_empty")]
         pub dockerswarm_sd_configs: Vec<Opaque>,
+        #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "null_as_empty")]
+        pub ec2_sd_configs: Vec<Opaque>,
         #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "null_as_empty")]
         pub ecs_sd_configs: Vec<Opaque>,
         #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "null_as_empty")]
@@ -892,6 +908,9 @@ impl ScrapeConfig {
         }
         if !self.dockerswarm_sd_configs.is_empty() {
             v.push("dockerswarm_sd_configs");
+        }
+        if !self.ec2_sd_configs.is_empty() {
+            v.push("ec2_sd_configs");
         }
         if !self.ecs_sd_configs.is_empty() {
             v.push("ecs_sd_configs");
@@ -1025,6 +1044,8 @@ with_http_client! {
         pub docker_sd_configs: Vec<Opaque>,
         #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "null_as_empty")]
         pub dockerswarm_sd_configs: Vec<Opaque>,
+        #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "null_as_empty")]
+        pub ec2_sd_configs: Vec<Opaque>,
         #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "null_as_empty")]
         pub ecs_sd_configs: Vec<Opaque>,
         #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "null_as_empty")]
@@ -1342,6 +1363,11 @@ impl Config {
                 "global scrape timeout greater than scrape interval".into(),
             ));
         }
+        check_name_schemes(
+            g.metric_name_validation_scheme.as_deref(),
+            g.metric_name_escaping_scheme.as_deref(),
+        )
+        .map_err(|m| invalid(0, 0, m))?;
         if g.scrape_protocols.is_empty() {
             g.scrape_protocols = ScrapeProtocol::defaults();
         }
@@ -1404,14 +1430,36 @@ impl Config {
                     ));
                 }
             }
+            check_headers(&rw.headers).map_err(|m| invalid(0, 0, format!("remote_write: {m}")))?;
+            if let Some(m) = &rw.protobuf_message {
+                if m != "prometheus.WriteRequest" && m != "io.prometheus.write.v2.Request" {
+                    return Err(invalid(0, 0, format!(
+                        "invalid protobuf_message value: unknown remote write protobuf message {m}, supported: prometheus.WriteRequest, io.prometheus.write.v2.Request"
+                    )));
+                }
+            }
+            if let Some(q) = &rw.queue_config {
+                q.validate().map_err(|m| invalid(0, 0, m))?;
+            }
             for rc in &rw.write_relabel_configs {
                 rc.validate()
                     .map_err(|m| invalid(0, 0, format!("remote_write: {m}")))?;
             }
         }
+        let mut rnames = HashSet::new();
         for rr in &self.remote_read {
             rr.validate_http()
                 .map_err(|m| invalid(0, 0, format!("remote_read {}: {m}", rr.url)))?;
+            check_headers(&rr.headers).map_err(|m| invalid(0, 0, format!("remote_read: {m}")))?;
+            if let Some(n) = &rr.name {
+                if !rnames.insert(n.clone()) {
+                    return Err(invalid(
+                        0,
+                        0,
+                        format!("found multiple remote read configs with job name {n:?}"),
+                    ));
+                }
+            }
             if url::Url::parse(&rr.url).is_err() {
                 return Err(invalid(
                     0,
@@ -1420,9 +1468,39 @@ impl Config {
                 ));
             }
         }
+        let pat =
+            regex::Regex::new(r"^[^*]*(\*[^/]*)?$").map_err(|e| invalid(0, 0, e.to_string()))?;
         for rf in &self.rule_files {
-            if rf.is_empty() {
-                return Err(invalid(0, 0, "rule_files: empty file name".into()));
+            if rf.is_empty() || !pat.is_match(rf) {
+                return Err(invalid(0, 0, format!("invalid rule file path {rf:?}")));
+            }
+        }
+        for sf in &self.scrape_config_files {
+            if !pat.is_match(sf) {
+                return Err(invalid(
+                    0,
+                    0,
+                    format!("invalid scrape config file path {sf:?}"),
+                ));
+            }
+        }
+        if let Some(t) = &self.tracing {
+            t.validate().map_err(|m| invalid(0, 0, m))?;
+        }
+        if let Some(tsdb) = self.storage.as_ref().and_then(|s| s.tsdb.as_ref()) {
+            if let Some(f) = tsdb
+                .chunk_encoding
+                .as_ref()
+                .and_then(|c| c.floats.as_deref())
+            {
+                if !matches!(f, "" | "xor" | "xor2") {
+                    return Err(invalid(0, 0, format!("'storage.tsdb.chunk_encoding.floats' must be 'xor' or 'xor2', or the field must be omitted entirely, got {f:?}")));
+                }
+            }
+            if let Some(p) = tsdb.retention.as_ref().and_then(|r| r.percentage) {
+                if !(0.0..=100.0).contains(&p) {
+                    return Err(invalid(0, 0, format!("'storage.tsdb.retention.percentage' must be in the range [0, 100], got {p}")));
+                }
             }
         }
         Ok(())
@@ -1515,6 +1593,15 @@ fn prepare_scrape_config(
             sc.metrics_path, sc.job_name
         )));
     }
+    check_name_schemes(
+        sc.metric_name_validation_scheme
+            .as_deref()
+            .or(global.metric_name_validation_scheme.as_deref()),
+        sc.metric_name_escaping_scheme
+            .as_deref()
+            .or(global.metric_name_escaping_scheme.as_deref()),
+    )
+    .map_err(|m| jerr(format!("{m} (job {:?})", sc.job_name)))?;
     sc.validate_http()
         .map_err(|m| jerr(format!("job {:?}: {m}", sc.job_name)))?;
     macro_rules! inherit {
@@ -1550,6 +1637,109 @@ fn prepare_scrape_config(
         }
     }
     Ok(())
+}
+
+fn check_name_schemes(validation: Option<&str>, escaping: Option<&str>) -> Result<(), String> {
+    let v = validation.unwrap_or("");
+    if !matches!(v, "" | "utf8" | "legacy") {
+        return Err(format!("unknown name validation method specified, must be either '', 'legacy' or 'utf8', got {v}"));
+    }
+    let e = escaping.unwrap_or("");
+    if !matches!(e, "" | "allow-utf-8" | "underscores" | "dots" | "values") {
+        return Err(format!("unknown name escaping method specified, must be one of 'allow-utf-8', 'underscores', 'dots', or 'values', got {e:?}"));
+    }
+    if v == "legacy" && e == "allow-utf-8" {
+        return Err("utf8 metric names requested but validation scheme is not set to UTF8".into());
+    }
+    Ok(())
+}
+
+/// Headers remote write/read and tracing must not override.
+const RESERVED_HEADERS: [&str; 15] = [
+    "host",
+    "content-encoding",
+    "content-length",
+    "content-type",
+    "user-agent",
+    "connection",
+    "keep-alive",
+    "proxy-authenticate",
+    "proxy-authorization",
+    "www-authenticate",
+    "accept-encoding",
+    "x-prometheus-remote-write-version",
+    "x-prometheus-remote-read-version",
+    "x-amz-date",
+    "x-amz-security-token",
+];
+
+fn check_headers(h: &BTreeMap<String, Secret>) -> Result<(), String> {
+    for k in h.keys() {
+        let l = k.to_ascii_lowercase();
+        if l == "authorization" {
+            return Err("authorization header must be changed via the basic_auth, authorization, oauth2, sigv4, azuread or google_iam parameter".into());
+        }
+        if RESERVED_HEADERS.contains(&l.as_str()) {
+            return Err(format!("{k} is a reserved header. It must not be changed"));
+        }
+    }
+    Ok(())
+}
+
+impl QueueConfig {
+    fn validate(&self) -> Result<(), String> {
+        if self.max_shards == Some(0) {
+            return Err("remote write queue max_shards must be positive".into());
+        }
+        if self.min_shards == Some(0) {
+            return Err("remote write queue min_shards must be positive".into());
+        }
+        if let (Some(a), Some(b)) = (self.min_shards, self.max_shards) {
+            if a > b {
+                return Err(
+                    "remote write queue min_shards must not be greater than max_shards".into(),
+                );
+            }
+        }
+        if self.max_samples_per_send == Some(0) {
+            return Err("remote write queue max_samples_per_send must be positive".into());
+        }
+        if self.capacity == Some(0) {
+            return Err("remote write queue capacity must be positive".into());
+        }
+        if let (Some(a), Some(b)) = (self.min_backoff, self.max_backoff) {
+            if b < a {
+                return Err(
+                    "remote write queue max_backoff must not be less than min_backoff".into(),
+                );
+            }
+        }
+        Ok(())
+    }
+}
+
+impl TracingConfig {
+    fn validate(&self) -> Result<(), String> {
+        check_headers(&self.headers).map_err(|m| format!("tracing: {m}"))?;
+        if let Some(ct) = self.client_type.as_deref() {
+            if ct != "http" && ct != "grpc" {
+                return Err(format!(
+                    "expected tracing client type to be to be http or grpc, but got {ct}"
+                ));
+            }
+        }
+        if self.endpoint.as_deref().unwrap_or("").is_empty() {
+            return Err("tracing endpoint must be set".into());
+        }
+        if let Some(c) = self.compression.as_deref() {
+            if !c.is_empty() && c != "gzip" {
+                return Err(format!(
+                    "invalid compression type {c} provided, valid options: gzip"
+                ));
+            }
+        }
+        Ok(())
+    }
 }
 
 /// A file named by `scrape_config_files`.
@@ -1733,5 +1923,57 @@ remote_write:
         assert_eq!(ByteSize::parse("0"), Some(0));
         assert_eq!(ByteSize::parse("1KiB"), Some(1024));
         assert_eq!(ByteSize::parse("1x"), None);
+    }
+}
+
+/// Prometheus' own `config/testdata` (not vendored): set
+/// `BONGSU_PROM_CONFIG_TESTDATA` to a checkout's `config/testdata` to run.
+/// Every `*.good.yml` must load; every `*.bad.yml` must be rejected.
+#[cfg(test)]
+mod upstream_testdata {
+    use super::*;
+
+    #[test]
+    fn prometheus_config_testdata() {
+        let Some(dir) = std::env::var_os("BONGSU_PROM_CONFIG_TESTDATA") else {
+            eprintln!("BONGSU_PROM_CONFIG_TESTDATA not set; skipping Prometheus config testdata");
+            return;
+        };
+        let dir = PathBuf::from(dir);
+        let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+            .expect("dir")
+            .flatten()
+            .map(|e| e.path())
+            .collect();
+        files.sort();
+        let (mut good_ok, mut good_n, mut bad_ok, mut bad_n) = (0, 0, 0, 0);
+        for f in files {
+            let name = f
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            let res = load_file(&f);
+            if name.ends_with(".good.yml") {
+                good_n += 1;
+                match res {
+                    Ok(c) => {
+                        // The rendered form (secrets hidden) loads again.
+                        let y = to_yaml(&c).replace("<secret>", "x");
+                        match load_str(&y, "rendered") {
+                            Ok(_) => good_ok += 1,
+                            Err(e) => eprintln!("RENDERED {name} does not load: {e}\n{y}"),
+                        }
+                    }
+                    Err(e) => eprintln!("GOOD REJECTED {name}: {e}"),
+                }
+            } else if name.ends_with(".bad.yml") {
+                bad_n += 1;
+                match res {
+                    Err(_) => bad_ok += 1,
+                    Ok(_) => eprintln!("BAD ACCEPTED {name}"),
+                }
+            }
+        }
+        eprintln!("Prometheus config testdata: good {good_ok}/{good_n} load, bad {bad_ok}/{bad_n} rejected");
     }
 }

@@ -195,7 +195,9 @@ impl Pool {
     /// Stops discovery and every loop. Returns the loops' states when
     /// handing over, keyed by target identity.
     async fn shutdown(&self, mode: StopMode) -> HashMap<u64, LoopState> {
-        if let Some(t) = self.sync_task.lock().take() {
+        // Take the handle first: a lock guard must not live across the await (the future must be Send).
+        let task = self.sync_task.lock().take();
+        if let Some(t) = task {
             t.abort();
             let _ = t.await;
         }

@@ -126,7 +126,8 @@ impl Serialize for RelabelRegex {
 
 impl<'de> Deserialize<'de> for RelabelRegex {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = String::deserialize(d)?;
+        // `regex:` with no value means the empty regex, as in Prometheus.
+        let s = Option::<String>::deserialize(d)?.unwrap_or_default();
         RelabelRegex::new(&s).map_err(serde::de::Error::custom)
     }
 }
