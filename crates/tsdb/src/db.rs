@@ -701,7 +701,7 @@ fn replay_wal(head: &Head, wal_dir: &Path, min_valid: i64) -> Result<(u64, u64),
                     continue;
                 }
                 let id = alias.get(&id).copied().unwrap_or(id);
-                let _ = head.apply(id, t, v);
+                let _ = head.apply(id, t, v, 0);
             }
         }
         Record::Tombstones(list) => {
@@ -715,7 +715,7 @@ fn replay_wal(head: &Head, wal_dir: &Path, min_valid: i64) -> Result<(u64, u64),
             if let Ok(samples) = crate::colenc::decode(&data, n) {
                 for s in samples {
                     if s.t >= min_valid {
-                        let _ = head.apply(id, s.t, s.v);
+                        let _ = head.apply(id, s.t, s.v, 0);
                     }
                 }
             }
@@ -884,12 +884,13 @@ impl Appender for DbAppender {
         }
         let min_valid = db.head.min_valid_t.load(Ordering::Relaxed);
         let mut applied = 0u64;
+        let seq = db.head.begin_commit();
         for &(id, t, v) in &self.samples {
             if t < min_valid {
                 db.c.out_of_bounds.fetch_add(1, Ordering::Relaxed);
                 continue;
             }
-            match db.head.apply(id, t, v) {
+            match db.head.apply(id, t, v, seq) {
                 Ok(()) => applied += 1,
                 Err(AppendError::OutOfOrder) => {
                     db.c.out_of_order.fetch_add(1, Ordering::Relaxed);
@@ -902,6 +903,7 @@ impl Appender for DbAppender {
                 }
             }
         }
+        db.head.end_commit(seq);
         db.c.samples_appended.fetch_add(applied, Ordering::Relaxed);
         self.release();
         Ok(())

@@ -294,6 +294,11 @@ pub(crate) struct MemSeries {
     pub last_v: u64,
     /// Appenders holding uncommitted samples for this series (no GC while > 0).
     pub pending: u32,
+    /// Isolation: the last commit that appended to this series and the time
+    /// of its first sample here. A query that must not see that commit
+    /// hides samples at or after `mark_t`.
+    mark_seq: u64,
+    mark_t: i64,
 }
 
 impl MemSeries {
@@ -304,6 +309,8 @@ impl MemSeries {
             last_t: i64::MIN,
             last_v: 0,
             pending: 0,
+            mark_seq: 0,
+            mark_t: i64::MAX,
         }
     }
 
@@ -405,6 +412,14 @@ impl MemSeries {
         out.truncate(w);
     }
 
+    /// The part of the series a reader with snapshot `snap` may see ends before this time.
+    fn visible_until(&self, snap: Option<&Snapshot>) -> i64 {
+        match snap {
+            Some(sn) if !sn.visible(self.mark_seq) => self.mark_t,
+            _ => i64::MAX,
+        }
+    }
+
     pub fn has_samples_in(&self, mint: i64, maxt: i64) -> bool {
         self.sealed.iter().any(|c| c.max_t >= mint && c.min_t <= maxt)
             || (self.open.as_ref().is_some_and(|c| c.num_samples() > 0) && self.open_min_t() <= maxt && self.last_t >= mint)
@@ -428,6 +443,19 @@ impl MemSeries {
     }
 }
 
+/// Which commits a reader sees: those started before it, minus the ones
+/// still being applied then.
+pub(crate) struct Snapshot {
+    max_seq: u64,
+    in_flight: Vec<u64>,
+}
+
+impl Snapshot {
+    fn visible(&self, seq: u64) -> bool {
+        seq <= self.max_seq && !self.in_flight.contains(&seq)
+    }
+}
+
 pub(crate) struct Head {
     pub index: RwLock<Index>,
     pub stripes: Box<[Stripe]>,
@@ -438,6 +466,9 @@ pub(crate) struct Head {
     pub min_valid_t: AtomicI64,
     pub num_chunks: AtomicI64,
     pub chunk_range: i64,
+    /// Commit sequence numbers for isolation (0 = replayed data, always visible).
+    next_seq: AtomicU64,
+    in_flight: Mutex<Vec<u64>>,
 }
 
 impl Head {
@@ -451,6 +482,8 @@ impl Head {
             min_valid_t: AtomicI64::new(i64::MIN),
             num_chunks: AtomicI64::new(0),
             chunk_range: chunk_range.max(1),
+            next_seq: AtomicU64::new(1),
+            in_flight: Mutex::new(Vec::new()),
         }
     }
 
@@ -496,11 +529,33 @@ impl Head {
         id
     }
 
-    /// Appends one committed sample (head bounds already checked by the caller).
-    pub fn apply(&self, id: u64, t: i64, v: f64) -> Result<(), AppendError> {
+    /// Starts applying a commit: readers that start now do not see it.
+    pub fn begin_commit(&self) -> u64 {
+        let mut g = self.in_flight.lock();
+        let seq = self.next_seq.fetch_add(1, Ordering::Relaxed);
+        g.push(seq);
+        seq
+    }
+
+    pub fn end_commit(&self, seq: u64) {
+        self.in_flight.lock().retain(|&s| s != seq);
+    }
+
+    pub fn snapshot(&self) -> Snapshot {
+        let g = self.in_flight.lock();
+        Snapshot { max_seq: self.next_seq.load(Ordering::Relaxed).saturating_sub(1), in_flight: g.clone() }
+    }
+
+    /// Appends one committed sample (head bounds already checked by the
+    /// caller) as part of commit `seq` (0 for replay).
+    pub fn apply(&self, id: u64, t: i64, v: f64, seq: u64) -> Result<(), AppendError> {
         let mut st = self.stripe(id).lock();
         let Some(s) = st.get_mut(&id) else { return Err(AppendError::OutOfBounds) };
         let d = s.append(t, v, self.chunk_range)?;
+        if seq != 0 && s.mark_seq != seq {
+            s.mark_seq = seq;
+            s.mark_t = t;
+        }
         drop(st);
         if d != 0 {
             self.num_chunks.fetch_add(d, Ordering::Relaxed);
@@ -527,6 +582,7 @@ impl Head {
 
     /// Matching series with samples in `[mint, maxt]`.
     pub fn select(&self, matchers: &[bongsu_model::Matcher], mint: i64, maxt: i64, with_samples: bool) -> Vec<(Labels, Vec<Sample>)> {
+        let snap = self.snapshot();
         let ids: Vec<(u64, Labels)> = {
             let ix = self.index.read();
             let ids = crate::postings::select(&*ix, matchers);
@@ -536,6 +592,7 @@ impl Head {
         for (id, l) in ids {
             let st = self.stripe(id).lock();
             let Some(s) = st.get(&id) else { continue };
+            let maxt = maxt.min(s.visible_until(Some(&snap)).saturating_sub(1));
             if with_samples {
                 let mut v = Vec::new();
                 s.samples(mint, maxt, &mut v);
@@ -715,12 +772,21 @@ mod tests {
         let (ib, _) = h.get_or_create(&b);
         assert_eq!(h.get_or_create(&a).0, ia);
         for i in 0..300 {
-            h.apply(ia, i * 1000, i as f64).unwrap();
-            h.apply(ib, i * 1000, 1.0).unwrap();
+            h.apply(ia, i * 1000, i as f64, 0).unwrap();
+            h.apply(ib, i * 1000, 1.0, 0).unwrap();
         }
-        assert_eq!(h.apply(ia, 5, 1.0), Err(AppendError::OutOfOrder));
-        assert_eq!(h.apply(ia, 299_000, 1.0), Err(AppendError::DuplicateTimestamp));
-        assert_eq!(h.apply(ia, 299_000, 299.0), Ok(()));
+        assert_eq!(h.apply(ia, 5, 1.0, 0), Err(AppendError::OutOfOrder));
+        assert_eq!(h.apply(ia, 299_000, 1.0, 0), Err(AppendError::DuplicateTimestamp));
+        assert_eq!(h.apply(ia, 299_000, 299.0, 0), Ok(()));
+        // isolation: a commit in flight is invisible to readers, then visible
+        let seq = h.begin_commit();
+        h.apply(ia, 300_000, 1.0, seq).unwrap();
+        h.apply(ib, 300_000, 1.0, seq).unwrap();
+        let r = h.select(&[Matcher::equal("__name__", "up")], 300_000, 300_000, true);
+        assert!(r.is_empty(), "{r:?}");
+        h.end_commit(seq);
+        let r = h.select(&[Matcher::equal("__name__", "up")], 300_000, 300_000, true);
+        assert_eq!(r.len(), 2);
         let r = h.select(&[Matcher::equal("job", "a")], 10_000, 20_000, true);
         assert_eq!(r.len(), 1);
         assert_eq!(r[0].1.len(), 11);
@@ -729,7 +795,7 @@ mod tests {
         let r = h.select(&[Matcher::equal("x", "")], 0, i64::MAX, true);
         assert_eq!(r.len(), 2);
         assert_eq!(h.truncate(100_000), 0);
-        assert_eq!(h.series_samples(ia, 0, i64::MAX).len(), 200);
+        assert_eq!(h.series_samples(ia, 0, i64::MAX).len(), 201);
         assert_eq!(h.truncate(1_000_000), 2);
         assert_eq!(h.num_series(), 0);
         assert_eq!(h.num_chunks.load(Ordering::Relaxed), 0);

@@ -44,16 +44,18 @@
 //! 32–37 bytes per series per block, and an opened block keeps about its
 //! index file's size in memory. Head chunks are XOR while open (3.4
 //! bytes/sample on that mix) and repacked to about 1.1 when sealed (by
-//! [`Db::maintenance`]). Head overhead is about 380 bytes of heap per series
-//! with six labels at 300 k series (including a 3-sample open chunk). The
+//! [`Db::maintenance`]). Head overhead is 350–400 bytes of heap per series
+//! with six labels at 100–300 k series (including a 3-sample open chunk). The
 //! WAL costs 5–12 bytes per sample (values with trailing zero bytes are
 //! shorter). Appends: about 2.9 M samples/s on one core (release build).
 //!
 //! # Consistency
 //!
-//! A query sees every commit that returned before it started. A commit
-//! applied while a query reads the head may be seen in part (no
-//! Prometheus-style isolation yet).
+//! A query sees every commit that returned before it started and none that
+//! was still being applied then (isolation as in Prometheus: each series
+//! remembers the last commit that wrote to it and from which time). The
+//! one gap: if two later commits both write to a series during one long
+//! query, the earlier of them may become visible to that query.
 //!
 //! The one `unsafe` call is `flock(2)` on the lock file (see `db.rs`).
 #![deny(unsafe_code)]
