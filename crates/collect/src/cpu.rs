@@ -14,8 +14,8 @@ const SYS_CPU: &str = "/sys/devices/system/cpu";
 const USER_HZ: f64 = 100.0;
 /// /proc/stat's per-CPU columns, in order.
 const COLUMNS: usize = 10;
-/// A drop smaller than this (seconds) is jitter from the kernel's sampling
-/// (iowait and idle are known to step back); larger drops are real resets.
+/// An idle counter dropping by this many seconds or more is a CPU hot-plug
+/// (node_exporter's `jumpBackSeconds`); smaller drops are kernel jitter.
 const JUMP_BACK_SECONDS: f64 = 3.0;
 
 pub(crate) fn collect(out: &mut Families) -> Result {
@@ -61,6 +61,7 @@ pub(crate) fn collect(out: &mut Families) -> Result {
 
     thermal_throttles(out);
     isolated(out);
+    online(out);
     Ok(())
 }
 
@@ -86,25 +87,39 @@ fn parse_stat(text: &str) -> BTreeMap<u32, [f64; COLUMNS]> {
     cpus
 }
 
-/// Keeps counters from stepping back by jitter between gathers.
+/// Keeps counters from stepping back between gathers, as node_exporter
+/// does: a counter that decreased keeps its last value, except that idle
+/// dropping by [`JUMP_BACK_SECONDS`] or more means the CPU was hot-plugged,
+/// and then all its counters restart from the new values.
 fn monotonic(cpus: BTreeMap<u32, [f64; COLUMNS]>) -> BTreeMap<u32, [f64; COLUMNS]> {
     static LAST: OnceLock<Mutex<HashMap<u32, [f64; COLUMNS]>>> = OnceLock::new();
     let Ok(mut last) = LAST.get_or_init(Default::default).lock() else {
         return cpus;
     };
     let mut result = BTreeMap::new();
-    for (id, mut now) in cpus {
-        if let Some(prev) = last.get(&id) {
-            for (n, p) in now.iter_mut().zip(prev) {
-                if *n < *p && *p - *n < JUMP_BACK_SECONDS {
-                    *n = *p;
-                }
-            }
-        }
-        last.insert(id, now);
-        result.insert(id, now);
+    for (id, now) in cpus {
+        let kept = match last.get(&id) {
+            Some(prev) => clamp(prev, &now),
+            None => now,
+        };
+        last.insert(id, kept);
+        result.insert(id, kept);
     }
     result
+}
+
+fn clamp(prev: &[f64; COLUMNS], now: &[f64; COLUMNS]) -> [f64; COLUMNS] {
+    const IDLE: usize = 3;
+    if prev[IDLE] - now[IDLE] >= JUMP_BACK_SECONDS {
+        return *now;
+    }
+    let mut kept = *now;
+    for (k, p) in kept.iter_mut().zip(prev) {
+        if *k < *p {
+            *k = *p;
+        }
+    }
+    kept
 }
 
 /// node_cpu_core_throttles_total{package,core} and
@@ -169,6 +184,20 @@ fn isolated(out: &mut Families) {
     }
 }
 
+/// node_cpu_online{cpu}: 1 when /sys/devices/system/cpu/cpuN/online says so.
+/// Like node_exporter, nothing when cpu0 has no `online` file (the kernel
+/// cannot offline it on most architectures, or lacks CPU hot-plug).
+fn online(out: &mut Families) {
+    if read_trimmed(&format!("{SYS_CPU}/cpu0/online")).is_none() {
+        return;
+    }
+    let fam = out.family("node_cpu_online", "CPUs that are online and being scheduled.", Kind::Gauge, &["cpu"]);
+    for dir in dir_names(SYS_CPU).into_iter().filter(|n| is_prefix_digits(n, "cpu")) {
+        let on = read_trimmed(&format!("{SYS_CPU}/{dir}/online")).is_some_and(|v| v == "1");
+        fam.push(&[&dir["cpu".len()..]], if on { 1.0 } else { 0.0 });
+    }
+}
+
 /// A kernel CPU list such as `0-3,8,10-11`; malformed parts are skipped and
 /// ranges are capped so a corrupt file cannot allocate without bound.
 fn parse_cpu_list(list: &str) -> Vec<u32> {
@@ -207,6 +236,19 @@ mod tests {
             [1.0, 0.0, 0.5, 10.0, 0.03, 0.0, 0.01, 0.02, 0.05, 0.06]
         );
         assert_eq!(cpus[&1][..3], [0.01, 0.02, 0.0]);
+    }
+
+    #[test]
+    fn counters_never_step_back_unless_hotplugged() {
+        let prev = [10.0, 1.0, 5.0, 100.0, 2.0, 0.0, 0.0, 0.0, 0.0, 0.0];
+        let mut jitter = prev;
+        jitter[4] = 1.99;
+        jitter[0] = 11.0;
+        assert_eq!(clamp(&prev, &jitter)[4], 2.0);
+        assert_eq!(clamp(&prev, &jitter)[0], 11.0);
+        let mut replugged = [0.5; COLUMNS];
+        replugged[3] = 1.0;
+        assert_eq!(clamp(&prev, &replugged), replugged);
     }
 
     #[test]

@@ -66,6 +66,14 @@ pub(crate) fn collect(out: &mut Families) -> Result {
         ],
     )
     .push(&values, 1.0);
+    if let Some(ts) = date_to_unix(get("SUPPORT_END")) {
+        out.single(
+            "node_os_support_end_timestamp_seconds",
+            "Metric containing the end-of-life date timestamp of the OS.",
+            Kind::Gauge,
+            ts as f64,
+        );
+    }
     let version = major_minor(get("VERSION_ID"));
     if version > 0.0 {
         out.family(
@@ -97,6 +105,28 @@ fn major_minor(version_id: &str) -> f64 {
         .trim_end_matches('.')
         .parse()
         .unwrap_or(0.0)
+}
+
+/// `YYYY-MM-DD` (os-release's SUPPORT_END) as seconds since the epoch at
+/// midnight UTC.
+fn date_to_unix(date: &str) -> Option<i64> {
+    let mut parts = date.split('-');
+    let (y, m, d) = (parts.next()?, parts.next()?, parts.next()?);
+    if parts.next().is_some() || y.len() != 4 || m.len() != 2 || d.len() != 2 {
+        return None;
+    }
+    let (y, m, d): (i64, i64, i64) = (y.parse().ok()?, m.parse().ok()?, d.parse().ok()?);
+    if !(1..=12).contains(&m) || !(1..=31).contains(&d) {
+        return None;
+    }
+    // Days from civil (Howard Hinnant's algorithm).
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    Some((era * 146_097 + doe - 719_468) * 86_400)
 }
 
 /// Parses os-release(5): shell-like `KEY=value` lines, values optionally in
@@ -159,6 +189,15 @@ mod tests {
         assert_eq!(env["VERSION_ID"], "12");
         assert_eq!(env["NAME"], "Some \"OS\"");
         assert_eq!(env["X"], "a \"q\" b");
+    }
+
+    #[test]
+    fn support_end_dates() {
+        assert_eq!(date_to_unix("1970-01-01"), Some(0));
+        assert_eq!(date_to_unix("2028-06-30"), Some(1_845_936_000));
+        assert_eq!(date_to_unix("2000-03-01"), Some(951_868_800));
+        assert_eq!(date_to_unix("2028-6-30"), None);
+        assert_eq!(date_to_unix(""), None);
     }
 
     #[test]
