@@ -1617,6 +1617,31 @@ fn prepare_scrape_config(
     inherit!(label_limit);
     inherit!(label_name_length_limit);
     inherit!(label_value_length_limit);
+    if sc.metric_name_validation_scheme.is_none() {
+        sc.metric_name_validation_scheme = Some(
+            global
+                .metric_name_validation_scheme
+                .clone()
+                .filter(|v| !v.is_empty())
+                .unwrap_or_else(|| "utf8".into()),
+        );
+    }
+    if sc.metric_name_escaping_scheme.is_none() {
+        let legacy = sc.metric_name_validation_scheme.as_deref() == Some("legacy");
+        sc.metric_name_escaping_scheme = Some(
+            global
+                .metric_name_escaping_scheme
+                .clone()
+                .filter(|v| !v.is_empty())
+                .unwrap_or_else(|| {
+                    if legacy {
+                        "underscores".into()
+                    } else {
+                        "allow-utf-8".into()
+                    }
+                }),
+        );
+    }
     for rc in sc.relabel_configs.iter().chain(&sc.metric_relabel_configs) {
         rc.validate()
             .map_err(|m| jerr(format!("job {:?}: {m}", sc.job_name)))?;

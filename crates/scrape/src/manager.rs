@@ -252,6 +252,14 @@ impl ScrapeManager {
             if unchanged {
                 continue;
             }
+            let unsupported = sc.unsupported_discovery();
+            if !unsupported.is_empty() {
+                tracing::warn!(
+                    scrape_pool = %sc.job_name,
+                    mechanisms = ?unsupported,
+                    "service discovery mechanisms not supported yet; their targets are not scraped"
+                );
+            }
             let client = build_client(sc).map_err(|m| ScrapeError::Client {
                 job: sc.job_name.clone(),
                 message: m,
@@ -263,7 +271,12 @@ impl ScrapeManager {
                     client,
                     storage: self.storage.clone(),
                     stats: self.stats.clone(),
-                    accept: accept_header(&sc.protocols()),
+                    accept: accept_header(
+                        &sc.protocols(),
+                        sc.metric_name_escaping_scheme
+                            .as_deref()
+                            .unwrap_or("allow-utf-8"),
+                    ),
                     offset_seed: seed,
                     forced_error: Mutex::new(None),
                 }),
@@ -494,7 +507,7 @@ fn global_url(u: &str) -> String {
 
 /// The Accept header Prometheus 3 sends for a protocol list (protobuf is
 /// not offered: Bongsu parses the text formats only).
-pub fn accept_header(protocols: &[ScrapeProtocol]) -> String {
+pub fn accept_header(protocols: &[ScrapeProtocol], escaping: &str) -> String {
     let mut vals = Vec::new();
     let mut weight = 6;
     for p in protocols {
@@ -506,7 +519,8 @@ pub fn accept_header(protocols: &[ScrapeProtocol]) -> String {
             p,
             ScrapeProtocol::PrometheusText100 | ScrapeProtocol::OpenMetricsText100
         ) {
-            v.push_str(";escaping=allow-utf-8");
+            v.push_str(";escaping=");
+            v.push_str(escaping);
         }
         v.push_str(&format!(";q=0.{weight}"));
         vals.push(v);
@@ -955,7 +969,7 @@ async fn fetch(ctx: &PoolCtx, target: &Target) -> Result<(Vec<u8>, String), Stri
                     ctx.stats
                         .exceeded_body_size_limit
                         .fetch_add(1, Ordering::Relaxed);
-                    return Err(format!("body size limit exceeded (limit: {l} bytes)"));
+                    return Err("body size limit exceeded".into());
                 }
             }
         }
@@ -1242,7 +1256,7 @@ mod tests {
     #[test]
     fn accept_header_like_prometheus() {
         assert_eq!(
-            accept_header(&ScrapeProtocol::defaults()),
+            accept_header(&ScrapeProtocol::defaults(), "allow-utf-8"),
             "application/openmetrics-text;version=1.0.0;escaping=allow-utf-8;q=0.6,application/openmetrics-text;version=0.0.1;q=0.5,text/plain;version=1.0.0;escaping=allow-utf-8;q=0.4,text/plain;version=0.0.4;q=0.3,*/*;q=0.2"
         );
     }
