@@ -226,6 +226,16 @@ mod tests {
     use super::*;
 
     #[test]
+    fn mangled_input_never_panics() {
+        for t in crate::util::mangled("cpu  1 2 3 4 5 6 7 8 9 10\ncpu0 100 0 50 1000 3 0 1 2 5 6\nintr 5\n") {
+            let _ = parse_stat(&t);
+        }
+        for t in crate::util::mangled("0-3,8,10-11\n") {
+            let _ = parse_cpu_list(&t);
+        }
+    }
+
+    #[test]
     fn parses_cpu_lines() {
         let cpus = parse_stat(
             "cpu  1 2 3 4 5 6 7 8 9 10\ncpu0 100 0 50 1000 3 0 1 2 5 6\ncpu1 1 2\nintr 5\n",

@@ -313,6 +313,16 @@ mod tests {
     use super::*;
 
     #[test]
+    fn mangled_input_never_panics() {
+        for t in crate::util::mangled(" 254 0 vda 73406 8822 7851618 81003 20310 44938 13482880 54299 0 10608 137201\n 259 1 nvme0n1p1 1 2 3\n") {
+            for d in parse(&t) {
+                let _ = excluded(&d.name);
+            }
+            let _ = excluded(&t);
+        }
+    }
+
+    #[test]
     fn default_excludes() {
         for name in [
             "sda1",

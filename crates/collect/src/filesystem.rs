@@ -7,6 +7,12 @@
 //! [`STATFS_DEADLINE`] for all of them; a mount that did not answer reports
 //! `node_filesystem_device_error 1`. While such a call is still stuck, later
 //! gathers report the error at once instead of piling up more threads.
+//!
+//! Defaults follow upstream node_exporter (1.9+): Debian's package patches
+//! the mount-point exclude to also drop `/run`, `/mnt` and `/media`. Labels
+//! are node_exporter 1.5's `{device, fstype, mountpoint}`; upstream 1.9 adds
+//! a `device_error` label carrying the error text, which we leave out so a
+//! series keeps its identity when a mount starts failing.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::mpsc;
@@ -314,6 +320,16 @@ fn unescape(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn mangled_input_never_panics() {
+        let text = "28 27 0:25 / /mnt/with\\040space ro,nosuid shared:1 - tmpfs some\\134dev rw,size=4k\n";
+        for t in crate::util::mangled(text) {
+            let _ = parse_mountinfo(&t);
+            let _ = unescape(&t);
+            let _ = mount_point_excluded(&t);
+        }
+    }
 
     #[test]
     fn parses_mountinfo() {

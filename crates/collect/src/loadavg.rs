@@ -23,6 +23,13 @@ fn parse(text: &str) -> Option<[f64; 3]> {
 #[cfg(test)]
 mod tests {
     #[test]
+    fn mangled_input_never_panics() {
+        for t in crate::util::mangled("0.02 1.50 2.00 1/200 300\n") {
+            let _ = super::parse(&t);
+        }
+    }
+
+    #[test]
     fn parses() {
         assert_eq!(
             super::parse("0.02 1.50 2.00 1/200 300\n"),

@@ -81,6 +81,13 @@ mod tests {
     use super::*;
 
     #[test]
+    fn mangled_input_never_panics() {
+        for t in crate::util::mangled("MemTotal:       16384 kB\nActive(anon):     100 kB\nHugePages_Total:       0\n") {
+            let _ = parse(&t);
+        }
+    }
+
+    #[test]
     fn names_like_node_exporter() {
         let text =
             "MemTotal:       16384 kB\nActive(anon):     100 kB\nHugePages_Total:       0\n\n\

@@ -87,6 +87,14 @@ mod tests {
     use super::*;
 
     #[test]
+    fn mangled_input_never_panics() {
+        let text = "Inter-|   Receive |  Transmit\n face |bytes packets|bytes\n  eth0: 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16\n";
+        for t in crate::util::mangled(text) {
+            let _ = parse(&t);
+        }
+    }
+
+    #[test]
     fn parses_proc_net_dev() {
         let text = "Inter-|   Receive                                                |  Transmit\n \
                     face |bytes    packets errs drop fifo frame compressed multicast|bytes    packets errs drop fifo colls carrier compressed\n    \

@@ -179,6 +179,15 @@ mod tests {
     use super::*;
 
     #[test]
+    fn mangled_input_never_panics() {
+        for t in crate::util::mangled("NAME=\"Debian \\\"x\\\"\"\nID='a'\nVERSION_ID=12.04.1\nSUPPORT_END=2028-06-30\n") {
+            let env = parse(&t);
+            let _ = major_minor(env.get("VERSION_ID").map(String::as_str).unwrap_or(&t));
+            let _ = date_to_unix(env.get("SUPPORT_END").map(String::as_str).unwrap_or(&t));
+        }
+    }
+
+    #[test]
     fn parses_os_release() {
         let env = parse(
             "PRETTY_NAME=\"Debian GNU/Linux 12 (bookworm)\"\n# c\nID=debian\nVERSION_ID=\"12\"\n\

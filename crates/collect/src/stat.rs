@@ -97,6 +97,13 @@ mod tests {
     use super::*;
 
     #[test]
+    fn mangled_input_never_panics() {
+        for t in crate::util::mangled("intr 904864 0 1\nctxt 1430533\nbtime 1795681149\nprocesses 61968\nprocs_running 3\n") {
+            let _ = parse(&t);
+        }
+    }
+
+    #[test]
     fn parses_proc_stat() {
         let text = "cpu  1 2 3 4 5 6 7 8 9 10\ncpu0 1 2 3 4 5 6 7 8 9 10\nintr 904864 0 0 1\n\
                     ctxt 1430533\nbtime 1795681149\nprocesses 61968\nprocs_running 3\nprocs_blocked 1\n\

@@ -49,3 +49,40 @@ pub(crate) fn is_prefix_digits(s: &str, prefix: &str) -> bool {
     s.strip_prefix(prefix)
         .is_some_and(|rest| !rest.is_empty() && rest.bytes().all(|b| b.is_ascii_digit()))
 }
+
+/// Deterministic mangled variants of `text` (truncations, replaced and
+/// deleted characters, odd bytes) for "parsers never panic" tests.
+#[cfg(test)]
+pub(crate) fn mangled(text: &str) -> Vec<String> {
+    const ODD: [char; 14] = [' ', '\n', ':', '-', '(', ')', '\\', '0', '9', 'x', '\0', 'é', '"', '\t'];
+    let chars: Vec<char> = text.chars().collect();
+    let mut out = Vec::new();
+    for cut in (0..chars.len()).step_by(chars.len() / 50 + 1) {
+        out.push(chars[..cut].iter().collect());
+    }
+    let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    for _ in 0..400 {
+        let mut v = chars.clone();
+        for _ in 0..(next() % 8 + 1) {
+            if v.is_empty() {
+                break;
+            }
+            let at = (next() % v.len() as u64) as usize;
+            match next() % 3 {
+                0 => v[at] = ODD[(next() % ODD.len() as u64) as usize],
+                1 => {
+                    v.remove(at);
+                }
+                _ => v.insert(at, ODD[(next() % ODD.len() as u64) as usize]),
+            }
+        }
+        out.push(v.into_iter().collect());
+    }
+    out
+}
