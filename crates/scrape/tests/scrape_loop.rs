@@ -267,3 +267,116 @@ async fn openmetrics_limits_and_reload_keep_loops() {
     assert!(lim.value >= 1.0);
     mgr.stop().await;
 }
+
+/// HTTPS with a CA file, an authorization header, gzip, and the headers
+/// Prometheus sends. Skipped when `openssl` is not installed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn https_auth_gzip_headers() {
+    use std::io::Write;
+    let dir = tempfile::tempdir().expect("tmp");
+    let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+    let ok = std::process::Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=localhost",
+        ])
+        .args(["-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"])
+        .args(["-addext", "basicConstraints=critical,CA:FALSE"])
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false);
+    if !ok {
+        eprintln!("openssl not available; skipping the HTTPS scrape test");
+        return;
+    }
+    let certs: Vec<_> = rustls_pemfile::certs(&mut std::fs::read(&cert).expect("cert").as_slice())
+        .flatten()
+        .collect();
+    let pk = rustls_pemfile::private_key(&mut std::fs::read(&key).expect("key").as_slice())
+        .expect("key")
+        .expect("key present");
+    let server_cfg = rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .expect("versions")
+    .with_no_client_auth()
+    .with_single_cert(certs, pk)
+    .expect("server cert");
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(server_cfg));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr").to_string();
+    let seen_head = Arc::new(Mutex::new(String::new()));
+    let seen = seen_head.clone();
+    tokio::spawn(async move {
+        loop {
+            let Ok((sock, _)) = listener.accept().await else {
+                return;
+            };
+            let acceptor = acceptor.clone();
+            let seen = seen.clone();
+            tokio::spawn(async move {
+                let Ok(mut tls) = acceptor.accept(sock).await else {
+                    return;
+                };
+                let mut buf = Vec::new();
+                let mut tmp = [0u8; 1024];
+                while !buf.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match tls.read(&mut tmp).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => buf.extend_from_slice(&tmp[..n]),
+                    }
+                }
+                *seen.lock() = String::from_utf8_lossy(&buf).into_owned();
+                let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+                let _ = gz.write_all(b"# TYPE z gauge\nz 42\n");
+                let body = gz.finish().unwrap_or_default();
+                let head = format!(
+                    "HTTP/1.1 200 OK\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Encoding: gzip\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                    body.len()
+                );
+                let _ = tls.write_all(head.as_bytes()).await;
+                let _ = tls.write_all(&body).await;
+                let _ = tls.shutdown().await;
+            });
+        }
+    });
+    let store = Store::default();
+    let mgr = ScrapeManager::new(Arc::new(store.clone()));
+    let yaml = format!(
+        "scrape_configs:\n  - job_name: tls\n    scheme: https\n    scrape_interval: 200ms\n    scrape_timeout: 150ms\n    authorization:\n      credentials: s3cret\n    tls_config:\n      ca_file: {}\n    static_configs:\n      - targets: ['{addr}']\n",
+        cert.display()
+    );
+    mgr.apply_config(&load_str(&yaml, "tls.yml").expect("cfg"))
+        .await
+        .expect("apply");
+    wait_for(&store, 0, "z over https", |s| {
+        named(s, "z").iter().any(|x| x.2 == 42.0)
+    })
+    .await;
+    let head = seen_head.lock().to_ascii_lowercase();
+    assert!(head.contains("authorization: bearer s3cret"), "{head}");
+    assert!(
+        head.contains("x-prometheus-scrape-timeout-seconds: 0.15"),
+        "{head}"
+    );
+    assert!(
+        head.contains("accept: application/openmetrics-text;version=1.0.0"),
+        "{head}"
+    );
+    assert!(head.contains("accept-encoding: gzip"), "{head}");
+    mgr.stop().await;
+}
