@@ -1,1 +1,48 @@
-fn main() {}
+//! `bongsu` — one binary that scrapes, stores and answers PromQL over the
+//! Prometheus HTTP API.
+//!
+//! Subcommands: `run` (the server), `check config`, `query instant|range`,
+//! `tsdb create-blocks-from openmetrics`, `version`.
+#![forbid(unsafe_code)]
+
+mod backfill;
+mod check;
+mod cli;
+mod defaults;
+mod logging;
+mod query;
+mod run;
+mod selfmetrics;
+
+use clap::Parser;
+use cli::{CheckCmd, Cli, Command, TsdbCmd};
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    if cli.version {
+        println!("{}", cli::version_line());
+        return ExitCode::SUCCESS;
+    }
+    let Some(cmd) = cli.command else {
+        eprintln!("{}", cli::short_help());
+        return ExitCode::from(2);
+    };
+    let result = match cmd {
+        Command::Run(args) => run::run(*args),
+        Command::Version => {
+            println!("{}", cli::version_line());
+            Ok(())
+        }
+        Command::Check { cmd: CheckCmd::Config { files } } => check::check_config(&files),
+        Command::Query(q) => query::query(q),
+        Command::Tsdb { cmd: TsdbCmd::CreateBlocksFrom { max_block_duration, quiet, cmd } } => backfill::run(cmd, &max_block_duration, quiet),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

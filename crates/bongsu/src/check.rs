@@ -1,0 +1,28 @@
+//! `bongsu check config`: promtool-style validation of prometheus.yml files.
+
+use std::path::PathBuf;
+
+pub fn check_config(files: &[PathBuf]) -> anyhow::Result<()> {
+    let mut failed = 0;
+    for f in files {
+        println!("Checking {}", f.display());
+        match bongsu_scrape::config::load_file(f) {
+            Ok(cfg) => {
+                println!(
+                    "  SUCCESS: {} is valid prometheus config file syntax ({} scrape configs, {} rule files)",
+                    f.display(),
+                    cfg.scrape_configs.len(),
+                    cfg.rule_files.len()
+                );
+            }
+            Err(e) => {
+                failed += 1;
+                eprintln!("  FAILED: {e}");
+            }
+        }
+    }
+    if failed > 0 {
+        anyhow::bail!("{failed} of {} config files failed the check", files.len());
+    }
+    Ok(())
+}

@@ -1,0 +1,188 @@
+//! Command-line interface. Flag names follow Prometheus where the meaning is
+//! the same, so existing unit files and scripts keep working.
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+pub fn version_line() -> String {
+    format!("bongsu, version {VERSION} (Prometheus-compatible: API v1, prometheus.yml, PromQL 3)")
+}
+
+pub fn short_help() -> &'static str {
+    "bongsu: monitoring in one binary.\n\n  bongsu run                 start the server (monitors this machine on :9090)\n  bongsu run --config.file=prometheus.yml\n  bongsu check config FILE   validate a prometheus.yml\n  bongsu query instant 'up'  query a running server\n  bongsu --help              everything else"
+}
+
+#[derive(Parser, Debug)]
+#[command(name = "bongsu", about = "Scrape, store and query metrics — a Prometheus-compatible server in one binary.",
+    long_about = "Bongsu scrapes targets from a prometheus.yml (or, with no configuration, this machine \
+and itself), stores samples in its own time-series database, and answers PromQL over Prometheus' HTTP API v1, \
+so Grafana, promtool and a federating Prometheus can read it as if it were Prometheus.",
+    disable_version_flag = true)]
+pub struct Cli {
+    /// Print the version and exit.
+    #[arg(long = "version", short = 'V')]
+    pub version: bool,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run the server: scrape, store, evaluate queries, serve the HTTP API.
+    Run(Box<RunArgs>),
+    /// Validate configuration files without starting anything.
+    Check {
+        #[command(subcommand)]
+        cmd: CheckCmd,
+    },
+    /// Query a running Bongsu or Prometheus over its HTTP API.
+    Query(QueryArgs),
+    /// Offline TSDB tools.
+    Tsdb {
+        #[command(subcommand)]
+        cmd: TsdbCmd,
+    },
+    /// Print the version.
+    Version,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum CheckCmd {
+    /// Check prometheus.yml files (strict: unknown fields and bad values are errors with file:line:column).
+    Config {
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum TsdbCmd {
+    /// Create blocks from an input file (same syntax and meaning as promtool's).
+    #[command(name = "create-blocks-from")]
+    CreateBlocksFrom {
+        /// Maximum duration of each created block (promtool's --max-block-duration); blocks are aligned to it.
+        #[arg(long = "max-block-duration", default_value = "2h", global = true)]
+        max_block_duration: String,
+        /// Print nothing but errors.
+        #[arg(long = "quiet", short = 'q', global = true)]
+        quiet: bool,
+        #[command(subcommand)]
+        cmd: CreateBlocksFrom,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum CreateBlocksFrom {
+    /// Import samples from an OpenMetrics file (with timestamps, ending in `# EOF`) into 2h blocks in DIR.
+    Openmetrics {
+        /// OpenMetrics input file.
+        input: PathBuf,
+        /// Output directory for the blocks (default: data/).
+        #[arg(default_value = "data/")]
+        output: PathBuf,
+    },
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
+pub enum LogFormat {
+    Logfmt,
+    Json,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct RunArgs {
+    /// Prometheus configuration file. Without it Bongsu uses its embedded
+    /// default: it scrapes itself and its built-in host collector.
+    #[arg(long = "config.file")]
+    pub config_file: Option<PathBuf>,
+    /// Base path for metrics storage.
+    #[arg(long = "storage.tsdb.path", default_value = "data/")]
+    pub tsdb_path: PathBuf,
+    /// How long to retain samples in storage (e.g. 15d, 12h). Default 15d
+    /// unless only a size limit is set.
+    #[arg(long = "storage.tsdb.retention.time")]
+    pub retention_time: Option<String>,
+    /// Maximum number of bytes of storage blocks and WAL to keep (e.g. 512MB, 10GB).
+    #[arg(long = "storage.tsdb.retention.size")]
+    pub retention_size: Option<String>,
+    /// Address to listen on for the UI, API and telemetry.
+    #[arg(long = "web.listen-address", default_value = "0.0.0.0:9090")]
+    pub listen_address: String,
+    /// Path to a web configuration file (exporter-toolkit format) enabling TLS and/or basic auth.
+    #[arg(long = "web.config.file")]
+    pub web_config_file: Option<PathBuf>,
+    /// Enable the admin endpoints (snapshot, delete_series, clean_tombstones).
+    #[arg(long = "web.enable-admin-api")]
+    pub enable_admin_api: bool,
+    /// Accepted for compatibility: /-/reload is always enabled in Bongsu.
+    #[arg(long = "web.enable-lifecycle")]
+    pub enable_lifecycle: bool,
+    /// The URL under which Bongsu is reached from outside (used in /api/v1/targets globalUrl).
+    #[arg(long = "web.external-url")]
+    pub external_url: Option<String>,
+    /// Maximum time a query may take before it is aborted.
+    #[arg(long = "query.timeout", default_value = "2m")]
+    pub query_timeout: String,
+    /// Maximum number of samples a single query can load into memory.
+    #[arg(long = "query.max-samples", default_value_t = 50_000_000)]
+    pub query_max_samples: usize,
+    /// Maximum number of queries executed concurrently.
+    #[arg(long = "query.max-concurrency", default_value_t = 20)]
+    pub query_max_concurrency: usize,
+    /// How far back to look for the most recent sample of a series.
+    #[arg(long = "query.lookback-delta", default_value = "5m")]
+    pub lookback_delta: String,
+    /// Comma-separated feature names to enable (Prometheus' names, e.g. promql-experimental-functions).
+    #[arg(long = "enable-feature", value_delimiter = ',')]
+    pub enable_feature: Vec<String>,
+    /// Only log messages with the given severity or above: debug, info, warn, error.
+    #[arg(long = "log.level", default_value = "info")]
+    pub log_level: String,
+    /// Output format of log messages.
+    #[arg(long = "log.format", value_enum, default_value = "logfmt")]
+    pub log_format: LogFormat,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
+pub enum OutputFormat {
+    Table,
+    Json,
+}
+
+#[derive(Args, Debug)]
+pub struct QueryArgs {
+    /// Server to query.
+    #[arg(long = "server", global = true, default_value = "http://localhost:9090")]
+    pub server: String,
+    /// Output as a table (default) or the API's JSON.
+    #[arg(long = "format", short = 'o', global = true, value_enum, default_value = "table")]
+    pub format: OutputFormat,
+    #[command(subcommand)]
+    pub cmd: QueryCmd,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum QueryCmd {
+    /// Evaluate an expression at one instant.
+    Instant {
+        expr: String,
+        /// Evaluation time: RFC 3339 or Unix seconds (default: now).
+        #[arg(long = "time")]
+        time: Option<String>,
+    },
+    /// Evaluate an expression over a time range.
+    Range {
+        expr: String,
+        /// Start: RFC 3339 or Unix seconds (default: end - 1h).
+        #[arg(long = "start")]
+        start: Option<String>,
+        /// End: RFC 3339 or Unix seconds (default: now).
+        #[arg(long = "end")]
+        end: Option<String>,
+        /// Resolution step, e.g. 15s or 60 (default: range / 250).
+        #[arg(long = "step")]
+        step: Option<String>,
+    },
+}

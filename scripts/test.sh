@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# The whole test suite, from a fresh machine: installs what the tests need
+# (Debian's prometheus/promtool and node_exporter, used as real peers), then
+# builds and runs every test. Usage: ./scripts/test.sh [extra cargo test args]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need_pkgs=()
+command -v promtool >/dev/null 2>&1 || need_pkgs+=(prometheus)
+command -v prometheus-node-exporter >/dev/null 2>&1 || need_pkgs+=(prometheus-node-exporter)
+if [ ${#need_pkgs[@]} -gt 0 ]; then
+  echo "== installing Debian packages: ${need_pkgs[*]}"
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need_pkgs[@]}" >/dev/null
+  # the packages' own services must not hold our test ports
+  for s in prometheus prometheus-node-exporter; do
+    $SUDO systemctl stop "$s" >/dev/null 2>&1 || true
+    $SUDO pkill -x "$s" >/dev/null 2>&1 || true
+  done
+fi
+
+# Upstream conformance data (PromQL scripts, exposition samples, …).
+export BONGSU_CONFORMANCE_DIR="${BONGSU_CONFORMANCE_DIR:-$(cd .. && pwd)/shared/conformance}"
+if [ ! -d "$BONGSU_CONFORMANCE_DIR" ]; then
+  echo "!! conformance data not found at $BONGSU_CONFORMANCE_DIR (set BONGSU_CONFORMANCE_DIR)" >&2
+  [ "${CI:-}" = "true" ] && exit 1
+fi
+
+export RUSTFLAGS="${RUSTFLAGS:--D warnings}"
+export CARGO_TERM_COLOR=never
+echo "== cargo test (workspace)"
+cargo test --workspace --locked "$@" 2>&1
