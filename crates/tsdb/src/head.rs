@@ -299,6 +299,10 @@ pub(crate) struct MemSeries {
     /// hides samples at or after `mark_t`.
     mark_seq: u64,
     mark_t: i64,
+    /// Earlier marks still needed by some reader (seq ≥ the low watermark),
+    /// ascending; `None` almost always. Boxed so the common case costs 8 bytes.
+    #[allow(clippy::box_collection)]
+    older_marks: Option<Box<Vec<(u64, i64)>>>,
 }
 
 impl MemSeries {
@@ -311,6 +315,7 @@ impl MemSeries {
             pending: 0,
             mark_seq: 0,
             mark_t: i64::MAX,
+            older_marks: None,
         }
     }
 
@@ -414,10 +419,35 @@ impl MemSeries {
 
     /// The part of the series a reader with snapshot `snap` may see ends before this time.
     fn visible_until(&self, snap: Option<&Snapshot>) -> i64 {
-        match snap {
-            Some(sn) if !sn.visible(self.mark_seq) => self.mark_t,
-            _ => i64::MAX,
+        let Some(sn) = snap else { return i64::MAX };
+        if let Some(older) = &self.older_marks {
+            if let Some(&(_, t)) = older.iter().find(|(seq, _)| !sn.visible(*seq)) {
+                return t;
+            }
         }
+        if !sn.visible(self.mark_seq) {
+            return self.mark_t;
+        }
+        i64::MAX
+    }
+
+    /// Records that commit `seq` appended at `t`, keeping marks that
+    /// readers older than `low` may still need.
+    fn mark(&mut self, seq: u64, t: i64, low: u64) {
+        if self.mark_seq == seq {
+            return;
+        }
+        if self.mark_seq >= low && self.mark_seq != 0 {
+            self.older_marks.get_or_insert_with(Default::default).push((self.mark_seq, self.mark_t));
+        }
+        if let Some(o) = &mut self.older_marks {
+            o.retain(|(s, _)| *s >= low);
+            if o.is_empty() {
+                self.older_marks = None;
+            }
+        }
+        self.mark_seq = seq;
+        self.mark_t = t;
     }
 
     pub fn has_samples_in(&self, mint: i64, maxt: i64) -> bool {
@@ -446,8 +476,19 @@ impl MemSeries {
 /// Which commits a reader sees: those started before it, minus the ones
 /// still being applied then.
 pub(crate) struct Snapshot {
+    id: u64,
     max_seq: u64,
     in_flight: Vec<u64>,
+}
+
+/// Commits being applied and readers holding snapshots; their minimum
+/// invisible sequence number is the low watermark below which series may
+/// forget commit marks.
+#[derive(Default)]
+struct IsolationState {
+    in_flight: Vec<u64>,
+    readers: Vec<(u64, u64)>,
+    next_reader: u64,
 }
 
 impl Snapshot {
@@ -468,7 +509,8 @@ pub(crate) struct Head {
     pub chunk_range: i64,
     /// Commit sequence numbers for isolation (0 = replayed data, always visible).
     next_seq: AtomicU64,
-    in_flight: Mutex<Vec<u64>>,
+    iso: Mutex<IsolationState>,
+    low_watermark: AtomicU64,
 }
 
 impl Head {
@@ -483,7 +525,8 @@ impl Head {
             num_chunks: AtomicI64::new(0),
             chunk_range: chunk_range.max(1),
             next_seq: AtomicU64::new(1),
-            in_flight: Mutex::new(Vec::new()),
+            iso: Mutex::new(IsolationState::default()),
+            low_watermark: AtomicU64::new(1),
         }
     }
 
@@ -529,21 +572,42 @@ impl Head {
         id
     }
 
+    fn update_low_watermark(&self, g: &IsolationState) {
+        let next = self.next_seq.load(Ordering::Relaxed);
+        let low = g.in_flight.iter().copied().chain(g.readers.iter().map(|r| r.1)).min().unwrap_or(next).min(next);
+        self.low_watermark.fetch_max(low, Ordering::Relaxed);
+    }
+
     /// Starts applying a commit: readers that start now do not see it.
     pub fn begin_commit(&self) -> u64 {
-        let mut g = self.in_flight.lock();
+        let mut g = self.iso.lock();
         let seq = self.next_seq.fetch_add(1, Ordering::Relaxed);
-        g.push(seq);
+        g.in_flight.push(seq);
         seq
     }
 
     pub fn end_commit(&self, seq: u64) {
-        self.in_flight.lock().retain(|&s| s != seq);
+        let mut g = self.iso.lock();
+        g.in_flight.retain(|&s| s != seq);
+        self.update_low_watermark(&g);
     }
 
+    /// Registers a reader; pair with [`Head::end_read`].
     pub fn snapshot(&self) -> Snapshot {
-        let g = self.in_flight.lock();
-        Snapshot { max_seq: self.next_seq.load(Ordering::Relaxed).saturating_sub(1), in_flight: g.clone() }
+        let mut g = self.iso.lock();
+        let max_seq = self.next_seq.load(Ordering::Relaxed).saturating_sub(1);
+        let in_flight = g.in_flight.clone();
+        let need = in_flight.iter().copied().min().unwrap_or(max_seq + 1).min(max_seq + 1);
+        g.next_reader += 1;
+        let id = g.next_reader;
+        g.readers.push((id, need));
+        Snapshot { id, max_seq, in_flight }
+    }
+
+    pub fn end_read(&self, snap: Snapshot) {
+        let mut g = self.iso.lock();
+        g.readers.retain(|r| r.0 != snap.id);
+        self.update_low_watermark(&g);
     }
 
     /// Appends one committed sample (head bounds already checked by the
@@ -552,9 +616,8 @@ impl Head {
         let mut st = self.stripe(id).lock();
         let Some(s) = st.get_mut(&id) else { return Err(AppendError::OutOfBounds) };
         let d = s.append(t, v, self.chunk_range)?;
-        if seq != 0 && s.mark_seq != seq {
-            s.mark_seq = seq;
-            s.mark_t = t;
+        if seq != 0 {
+            s.mark(seq, t, self.low_watermark.load(Ordering::Relaxed));
         }
         drop(st);
         if d != 0 {
@@ -604,6 +667,7 @@ impl Head {
                 out.push((l, Vec::new()));
             }
         }
+        self.end_read(snap);
         out
     }
 

@@ -44,7 +44,7 @@
 //! 32–37 bytes per series per block, and an opened block keeps about its
 //! index file's size in memory. Head chunks are XOR while open (3.4
 //! bytes/sample on that mix) and repacked to about 1.1 when sealed (by
-//! [`Db::maintenance`]). Head overhead is 350–400 bytes of heap per series
+//! [`Db::maintenance`]). Head overhead is 360–400 bytes of heap per series
 //! with six labels at 100–300 k series (including a 3-sample open chunk). The
 //! WAL costs 5–12 bytes per sample (values with trailing zero bytes are
 //! shorter). Appends: about 2.9 M samples/s on one core (release build).
@@ -52,10 +52,9 @@
 //! # Consistency
 //!
 //! A query sees every commit that returned before it started and none that
-//! was still being applied then (isolation as in Prometheus: each series
-//! remembers the last commit that wrote to it and from which time). The
-//! one gap: if two later commits both write to a series during one long
-//! query, the earlier of them may become visible to that query.
+//! was still being applied then or started later (isolation as in
+//! Prometheus: each series remembers from which time each recent commit
+//! wrote to it, for as long as a running query may need to know).
 //!
 //! The one `unsafe` call is `flock(2)` on the lock file (see `db.rs`).
 #![deny(unsafe_code)]

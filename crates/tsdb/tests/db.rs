@@ -485,3 +485,37 @@ fn fsync_per_commit_mode_works() {
     std::thread::sleep(std::time::Duration::from_millis(60));
     db.close().unwrap();
 }
+
+#[test]
+fn readers_never_see_half_a_commit() {
+    let d = tempfile::tempdir().unwrap();
+    let db = Db::open(opts(d.path())).unwrap();
+    let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let writer = {
+        let db = db.clone();
+        let done = done.clone();
+        std::thread::spawn(move || {
+            for i in 0..500i64 {
+                let mut app = db.appender();
+                for s in 0..40 {
+                    app.append(&lbl("iso", &format!("s{s}")), i * 1000, i as f64).unwrap();
+                }
+                app.commit().unwrap();
+            }
+            done.store(true, std::sync::atomic::Ordering::SeqCst);
+        })
+    };
+    let mut checks = 0;
+    while !done.load(std::sync::atomic::Ordering::SeqCst) {
+        let r = db.select(all(), &[eq("__name__", "iso")]).unwrap();
+        if r.is_empty() {
+            continue;
+        }
+        assert_eq!(r.len(), 40);
+        let last: Vec<i64> = r.iter().map(|s| s.samples.last().unwrap().t).collect();
+        assert!(last.iter().all(|&t| t == last[0]), "partial commit visible: {last:?}");
+        checks += 1;
+    }
+    writer.join().unwrap();
+    assert!(checks > 0);
+}
