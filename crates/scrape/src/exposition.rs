@@ -1364,6 +1364,8 @@ mod tests {
         let om = [
             "prometheus-prometheus/textparse-testdata/alltypes.5mfs.om.txt",
             "prometheus-prometheus/textparse-testdata/1histogram.om.txt",
+            "prometheus-prometheus/promtool-testdata/dump-openmetrics-roundtrip-test.prom",
+            "prometheus-prometheus/promtool-testdata/dump-openmetrics-test.prom",
         ];
         for f in om {
             let body = std::fs::read(ex.join(f)).expect(f);
