@@ -2,6 +2,9 @@
 //! records, plus `wal/checkpoint.NNNNNNNN/` holding the head's state as of
 //! segment NNNNNNNN (written when the head is cut into a block).
 //!
+//! Every file starts with the 8 bytes `BSWAL\x01\0\0`; a file with other
+//! leading bytes (say, a Prometheus WAL) stops the open instead of being
+//! "repaired".
 //! Frame: `u32 len (LE) | u32 crc32(payload) (LE) | payload`; records never
 //! span segments. Payload: a type byte and its body:
 //! * 1 series: count, then (uvarint id, label count, (name, value)…)
@@ -25,6 +28,9 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 pub const DEFAULT_SEGMENT_SIZE: u64 = 128 << 20;
+
+/// First bytes of every segment and checkpoint file.
+const SEGMENT_MAGIC: &[u8; 8] = b"BSWAL\x01\0\0";
 
 const REC_SERIES: u8 = 1;
 const REC_SAMPLES: u8 = 2;
@@ -236,7 +242,24 @@ fn replay_file(path: &Path, f: &mut dyn FnMut(Record), corrupt: &mut u64) -> io:
     let file = File::open(path)?;
     let len = file.metadata()?.len();
     let mut r = BufReader::with_capacity(1 << 16, file);
-    let mut off: u64 = 0;
+    if len < SEGMENT_MAGIC.len() as u64 {
+        // Torn while being created: nothing in it was ever acknowledged.
+        if len > 0 {
+            *corrupt += 1;
+        }
+        let fw = OpenOptions::new().write(true).open(path)?;
+        fw.set_len(0)?;
+        return Ok(());
+    }
+    let mut magic = [0u8; 8];
+    r.read_exact(&mut magic)?;
+    if &magic != SEGMENT_MAGIC {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("{} is not a Bongsu WAL file (a Prometheus data directory?); refusing to touch it", path.display()),
+        ));
+    }
+    let mut off: u64 = SEGMENT_MAGIC.len() as u64;
     let mut payload = Vec::new();
     loop {
         let mut hdr = [0u8; 8];
@@ -322,7 +345,10 @@ pub(crate) struct Wal {
 }
 
 fn create_segment(dir: &Path, n: u64) -> io::Result<File> {
-    let f = OpenOptions::new().create(true).append(true).open(dir.join(seg_name(n)))?;
+    let mut f = OpenOptions::new().create(true).append(true).open(dir.join(seg_name(n)))?;
+    if f.metadata()?.len() == 0 {
+        f.write_all(SEGMENT_MAGIC)?;
+    }
     fsync_dir(dir);
     Ok(f)
 }
@@ -335,7 +361,7 @@ impl Wal {
         Ok(Wal {
             dir: dir.to_path_buf(),
             segment_size,
-            w: Mutex::new(SegWriter { file, seg: next, size: 0 }),
+            w: Mutex::new(SegWriter { file, seg: next, size: SEGMENT_MAGIC.len() as u64 }),
             dirty: AtomicBool::new(false),
             bytes: AtomicU64::new(dir_size(dir)),
         })
@@ -347,7 +373,7 @@ impl Wal {
             return Ok(());
         }
         let mut w = self.w.lock();
-        if w.size > 0 && w.size + buf.len() as u64 > self.segment_size {
+        if w.size > SEGMENT_MAGIC.len() as u64 && w.size + buf.len() as u64 > self.segment_size {
             self.rotate_locked(&mut w)?;
         }
         let res = w.file.write_all(buf);
@@ -368,7 +394,7 @@ impl Wal {
         let n = w.seg + 1;
         w.file = create_segment(&self.dir, n)?;
         w.seg = n;
-        w.size = 0;
+        w.size = SEGMENT_MAGIC.len() as u64;
         Ok(n)
     }
 
@@ -414,6 +440,7 @@ impl Wal {
         {
             let f = File::create(tmp.join(seg_name(0)))?;
             let mut bw = BufWriter::with_capacity(1 << 20, f);
+            bw.write_all(SEGMENT_MAGIC)?;
             write_state(&mut bw)?;
             bw.flush()?;
             bw.get_ref().sync_all()?;
@@ -501,7 +528,7 @@ mod tests {
         .unwrap();
         assert_eq!((n, corrupt, next), (2, 1, 1));
         let len = fs::metadata(d.path().join(seg_name(0))).unwrap().len();
-        assert_eq!(len, buf.len() as u64);
+        assert_eq!(len, buf.len() as u64 + 8);
         let (corrupt, _) = replay(d.path(), &mut |_| {}).unwrap();
         assert_eq!(corrupt, 0);
     }

@@ -519,3 +519,14 @@ fn readers_never_see_half_a_commit() {
     writer.join().unwrap();
     assert!(checks > 0);
 }
+
+#[test]
+fn a_foreign_wal_is_left_alone() {
+    let d = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(d.path().join("wal")).unwrap();
+    let foreign = vec![1u8, 0, 20, 0xde, 0xad, 0xbe, 0xef, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9];
+    std::fs::write(d.path().join("wal").join("00000000"), &foreign).unwrap();
+    let err = Db::open(opts(d.path())).err().unwrap().to_string();
+    assert!(err.contains("not a Bongsu WAL"), "{err}");
+    assert_eq!(std::fs::read(d.path().join("wal").join("00000000")).unwrap(), foreign);
+}
