@@ -6,10 +6,8 @@ use std::sync::{Mutex, OnceLock};
 
 use crate::expo::{Families, Kind};
 use crate::util::{dir_names, is_prefix_digits, parse_error, read, read_trimmed, read_u64};
-use crate::Result;
+use crate::{HostPaths, Result};
 
-const STAT: &str = "/proc/stat";
-const SYS_CPU: &str = "/sys/devices/system/cpu";
 /// Kernel clock ticks per second (`USER_HZ`): 100 on every Linux ABI.
 const USER_HZ: f64 = 100.0;
 /// /proc/stat's per-CPU columns, in order.
@@ -18,13 +16,14 @@ const COLUMNS: usize = 10;
 /// (node_exporter's `jumpBackSeconds`); smaller drops are kernel jitter.
 const JUMP_BACK_SECONDS: f64 = 3.0;
 
-pub(crate) fn collect(out: &mut Families) -> Result {
-    let text = read(STAT)?;
+pub(crate) fn collect(paths: &HostPaths, out: &mut Families) -> Result {
+    let stat = paths.proc("stat");
+    let text = read(&stat)?;
     let cpus = parse_stat(&text);
     if cpus.is_empty() {
-        return Err(parse_error(STAT, "no cpuN lines"));
+        return Err(parse_error(&stat, "no cpuN lines"));
     }
-    let cpus = monotonic(cpus);
+    let cpus = monotonic(&paths.procfs, cpus);
 
     let seconds = out.family(
         "node_cpu_seconds_total",
@@ -59,9 +58,10 @@ pub(crate) fn collect(out: &mut Families) -> Result {
         guest.push(&[cpu.as_str(), "nice"], t[9]);
     }
 
-    thermal_throttles(out);
-    isolated(out);
-    online(out);
+    let sys_cpu = paths.sys("devices/system/cpu");
+    thermal_throttles(&sys_cpu, out);
+    isolated(&sys_cpu, out);
+    online(&sys_cpu, out);
     Ok(())
 }
 
@@ -91,18 +91,21 @@ fn parse_stat(text: &str) -> BTreeMap<u32, [f64; COLUMNS]> {
 /// does: a counter that decreased keeps its last value, except that idle
 /// dropping by [`JUMP_BACK_SECONDS`] or more means the CPU was hot-plugged,
 /// and then all its counters restart from the new values.
-fn monotonic(cpus: BTreeMap<u32, [f64; COLUMNS]>) -> BTreeMap<u32, [f64; COLUMNS]> {
-    static LAST: OnceLock<Mutex<HashMap<u32, [f64; COLUMNS]>>> = OnceLock::new();
+/// State is kept per procfs root, so gathers of different hosts never mix.
+fn monotonic(procfs: &str, cpus: BTreeMap<u32, [f64; COLUMNS]>) -> BTreeMap<u32, [f64; COLUMNS]> {
+    type Last = HashMap<(String, u32), [f64; COLUMNS]>;
+    static LAST: OnceLock<Mutex<Last>> = OnceLock::new();
     let Ok(mut last) = LAST.get_or_init(Default::default).lock() else {
         return cpus;
     };
     let mut result = BTreeMap::new();
     for (id, now) in cpus {
-        let kept = match last.get(&id) {
+        let key = (procfs.to_string(), id);
+        let kept = match last.get(&key) {
             Some(prev) => clamp(prev, &now),
             None => now,
         };
-        last.insert(id, kept);
+        last.insert(key, kept);
         result.insert(id, kept);
     }
     result
@@ -124,14 +127,14 @@ fn clamp(prev: &[f64; COLUMNS], now: &[f64; COLUMNS]) -> [f64; COLUMNS] {
 
 /// node_cpu_core_throttles_total{package,core} and
 /// node_cpu_package_throttles_total{package}, when the kernel exposes them.
-fn thermal_throttles(out: &mut Families) {
+fn thermal_throttles(sys_cpu: &str, out: &mut Families) {
     let mut package: BTreeMap<u64, u64> = BTreeMap::new();
     let mut core: BTreeMap<(u64, u64), Option<u64>> = BTreeMap::new();
-    for dir in dir_names(SYS_CPU)
+    for dir in dir_names(sys_cpu)
         .into_iter()
         .filter(|n| is_prefix_digits(n, "cpu"))
     {
-        let base = format!("{SYS_CPU}/{dir}");
+        let base = format!("{sys_cpu}/{dir}");
         let (Some(pkg), Some(core_id)) = (
             read_u64(&format!("{base}/topology/physical_package_id")),
             read_u64(&format!("{base}/topology/core_id")),
@@ -169,8 +172,8 @@ fn thermal_throttles(out: &mut Families) {
 }
 
 /// node_cpu_isolated{cpu} for every CPU in /sys/devices/system/cpu/isolated.
-fn isolated(out: &mut Families) {
-    let Some(list) = read_trimmed(&format!("{SYS_CPU}/isolated")) else {
+fn isolated(sys_cpu: &str, out: &mut Families) {
+    let Some(list) = read_trimmed(&format!("{sys_cpu}/isolated")) else {
         return;
     };
     let fam = out.family(
@@ -187,13 +190,13 @@ fn isolated(out: &mut Families) {
 /// node_cpu_online{cpu}: 1 when /sys/devices/system/cpu/cpuN/online says so.
 /// Like node_exporter, nothing when cpu0 has no `online` file (the kernel
 /// cannot offline it on most architectures, or lacks CPU hot-plug).
-fn online(out: &mut Families) {
-    if read_trimmed(&format!("{SYS_CPU}/cpu0/online")).is_none() {
+fn online(sys_cpu: &str, out: &mut Families) {
+    if read_trimmed(&format!("{sys_cpu}/cpu0/online")).is_none() {
         return;
     }
     let fam = out.family("node_cpu_online", "CPUs that are online and being scheduled.", Kind::Gauge, &["cpu"]);
-    for dir in dir_names(SYS_CPU).into_iter().filter(|n| is_prefix_digits(n, "cpu")) {
-        let on = read_trimmed(&format!("{SYS_CPU}/{dir}/online")).is_some_and(|v| v == "1");
+    for dir in dir_names(sys_cpu).into_iter().filter(|n| is_prefix_digits(n, "cpu")) {
+        let on = read_trimmed(&format!("{sys_cpu}/{dir}/online")).is_some_and(|v| v == "1");
         fam.push(&[&dir["cpu".len()..]], if on { 1.0 } else { 0.0 });
     }
 }

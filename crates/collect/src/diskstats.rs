@@ -7,10 +7,8 @@ use std::collections::HashMap;
 
 use crate::expo::{Families, Kind};
 use crate::util::{read, read_trimmed};
-use crate::Result;
+use crate::{HostPaths, Result};
 
-const PATH: &str = "/proc/diskstats";
-const UDEV_DATA: &str = "/run/udev/data";
 /// /proc/diskstats counts "standard UNIX 512-byte sectors".
 const SECTOR_BYTES: f64 = 512.0;
 /// Times are in milliseconds.
@@ -150,13 +148,13 @@ struct Disk {
     stats: Vec<f64>,
 }
 
-pub(crate) fn collect(out: &mut Families) -> Result {
-    for disk in parse(&read(PATH)?) {
+pub(crate) fn collect(paths: &HostPaths, out: &mut Families) -> Result {
+    for disk in parse(&read(&paths.proc("diskstats"))?) {
         if excluded(&disk.name) {
             continue;
         }
         let dev = disk.name.as_str();
-        let udev = udev_properties(&disk.major, &disk.minor);
+        let udev = udev_properties(&paths.udev_data, &disk.major, &disk.minor);
         let prop = |k: &str| udev.get(k).map(String::as_str).unwrap_or("");
         // Serial as printed on the label, else udev's short or full serial.
         let serial = [
@@ -297,8 +295,9 @@ fn is_nvme_partition_prefix(base: &str) -> bool {
 }
 
 /// The `E:KEY=VALUE` properties of udev's database entry for a block device.
-fn udev_properties(major: &str, minor: &str) -> HashMap<String, String> {
-    let Some(text) = read_trimmed(&format!("{UDEV_DATA}/b{major}:{minor}")) else {
+fn udev_properties(udev_data: &str, major: &str, minor: &str) -> HashMap<String, String> {
+    let dir = udev_data.trim_end_matches('/');
+    let Some(text) = read_trimmed(&format!("{dir}/b{major}:{minor}")) else {
         return HashMap::new();
     };
     text.lines()

@@ -22,12 +22,11 @@ use std::time::{Duration, Instant};
 use crate::expo::{Families, Kind};
 use crate::sys::{self, FsStats};
 use crate::util::read;
-use crate::Result;
+use crate::{HostPaths, Result};
 
 /// How long one gather waits for all statvfs calls together.
 pub(crate) const STATFS_DEADLINE: Duration = Duration::from_millis(1000);
 
-const MOUNTINFO: [&str; 2] = ["/proc/1/mountinfo", "/proc/self/mountinfo"];
 
 /// node_exporter's default `--collector.filesystem.fs-types-exclude`.
 const EXCLUDED_FS_TYPES: &[&str] = &[
@@ -70,20 +69,26 @@ struct Mount {
     readonly: bool,
 }
 
-pub(crate) fn collect(out: &mut Families) -> Result {
-    let text = match read(MOUNTINFO[0]) {
+pub(crate) fn collect(paths: &HostPaths, out: &mut Families) -> Result {
+    // PID 1's view is the host's; /proc/1 may be hidden (hidepid).
+    let text = match read(&paths.proc("1/mountinfo")) {
         Ok(t) => t,
-        Err(_) => read(MOUNTINFO[1])?,
+        Err(_) => read(&paths.proc("self/mountinfo"))?,
     };
+    let rootfs = paths.rootfs.trim_end_matches('/');
     let mut seen = HashSet::new();
     let mounts: Vec<Mount> = parse_mountinfo(&text)
         .into_iter()
+        .map(|mut m| {
+            m.mountpoint = strip_rootfs(rootfs, &m.mountpoint);
+            m
+        })
         .filter(|m| {
             !mount_point_excluded(&m.mountpoint) && !EXCLUDED_FS_TYPES.contains(&m.fstype.as_str())
         })
         .filter(|m| seen.insert((m.device.clone(), m.mountpoint.clone(), m.fstype.clone())))
         .collect();
-    let stats = stat_all(&mounts, STATFS_DEADLINE);
+    let stats = stat_all(rootfs, &mounts, STATFS_DEADLINE);
 
     for (m, st) in mounts.iter().zip(stats) {
         let labels = [m.device.as_str(), m.fstype.as_str(), m.mountpoint.as_str()];
@@ -155,7 +160,7 @@ fn in_flight() -> &'static Mutex<HashMap<String, (Instant, u32)>> {
 
 /// statvfs for every mount, in parallel, waiting at most `deadline` in
 /// total; `None` for a mount that failed, timed out or is known stuck.
-fn stat_all(mounts: &[Mount], deadline: Duration) -> Vec<Option<FsStats>> {
+fn stat_all(rootfs: &str, mounts: &[Mount], deadline: Duration) -> Vec<Option<FsStats>> {
     let start = Instant::now();
     let mut results: Vec<Option<FsStats>> = vec![None; mounts.len()];
     let (tx, rx) = mpsc::channel::<(usize, Option<FsStats>)>();
@@ -166,7 +171,9 @@ fn stat_all(mounts: &[Mount], deadline: Duration) -> Vec<Option<FsStats>> {
             continue;
         }
         let tx = tx.clone();
-        let path = m.mountpoint.clone();
+        let key = m.mountpoint.clone();
+        // statvfs through the host root when the host's / is mounted elsewhere.
+        let path = if rootfs.is_empty() { key.clone() } else { format!("{rootfs}{key}") };
         let spawned = std::thread::Builder::new()
             .name("bongsu-statvfs".into())
             .stack_size(128 * 1024)
@@ -175,7 +182,7 @@ fn stat_all(mounts: &[Mount], deadline: Duration) -> Vec<Option<FsStats>> {
                 if let Err(e) = &r {
                     tracing::debug!(mountpoint = %path, error = %e, "statvfs failed");
                 }
-                finish(&path);
+                finish(&key);
                 // The gather may have given up on us; a closed channel is fine.
                 let _ = tx.send((i, r.ok()));
             });
@@ -203,6 +210,19 @@ fn stat_all(mounts: &[Mount], deadline: Duration) -> Vec<Option<FsStats>> {
         }
     }
     results
+}
+
+/// A mount point as seen from the host root `rootfs` (no trailing `/`,
+/// empty for `/`), like node_exporter's `rootfsStripPrefix`.
+fn strip_rootfs(rootfs: &str, mountpoint: &str) -> String {
+    if rootfs.is_empty() {
+        return mountpoint.to_string();
+    }
+    match mountpoint.strip_prefix(rootfs) {
+        Some("") => "/".to_string(),
+        Some(rest) if rest.starts_with('/') => rest.to_string(),
+        _ => mountpoint.to_string(),
+    }
 }
 
 /// Registers a statvfs call on `mountpoint`; false when an earlier call has
@@ -411,7 +431,7 @@ mod tests {
             ..m.clone()
         };
         let start = Instant::now();
-        let r = stat_all(&[m.clone(), root], Duration::from_millis(500));
+        let r = stat_all("", &[m.clone(), root], Duration::from_millis(500));
         assert!(start.elapsed() < Duration::from_millis(400));
         assert!(r[0].is_none());
         assert!(r[1].is_some());
@@ -429,7 +449,7 @@ mod tests {
             minor: "1".into(),
             readonly: false,
         };
-        let r = stat_all(&[root], Duration::ZERO);
+        let r = stat_all("", &[root], Duration::ZERO);
         assert_eq!(r, vec![None]);
     }
 }

@@ -5,11 +5,14 @@
 //! Bongsu's built-in host collector: node_exporter's metric names, label
 //! names, types and HELP texts, read straight from `/proc` and `/sys`.
 //!
-//! The one entry point is [`gather_node_text`], which renders the Prometheus
+//! The entry point is [`gather_node_text`], which renders the Prometheus
 //! text exposition (0.0.4) of the collectors `cpu`, `diskstats`,
 //! `filesystem`, `loadavg`, `meminfo`, `netdev`, `os`, `stat`, `time` and
 //! `uname`, plus node_exporter's `node_scrape_collector_*` meta families.
 //! The binary serves it at `/collect/node` and scrapes it like any target.
+//! [`gather_node_text_from`] reads another `/proc`, `/sys`, root and udev
+//! directory instead ([`HostPaths`], node_exporter's `--path.*` flags), for a
+//! containerised Bongsu watching its host, and for fixture tests.
 //!
 //! Each collector lives in its own module and fills an `expo::Families`;
 //! a collector that fails (or panics) reports `node_scrape_collector_success
@@ -52,7 +55,52 @@ pub(crate) enum CollectError {
 
 pub(crate) type Result<T = ()> = std::result::Result<T, CollectError>;
 
-type CollectFn = fn(&mut Families) -> Result;
+type CollectFn = fn(&HostPaths, &mut Families) -> Result;
+
+/// Where the host's kernel interfaces are mounted, like node_exporter's
+/// `--path.procfs`, `--path.sysfs`, `--path.rootfs` and `--path.udev.data`.
+/// uname(2) and the clock always describe the running kernel.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HostPaths {
+    /// procfs mount point; `/proc` by default.
+    pub procfs: String,
+    /// sysfs mount point; `/sys` by default.
+    pub sysfs: String,
+    /// The host's root file system (os-release, and the prefix stripped from
+    /// mount points and added for statvfs); `/` by default.
+    pub rootfs: String,
+    /// udev's database of device properties; `/run/udev/data` by default.
+    pub udev_data: String,
+}
+
+impl Default for HostPaths {
+    fn default() -> Self {
+        HostPaths {
+            procfs: "/proc".into(),
+            sysfs: "/sys".into(),
+            rootfs: "/".into(),
+            udev_data: "/run/udev/data".into(),
+        }
+    }
+}
+
+impl HostPaths {
+    pub(crate) fn proc(&self, rel: &str) -> String {
+        join(&self.procfs, rel)
+    }
+
+    pub(crate) fn sys(&self, rel: &str) -> String {
+        join(&self.sysfs, rel)
+    }
+
+    pub(crate) fn root(&self, rel: &str) -> String {
+        join(&self.rootfs, rel)
+    }
+}
+
+fn join(base: &str, rel: &str) -> String {
+    format!("{}/{}", base.trim_end_matches('/'), rel.trim_start_matches('/'))
+}
 
 /// node_exporter's collector names, in the order they run.
 const COLLECTORS: &[(&str, CollectFn)] = &[
@@ -74,13 +122,18 @@ const COLLECTORS: &[(&str, CollectFn)] = &[
 /// Never panics, and returns within about one second plus the time to read
 /// a few `/proc` and `/sys` files, even with a hung mount.
 pub fn gather_node_text() -> String {
+    gather_node_text_from(&HostPaths::default())
+}
+
+/// [`gather_node_text`] reading the host's interfaces under `paths`.
+pub fn gather_node_text_from(paths: &HostPaths) -> String {
     let mut all = Families::new();
     let mut meta: Vec<(&str, bool, f64)> = Vec::with_capacity(COLLECTORS.len());
     for &(name, collect) in COLLECTORS {
         let start = Instant::now();
         let outcome = catch_unwind(AssertUnwindSafe(|| {
             let mut fams = Families::new();
-            collect(&mut fams).map(|()| fams)
+            collect(paths, &mut fams).map(|()| fams)
         }));
         let ok = match outcome {
             Ok(Ok(fams)) => {

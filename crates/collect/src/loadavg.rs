@@ -2,13 +2,11 @@
 
 use crate::expo::{Families, Kind};
 use crate::util::{parse_error, read};
-use crate::Result;
+use crate::{HostPaths, Result};
 
-const PATH: &str = "/proc/loadavg";
-
-pub(crate) fn collect(out: &mut Families) -> Result {
-    let loads =
-        parse(&read(PATH)?).ok_or_else(|| parse_error(PATH, "expected three load averages"))?;
+pub(crate) fn collect(paths: &HostPaths, out: &mut Families) -> Result {
+    let path = paths.proc("loadavg");
+    let loads = parse(&read(&path)?).ok_or_else(|| parse_error(&path, "expected three load averages"))?;
     out.single("node_load1", "1m load average.", Kind::Gauge, loads[0]);
     out.single("node_load5", "5m load average.", Kind::Gauge, loads[1]);
     out.single("node_load15", "15m load average.", Kind::Gauge, loads[2]);

@@ -5,12 +5,12 @@
 
 use crate::expo::{Families, Kind};
 use crate::util::{parse_error, read};
-use crate::Result;
+use crate::{HostPaths, Result};
 
 const PATH: &str = "/proc/meminfo";
 
-pub(crate) fn collect(out: &mut Families) -> Result {
-    for (key, value) in parse(&read(PATH)?)? {
+pub(crate) fn collect(paths: &HostPaths, out: &mut Families) -> Result {
+    for (key, value) in parse(&read(&paths.proc("meminfo"))?)? {
         let name = format!("node_memory_{key}");
         // node_exporter types a field ending in _total as a counter.
         let kind = if key.ends_with("_total") {

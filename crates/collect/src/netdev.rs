@@ -9,9 +9,7 @@
 
 use crate::expo::{Families, Kind};
 use crate::util::{read, read_u64};
-use crate::Result;
-
-const PATH: &str = "/proc/net/dev";
+use crate::{HostPaths, Result};
 
 /// /proc/net/dev's columns after `iface:`, named as node_exporter names the
 /// metrics (`node_network_<name>_total`).
@@ -34,15 +32,15 @@ const COLUMNS: [&str; 16] = [
     "transmit_compressed",
 ];
 
-pub(crate) fn collect(out: &mut Families) -> Result {
-    let devices = parse(&read(PATH)?);
+pub(crate) fn collect(paths: &HostPaths, out: &mut Families) -> Result {
+    let devices = parse(&read(&paths.proc("net/dev"))?);
     for (dev, values) in &devices {
         for (key, v) in COLUMNS.iter().zip(values) {
             push(out, key, dev, *v);
         }
         // netlink reports 0 where the kernel keeps no such counter.
         let nohandler =
-            read_u64(&format!("/sys/class/net/{dev}/statistics/rx_nohandler")).unwrap_or(0);
+            read_u64(&paths.sys(&format!("class/net/{dev}/statistics/rx_nohandler"))).unwrap_or(0);
         push(out, "receive_nohandler", dev, nohandler as f64);
     }
     Ok(())

@@ -5,9 +5,9 @@ use std::collections::HashMap;
 
 use crate::expo::{Families, Kind};
 use crate::util::read;
-use crate::Result;
+use crate::{HostPaths, Result};
 
-const PATHS: [&str; 2] = ["/etc/os-release", "/usr/lib/os-release"];
+const PATHS: [&str; 2] = ["etc/os-release", "usr/lib/os-release"];
 
 /// os-release keys in the order of node_os_info's label names.
 const INFO_KEYS: [(&str, &str); 12] = [
@@ -25,11 +25,11 @@ const INFO_KEYS: [(&str, &str); 12] = [
     ("version_id", "VERSION_ID"),
 ];
 
-pub(crate) fn collect(out: &mut Families) -> Result {
+pub(crate) fn collect(paths: &HostPaths, out: &mut Families) -> Result {
     let mut last_err = None;
     let mut text = None;
     for path in PATHS {
-        match read(path) {
+        match read(&paths.root(path)) {
             Ok(t) => {
                 text = Some(t);
                 break;

@@ -3,9 +3,7 @@
 
 use crate::expo::{Families, Kind};
 use crate::util::{parse_error, read};
-use crate::Result;
-
-const PATH: &str = "/proc/stat";
+use crate::{HostPaths, Result};
 
 #[derive(Debug, Default, PartialEq)]
 struct Stat {
@@ -17,8 +15,9 @@ struct Stat {
     procs_blocked: Option<f64>,
 }
 
-pub(crate) fn collect(out: &mut Families) -> Result {
-    let s = parse(&read(PATH)?);
+pub(crate) fn collect(paths: &HostPaths, out: &mut Families) -> Result {
+    let path = paths.proc("stat");
+    let s = parse(&read(&path)?);
     let (Some(intr), Some(ctxt), Some(btime), Some(forks), Some(running), Some(blocked)) = (
         s.intr,
         s.ctxt,
@@ -28,7 +27,7 @@ pub(crate) fn collect(out: &mut Families) -> Result {
         s.procs_blocked,
     ) else {
         return Err(parse_error(
-            PATH,
+            &path,
             "missing intr, ctxt, btime, processes or procs_* lines",
         ));
     };

@@ -4,11 +4,10 @@
 use crate::expo::{Families, Kind};
 use crate::sys;
 use crate::util::{dir_names, is_prefix_digits, read_trimmed};
-use crate::Result;
+use crate::{HostPaths, Result};
 
-const CLOCKSOURCE_DIR: &str = "/sys/devices/system/clocksource";
-
-pub(crate) fn collect(out: &mut Families) -> Result {
+pub(crate) fn collect(paths: &HostPaths, out: &mut Families) -> Result {
+    let clocksource_dir = paths.sys("devices/system/clocksource");
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs_f64())
@@ -31,13 +30,13 @@ pub(crate) fn collect(out: &mut Families) -> Result {
 
     // node_exporter labels each clock source device by its index in the
     // sorted list of clocksource<N> directories.
-    let devices: Vec<String> = dir_names(CLOCKSOURCE_DIR)
+    let devices: Vec<String> = dir_names(&clocksource_dir)
         .into_iter()
         .filter(|n| is_prefix_digits(n, "clocksource"))
         .collect();
     for (i, dev) in devices.iter().enumerate() {
         let idx = i.to_string();
-        let base = format!("{CLOCKSOURCE_DIR}/{dev}");
+        let base = format!("{clocksource_dir}/{dev}");
         if let Some(avail) = read_trimmed(&format!("{base}/available_clocksource")) {
             let fam = out.family(
                 "node_time_clocksource_available_info",

@@ -1,9 +1,10 @@
 //! `uname`: node_uname_info with the six uname(2) fields as labels.
 
 use crate::expo::{Families, Kind};
-use crate::{sys, CollectError, Result};
+use crate::{sys, CollectError, HostPaths, Result};
 
-pub(crate) fn collect(out: &mut Families) -> Result {
+/// uname(2) describes the running kernel whatever the configured paths.
+pub(crate) fn collect(_paths: &HostPaths, out: &mut Families) -> Result {
     let u = sys::uname().ok_or_else(|| CollectError::Read {
         path: "uname(2)".to_string(),
         source: std::io::Error::last_os_error(),

@@ -364,3 +364,220 @@ fn matches_node_exporter() {
     // memory, load, stat, time and uname families.
     assert!(compared >= 30, "only {compared} families compared");
 }
+
+/// A throwaway directory tree, removed on drop.
+struct Tree(std::path::PathBuf);
+
+impl Tree {
+    fn new(tag: &str) -> Tree {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.subsec_nanos())
+            .unwrap_or(0);
+        let dir = std::env::temp_dir().join(format!("bongsu-collect-{tag}-{}-{nanos}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("create fixture dir");
+        Tree(dir)
+    }
+
+    fn file(&self, rel: &str, content: &str) {
+        let p = self.0.join(rel);
+        if let Some(parent) = p.parent() {
+            std::fs::create_dir_all(parent).expect("create fixture parent");
+        }
+        std::fs::write(p, content).expect("write fixture");
+    }
+
+    fn path(&self, rel: &str) -> String {
+        self.0.join(rel).to_string_lossy().into_owned()
+    }
+}
+
+impl Drop for Tree {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+#[test]
+fn fixture_tree_gives_node_exporter_series() {
+    let t = Tree::new("fixture");
+    let root = t.path("root");
+    t.file("proc/stat", "cpu  10 20 30 40 50 60 70 80 90 100\ncpu0 100 200 300 400 500 600 700 800 900 1000\n\
+                         cpu1 1 2 3 4 5 6 7 8\nintr 12345 1 2 3\nctxt 678\nbtime 1700000000\nprocesses 99\n\
+                         procs_running 2\nprocs_blocked 1\n");
+    t.file("proc/meminfo", "MemTotal:       1000 kB\nActive(anon):     2 kB\nHugePages_Total:       3\nNFS_Unstable:  0 kB\n");
+    t.file("proc/loadavg", "0.25 0.50 1.00 1/100 4242\n");
+    t.file(
+        "proc/net/dev",
+        "Inter-|   Receive                                                |  Transmit\n \
+         face |bytes    packets errs drop fifo frame compressed multicast|bytes    packets errs drop fifo colls carrier compressed\n    \
+         lo:  100 2 0 0 0 0 0 0 100 2 0 0 0 0 0 0\n  \
+         eth0: 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16\n",
+    );
+    t.file(
+        "proc/diskstats",
+        "   8       0 sda 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17\n   8       1 sda1 1 2 3 4 5 6 7 8 9 10 11\n \
+         253       0 dm-0 1 2 3 4 5 6 7 8 9 10 11\n   7       0 loop0 0 0 0 0 0 0 0 0 0 0 0\n",
+    );
+    t.file(
+        "proc/1/mountinfo",
+        &format!(
+            "1 0 8:0 / {root} rw,relatime - ext4 /dev/sda rw\n\
+             2 1 0:5 / {root}/proc rw - proc proc rw\n\
+             3 1 0:6 / {root}/dev/shm rw - tmpfs tmpfs rw\n\
+             4 1 0:7 / {root}/srv/gone ro - nfs server:/export rw\n\
+             5 1 0:8 / {root}/srv/gone ro - nfs server:/export rw\n"
+        ),
+    );
+    t.file("root/etc/os-release", "NAME=\"Fixture OS\"\nID=fixture\nID_LIKE=debian\nVERSION_ID=\"22.04\"\nSUPPORT_END=1970-01-02\n");
+    t.file("sys/devices/system/cpu/cpu0/topology/physical_package_id", "0\n");
+    t.file("sys/devices/system/cpu/cpu0/topology/core_id", "0\n");
+    t.file("sys/devices/system/cpu/cpu0/thermal_throttle/core_throttle_count", "5\n");
+    t.file("sys/devices/system/cpu/cpu0/thermal_throttle/package_throttle_count", "6\n");
+    t.file("sys/devices/system/cpu/cpu0/online", "1\n");
+    t.file("sys/devices/system/cpu/cpu1/online", "0\n");
+    t.file("sys/devices/system/cpu/isolated", "1\n");
+    t.file("sys/devices/system/clocksource/clocksource0/available_clocksource", "tsc hpet acpi_pm \n");
+    t.file("sys/devices/system/clocksource/clocksource0/current_clocksource", "tsc\n");
+    t.file("sys/class/net/eth0/statistics/rx_nohandler", "17\n");
+    t.file(
+        "udev/b8:0",
+        "S:disk/by-id/ata-X\nE:ID_PATH=pci-0000:00:1f.2-ata-1\nE:ID_WWN=0x5000\nE:ID_MODEL=Disk\nE:ID_SERIAL_SHORT=SN1\n\
+         E:ID_REVISION=1.0\nE:ID_ATA=1\nE:ID_ATA_ROTATION_RATE_RPM=7200\nE:ID_ATA_WRITE_CACHE=1\n",
+    );
+    t.file("udev/b253:0", "E:DM_NAME=vg-lv\nE:DM_UUID=LVM-x\nE:DM_VG_NAME=vg\nE:DM_LV_NAME=lv\nE:ID_FS_TYPE=ext4\nE:ID_FS_USAGE=filesystem\nE:ID_FS_UUID=u\nE:ID_FS_VERSION=1.0\n");
+
+    let paths = bongsu_collect::HostPaths {
+        procfs: t.path("proc"),
+        sysfs: t.path("sys"),
+        rootfs: root.clone(),
+        udev_data: t.path("udev"),
+    };
+    let text = bongsu_collect::gather_node_text_from(&paths);
+    read_exposition(&text);
+
+    let expected = r#"node_boot_time_seconds 1700000000
+node_context_switches_total 678
+node_cpu_core_throttles_total{core="0",package="0"} 5
+node_cpu_guest_seconds_total{cpu="0",mode="nice"} 10
+node_cpu_guest_seconds_total{cpu="0",mode="user"} 9
+node_cpu_guest_seconds_total{cpu="1",mode="nice"} 0
+node_cpu_isolated{cpu="1"} 1
+node_cpu_online{cpu="0"} 1
+node_cpu_online{cpu="1"} 0
+node_cpu_package_throttles_total{package="0"} 6
+node_cpu_seconds_total{cpu="0",mode="idle"} 4
+node_cpu_seconds_total{cpu="0",mode="iowait"} 5
+node_cpu_seconds_total{cpu="0",mode="irq"} 6
+node_cpu_seconds_total{cpu="0",mode="nice"} 2
+node_cpu_seconds_total{cpu="0",mode="softirq"} 7
+node_cpu_seconds_total{cpu="0",mode="steal"} 8
+node_cpu_seconds_total{cpu="0",mode="system"} 3
+node_cpu_seconds_total{cpu="0",mode="user"} 1
+node_cpu_seconds_total{cpu="1",mode="user"} 0.01
+node_disk_ata_rotation_rate_rpm{device="sda"} 7200
+node_disk_ata_write_cache{device="sda"} 1
+node_disk_device_mapper_info{device="dm-0",lv_layer="",lv_name="lv",name="vg-lv",uuid="LVM-x",vg_name="vg"} 1
+node_disk_discard_time_seconds_total{device="sda"} 0.015
+node_disk_discarded_sectors_total{device="sda"} 14
+node_disk_filesystem_info{device="dm-0",type="ext4",usage="filesystem",uuid="u",version="1.0"} 1
+node_disk_flush_requests_time_seconds_total{device="sda"} 0.017
+node_disk_flush_requests_total{device="sda"} 16
+node_disk_info{device="dm-0",major="253",minor="0",model="",path="",revision="",serial="",wwn=""} 1
+node_disk_info{device="sda",major="8",minor="0",model="Disk",path="pci-0000:00:1f.2-ata-1",revision="1.0",serial="SN1",wwn="0x5000"} 1
+node_disk_io_now{device="sda"} 9
+node_disk_io_time_seconds_total{device="sda"} 0.01
+node_disk_io_time_weighted_seconds_total{device="dm-0"} 0.011
+node_disk_read_bytes_total{device="sda"} 1536
+node_disk_read_time_seconds_total{device="sda"} 0.004
+node_disk_reads_completed_total{device="sda"} 1
+node_disk_reads_merged_total{device="sda"} 2
+node_disk_write_time_seconds_total{device="sda"} 0.008
+node_disk_writes_completed_total{device="sda"} 5
+node_disk_writes_merged_total{device="sda"} 6
+node_disk_written_bytes_total{device="sda"} 3584
+node_filesystem_device_error{device="/dev/sda",fstype="ext4",mountpoint="/"} 0
+node_filesystem_device_error{device="server:/export",fstype="nfs",mountpoint="/srv/gone"} 1
+node_filesystem_readonly{device="/dev/sda",fstype="ext4",mountpoint="/"} 0
+node_filesystem_readonly{device="server:/export",fstype="nfs",mountpoint="/srv/gone"} 1
+node_forks_total 99
+node_intr_total 12345
+node_load1 0.25
+node_load15 1
+node_load5 0.5
+node_memory_Active_anon_bytes 2048
+node_memory_HugePages_Total 3
+node_memory_MemTotal_bytes 1024000
+node_memory_NFS_Unstable_bytes 0
+node_network_receive_bytes_total{device="eth0"} 1
+node_network_receive_bytes_total{device="lo"} 100
+node_network_receive_compressed_total{device="eth0"} 7
+node_network_receive_drop_total{device="eth0"} 4
+node_network_receive_errs_total{device="eth0"} 3
+node_network_receive_fifo_total{device="eth0"} 5
+node_network_receive_frame_total{device="eth0"} 6
+node_network_receive_multicast_total{device="eth0"} 8
+node_network_receive_nohandler_total{device="eth0"} 17
+node_network_receive_nohandler_total{device="lo"} 0
+node_network_receive_packets_total{device="eth0"} 2
+node_network_transmit_bytes_total{device="eth0"} 9
+node_network_transmit_carrier_total{device="eth0"} 15
+node_network_transmit_colls_total{device="eth0"} 14
+node_network_transmit_compressed_total{device="eth0"} 16
+node_network_transmit_drop_total{device="eth0"} 12
+node_network_transmit_errs_total{device="eth0"} 11
+node_network_transmit_fifo_total{device="eth0"} 13
+node_network_transmit_packets_total{device="eth0"} 10
+node_os_info{build_id="",id="fixture",id_like="debian",image_id="",image_version="",name="Fixture OS",pretty_name="",variant="",variant_id="",version="",version_codename="",version_id="22.04"} 1
+node_os_support_end_timestamp_seconds 86400
+node_os_version{id="fixture",id_like="debian",name="Fixture OS"} 22.04
+node_procs_blocked 1
+node_procs_running 2
+node_time_clocksource_available_info{clocksource="acpi_pm",device="0"} 1
+node_time_clocksource_available_info{clocksource="hpet",device="0"} 1
+node_time_clocksource_available_info{clocksource="tsc",device="0"} 1
+node_time_clocksource_current_info{clocksource="tsc",device="0"} 1
+"#;
+    let lines: BTreeSet<&str> = text.lines().collect();
+    let missing: Vec<&str> = expected.lines().filter(|l| !lines.contains(l)).collect();
+    assert!(missing.is_empty(), "missing lines:\n{}\n--- got:\n{text}", missing.join("\n"));
+
+    for absent in ["device=\"sda1\"", "device=\"loop0\"", "mountpoint=\"/proc\"", "mountpoint=\"/dev/shm\"", "node_filesystem_size_bytes{device=\"server"] {
+        assert!(!text.contains(absent), "{absent} should not be reported");
+    }
+    // The root mount was statvfs'd through the rootfs prefix.
+    assert!(text.contains("node_filesystem_size_bytes{device=\"/dev/sda\",fstype=\"ext4\",mountpoint=\"/\"}"));
+    assert!(text.contains("node_scrape_collector_success{collector=\"filesystem\"} 1\n"));
+}
+
+#[test]
+fn missing_files_fail_only_their_collector() {
+    let t = Tree::new("empty");
+    t.file("proc/loadavg", "0.25 0.50 1.00 1/100 4242\n");
+    t.file("proc/meminfo", "MemTotal: x kB\n");
+    let paths = bongsu_collect::HostPaths {
+        procfs: t.path("proc"),
+        sysfs: t.path("sys"),
+        rootfs: t.path("root"),
+        udev_data: t.path("udev"),
+    };
+    let text = bongsu_collect::gather_node_text_from(&paths);
+    read_exposition(&text);
+    for (collector, ok) in [
+        ("cpu", 0),
+        ("diskstats", 0),
+        ("filesystem", 0),
+        ("loadavg", 1),
+        ("meminfo", 0),
+        ("netdev", 0),
+        ("os", 0),
+        ("stat", 0),
+        ("time", 1),
+        ("uname", 1),
+    ] {
+        let line = format!("node_scrape_collector_success{{collector=\"{collector}\"}} {ok}\n");
+        assert!(text.contains(&line), "expected {line:?} in:\n{text}");
+    }
+    assert!(text.contains("node_load1 0.25\n"));
+    assert!(!text.contains("node_memory_"));
+}
