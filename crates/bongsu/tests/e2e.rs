@@ -100,6 +100,10 @@ fn scrapes_stores_and_answers_promql_and_promtool() {
     let temps = query(&b.addr, "max_over_time(demo_temperature[1m])");
     assert_eq!(vector_values(&temps)[0].1, 21.5, "no sample of the malformed body may be stored");
 
+    // The target recovers (a failed scrape marked its series stale; they come back).
+    target.set(EXPOSITION);
+    wait_for("demo_temperature back", Duration::from_secs(20), || (!vector_values(&query(&b.addr, "demo_temperature")).is_empty()).then_some(()));
+
     // Real promtool against Bongsu.
     if let Some(promtool) = tool("promtool") {
         let url = format!("http://{}", b.addr);
@@ -264,7 +268,7 @@ fn backfill_openmetrics_like_promtool_then_query() {
     let dir = tempfile::tempdir().expect("tmp");
     let now = bongsu_model_now();
     let start = now - 3 * 3600;
-    let mut om = String::from("# HELP backfilled_total A backfilled counter.\n# TYPE backfilled_total counter\n");
+    let mut om = String::from("# HELP backfilled A backfilled counter.\n# TYPE backfilled counter\n");
     for i in 0..(3 * 60) {
         om.push_str(&format!("backfilled_total{{host=\"a\"}} {} {}\n", i * 10, start + i * 60));
     }
