@@ -151,7 +151,7 @@ pub(crate) fn collect(paths: &HostPaths, out: &mut Families) -> Result {
     Ok(())
 }
 
-/// Mount points with a statvfs call still running: when it started and how
+/// Paths with a statvfs call still running: when it started and how
 /// many calls are in flight.
 fn in_flight() -> &'static Mutex<HashMap<String, (Instant, u32)>> {
     static IN_FLIGHT: OnceLock<Mutex<HashMap<String, (Instant, u32)>>> = OnceLock::new();
@@ -166,23 +166,23 @@ fn stat_all(rootfs: &str, mounts: &[Mount], deadline: Duration) -> Vec<Option<Fs
     let (tx, rx) = mpsc::channel::<(usize, Option<FsStats>)>();
     let mut waiting = 0usize;
     for (i, m) in mounts.iter().enumerate() {
-        if !begin(&m.mountpoint, deadline) {
+        // statvfs through the host root when the host's / is mounted elsewhere.
+        let path = format!("{rootfs}{}", m.mountpoint);
+        if !begin(&path, deadline) {
             tracing::debug!(mountpoint = %m.mountpoint, "mount point is unresponsive, skipping statvfs");
             continue;
         }
         let tx = tx.clone();
-        let key = m.mountpoint.clone();
-        // statvfs through the host root when the host's / is mounted elsewhere.
-        let path = if rootfs.is_empty() { key.clone() } else { format!("{rootfs}{key}") };
+        let thread_path = path.clone();
         let spawned = std::thread::Builder::new()
             .name("bongsu-statvfs".into())
             .stack_size(128 * 1024)
             .spawn(move || {
-                let r = sys::statvfs(&path);
+                let r = sys::statvfs(&thread_path);
                 if let Err(e) = &r {
-                    tracing::debug!(mountpoint = %path, error = %e, "statvfs failed");
+                    tracing::debug!(path = %thread_path, error = %e, "statvfs failed");
                 }
-                finish(&key);
+                finish(&thread_path);
                 // The gather may have given up on us; a closed channel is fine.
                 let _ = tx.send((i, r.ok()));
             });
@@ -190,7 +190,7 @@ fn stat_all(rootfs: &str, mounts: &[Mount], deadline: Duration) -> Vec<Option<Fs
             Ok(_) => waiting += 1,
             Err(e) => {
                 tracing::debug!(error = %e, "cannot spawn a statvfs thread");
-                finish(&m.mountpoint);
+                finish(&path);
             }
         }
     }
@@ -225,33 +225,33 @@ fn strip_rootfs(rootfs: &str, mountpoint: &str) -> String {
     }
 }
 
-/// Registers a statvfs call on `mountpoint`; false when an earlier call has
+/// Registers a statvfs call on `path`; false when an earlier call has
 /// been stuck there for longer than `deadline`.
-fn begin(mountpoint: &str, deadline: Duration) -> bool {
+fn begin(path: &str, deadline: Duration) -> bool {
     let Ok(mut map) = in_flight().lock() else {
         return true;
     };
-    match map.get_mut(mountpoint) {
+    match map.get_mut(path) {
         Some((since, _)) if since.elapsed() >= deadline => false,
         Some((_, n)) => {
             *n += 1;
             true
         }
         None => {
-            map.insert(mountpoint.to_string(), (Instant::now(), 1));
+            map.insert(path.to_string(), (Instant::now(), 1));
             true
         }
     }
 }
 
-fn finish(mountpoint: &str) {
+fn finish(path: &str) {
     let Ok(mut map) = in_flight().lock() else {
         return;
     };
-    if let Some((since, n)) = map.get_mut(mountpoint) {
+    if let Some((since, n)) = map.get_mut(path) {
         *n = n.saturating_sub(1);
         if *n == 0 {
-            map.remove(mountpoint);
+            map.remove(path);
         } else {
             // The mount answered; overlapping calls are not stuck yet.
             *since = Instant::now();
