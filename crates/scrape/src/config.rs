@@ -456,6 +456,7 @@ macro_rules! with_http_client {
                 Ok(())
             }
 
+            #[allow(dead_code)]
             fn resolve_http_paths(&mut self, dir: &Path) {
                 if let Some(b) = &mut self.basic_auth {
                     resolve(&mut b.password_file, dir);
@@ -473,8 +474,32 @@ macro_rules! with_http_client {
     };
 }
 
+/// Resolves every `*_file` string inside an opaque section against `dir`.
+fn resolve_opaque_paths(v: &mut serde_json::Value, dir: &Path) {
+    match v {
+        serde_json::Value::Object(m) => {
+            for (k, x) in m.iter_mut() {
+                if k.ends_with("_file") {
+                    if let serde_json::Value::String(p) = x {
+                        let mut o = Some(std::mem::take(p));
+                        resolve(&mut o, dir);
+                        *p = o.unwrap_or_default();
+                    }
+                } else {
+                    resolve_opaque_paths(x, dir);
+                }
+            }
+        }
+        serde_json::Value::Array(a) => a.iter_mut().for_each(|x| resolve_opaque_paths(x, dir)),
+        _ => {}
+    }
+}
+
 fn resolve_scrape_paths(sc: &mut ScrapeConfig, dir: &Path) {
     sc.resolve_http_paths(dir);
+    for o in sc.http_sd_configs.iter_mut() {
+        resolve_opaque_paths(&mut o.0, dir);
+    }
     for f in &mut sc.file_sd_configs {
         for p in &mut f.files {
             let mut o = Some(std::mem::take(p));
@@ -875,6 +900,38 @@ with_http_client! {
     }
 }
 
+with_http_client! {
+    /// One `http_sd_configs` entry: a URL answering with JSON target groups.
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct HttpSdConfig {
+        pub url: String,
+        #[serde(default = "default_http_sd_refresh")]
+        pub refresh_interval: Duration,
+    }
+}
+
+fn default_http_sd_refresh() -> Duration {
+    Duration::from_secs(60)
+}
+
+impl HttpSdConfig {
+    fn validate(&self) -> Result<(), String> {
+        if self.url.is_empty() {
+            return Err("URL is missing".into());
+        }
+        let u =
+            url::Url::parse(&self.url).map_err(|e| format!("invalid URL {:?}: {e}", self.url))?;
+        if u.scheme() != "http" && u.scheme() != "https" {
+            return Err("URL scheme must be 'http' or 'https'".into());
+        }
+        if u.host_str().unwrap_or("").is_empty() {
+            return Err("host is missing in URL".into());
+        }
+        self.validate_http()
+    }
+}
+
 fn default_metrics_path() -> String {
     "/metrics".into()
 }
@@ -926,9 +983,6 @@ impl ScrapeConfig {
         }
         if !self.hetzner_sd_configs.is_empty() {
             v.push("hetzner_sd_configs");
-        }
-        if !self.http_sd_configs.is_empty() {
-            v.push("http_sd_configs");
         }
         if !self.ionos_sd_configs.is_empty() {
             v.push("ionos_sd_configs");
@@ -994,6 +1048,17 @@ impl ScrapeConfig {
             v.push("vultr_sd_configs");
         }
         v
+    }
+
+    /// The job's `http_sd_configs`, typed.
+    pub fn http_sd(&self) -> Result<Vec<HttpSdConfig>, String> {
+        self.http_sd_configs
+            .iter()
+            .map(|o| {
+                serde_json::from_value::<HttpSdConfig>(o.0.clone())
+                    .map_err(|e| format!("http_sd_configs: {e}"))
+            })
+            .collect()
     }
 
     /// The effective interval (always set after loading).
@@ -1655,6 +1720,13 @@ fn prepare_scrape_config(
                     )));
             }
         }
+    }
+    for h in sc
+        .http_sd()
+        .map_err(|m| jerr(format!("job {:?}: {m}", sc.job_name)))?
+    {
+        h.validate()
+            .map_err(|m| jerr(format!("job {:?}: http_sd_configs: {m}", sc.job_name)))?;
     }
     for fsd in &sc.file_sd_configs {
         for f in &fsd.files {

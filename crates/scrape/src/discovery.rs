@@ -60,6 +60,8 @@ pub struct DiscoveryStats {
     pub file_read_errors: AtomicU64,
     /// `prometheus_sd_file_scan_duration_seconds_count`
     pub file_scans: AtomicU64,
+    /// `prometheus_sd_http_failures_total`
+    pub http_failures: AtomicU64,
 }
 
 /// The groups of a job's static configs.
@@ -260,17 +262,39 @@ pub async fn run_job_discovery(
     stats: Arc<DiscoveryStats>,
 ) {
     let statics = static_groups(&cfg.static_configs);
-    if cfg.file_sd_configs.is_empty() {
+    let http_cfgs = cfg.http_sd().unwrap_or_else(|e| {
+        tracing::error!(scrape_pool = %cfg.job_name, err = %e, "invalid http_sd_configs");
+        Vec::new()
+    });
+    if cfg.file_sd_configs.is_empty() && http_cfgs.is_empty() {
         let _ = tx.send(statics);
         tx.closed().await;
         return;
     }
+    // HTTP providers run on their own intervals and publish into slots.
+    let (ev_tx, mut ev_rx) = mpsc::channel::<()>(16);
+    let http_slots: Vec<Arc<parking_lot::Mutex<Vec<TargetGroup>>>> =
+        http_cfgs.iter().map(|_| Arc::default()).collect();
+    struct AbortAll(Vec<tokio::task::JoinHandle<()>>);
+    impl Drop for AbortAll {
+        fn drop(&mut self) {
+            for h in &self.0 {
+                h.abort();
+            }
+        }
+    }
+    let _http_tasks = AbortAll(
+        http_cfgs
+            .into_iter()
+            .zip(http_slots.iter().cloned())
+            .map(|(h, slot)| tokio::spawn(run_http_sd(h, slot, ev_tx.clone(), stats.clone())))
+            .collect(),
+    );
     let mut providers: Vec<FileDiscovery> = cfg
         .file_sd_configs
         .iter()
         .map(|f| FileDiscovery::new(f, stats.clone()))
         .collect();
-    let (ev_tx, mut ev_rx) = mpsc::channel::<()>(16);
     // Keep the watcher alive for the lifetime of this task.
     let _watcher = {
         use notify::Watcher;
@@ -311,6 +335,9 @@ pub async fn run_job_discovery(
         for p in &mut providers {
             all.extend(p.refresh());
         }
+        for slot in &http_slots {
+            all.extend(slot.lock().iter().cloned());
+        }
         if last_sent.as_ref() != Some(&all) {
             if tx.send(all.clone()).is_err() {
                 return;
@@ -327,6 +354,95 @@ pub async fn run_job_discovery(
             _ = tx.closed() => return,
         }
     }
+}
+
+/// Polls one HTTP SD endpoint; a failed poll keeps the previous groups.
+async fn run_http_sd(
+    cfg: crate::config::HttpSdConfig,
+    slot: Arc<parking_lot::Mutex<Vec<TargetGroup>>>,
+    changed: mpsc::Sender<()>,
+    stats: Arc<DiscoveryStats>,
+) {
+    let http = cfg.http_client();
+    let client = match crate::http::build_client(&http, true) {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::error!(url = %cfg.url, err = %e, "http_sd: cannot build client");
+            return;
+        }
+    };
+    let every = cfg
+        .refresh_interval
+        .as_std()
+        .max(std::time::Duration::from_millis(100));
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        match fetch_http_sd(&client, &http, &cfg, every).await {
+            Ok(groups) => {
+                let differs = *slot.lock() != groups;
+                if differs {
+                    *slot.lock() = groups;
+                    let _ = changed.try_send(());
+                }
+            }
+            Err(e) => {
+                stats.http_failures.fetch_add(1, Ordering::Relaxed);
+                tracing::error!(url = %cfg.url, err = %e, "Unable to refresh target groups");
+            }
+        }
+    }
+}
+
+async fn fetch_http_sd(
+    client: &reqwest::Client,
+    http: &crate::config::HttpClientConfig,
+    cfg: &crate::config::HttpSdConfig,
+    every: std::time::Duration,
+) -> Result<Vec<TargetGroup>, String> {
+    let req = client
+        .get(&cfg.url)
+        .header(reqwest::header::ACCEPT, "application/json")
+        .header(
+            "X-Prometheus-Refresh-Interval-Seconds",
+            every.as_secs().to_string(),
+        )
+        .timeout(every.max(std::time::Duration::from_secs(1)));
+    let req = crate::http::apply_auth(req, http)?;
+    let resp = req.send().await.map_err(|e| e.to_string())?;
+    if !resp.status().is_success() {
+        return Err(format!("server returned HTTP status {}", resp.status()));
+    }
+    let ct = resp
+        .headers()
+        .get(reqwest::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_string();
+    let media = ct.split(';').next().unwrap_or("").trim();
+    if media != "application/json" {
+        return Err(format!("unsupported content type {ct:?}"));
+    }
+    // Cap the body: target lists are small; 64 MiB is far beyond any real one.
+    let body = resp.bytes().await.map_err(|e| e.to_string())?;
+    if body.len() > 64 << 20 {
+        return Err("response too large".into());
+    }
+    let groups: Vec<FileGroup> = serde_json::from_slice(&body).map_err(|e| e.to_string())?;
+    let mut out = Vec::with_capacity(groups.len());
+    for (i, g) in groups.into_iter().enumerate() {
+        let sc = StaticConfig {
+            targets: g.targets,
+            labels: g.labels,
+        };
+        out.push(TargetGroup::from_static(
+            format!("{}:{i}", cfg.url),
+            &sc,
+            &[("__meta_url", cfg.url.as_str())],
+        ));
+    }
+    Ok(out)
 }
 
 #[cfg(test)]

@@ -13,6 +13,7 @@ pub use config::{load_file, load_str, to_yaml, Config, ConfigError};
 pub use relabel::{process, RelabelConfig};
 pub mod discovery;
 pub mod exposition;
+pub mod http;
 pub mod manager;
 pub mod target;
 

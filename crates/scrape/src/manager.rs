@@ -175,6 +175,7 @@ impl LoopHandle {
 struct PoolCtx {
     cfg: Arc<ScrapeConfig>,
     client: reqwest::Client,
+    http: crate::config::HttpClientConfig,
     storage: Arc<dyn Appendable>,
     stats: Arc<ScrapeStats>,
     accept: String,
@@ -260,15 +261,18 @@ impl ScrapeManager {
                     "service discovery mechanisms not supported yet; their targets are not scraped"
                 );
             }
-            let client = build_client(sc).map_err(|m| ScrapeError::Client {
-                job: sc.job_name.clone(),
-                message: m,
-            })?;
+            let http = sc.http_client();
+            let client = crate::http::build_client(&http, sc.enable_compression.unwrap_or(true))
+                .map_err(|m| ScrapeError::Client {
+                    job: sc.job_name.clone(),
+                    message: m,
+                })?;
             new_ctx.insert(
                 sc.job_name.clone(),
                 Arc::new(PoolCtx {
                     cfg: Arc::new(sc.clone()),
                     client,
+                    http,
                     storage: self.storage.clone(),
                     stats: self.stats.clone(),
                     accept: accept_header(
@@ -421,6 +425,7 @@ impl ScrapeManager {
             c("prometheus_target_scrape_pool_exceeded_target_limit_total", "Total number of times scrape pools hit the target limit, during sync or config reload.", &s.exceeded_target_limit),
             c("prometheus_target_scrape_pool_reloads_total", "Total number of scrape pool reloads.", &s.pool_reloads),
             c("prometheus_target_scrape_pools_total", "Total number of scrape pool creation attempts.", &s.pools_created),
+            c("prometheus_sd_http_failures_total", "Number of HTTP service discovery refresh failures.", &self.sd_stats.http_failures),
             c("prometheus_sd_file_read_errors_total", "The number of File-SD read errors.", &self.sd_stats.file_read_errors),
             c("prometheus_sd_file_scan_duration_seconds_count", "The duration of the File-SD scan in seconds.", &self.sd_stats.file_scans),
         ];
@@ -532,144 +537,6 @@ pub fn accept_header(protocols: &[ScrapeProtocol], escaping: &str) -> String {
 
 // ---------------------------------------------------------------------------
 // HTTP client
-
-fn build_client(sc: &ScrapeConfig) -> Result<reqwest::Client, String> {
-    let http = sc.http_client();
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let tls = &http.tls_config;
-    let versions: Vec<&'static rustls::SupportedProtocolVersion> = match tls.min_version.as_deref()
-    {
-        Some("TLS13") => vec![&rustls::version::TLS13],
-        Some("TLS12") | None | Some("") => vec![&rustls::version::TLS12, &rustls::version::TLS13],
-        Some("TLS10") | Some("TLS11") => vec![&rustls::version::TLS12, &rustls::version::TLS13],
-        Some(o) => return Err(format!("unknown TLS version {o:?}: use TLS12 or TLS13")),
-    };
-    let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
-        .with_protocol_versions(&versions)
-        .map_err(|e| e.to_string())?;
-    let builder = if tls.insecure_skip_verify {
-        builder
-            .dangerous()
-            .with_custom_certificate_verifier(Arc::new(NoVerify(provider)))
-    } else {
-        let mut roots = rustls::RootCertStore::empty();
-        let ca_pem: Vec<u8> = match (&tls.ca_file, &tls.ca) {
-            (Some(f), _) => std::fs::read(f)
-                .map_err(|e| format!("unable to load specified CA cert {f}: {e}"))?,
-            (None, Some(inline)) => inline.as_bytes().to_vec(),
-            (None, None) => system_roots(),
-        };
-        for c in rustls_pemfile::certs(&mut ca_pem.as_slice()).flatten() {
-            let _ = roots.add(c);
-        }
-        builder.with_root_certificates(roots)
-    };
-    let mut config = match (&tls.cert_file, &tls.key_file) {
-        (Some(cf), Some(kf)) => {
-            let certs: Vec<_> = rustls_pemfile::certs(
-                &mut std::fs::read(cf)
-                    .map_err(|e| format!("{cf}: {e}"))?
-                    .as_slice(),
-            )
-            .flatten()
-            .collect();
-            let key = rustls_pemfile::private_key(
-                &mut std::fs::read(kf)
-                    .map_err(|e| format!("{kf}: {e}"))?
-                    .as_slice(),
-            )
-            .map_err(|e| format!("{kf}: {e}"))?
-            .ok_or_else(|| format!("{kf}: no private key found"))?;
-            builder
-                .with_client_auth_cert(certs, key)
-                .map_err(|e| e.to_string())?
-        }
-        (None, None) => builder.with_no_client_auth(),
-        _ => return Err("tls_config needs both cert_file and key_file".into()),
-    };
-    config.alpn_protocols = if http.enable_http2 {
-        vec![b"h2".to_vec(), b"http/1.1".to_vec()]
-    } else {
-        vec![b"http/1.1".to_vec()]
-    };
-    let mut b = reqwest::Client::builder()
-        .tls_backend_preconfigured(config)
-        .gzip(true)
-        .user_agent(concat!("Bongsu/", env!("CARGO_PKG_VERSION")))
-        .redirect(if http.follow_redirects {
-            reqwest::redirect::Policy::limited(10)
-        } else {
-            reqwest::redirect::Policy::none()
-        });
-    if !http.enable_http2 {
-        b = b.http1_only();
-    }
-    match &http.proxy_url {
-        Some(p) if !p.is_empty() => {
-            b = b.proxy(reqwest::Proxy::all(p).map_err(|e| format!("proxy_url: {e}"))?);
-        }
-        _ => b = b.no_proxy(),
-    }
-    b.build().map_err(|e| e.to_string())
-}
-
-fn system_roots() -> Vec<u8> {
-    for p in [
-        "/etc/ssl/certs/ca-certificates.crt",
-        "/etc/pki/tls/certs/ca-bundle.crt",
-        "/etc/ssl/cert.pem",
-    ] {
-        if let Ok(b) = std::fs::read(p) {
-            return b;
-        }
-    }
-    Vec::new()
-}
-
-#[derive(Debug)]
-struct NoVerify(Arc<rustls::crypto::CryptoProvider>);
-
-impl rustls::client::danger::ServerCertVerifier for NoVerify {
-    fn verify_server_cert(
-        &self,
-        _end_entity: &rustls::pki_types::CertificateDer<'_>,
-        _intermediates: &[rustls::pki_types::CertificateDer<'_>],
-        _server_name: &rustls::pki_types::ServerName<'_>,
-        _ocsp: &[u8],
-        _now: rustls::pki_types::UnixTime,
-    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
-        Ok(rustls::client::danger::ServerCertVerified::assertion())
-    }
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &rustls::pki_types::CertificateDer<'_>,
-        dss: &rustls::DigitallySignedStruct,
-    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(
-            message,
-            cert,
-            dss,
-            &self.0.signature_verification_algorithms,
-        )
-    }
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &rustls::pki_types::CertificateDer<'_>,
-        dss: &rustls::DigitallySignedStruct,
-    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(
-            message,
-            cert,
-            dss,
-            &self.0.signature_verification_algorithms,
-        )
-    }
-    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
-        self.0.signature_verification_algorithms.supported_schemes()
-    }
-}
 
 // ---------------------------------------------------------------------------
 // Pool sync
@@ -897,53 +764,7 @@ async fn fetch(ctx: &PoolCtx, target: &Target) -> Result<(Vec<u8>, String), Stri
             "X-Prometheus-Scrape-Timeout-Seconds",
             format!("{}", target.timeout_ms as f64 / 1000.0),
         );
-    if let Some(b) = &cfg.basic_auth {
-        let user = match &b.username_file {
-            Some(f) => read_secret_file(f)?,
-            None => b.username.clone(),
-        };
-        let pass = match (&b.password, &b.password_file) {
-            (Some(p), _) => Some(p.expose().to_string()),
-            (None, Some(f)) => Some(read_secret_file(f)?),
-            _ => None,
-        };
-        req = req.basic_auth(user, pass);
-    }
-    let bearer = |kind: &str, cred: String| format!("{} {}", kind, cred);
-    if let Some(a) = &cfg.authorization {
-        let kind = a
-            .kind
-            .clone()
-            .filter(|k| !k.is_empty())
-            .unwrap_or_else(|| "Bearer".into());
-        let cred = match (&a.credentials, &a.credentials_file) {
-            (Some(c), _) => c.expose().to_string(),
-            (None, Some(f)) => read_secret_file(f)?,
-            _ => String::new(),
-        };
-        req = req.header(reqwest::header::AUTHORIZATION, bearer(&kind, cred));
-    } else if let Some(t) = &cfg.bearer_token {
-        req = req.header(
-            reqwest::header::AUTHORIZATION,
-            bearer("Bearer", t.expose().to_string()),
-        );
-    } else if let Some(f) = &cfg.bearer_token_file {
-        req = req.header(
-            reqwest::header::AUTHORIZATION,
-            bearer("Bearer", read_secret_file(f)?),
-        );
-    }
-    for (k, h) in &cfg.http_headers {
-        for val in &h.values {
-            req = req.header(k.as_str(), val.as_str());
-        }
-        for val in &h.secrets {
-            req = req.header(k.as_str(), val.expose());
-        }
-        for f in &h.files {
-            req = req.header(k.as_str(), read_secret_file(f)?);
-        }
-    }
+    req = crate::http::apply_auth(req, &ctx.http)?;
     let limit = cfg.body_size_limit.map(|b| b.0).filter(|b| *b > 0);
     let work = async {
         let mut resp = req.send().await.map_err(|e| error_chain(&e))?;
@@ -990,12 +811,6 @@ fn error_chain(e: &dyn std::error::Error) -> String {
         src = x.source();
     }
     s
-}
-
-fn read_secret_file(f: &str) -> Result<String, String> {
-    std::fs::read_to_string(f)
-        .map(|s| s.trim().to_string())
-        .map_err(|e| format!("unable to read {f}: {e}"))
 }
 
 fn content_format(cfg: &ScrapeConfig, ctype: &str) -> Result<Format, String> {

@@ -380,3 +380,73 @@ async fn https_auth_gzip_headers() {
     assert!(head.contains("accept-encoding: gzip"), "{head}");
     mgr.stop().await;
 }
+
+/// Targets from http_sd_configs and file_sd_configs come and go.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn http_and_file_discovery() {
+    let target = Arc::new(Mutex::new((
+        GOOD.to_string(),
+        "text/plain; version=0.0.4".to_string(),
+    )));
+    let taddr = serve(target.clone()).await;
+    let sd = Arc::new(Mutex::new((
+        format!("[{{\"targets\": [\"{taddr}\"], \"labels\": {{\"team\": \"a\"}}}}]"),
+        "application/json".to_string(),
+    )));
+    let sdaddr = serve(sd.clone()).await;
+    let dir = tempfile::tempdir().expect("tmp");
+    let sd_file = dir.path().join("targets.yml");
+    std::fs::write(&sd_file, "[]\n").expect("write");
+    let store = Store::default();
+    let mgr = ScrapeManager::new(Arc::new(store.clone()));
+    let yaml = format!(
+        "scrape_configs:\n  - job_name: h\n    scrape_interval: 200ms\n    scrape_timeout: 150ms\n    http_sd_configs:\n      - url: http://{sdaddr}/sd\n        refresh_interval: 200ms\n    relabel_configs:\n      - source_labels: [__meta_url]\n        target_label: sd_url\n  - job_name: f\n    scrape_interval: 200ms\n    scrape_timeout: 150ms\n    file_sd_configs:\n      - files: ['{}']\n        refresh_interval: 10m\n",
+        sd_file.display()
+    );
+    mgr.apply_config(&load_str(&yaml, "sd.yml").expect("cfg"))
+        .await
+        .expect("apply");
+    wait_for(&store, 0, "http_sd target scraped", |s| {
+        named(s, "up")
+            .iter()
+            .any(|x| x.0.get("job") == Some("h") && x.2 == 1.0)
+    })
+    .await;
+    let t = mgr.active_targets();
+    let h = t.iter().find(|t| t.scrape_pool == "h").expect("h target");
+    assert_eq!(h.labels.get("team"), Some("a"));
+    assert_eq!(
+        h.labels.get("sd_url"),
+        Some(format!("http://{sdaddr}/sd").as_str())
+    );
+
+    // file_sd: a file change is picked up by the watcher (refresh is 10m).
+    std::fs::write(
+        &sd_file,
+        format!("- targets: ['{taddr}']\n  labels: {{from: file}}\n"),
+    )
+    .expect("write");
+    wait_for(&store, 0, "file_sd target scraped", |s| {
+        named(s, "up")
+            .iter()
+            .any(|x| x.0.get("job") == Some("f") && x.2 == 1.0)
+    })
+    .await;
+
+    // The HTTP SD endpoint drops the target: its series go stale.
+    let mark = store.len();
+    sd.lock().0 = "[]".into();
+    wait_for(
+        &store,
+        mark,
+        "stale markers for the removed http_sd target",
+        |s| {
+            s.iter().any(|x| {
+                x.0.get("job") == Some("h") && x.0.metric_name() == Some("up") && is_stale_nan(x.2)
+            })
+        },
+    )
+    .await;
+    assert!(mgr.active_targets().iter().all(|t| t.scrape_pool != "h"));
+    mgr.stop().await;
+}

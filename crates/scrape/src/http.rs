@@ -1,0 +1,208 @@
+//! HTTP clients for scraping and HTTP service discovery: rustls on `ring`,
+//! CA / client certificates, `insecure_skip_verify`, proxies, redirects and
+//! the authentication headers of Prometheus' HTTP client configuration.
+
+use std::sync::Arc;
+
+use crate::config::HttpClientConfig;
+
+/// Builds a client for one HTTP client configuration, with rustls on the
+/// `ring` provider (never a second provider: two make rustls panic).
+pub fn build_client(http: &HttpClientConfig, gzip: bool) -> Result<reqwest::Client, String> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let tls = &http.tls_config;
+    let versions: Vec<&'static rustls::SupportedProtocolVersion> = match tls.min_version.as_deref()
+    {
+        Some("TLS13") => vec![&rustls::version::TLS13],
+        Some("TLS12") | None | Some("") => vec![&rustls::version::TLS12, &rustls::version::TLS13],
+        Some("TLS10") | Some("TLS11") => vec![&rustls::version::TLS12, &rustls::version::TLS13],
+        Some(o) => return Err(format!("unknown TLS version {o:?}: use TLS12 or TLS13")),
+    };
+    let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
+        .with_protocol_versions(&versions)
+        .map_err(|e| e.to_string())?;
+    let builder = if tls.insecure_skip_verify {
+        builder
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(NoVerify(provider)))
+    } else {
+        let mut roots = rustls::RootCertStore::empty();
+        let ca_pem: Vec<u8> = match (&tls.ca_file, &tls.ca) {
+            (Some(f), _) => std::fs::read(f)
+                .map_err(|e| format!("unable to load specified CA cert {f}: {e}"))?,
+            (None, Some(inline)) => inline.as_bytes().to_vec(),
+            (None, None) => system_roots(),
+        };
+        for c in rustls_pemfile::certs(&mut ca_pem.as_slice()).flatten() {
+            let _ = roots.add(c);
+        }
+        builder.with_root_certificates(roots)
+    };
+    let mut config = match (&tls.cert_file, &tls.key_file) {
+        (Some(cf), Some(kf)) => {
+            let certs: Vec<_> = rustls_pemfile::certs(
+                &mut std::fs::read(cf)
+                    .map_err(|e| format!("{cf}: {e}"))?
+                    .as_slice(),
+            )
+            .flatten()
+            .collect();
+            let key = rustls_pemfile::private_key(
+                &mut std::fs::read(kf)
+                    .map_err(|e| format!("{kf}: {e}"))?
+                    .as_slice(),
+            )
+            .map_err(|e| format!("{kf}: {e}"))?
+            .ok_or_else(|| format!("{kf}: no private key found"))?;
+            builder
+                .with_client_auth_cert(certs, key)
+                .map_err(|e| e.to_string())?
+        }
+        (None, None) => builder.with_no_client_auth(),
+        _ => return Err("tls_config needs both cert_file and key_file".into()),
+    };
+    config.alpn_protocols = if http.enable_http2 {
+        vec![b"h2".to_vec(), b"http/1.1".to_vec()]
+    } else {
+        vec![b"http/1.1".to_vec()]
+    };
+    let mut b = reqwest::Client::builder()
+        .tls_backend_preconfigured(config)
+        .gzip(gzip)
+        .user_agent(concat!("Bongsu/", env!("CARGO_PKG_VERSION")))
+        .redirect(if http.follow_redirects {
+            reqwest::redirect::Policy::limited(10)
+        } else {
+            reqwest::redirect::Policy::none()
+        });
+    if !http.enable_http2 {
+        b = b.http1_only();
+    }
+    match &http.proxy_url {
+        Some(p) if !p.is_empty() => {
+            b = b.proxy(reqwest::Proxy::all(p).map_err(|e| format!("proxy_url: {e}"))?);
+        }
+        _ => b = b.no_proxy(),
+    }
+    b.build().map_err(|e| e.to_string())
+}
+
+fn system_roots() -> Vec<u8> {
+    for p in [
+        "/etc/ssl/certs/ca-certificates.crt",
+        "/etc/pki/tls/certs/ca-bundle.crt",
+        "/etc/ssl/cert.pem",
+    ] {
+        if let Ok(b) = std::fs::read(p) {
+            return b;
+        }
+    }
+    Vec::new()
+}
+
+#[derive(Debug)]
+struct NoVerify(Arc<rustls::crypto::CryptoProvider>);
+
+impl rustls::client::danger::ServerCertVerifier for NoVerify {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &rustls::pki_types::CertificateDer<'_>,
+        _intermediates: &[rustls::pki_types::CertificateDer<'_>],
+        _server_name: &rustls::pki_types::ServerName<'_>,
+        _ocsp: &[u8],
+        _now: rustls::pki_types::UnixTime,
+    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
+        Ok(rustls::client::danger::ServerCertVerified::assertion())
+    }
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls::pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls::pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.0.signature_verification_algorithms.supported_schemes()
+    }
+}
+
+/// Adds basic auth, authorization / bearer token and `http_headers`.
+pub fn apply_auth(
+    mut req: reqwest::RequestBuilder,
+    http: &HttpClientConfig,
+) -> Result<reqwest::RequestBuilder, String> {
+    if let Some(b) = &http.basic_auth {
+        let user = match &b.username_file {
+            Some(f) => read_secret_file(f)?,
+            None => b.username.clone(),
+        };
+        let pass = match (&b.password, &b.password_file) {
+            (Some(p), _) => Some(p.expose().to_string()),
+            (None, Some(f)) => Some(read_secret_file(f)?),
+            _ => None,
+        };
+        req = req.basic_auth(user, pass);
+    }
+    let bearer = |kind: &str, cred: String| format!("{} {}", kind, cred);
+    if let Some(a) = &http.authorization {
+        let kind = a
+            .kind
+            .clone()
+            .filter(|k| !k.is_empty())
+            .unwrap_or_else(|| "Bearer".into());
+        let cred = match (&a.credentials, &a.credentials_file) {
+            (Some(c), _) => c.expose().to_string(),
+            (None, Some(f)) => read_secret_file(f)?,
+            _ => String::new(),
+        };
+        req = req.header(reqwest::header::AUTHORIZATION, bearer(&kind, cred));
+    } else if let Some(t) = &http.bearer_token {
+        req = req.header(
+            reqwest::header::AUTHORIZATION,
+            bearer("Bearer", t.expose().to_string()),
+        );
+    } else if let Some(f) = &http.bearer_token_file {
+        req = req.header(
+            reqwest::header::AUTHORIZATION,
+            bearer("Bearer", read_secret_file(f)?),
+        );
+    }
+    for (k, h) in &http.http_headers {
+        for val in &h.values {
+            req = req.header(k.as_str(), val.as_str());
+        }
+        for val in &h.secrets {
+            req = req.header(k.as_str(), val.expose());
+        }
+        for f in &h.files {
+            req = req.header(k.as_str(), read_secret_file(f)?);
+        }
+    }
+    Ok(req)
+}
+
+/// Reads a credentials file, trimming the trailing newline.
+pub fn read_secret_file(f: &str) -> Result<String, String> {
+    std::fs::read_to_string(f)
+        .map(|s| s.trim().to_string())
+        .map_err(|e| format!("unable to read {f}: {e}"))
+}
