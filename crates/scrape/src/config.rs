@@ -469,6 +469,13 @@ macro_rules! with_http_client {
                 resolve(&mut self.tls_config.ca_file, dir);
                 resolve(&mut self.tls_config.cert_file, dir);
                 resolve(&mut self.tls_config.key_file, dir);
+                for h in self.http_headers.values_mut() {
+                    for f in h.files.iter_mut() {
+                        let mut o = Some(std::mem::take(f));
+                        resolve(&mut o, dir);
+                        *f = o.unwrap_or_default();
+                    }
+                }
             }
         }
     };
@@ -2072,5 +2079,17 @@ mod upstream_testdata {
             }
         }
         eprintln!("Prometheus config testdata: good {good_ok}/{good_n} load, bad {bad_ok}/{bad_n} rejected");
+    }
+}
+
+#[cfg(test)]
+mod render_preview {
+    /// `cargo test -p bongsu-scrape render_preview -- --ignored --nocapture`
+    #[test]
+    #[ignore]
+    fn preview() {
+        let p = std::env::var("BONGSU_PREVIEW_CONFIG").unwrap_or_default();
+        let c = super::load_file(std::path::Path::new(&p)).expect("load");
+        println!("{}", super::to_yaml(&c));
     }
 }

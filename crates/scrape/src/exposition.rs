@@ -1398,6 +1398,52 @@ mod tests {
         eprintln!("expfmt seeds: valid accepted {good}/{good_n}, invalid rejected {bad}/{bad_n} (text parser is lenient like Prometheus' scrape parser)");
     }
 
+    /// Mutated corpus inputs never panic either parser (a cheap stand-in
+    /// for the cargo-fuzz targets, run on every test).
+    #[test]
+    fn mutations_never_panic() {
+        let Some(dir) = conformance_dir() else { return };
+        let ex = dir.join("exposition");
+        let seeds = [
+            "prometheus-common-expfmt/testdata/text",
+            "prometheus-prometheus/textparse-testdata/alltypes.5mfs.om.txt",
+            "openmetrics/parsers/escaping/metrics",
+            "openmetrics/parsers/exemplars_with_hash_in_label_values/metrics",
+            "openmetrics/parsers/exemplars_wide_chars/metrics",
+        ];
+        let mut rng: u64 = 0x9E37_79B9_7F4A_7C15;
+        let mut next = move || {
+            rng ^= rng << 13;
+            rng ^= rng >> 7;
+            rng ^= rng << 17;
+            rng
+        };
+        let alphabet = b"{}\",=# \n\\\t.eE+-0123456789aZ_:";
+        for seed in seeds {
+            let base = std::fs::read(ex.join(seed)).expect(seed);
+            for _ in 0..1000 {
+                let mut b = base.clone();
+                for _ in 0..(1 + next() % 4) {
+                    if b.is_empty() {
+                        break;
+                    }
+                    let i = (next() % b.len() as u64) as usize;
+                    match next() % 4 {
+                        0 => b[i] = alphabet[(next() % alphabet.len() as u64) as usize],
+                        1 => {
+                            b.remove(i);
+                        }
+                        2 => b.insert(i, alphabet[(next() % alphabet.len() as u64) as usize]),
+                        _ => b.truncate(i),
+                    }
+                }
+                let _ = parse(&b, Format::PrometheusText);
+                let _ = parse(&b, Format::OpenMetrics);
+                let _ = parse_scrape(&b, Format::OpenMetrics);
+            }
+        }
+    }
+
     #[test]
     fn openmetrics_requires_eof() {
         assert!(parse(b"a 1\n", Format::OpenMetrics).is_err());
