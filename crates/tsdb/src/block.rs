@@ -67,7 +67,9 @@ pub fn new_ulid() -> String {
     let ms = bongsu_model::now_ms().max(0) as u128 & ((1u128 << 48) - 1);
     let r: u128 = rand::random::<u128>() & ((1u128 << 80) - 1);
     let v = (ms << 80) | r;
-    (0..26).map(|i| ALPH[((v >> (125 - i * 5)) & 31) as usize] as char).collect()
+    (0..26)
+        .map(|i| ALPH[((v >> (125 - i * 5)) & 31) as usize] as char)
+        .collect()
 }
 
 pub(crate) fn is_ulid(s: &str) -> bool {
@@ -159,7 +161,9 @@ impl BlockWriter {
         }
         if let Some(last) = &self.last_labels {
             if labels <= last {
-                return Err(TsdbError::Invalid(format!("series {labels} added out of order or twice")));
+                return Err(TsdbError::Invalid(format!(
+                    "series {labels} added out of order or twice"
+                )));
             }
         }
         self.last_labels = Some(labels.clone());
@@ -175,7 +179,14 @@ impl BlockWriter {
             let data = colenc::encode(part);
             let (seg, off) = self.write_chunk(&data)?;
             let (mint, maxt) = (part[0].t, part[part.len() - 1].t);
-            metas.push(ChunkMeta { mint, maxt, n: part.len() as u32, seg, off, len: data.len() as u32 });
+            metas.push(ChunkMeta {
+                mint,
+                maxt,
+                n: part.len() as u32,
+                seg,
+                off,
+                len: data.len() as u32,
+            });
             self.mint = self.mint.min(mint);
             self.maxt = self.maxt.max(maxt);
             self.stats.num_chunks += 1;
@@ -188,7 +199,12 @@ impl BlockWriter {
 
     /// Writes index and meta, renames into place. `range` overrides the
     /// block's time range (`max` exclusive); `None` uses the data's.
-    pub fn finish(mut self, range: Option<(i64, i64)>, level: u32, sources: Vec<String>) -> Result<(BlockMeta, PathBuf), TsdbError> {
+    pub fn finish(
+        mut self,
+        range: Option<(i64, i64)>,
+        level: u32,
+        sources: Vec<String>,
+    ) -> Result<(BlockMeta, PathBuf), TsdbError> {
         if let Some(mut w) = self.seg_w.take() {
             w.flush()?;
             w.get_ref().sync_all()?;
@@ -249,13 +265,20 @@ impl BlockWriter {
             None if self.stats.num_samples == 0 => (0, 0),
             None => (self.mint, self.maxt.saturating_add(1)),
         };
-        let sources = if sources.is_empty() { vec![self.ulid.clone()] } else { sources };
+        let sources = if sources.is_empty() {
+            vec![self.ulid.clone()]
+        } else {
+            sources
+        };
         let meta = BlockMeta {
             ulid: self.ulid.clone(),
             min_time,
             max_time,
             stats: self.stats.clone(),
-            compaction: BlockCompaction { level: level.max(1), sources },
+            compaction: BlockCompaction {
+                level: level.max(1),
+                sources,
+            },
             version: 1,
         };
         write_json_atomic(&self.tmp.join("meta.json"), &meta)?;
@@ -340,7 +363,8 @@ impl Block {
         }
         data.truncate(n - 4);
         let raw = data.into_boxed_slice();
-        let (symbols, series, postings) = scan_index(&raw).map_err(|_| malformed(dir, "index: malformed"))?;
+        let (symbols, series, postings) =
+            scan_index(&raw).map_err(|_| malformed(dir, "index: malformed"))?;
         let mut files = Vec::new();
         let mut n = 1;
         loop {
@@ -353,7 +377,9 @@ impl Block {
         }
         let tombstones = match fs::read(dir.join("tombstones.json")) {
             Ok(d) => {
-                let mut t = serde_json::from_slice::<TombstonesFile>(&d).map(|t| t.intervals).unwrap_or_default();
+                let mut t = serde_json::from_slice::<TombstonesFile>(&d)
+                    .map(|t| t.intervals)
+                    .unwrap_or_default();
                 t.sort_unstable();
                 t
             }
@@ -381,18 +407,23 @@ impl Block {
     }
 
     fn sym(&self, id: u32) -> &str {
-        let Some(&off) = self.symbols.get(id as usize) else { return "" };
+        let Some(&off) = self.symbols.get(id as usize) else {
+            return "";
+        };
         let mut c = Cursor::new(&self.raw);
         c.pos = off as usize;
         c.str().unwrap_or("")
     }
 
     fn find_sym(&self, s: &str) -> Option<u32> {
-        self.symbols.binary_search_by(|&off| {
-            let mut c = Cursor::new(&self.raw);
-            c.pos = off as usize;
-            c.str().unwrap_or("").cmp(s)
-        }).ok().map(|i| i as u32)
+        self.symbols
+            .binary_search_by(|&off| {
+                let mut c = Cursor::new(&self.raw);
+                c.pos = off as usize;
+                c.str().unwrap_or("").cmp(s)
+            })
+            .ok()
+            .map(|i| i as u32)
     }
 
     /// Cursor at series `i`'s chunk metas, after its labels.
@@ -403,8 +434,14 @@ impl Block {
         match labels {
             Some(out) => {
                 for _ in 0..nl {
-                    let (n, v) = (c.uvarint().unwrap_or(0) as u32, c.uvarint().unwrap_or(0) as u32);
-                    out.push(Label { name: self.sym(n).to_string(), value: self.sym(v).to_string() });
+                    let (n, v) = (
+                        c.uvarint().unwrap_or(0) as u32,
+                        c.uvarint().unwrap_or(0) as u32,
+                    );
+                    out.push(Label {
+                        name: self.sym(n).to_string(),
+                        value: self.sym(v).to_string(),
+                    });
                 }
             }
             None => {
@@ -428,7 +465,9 @@ impl Block {
     }
 
     fn has_chunks_in(&self, i: usize, mint: i64, maxt: i64) -> bool {
-        self.chunks(i).iter().any(|c| c.maxt >= mint && c.mint <= maxt)
+        self.chunks(i)
+            .iter()
+            .any(|c| c.maxt >= mint && c.mint <= maxt)
     }
 
     /// Samples of series `i` in `[mint, maxt]`, tombstones applied.
@@ -438,21 +477,29 @@ impl Block {
             if c.maxt < mint || c.mint > maxt {
                 continue;
             }
-            let f = self.files.get((c.seg as usize).wrapping_sub(1)).ok_or_else(|| malformed(&self.dir, "chunk segment missing"))?;
+            let f = self
+                .files
+                .get((c.seg as usize).wrapping_sub(1))
+                .ok_or_else(|| malformed(&self.dir, "chunk segment missing"))?;
             let mut buf = vec![0u8; c.len as usize + 4];
             f.read_exact_at(&mut buf, c.off)?;
             let (data, crc) = buf.split_at(c.len as usize);
             if crc32fast::hash(data).to_le_bytes() != crc {
                 return Err(malformed(&self.dir, "chunk checksum mismatch"));
             }
-            let s = colenc::decode(data, c.n as usize).map_err(|_| malformed(&self.dir, "chunk undecodable"))?;
+            let s = colenc::decode(data, c.n as usize)
+                .map_err(|_| malformed(&self.dir, "chunk undecodable"))?;
             out.extend(s.into_iter().filter(|s| s.t >= mint && s.t <= maxt));
         }
         let ts = self.tombstones.read();
         if !ts.is_empty() {
             // sorted by series: binary search the series' intervals
             let start = ts.partition_point(|t| (t.0 as usize) < i);
-            let iv: Vec<(i64, i64)> = ts[start..].iter().take_while(|t| t.0 as usize == i).map(|t| (t.1, t.2)).collect();
+            let iv: Vec<(i64, i64)> = ts[start..]
+                .iter()
+                .take_while(|t| t.0 as usize == i)
+                .map(|t| (t.1, t.2))
+                .collect();
             if !iv.is_empty() {
                 out.retain(|s| !iv.iter().any(|&(a, b)| s.t >= a && s.t <= b));
             }
@@ -464,7 +511,13 @@ impl Block {
         crate::postings::select(self, ms)
     }
 
-    pub fn select(&self, ms: &[Matcher], mint: i64, maxt: i64, with_samples: bool) -> Result<Vec<(Labels, Vec<Sample>)>, TsdbError> {
+    pub fn select(
+        &self,
+        ms: &[Matcher],
+        mint: i64,
+        maxt: i64,
+        with_samples: bool,
+    ) -> Result<Vec<(Labels, Vec<Sample>)>, TsdbError> {
         let mut out = Vec::new();
         for id in self.select_ids(ms) {
             let i = id as usize;
@@ -485,7 +538,12 @@ impl Block {
 
     /// Adds tombstones for matching series overlapping `[mint, maxt]`.
     pub fn delete(&self, ms: &[Matcher], mint: i64, maxt: i64) -> Result<(), TsdbError> {
-        let ids: Vec<u32> = self.select_ids(ms).into_iter().filter(|&i| self.has_chunks_in(i as usize, mint, maxt)).map(|i| i as u32).collect();
+        let ids: Vec<u32> = self
+            .select_ids(ms)
+            .into_iter()
+            .filter(|&i| self.has_chunks_in(i as usize, mint, maxt))
+            .map(|i| i as u32)
+            .collect();
         if ids.is_empty() {
             return Ok(());
         }
@@ -493,7 +551,13 @@ impl Block {
         ts.extend(ids.into_iter().map(|i| (i, mint, maxt)));
         ts.sort_unstable();
         ts.dedup();
-        write_json_atomic(&self.dir.join("tombstones.json"), &TombstonesFile { version: 1, intervals: ts.clone() })
+        write_json_atomic(
+            &self.dir.join("tombstones.json"),
+            &TombstonesFile {
+                version: 1,
+                intervals: ts.clone(),
+            },
+        )
     }
 
     fn postings_at(&self, off: u32) -> Vec<u64> {
@@ -527,7 +591,14 @@ fn read_chunk_metas(c: &mut Cursor) -> Result<Vec<ChunkMeta>, Malformed> {
         if len > (64 << 20) {
             return Err(Malformed);
         }
-        chunks.push(ChunkMeta { mint, maxt, n: n as u32, seg, off, len: len as u32 });
+        chunks.push(ChunkMeta {
+            mint,
+            maxt,
+            n: n as u32,
+            seg,
+            off,
+            len: len as u32,
+        });
     }
     Ok(chunks)
 }
@@ -592,9 +663,17 @@ impl PostingsReader for Block {
         (0..self.series.len() as u64).collect()
     }
 
-    fn for_each_postings(&self, name: &str, exact: Option<&[String]>, pred: &dyn Fn(&str) -> bool, f: &mut dyn FnMut(&[u64])) {
+    fn for_each_postings(
+        &self,
+        name: &str,
+        exact: Option<&[String]>,
+        pred: &dyn Fn(&str) -> bool,
+        f: &mut dyn FnMut(&[u64]),
+    ) {
         let Some(n) = self.find_sym(name) else { return };
-        let Some(vals) = self.postings.get(&n) else { return };
+        let Some(vals) = self.postings.get(&n) else {
+            return;
+        };
         match exact {
             Some(list) => {
                 for v in list {
@@ -618,12 +697,21 @@ impl PostingsReader for Block {
     }
 
     fn label_values(&self, name: &str) -> Vec<String> {
-        let Some(n) = self.find_sym(name) else { return Vec::new() };
-        self.postings.get(&n).map(|vals| vals.iter().map(|(v, _)| self.sym(*v).to_string()).collect()).unwrap_or_default()
+        let Some(n) = self.find_sym(name) else {
+            return Vec::new();
+        };
+        self.postings
+            .get(&n)
+            .map(|vals| vals.iter().map(|(v, _)| self.sym(*v).to_string()).collect())
+            .unwrap_or_default()
     }
 
     fn label_names(&self) -> Vec<String> {
-        let mut v: Vec<String> = self.postings.keys().map(|n| self.sym(*n).to_string()).collect();
+        let mut v: Vec<String> = self
+            .postings
+            .keys()
+            .map(|n| self.sym(*n).to_string())
+            .collect();
         v.sort();
         v
     }

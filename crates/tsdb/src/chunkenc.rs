@@ -123,7 +123,16 @@ impl Default for XorChunk {
 
 impl XorChunk {
     pub fn new() -> Self {
-        XorChunk { buf: vec![0; 2], free: 0, count: 0, t: 0, delta: 0, v: 0, leading: 0xff, trailing: 0 }
+        XorChunk {
+            buf: vec![0; 2],
+            free: 0,
+            count: 0,
+            t: 0,
+            delta: 0,
+            v: 0,
+            leading: 0xff,
+            trailing: 0,
+        }
     }
 
     pub fn num_samples(&self) -> usize {
@@ -258,7 +267,8 @@ impl XorChunk {
 
     /// Writes a changed value as X or D, whichever is shorter.
     fn write_changed(&mut self, bits: u64) {
-        if let Some((e, delta, cost)) = decimal_delta(f64::from_bits(self.v), f64::from_bits(bits)) {
+        if let Some((e, delta, cost)) = decimal_delta(f64::from_bits(self.v), f64::from_bits(bits))
+        {
             if cost < self.xor_cost(bits) {
                 self.write_bit(true);
                 self.write_bits(e as u64, 3);
@@ -375,7 +385,10 @@ pub fn decode_into(data: &[u8], out: &mut Vec<Sample>) -> Result<(), CorruptChun
         if i == 0 {
             t = r.read_bits(64).ok_or(CorruptChunk)? as i64;
             v = r.read_bits(64).ok_or(CorruptChunk)?;
-            out.push(Sample { t, v: f64::from_bits(v) });
+            out.push(Sample {
+                t,
+                v: f64::from_bits(v),
+            });
             continue;
         }
         let ctl = r.read_unary(6).ok_or(CorruptChunk)?;
@@ -398,7 +411,11 @@ pub fn decode_into(data: &[u8], out: &mut Vec<Sample>) -> Result<(), CorruptChun
         };
         delta = delta.wrapping_add(dod);
         t = t.wrapping_add(delta);
-        let read_xor = |r: &mut BitReader, v: &mut u64, leading: &mut u32, trailing: &mut u32, hw: &mut bool| {
+        let read_xor = |r: &mut BitReader,
+                        v: &mut u64,
+                        leading: &mut u32,
+                        trailing: &mut u32,
+                        hw: &mut bool| {
             let new_window = r.read_bit().ok_or(CorruptChunk)?;
             if new_window {
                 *leading = r.read_bits(5).ok_or(CorruptChunk)? as u32;
@@ -416,11 +433,19 @@ pub fn decode_into(data: &[u8], out: &mut Vec<Sample>) -> Result<(), CorruptChun
             }
             let sig = 64 - *leading - *trailing;
             let bits = r.read_bits(sig).ok_or(CorruptChunk)?;
-            let x = if *trailing >= 64 { 0 } else { bits << *trailing };
+            let x = if *trailing >= 64 {
+                0
+            } else {
+                bits << *trailing
+            };
             *v ^= x;
             Ok(())
         };
-        let read_changed = |r: &mut BitReader, v: &mut u64, leading: &mut u32, trailing: &mut u32, hw: &mut bool| {
+        let read_changed = |r: &mut BitReader,
+                            v: &mut u64,
+                            leading: &mut u32,
+                            trailing: &mut u32,
+                            hw: &mut bool| {
             if r.read_bit().ok_or(CorruptChunk)? {
                 let e = r.read_bits(3).ok_or(CorruptChunk)? as usize;
                 let delta = match r.read_unary(3).ok_or(CorruptChunk)? {
@@ -440,18 +465,33 @@ pub fn decode_into(data: &[u8], out: &mut Vec<Sample>) -> Result<(), CorruptChun
         let value = match value_mode {
             0 => v,
             1 => {
-                read_changed(&mut r, &mut v, &mut leading, &mut trailing, &mut have_window)?;
+                read_changed(
+                    &mut r,
+                    &mut v,
+                    &mut leading,
+                    &mut trailing,
+                    &mut have_window,
+                )?;
                 v
             }
             2 => {
                 if r.read_bit().ok_or(CorruptChunk)? {
-                    read_changed(&mut r, &mut v, &mut leading, &mut trailing, &mut have_window)?;
+                    read_changed(
+                        &mut r,
+                        &mut v,
+                        &mut leading,
+                        &mut trailing,
+                        &mut have_window,
+                    )?;
                 }
                 v
             }
             _ => STALE_NAN_BITS,
         };
-        out.push(Sample { t, v: f64::from_bits(value) });
+        out.push(Sample {
+            t,
+            v: f64::from_bits(value),
+        });
     }
     Ok(())
 }
@@ -478,13 +518,33 @@ mod tests {
     use rand::{Rng, SeedableRng};
 
     fn same(a: &[Sample], b: &[Sample]) -> bool {
-        a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.t == y.t && x.v.to_bits() == y.v.to_bits())
+        a.len() == b.len()
+            && a.iter()
+                .zip(b)
+                .all(|(x, y)| x.t == y.t && x.v.to_bits() == y.v.to_bits())
     }
 
     #[test]
     fn round_trip_special_values() {
-        let vals = [1.0, 1.0, f64::NAN, STALE_NAN, 2.5, f64::INFINITY, f64::NEG_INFINITY, -0.0, 0.0, STALE_NAN, STALE_NAN, 3.0];
-        let s: Vec<Sample> = vals.iter().enumerate().map(|(i, &v)| Sample::new(1000 + i as i64 * 15000, v)).collect();
+        let vals = [
+            1.0,
+            1.0,
+            f64::NAN,
+            STALE_NAN,
+            2.5,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+            -0.0,
+            0.0,
+            STALE_NAN,
+            STALE_NAN,
+            3.0,
+        ];
+        let s: Vec<Sample> = vals
+            .iter()
+            .enumerate()
+            .map(|(i, &v)| Sample::new(1000 + i as i64 * 15000, v))
+            .collect();
         let enc = encode(&s);
         assert!(same(&decode(&enc).unwrap(), &s));
     }
@@ -509,10 +569,12 @@ mod tests {
         assert!(same(&decode(&enc).unwrap(), &s));
         // a CPU counter in 0.01 steps needs far less than XOR's ~6 bytes/sample
         let mut c = 1_000_000i64;
-        let counter: Vec<Sample> = (0..120).map(|i| {
-            c += 950 + (i * 7919 % 100);
-            Sample::new(i * 10_000, c as f64 / 100.0)
-        }).collect();
+        let counter: Vec<Sample> = (0..120)
+            .map(|i| {
+                c += 950 + (i * 7919 % 100);
+                Sample::new(i * 10_000, c as f64 / 100.0)
+            })
+            .collect();
         let enc = encode(&counter);
         assert!(same(&decode(&enc).unwrap(), &counter));
         assert!(enc.len() < 120 * 3, "{} bytes", enc.len());
@@ -521,7 +583,16 @@ mod tests {
     #[test]
     fn fuzzish_round_trip() {
         let mut rng = rand::rngs::StdRng::seed_from_u64(7);
-        let specials = [f64::NAN, STALE_NAN, f64::INFINITY, f64::NEG_INFINITY, -0.0, 0.0, f64::MIN_POSITIVE, f64::MAX];
+        let specials = [
+            f64::NAN,
+            STALE_NAN,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+            -0.0,
+            0.0,
+            f64::MIN_POSITIVE,
+            f64::MAX,
+        ];
         for case in 0..400 {
             let n = rng.gen_range(1..300);
             let mut t: i64 = rng.gen_range(i64::MIN / 4..i64::MAX / 4);

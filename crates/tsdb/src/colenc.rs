@@ -67,8 +67,15 @@ fn encode_columns(samples: &[Sample]) -> Option<Vec<u8>> {
     let mut b = vec![2u8];
     // timestamps
     let t0 = samples[0].t;
-    let step = if n >= 2 { samples[1].t.wrapping_sub(t0) } else { 0 };
-    let regular = step >= 0 && samples.windows(2).all(|w| w[1].t.wrapping_sub(w[0].t) == step);
+    let step = if n >= 2 {
+        samples[1].t.wrapping_sub(t0)
+    } else {
+        0
+    };
+    let regular = step >= 0
+        && samples
+            .windows(2)
+            .all(|w| w[1].t.wrapping_sub(w[0].t) == step);
     if regular {
         b.push(0);
         put_varint(&mut b, t0);
@@ -81,7 +88,11 @@ fn encode_columns(samples: &[Sample]) -> Option<Vec<u8>> {
         let mut deltas: Vec<i64> = ts.windows(2).map(|w| w[1].wrapping_sub(w[0])).collect();
         deltas.sort_unstable();
         let step = deltas[deltas.len() / 2];
-        let resid: Vec<i64> = ts.iter().enumerate().map(|(i, &t)| t.wrapping_sub(t0.wrapping_add(step.wrapping_mul(i as i64)))).collect();
+        let resid: Vec<i64> = ts
+            .iter()
+            .enumerate()
+            .map(|(i, &t)| t.wrapping_sub(t0.wrapping_add(step.wrapping_mul(i as i64))))
+            .collect();
         let grid = simple_compress(&resid, &pco_cfg()).ok()?;
         if grid.len() + 10 < plain.len() {
             b.push(2);
@@ -99,7 +110,11 @@ fn encode_columns(samples: &[Sample]) -> Option<Vec<u8>> {
     let mut vals = Vec::with_capacity(n);
     let mut exc = Vec::new();
     // Exceptions take the previous real value (the first real one when leading).
-    let mut prev = samples.iter().map(|s| s.v).find(|v| !is_exception(*v)).unwrap_or(0.0);
+    let mut prev = samples
+        .iter()
+        .map(|s| s.v)
+        .find(|v| !is_exception(*v))
+        .unwrap_or(0.0);
     for (i, s) in samples.iter().enumerate() {
         if is_exception(s.v) {
             exc.push((i, s.v.to_bits()));
@@ -172,14 +187,19 @@ fn decode_columns(c: &mut Cursor, n: usize) -> Result<Vec<Sample>, Malformed> {
         0 => {
             let t0 = c.varint()?;
             let step = c.uvarint()? as i64;
-            (0..n as i64).map(|i| t0.wrapping_add(step.wrapping_mul(i))).collect()
+            (0..n as i64)
+                .map(|i| t0.wrapping_add(step.wrapping_mul(i)))
+                .collect()
         }
         1 => pco_i64(c, n)?,
         2 => {
             let t0 = c.varint()?;
             let step = c.varint()?;
             let r = pco_i64(c, n)?;
-            r.into_iter().enumerate().map(|(i, d)| t0.wrapping_add(step.wrapping_mul(i as i64)).wrapping_add(d)).collect()
+            r.into_iter()
+                .enumerate()
+                .map(|(i, d)| t0.wrapping_add(step.wrapping_mul(i as i64)).wrapping_add(d))
+                .collect()
         }
         _ => return Err(Malformed),
     };
@@ -211,7 +231,11 @@ fn decode_columns(c: &mut Cursor, n: usize) -> Result<Vec<Sample>, Malformed> {
         }
         _ => return Err(Malformed),
     };
-    let mut out: Vec<Sample> = ts.into_iter().zip(vals).map(|(t, v)| Sample { t, v }).collect();
+    let mut out: Vec<Sample> = ts
+        .into_iter()
+        .zip(vals)
+        .map(|(t, v)| Sample { t, v })
+        .collect();
     for (i, bits) in exc {
         out[i].v = f64::from_bits(bits);
     }
@@ -225,7 +249,10 @@ mod tests {
     use rand::{Rng, SeedableRng};
 
     fn same(a: &[Sample], b: &[Sample]) -> bool {
-        a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.t == y.t && x.v.to_bits() == y.v.to_bits())
+        a.len() == b.len()
+            && a.iter()
+                .zip(b)
+                .all(|(x, y)| x.t == y.t && x.v.to_bits() == y.v.to_bits())
     }
 
     #[test]
@@ -238,12 +265,21 @@ mod tests {
             let mut v = 100.0;
             let mut s = Vec::new();
             for _ in 0..n {
-                t += if case % 2 == 0 { 10_000 } else { rng.gen_range(9_990..10_010) };
+                t += if case % 2 == 0 {
+                    10_000
+                } else {
+                    rng.gen_range(9_990..10_010)
+                };
                 v = match rng.gen_range(0..10) {
                     0 => specials[rng.gen_range(0..specials.len())],
                     1 => f64::from_bits(rng.gen::<u64>() >> 2),
                     _ if case % 3 == 0 => v,
-                    _ => ((if v.is_finite() { v } else { 0.0 }) * 100.0 + rng.gen_range(0..500) as f64).round() / 100.0,
+                    _ => {
+                        ((if v.is_finite() { v } else { 0.0 }) * 100.0
+                            + rng.gen_range(0..500) as f64)
+                            .round()
+                            / 100.0
+                    }
                 };
                 s.push(Sample::new(t, v));
             }

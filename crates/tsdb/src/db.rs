@@ -5,7 +5,9 @@ use crate::head::Head;
 use crate::postings::PostingsReader;
 use crate::wal::{self, Record, Wal};
 use crate::{HeadStats, Options, Stats, TsdbError, TsdbStatus, DEFAULT_RETENTION_MS};
-use bongsu_model::storage::{AppendError, Appendable, Appender, Queryable, SelectHints, Series, StorageError};
+use bongsu_model::storage::{
+    AppendError, Appendable, Appender, Queryable, SelectHints, Series, StorageError,
+};
 use bongsu_model::{Labels, Matcher, Sample};
 use parking_lot::{Mutex, RwLock};
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -59,7 +61,11 @@ pub struct Db {
 }
 
 fn lock_dir(dir: &Path) -> Result<File, TsdbError> {
-    let f = fs::OpenOptions::new().create(true).truncate(false).write(true).open(dir.join("lock"))?;
+    let f = fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(dir.join("lock"))?;
     if !try_flock(&f) {
         return Err(TsdbError::Locked(dir.to_path_buf()));
     }
@@ -88,14 +94,21 @@ impl Db {
     /// Opens (or creates) the store: loads blocks, replays the WAL.
     pub fn open(opts: Options) -> Result<Arc<Db>, TsdbError> {
         if opts.block_duration_ms <= 0 {
-            return Err(TsdbError::Invalid(format!("block duration must be positive, got {}ms", opts.block_duration_ms)));
+            return Err(TsdbError::Invalid(format!(
+                "block duration must be positive, got {}ms",
+                opts.block_duration_ms
+            )));
         }
         let dir = opts.path.clone();
         fs::create_dir_all(&dir)?;
         let lock = lock_dir(&dir)?;
         let blocks = load_blocks(&dir)?;
         let head = Head::new(opts.block_duration_ms);
-        let blocks_max = blocks.iter().map(|b| b.meta.max_time).max().unwrap_or(i64::MIN);
+        let blocks_max = blocks
+            .iter()
+            .map(|b| b.meta.max_time)
+            .max()
+            .unwrap_or(i64::MIN);
         head.min_valid_t.store(blocks_max, Ordering::Relaxed);
         let c = Counters::default();
         let wal_dir = dir.join("wal");
@@ -118,21 +131,23 @@ impl Db {
             if !d.is_zero() {
                 let weak = Arc::downgrade(&inner);
                 let step = d.min(Duration::from_millis(200));
-                let _ = std::thread::Builder::new().name("tsdb-wal-fsync".into()).spawn(move || {
-                    let mut waited = Duration::ZERO;
-                    loop {
-                        std::thread::sleep(step);
-                        waited += step;
-                        let Some(i) = weak.upgrade() else { break };
-                        if i.closed.load(Ordering::Relaxed) {
-                            break;
+                let _ = std::thread::Builder::new()
+                    .name("tsdb-wal-fsync".into())
+                    .spawn(move || {
+                        let mut waited = Duration::ZERO;
+                        loop {
+                            std::thread::sleep(step);
+                            waited += step;
+                            let Some(i) = weak.upgrade() else { break };
+                            if i.closed.load(Ordering::Relaxed) {
+                                break;
+                            }
+                            if waited >= d {
+                                waited = Duration::ZERO;
+                                let _ = i.wal.sync();
+                            }
                         }
-                        if waited >= d {
-                            waited = Duration::ZERO;
-                            let _ = i.wal.sync();
-                        }
-                    }
-                });
+                    });
             }
         }
         Ok(Arc::new(Db { inner }))
@@ -155,7 +170,10 @@ impl Db {
         let _measure = MeasureOnDrop(&i.head, &i.c.head_chunk_bytes);
         let mut cut = false;
         loop {
-            let (hmin, hmax) = (i.head.min_t.load(Ordering::Relaxed), i.head.max_t.load(Ordering::Relaxed));
+            let (hmin, hmax) = (
+                i.head.min_t.load(Ordering::Relaxed),
+                i.head.max_t.load(Ordering::Relaxed),
+            );
             if hmin == i64::MAX || hmax == i64::MIN || hmax.saturating_sub(hmin) <= bd / 2 * 3 {
                 break;
             }
@@ -221,7 +239,10 @@ impl Db {
                 buf.clear();
                 {
                     let ix = head.index.read();
-                    let ls: Vec<(u64, Labels)> = batch.iter().filter_map(|&id| ix.labels(id).map(|l| (id, l))).collect();
+                    let ls: Vec<(u64, Labels)> = batch
+                        .iter()
+                        .filter_map(|&id| ix.labels(id).map(|l| (id, l)))
+                        .collect();
                     wal::encode_series(&mut buf, ls.iter().map(|(id, l)| (*id, l)));
                 }
                 for &id in batch {
@@ -264,7 +285,10 @@ impl Db {
     }
 
     fn retention_ms(&self) -> i64 {
-        self.inner.opts.retention_time_ms.unwrap_or(DEFAULT_RETENTION_MS)
+        self.inner
+            .opts
+            .retention_time_ms
+            .unwrap_or(DEFAULT_RETENTION_MS)
     }
 
     fn compact(&self) -> Result<(), TsdbError> {
@@ -283,7 +307,12 @@ impl Db {
                 }
                 for (w, group) in windows {
                     let end = w.saturating_add(1).saturating_mul(r);
-                    if group.len() >= 2 && end <= head_min && group.iter().any(|b| b.meta.max_time.saturating_sub(b.meta.min_time) < r) {
+                    if group.len() >= 2
+                        && end <= head_min
+                        && group
+                            .iter()
+                            .any(|b| b.meta.max_time.saturating_sub(b.meta.min_time) < r)
+                    {
                         plan = Some(group);
                         break 'ranges;
                     }
@@ -300,7 +329,10 @@ impl Db {
     fn merge_blocks(&self, group: &[Arc<Block>]) -> Result<(), TsdbError> {
         let i = &*self.inner;
         let mut w = BlockWriter::new(&i.dir)?;
-        let mut cursors: Vec<(usize, Option<Labels>)> = group.iter().map(|b| (0usize, (b.num_series() > 0).then(|| b.labels(0)))).collect();
+        let mut cursors: Vec<(usize, Option<Labels>)> = group
+            .iter()
+            .map(|b| (0usize, (b.num_series() > 0).then(|| b.labels(0))))
+            .collect();
         while let Some(min) = cursors.iter().filter_map(|c| c.1.clone()).min() {
             let mut samples: Vec<Sample> = Vec::new();
             let mut parts = 0;
@@ -319,8 +351,16 @@ impl Db {
         }
         let mint = group.iter().map(|b| b.meta.min_time).min().unwrap_or(0);
         let maxt = group.iter().map(|b| b.meta.max_time).max().unwrap_or(0);
-        let level = group.iter().map(|b| b.meta.compaction.level).max().unwrap_or(1) + 1;
-        let mut sources: Vec<String> = group.iter().flat_map(|b| b.meta.compaction.sources.iter().cloned()).collect();
+        let level = group
+            .iter()
+            .map(|b| b.meta.compaction.level)
+            .max()
+            .unwrap_or(1)
+            + 1;
+        let mut sources: Vec<String> = group
+            .iter()
+            .flat_map(|b| b.meta.compaction.sources.iter().cloned())
+            .collect();
         sources.sort();
         sources.dedup();
         let (_meta, path) = w.finish(Some((mint, maxt)), level, sources)?;
@@ -355,7 +395,11 @@ impl Db {
         }
         let mut drop_ids: Vec<Arc<Block>> = Vec::new();
         let ret = self.retention_ms();
-        let newest = blocks.iter().map(|b| b.meta.max_time).max().unwrap_or(i64::MIN);
+        let newest = blocks
+            .iter()
+            .map(|b| b.meta.max_time)
+            .max()
+            .unwrap_or(i64::MIN);
         if ret > 0 {
             for b in &blocks {
                 if newest.saturating_sub(b.meta.max_time) >= ret {
@@ -365,7 +409,8 @@ impl Db {
             }
         }
         if let Some(limit) = i.opts.retention_size_bytes.filter(|l| *l > 0) {
-            let mut total: u64 = i.wal.bytes.load(Ordering::Relaxed) + blocks.iter().map(|b| b.size).sum::<u64>();
+            let mut total: u64 =
+                i.wal.bytes.load(Ordering::Relaxed) + blocks.iter().map(|b| b.size).sum::<u64>();
             for b in &drop_ids {
                 total = total.saturating_sub(b.size);
             }
@@ -390,7 +435,12 @@ impl Db {
         let i = &*self.inner;
         let blocks = i.blocks.read();
         let head_min = i.head.min_t.load(Ordering::Relaxed);
-        let lowest = blocks.iter().map(|b| b.meta.min_time).min().unwrap_or(i64::MAX).min(head_min);
+        let lowest = blocks
+            .iter()
+            .map(|b| b.meta.min_time)
+            .min()
+            .unwrap_or(i64::MAX)
+            .min(head_min);
         let (head_series, syms) = {
             let ix = i.head.index.read();
             (ix.series.len() as u64, ix.syms.bytes() as u64)
@@ -451,7 +501,8 @@ impl Db {
             }
             mem.push((name.to_string(), size));
         }
-        let pair_name = |p: &(u64, u32, u32)| format!("{}={}", ix.syms.resolve(p.1), ix.syms.resolve(p.2));
+        let pair_name =
+            |p: &(u64, u32, u32)| format!("{}={}", ix.syms.resolve(p.1), ix.syms.resolve(p.2));
         if pairs.len() > limit {
             pairs.select_nth_unstable_by(limit, |a, b| b.0.cmp(&a.0));
             // keep ties at the cut deterministic: include all with the cut's count, sort by name below
@@ -519,7 +570,12 @@ impl Db {
 
     /// Deletes samples of matching series in `[mint, maxt]`: the head drops
     /// them at once (logged in the WAL), blocks get tombstones.
-    pub fn delete_series(&self, matchers: &[Matcher], mint: i64, maxt: i64) -> Result<(), TsdbError> {
+    pub fn delete_series(
+        &self,
+        matchers: &[Matcher],
+        mint: i64,
+        maxt: i64,
+    ) -> Result<(), TsdbError> {
         let i = &*self.inner;
         // Not while a cut or compaction copies the data being deleted.
         let _m = i.maint.lock();
@@ -557,7 +613,11 @@ impl Db {
                 let samples = b.samples(s, i64::MIN, i64::MAX)?;
                 w.add_series(&b.labels(s), &samples)?;
             }
-            let (meta, path) = w.finish(Some((b.meta.min_time, b.meta.max_time)), b.meta.compaction.level, b.meta.compaction.sources.clone())?;
+            let (meta, path) = w.finish(
+                Some((b.meta.min_time, b.meta.max_time)),
+                b.meta.compaction.level,
+                b.meta.compaction.sources.clone(),
+            )?;
             if meta.stats.num_series == 0 {
                 remove_block_dir(&path);
                 self.replace_blocks(&[b], None)?;
@@ -569,7 +629,12 @@ impl Db {
         Ok(())
     }
 
-    fn select_all(&self, hints: SelectHints, matchers: &[Matcher], with_samples: bool) -> Result<Vec<(Labels, Vec<Sample>)>, TsdbError> {
+    fn select_all(
+        &self,
+        hints: SelectHints,
+        matchers: &[Matcher],
+        with_samples: bool,
+    ) -> Result<Vec<(Labels, Vec<Sample>)>, TsdbError> {
         let i = &*self.inner;
         let (mint, maxt) = (hints.mint, hints.maxt);
         let blocks = i.blocks.read().clone();
@@ -622,7 +687,10 @@ impl Drop for MeasureOnDrop<'_> {
 impl Db {
     fn head_overlaps(&self, hints: SelectHints) -> bool {
         let h = &self.inner.head;
-        let (min, max) = (h.min_t.load(Ordering::Relaxed), h.max_t.load(Ordering::Relaxed));
+        let (min, max) = (
+            h.min_t.load(Ordering::Relaxed),
+            h.max_t.load(Ordering::Relaxed),
+        );
         min != i64::MAX && min <= hints.maxt && max >= hints.mint
     }
 }
@@ -665,7 +733,11 @@ fn load_blocks(dir: &Path) -> Result<Vec<Arc<Block>>, TsdbError> {
             blocks.iter().any(|y| {
                 y.meta.ulid != x.meta.ulid
                     && y.meta.compaction.level > x.meta.compaction.level
-                    && x.meta.compaction.sources.iter().all(|s| y.meta.compaction.sources.contains(s))
+                    && x.meta
+                        .compaction
+                        .sources
+                        .iter()
+                        .all(|s| y.meta.compaction.sources.contains(s))
             })
         })
         .collect();
@@ -811,9 +883,15 @@ impl Appender for DbAppender {
                 Err(e) => {
                     drop(st);
                     match e {
-                        AppendError::OutOfOrder => db.c.out_of_order.fetch_add(1, Ordering::Relaxed),
-                        AppendError::DuplicateTimestamp => db.c.duplicate.fetch_add(1, Ordering::Relaxed),
-                        AppendError::OutOfBounds => db.c.out_of_bounds.fetch_add(1, Ordering::Relaxed),
+                        AppendError::OutOfOrder => {
+                            db.c.out_of_order.fetch_add(1, Ordering::Relaxed)
+                        }
+                        AppendError::DuplicateTimestamp => {
+                            db.c.duplicate.fetch_add(1, Ordering::Relaxed)
+                        }
+                        AppendError::OutOfBounds => {
+                            db.c.out_of_bounds.fetch_add(1, Ordering::Relaxed)
+                        }
                     };
                     return Err(e);
                 }
@@ -916,28 +994,61 @@ impl Appender for DbAppender {
 
 impl Appendable for Db {
     fn appender(&self) -> Box<dyn Appender> {
-        self.inner.c.active_appenders.fetch_add(1, Ordering::Relaxed);
-        Box::new(DbAppender { db: self.inner.clone(), samples: Vec::new(), pending: HashMap::new(), done: false })
+        self.inner
+            .c
+            .active_appenders
+            .fetch_add(1, Ordering::Relaxed);
+        Box::new(DbAppender {
+            db: self.inner.clone(),
+            samples: Vec::new(),
+            pending: HashMap::new(),
+            done: false,
+        })
     }
 }
 
 impl Queryable for Db {
-    fn select(&self, hints: SelectHints, matchers: &[Matcher]) -> Result<Vec<Series>, StorageError> {
-        Ok(self.select_all(hints, matchers, true)?.into_iter().map(|(labels, samples)| Series { labels, samples }).collect())
+    fn select(
+        &self,
+        hints: SelectHints,
+        matchers: &[Matcher],
+    ) -> Result<Vec<Series>, StorageError> {
+        Ok(self
+            .select_all(hints, matchers, true)?
+            .into_iter()
+            .map(|(labels, samples)| Series { labels, samples })
+            .collect())
     }
 
-    fn series(&self, hints: SelectHints, matchers: &[Matcher]) -> Result<Vec<Labels>, StorageError> {
-        Ok(self.select_all(hints, matchers, false)?.into_iter().map(|x| x.0).collect())
+    fn series(
+        &self,
+        hints: SelectHints,
+        matchers: &[Matcher],
+    ) -> Result<Vec<Labels>, StorageError> {
+        Ok(self
+            .select_all(hints, matchers, false)?
+            .into_iter()
+            .map(|x| x.0)
+            .collect())
     }
 
-    fn label_names(&self, hints: SelectHints, matchers: &[Matcher]) -> Result<Vec<String>, StorageError> {
+    fn label_names(
+        &self,
+        hints: SelectHints,
+        matchers: &[Matcher],
+    ) -> Result<Vec<String>, StorageError> {
         let mut set: std::collections::BTreeSet<String> = Default::default();
         if matchers.is_empty() {
             let i = &*self.inner;
             if self.head_overlaps(hints) {
                 set.extend(i.head.index.read().label_names());
             }
-            for b in i.blocks.read().iter().filter(|b| b.overlaps(hints.mint, hints.maxt)) {
+            for b in i
+                .blocks
+                .read()
+                .iter()
+                .filter(|b| b.overlaps(hints.mint, hints.maxt))
+            {
                 set.extend(b.label_names());
             }
         } else {
@@ -952,14 +1063,24 @@ impl Queryable for Db {
         Ok(set.into_iter().collect())
     }
 
-    fn label_values(&self, name: &str, hints: SelectHints, matchers: &[Matcher]) -> Result<Vec<String>, StorageError> {
+    fn label_values(
+        &self,
+        name: &str,
+        hints: SelectHints,
+        matchers: &[Matcher],
+    ) -> Result<Vec<String>, StorageError> {
         let mut set: std::collections::BTreeSet<String> = Default::default();
         if matchers.is_empty() {
             let i = &*self.inner;
             if self.head_overlaps(hints) {
                 set.extend(i.head.index.read().label_values(name));
             }
-            for b in i.blocks.read().iter().filter(|b| b.overlaps(hints.mint, hints.maxt)) {
+            for b in i
+                .blocks
+                .read()
+                .iter()
+                .filter(|b| b.overlaps(hints.mint, hints.maxt))
+            {
                 set.extend(b.label_values(name));
             }
         } else {

@@ -57,7 +57,10 @@ impl Interner {
     }
 
     pub fn resolve(&self, id: u32) -> &str {
-        self.strs.get(id as usize).and_then(|s| s.as_deref()).unwrap_or("")
+        self.strs
+            .get(id as usize)
+            .and_then(|s| s.as_deref())
+            .unwrap_or("")
     }
 
     fn release(&mut self, id: u32) {
@@ -93,7 +96,6 @@ pub(crate) struct SeriesEntry {
     pub logged: AtomicBool,
 }
 
-
 #[derive(Default)]
 pub(crate) struct Index {
     pub syms: Interner,
@@ -110,7 +112,10 @@ impl Index {
         Labels::from_sorted(
             e.labels
                 .chunks_exact(2)
-                .map(|p| Label { name: self.syms.resolve(p[0]).to_string(), value: self.syms.resolve(p[1]).to_string() })
+                .map(|p| Label {
+                    name: self.syms.resolve(p[0]).to_string(),
+                    value: self.syms.resolve(p[1]).to_string(),
+                })
                 .collect(),
         )
     }
@@ -131,7 +136,11 @@ impl Index {
         if self.series.get(&first).is_some_and(|e| self.equal(e, l)) {
             return Some(first);
         }
-        self.collisions.get(&hash)?.iter().copied().find(|id| self.series.get(id).is_some_and(|e| self.equal(e, l)))
+        self.collisions
+            .get(&hash)?
+            .iter()
+            .copied()
+            .find(|id| self.series.get(id).is_some_and(|e| self.equal(e, l)))
     }
 
     fn insert(&mut self, id: u64, hash: u64, l: &Labels, logged: bool) {
@@ -150,7 +159,13 @@ impl Index {
                 _ => p.push(id),
             }
         }
-        self.series.insert(id, SeriesEntry { labels: syms.into_boxed_slice(), logged: AtomicBool::new(logged) });
+        self.series.insert(
+            id,
+            SeriesEntry {
+                labels: syms.into_boxed_slice(),
+                logged: AtomicBool::new(logged),
+            },
+        );
         if let std::collections::hash_map::Entry::Vacant(e) = self.by_hash.entry(hash) {
             e.insert(id);
         } else {
@@ -177,7 +192,9 @@ impl Index {
         let mut released: Vec<u32> = Vec::new();
         for &id in &sorted {
             let Some(l) = self.labels(id) else { continue };
-            let Some(e) = self.series.remove(&id) else { continue };
+            let Some(e) = self.series.remove(&id) else {
+                continue;
+            };
             for p in e.labels.chunks_exact(2) {
                 touched.insert((p[0], p[1]));
                 released.push(p[0]);
@@ -235,9 +252,17 @@ impl PostingsReader for Index {
         v
     }
 
-    fn for_each_postings(&self, name: &str, exact: Option<&[String]>, pred: &dyn Fn(&str) -> bool, f: &mut dyn FnMut(&[u64])) {
+    fn for_each_postings(
+        &self,
+        name: &str,
+        exact: Option<&[String]>,
+        pred: &dyn Fn(&str) -> bool,
+        f: &mut dyn FnMut(&[u64]),
+    ) {
         let Some(n) = self.syms.get(name) else { return };
-        let Some(vals) = self.postings.get(&n) else { return };
+        let Some(vals) = self.postings.get(&n) else {
+            return;
+        };
         match exact {
             Some(list) => {
                 for v in list {
@@ -260,18 +285,28 @@ impl PostingsReader for Index {
     }
 
     fn label_values(&self, name: &str) -> Vec<String> {
-        let Some(n) = self.syms.get(name) else { return Vec::new() };
+        let Some(n) = self.syms.get(name) else {
+            return Vec::new();
+        };
         let mut v: Vec<String> = self
             .postings
             .get(&n)
-            .map(|vals| vals.keys().map(|v| self.syms.resolve(*v).to_string()).collect())
+            .map(|vals| {
+                vals.keys()
+                    .map(|v| self.syms.resolve(*v).to_string())
+                    .collect()
+            })
             .unwrap_or_default();
         v.sort();
         v
     }
 
     fn label_names(&self) -> Vec<String> {
-        let mut v: Vec<String> = self.postings.keys().map(|n| self.syms.resolve(*n).to_string()).collect();
+        let mut v: Vec<String> = self
+            .postings
+            .keys()
+            .map(|n| self.syms.resolve(*n).to_string())
+            .collect();
         v.sort();
         v
     }
@@ -321,7 +356,10 @@ impl MemSeries {
 
     /// First timestamp of the open chunk (`i64::MAX` without one).
     pub fn open_min_t(&self) -> i64 {
-        self.open.as_ref().and_then(|c| c.first_t()).unwrap_or(i64::MAX)
+        self.open
+            .as_ref()
+            .and_then(|c| c.first_t())
+            .unwrap_or(i64::MAX)
     }
 
     pub fn is_empty(&self) -> bool {
@@ -329,7 +367,11 @@ impl MemSeries {
     }
 
     pub fn min_time(&self) -> Option<i64> {
-        self.sealed.first().map(|c| c.min_t).or(if self.is_empty() { None } else { Some(self.open_min_t()) })
+        self.sealed.first().map(|c| c.min_t).or(if self.is_empty() {
+            None
+        } else {
+            Some(self.open_min_t())
+        })
     }
 
     pub fn num_chunks(&self) -> usize {
@@ -345,7 +387,11 @@ impl MemSeries {
             return Err(AppendError::OutOfOrder);
         }
         if t == self.last_t {
-            return if v.to_bits() == self.last_v { Ok(false) } else { Err(AppendError::DuplicateTimestamp) };
+            return if v.to_bits() == self.last_v {
+                Ok(false)
+            } else {
+                Err(AppendError::DuplicateTimestamp)
+            };
         }
         Ok(true)
     }
@@ -361,7 +407,11 @@ impl MemSeries {
             // Chunks never span a block boundary, so truncation drops whole chunks.
             Some(c) => {
                 c.num_samples() >= SAMPLES_PER_CHUNK
-                    || t >= self.open_min_t().div_euclid(chunk_range).saturating_add(1).saturating_mul(chunk_range)
+                    || t >= self
+                        .open_min_t()
+                        .div_euclid(chunk_range)
+                        .saturating_add(1)
+                        .saturating_mul(chunk_range)
                     || c.is_full()
             }
         };
@@ -374,7 +424,13 @@ impl MemSeries {
                     let mut data = Vec::with_capacity(xor.len() + 1);
                     data.push(1u8);
                     data.extend_from_slice(&xor);
-                    self.sealed.push(HeadChunk { min_t, max_t: self.last_t, n, packed: false, data: data.into_boxed_slice() });
+                    self.sealed.push(HeadChunk {
+                        min_t,
+                        max_t: self.last_t,
+                        n,
+                        packed: false,
+                        data: data.into_boxed_slice(),
+                    });
                 } else {
                     delta -= 1;
                 }
@@ -438,7 +494,9 @@ impl MemSeries {
             return;
         }
         if self.mark_seq >= low && self.mark_seq != 0 {
-            self.older_marks.get_or_insert_with(Default::default).push((self.mark_seq, self.mark_t));
+            self.older_marks
+                .get_or_insert_with(Default::default)
+                .push((self.mark_seq, self.mark_t));
         }
         if let Some(o) = &mut self.older_marks {
             o.retain(|(s, _)| *s >= low);
@@ -451,8 +509,12 @@ impl MemSeries {
     }
 
     pub fn has_samples_in(&self, mint: i64, maxt: i64) -> bool {
-        self.sealed.iter().any(|c| c.max_t >= mint && c.min_t <= maxt)
-            || (self.open.as_ref().is_some_and(|c| c.num_samples() > 0) && self.open_min_t() <= maxt && self.last_t >= mint)
+        self.sealed
+            .iter()
+            .any(|c| c.max_t >= mint && c.min_t <= maxt)
+            || (self.open.as_ref().is_some_and(|c| c.num_samples() > 0)
+                && self.open_min_t() <= maxt
+                && self.last_t >= mint)
     }
 
     /// Rebuilds the chunks from `keep` (ascending); returns the chunk count delta.
@@ -547,7 +609,9 @@ impl Head {
         }
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         ix.insert(id, hash, l, false);
-        self.stripe(id).lock().insert(id, Box::new(MemSeries::new()));
+        self.stripe(id)
+            .lock()
+            .insert(id, Box::new(MemSeries::new()));
         (id, true)
     }
 
@@ -563,18 +627,29 @@ impl Head {
             // Same id, different labels: a corrupt or foreign WAL. Use a fresh id.
             let nid = self.next_id.fetch_add(1, Ordering::Relaxed);
             ix.insert(nid, hash, l, true);
-            self.stripe(nid).lock().insert(nid, Box::new(MemSeries::new()));
+            self.stripe(nid)
+                .lock()
+                .insert(nid, Box::new(MemSeries::new()));
             return nid;
         }
         ix.insert(id, hash, l, true);
-        self.stripe(id).lock().insert(id, Box::new(MemSeries::new()));
+        self.stripe(id)
+            .lock()
+            .insert(id, Box::new(MemSeries::new()));
         self.next_id.fetch_max(id + 1, Ordering::Relaxed);
         id
     }
 
     fn update_low_watermark(&self, g: &IsolationState) {
         let next = self.next_seq.load(Ordering::Relaxed);
-        let low = g.in_flight.iter().copied().chain(g.readers.iter().map(|r| r.1)).min().unwrap_or(next).min(next);
+        let low = g
+            .in_flight
+            .iter()
+            .copied()
+            .chain(g.readers.iter().map(|r| r.1))
+            .min()
+            .unwrap_or(next)
+            .min(next);
         self.low_watermark.fetch_max(low, Ordering::Relaxed);
     }
 
@@ -597,11 +672,20 @@ impl Head {
         let mut g = self.iso.lock();
         let max_seq = self.next_seq.load(Ordering::Relaxed).saturating_sub(1);
         let in_flight = g.in_flight.clone();
-        let need = in_flight.iter().copied().min().unwrap_or(max_seq + 1).min(max_seq + 1);
+        let need = in_flight
+            .iter()
+            .copied()
+            .min()
+            .unwrap_or(max_seq + 1)
+            .min(max_seq + 1);
         g.next_reader += 1;
         let id = g.next_reader;
         g.readers.push((id, need));
-        Snapshot { id, max_seq, in_flight }
+        Snapshot {
+            id,
+            max_seq,
+            in_flight,
+        }
     }
 
     pub fn end_read(&self, snap: Snapshot) {
@@ -614,7 +698,9 @@ impl Head {
     /// caller) as part of commit `seq` (0 for replay).
     pub fn apply(&self, id: u64, t: i64, v: f64, seq: u64) -> Result<(), AppendError> {
         let mut st = self.stripe(id).lock();
-        let Some(s) = st.get_mut(&id) else { return Err(AppendError::OutOfBounds) };
+        let Some(s) = st.get_mut(&id) else {
+            return Err(AppendError::OutOfBounds);
+        };
         let d = s.append(t, v, self.chunk_range)?;
         if seq != 0 {
             s.mark(seq, t, self.low_watermark.load(Ordering::Relaxed));
@@ -644,12 +730,20 @@ impl Head {
     }
 
     /// Matching series with samples in `[mint, maxt]`.
-    pub fn select(&self, matchers: &[bongsu_model::Matcher], mint: i64, maxt: i64, with_samples: bool) -> Vec<(Labels, Vec<Sample>)> {
+    pub fn select(
+        &self,
+        matchers: &[bongsu_model::Matcher],
+        mint: i64,
+        maxt: i64,
+        with_samples: bool,
+    ) -> Vec<(Labels, Vec<Sample>)> {
         let snap = self.snapshot();
         let ids: Vec<(u64, Labels)> = {
             let ix = self.index.read();
             let ids = crate::postings::select(&*ix, matchers);
-            ids.into_iter().filter_map(|id| ix.labels(id).map(|l| (id, l))).collect()
+            ids.into_iter()
+                .filter_map(|id| ix.labels(id).map(|l| (id, l)))
+                .collect()
         };
         let mut out = Vec::with_capacity(ids.len());
         for (id, l) in ids {
@@ -706,7 +800,10 @@ impl Head {
                 if open_nonempty && s.last_t < before && s.sealed.is_empty() {
                     s.open = None;
                 }
-                let partial_open = open_nonempty && s.open.is_some() && s.open_min_t() < before && s.last_t >= before;
+                let partial_open = open_nonempty
+                    && s.open.is_some()
+                    && s.open_min_t() < before
+                    && s.last_t >= before;
                 let mut d = s.num_chunks() as i64 - before_chunks;
                 if partial_sealed || partial_open {
                     let mut keep = Vec::new();
@@ -736,7 +833,8 @@ impl Head {
                 let mut st = self.stripe(id).lock();
                 if st.get(&id).is_some_and(|s| s.is_empty() && s.pending == 0) {
                     if let Some(s) = st.remove(&id) {
-                        self.num_chunks.fetch_sub(s.num_chunks() as i64, Ordering::Relaxed);
+                        self.num_chunks
+                            .fetch_sub(s.num_chunks() as i64, Ordering::Relaxed);
                     }
                     gone.push(id);
                 }
@@ -757,13 +855,20 @@ impl Head {
     pub fn pack_chunks(&self) -> u64 {
         let mut saved = 0u64;
         for stripe in self.stripes.iter() {
-            let ids: Vec<u64> = stripe.lock().iter().filter(|(_, s)| s.sealed.iter().any(|c| !c.packed)).map(|(id, _)| *id).collect();
+            let ids: Vec<u64> = stripe
+                .lock()
+                .iter()
+                .filter(|(_, s)| s.sealed.iter().any(|c| !c.packed))
+                .map(|(id, _)| *id)
+                .collect();
             for id in ids {
                 let mut st = stripe.lock();
                 let Some(s) = st.get_mut(&id) else { continue };
                 for c in s.sealed.iter_mut().filter(|c| !c.packed) {
                     c.packed = true;
-                    let Ok(samples) = crate::colenc::decode(&c.data, c.n as usize) else { continue };
+                    let Ok(samples) = crate::colenc::decode(&c.data, c.n as usize) else {
+                        continue;
+                    };
                     let enc = crate::colenc::encode(&samples);
                     if enc.len() < c.data.len() {
                         saved += (c.data.len() - enc.len()) as u64;
@@ -791,7 +896,11 @@ impl Head {
     /// All series with their labels, sorted by labels.
     pub fn sorted_series(&self) -> Vec<(Labels, u64)> {
         let ix = self.index.read();
-        let mut v: Vec<(Labels, u64)> = ix.series.iter().map(|(id, e)| (ix.labels_of(e), *id)).collect();
+        let mut v: Vec<(Labels, u64)> = ix
+            .series
+            .iter()
+            .map(|(id, e)| (ix.labels_of(e), *id))
+            .collect();
         drop(ix);
         v.sort_unstable_by(|a, b| a.0.cmp(&b.0));
         v
@@ -814,17 +923,32 @@ mod tests {
     #[test]
     fn hash_collisions_are_resolved_by_labels() {
         let mut ix = Index::default();
-        let (a, b, c) = (Labels::from_pairs([("a", "1")]), Labels::from_pairs([("a", "2")]), Labels::from_pairs([("a", "3")]));
+        let (a, b, c) = (
+            Labels::from_pairs([("a", "1")]),
+            Labels::from_pairs([("a", "2")]),
+            Labels::from_pairs([("a", "3")]),
+        );
         ix.insert(1, 42, &a, true);
         ix.insert(2, 42, &b, true);
         ix.insert(3, 42, &c, true);
-        assert_eq!((ix.lookup(42, &a), ix.lookup(42, &b), ix.lookup(42, &c)), (Some(1), Some(2), Some(3)));
+        assert_eq!(
+            (ix.lookup(42, &a), ix.lookup(42, &b), ix.lookup(42, &c)),
+            (Some(1), Some(2), Some(3))
+        );
         ix.remove(1, 42);
-        assert_eq!((ix.lookup(42, &a), ix.lookup(42, &b), ix.lookup(42, &c)), (None, Some(2), Some(3)));
+        assert_eq!(
+            (ix.lookup(42, &a), ix.lookup(42, &b), ix.lookup(42, &c)),
+            (None, Some(2), Some(3))
+        );
         ix.remove(3, 42);
         assert_eq!(ix.lookup(42, &b), Some(2));
         ix.remove(2, 42);
-        assert!(ix.by_hash.is_empty() && ix.collisions.is_empty() && ix.syms.len() == 0 && ix.postings.is_empty());
+        assert!(
+            ix.by_hash.is_empty()
+                && ix.collisions.is_empty()
+                && ix.syms.len() == 0
+                && ix.postings.is_empty()
+        );
     }
 
     #[test]
@@ -840,7 +964,10 @@ mod tests {
             h.apply(ib, i * 1000, 1.0, 0).unwrap();
         }
         assert_eq!(h.apply(ia, 5, 1.0, 0), Err(AppendError::OutOfOrder));
-        assert_eq!(h.apply(ia, 299_000, 1.0, 0), Err(AppendError::DuplicateTimestamp));
+        assert_eq!(
+            h.apply(ia, 299_000, 1.0, 0),
+            Err(AppendError::DuplicateTimestamp)
+        );
         assert_eq!(h.apply(ia, 299_000, 299.0, 0), Ok(()));
         // isolation: a commit in flight is invisible to readers, then visible
         let seq = h.begin_commit();
@@ -868,5 +995,10 @@ mod tests {
 #[cfg(test)]
 #[test]
 fn print_sizes() {
-    eprintln!("MemSeries {} XorChunk {} SeriesEntry {}", std::mem::size_of::<MemSeries>(), std::mem::size_of::<XorChunk>(), std::mem::size_of::<SeriesEntry>());
+    eprintln!(
+        "MemSeries {} XorChunk {} SeriesEntry {}",
+        std::mem::size_of::<MemSeries>(),
+        std::mem::size_of::<XorChunk>(),
+        std::mem::size_of::<SeriesEntry>()
+    );
 }

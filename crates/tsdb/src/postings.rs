@@ -10,14 +10,25 @@ pub(crate) trait PostingsReader {
     /// Calls `f` with the sorted postings of every value of label `name`
     /// whose value satisfies `pred`. When `exact` is given, only those values
     /// are candidates (they still must satisfy `pred`).
-    fn for_each_postings(&self, name: &str, exact: Option<&[String]>, pred: &dyn Fn(&str) -> bool, f: &mut dyn FnMut(&[u64]));
+    fn for_each_postings(
+        &self,
+        name: &str,
+        exact: Option<&[String]>,
+        pred: &dyn Fn(&str) -> bool,
+        f: &mut dyn FnMut(&[u64]),
+    );
     /// Sorted values of label `name`.
     fn label_values(&self, name: &str) -> Vec<String>;
     /// Sorted label names.
     fn label_names(&self) -> Vec<String>;
 }
 
-fn union_where(ix: &dyn PostingsReader, name: &str, exact: Option<&[String]>, pred: &dyn Fn(&str) -> bool) -> Vec<u64> {
+fn union_where(
+    ix: &dyn PostingsReader,
+    name: &str,
+    exact: Option<&[String]>,
+    pred: &dyn Fn(&str) -> bool,
+) -> Vec<u64> {
     let mut lists: Vec<Vec<u64>> = Vec::new();
     ix.for_each_postings(name, exact, pred, &mut |p| lists.push(p.to_vec()));
     match lists.len() {
@@ -71,7 +82,11 @@ pub(crate) fn select(ix: &dyn PostingsReader, ms: &[Matcher]) -> Vec<u64> {
     // Positive matchers first: they narrow the set cheaply.
     for m in ms.iter().filter(|m| !m.matches_empty()) {
         let p = match m.op {
-            MatchOp::Equal => union_where(ix, &m.name, Some(std::slice::from_ref(&m.value)), &|v| m.matches(v)),
+            MatchOp::Equal => {
+                union_where(ix, &m.name, Some(std::slice::from_ref(&m.value)), &|v| {
+                    m.matches(v)
+                })
+            }
             MatchOp::Regex => {
                 let set = m.set_matches();
                 union_where(ix, &m.name, set.as_deref(), &|v| m.matches(v))
@@ -89,9 +104,15 @@ pub(crate) fn select(ix: &dyn PostingsReader, ms: &[Matcher]) -> Vec<u64> {
     for m in ms.iter().filter(|m| m.matches_empty()) {
         // Series that have the label with a value the matcher rejects.
         let p = match m.op {
-            MatchOp::NotEqual => union_where(ix, &m.name, Some(std::slice::from_ref(&m.value)), &|v| !m.matches(v)),
+            MatchOp::NotEqual => {
+                union_where(ix, &m.name, Some(std::slice::from_ref(&m.value)), &|v| {
+                    !m.matches(v)
+                })
+            }
             MatchOp::NotRegex => {
-                let set = Matcher::new(MatchOp::Regex, m.name.clone(), m.value.clone()).ok().and_then(|r| r.set_matches());
+                let set = Matcher::new(MatchOp::Regex, m.name.clone(), m.value.clone())
+                    .ok()
+                    .and_then(|r| r.set_matches());
                 union_where(ix, &m.name, set.as_deref(), &|v| !m.matches(v))
             }
             _ => union_where(ix, &m.name, None, &|v| !m.matches(v)),

@@ -52,7 +52,10 @@ fn frame(out: &mut Vec<u8>, payload: &[u8]) {
     out.extend_from_slice(payload);
 }
 
-pub(crate) fn encode_series<'a>(out: &mut Vec<u8>, series: impl ExactSizeIterator<Item = (u64, &'a Labels)>) {
+pub(crate) fn encode_series<'a>(
+    out: &mut Vec<u8>,
+    series: impl ExactSizeIterator<Item = (u64, &'a Labels)>,
+) {
     let mut p = vec![REC_SERIES];
     put_uvarint(&mut p, series.len() as u64);
     for (id, l) in series {
@@ -256,7 +259,10 @@ fn replay_file(path: &Path, f: &mut dyn FnMut(Record), corrupt: &mut u64) -> io:
     if &magic != SEGMENT_MAGIC {
         return Err(io::Error::new(
             io::ErrorKind::InvalidData,
-            format!("{} is not a Bongsu WAL file (a Prometheus data directory?); refusing to touch it", path.display()),
+            format!(
+                "{} is not a Bongsu WAL file (a Prometheus data directory?); refusing to touch it",
+                path.display()
+            ),
         ));
     }
     let mut off: u64 = SEGMENT_MAGIC.len() as u64;
@@ -345,7 +351,10 @@ pub(crate) struct Wal {
 }
 
 fn create_segment(dir: &Path, n: u64) -> io::Result<File> {
-    let mut f = OpenOptions::new().create(true).append(true).open(dir.join(seg_name(n)))?;
+    let mut f = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(dir.join(seg_name(n)))?;
     if f.metadata()?.len() == 0 {
         f.write_all(SEGMENT_MAGIC)?;
     }
@@ -361,7 +370,11 @@ impl Wal {
         Ok(Wal {
             dir: dir.to_path_buf(),
             segment_size,
-            w: Mutex::new(SegWriter { file, seg: next, size: SEGMENT_MAGIC.len() as u64 }),
+            w: Mutex::new(SegWriter {
+                file,
+                seg: next,
+                size: SEGMENT_MAGIC.len() as u64,
+            }),
             dirty: AtomicBool::new(false),
             bytes: AtomicU64::new(dir_size(dir)),
         })
@@ -428,7 +441,11 @@ impl Wal {
 
     /// Writes `checkpoint.(upto-1)` from `write_state` and drops the segments
     /// and checkpoints it replaces.
-    pub fn checkpoint(&self, upto: u64, write_state: &mut dyn FnMut(&mut dyn Write) -> io::Result<()>) -> io::Result<()> {
+    pub fn checkpoint(
+        &self,
+        upto: u64,
+        write_state: &mut dyn FnMut(&mut dyn Write) -> io::Result<()>,
+    ) -> io::Result<()> {
         if upto == 0 {
             return Ok(());
         }
@@ -471,11 +488,27 @@ mod tests {
 
     #[test]
     fn samples_round_trip_bit_exact() {
-        let vals = [0.0, -0.0, 1.0, 0.1, f64::NAN, bongsu_model::STALE_NAN, f64::INFINITY, 123456789.0, f64::MIN_POSITIVE];
-        let samples: Vec<(u64, i64, f64)> = vals.iter().enumerate().map(|(i, &v)| ((i as u64 * 7) % 5 + 1, 1000 - i as i64, v)).collect();
+        let vals = [
+            0.0,
+            -0.0,
+            1.0,
+            0.1,
+            f64::NAN,
+            bongsu_model::STALE_NAN,
+            f64::INFINITY,
+            123456789.0,
+            f64::MIN_POSITIVE,
+        ];
+        let samples: Vec<(u64, i64, f64)> = vals
+            .iter()
+            .enumerate()
+            .map(|(i, &v)| ((i as u64 * 7) % 5 + 1, 1000 - i as i64, v))
+            .collect();
         let mut buf = Vec::new();
         encode_samples(&mut buf, &samples);
-        let Ok(Record::Samples(got)) = decode(&buf[8..]) else { panic!("decode") };
+        let Ok(Record::Samples(got)) = decode(&buf[8..]) else {
+            panic!("decode")
+        };
         assert_eq!(got.len(), samples.len());
         for (a, b) in got.iter().zip(&samples) {
             assert_eq!((a.0, a.1, a.2.to_bits()), (b.0, b.1, b.2.to_bits()));

@@ -8,7 +8,11 @@ use std::sync::Arc;
 const H: i64 = 3_600_000;
 
 fn opts(p: &Path) -> Options {
-    Options { path: p.to_path_buf(), wal_fsync_interval: None, ..Default::default() }
+    Options {
+        path: p.to_path_buf(),
+        wal_fsync_interval: None,
+        ..Default::default()
+    }
 }
 
 fn lbl(name: &str, inst: &str) -> Labels {
@@ -16,7 +20,10 @@ fn lbl(name: &str, inst: &str) -> Labels {
 }
 
 fn all() -> SelectHints {
-    SelectHints { mint: i64::MIN, maxt: i64::MAX }
+    SelectHints {
+        mint: i64::MIN,
+        maxt: i64::MAX,
+    }
 }
 
 fn eq(n: &str, v: &str) -> Matcher {
@@ -24,7 +31,10 @@ fn eq(n: &str, v: &str) -> Matcher {
 }
 
 fn same(a: &[Sample], b: &[Sample]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.t == y.t && x.v.to_bits() == y.v.to_bits())
+    a.len() == b.len()
+        && a.iter()
+            .zip(b)
+            .all(|(x, y)| x.t == y.t && x.v.to_bits() == y.v.to_bits())
 }
 
 /// Appends `n` samples every `step` ms from `start` to two series per name.
@@ -54,22 +64,52 @@ fn append_select_round_trip() {
     let r = db.select(all(), &[eq("__name__", "m")]).unwrap();
     assert_eq!(r.len(), 2);
     assert_eq!(r[0].labels, lbl("m", "x"));
-    let want: Vec<Sample> = vals.iter().enumerate().map(|(i, v)| Sample::new(1000 * i as i64, *v)).collect();
+    let want: Vec<Sample> = vals
+        .iter()
+        .enumerate()
+        .map(|(i, v)| Sample::new(1000 * i as i64, *v))
+        .collect();
     assert!(same(&r[0].samples, &want));
-    let r = db.select(SelectHints { mint: 1000, maxt: 2000 }, &[eq("instance", "x")]).unwrap();
+    let r = db
+        .select(
+            SelectHints {
+                mint: 1000,
+                maxt: 2000,
+            },
+            &[eq("instance", "x")],
+        )
+        .unwrap();
     assert_eq!(r[0].samples.len(), 2);
     let re = Matcher::new(MatchOp::Regex, "instance", "x|z").unwrap();
     assert_eq!(db.select(all(), &[re]).unwrap().len(), 1);
     let ne = Matcher::new(MatchOp::NotEqual, "instance", "x").unwrap();
-    assert_eq!(db.select(all(), &[eq("__name__", "m"), ne]).unwrap()[0].labels, lbl("m", "y"));
-    assert_eq!(db.label_names(all(), &[]).unwrap(), vec!["__name__", "instance", "job"]);
-    assert_eq!(db.label_values("instance", all(), &[]).unwrap(), vec!["x", "y"]);
-    assert_eq!(db.label_values("instance", all(), &[eq("instance", "y")]).unwrap(), vec!["y"]);
+    assert_eq!(
+        db.select(all(), &[eq("__name__", "m"), ne]).unwrap()[0].labels,
+        lbl("m", "y")
+    );
+    assert_eq!(
+        db.label_names(all(), &[]).unwrap(),
+        vec!["__name__", "instance", "job"]
+    );
+    assert_eq!(
+        db.label_values("instance", all(), &[]).unwrap(),
+        vec!["x", "y"]
+    );
+    assert_eq!(
+        db.label_values("instance", all(), &[eq("instance", "y")])
+            .unwrap(),
+        vec!["y"]
+    );
     // rollback leaves nothing
     let mut app = db.appender();
     app.append(&lbl("m", "x"), 10_000, 1.0).unwrap();
     app.rollback();
-    assert_eq!(db.select(all(), &[eq("instance", "x")]).unwrap()[0].samples.len(), 6);
+    assert_eq!(
+        db.select(all(), &[eq("instance", "x")]).unwrap()[0]
+            .samples
+            .len(),
+        6
+    );
     let st = db.stats();
     assert_eq!(st.head_series, 2);
     assert_eq!(st.samples_appended_total, 7);
@@ -86,18 +126,27 @@ fn out_of_order_and_duplicates_are_counted() {
     app.append(&l, 10_000, 1.0).unwrap();
     app.append(&l, 20_000, 2.0).unwrap();
     assert_eq!(app.append(&l, 15_000, 1.0), Err(AppendError::OutOfOrder));
-    assert_eq!(app.append(&l, 20_000, 3.0), Err(AppendError::DuplicateTimestamp));
+    assert_eq!(
+        app.append(&l, 20_000, 3.0),
+        Err(AppendError::DuplicateTimestamp)
+    );
     assert_eq!(app.append(&l, 20_000, 2.0), Ok(()));
     app.commit().unwrap();
     let mut app = db.appender();
     assert_eq!(app.append(&l, 5_000, 1.0), Err(AppendError::OutOfOrder));
-    assert_eq!(app.append(&l, 20_000, 2.5), Err(AppendError::DuplicateTimestamp));
+    assert_eq!(
+        app.append(&l, 20_000, 2.5),
+        Err(AppendError::DuplicateTimestamp)
+    );
     assert_eq!(app.append(&l, 20_000, 2.0), Ok(()));
     // far older than head max - block/2: out of bounds
     app.append(&l, 10 * H, 1.0).unwrap();
     app.commit().unwrap();
     let mut app = db.appender();
-    assert_eq!(app.append(&lbl("m", "new"), 10 * H - 2 * H, 1.0), Err(AppendError::OutOfBounds));
+    assert_eq!(
+        app.append(&lbl("m", "new"), 10 * H - 2 * H, 1.0),
+        Err(AppendError::OutOfBounds)
+    );
     app.commit().unwrap();
     let st = db.stats();
     assert_eq!(st.out_of_order_samples_total, 2);
@@ -112,7 +161,8 @@ fn wal_replay_after_drop_without_close() {
     {
         let db = Db::open(opts(d.path())).unwrap();
         fill(&db, 0, 500, 10_000);
-        db.delete_series(&[eq("instance", "b"), eq("__name__", "up")], 0, 100_000).unwrap();
+        db.delete_series(&[eq("instance", "b"), eq("__name__", "up")], 0, 100_000)
+            .unwrap();
         // no close: simulates kill -9 (data is in the OS page cache)
     }
     let db = Db::open(opts(d.path())).unwrap();
@@ -122,14 +172,22 @@ fn wal_replay_after_drop_without_close() {
         let n = if s.labels == lbl("up", "b") { 489 } else { 500 };
         assert_eq!(s.samples.len(), n, "{}", s.labels);
     }
-    let cpu = db.select(all(), &[eq("__name__", "cpu"), eq("instance", "a")]).unwrap();
+    let cpu = db
+        .select(all(), &[eq("__name__", "cpu"), eq("instance", "a")])
+        .unwrap();
     assert_eq!(cpu[0].samples[499], Sample::new(499 * 10_000, 499.0 * 0.25));
     assert_eq!(db.stats().wal_corruptions_total, 0);
     // appends continue after replay, and a second replay sees them
     fill(&db, 500 * 10_000, 10, 10_000);
     drop(db);
     let db = Db::open(opts(d.path())).unwrap();
-    assert_eq!(db.select(all(), &[eq("__name__", "cpu"), eq("instance", "a")]).unwrap()[0].samples.len(), 510);
+    assert_eq!(
+        db.select(all(), &[eq("__name__", "cpu"), eq("instance", "a")])
+            .unwrap()[0]
+            .samples
+            .len(),
+        510
+    );
 }
 
 #[test]
@@ -141,7 +199,11 @@ fn torn_wal_tail_is_truncated() {
     }
     // append a torn record to the newest segment
     let wal = d.path().join("wal");
-    let mut segs: Vec<_> = std::fs::read_dir(&wal).unwrap().map(|e| e.unwrap().path()).filter(|p| p.is_file()).collect();
+    let mut segs: Vec<_> = std::fs::read_dir(&wal)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.is_file())
+        .collect();
     segs.sort();
     let last = segs.last().unwrap();
     let mut f = std::fs::OpenOptions::new().append(true).open(last).unwrap();
@@ -149,12 +211,22 @@ fn torn_wal_tail_is_truncated() {
     drop(f);
     let db = Db::open(opts(d.path())).unwrap();
     assert_eq!(db.stats().wal_corruptions_total, 1);
-    assert_eq!(db.select(all(), &[eq("__name__", "up")]).unwrap()[0].samples.len(), 100);
+    assert_eq!(
+        db.select(all(), &[eq("__name__", "up")]).unwrap()[0]
+            .samples
+            .len(),
+        100
+    );
     fill(&db, 100 * 10_000, 5, 10_000);
     drop(db);
     let db = Db::open(opts(d.path())).unwrap();
     assert_eq!(db.stats().wal_corruptions_total, 0);
-    assert_eq!(db.select(all(), &[eq("__name__", "up")]).unwrap()[0].samples.len(), 105);
+    assert_eq!(
+        db.select(all(), &[eq("__name__", "up")]).unwrap()[0]
+            .samples
+            .len(),
+        105
+    );
 }
 
 #[test]
@@ -175,7 +247,10 @@ fn head_is_cut_into_blocks_and_survives_restart() {
         assert!(r[0].samples.windows(2).all(|w| w[1].t - w[0].t == 15_000));
         // a sample inside the persisted range is out of bounds now
         let mut app = db.appender();
-        assert_eq!(app.append(&lbl("cpu", "a"), H, 1.0), Err(AppendError::OutOfBounds));
+        assert_eq!(
+            app.append(&lbl("cpu", "a"), H, 1.0),
+            Err(AppendError::OutOfBounds)
+        );
         app.rollback();
     }
     let db = Db::open(opts(d.path())).unwrap();
@@ -188,7 +263,12 @@ fn head_is_cut_into_blocks_and_survives_restart() {
     assert_eq!(dirs as u64, db.stats().blocks_loaded + 1);
     // a snapshot directory opens as a store with the same data
     let s = Db::open(opts(snap.path())).unwrap();
-    assert_eq!(s.select(all(), &[eq("__name__", "cpu")]).unwrap()[1].samples.len() as i64, n);
+    assert_eq!(
+        s.select(all(), &[eq("__name__", "cpu")]).unwrap()[1]
+            .samples
+            .len() as i64,
+        n
+    );
 }
 
 #[test]
@@ -202,7 +282,9 @@ fn compaction_and_retention() {
     db.maintenance().unwrap();
     let st = db.stats();
     assert!(st.compactions_total >= 1, "{st:?}");
-    let r = db.select(all(), &[eq("__name__", "up"), eq("instance", "a")]).unwrap();
+    let r = db
+        .select(all(), &[eq("__name__", "up"), eq("instance", "a")])
+        .unwrap();
     // retention: newest block ends at 12 h, so blocks ending <= 2 h are gone
     let first = r[0].samples[0].t;
     assert!(first >= 0, "{first}");
@@ -215,7 +297,9 @@ fn compaction_and_retention() {
     db.maintenance().unwrap();
     let st = db.stats();
     assert!(st.time_retentions_total >= 1, "{st:?}");
-    let r = db.select(all(), &[eq("__name__", "up"), eq("instance", "a")]).unwrap();
+    let r = db
+        .select(all(), &[eq("__name__", "up"), eq("instance", "a")])
+        .unwrap();
     assert!(r[0].samples[0].t >= 6 * H, "{}", r[0].samples[0].t);
     // size retention drops the oldest blocks
     drop(db);
@@ -239,8 +323,13 @@ fn delete_series_and_clean_tombstones() {
     let check = |db: &Db| {
         let r = db.select(all(), &ms).unwrap();
         assert!(r[0].samples.iter().all(|s| s.t < H || s.t > 4 * H));
-        assert_eq!(r[0].samples.len() as i64, 5 * H / 30_000 - (3 * H / 30_000 + 1));
-        let other = db.select(all(), &[eq("__name__", "cpu"), eq("instance", "b")]).unwrap();
+        assert_eq!(
+            r[0].samples.len() as i64,
+            5 * H / 30_000 - (3 * H / 30_000 + 1)
+        );
+        let other = db
+            .select(all(), &[eq("__name__", "cpu"), eq("instance", "b")])
+            .unwrap();
         assert_eq!(other[0].samples.len() as i64, 5 * H / 30_000);
     };
     check(&db);
@@ -258,7 +347,9 @@ fn write_block_is_readable() {
     let series: Vec<(Labels, Vec<Sample>)> = (0..20)
         .map(|i| {
             let l = lbl("imported", &format!("i{i}"));
-            let s = (0..300).map(|j| Sample::new(j * 10_000, (i * 1000 + j) as f64)).collect();
+            let s = (0..300)
+                .map(|j| Sample::new(j * 10_000, (i * 1000 + j) as f64))
+                .collect();
             (l, s)
         })
         .collect();
@@ -287,7 +378,8 @@ fn concurrent_appends_and_queries() {
             for i in 0..200i64 {
                 let mut app = db.appender();
                 for s in 0..50 {
-                    app.append(&lbl("c", &format!("t{th}s{s}")), i * 1000, i as f64).unwrap();
+                    app.append(&lbl("c", &format!("t{th}s{s}")), i * 1000, i as f64)
+                        .unwrap();
                 }
                 app.commit().unwrap();
                 if i % 50 == 0 {
@@ -320,21 +412,38 @@ fn second_open_is_refused_while_locked() {
 fn leftovers_of_a_crashed_compaction_are_dropped() {
     let d = tempfile::tempdir().unwrap();
     let mk = |from: i64, to: i64| -> Vec<(Labels, Vec<Sample>)> {
-        vec![(lbl("x", "a"), (from..to).map(|i| Sample::new(i * 60_000, i as f64)).collect())]
+        vec![(
+            lbl("x", "a"),
+            (from..to)
+                .map(|i| Sample::new(i * 60_000, i as f64))
+                .collect(),
+        )]
     };
     let a = write_block(d.path(), mk(0, 100)).unwrap();
     let b = write_block(d.path(), mk(100, 200)).unwrap();
     let c = write_block(d.path(), mk(0, 200)).unwrap();
     let meta_path = d.path().join(&c.ulid).join("meta.json");
     let json = std::fs::read_to_string(&meta_path).unwrap();
-    let json = json.replace("\"level\": 1", "\"level\": 2").replace(&format!("\"{}\"", c.ulid), &format!("\"{}\", \"{}\"", a.ulid, b.ulid));
+    let json = json.replace("\"level\": 1", "\"level\": 2").replace(
+        &format!("\"{}\"", c.ulid),
+        &format!("\"{}\", \"{}\"", a.ulid, b.ulid),
+    );
     // keep the block's own ulid field intact
-    let json = json.replacen(&format!("\"ulid\": \"{}\", \"{}\"", a.ulid, b.ulid), &format!("\"ulid\": \"{}\"", c.ulid), 1);
+    let json = json.replacen(
+        &format!("\"ulid\": \"{}\", \"{}\"", a.ulid, b.ulid),
+        &format!("\"ulid\": \"{}\"", c.ulid),
+        1,
+    );
     std::fs::write(&meta_path, json).unwrap();
     let db = Db::open(opts(d.path())).unwrap();
     assert_eq!(db.stats().blocks_loaded, 1, "{:?}", db.stats());
     assert!(!d.path().join(&a.ulid).exists() && !d.path().join(&b.ulid).exists());
-    assert_eq!(db.select(all(), &[eq("__name__", "x")]).unwrap()[0].samples.len(), 200);
+    assert_eq!(
+        db.select(all(), &[eq("__name__", "x")]).unwrap()[0]
+            .samples
+            .len(),
+        200
+    );
 }
 
 #[test]
@@ -349,7 +458,8 @@ fn appends_race_with_maintenance() {
             for i in 0..(8 * H / 60_000) {
                 let mut app = db.appender();
                 for s in 0..20 {
-                    app.append(&lbl("r", &format!("s{s}")), i * 60_000, i as f64).unwrap();
+                    app.append(&lbl("r", &format!("s{s}")), i * 60_000, i as f64)
+                        .unwrap();
                 }
                 app.commit().unwrap();
             }
@@ -374,7 +484,11 @@ fn appends_race_with_maintenance() {
         assert_eq!(r.len(), 20);
         for s in &r {
             assert_eq!(s.samples.len() as i64, 8 * H / 60_000, "{}", s.labels);
-            assert!(s.samples.iter().enumerate().all(|(i, x)| x.t == i as i64 * 60_000 && x.v == i as f64));
+            assert!(s
+                .samples
+                .iter()
+                .enumerate()
+                .all(|(i, x)| x.t == i as i64 * 60_000 && x.v == i as f64));
         }
     };
     check(&db);
@@ -387,7 +501,12 @@ fn appends_race_with_maintenance() {
 #[test]
 fn corrupt_blocks_give_errors_not_panics() {
     let d = tempfile::tempdir().unwrap();
-    let series = vec![(lbl("x", "a"), (0..500).map(|i| Sample::new(i * 1000, i as f64 * 0.5)).collect::<Vec<_>>())];
+    let series = vec![(
+        lbl("x", "a"),
+        (0..500)
+            .map(|i| Sample::new(i * 1000, i as f64 * 0.5))
+            .collect::<Vec<_>>(),
+    )];
     let meta = write_block(d.path(), series.clone()).unwrap();
     let bdir = d.path().join(&meta.ulid);
     // flip a byte in the chunk data: the query fails with an error
@@ -416,14 +535,22 @@ fn sealed_head_chunks_are_packed_by_maintenance() {
     // 1 h at 10 s: below the cut threshold, so everything stays in the head
     for i in 0..360i64 {
         let mut app = db.appender();
-        app.append(&lbl("cpu", "a"), i * 10_000, 1000.0 + (i * 37 % 100) as f64 * 0.01 + i as f64 * 1.5).unwrap();
+        app.append(
+            &lbl("cpu", "a"),
+            i * 10_000,
+            1000.0 + (i * 37 % 100) as f64 * 0.01 + i as f64 * 1.5,
+        )
+        .unwrap();
         app.commit().unwrap();
     }
     let before = db.select(all(), &[eq("__name__", "cpu")]).unwrap();
     db.maintenance().unwrap();
     let st = db.stats();
     assert_eq!(st.blocks_loaded, 0);
-    assert!(st.head_chunk_bytes > 0 && st.head_chunk_bytes < 360 * 3, "{st:?}");
+    assert!(
+        st.head_chunk_bytes > 0 && st.head_chunk_bytes < 360 * 3,
+        "{st:?}"
+    );
     assert_eq!(db.select(all(), &[eq("__name__", "cpu")]).unwrap(), before);
     drop(db);
     let db = Db::open(opts(d.path())).unwrap();
@@ -440,9 +567,19 @@ fn label_apis_respect_the_time_range() {
     let before = SelectHints { mint: 0, maxt: H };
     assert!(db.label_values("instance", before, &[]).unwrap().is_empty());
     assert!(db.label_names(before, &[]).unwrap().is_empty());
-    assert!(db.label_values("instance", before, &[eq("__name__", "m")]).unwrap().is_empty());
-    assert_eq!(db.label_values("instance", all(), &[eq("__name__", "m")]).unwrap(), vec!["x"]);
-    assert_eq!(db.series(all(), &[eq("__name__", "m")]).unwrap(), vec![lbl("m", "x")]);
+    assert!(db
+        .label_values("instance", before, &[eq("__name__", "m")])
+        .unwrap()
+        .is_empty());
+    assert_eq!(
+        db.label_values("instance", all(), &[eq("__name__", "m")])
+            .unwrap(),
+        vec!["x"]
+    );
+    assert_eq!(
+        db.series(all(), &[eq("__name__", "m")]).unwrap(),
+        vec![lbl("m", "x")]
+    );
 }
 
 #[test]
@@ -451,7 +588,8 @@ fn extreme_timestamps_do_not_panic() {
     let db = Db::open(opts(d.path())).unwrap();
     let mut app = db.appender();
     app.append(&lbl("e", "min"), i64::MIN + 1, 1.0).unwrap();
-    app.append(&lbl("e", "min"), i64::MIN + 2, f64::NAN).unwrap();
+    app.append(&lbl("e", "min"), i64::MIN + 2, f64::NAN)
+        .unwrap();
     app.commit().unwrap();
     let mut app = db.appender();
     app.append(&lbl("e", "max"), i64::MAX - 1, 2.0).unwrap();
@@ -465,7 +603,14 @@ fn extreme_timestamps_do_not_panic() {
     let db = Db::open(opts(d.path())).unwrap();
     db.maintenance().unwrap();
     let _ = db.select(all(), &[eq("__name__", "e")]).unwrap();
-    let _ = write_block(d.path(), vec![(lbl("w", "x"), vec![Sample::new(i64::MIN, 1.0), Sample::new(i64::MAX, 2.0)])]).unwrap();
+    let _ = write_block(
+        d.path(),
+        vec![(
+            lbl("w", "x"),
+            vec![Sample::new(i64::MIN, 1.0), Sample::new(i64::MAX, 2.0)],
+        )],
+    )
+    .unwrap();
 }
 
 #[test]
@@ -480,7 +625,12 @@ fn fsync_per_commit_mode_works() {
     let mut o2 = opts(d.path());
     o2.wal_fsync_interval = Some(std::time::Duration::from_millis(20));
     let db = Db::open(o2).unwrap();
-    assert_eq!(db.select(all(), &[eq("__name__", "up")]).unwrap()[0].samples.len(), 3);
+    assert_eq!(
+        db.select(all(), &[eq("__name__", "up")]).unwrap()[0]
+            .samples
+            .len(),
+        3
+    );
     fill(&db, 30_000, 3, 10_000);
     std::thread::sleep(std::time::Duration::from_millis(60));
     db.close().unwrap();
@@ -498,7 +648,8 @@ fn readers_never_see_half_a_commit() {
             for i in 0..500i64 {
                 let mut app = db.appender();
                 for s in 0..40 {
-                    app.append(&lbl("iso", &format!("s{s}")), i * 1000, i as f64).unwrap();
+                    app.append(&lbl("iso", &format!("s{s}")), i * 1000, i as f64)
+                        .unwrap();
                 }
                 app.commit().unwrap();
             }
@@ -513,7 +664,10 @@ fn readers_never_see_half_a_commit() {
         }
         assert_eq!(r.len(), 40);
         let last: Vec<i64> = r.iter().map(|s| s.samples.last().unwrap().t).collect();
-        assert!(last.iter().all(|&t| t == last[0]), "partial commit visible: {last:?}");
+        assert!(
+            last.iter().all(|&t| t == last[0]),
+            "partial commit visible: {last:?}"
+        );
         checks += 1;
     }
     writer.join().unwrap();
@@ -524,9 +678,15 @@ fn readers_never_see_half_a_commit() {
 fn a_foreign_wal_is_left_alone() {
     let d = tempfile::tempdir().unwrap();
     std::fs::create_dir_all(d.path().join("wal")).unwrap();
-    let foreign = vec![1u8, 0, 20, 0xde, 0xad, 0xbe, 0xef, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9];
+    let foreign = vec![
+        1u8, 0, 20, 0xde, 0xad, 0xbe, 0xef, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9,
+        9, 9,
+    ];
     std::fs::write(d.path().join("wal").join("00000000"), &foreign).unwrap();
     let err = Db::open(opts(d.path())).err().unwrap().to_string();
     assert!(err.contains("not a Bongsu WAL"), "{err}");
-    assert_eq!(std::fs::read(d.path().join("wal").join("00000000")).unwrap(), foreign);
+    assert_eq!(
+        std::fs::read(d.path().join("wal").join("00000000")).unwrap(),
+        foreign
+    );
 }

@@ -14,23 +14,52 @@ const H: i64 = 3_600_000;
 type Model = BTreeMap<Labels, BTreeMap<i64, u64>>;
 
 fn open(p: &std::path::Path) -> Arc<Db> {
-    Db::open(Options { path: p.to_path_buf(), wal_fsync_interval: None, retention_time_ms: Some(0), ..Default::default() }).unwrap()
+    Db::open(Options {
+        path: p.to_path_buf(),
+        wal_fsync_interval: None,
+        retention_time_ms: Some(0),
+        ..Default::default()
+    })
+    .unwrap()
 }
 
 fn check(db: &Db, model: &Model, ctx: &str) {
-    let got = db.select(SelectHints { mint: i64::MIN, maxt: i64::MAX }, &[Matcher::equal("job", "j")]).unwrap();
-    let got: BTreeMap<Labels, Vec<Sample>> = got.into_iter().map(|s| (s.labels, s.samples)).collect();
+    let got = db
+        .select(
+            SelectHints {
+                mint: i64::MIN,
+                maxt: i64::MAX,
+            },
+            &[Matcher::equal("job", "j")],
+        )
+        .unwrap();
+    let got: BTreeMap<Labels, Vec<Sample>> =
+        got.into_iter().map(|s| (s.labels, s.samples)).collect();
     let want: BTreeMap<Labels, Vec<Sample>> = model
         .iter()
         .filter(|(_, m)| !m.is_empty())
-        .map(|(l, m)| (l.clone(), m.iter().map(|(&t, &v)| Sample::new(t, f64::from_bits(v))).collect()))
+        .map(|(l, m)| {
+            (
+                l.clone(),
+                m.iter()
+                    .map(|(&t, &v)| Sample::new(t, f64::from_bits(v)))
+                    .collect(),
+            )
+        })
         .collect();
-    assert_eq!(got.keys().collect::<Vec<_>>(), want.keys().collect::<Vec<_>>(), "{ctx}: series differ");
+    assert_eq!(
+        got.keys().collect::<Vec<_>>(),
+        want.keys().collect::<Vec<_>>(),
+        "{ctx}: series differ"
+    );
     for (l, w) in &want {
         let g = &got[l];
         assert_eq!(g.len(), w.len(), "{ctx}: {l} sample count");
         for (a, b) in g.iter().zip(w) {
-            assert!(a.t == b.t && a.v.to_bits() == b.v.to_bits(), "{ctx}: {l} {a:?} != {b:?}");
+            assert!(
+                a.t == b.t && a.v.to_bits() == b.v.to_bits(),
+                "{ctx}: {l} {a:?} != {b:?}"
+            );
         }
     }
 }
@@ -42,7 +71,15 @@ fn random_operations_match_a_model() {
         let d = tempfile::tempdir().unwrap();
         let mut db = open(d.path());
         let mut model: Model = BTreeMap::new();
-        let series: Vec<Labels> = (0..6).map(|i| Labels::from_pairs([("__name__", format!("m{}", i % 2)), ("i", i.to_string()), ("job", "j".to_string())])).collect();
+        let series: Vec<Labels> = (0..6)
+            .map(|i| {
+                Labels::from_pairs([
+                    ("__name__", format!("m{}", i % 2)),
+                    ("i", i.to_string()),
+                    ("job", "j".to_string()),
+                ])
+            })
+            .collect();
         let mut now: i64 = 1_000_000;
         let mut totals = (0u64, 0u64, 0u64);
         let add = |db: &Db, t: &mut (u64, u64, u64)| {
@@ -63,14 +100,24 @@ fn random_operations_match_a_model() {
                         if rng.gen_bool(0.2) {
                             continue;
                         }
-                        let t = if rng.gen_bool(0.05) { now - rng.gen_range(0..600_000) } else { now };
+                        let t = if rng.gen_bool(0.05) {
+                            now - rng.gen_range(0..600_000)
+                        } else {
+                            now
+                        };
                         let v = match rng.gen_range(0..10) {
                             0 => STALE_NAN,
                             1 => f64::NAN,
                             2 => -0.0,
                             _ => (rng.gen_range(0..10_000) as f64) / 100.0,
                         };
-                        if app.append(l, t, v).is_ok() && model.entry(l.clone()).or_default().insert(t, v.to_bits()).is_none() {
+                        if app.append(l, t, v).is_ok()
+                            && model
+                                .entry(l.clone())
+                                .or_default()
+                                .insert(t, v.to_bits())
+                                .is_none()
+                        {
                             added.push((l.clone(), t));
                         }
                     }
@@ -113,7 +160,9 @@ fn random_operations_match_a_model() {
         drop(db);
         let db = open(d.path());
         check(&db, &model, &format!("seed {seed} final reopen"));
-        eprintln!("seed {seed}: blocks {} (compactions, truncations, tombstone cleanups) {totals:?}", db.stats().blocks_loaded);
+        eprintln!(
+            "seed {seed}: blocks {} (compactions, truncations, tombstone cleanups) {totals:?}",
+            db.stats().blocks_loaded
+        );
     }
 }
-
