@@ -66,7 +66,7 @@ fn check(db: &Db, model: &Model, ctx: &str) {
 
 #[test]
 fn random_operations_match_a_model() {
-    for seed in 0..4u64 {
+    for seed in 0..3u64 {
         let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
         let d = tempfile::tempdir().unwrap();
         let mut db = open(d.path());
