@@ -440,6 +440,11 @@ macro_rules! with_http_client {
                 if n > 1 {
                     return Err("at most one of basic_auth, oauth2, bearer_token & bearer_token_file, authorization must be configured".into());
                 }
+                for v in [&self.tls_config.min_version, &self.tls_config.max_version].into_iter().flatten() {
+                    if !matches!(v.as_str(), "" | "TLS10" | "TLS11" | "TLS12" | "TLS13") {
+                        return Err(format!("unknown TLS version: {v}"));
+                    }
+                }
                 if let Some(b) = &self.basic_auth {
                     if b.password.is_some() && b.password_file.is_some() {
                         return Err("at most one of basic_auth password & password_file must be configured".into());
@@ -567,6 +572,18 @@ pub struct Config {
     pub otlp: Option<serde_json::Value>,
 }
 
+/// An explicit `scrape_protocols` list must not be empty.
+fn non_empty_protocols<'de, D>(d: D) -> Result<Vec<ScrapeProtocol>, D::Error>
+where
+    D: Deserializer<'de>,
+{
+    let v = Vec::<ScrapeProtocol>::deserialize(d)?;
+    if v.is_empty() {
+        return Err(serde::de::Error::custom("scrape_protocols cannot be empty"));
+    }
+    Ok(v)
+}
+
 fn null_as_default<'de, D, T>(d: D) -> Result<T, D::Error>
 where
     D: Deserializer<'de>,
@@ -595,7 +612,11 @@ pub struct GlobalConfig {
     pub evaluation_interval: Duration,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rule_query_offset: Option<Duration>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        default,
+        skip_serializing_if = "Vec::is_empty",
+        deserialize_with = "non_empty_protocols"
+    )]
     pub scrape_protocols: Vec<ScrapeProtocol>,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub external_labels: BTreeMap<String, String>,
@@ -782,7 +803,11 @@ with_http_client! {
         pub scrape_interval: Option<Duration>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         pub scrape_timeout: Option<Duration>,
-        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        #[serde(
+            default,
+            skip_serializing_if = "Vec::is_empty",
+            deserialize_with = "non_empty_protocols"
+        )]
         pub scrape_protocols: Vec<ScrapeProtocol>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         pub fallback_scrape_protocol: Option<ScrapeProtocol>,
@@ -1630,6 +1655,13 @@ fn prepare_scrape_config(
             sc.job_name
         )));
     }
+    // A zero duration means "unset", as Go's zero value does.
+    if sc.scrape_interval.map(|d| d.0 == 0).unwrap_or(false) {
+        sc.scrape_interval = None;
+    }
+    if sc.scrape_timeout.map(|d| d.0 == 0).unwrap_or(false) {
+        sc.scrape_timeout = None;
+    }
     let interval = *sc.scrape_interval.get_or_insert(global.scrape_interval);
     if sc.scrape_timeout.is_none() {
         sc.scrape_timeout = Some(if global.scrape_timeout > interval {
@@ -1653,18 +1685,8 @@ fn prepare_scrape_config(
             sc.job_name
         ))
     })?;
-    if sc.scheme != "http" && sc.scheme != "https" {
-        return Err(jerr(format!(
-            "invalid scheme {:?} for scrape config with job name {:?}: use http or https",
-            sc.scheme, sc.job_name
-        )));
-    }
-    if !sc.metrics_path.starts_with('/') {
-        return Err(jerr(format!(
-            "metrics_path {:?} must start with '/' (job {:?})",
-            sc.metrics_path, sc.job_name
-        )));
-    }
+    // Like Prometheus, scheme and metrics_path are not checked here: a bad
+    // scheme fails at scrape time, and a path without '/' gets one.
     check_name_schemes(
         sc.metric_name_validation_scheme
             .as_deref()

@@ -160,7 +160,9 @@ fn scrape_url(cfg: &ScrapeConfig, labels: &Labels, addr: &str) -> String {
             }
         }
     }
-    let mut url = format!("{scheme}://{addr}{path}");
+    let scheme = scheme.to_ascii_lowercase();
+    let slash = if path.starts_with('/') { "" } else { "/" };
+    let mut url = format!("{scheme}://{addr}{slash}{path}");
     if !params.is_empty() {
         let mut ser = url::form_urlencoded::Serializer::new(String::new());
         for (k, vs) in &params {
