@@ -464,15 +464,21 @@ impl ScrapeManager {
         out
     }
 
-    /// Stops every pool; all series get staleness markers.
+    /// Stops every pool for shutdown. Like Prometheus, no staleness markers
+    /// are written: the series continue after a restart.
     pub async fn stop(&self) {
         let _g = self.apply_lock.lock().await;
         let pools: Vec<Arc<Pool>> = std::mem::take(&mut *self.pools.lock())
             .into_values()
             .collect();
         for p in pools {
-            p.shutdown(StopMode::Stale).await;
+            p.shutdown(StopMode::Handover).await;
         }
+    }
+
+    /// Names of the configured scrape pools, sorted (`/api/v1/scrape_pools`).
+    pub fn scrape_pools(&self) -> Vec<String> {
+        self.pools.lock().keys().cloned().collect()
     }
 }
 
