@@ -1422,6 +1422,55 @@ fn first_line(s: &str) -> String {
 
 /// The position of `key: value` for a job, found in the text (1-based), used
 /// for semantic errors the YAML parser cannot place.
+/// For a semantic error without a recorded position: the first place the
+/// message's quoted value (a URL, a name, a path) appears in the text, or
+/// else the section or key the message is about.
+fn guess_position(text: &str, message: &str) -> (u64, u64) {
+    let find = |needle: &str| -> Option<(u64, u64)> {
+        if needle.is_empty() {
+            return None;
+        }
+        text.lines()
+            .enumerate()
+            .find_map(|(i, l)| l.find(needle).map(|c| ((i + 1) as u64, (c + 1) as u64)))
+    };
+    let mut parts = message.split('"');
+    if let (Some(_), Some(q)) = (parts.next(), parts.next()) {
+        if let Some(p) = find(q) {
+            return p;
+        }
+    }
+    let keys = [
+        "scrape_timeout",
+        "metric_name_validation_scheme",
+        "metric_name_escaping_scheme",
+        "scrape_protocols",
+        "chunk_encoding",
+        "retention",
+        "queue_config",
+        "headers",
+        "protobuf_message",
+        "api_version",
+        "alert_relabel_configs",
+        "remote_write",
+        "remote_read",
+        "alerting",
+        "tracing",
+        "rule_files",
+        "scrape_config_files",
+        "external_labels",
+        "global",
+    ];
+    for k in keys {
+        if message.contains(k) || message.contains(&k.replace('_', " ")) {
+            if let Some(p) = find(&format!("{k}:")) {
+                return p;
+            }
+        }
+    }
+    (0, 0)
+}
+
 fn locate_job(text: &str, job: &str) -> (u64, u64) {
     for (i, line) in text.lines().enumerate() {
         if let Some(pos) = line.find("job_name") {
@@ -1439,11 +1488,18 @@ fn locate_job(text: &str, job: &str) -> (u64, u64) {
 
 impl Config {
     fn fill_defaults_and_validate(&mut self, text: &str, file: &str) -> Result<(), ConfigError> {
-        let invalid = |line: u64, column: u64, message: String| ConfigError::Invalid {
-            file: file.to_string(),
-            line,
-            column,
-            message,
+        let invalid = |line: u64, column: u64, message: String| {
+            let (line, column) = if line == 0 {
+                guess_position(text, &message)
+            } else {
+                (line, column)
+            };
+            ConfigError::Invalid {
+                file: file.to_string(),
+                line,
+                column,
+                message,
+            }
         };
         let g = &mut self.global;
         if g.scrape_timeout.0 == 0 {
@@ -2113,5 +2169,28 @@ mod render_preview {
         let p = std::env::var("BONGSU_PREVIEW_CONFIG").unwrap_or_default();
         let c = super::load_file(std::path::Path::new(&p)).expect("load");
         println!("{}", super::to_yaml(&c));
+    }
+}
+
+#[cfg(test)]
+mod positions {
+    use super::*;
+
+    #[test]
+    fn semantic_errors_point_at_the_place() {
+        let e = load_str(
+            "global:\n  scrape_interval: 15s\nremote_write:\n  - url: http://a/push\n    name: x\n  - url: http://b/push\n    name: x\n",
+            "p.yml",
+        )
+        .expect_err("dup");
+        assert!(e.to_string().starts_with("p.yml:5:"), "{e}");
+        let e = load_str("rule_files:\n  - ok.yml\n  - 'a/*/b.yml'\n", "p.yml").expect_err("glob");
+        assert!(e.to_string().starts_with("p.yml:3:"), "{e}");
+        let e = load_str(
+            "global:\n  scrape_interval: 5s\n  scrape_timeout: 10s\n",
+            "p.yml",
+        )
+        .expect_err("timeout");
+        assert!(e.to_string().starts_with("p.yml:3:"), "{e}");
     }
 }
