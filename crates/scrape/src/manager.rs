@@ -1000,9 +1000,11 @@ fn ingest(
     let cfg = &ctx.cfg;
     let format = content_format(cfg, ctype)?;
     let parsed = exposition::parse_scrape(body, format).map_err(|e| e.to_string())?;
-    let scraped = parsed.samples.len();
+    // OpenMetrics `_created` lines are stored as ordinary series, as
+    // Prometheus does unless created-timestamp ingestion is enabled.
+    let scraped = parsed.samples.len() + parsed.created.len();
     let mut out: Vec<(Labels, i64, f64, bool)> = Vec::with_capacity(scraped);
-    for s in parsed.samples {
+    for s in parsed.samples.into_iter().chain(parsed.created) {
         let Some(l) = mutate_sample_labels(
             &s.labels,
             &target.public,

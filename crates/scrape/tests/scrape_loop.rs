@@ -236,7 +236,8 @@ async fn openmetrics_limits_and_reload_keep_loops() {
     let all = store.since(0);
     let c = named(&all, "c_total")[0];
     assert_eq!(c.1, 1500, "OpenMetrics timestamps are seconds");
-    assert!(named(&all, "c_created").is_empty());
+    // `_created` is stored as a series, as Prometheus does by default.
+    assert_eq!(named(&all, "c_created")[0].2, 1.0);
 
     // Re-applying the same config keeps the loop (no staleness markers).
     let mark = store.len();
