@@ -36,7 +36,24 @@ pub fn build_client(http: &HttpClientConfig, gzip: bool) -> Result<reqwest::Clie
         for c in rustls_pemfile::certs(&mut ca_pem.as_slice()).flatten() {
             let _ = roots.add(c);
         }
-        builder.with_root_certificates(roots)
+        match tls.server_name.as_deref().filter(|n| !n.is_empty()) {
+            // Verify the certificate against `server_name` instead of the
+            // URL's host (scraping by IP with a named certificate).
+            Some(name) => {
+                let name = rustls::pki_types::ServerName::try_from(name.to_string())
+                    .map_err(|e| format!("tls_config server_name {name:?}: {e}"))?;
+                let inner = rustls::client::WebPkiServerVerifier::builder_with_provider(
+                    Arc::new(roots),
+                    provider.clone(),
+                )
+                .build()
+                .map_err(|e| e.to_string())?;
+                builder
+                    .dangerous()
+                    .with_custom_certificate_verifier(Arc::new(NameOverride { inner, name }))
+            }
+            None => builder.with_root_certificates(roots),
+        }
     };
     let mut config = match (&tls.cert_file, &tls.key_file) {
         (Some(cf), Some(kf)) => {
@@ -80,8 +97,14 @@ pub fn build_client(http: &HttpClientConfig, gzip: bool) -> Result<reqwest::Clie
     }
     match &http.proxy_url {
         Some(p) if !p.is_empty() => {
-            b = b.proxy(reqwest::Proxy::all(p).map_err(|e| format!("proxy_url: {e}"))?);
+            let mut proxy = reqwest::Proxy::all(p).map_err(|e| format!("proxy_url: {e}"))?;
+            if let Some(np) = http.no_proxy.as_deref().filter(|s| !s.is_empty()) {
+                proxy = proxy.no_proxy(reqwest::NoProxy::from_string(np));
+            }
+            b = b.proxy(proxy);
         }
+        // reqwest reads HTTP(S)_PROXY / NO_PROXY itself unless told not to.
+        _ if http.proxy_from_environment => {}
         _ => b = b.no_proxy(),
     }
     b.build().map_err(|e| e.to_string())
@@ -98,6 +121,46 @@ fn system_roots() -> Vec<u8> {
         }
     }
     Vec::new()
+}
+
+/// Verifies with WebPKI against a fixed name.
+#[derive(Debug)]
+struct NameOverride {
+    inner: Arc<rustls::client::WebPkiServerVerifier>,
+    name: rustls::pki_types::ServerName<'static>,
+}
+
+impl rustls::client::danger::ServerCertVerifier for NameOverride {
+    fn verify_server_cert(
+        &self,
+        end_entity: &rustls::pki_types::CertificateDer<'_>,
+        intermediates: &[rustls::pki_types::CertificateDer<'_>],
+        _server_name: &rustls::pki_types::ServerName<'_>,
+        ocsp: &[u8],
+        now: rustls::pki_types::UnixTime,
+    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
+        self.inner
+            .verify_server_cert(end_entity, intermediates, &self.name, ocsp, now)
+    }
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls::pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        self.inner.verify_tls12_signature(message, cert, dss)
+    }
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls::pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        self.inner.verify_tls13_signature(message, cert, dss)
+    }
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.inner.supported_verify_schemes()
+    }
 }
 
 #[derive(Debug)]

@@ -288,7 +288,7 @@ async fn https_auth_gzip_headers() {
             "-subj",
             "/CN=localhost",
         ])
-        .args(["-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"])
+        .args(["-addext", "subjectAltName=DNS:scrape.example"])
         .args(["-addext", "basicConstraints=critical,CA:FALSE"])
         .arg("-keyout")
         .arg(&key)
@@ -358,8 +358,8 @@ async fn https_auth_gzip_headers() {
     let store = Store::default();
     let mgr = ScrapeManager::new(Arc::new(store.clone()));
     let yaml = format!(
-        "scrape_configs:\n  - job_name: tls\n    scheme: https\n    scrape_interval: 200ms\n    scrape_timeout: 150ms\n    authorization:\n      credentials: s3cret\n    tls_config:\n      ca_file: {}\n    static_configs:\n      - targets: ['{addr}']\n",
-        cert.display()
+        "scrape_configs:\n  - job_name: tls\n    scheme: https\n    scrape_interval: 200ms\n    scrape_timeout: 150ms\n    authorization:\n      credentials: s3cret\n    tls_config:\n      ca_file: {cert}\n      server_name: scrape.example\n    static_configs:\n      - targets: ['{addr}']\n  - job_name: noname\n    scheme: https\n    scrape_interval: 200ms\n    scrape_timeout: 150ms\n    tls_config:\n      ca_file: {cert}\n    static_configs:\n      - targets: ['{addr}']\n",
+        cert = cert.display()
     );
     mgr.apply_config(&load_str(&yaml, "tls.yml").expect("cfg"))
         .await
@@ -368,6 +368,16 @@ async fn https_auth_gzip_headers() {
         named(s, "z").iter().any(|x| x.2 == 42.0)
     })
     .await;
+    // Without server_name the certificate (for scrape.example) does not match 127.0.0.1.
+    wait_for(&store, 0, "noname fails verification", |s| {
+        named(s, "up")
+            .iter()
+            .any(|x| x.0.get("job") == Some("noname") && x.2 == 0.0)
+    })
+    .await;
+    assert!(named(&store.since(0), "z")
+        .iter()
+        .all(|x| x.0.get("job") == Some("tls")));
     let head = seen_head.lock().to_ascii_lowercase();
     assert!(head.contains("authorization: bearer s3cret"), "{head}");
     assert!(
