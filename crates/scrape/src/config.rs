@@ -993,9 +993,6 @@ impl ScrapeConfig {
         if !self.digitalocean_sd_configs.is_empty() {
             v.push("digitalocean_sd_configs");
         }
-        if !self.dns_sd_configs.is_empty() {
-            v.push("dns_sd_configs");
-        }
         if !self.docker_sd_configs.is_empty() {
             v.push("docker_sd_configs");
         }
@@ -1093,6 +1090,17 @@ impl ScrapeConfig {
             .map(|o| {
                 serde_json::from_value::<HttpSdConfig>(o.0.clone())
                     .map_err(|e| format!("http_sd_configs: {e}"))
+            })
+            .collect()
+    }
+
+    /// The job's `dns_sd_configs`, typed.
+    pub fn dns_sd(&self) -> Result<Vec<crate::dns::DnsSdConfig>, String> {
+        self.dns_sd_configs
+            .iter()
+            .map(|o| {
+                serde_json::from_value::<crate::dns::DnsSdConfig>(o.0.clone())
+                    .map_err(|e| format!("dns_sd_configs: {e}"))
             })
             .collect()
     }
@@ -1816,6 +1824,13 @@ fn prepare_scrape_config(
     {
         h.validate()
             .map_err(|m| jerr(format!("job {:?}: http_sd_configs: {m}", sc.job_name)))?;
+    }
+    for d in sc
+        .dns_sd()
+        .map_err(|m| jerr(format!("job {:?}: {m}", sc.job_name)))?
+    {
+        d.validate()
+            .map_err(|m| jerr(format!("job {:?}: dns_sd_configs: {m}", sc.job_name)))?;
     }
     for fsd in &sc.file_sd_configs {
         for f in &fsd.files {

@@ -62,6 +62,8 @@ pub struct DiscoveryStats {
     pub file_scans: AtomicU64,
     /// `prometheus_sd_http_failures_total`
     pub http_failures: AtomicU64,
+    /// `prometheus_sd_dns_lookup_failures_total`
+    pub dns_failures: AtomicU64,
 }
 
 /// The groups of a job's static configs.
@@ -266,7 +268,11 @@ pub async fn run_job_discovery(
         tracing::error!(scrape_pool = %cfg.job_name, err = %e, "invalid http_sd_configs");
         Vec::new()
     });
-    if cfg.file_sd_configs.is_empty() && http_cfgs.is_empty() {
+    let dns_cfgs = cfg.dns_sd().unwrap_or_else(|e| {
+        tracing::error!(scrape_pool = %cfg.job_name, err = %e, "invalid dns_sd_configs");
+        Vec::new()
+    });
+    if cfg.file_sd_configs.is_empty() && http_cfgs.is_empty() && dns_cfgs.is_empty() {
         let _ = tx.send(statics);
         tx.closed().await;
         return;
@@ -275,6 +281,8 @@ pub async fn run_job_discovery(
     let (ev_tx, mut ev_rx) = mpsc::channel::<()>(16);
     let http_slots: Vec<Arc<parking_lot::Mutex<Vec<TargetGroup>>>> =
         http_cfgs.iter().map(|_| Arc::default()).collect();
+    let dns_slots: Vec<Arc<parking_lot::Mutex<Vec<TargetGroup>>>> =
+        dns_cfgs.iter().map(|_| Arc::default()).collect();
     struct AbortAll(Vec<tokio::task::JoinHandle<()>>);
     impl Drop for AbortAll {
         fn drop(&mut self) {
@@ -288,6 +296,14 @@ pub async fn run_job_discovery(
             .into_iter()
             .zip(http_slots.iter().cloned())
             .map(|(h, slot)| tokio::spawn(run_http_sd(h, slot, ev_tx.clone(), stats.clone())))
+            .chain(
+                dns_cfgs
+                    .into_iter()
+                    .zip(dns_slots.iter().cloned())
+                    .map(|(d, slot)| {
+                        tokio::spawn(run_dns_sd(d, slot, ev_tx.clone(), stats.clone()))
+                    }),
+            )
             .collect(),
     );
     let mut providers: Vec<FileDiscovery> = cfg
@@ -335,7 +351,7 @@ pub async fn run_job_discovery(
         for p in &mut providers {
             all.extend(p.refresh());
         }
-        for slot in &http_slots {
+        for slot in http_slots.iter().chain(&dns_slots) {
             all.extend(slot.lock().iter().cloned());
         }
         if last_sent.as_ref() != Some(&all) {
@@ -352,6 +368,38 @@ pub async fn run_job_discovery(
                 while ev_rx.try_recv().is_ok() {}
             }
             _ = tx.closed() => return,
+        }
+    }
+}
+
+/// Polls one DNS SD config; a failed lookup keeps the previous groups.
+async fn run_dns_sd(
+    cfg: crate::dns::DnsSdConfig,
+    slot: Arc<parking_lot::Mutex<Vec<TargetGroup>>>,
+    changed: mpsc::Sender<()>,
+    stats: Arc<DiscoveryStats>,
+) {
+    let servers = crate::dns::system_nameservers();
+    let every = cfg
+        .refresh_interval
+        .as_std()
+        .max(std::time::Duration::from_millis(100));
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        match crate::dns::lookup_groups(&cfg, &servers).await {
+            Ok(groups) => {
+                let differs = *slot.lock() != groups;
+                if differs {
+                    *slot.lock() = groups;
+                    let _ = changed.try_send(());
+                }
+            }
+            Err(e) => {
+                stats.dns_failures.fetch_add(1, Ordering::Relaxed);
+                tracing::error!(err = %e, "Error refreshing DNS targets");
+            }
         }
     }
 }

@@ -12,6 +12,7 @@ pub mod relabel;
 pub use config::{load_file, load_str, to_yaml, Config, ConfigError};
 pub use relabel::{process, RelabelConfig};
 pub mod discovery;
+pub mod dns;
 pub mod exposition;
 pub mod http;
 pub mod manager;

@@ -425,6 +425,7 @@ impl ScrapeManager {
             c("prometheus_target_scrape_pool_exceeded_target_limit_total", "Total number of times scrape pools hit the target limit, during sync or config reload.", &s.exceeded_target_limit),
             c("prometheus_target_scrape_pool_reloads_total", "Total number of scrape pool reloads.", &s.pool_reloads),
             c("prometheus_target_scrape_pools_total", "Total number of scrape pool creation attempts.", &s.pools_created),
+            c("prometheus_sd_dns_lookup_failures_total", "The number of DNS-SD lookup failures.", &self.sd_stats.dns_failures),
             c("prometheus_sd_http_failures_total", "Number of HTTP service discovery refresh failures.", &self.sd_stats.http_failures),
             c("prometheus_sd_file_read_errors_total", "The number of File-SD read errors.", &self.sd_stats.file_read_errors),
             c("prometheus_sd_file_scan_duration_seconds_count", "The duration of the File-SD scan in seconds.", &self.sd_stats.file_scans),
