@@ -461,3 +461,37 @@ async fn http_and_file_discovery() {
     assert!(mgr.active_targets().iter().all(|t| t.scrape_pool != "h"));
     mgr.stop().await;
 }
+
+/// Differential helper: `BONGSU_DIFF_CONFIG=prom.yml cargo test -p bongsu-scrape
+/// --test scrape_loop differential -- --ignored --nocapture` prints the label
+/// sets stored after a few scrapes, to compare with a real Prometheus'
+/// `/api/v1/series` on the same configuration.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore]
+async fn differential_series() {
+    let Ok(path) = std::env::var("BONGSU_DIFF_CONFIG") else {
+        return;
+    };
+    let cfg = bongsu_scrape::load_file(std::path::Path::new(&path)).expect("config");
+    let store = Store::default();
+    let mgr = ScrapeManager::new(Arc::new(store.clone()));
+    mgr.apply_config(&cfg).await.expect("apply");
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    mgr.stop().await;
+    let mut seen: Vec<String> = store
+        .since(0)
+        .into_iter()
+        .map(|(l, _, _)| {
+            let m: std::collections::BTreeMap<String, String> = l
+                .iter()
+                .map(|x| (x.name.clone(), x.value.clone()))
+                .collect();
+            serde_json::to_string(&m).unwrap_or_default()
+        })
+        .collect();
+    seen.sort();
+    seen.dedup();
+    for s in seen {
+        println!("SERIES {s}");
+    }
+}
