@@ -142,9 +142,14 @@ impl Default for LoopStatus {
 /// staleness) and its last timestamp.
 #[derive(Debug, Default, Clone)]
 pub struct LoopState {
-    series: HashMap<u64, Labels>,
+    /// Series written by the last scrape (without explicit timestamps), by hash.
+    series: HashMap<u64, Arc<Labels>>,
     report: Vec<Labels>,
     last_ts: i64,
+    /// Exposed label set hash → final labels and their hash (`None`: dropped
+    /// by metric relabelling). Saves relabelling every series every scrape,
+    /// like Prometheus' scrape cache. Valid for one configuration only.
+    cache: HashMap<u64, Option<(Arc<Labels>, u64)>>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -670,6 +675,8 @@ async fn scrape_loop(
     mut state: LoopState,
     mut stop: oneshot::Receiver<StopMode>,
 ) -> LoopState {
+    // A handed-over cache was built for the previous configuration.
+    state.cache.clear();
     let interval = Duration::from_millis(target.interval_ms.max(1) as u64);
     // Spread scrapes over the interval by target, as Prometheus does.
     let iv_ns = interval.as_nanos() as u64;
@@ -711,7 +718,12 @@ fn write_end_staleness(ctx: &PoolCtx, state: LoopState) {
     }
     let ts = now_ms().max(state.last_ts + 1);
     let mut app = ctx.storage.appender();
-    for l in state.series.values().chain(state.report.iter()) {
+    for l in state
+        .series
+        .values()
+        .map(|a| a.as_ref())
+        .chain(state.report.iter())
+    {
         let _ = app.append(l, ts, STALE_NAN);
     }
     if let Err(e) = app.commit() {
@@ -1004,26 +1016,40 @@ fn ingest(
     // OpenMetrics `_created` lines are stored as ordinary series, as
     // Prometheus does unless created-timestamp ingestion is enabled.
     let scraped = parsed.samples.len() + parsed.created.len();
-    let mut out: Vec<(Labels, i64, f64, bool)> = Vec::with_capacity(scraped);
+    let mut out: Vec<(Arc<Labels>, u64, i64, f64, bool)> = Vec::with_capacity(scraped);
+    let mut cache: HashMap<u64, Option<(Arc<Labels>, u64)>> = HashMap::with_capacity(scraped);
     for s in parsed.samples.into_iter().chain(parsed.created) {
-        let Some(l) = mutate_sample_labels(
-            &s.labels,
-            &target.public,
-            cfg.honor_labels,
-            &cfg.metric_relabel_configs,
-        ) else {
-            continue;
+        let raw = s.labels.stable_hash();
+        let entry = match state.cache.get(&raw).or_else(|| cache.get(&raw)) {
+            Some(e) => e.clone(),
+            None => {
+                let e = match mutate_sample_labels(
+                    &s.labels,
+                    &target.public,
+                    cfg.honor_labels,
+                    &cfg.metric_relabel_configs,
+                ) {
+                    None => None,
+                    Some(l) => {
+                        check_label_limits(cfg, &l).inspect_err(|_| {
+                            ctx.stats
+                                .exceeded_label_limits
+                                .fetch_add(1, Ordering::Relaxed);
+                        })?;
+                        let h = l.stable_hash();
+                        Some((Arc::new(l), h))
+                    }
+                };
+                e
+            }
         };
-        check_label_limits(cfg, &l).inspect_err(|_| {
-            ctx.stats
-                .exceeded_label_limits
-                .fetch_add(1, Ordering::Relaxed);
-        })?;
+        cache.insert(raw, entry.clone());
+        let Some((l, h)) = entry else { continue };
         let (t, explicit) = match s.timestamp_ms {
             Some(t) if cfg.honor_timestamps => (t, true),
             _ => (ts, false),
         };
-        out.push((l, t, s.value, explicit));
+        out.push((l, h, t, s.value, explicit));
     }
     if let Some(lim) = cfg.sample_limit.filter(|v| *v > 0) {
         if out.len() as u64 > lim {
@@ -1034,17 +1060,16 @@ fn ingest(
         }
     }
     let mut app = ctx.storage.appender();
-    let mut current: HashMap<u64, Labels> = HashMap::with_capacity(out.len());
+    let mut current: HashMap<u64, Arc<Labels>> = HashMap::with_capacity(out.len());
     let post = out.len();
     let mut added = 0usize;
-    for (l, t, v, explicit) in out {
+    for (l, h, t, v, explicit) in out {
         if let Err(e) = app.append(&l, t, v) {
             count_append_error(&ctx.stats, e);
             continue;
         }
         // Series with explicit timestamps are not tracked for staleness.
         if !explicit || cfg.track_timestamps_staleness {
-            let h = l.stable_hash();
             if !state.series.contains_key(&h) {
                 added += 1;
             }
@@ -1057,6 +1082,7 @@ fn ingest(
         }
     }
     state.series = current;
+    state.cache = cache;
     append_report(
         app.as_mut(),
         target,

@@ -247,6 +247,23 @@ async fn openmetrics_limits_and_reload_keep_loops() {
     tokio::time::sleep(Duration::from_millis(50)).await;
     assert!(store.since(mark).iter().all(|x| !is_stale_nan(x.2)));
 
+    // A changed metric_relabel_configs takes effect on the running target
+    // (the relabel cache of the old configuration is not reused).
+    let mark = store.len();
+    let relabelled = yaml(10).replace(
+        "sample_limit: 10",
+        "sample_limit: 10\n    metric_relabel_configs:\n      - target_label: extra\n        replacement: y",
+    );
+    mgr.apply_config(&load_str(&relabelled, "r.yml").expect("cfg"))
+        .await
+        .expect("apply");
+    wait_for(&store, mark, "relabelled series", |s| {
+        named(s, "c_total")
+            .iter()
+            .any(|x| x.0.get("extra") == Some("y"))
+    })
+    .await;
+
     // A sample limit of 0 samples… 1 is fine; lower it below the count via metric relabel.
     let mark = store.len();
     let tight = yaml(10).replace("sample_limit: 10", "sample_limit: 1\n    metric_relabel_configs:\n      - target_label: extra\n        replacement: y");
