@@ -1779,6 +1779,7 @@ fn prepare_scrape_config(
     inherit!(label_limit);
     inherit!(label_name_length_limit);
     inherit!(label_value_length_limit);
+    inherit!(keep_dropped_targets);
     if sc.metric_name_validation_scheme.is_none() {
         sc.metric_name_validation_scheme = Some(
             global
