@@ -158,9 +158,10 @@ impl Serialize for ByteSize {
                 ("MiB", 20),
                 ("KiB", 10),
             ];
-            units
-                .iter()
-                .find(|(_, sh)| v % (1u64 << sh) == 0)
+            // `is_multiple_of` needs Rust 1.87; the workspace supports 1.85.
+            #[allow(clippy::manual_is_multiple_of)]
+            let found = units.iter().find(|(_, sh)| v % (1u64 << sh) == 0);
+            found
                 .map(|(u, sh)| format!("{}{}", v >> sh, u))
                 .unwrap_or_else(|| format!("{v}B"))
         };

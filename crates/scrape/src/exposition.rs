@@ -645,40 +645,34 @@ impl Family {
                     );
                 }
                 if let Some(cnt) = g.count {
-                    if cnt != inf {
-                        if strict {
-                            return err(
-                                line,
-                                format!(
-                                    "histogram {}: {cn} {cnt} differs from the +Inf bucket {inf}",
-                                    self.name
-                                ),
-                            );
-                        }
+                    if cnt != inf && strict {
+                        return err(
+                            line,
+                            format!(
+                                "histogram {}: {cn} {cnt} differs from the +Inf bucket {inf}",
+                                self.name
+                            ),
+                        );
                     }
                 }
                 if let Some(s) = g.sum {
-                    if !gauge && g.negative_bucket {
-                        if strict {
-                            return err(
-                                line,
-                                format!(
-                                    "histogram {} with negative buckets must not have {sn}",
-                                    self.name
-                                ),
-                            );
-                        }
+                    if !gauge && g.negative_bucket && strict {
+                        return err(
+                            line,
+                            format!(
+                                "histogram {} with negative buckets must not have {sn}",
+                                self.name
+                            ),
+                        );
                     }
-                    if s < 0.0 && !g.negative_bucket {
-                        if strict {
-                            return err(
-                                line,
-                                format!(
-                                    "histogram {}: negative {sn} without negative buckets",
-                                    self.name
-                                ),
-                            );
-                        }
+                    if s < 0.0 && !g.negative_bucket && strict {
+                        return err(
+                            line,
+                            format!(
+                                "histogram {}: negative {sn} without negative buckets",
+                                self.name
+                            ),
+                        );
                     }
                 }
             }
@@ -986,27 +980,21 @@ pub fn parse_openmetrics_with(text: &str, strict: bool) -> Result<Exposition, Pa
         let label = |n: &str| pairs.iter().find(|(k, _)| k == n).map(|(_, v)| v.as_ref());
         let neg_or_nan = value.is_nan() || value < 0.0;
         match (kind, suffix) {
-            (MetricType::Counter, "_total") if neg_or_nan => {
-                if strict {
-                    return err(
-                        line_no,
-                        format!("counter {name} must be a non-negative number, got {vs}"),
-                    );
-                }
+            (MetricType::Counter, "_total") if neg_or_nan && strict => {
+                return err(
+                    line_no,
+                    format!("counter {name} must be a non-negative number, got {vs}"),
+                );
             }
-            (MetricType::Info, _) if value != 1.0 => {
-                if strict {
-                    return err(
-                        line_no,
-                        format!("info metric {name} must have value 1, got {vs}"),
-                    );
-                }
+            (MetricType::Info, _) if value != 1.0 && strict => {
+                return err(
+                    line_no,
+                    format!("info metric {name} must have value 1, got {vs}"),
+                );
             }
             (MetricType::StateSet, _) => {
-                if value != 0.0 && value != 1.0 {
-                    if strict {
-                        return err(line_no, format!("stateset {name} must be 0 or 1, got {vs}"));
-                    }
+                if value != 0.0 && value != 1.0 && strict {
+                    return err(line_no, format!("stateset {name} must be 0 or 1, got {vs}"));
                 }
                 if label(&fname).is_none() {
                     return err(
@@ -1031,22 +1019,18 @@ pub fn parse_openmetrics_with(text: &str, strict: bool) -> Result<Exposition, Pa
                         )
                     }
                 }
-                if value < 0.0 {
-                    if strict {
-                        return err(
-                            line_no,
-                            format!("summary quantile value must not be negative, got {vs}"),
-                        );
-                    }
-                }
-            }
-            (MetricType::Summary, "_sum" | "_count") if neg_or_nan => {
-                if strict {
+                if value < 0.0 && strict {
                     return err(
                         line_no,
-                        format!("{name} must be a non-negative number, got {vs}"),
+                        format!("summary quantile value must not be negative, got {vs}"),
                     );
                 }
+            }
+            (MetricType::Summary, "_sum" | "_count") if neg_or_nan && strict => {
+                return err(
+                    line_no,
+                    format!("{name} must be a non-negative number, got {vs}"),
+                );
             }
             (MetricType::Histogram | MetricType::GaugeHistogram, "_bucket") => {
                 let Some(le) = label("le") else {
@@ -1058,33 +1042,25 @@ pub fn parse_openmetrics_with(text: &str, strict: bool) -> Result<Exposition, Pa
                 if le.eq_ignore_ascii_case("inf") || (lev.is_infinite() && le != "+Inf") {
                     return err(line_no, format!("invalid le {le:?}: write +Inf"));
                 }
-                if neg_or_nan {
-                    if strict {
-                        return err(
-                            line_no,
-                            format!("bucket {name} must be a non-negative number, got {vs}"),
-                        );
-                    }
+                if neg_or_nan && strict {
+                    return err(
+                        line_no,
+                        format!("bucket {name} must be a non-negative number, got {vs}"),
+                    );
                 }
                 let g = f.group.get_or_insert_with(Group::default);
-                if g.after_buckets {
-                    if strict {
-                        return err(line_no, "buckets must come before the count and sum");
-                    }
+                if g.after_buckets && strict {
+                    return err(line_no, "buckets must come before the count and sum");
                 }
                 if let Some(prev) = g.last_le {
-                    if lev <= prev {
-                        if strict {
-                            return err(
-                                line_no,
-                                format!("bucket le {le} not greater than the previous one"),
-                            );
-                        }
+                    if lev <= prev && strict {
+                        return err(
+                            line_no,
+                            format!("bucket le {le} not greater than the previous one"),
+                        );
                     }
-                    if value < g.last_bucket {
-                        if strict {
-                            return err(line_no, "bucket counts must not decrease");
-                        }
+                    if value < g.last_bucket && strict {
+                        return err(line_no, "bucket counts must not decrease");
                     }
                 }
                 if lev < 0.0 {
@@ -1097,13 +1073,11 @@ pub fn parse_openmetrics_with(text: &str, strict: bool) -> Result<Exposition, Pa
                 g.last_bucket = value;
             }
             (MetricType::Histogram, "_count") | (MetricType::GaugeHistogram, "_gcount") => {
-                if neg_or_nan {
-                    if strict {
-                        return err(
-                            line_no,
-                            format!("{name} must be a non-negative number, got {vs}"),
-                        );
-                    }
+                if neg_or_nan && strict {
+                    return err(
+                        line_no,
+                        format!("{name} must be a non-negative number, got {vs}"),
+                    );
                 }
                 let g = f.group.get_or_insert_with(Group::default);
                 if g.inf_bucket.is_none() {
@@ -1113,13 +1087,11 @@ pub fn parse_openmetrics_with(text: &str, strict: bool) -> Result<Exposition, Pa
                 g.count = Some(value);
             }
             (MetricType::Histogram, "_sum") | (MetricType::GaugeHistogram, "_gsum") => {
-                if value.is_nan() || (kind == MetricType::Histogram && value < 0.0) {
-                    if strict {
-                        return err(
-                            line_no,
-                            format!("{name} must be a non-negative number, got {vs}"),
-                        );
-                    }
+                if (value.is_nan() || (kind == MetricType::Histogram && value < 0.0)) && strict {
+                    return err(
+                        line_no,
+                        format!("{name} must be a non-negative number, got {vs}"),
+                    );
                 }
                 let g = f.group.get_or_insert_with(Group::default);
                 if g.inf_bucket.is_none() {

@@ -949,17 +949,29 @@ fn report_labels(target: &Labels, name: &str) -> Labels {
     b.into_labels()
 }
 
-fn append_report(
-    app: &mut dyn Appender,
-    target: &Target,
-    state: &mut LoopState,
-    ts: i64,
+/// The values of the synthetic series of one scrape.
+struct Report {
     up: f64,
     duration: f64,
     scraped: f64,
     post_relabel: f64,
     added: f64,
+}
+
+fn append_report(
+    app: &mut dyn Appender,
+    target: &Target,
+    state: &mut LoopState,
+    ts: i64,
+    r: Report,
 ) {
+    let Report {
+        up,
+        duration,
+        scraped,
+        post_relabel,
+        added,
+    } = r;
     let vals = [
         ("up", up),
         ("scrape_duration_seconds", duration),
@@ -987,11 +999,13 @@ fn write_failure(ctx: &PoolCtx, target: &Target, state: &mut LoopState, ts: i64,
         target,
         state,
         ts,
-        0.0,
-        duration,
-        0.0,
-        0.0,
-        0.0,
+        Report {
+            up: 0.0,
+            duration,
+            scraped: 0.0,
+            post_relabel: 0.0,
+            added: 0.0,
+        },
     );
     state.last_ts = state.last_ts.max(ts);
     if let Err(e) = app.commit() {
@@ -1023,7 +1037,7 @@ fn ingest(
         let entry = match state.cache.get(&raw).or_else(|| cache.get(&raw)) {
             Some(e) => e.clone(),
             None => {
-                let e = match mutate_sample_labels(
+                match mutate_sample_labels(
                     &s.labels,
                     &target.public,
                     cfg.honor_labels,
@@ -1039,8 +1053,7 @@ fn ingest(
                         let h = l.stable_hash();
                         Some((Arc::new(l), h))
                     }
-                };
-                e
+                }
             }
         };
         cache.insert(raw, entry.clone());
@@ -1088,11 +1101,13 @@ fn ingest(
         target,
         state,
         ts,
-        1.0,
-        duration,
-        scraped as f64,
-        post as f64,
-        added as f64,
+        Report {
+            up: 1.0,
+            duration,
+            scraped: scraped as f64,
+            post_relabel: post as f64,
+            added: added as f64,
+        },
     );
     state.last_ts = state.last_ts.max(ts);
     app.commit().map_err(|e| format!("commit: {e}"))?;
