@@ -439,11 +439,100 @@ fn secs_to_ms(v: f64) -> i64 {
     (v * 1000.0).round() as i64
 }
 
+/// Receives samples while a body is parsed, so a caller can skip building
+/// label sets it has seen before (the scrape loop's cache).
+pub trait SampleSink {
+    /// `series` is the sample's text up to the end of its labels: the same
+    /// text always yields the same labels, so it is a cache key. `labels`
+    /// builds the label set (allocating) when called; call it at most once.
+    /// `created` marks an OpenMetrics `_created` sample.
+    fn sample(
+        &mut self,
+        series: &str,
+        labels: &mut dyn FnMut() -> Result<Labels, ParseError>,
+        value: f64,
+        timestamp_ms: Option<i64>,
+        created: bool,
+    ) -> Result<(), ParseError>;
+}
+
+/// Parses a body into `sink`; returns the metadata. `strict` applies the
+/// OpenMetrics value semantics (see [`parse_openmetrics_with`]). An error
+/// means the body must be discarded whole, including samples already sunk.
+pub fn parse_into(
+    body: &[u8],
+    format: Format,
+    strict: bool,
+    sink: &mut dyn SampleSink,
+) -> Result<Vec<Metadata>, ParseError> {
+    let text = std::str::from_utf8(body).map_err(|e| {
+        let line = body[..e.valid_up_to()]
+            .iter()
+            .filter(|b| **b == b'\n')
+            .count()
+            + 1;
+        ParseError {
+            line,
+            message: "invalid UTF-8".into(),
+        }
+    })?;
+    match format {
+        Format::PrometheusText => text_into(text, sink),
+        Format::OpenMetrics => openmetrics_into(text, strict, sink),
+    }
+}
+
+/// The sink behind [`parse`]: builds every label set.
+#[derive(Default)]
+struct Collect {
+    samples: Vec<ParsedSample>,
+    created: Vec<ParsedSample>,
+}
+
+impl Collect {
+    fn into_exposition(self, metadata: Vec<Metadata>) -> Exposition {
+        Exposition {
+            samples: self.samples,
+            metadata,
+            created: self.created,
+        }
+    }
+}
+
+impl SampleSink for Collect {
+    fn sample(
+        &mut self,
+        _series: &str,
+        labels: &mut dyn FnMut() -> Result<Labels, ParseError>,
+        value: f64,
+        timestamp_ms: Option<i64>,
+        created: bool,
+    ) -> Result<(), ParseError> {
+        let s = ParsedSample {
+            labels: labels()?,
+            value,
+            timestamp_ms,
+        };
+        if created {
+            self.created.push(s);
+        } else {
+            self.samples.push(s);
+        }
+        Ok(())
+    }
+}
+
 // ---------------------------------------------------------------------------
 // Prometheus text format
 
 /// Parses the Prometheus text format 0.0.4.
 pub fn parse_text(text: &str) -> Result<Exposition, ParseError> {
+    let mut sink = Collect::default();
+    let metadata = text_into(text, &mut sink)?;
+    Ok(sink.into_exposition(metadata))
+}
+
+fn text_into(text: &str, sink: &mut dyn SampleSink) -> Result<Vec<Metadata>, ParseError> {
     let mut out = Exposition::default();
     let mut meta_idx: HashMap<String, usize> = HashMap::new();
     let mut pairs = Vec::new();
@@ -533,6 +622,7 @@ pub fn parse_text(text: &str) -> Result<Exposition, ParseError> {
         if name.is_empty() {
             return err(line_no, "empty metric name");
         }
+        let series = &trimmed[..c.pos];
         let before = c.pos;
         let after_brace = before > 0 && trimmed.as_bytes()[before - 1] == b'}';
         c.skip_ws();
@@ -562,14 +652,10 @@ pub fn parse_text(text: &str) -> Result<Exposition, ParseError> {
         if let Some(extra) = fields.next() {
             return err(line_no, format!("unexpected {extra:?} after the timestamp"));
         }
-        let labels = build_labels(&name, std::mem::take(&mut pairs), line_no)?;
-        out.samples.push(ParsedSample {
-            labels,
-            value,
-            timestamp_ms: ts,
-        });
+        let mut build = || build_labels(&name, std::mem::take(&mut pairs), line_no);
+        sink.sample(series, &mut build, value, ts, false)?;
     }
-    Ok(out)
+    Ok(out.metadata)
 }
 
 fn split_word(s: &str) -> (&str, &str) {
@@ -696,13 +782,23 @@ pub fn parse_openmetrics(text: &str) -> Result<Exposition, ParseError> {
 /// bucket, …), as Prometheus' scrape parser does not check them and real
 /// targets (and Prometheus' own test corpus) expose such values.
 pub fn parse_openmetrics_with(text: &str, strict: bool) -> Result<Exposition, ParseError> {
+    let mut sink = Collect::default();
+    let metadata = openmetrics_into(text, strict, &mut sink)?;
+    Ok(sink.into_exposition(metadata))
+}
+
+fn openmetrics_into(
+    text: &str,
+    strict: bool,
+    sink: &mut dyn SampleSink,
+) -> Result<Vec<Metadata>, ParseError> {
     let mut out = Exposition::default();
     let mut seen_families: HashSet<String> = HashSet::new();
     let mut fam: Option<Family> = None;
     let mut eof_line = None;
     let mut pairs = Vec::new();
     // The previous sample's full label set and timestamp, for ordering checks.
-    let mut prev_series: Option<(Labels, Option<f64>)> = None;
+    let mut prev_series: Option<(&str, Option<f64>)> = None;
 
     let lines: Vec<&str> = text.split('\n').collect();
     let n_lines = lines.len();
@@ -871,6 +967,7 @@ pub fn parse_openmetrics_with(text: &str, strict: bool) -> Result<Exposition, Pa
             }
             Cow::Borrowed(n)
         };
+        let series: &str = &line[..c.pos];
         if !c.eat(b' ') {
             return err(
                 line_no,
@@ -1102,9 +1199,8 @@ pub fn parse_openmetrics_with(text: &str, strict: bool) -> Result<Exposition, Pa
             }
             _ => {}
         }
-        let labels = build_labels(&name, std::mem::take(&mut pairs), line_no)?;
         if let Some((prev, pts)) = &prev_series {
-            if *prev == labels {
+            if *prev == series {
                 match (pts, ts) {
                     (Some(a), Some(b)) if b < *a => {
                         return err(line_no, "timestamps of a series must not go backwards");
@@ -1114,17 +1210,15 @@ pub fn parse_openmetrics_with(text: &str, strict: bool) -> Result<Exposition, Pa
                 }
             }
         }
-        prev_series = Some((labels.clone(), ts));
-        let sample = ParsedSample {
-            labels,
+        prev_series = Some((series, ts));
+        let mut build = || build_labels(&name, std::mem::take(&mut pairs), line_no);
+        sink.sample(
+            series,
+            &mut build,
             value,
-            timestamp_ms: ts.map(secs_to_ms),
-        };
-        if suffix == "_created" {
-            out.created.push(sample);
-        } else {
-            out.samples.push(sample);
-        }
+            ts.map(secs_to_ms),
+            suffix == "_created",
+        )?;
     }
     if eof_line.is_none() {
         return err(n_lines, "missing # EOF");
@@ -1132,7 +1226,7 @@ pub fn parse_openmetrics_with(text: &str, strict: bool) -> Result<Exposition, Pa
     if let Some(f) = fam.take() {
         push_meta(&mut out, &f);
     }
-    Ok(out)
+    Ok(out.metadata)
 }
 
 fn push_meta(out: &mut Exposition, f: &Family) {
