@@ -149,7 +149,77 @@ pub struct LoopState {
     /// Exposed label set hash → final labels and their hash (`None`: dropped
     /// by metric relabelling). Saves relabelling every series every scrape,
     /// like Prometheus' scrape cache. Valid for one configuration only.
-    cache: HashMap<u64, Option<(Arc<Labels>, u64)>>,
+    cache: HashMap<String, CacheEntry>,
+}
+
+/// Final labels and their hash, or `None` when metric relabelling drops the series.
+type CacheEntry = Option<(Arc<Labels>, u64)>;
+
+/// Turns parsed samples into the samples to append, through the cache.
+struct IngestSink<'a> {
+    ctx: &'a PoolCtx,
+    target: &'a Target,
+    ts: i64,
+    /// The previous scrape's cache; hits move from here to `new`.
+    old: HashMap<String, CacheEntry>,
+    new: HashMap<String, CacheEntry>,
+    out: Vec<(Arc<Labels>, u64, i64, f64, bool)>,
+    scraped: usize,
+    limit_error: Option<String>,
+}
+
+impl exposition::SampleSink for IngestSink<'_> {
+    fn sample(
+        &mut self,
+        series: &str,
+        labels: &mut dyn FnMut() -> Result<Labels, exposition::ParseError>,
+        value: f64,
+        timestamp_ms: Option<i64>,
+        _created: bool,
+    ) -> Result<(), exposition::ParseError> {
+        self.scraped += 1;
+        let cfg = &self.ctx.cfg;
+        let entry = if let Some((k, e)) = self.old.remove_entry(series) {
+            self.new.insert(k, e.clone());
+            e
+        } else if let Some(e) = self.new.get(series) {
+            e.clone()
+        } else {
+            let exposed = labels()?;
+            let e = match mutate_sample_labels(
+                &exposed,
+                &self.target.public,
+                cfg.honor_labels,
+                &cfg.metric_relabel_configs,
+            ) {
+                None => None,
+                Some(l) => {
+                    if let Err(m) = check_label_limits(cfg, &l) {
+                        self.ctx
+                            .stats
+                            .exceeded_label_limits
+                            .fetch_add(1, Ordering::Relaxed);
+                        self.limit_error = Some(m.clone());
+                        return Err(exposition::ParseError {
+                            line: 0,
+                            message: m,
+                        });
+                    }
+                    let h = l.stable_hash();
+                    Some((Arc::new(l), h))
+                }
+            };
+            self.new.insert(series.to_string(), e.clone());
+            e
+        };
+        let Some((l, h)) = entry else { return Ok(()) };
+        let (t, explicit) = match timestamp_ms {
+            Some(t) if cfg.honor_timestamps => (t, true),
+            _ => (self.ts, false),
+        };
+        self.out.push((l, h, t, value, explicit));
+        Ok(())
+    }
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -1026,44 +1096,38 @@ fn ingest(
 ) -> Result<Vec<Metadata>, String> {
     let cfg = &ctx.cfg;
     let format = content_format(cfg, ctype)?;
-    let parsed = exposition::parse_scrape(body, format).map_err(|e| e.to_string())?;
     // OpenMetrics `_created` lines are stored as ordinary series, as
     // Prometheus does unless created-timestamp ingestion is enabled.
-    let scraped = parsed.samples.len() + parsed.created.len();
-    let mut out: Vec<(Arc<Labels>, u64, i64, f64, bool)> = Vec::with_capacity(scraped);
-    let mut cache: HashMap<u64, Option<(Arc<Labels>, u64)>> = HashMap::with_capacity(scraped);
-    for s in parsed.samples.into_iter().chain(parsed.created) {
-        let raw = s.labels.stable_hash();
-        let entry = match state.cache.get(&raw).or_else(|| cache.get(&raw)) {
-            Some(e) => e.clone(),
-            None => {
-                match mutate_sample_labels(
-                    &s.labels,
-                    &target.public,
-                    cfg.honor_labels,
-                    &cfg.metric_relabel_configs,
-                ) {
-                    None => None,
-                    Some(l) => {
-                        check_label_limits(cfg, &l).inspect_err(|_| {
-                            ctx.stats
-                                .exceeded_label_limits
-                                .fetch_add(1, Ordering::Relaxed);
-                        })?;
-                        let h = l.stable_hash();
-                        Some((Arc::new(l), h))
-                    }
-                }
-            }
-        };
-        cache.insert(raw, entry.clone());
-        let Some((l, h)) = entry else { continue };
-        let (t, explicit) = match s.timestamp_ms {
-            Some(t) if cfg.honor_timestamps => (t, true),
-            _ => (ts, false),
-        };
-        out.push((l, h, t, s.value, explicit));
-    }
+    let mut sink = IngestSink {
+        ctx,
+        target,
+        ts,
+        old: std::mem::take(&mut state.cache),
+        new: HashMap::new(),
+        out: Vec::new(),
+        scraped: 0,
+        limit_error: None,
+    };
+    let parsed = exposition::parse_into(body, format, false, &mut sink);
+    let IngestSink {
+        old,
+        mut new,
+        out,
+        scraped,
+        limit_error,
+        ..
+    } = sink;
+    let metadata = match (parsed, limit_error) {
+        (Ok(m), None) => m,
+        (res, limit) => {
+            // Keep what the cache learnt; the body itself is discarded.
+            new.extend(old);
+            state.cache = new;
+            return Err(
+                limit.unwrap_or_else(|| res.err().map(|e| e.to_string()).unwrap_or_default())
+            );
+        }
+    };
     if let Some(lim) = cfg.sample_limit.filter(|v| *v > 0) {
         if out.len() as u64 > lim {
             ctx.stats
@@ -1095,7 +1159,7 @@ fn ingest(
         }
     }
     state.series = current;
-    state.cache = cache;
+    state.cache = new;
     append_report(
         app.as_mut(),
         target,
@@ -1111,7 +1175,7 @@ fn ingest(
     );
     state.last_ts = state.last_ts.max(ts);
     app.commit().map_err(|e| format!("commit: {e}"))?;
-    Ok(parsed.metadata)
+    Ok(metadata)
 }
 
 #[cfg(test)]
@@ -1123,6 +1187,129 @@ mod tests {
         assert_eq!(
             accept_header(&ScrapeProtocol::defaults(), "allow-utf-8"),
             "application/openmetrics-text;version=1.0.0;escaping=allow-utf-8;q=0.6,application/openmetrics-text;version=0.0.1;q=0.5,text/plain;version=1.0.0;escaping=allow-utf-8;q=0.4,text/plain;version=0.0.4;q=0.3,*/*;q=0.2"
+        );
+    }
+
+    #[derive(Default, Clone)]
+    struct Mem(Arc<Mutex<Vec<(Labels, i64, f64)>>>);
+    struct MemApp(Mem, Vec<(Labels, i64, f64)>);
+    impl Appender for MemApp {
+        fn append(&mut self, l: &Labels, t: i64, v: f64) -> Result<(), AppendError> {
+            self.1.push((l.clone(), t, v));
+            Ok(())
+        }
+        fn commit(self: Box<Self>) -> Result<(), bongsu_model::storage::StorageError> {
+            self.0 .0.lock().extend(self.1);
+            Ok(())
+        }
+        fn rollback(self: Box<Self>) {}
+    }
+    impl Appendable for Mem {
+        fn appender(&self) -> Box<dyn Appender> {
+            Box::new(MemApp(self.clone(), Vec::new()))
+        }
+    }
+
+    fn ctx(yaml: &str, mem: &Mem) -> PoolCtx {
+        let cfg = crate::config::load_str(yaml, "t.yml")
+            .expect("cfg")
+            .scrape_configs[0]
+            .clone();
+        let http = cfg.http_client();
+        PoolCtx {
+            client: crate::http::build_client(&http, true).expect("client"),
+            http,
+            cfg: Arc::new(cfg),
+            storage: Arc::new(mem.clone()),
+            stats: Arc::default(),
+            accept: String::new(),
+            offset_seed: 0,
+            forced_error: Mutex::new(None),
+        }
+    }
+
+    fn target() -> Target {
+        let public = Labels::from_pairs([("instance", "h:1"), ("job", "j")]);
+        Target {
+            labels: public.clone(),
+            discovered: public.clone(),
+            public,
+            url: "http://h:1/metrics".into(),
+            interval_ms: 1000,
+            timeout_ms: 1000,
+        }
+    }
+
+    #[test]
+    fn label_limit_fails_the_whole_scrape() {
+        let mem = Mem::default();
+        let c = ctx(
+            "scrape_configs:\n  - job_name: j\n    label_limit: 4\n",
+            &mem,
+        );
+        let t = target();
+        let mut st = LoopState::default();
+        let ok = ingest(&c, &t, &mut st, 1000, 0.1, b"a{x=\"1\"} 1\n", "text/plain");
+        assert!(ok.is_ok(), "{ok:?}");
+        assert_eq!(st.cache.len(), 1);
+        let body = b"a{x=\"1\"} 2\nb{x=\"1\",y=\"2\"} 1\n";
+        let e = ingest(&c, &t, &mut st, 2000, 0.1, body, "text/plain").expect_err("limit");
+        assert!(
+            e.starts_with("label_limit exceeded (metric: b, number of labels: 5, limit: 4)"),
+            "{e}"
+        );
+        // Nothing of the failed body was written; the cache survived.
+        assert!(mem.0.lock().iter().all(|(_, t, _)| *t == 1000));
+        assert_eq!(st.cache.len(), 1);
+        assert_eq!(c.stats.exceeded_label_limits.load(Ordering::Relaxed), 1);
+    }
+
+    #[test]
+    fn cache_and_staleness_across_scrapes() {
+        let mem = Mem::default();
+        let c = ctx(
+            "scrape_configs:\n  - job_name: j\n    metric_relabel_configs:\n      - source_labels: [__name__]\n        regex: drop_me\n        action: drop\n",
+            &mem,
+        );
+        let t = target();
+        let mut st = LoopState::default();
+        ingest(
+            &c,
+            &t,
+            &mut st,
+            1000,
+            0.1,
+            b"a 1\nb 1\ndrop_me 1\n",
+            "text/plain",
+        )
+        .expect("ok");
+        assert_eq!(st.cache.len(), 3, "dropped series are cached too");
+        ingest(
+            &c,
+            &t,
+            &mut st,
+            2000,
+            0.1,
+            b"a 2\ndrop_me 1\n",
+            "text/plain",
+        )
+        .expect("ok");
+        let got = mem.0.lock().clone();
+        let at2: Vec<_> = got.iter().filter(|x| x.1 == 2000).collect();
+        let b_stale = at2
+            .iter()
+            .any(|x| x.0.metric_name() == Some("b") && bongsu_model::is_stale_nan(x.2));
+        assert!(b_stale, "{at2:?}");
+        assert!(got.iter().all(|x| x.0.metric_name() != Some("drop_me")));
+        let added = at2
+            .iter()
+            .find(|x| x.0.metric_name() == Some("scrape_series_added"))
+            .map(|x| x.2);
+        assert_eq!(added, Some(0.0));
+        assert_eq!(
+            st.cache.len(),
+            2,
+            "entries unused in a scrape are forgotten"
         );
     }
 
