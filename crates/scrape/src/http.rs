@@ -269,3 +269,71 @@ pub fn read_secret_file(f: &str) -> Result<String, String> {
         .map(|s| s.trim().to_string())
         .map_err(|e| format!("unable to read {f}: {e}"))
 }
+
+/// A cached OAuth2 client-credentials token.
+#[derive(Default)]
+pub struct OAuth2Tokens {
+    cached: tokio::sync::Mutex<Option<(String, std::time::Instant)>>,
+}
+
+impl OAuth2Tokens {
+    /// A valid access token: the cached one, or a new one from `token_url`
+    /// (client credentials grant, as Prometheus' oauth2 config does).
+    pub async fn token(
+        &self,
+        client: &reqwest::Client,
+        cfg: &crate::config::OAuth2,
+    ) -> Result<String, String> {
+        let mut cached = self.cached.lock().await;
+        if let Some((tok, until)) = cached.as_ref() {
+            if std::time::Instant::now() < *until {
+                return Ok(tok.clone());
+            }
+        }
+        let secret = match (&cfg.client_secret, &cfg.client_secret_file) {
+            (Some(s), _) => s.expose().to_string(),
+            (None, Some(f)) => read_secret_file(f)?,
+            _ => String::new(),
+        };
+        let mut form: Vec<(String, String)> =
+            vec![("grant_type".into(), "client_credentials".into())];
+        if !cfg.scopes.is_empty() {
+            form.push(("scope".into(), cfg.scopes.join(" ")));
+        }
+        for (k, v) in &cfg.endpoint_params {
+            form.push((k.clone(), v.clone()));
+        }
+        let resp = client
+            .post(&cfg.token_url)
+            .basic_auth(&cfg.client_id, Some(&secret))
+            .form(&form)
+            .timeout(std::time::Duration::from_secs(30))
+            .send()
+            .await
+            .map_err(|e| format!("oauth2: {e}"))?;
+        if !resp.status().is_success() {
+            return Err(format!(
+                "oauth2: token endpoint returned HTTP status {}",
+                resp.status()
+            ));
+        }
+        let body: serde_json::Value = resp.json().await.map_err(|e| format!("oauth2: {e}"))?;
+        let tok = body
+            .get("access_token")
+            .and_then(|t| t.as_str())
+            .ok_or("oauth2: no access_token in the token response")?
+            .to_string();
+        // Refresh a little before the token expires.
+        let ttl = body
+            .get("expires_in")
+            .and_then(|v| v.as_u64())
+            .unwrap_or(300)
+            .saturating_sub(10)
+            .max(1);
+        *cached = Some((
+            tok.clone(),
+            std::time::Instant::now() + std::time::Duration::from_secs(ttl),
+        ));
+        Ok(tok)
+    }
+}

@@ -257,6 +257,8 @@ struct PoolCtx {
     offset_seed: u64,
     /// Set when the pool exceeds `target_limit`: every scrape fails with it.
     forced_error: Mutex<Option<String>>,
+    /// The OAuth2 token of the pool, when `oauth2` is configured.
+    oauth2: crate::http::OAuth2Tokens,
 }
 
 struct Pool {
@@ -358,6 +360,7 @@ impl ScrapeManager {
                     ),
                     offset_seed: seed,
                     forced_error: Mutex::new(None),
+                    oauth2: Default::default(),
                 }),
             );
         }
@@ -854,6 +857,10 @@ async fn fetch(ctx: &PoolCtx, target: &Target) -> Result<(Vec<u8>, String), Stri
             format!("{}", target.timeout_ms as f64 / 1000.0),
         );
     req = crate::http::apply_auth(req, &ctx.http)?;
+    if let Some(o) = &ctx.http.oauth2 {
+        let token = ctx.oauth2.token(&ctx.client, o).await?;
+        req = req.bearer_auth(token);
+    }
     let limit = cfg.body_size_limit.map(|b| b.0).filter(|b| *b > 0);
     let work = async {
         let mut resp = req.send().await.map_err(|e| error_chain(&e))?;
@@ -1225,6 +1232,7 @@ mod tests {
             accept: String::new(),
             offset_seed: 0,
             forced_error: Mutex::new(None),
+            oauth2: Default::default(),
         }
     }
 

@@ -512,3 +512,84 @@ async fn differential_series() {
         println!("SERIES {s}");
     }
 }
+
+/// Like `serve`, and records each request head.
+async fn serve_recording(
+    resp: Arc<Mutex<(String, String)>>,
+    heads: Arc<Mutex<Vec<String>>>,
+) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr").to_string();
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut sock, _)) = listener.accept().await else {
+                return;
+            };
+            let (resp, heads) = (resp.clone(), heads.clone());
+            tokio::spawn(async move {
+                let mut buf = Vec::new();
+                let mut tmp = [0u8; 1024];
+                while !buf.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match sock.read(&mut tmp).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => buf.extend_from_slice(&tmp[..n]),
+                    }
+                }
+                heads
+                    .lock()
+                    .push(String::from_utf8_lossy(&buf).into_owned());
+                let (body, ctype) = resp.lock().clone();
+                let head = format!(
+                    "HTTP/1.1 200 OK\r\nContent-Type: {ctype}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                    body.len()
+                );
+                let _ = sock.write_all(head.as_bytes()).await;
+                let _ = sock.write_all(body.as_bytes()).await;
+                let _ = sock.shutdown().await;
+            });
+        }
+    });
+    addr
+}
+
+/// `oauth2` (client credentials): the token is fetched once and sent as a bearer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oauth2_client_credentials() {
+    let token_heads = Arc::new(Mutex::new(Vec::new()));
+    let token_resp = Arc::new(Mutex::new((
+        "{\"access_token\":\"tok-1\",\"token_type\":\"bearer\",\"expires_in\":3600}".to_string(),
+        "application/json".to_string(),
+    )));
+    let token_addr = serve_recording(token_resp, token_heads.clone()).await;
+    let heads = Arc::new(Mutex::new(Vec::new()));
+    let target = Arc::new(Mutex::new((
+        GOOD.to_string(),
+        "text/plain; version=0.0.4".to_string(),
+    )));
+    let addr = serve_recording(target, heads.clone()).await;
+    let store = Store::default();
+    let mgr = ScrapeManager::new(Arc::new(store.clone()));
+    let yaml = format!(
+        "scrape_configs:\n  - job_name: o\n    scrape_interval: 200ms\n    scrape_timeout: 150ms\n    oauth2:\n      client_id: cid\n      client_secret: csecret\n      token_url: http://{token_addr}/token\n      scopes: [read]\n    static_configs:\n      - targets: ['{addr}']\n"
+    );
+    mgr.apply_config(&load_str(&yaml, "o.yml").expect("cfg"))
+        .await
+        .expect("apply");
+    wait_for(&store, 0, "two scrapes", |s| {
+        named(s, "up").iter().filter(|x| x.2 == 1.0).count() >= 2
+    })
+    .await;
+    mgr.stop().await;
+    let heads = heads.lock().clone();
+    assert!(
+        heads.iter().all(|h| h
+            .to_ascii_lowercase()
+            .contains("authorization: bearer tok-1")),
+        "{heads:?}"
+    );
+    let th = token_heads.lock().clone();
+    assert_eq!(th.len(), 1, "token cached: {th:?}");
+    assert!(th[0].starts_with("POST /token"), "{}", th[0]);
+}
