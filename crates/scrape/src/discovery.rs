@@ -419,6 +419,7 @@ async fn run_http_sd(
             return;
         }
     };
+    let tokens = crate::http::OAuth2Tokens::default();
     let every = cfg
         .refresh_interval
         .as_std()
@@ -427,7 +428,7 @@ async fn run_http_sd(
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
-        match fetch_http_sd(&client, &http, &cfg, every).await {
+        match fetch_http_sd(&tokens, &client, &http, &cfg, every).await {
             Ok(groups) => {
                 let differs = *slot.lock() != groups;
                 if differs {
@@ -444,6 +445,7 @@ async fn run_http_sd(
 }
 
 async fn fetch_http_sd(
+    tokens: &crate::http::OAuth2Tokens,
     client: &reqwest::Client,
     http: &crate::config::HttpClientConfig,
     cfg: &crate::config::HttpSdConfig,
@@ -457,7 +459,10 @@ async fn fetch_http_sd(
             every.as_secs().to_string(),
         )
         .timeout(every.max(std::time::Duration::from_secs(1)));
-    let req = crate::http::apply_auth(req, http)?;
+    let mut req = crate::http::apply_auth(req, http)?;
+    if let Some(o) = &http.oauth2 {
+        req = req.bearer_auth(tokens.token(client, o).await?);
+    }
     let resp = req.send().await.map_err(|e| e.to_string())?;
     if !resp.status().is_success() {
         return Err(format!("server returned HTTP status {}", resp.status()));

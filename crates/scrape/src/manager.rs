@@ -804,9 +804,13 @@ fn write_end_staleness(ctx: &PoolCtx, state: LoopState) {
     }
 }
 
+/// Bodies at least this large are parsed on the blocking pool, so a huge
+/// target does not stall the runtime's worker threads.
+const BLOCKING_PARSE_BYTES: usize = 256 * 1024;
+
 async fn scrape_once(
-    ctx: &PoolCtx,
-    target: &Target,
+    ctx: &Arc<PoolCtx>,
+    target: &Arc<Target>,
     status: &Mutex<LoopStatus>,
     state: &mut LoopState,
 ) {
@@ -820,6 +824,21 @@ async fn scrape_once(
     };
     let duration = started.elapsed().as_secs_f64();
     let outcome = match fetched {
+        Ok((body, ctype)) if body.len() >= BLOCKING_PARSE_BYTES => {
+            let (c, t, mut st) = (ctx.clone(), target.clone(), std::mem::take(state));
+            match tokio::task::spawn_blocking(move || {
+                let r = ingest(&c, &t, &mut st, ts, duration, &body, &ctype);
+                (r, st)
+            })
+            .await
+            {
+                Ok((r, st)) => {
+                    *state = st;
+                    r
+                }
+                Err(e) => Err(format!("parsing task failed: {e}")),
+            }
+        }
         Ok((body, ctype)) => ingest(ctx, target, state, ts, duration, &body, &ctype),
         Err(e) => Err(e),
     };

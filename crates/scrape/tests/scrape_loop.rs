@@ -593,3 +593,41 @@ async fn oauth2_client_credentials() {
     assert_eq!(th.len(), 1, "token cached: {th:?}");
     assert!(th[0].starts_with("POST /token"), "{}", th[0]);
 }
+
+/// A body above the blocking-parse threshold is scraped the same way.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn large_body_parsed_off_the_runtime() {
+    let mut body = String::from("# TYPE big gauge\n");
+    for i in 0..10_000 {
+        body.push_str(&format!(
+            "big{{idx=\"{i:05}\",pad=\"xxxxxxxxxxxxxxxx\"}} {i}\n"
+        ));
+    }
+    assert!(body.len() > 256 * 1024);
+    let resp = Arc::new(Mutex::new((body, "text/plain; version=0.0.4".to_string())));
+    let addr = serve(resp).await;
+    let store = Store::default();
+    let mgr = ScrapeManager::new(Arc::new(store.clone()));
+    let yaml = format!(
+        "scrape_configs:\n  - job_name: big\n    scrape_interval: 500ms\n    scrape_timeout: 400ms\n    static_configs:\n      - targets: ['{addr}']\n"
+    );
+    mgr.apply_config(&load_str(&yaml, "b.yml").expect("cfg"))
+        .await
+        .expect("apply");
+    wait_for(&store, 0, "two large scrapes", |s| {
+        named(s, "scrape_samples_scraped")
+            .iter()
+            .filter(|x| x.2 == 10_000.0)
+            .count()
+            >= 2
+    })
+    .await;
+    mgr.stop().await;
+    let all = store.since(0);
+    let added: Vec<f64> = named(&all, "scrape_series_added")
+        .iter()
+        .map(|x| x.2)
+        .collect();
+    assert_eq!(added[0], 10_000.0);
+    assert_eq!(added[1], 0.0, "the second scrape finds every series known");
+}
