@@ -2215,3 +2215,22 @@ mod positions {
         assert!(e.to_string().starts_with("p.yml:3:"), "{e}");
     }
 }
+
+#[cfg(test)]
+mod messages {
+    use super::*;
+
+    #[test]
+    fn parser_messages_are_one_line_with_position() {
+        for (text, want) in [
+            ("scrape_configs:\n  - job_name: a\n    sample_limit: abc\n", "p.yml:3:"),
+            ("global:\n  scrape_interval: [1]\n", "p.yml:2:"),
+            ("scrape_configs:\n  - job_name: a\n    relabel_configs:\n      - action: nope\n", "p.yml:4:"),
+            ("global: {a: 1\n", "p.yml:"),
+        ] {
+            let e = load_str(text, "p.yml").expect_err("invalid").to_string();
+            assert!(e.starts_with(want), "{e}");
+            assert!(!e.contains('\n'), "{e}");
+        }
+    }
+}
