@@ -88,7 +88,8 @@ async fn wait_for(
     what: &str,
     f: impl Fn(&[(Labels, i64, f64)]) -> bool,
 ) {
-    for _ in 0..100 {
+    // Generous: CI machines are shared and slow.
+    for _ in 0..400 {
         if f(&store.since(from)) {
             return;
         }
