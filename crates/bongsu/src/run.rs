@@ -230,6 +230,7 @@ async fn serve(args: RunArgs) -> anyhow::Result<()> {
     };
     let do_reload = Arc::new(do_reload);
 
+    bongsu_web::set_query_max_concurrency(args.query_max_concurrency);
     let ready = Arc::new(AtomicBool::new(false));
     let state = AppState {
         queryable: db.clone(),

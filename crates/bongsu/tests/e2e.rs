@@ -104,6 +104,18 @@ fn scrapes_stores_and_answers_promql_and_promtool() {
     target.set(EXPOSITION);
     wait_for("demo_temperature back", Duration::from_secs(20), || (!vector_values(&query(&b.addr, "demo_temperature")).is_empty()).then_some(()));
 
+    // `bongsu query` prints a table, or the API's JSON.
+    let url = format!("http://{}", b.addr);
+    let out = Command::new(bongsu_bin()).args(["query", "--server", &url, "instant", "demo_temperature"]).output().expect("run");
+    let s = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success() && s.starts_with("SERIES") && s.contains("demo_temperature{") && s.contains("21.5"), "bongsu query table: {s}");
+    let out = Command::new(bongsu_bin()).args(["query", "--server", &url, "-o", "json", "range", "--step", "1s", "--start", &(bongsu_model_now() - 30).to_string(), "up"]).output().expect("run");
+    let j: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("bongsu query -o json: {e}: {}", String::from_utf8_lossy(&out.stdout)));
+    assert_eq!(j["resultType"], "matrix");
+    let out = Command::new(bongsu_bin()).args(["query", "--server", &url, "instant", "sum(("]).output().expect("run");
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("bad_data"), "syntax errors report bad_data: {}", String::from_utf8_lossy(&out.stderr));
+
     // Real promtool against Bongsu.
     if let Some(promtool) = tool("promtool") {
         let url = format!("http://{}", b.addr);

@@ -200,7 +200,22 @@ fn query_options(p: &Params, state: &AppState) -> Result<EngineOptions, ApiError
 }
 
 /// Prometheus' `--query.max-concurrency` default: further queries wait.
-static QUERY_SLOTS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(20);
+const DEFAULT_QUERY_SLOTS: usize = 20;
+static QUERY_SLOTS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(DEFAULT_QUERY_SLOTS);
+static QUERY_SLOTS_SET: std::sync::Once = std::sync::Once::new();
+
+/// Sets `--query.max-concurrency` (at least 1). Effective once per process;
+/// call it before serving.
+pub fn set_query_max_concurrency(n: usize) {
+    QUERY_SLOTS_SET.call_once(|| {
+        let n = n.max(1);
+        if n > DEFAULT_QUERY_SLOTS {
+            QUERY_SLOTS.add_permits(n - DEFAULT_QUERY_SLOTS);
+        } else {
+            QUERY_SLOTS.forget_permits(DEFAULT_QUERY_SLOTS - n);
+        }
+    });
+}
 
 async fn run_query(state: &AppState, query: String, kind: QueryKind, opts: EngineOptions) -> Result<QueryResult, ApiError> {
     let started = tokio::time::Instant::now();

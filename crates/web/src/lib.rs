@@ -25,7 +25,7 @@ use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::SystemTime;
 
-pub use api::{ApiError, ErrorType};
+pub use api::{set_query_max_concurrency, ApiError, ErrorType};
 pub use server::serve;
 pub use webconfig::{BasicAuth, ClientAuth, HttpServerConfig, TlsServerConfig, TlsVersion, WebConfig};
 
