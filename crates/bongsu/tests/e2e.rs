@@ -313,3 +313,48 @@ fn backfill_openmetrics_like_promtool_then_query() {
     let v = vector_values(&query(&b.addr, "increase(backfilled_total[1h])"));
     assert!((v[0].1 - 600.0).abs() < 1e-6, "increase over backfilled data: {}", v[0].1);
 }
+
+fn proc_status_kib(pid: u32, field: &str) -> f64 {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    s.lines()
+        .find(|l| l.starts_with(field))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0.0)
+}
+
+/// Prometheus' most-hated failure is a WAL replay that needs far more memory
+/// than the steady state it restores. Bongsu's replay streams: the peak
+/// memory of a restart stays within the steady-state memory before it.
+#[test]
+fn wal_replay_memory_stays_within_steady_state() {
+    const SERIES: usize = 40_000;
+    let dir = tempfile::tempdir().expect("tmp");
+    let mut body = String::from("# TYPE replay_metric gauge\n");
+    for i in 0..SERIES {
+        body.push_str(&format!("replay_metric{{instance_id=\"host-{i:06}\",region=\"r{}\"}} {}\n", i % 7, i % 100));
+    }
+    let target = ExpositionServer::start(&body);
+    let cfg = dir.path().join("prometheus.yml");
+    std::fs::write(&cfg, config_for(&target.addr, "1s")).expect("write");
+    let data = dir.path().join("data");
+    let mut b = Bongsu::start(dir.path(), &data, &[&format!("--config.file={}", cfg.display())]);
+    wait_for("10 scrapes of all series", Duration::from_secs(60), || {
+        let v = vector_values(&query(&b.addr, "count_over_time(up[1h])"));
+        let n = vector_values(&query(&b.addr, "count(replay_metric)"));
+        (v.first().map(|x| x.1).unwrap_or(0.0) >= 10.0 && n.first().map(|x| x.1) == Some(SERIES as f64)).then_some(())
+    });
+    let steady_kib = proc_status_kib(b.proc.pid(), "VmRSS:");
+    b.proc.kill9();
+
+    // Restart with nothing to scrape: the peak is the replay's own.
+    let empty = dir.path().join("empty.yml");
+    std::fs::write(&empty, "scrape_configs: []\n").expect("write");
+    let b2 = Bongsu::start(dir.path(), &data, &[&format!("--config.file={}", empty.display())]);
+    let n = vector_values(&query(&b2.addr, "count(last_over_time(replay_metric[1h]))"));
+    assert_eq!(n.first().map(|x| x.1), Some(SERIES as f64), "all series replayed");
+    let peak_kib = proc_status_kib(b2.proc.pid(), "VmHWM:");
+    eprintln!("steady RSS before kill: {steady_kib} KiB; peak during restart: {peak_kib} KiB");
+    assert!(steady_kib > 0.0 && peak_kib > 0.0);
+    assert!(peak_kib <= steady_kib * 1.2, "WAL replay peak {peak_kib} KiB exceeds steady state {steady_kib} KiB by more than 20%");
+}
