@@ -358,3 +358,58 @@ fn wal_replay_memory_stays_within_steady_state() {
     assert!(steady_kib > 0.0 && peak_kib > 0.0);
     assert!(peak_kib <= steady_kib * 1.2, "WAL replay peak {peak_kib} KiB exceeds steady state {steady_kib} KiB by more than 20%");
 }
+
+/// `--web.config.file` protects every endpoint with bcrypt basic auth, and
+/// promtool with an HTTP client config still queries it.
+#[test]
+fn web_config_basic_auth_protects_everything() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let hash = bcrypt::hash("s3cret", 4).expect("bcrypt");
+    let web = dir.path().join("web.yml");
+    std::fs::write(&web, format!("basic_auth_users:\n  admin: {hash}\n")).expect("write");
+    let cfg = dir.path().join("prometheus.yml");
+    let target = ExpositionServer::start(EXPOSITION);
+    std::fs::write(&cfg, config_for(&target.addr, "1s")).expect("write");
+    let port = free_port();
+    let addr = format!("127.0.0.1:{port}");
+    let mut cmd = Command::new(bongsu_bin());
+    cmd.arg("run")
+        .arg(format!("--web.listen-address={addr}"))
+        .arg(format!("--storage.tsdb.path={}", dir.path().join("data").display()))
+        .arg(format!("--config.file={}", cfg.display()))
+        .arg(format!("--web.config.file={}", web.display()));
+    let _p = Proc::spawn("bongsu-auth", &mut cmd, dir.path());
+    let r = wait_for("listening", Duration::from_secs(60), || http("GET", &addr, "/-/ready", None).ok());
+    assert_eq!(r.status, 401, "unauthenticated requests are refused");
+    assert!(r.headers.to_ascii_lowercase().contains("www-authenticate: basic"));
+    for path in ["/api/v1/query?query=up", "/metrics", "/federate?match[]=up", "/api/v1/targets"] {
+        assert_eq!(get(&addr, path).status, 401, "{path} must need auth");
+    }
+    // Authenticated: a raw request with the header.
+    let auth = "YWRtaW46czNjcmV0"; // base64("admin:s3cret")
+    let authed = |path: &str| -> Response {
+        let mut s = std::net::TcpStream::connect(&addr).expect("connect");
+        use std::io::{Read, Write};
+        s.set_read_timeout(Some(Duration::from_secs(20))).ok();
+        write!(s, "GET {path} HTTP/1.1\r\nHost: x\r\nAuthorization: Basic {auth}\r\nConnection: close\r\n\r\n").expect("write");
+        let mut raw = String::new();
+        s.read_to_string(&mut raw).ok();
+        let (head, body) = raw.split_once("\r\n\r\n").unwrap_or((&raw, ""));
+        Response { status: head.split_whitespace().nth(1).and_then(|c| c.parse().ok()).unwrap_or(0), headers: head.into(), body: body.into() }
+    };
+    wait_for("ready with auth", Duration::from_secs(30), || (authed("/-/ready").status == 200).then_some(()));
+    assert_eq!(authed("/-/healthy").status, 200);
+
+    if let Some(promtool) = tool("promtool") {
+        // The same web config file is valid for Prometheus' own checker.
+        let out = Command::new(&promtool).args(["check", "web-config"]).arg(&web).output().expect("promtool");
+        assert!(out.status.success(), "promtool check web-config: {}", String::from_utf8_lossy(&out.stderr));
+        // promtool 2.42 takes credentials in the URL.
+        wait_for("demo scraped", Duration::from_secs(30), || {
+            let out = Command::new(&promtool).args(["query", "instant", &format!("http://admin:s3cret@{addr}"), "demo_temperature"]).output().ok()?;
+            String::from_utf8_lossy(&out.stdout).contains("=> 21.5").then_some(())
+        });
+        let out = Command::new(&promtool).args(["query", "instant", &format!("http://admin:wrong@{addr}"), "up"]).output().expect("promtool");
+        assert!(!out.status.success(), "a wrong password must be refused");
+    }
+}
