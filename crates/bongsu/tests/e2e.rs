@@ -413,3 +413,34 @@ fn web_config_basic_auth_protects_everything() {
         assert!(!out.status.success(), "a wrong password must be refused");
     }
 }
+
+/// file_sd_configs: targets come from a JSON file and follow its edits
+/// without a reload; a broken edit keeps the previous targets.
+#[test]
+fn file_sd_follows_edits() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let a = ExpositionServer::start(EXPOSITION);
+    let bsrv = ExpositionServer::start(EXPOSITION);
+    let sd = dir.path().join("targets.json");
+    std::fs::write(&sd, format!("[{{\"targets\": [\"{}\"], \"labels\": {{\"team\": \"a\"}}}}]", a.addr)).expect("write");
+    let cfg = dir.path().join("prometheus.yml");
+    std::fs::write(
+        &cfg,
+        format!("global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\nscrape_configs:\n  - job_name: fsd\n    file_sd_configs:\n      - files: ['{}']\n        refresh_interval: 1s\n", sd.display()),
+    )
+    .expect("write");
+    let b = Bongsu::start(dir.path(), &dir.path().join("data"), &[&format!("--config.file={}", cfg.display())]);
+    wait_for("team a up", Duration::from_secs(30), || {
+        let v = vector_values(&query(&b.addr, "up{job=\"fsd\",team=\"a\"}"));
+        (v.first().map(|x| x.1) == Some(1.0)).then_some(())
+    });
+    std::fs::write(&sd, format!("[{{\"targets\": [\"{}\", \"{}\"], \"labels\": {{\"team\": \"b\"}}}}]", a.addr, bsrv.addr)).expect("write");
+    wait_for("two team b targets", Duration::from_secs(30), || {
+        let v = vector_values(&query(&b.addr, "up{job=\"fsd\",team=\"b\"} == 1"));
+        (v.len() == 2).then_some(())
+    });
+    std::fs::write(&sd, "[{ this is not json").expect("write");
+    std::thread::sleep(Duration::from_secs(3));
+    let t = get(&b.addr, "/api/v1/targets").json();
+    assert_eq!(t["data"]["activeTargets"].as_array().map(|a| a.len()), Some(2), "a broken file keeps the previous targets");
+}
