@@ -15,8 +15,9 @@ pub fn run(cmd: CreateBlocksFrom, max_block_duration: &str, quiet: bool) -> anyh
     // promtool rounds to a multiple of the 2 h minimum block duration.
     let two_h = 2 * 3600 * 1000;
     let block_ms = (block_ms / two_h).max(1) * two_h;
+    // Lenient like promtool: families may interleave (series-by-series dumps).
     let text = std::fs::read_to_string(&input).with_context(|| format!("reading {}", input.display()))?;
-    let exp = bongsu_scrape::exposition::parse_openmetrics(&text)
+    let exp = bongsu_scrape::exposition::parse_openmetrics_with(&text, false)
         .map_err(|e| anyhow::anyhow!("{}: {e}", input.display()))?;
 
     // Group by series and by aligned block window.

@@ -1008,7 +1008,9 @@ fn openmetrics_into(
                 f.close_group(line_no, strict)?;
                 push_meta(&mut out, &f);
             }
-            if seen_families.contains(name.as_ref()) {
+            // Prometheus' own OpenMetrics parser does not police interleaving;
+            // only the strict (conformance) mode does.
+            if strict && seen_families.contains(name.as_ref()) {
                 return err(
                     line_no,
                     format!("metric family {name} appears twice (families must not interleave)"),
