@@ -62,13 +62,41 @@ pub enum AppendError {
     DuplicateTimestamp,
     #[error("out of bounds")]
     OutOfBounds,
+    /// [`Appender::append_ref`] was given a ref the storage does not know
+    /// (never issued, or the series was garbage-collected) and no labels.
+    #[error("unknown series reference")]
+    UnknownRef,
 }
+
+/// A storage's handle for a series, returned by [`Appender::append_ref`] so
+/// later appends skip hashing and looking up the labels (Prometheus'
+/// `storage.SeriesRef`). `0` means "no reference".
+pub type SeriesRef = u64;
 
 /// A batch of samples committed at once (one scrape, one rule evaluation).
 pub trait Appender: Send {
     /// Adds one sample. Returns an error for a refused sample; the batch
     /// stays usable and other samples are unaffected.
     fn append(&mut self, labels: &Labels, t: i64, v: f64) -> Result<(), AppendError>;
+    /// Adds one sample by series reference: with a non-zero `r` the storage
+    /// may skip the labels entirely; with `r == 0` or an unknown `r` it uses
+    /// `labels` (and fails with [`AppendError::UnknownRef`] without them).
+    /// Returns the series' reference for later appends, or `0` when this
+    /// storage does not hand out references (the caller then keeps passing
+    /// labels). The default supports no references.
+    fn append_ref(
+        &mut self,
+        r: SeriesRef,
+        labels: Option<&Labels>,
+        t: i64,
+        v: f64,
+    ) -> Result<SeriesRef, AppendError> {
+        let _ = r;
+        match labels {
+            Some(l) => self.append(l, t, v).map(|()| 0),
+            None => Err(AppendError::UnknownRef),
+        }
+    }
     /// Makes the batch durable (per the WAL contract) and visible.
     fn commit(self: Box<Self>) -> Result<(), StorageError>;
     /// Drops the batch.

@@ -16,7 +16,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use bongsu_model::storage::{AppendError, Appendable, Appender};
+use bongsu_model::storage::{AppendError, Appendable, Appender, SeriesRef};
 use bongsu_model::{now_ms, Labels, LabelsBuilder, STALE_NAN};
 use parking_lot::Mutex;
 use tokio::sync::{oneshot, watch};
@@ -138,34 +138,163 @@ impl Default for LoopStatus {
     }
 }
 
-/// What a loop remembers between scrapes: the series it wrote (for
-/// staleness) and its last timestamp.
+/// What a loop remembers between scrapes: the scrape cache (which also
+/// tracks the series written by the last scrape, for staleness), the
+/// synthetic series and the last timestamp.
 #[derive(Debug, Default, Clone)]
 pub struct LoopState {
-    /// Series written by the last scrape (without explicit timestamps), by hash.
-    series: HashMap<u64, Arc<Labels>>,
+    /// Hash of a sample's exposed series text (`name{labels}` as in the
+    /// body) → what it became, like Prometheus' scrape cache. A hit skips
+    /// building labels, relabelling and the storage's label lookup: the
+    /// sample is appended by reference. Valid for one configuration only.
+    cache: HashMap<u128, CacheEntry, BuildIdHasher>,
     report: Vec<Labels>,
     last_ts: i64,
-    /// Exposed label set hash → final labels and their hash (`None`: dropped
-    /// by metric relabelling). Saves relabelling every series every scrape,
-    /// like Prometheus' scrape cache. Valid for one configuration only.
-    cache: HashMap<String, CacheEntry>,
+    /// Scrape counter: entries are stamped with it (never 0).
+    iter: u32,
+    /// The iteration whose written series are live (the last successful
+    /// scrape); 0 when nothing is live.
+    live_iter: u32,
+    /// Series live before a configuration reload emptied the cache: the
+    /// first scrape after it marks those it no longer writes stale.
+    carried: Vec<Stored>,
 }
 
-/// Final labels and their hash, or `None` when metric relabelling drops the series.
-type CacheEntry = Option<(Arc<Labels>, u64)>;
+/// What an exposed series became.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum Stored {
+    /// Dropped by `metric_relabel_configs`.
+    Dropped,
+    /// The storage's reference of the final series.
+    Ref(SeriesRef),
+    /// Final labels, for a storage that hands out no references (and
+    /// between building them and the first successful append).
+    Labels(Arc<Labels>),
+}
 
-/// Turns parsed samples into the samples to append, through the cache.
+#[derive(Debug, Clone)]
+struct CacheEntry {
+    series: Stored,
+    /// Last iteration the series text appeared in a body.
+    seen: u32,
+    /// Last iteration the series was written and tracked for staleness.
+    live: u32,
+    /// `live` before the current iteration changed it (to undo a failed scrape).
+    prev_live: u32,
+}
+
+/// The cache keys are already hashes: use their low bits.
+#[derive(Default, Clone, Copy, Debug)]
+struct IdHasher(u64);
+
+impl std::hash::Hasher for IdHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(*b);
+        }
+    }
+    fn write_u128(&mut self, v: u128) {
+        self.0 = v as u64;
+    }
+}
+
+type BuildIdHasher = std::hash::BuildHasherDefault<IdHasher>;
+
+/// The cache key of an exposed series text. 128 bits: a collision within
+/// one target's series is not a practical concern, and the key costs 16
+/// bytes instead of the text.
+fn series_key(series: &str) -> u128 {
+    xxhash_rust::xxh3::xxh3_128(series.as_bytes())
+}
+
+impl LoopState {
+    /// Forgets the cache (the relabelling configuration changed) but keeps
+    /// the live series for staleness.
+    fn reset_cache(&mut self) {
+        if self.live_iter != 0 {
+            let live = self.live_iter;
+            let mut set: HashSet<Stored> = self.carried.drain(..).collect();
+            for e in self.cache.values() {
+                if e.live == live {
+                    set.insert(e.series.clone());
+                }
+            }
+            self.carried = set.into_iter().collect();
+        }
+        self.cache = HashMap::default();
+        self.live_iter = 0;
+    }
+
+    /// Every series written by the last successful scrape (and carried over a reload).
+    fn live_series(&self) -> impl Iterator<Item = &Stored> {
+        let live = self.live_iter;
+        self.cache
+            .values()
+            .filter(move |e| live != 0 && e.live == live)
+            .map(|e| &e.series)
+            .chain(self.carried.iter())
+    }
+}
+
+/// Appends a staleness marker for a series the loop wrote before.
+fn append_stale(app: &mut dyn Appender, s: &Stored, ts: i64) {
+    let _ = match s {
+        Stored::Dropped => return,
+        Stored::Ref(r) => app.append_ref(*r, None, ts, STALE_NAN),
+        Stored::Labels(l) => app.append_ref(0, Some(l), ts, STALE_NAN),
+    };
+}
+
+/// Appends parsed samples as they come, through the cache.
 struct IngestSink<'a> {
     ctx: &'a PoolCtx,
     target: &'a Target,
     ts: i64,
-    /// The previous scrape's cache; hits move from here to `new`.
-    old: HashMap<String, CacheEntry>,
-    new: HashMap<String, CacheEntry>,
-    out: Vec<(Arc<Labels>, u64, i64, f64, bool)>,
+    it: u32,
+    prev: u32,
+    cache: &'a mut HashMap<u128, CacheEntry, BuildIdHasher>,
+    app: &'a mut dyn Appender,
     scraped: usize,
+    post: u64,
+    added: usize,
+    sample_limit: Option<u64>,
+    /// Refused samples (out of order, duplicate, out of bounds), counted on success.
+    refused: [u64; 3],
     limit_error: Option<String>,
+}
+
+impl IngestSink<'_> {
+    /// Final labels of an exposed series (`None`: dropped by relabelling).
+    fn final_labels(
+        &mut self,
+        labels: &mut dyn FnMut() -> Result<Labels, exposition::ParseError>,
+    ) -> Result<Option<Labels>, exposition::ParseError> {
+        let cfg = &self.ctx.cfg;
+        let exposed = labels()?;
+        let Some(l) = mutate_sample_labels(
+            &exposed,
+            &self.target.public,
+            cfg.honor_labels,
+            &cfg.metric_relabel_configs,
+        ) else {
+            return Ok(None);
+        };
+        if let Err(m) = check_label_limits(cfg, &l) {
+            self.ctx
+                .stats
+                .exceeded_label_limits
+                .fetch_add(1, Ordering::Relaxed);
+            self.limit_error = Some(m.clone());
+            return Err(exposition::ParseError {
+                line: 0,
+                message: m,
+            });
+        }
+        Ok(Some(l))
+    }
 }
 
 impl exposition::SampleSink for IngestSink<'_> {
@@ -178,46 +307,93 @@ impl exposition::SampleSink for IngestSink<'_> {
         _created: bool,
     ) -> Result<(), exposition::ParseError> {
         self.scraped += 1;
-        let cfg = &self.ctx.cfg;
-        let entry = if let Some((k, e)) = self.old.remove_entry(series) {
-            self.new.insert(k, e.clone());
-            e
-        } else if let Some(e) = self.new.get(series) {
-            e.clone()
-        } else {
-            let exposed = labels()?;
-            let e = match mutate_sample_labels(
-                &exposed,
-                &self.target.public,
-                cfg.honor_labels,
-                &cfg.metric_relabel_configs,
-            ) {
-                None => None,
-                Some(l) => {
-                    if let Err(m) = check_label_limits(cfg, &l) {
-                        self.ctx
-                            .stats
-                            .exceeded_label_limits
-                            .fetch_add(1, Ordering::Relaxed);
-                        self.limit_error = Some(m.clone());
-                        return Err(exposition::ParseError {
-                            line: 0,
-                            message: m,
-                        });
-                    }
-                    let h = l.stable_hash();
-                    Some((Arc::new(l), h))
-                }
+        let it = self.it;
+        let key = series_key(series);
+        if !self.cache.contains_key(&key) {
+            let stored = match self.final_labels(labels)? {
+                None => Stored::Dropped,
+                Some(l) => Stored::Labels(Arc::new(l)),
             };
-            self.new.insert(series.to_string(), e.clone());
-            e
+            self.cache.insert(
+                key,
+                CacheEntry {
+                    series: stored,
+                    seen: it,
+                    live: 0,
+                    prev_live: 0,
+                },
+            );
+        }
+        let Some(e) = self.cache.get_mut(&key) else {
+            return Ok(());
         };
-        let Some((l, h)) = entry else { return Ok(()) };
+        e.seen = it;
+        if e.series == Stored::Dropped {
+            return Ok(());
+        }
+        self.post += 1;
+        if self.sample_limit.is_some_and(|lim| self.post > lim) {
+            // The scrape fails; keep parsing so a parse error wins, as in Prometheus.
+            return Ok(());
+        }
+        let honor_ts = self.ctx.cfg.honor_timestamps;
         let (t, explicit) = match timestamp_ms {
-            Some(t) if cfg.honor_timestamps => (t, true),
+            Some(t) if honor_ts => (t, true),
             _ => (self.ts, false),
         };
-        self.out.push((l, h, t, value, explicit));
+        let mut res = match &e.series {
+            Stored::Ref(r) => self.app.append_ref(*r, None, t, value),
+            Stored::Labels(l) => self.app.append_ref(0, Some(l), t, value),
+            Stored::Dropped => return Ok(()),
+        };
+        if res == Err(AppendError::UnknownRef) {
+            // The storage forgot the series (garbage-collected): rebuild its labels.
+            let l = {
+                let cfg = &self.ctx.cfg;
+                let exposed = labels()?;
+                mutate_sample_labels(
+                    &exposed,
+                    &self.target.public,
+                    cfg.honor_labels,
+                    &cfg.metric_relabel_configs,
+                )
+            };
+            let Some(e) = self.cache.get_mut(&key) else {
+                return Ok(());
+            };
+            match l {
+                Some(l) => {
+                    res = self.app.append_ref(0, Some(&l), t, value);
+                    e.series = Stored::Labels(Arc::new(l));
+                }
+                None => {
+                    e.series = Stored::Dropped;
+                    return Ok(());
+                }
+            }
+        }
+        let Some(e) = self.cache.get_mut(&key) else {
+            return Ok(());
+        };
+        match res {
+            Ok(r) => {
+                if r != 0 && !matches!(e.series, Stored::Ref(_)) {
+                    e.series = Stored::Ref(r);
+                }
+                // Series with explicit timestamps are not tracked for staleness.
+                if (!explicit || self.ctx.cfg.track_timestamps_staleness) && e.live != it {
+                    if !(self.prev != 0 && e.live == self.prev) {
+                        self.added += 1;
+                    }
+                    e.prev_live = e.live;
+                    e.live = it;
+                }
+            }
+            Err(AppendError::OutOfOrder) => self.refused[0] += 1,
+            Err(AppendError::DuplicateTimestamp) => self.refused[1] += 1,
+            Err(AppendError::OutOfBounds) => self.refused[2] += 1,
+            Err(AppendError::UnknownRef) => {}
+        }
         Ok(())
     }
 }
@@ -749,7 +925,7 @@ async fn scrape_loop(
     mut stop: oneshot::Receiver<StopMode>,
 ) -> LoopState {
     // A handed-over cache was built for the previous configuration.
-    state.cache.clear();
+    state.reset_cache();
     let interval = Duration::from_millis(target.interval_ms.max(1) as u64);
     // Spread scrapes over the interval by target, as Prometheus does.
     let iv_ns = interval.as_nanos() as u64;
@@ -786,17 +962,15 @@ async fn scrape_loop(
 
 /// Writes staleness markers for every series a loop wrote.
 fn write_end_staleness(ctx: &PoolCtx, state: LoopState) {
-    if state.series.is_empty() && state.report.is_empty() {
+    if state.live_series().next().is_none() && state.report.is_empty() {
         return;
     }
     let ts = now_ms().max(state.last_ts + 1);
     let mut app = ctx.storage.appender();
-    for l in state
-        .series
-        .values()
-        .map(|a| a.as_ref())
-        .chain(state.report.iter())
-    {
+    for s in state.live_series() {
+        append_stale(app.as_mut(), s, ts);
+    }
+    for l in &state.report {
         let _ = app.append(l, ts, STALE_NAN);
     }
     if let Err(e) = app.commit() {
@@ -1035,6 +1209,7 @@ fn count_append_error(stats: &ScrapeStats, e: AppendError) {
         AppendError::OutOfOrder => &stats.sample_out_of_order,
         AppendError::DuplicateTimestamp => &stats.sample_duplicate_timestamp,
         AppendError::OutOfBounds => &stats.sample_out_of_bounds,
+        AppendError::UnknownRef => return,
     };
     c.fetch_add(1, Ordering::Relaxed);
 }
@@ -1086,10 +1261,11 @@ fn append_report(
 /// A failed scrape: every series of the previous scrape goes stale, `up` is 0.
 fn write_failure(ctx: &PoolCtx, target: &Target, state: &mut LoopState, ts: i64, duration: f64) {
     let mut app = ctx.storage.appender();
-    for l in state.series.values() {
-        let _ = app.append(l, ts, STALE_NAN);
+    for s in state.live_series() {
+        append_stale(app.as_mut(), s, ts);
     }
-    state.series.clear();
+    state.live_iter = 0;
+    state.carried.clear();
     append_report(
         app.as_mut(),
         target,
@@ -1109,8 +1285,9 @@ fn write_failure(ctx: &PoolCtx, target: &Target, state: &mut LoopState, ts: i64,
     }
 }
 
-/// Parses and writes one scrape. On error nothing of the body is written
-/// (the caller then writes the failure report).
+/// Parses and writes one scrape: samples are appended while the body is
+/// parsed, into one batch that is rolled back on error, so on error nothing
+/// of the body is written (the caller then writes the failure report).
 fn ingest(
     ctx: &PoolCtx,
     target: &Target,
@@ -1122,70 +1299,92 @@ fn ingest(
 ) -> Result<Vec<Metadata>, String> {
     let cfg = &ctx.cfg;
     let format = content_format(cfg, ctype)?;
+    state.iter = state.iter.wrapping_add(1).max(1);
+    let it = state.iter;
+    let prev = state.live_iter;
+    let mut app = ctx.storage.appender();
     // OpenMetrics `_created` lines are stored as ordinary series, as
     // Prometheus does unless created-timestamp ingestion is enabled.
     let mut sink = IngestSink {
         ctx,
         target,
         ts,
-        old: std::mem::take(&mut state.cache),
-        new: HashMap::new(),
-        out: Vec::new(),
+        it,
+        prev,
+        cache: &mut state.cache,
+        app: app.as_mut(),
         scraped: 0,
+        post: 0,
+        added: 0,
+        sample_limit: cfg.sample_limit.filter(|v| *v > 0),
+        refused: [0; 3],
         limit_error: None,
     };
     let parsed = exposition::parse_into(body, format, false, &mut sink);
     let IngestSink {
-        old,
-        mut new,
-        out,
         scraped,
+        post,
+        mut added,
+        refused,
         limit_error,
         ..
     } = sink;
-    let metadata = match (parsed, limit_error) {
-        (Ok(m), None) => m,
-        (res, limit) => {
-            // Keep what the cache learnt; the body itself is discarded.
-            new.extend(old);
-            state.cache = new;
-            return Err(
-                limit.unwrap_or_else(|| res.err().map(|e| e.to_string()).unwrap_or_default())
-            );
-        }
-    };
-    if let Some(lim) = cfg.sample_limit.filter(|v| *v > 0) {
-        if out.len() as u64 > lim {
+    let over_limit = cfg.sample_limit.is_some_and(|lim| lim > 0 && post > lim);
+    let failed = match (parsed, limit_error) {
+        (Ok(m), None) if !over_limit => Ok(m),
+        (Ok(_), None) => {
             ctx.stats
                 .exceeded_sample_limit
                 .fetch_add(1, Ordering::Relaxed);
-            return Err("sample limit exceeded".into());
+            Err("sample limit exceeded".to_string())
         }
-    }
-    let mut app = ctx.storage.appender();
-    let mut current: HashMap<u64, Arc<Labels>> = HashMap::with_capacity(out.len());
-    let post = out.len();
-    let mut added = 0usize;
-    for (l, h, t, v, explicit) in out {
-        if let Err(e) = app.append(&l, t, v) {
-            count_append_error(&ctx.stats, e);
-            continue;
+        (res, limit) => {
+            Err(limit.unwrap_or_else(|| res.err().map(|e| e.to_string()).unwrap_or_default()))
         }
-        // Series with explicit timestamps are not tracked for staleness.
-        if !explicit || cfg.track_timestamps_staleness {
-            if !state.series.contains_key(&h) {
-                added += 1;
+    };
+    let metadata = match failed {
+        Ok(m) => m,
+        Err(e) => {
+            // Keep what the cache learnt; the body itself is discarded.
+            app.rollback();
+            for e in state.cache.values_mut() {
+                if e.live == it {
+                    e.live = e.prev_live;
+                }
             }
-            current.insert(h, l);
+            return Err(e);
+        }
+    };
+    for (n, e) in refused.into_iter().zip([
+        AppendError::OutOfOrder,
+        AppendError::DuplicateTimestamp,
+        AppendError::OutOfBounds,
+    ]) {
+        for _ in 0..n {
+            count_append_error(&ctx.stats, e);
         }
     }
-    for (h, l) in &state.series {
-        if !current.contains_key(h) {
-            let _ = app.append(l, ts, STALE_NAN);
+    // Series written last time but not now go stale; entries unused in
+    // this scrape are forgotten.
+    let mut carried_found: HashSet<Stored> = HashSet::new();
+    let carried: HashSet<Stored> = std::mem::take(&mut state.carried).into_iter().collect();
+    state.cache.retain(|_, e| {
+        if e.live == it {
+            if !carried.is_empty() && carried.contains(&e.series) {
+                // Written before the reload too: not new.
+                if carried_found.insert(e.series.clone()) {
+                    added = added.saturating_sub(1);
+                }
+            }
+        } else if prev != 0 && e.live == prev {
+            append_stale(app.as_mut(), &e.series, ts);
         }
+        e.seen == it
+    });
+    for s in carried.difference(&carried_found) {
+        append_stale(app.as_mut(), s, ts);
     }
-    state.series = current;
-    state.cache = new;
+    state.live_iter = it;
     append_report(
         app.as_mut(),
         target,

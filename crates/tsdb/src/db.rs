@@ -6,7 +6,7 @@ use crate::postings::PostingsReader;
 use crate::wal::{self, Record, Wal};
 use crate::{HeadStats, Options, Stats, TsdbError, TsdbStatus, DEFAULT_RETENTION_MS};
 use bongsu_model::storage::{
-    AppendError, Appendable, Appender, Queryable, SelectHints, Series, StorageError,
+    AppendError, Appendable, Appender, Queryable, SelectHints, Series, SeriesRef, StorageError,
 };
 use bongsu_model::{Labels, Matcher, Sample};
 use parking_lot::{Mutex, RwLock};
@@ -851,18 +851,42 @@ impl Drop for DbAppender {
 
 impl Appender for DbAppender {
     fn append(&mut self, labels: &Labels, t: i64, v: f64) -> Result<(), AppendError> {
+        self.append_ref(0, Some(labels), t, v).map(|_| ())
+    }
+
+    /// A known `r` skips hashing and the index entirely; an unknown one
+    /// (garbage-collected series) falls back to `labels`.
+    fn append_ref(
+        &mut self,
+        r: SeriesRef,
+        labels: Option<&Labels>,
+        t: i64,
+        v: f64,
+    ) -> Result<SeriesRef, AppendError> {
         let db = &*self.db;
         if t < db.head.appendable_min_valid_t() {
             db.c.out_of_bounds.fetch_add(1, Ordering::Relaxed);
             return Err(AppendError::OutOfBounds);
         }
+        let mut known = r;
         for _ in 0..4 {
-            let (id, created) = db.head.get_or_create(labels);
-            if created {
-                db.c.series_created.fetch_add(1, Ordering::Relaxed);
-            }
+            let id = if known != 0 {
+                known
+            } else {
+                let Some(labels) = labels else {
+                    return Err(AppendError::UnknownRef);
+                };
+                let (id, created) = db.head.get_or_create(labels);
+                if created {
+                    db.c.series_created.fetch_add(1, Ordering::Relaxed);
+                }
+                id
+            };
             let mut st = db.head.stripe(id).lock();
-            let Some(s) = st.get_mut(&id) else { continue };
+            let Some(s) = st.get_mut(&id) else {
+                known = 0;
+                continue;
+            };
             let res = match self.pending.get(&id) {
                 Some(&(lt, lv)) => {
                     if t < lt {
@@ -884,18 +908,19 @@ impl Appender for DbAppender {
                     drop(st);
                     match e {
                         AppendError::OutOfOrder => {
-                            db.c.out_of_order.fetch_add(1, Ordering::Relaxed)
+                            db.c.out_of_order.fetch_add(1, Ordering::Relaxed);
                         }
                         AppendError::DuplicateTimestamp => {
-                            db.c.duplicate.fetch_add(1, Ordering::Relaxed)
+                            db.c.duplicate.fetch_add(1, Ordering::Relaxed);
                         }
                         AppendError::OutOfBounds => {
-                            db.c.out_of_bounds.fetch_add(1, Ordering::Relaxed)
+                            db.c.out_of_bounds.fetch_add(1, Ordering::Relaxed);
                         }
-                    };
+                        AppendError::UnknownRef => {}
+                    }
                     return Err(e);
                 }
-                Ok(false) => return Ok(()),
+                Ok(false) => return Ok(id),
                 Ok(true) => {
                     if !self.pending.contains_key(&id) {
                         s.pending += 1;
@@ -903,7 +928,7 @@ impl Appender for DbAppender {
                     drop(st);
                     self.pending.insert(id, (t, v.to_bits()));
                     self.samples.push((id, t, v));
-                    return Ok(());
+                    return Ok(id);
                 }
             }
         }
@@ -976,7 +1001,7 @@ impl Appender for DbAppender {
                 Err(AppendError::DuplicateTimestamp) => {
                     db.c.duplicate.fetch_add(1, Ordering::Relaxed);
                 }
-                Err(AppendError::OutOfBounds) => {
+                Err(AppendError::OutOfBounds | AppendError::UnknownRef) => {
                     db.c.out_of_bounds.fetch_add(1, Ordering::Relaxed);
                 }
             }
