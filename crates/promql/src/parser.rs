@@ -1503,12 +1503,9 @@ pub(crate) fn parse_number(s: &str) -> Result<f64, String> {
     }
     let is_hex = clean.starts_with("0x") || clean.starts_with("0X");
     if is_hex {
-        // Go accepts hex floats only with a 'p' exponent, which the lexer never produces.
-        if let Some(h) = clean.get(2..) {
-            if let Ok(u) = u128::from_str_radix(h, 16) {
-                return Ok(u as f64);
-            }
-        }
+        // Go accepts hex floats only with a 'p' exponent, which the lexer
+        // never produces: a hex literal beyond i64 (`0xffffffffffffffff`) is
+        // an error in Prometheus.
         return Err(format!("strconv.ParseFloat: parsing {}: invalid syntax", bongsu_model::labels::quote_go(s)));
     }
     match clean.parse::<f64>() {
@@ -1596,6 +1593,8 @@ mod tests {
     #[test]
     fn numbers() {
         assert_eq!(parse_number("0x1f"), Ok(31.0));
+        assert_eq!(parse_number("0x7fffffffffffffff"), Ok(i64::MAX as f64));
+        assert!(parse_number("0xffffffffffffffff").is_err());
         assert_eq!(parse_number("1_000"), Ok(1000.0));
         assert_eq!(parse_number("010"), Ok(8.0));
         assert_eq!(parse_number("1e3"), Ok(1000.0));
