@@ -178,10 +178,11 @@ fn is_metric_identifier(t: T) -> bool {
     )
 }
 
-/// Tokens that may be a label name in grouping clauses (`maybe_label`).
+/// Tokens that may be a label name in grouping clauses (`maybe_label`):
+/// the `metric_identifier` keywords except `without`, plus a few more.
 fn is_maybe_label(t: T) -> bool {
     use T::*;
-    is_metric_identifier(t) || matches!(t, Bool | GroupLeft | GroupRight | Ignoring | On | Atan2)
+    (is_metric_identifier(t) && t != Without) || matches!(t, Bool | GroupLeft | GroupRight | Ignoring | On | Atan2)
 }
 
 const DUR_EXPECTED: &str = "number, duration, step(), or range()";
@@ -1725,5 +1726,9 @@ mod tests {
         assert_eq!(e.message, "vector selector must contain at least one non-empty matcher");
         let e = err("foo +\n  bar baz");
         assert_eq!((e.line, e.col), (2, 7));
+        // `without` is a metric name but not a grouping label (`maybe_label`).
+        let e = err("sum without (without) (foo)");
+        assert_eq!((e.message.as_str(), e.start), ("unexpected <without> in grouping opts, expected label", 13));
+        assert!(matches!(p("sum by (by, on, bool, offset) (without)"), Expr::Aggregate(_)));
     }
 }

@@ -420,6 +420,30 @@ const HAND_WRITTEN: &[&str] = &[
     "foo[5m] @ 1e9 offset -1h",
     "day_of_month()",
     "vector(time())",
+    // Keywords and number words as names.
+    "sum by (on) (foo)",
+    "sum by (bool) (foo)",
+    "sum by (offset) (foo)",
+    "sum by (sum) (foo)",
+    "sum by (by) (foo)",
+    "sum by (start, end) (foo)",
+    "foo * on(by) bar",
+    "foo * on(group_left) bar",
+    "nan_metric + inf_metric",
+    "{__name__=\"inf\"}",
+    "avg_over_time",
+    "rate",
+    "sum_over_time(sum_over_time[5m])",
+    "count_values(\"count_values\", count_values)",
+    "start + end",
+    "foo{start=\"1\", end=\"2\", atan2=\"3\"}",
+    // Escapes in matcher values and label arguments.
+    r#"foo{a="\\", b="\n", c="\u00e9", d="\"", e='\''}"#,
+    r#"foo{a=~"\\d+", b=~"a\\.b"}"#,
+    r#"label_replace(foo, "a", "$1\\$2", "b", "(.*)\\.(.*)")"#,
+    r#"foo{a="\a\b\f\r\t\v"}"#,
+    r#"foo{a="😀"}"#,
+    r#""\U0001F600""#,
     // Control characters (printed raw by the oracle), odd numbers, newer
     // functions, quoted UTF-8 names.
     r#""\x01\x7f""#,
@@ -577,6 +601,14 @@ const HAND_WRITTEN_INVALID: &[&str] = &[
     "foo offset 1.5h",
     "sum by (a) by (b) (foo)",
     "foo @ start",
+    // `group_left (…)` is the label list, not the right operand.
+    "foo * on(a) group_left (bar)",
+    "foo * on(a) group_left (bar + baz)",
+    // Not in the grammar's `maybe_label` keyword list.
+    "sum by (inf) (foo)",
+    "sum by (nan) (foo)",
+    "foo * on(without) bar",
+    "sum without (without) (foo)",
 ];
 
 /// A known, legitimate difference: `applies` gets the original expression
@@ -743,7 +775,8 @@ fn check(origin: &str, expr: &str, t: &mut Tally) {
         Ok(o) => o,
         Err(e) => {
             t.oracle_rejects += 1;
-            t.rejected.push(format!("{origin}: {expr}\n        {}", e.lines().next().unwrap_or("")));
+            let ours = if parse(expr).is_ok() { "we accept" } else { "we reject" };
+            t.rejected.push(format!("{origin}: {expr}\n        {} ({ours})", e.lines().next().unwrap_or("")));
             return;
         }
     };
@@ -909,7 +942,8 @@ impl Gen {
 
     fn labels(&mut self) -> String {
         let n = self.below(3);
-        (0..n).map(|_| self.pick(&["job", "instance", "le", "a", "b_c"])).collect::<Vec<_>>().join(", ")
+        let names = ["job", "instance", "le", "a", "b_c", "on", "bool", "by", "offset", "sum", "start", "group_left", "\"a.b\""];
+        (0..n).map(|_| self.pick(&names)).collect::<Vec<_>>().join(", ")
     }
 
     fn duration(&mut self) -> &'static str {
@@ -1111,6 +1145,11 @@ fn oracle_agrees_on_generated() {
         println!("    allowed {a}");
     }
     assert!(t.failures.is_empty(), "{} disagreements with promql-parser:\n{}", t.failures.len(), t.failures.join("\n"));
+    // The generator writes only syntax the oracle knows, so what it rejects
+    // is invalid (type errors, `group_left (…)` taking the operand as its
+    // label list, …), and we must reject it too.
+    let accepted: Vec<&String> = t.rejected.iter().filter(|r| r.ends_with("(we accept)")).collect();
+    assert!(accepted.is_empty(), "we accept what the oracle rejects:\n{}", accepted.iter().map(|s| s.as_str()).collect::<Vec<_>>().join("\n"));
     // Guards against a generator that produces mostly junk.
     assert!(t.agree * 2 >= t.total, "only {}/{} generated expressions checked", t.agree, t.total);
 }
