@@ -444,6 +444,16 @@ const HAND_WRITTEN: &[&str] = &[
     r#"foo{a="\a\b\f\r\t\v"}"#,
     r#"foo{a="😀"}"#,
     r#""\U0001F600""#,
+    "foo{without=\"x\", by=\"y\", bool=\"z\", inf=\"1\", nan=\"2\", group_left=\"3\"}",
+    "without",
+    "start",
+    "fill", "step", "range", "max_of", "min_of",
+    "step{a=\"b\"}[5m]",
+    "rate(range[5m])",
+    "sum by (fill) (foo)", "sum by (step) (foo)", "sum by (range) (foo)", "sum by (max_of) (foo)",
+    "sum by (limitk) (foo)",
+    "foo * on(step) group_left(range) bar",
+    "limitk + limit_ratio",
     // Control characters (printed raw by the oracle), odd numbers, newer
     // functions, quoted UTF-8 names.
     r#""\x01\x7f""#,
@@ -552,6 +562,15 @@ const ORACLE_STRICTER: &[(&str, &str)] = &[
         "as 1_000: Go's ParseInt accepts an underscore after the base prefix",
     ),
     (
+        "anchored + smoothed",
+        "the oracle reserves `anchored`/`smoothed` as keywords; Prometheus 3.14's grammar lists \
+         them in `metric_identifier`, so they are metric names",
+    ),
+    (
+        "sum by (anchored, smoothed) (foo)",
+        "as above, for `maybe_label` (grouping labels)",
+    ),
+    (
         "foo offset 0s",
         "the oracle keeps Prometheus 2's \"duration must be greater than 0\" for offsets; \
          Prometheus 3 parses offsets as number-or-duration literals and treats offset 0 as \
@@ -609,6 +628,12 @@ const HAND_WRITTEN_INVALID: &[&str] = &[
     "sum by (nan) (foo)",
     "foo * on(without) bar",
     "sum without (without) (foo)",
+    "bool",
+    "on",
+    "ignoring + 1",
+    "group_left",
+    "atan2",
+    "foo{a=\"b\"} bool",
 ];
 
 /// A known, legitimate difference: `applies` gets the original expression
