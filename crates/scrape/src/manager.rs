@@ -1539,6 +1539,114 @@ mod tests {
         );
     }
 
+    /// A storage that hands out references, recording whether each sample
+    /// came by reference or with labels.
+    #[derive(Default, Clone)]
+    struct RefMem {
+        ids: Arc<Mutex<HashMap<Labels, u64>>>,
+        by_ref: Arc<Mutex<Vec<Labels>>>,
+        out: Arc<Mutex<Vec<(Labels, i64, f64, bool)>>>,
+    }
+    struct RefApp(RefMem, Vec<(Labels, i64, f64, bool)>);
+    impl Appender for RefApp {
+        fn append(&mut self, l: &Labels, t: i64, v: f64) -> Result<(), AppendError> {
+            self.append_ref(0, Some(l), t, v).map(|_| ())
+        }
+        fn append_ref(
+            &mut self,
+            r: SeriesRef,
+            l: Option<&Labels>,
+            t: i64,
+            v: f64,
+        ) -> Result<SeriesRef, AppendError> {
+            if r != 0 {
+                let l = self.0.by_ref.lock().get(r as usize - 1).cloned();
+                let l = l.ok_or(AppendError::UnknownRef)?;
+                self.1.push((l, t, v, false));
+                return Ok(r);
+            }
+            let l = l.ok_or(AppendError::UnknownRef)?.clone();
+            let mut ids = self.0.ids.lock();
+            let r = *ids.entry(l.clone()).or_insert_with(|| {
+                let mut b = self.0.by_ref.lock();
+                b.push(l.clone());
+                b.len() as u64
+            });
+            self.1.push((l, t, v, true));
+            Ok(r)
+        }
+        fn commit(self: Box<Self>) -> Result<(), bongsu_model::storage::StorageError> {
+            self.0.out.lock().extend(self.1);
+            Ok(())
+        }
+        fn rollback(self: Box<Self>) {}
+    }
+    impl Appendable for RefMem {
+        fn appender(&self) -> Box<dyn Appender> {
+            Box::new(RefApp(self.clone(), Vec::new()))
+        }
+    }
+
+    #[test]
+    fn cache_hits_append_by_reference_and_reload_keeps_staleness() {
+        let mem = Mem::default();
+        let mut c = ctx("scrape_configs:\n  - job_name: j\n", &mem);
+        let store = RefMem::default();
+        c.storage = Arc::new(store.clone());
+        let t = target();
+        let mut st = LoopState::default();
+        let at = |ts: i64| {
+            store
+                .out
+                .lock()
+                .iter()
+                .filter(|x| x.1 == ts && !x.0.metric_name().unwrap_or("").starts_with("scrape_"))
+                .filter(|x| x.0.metric_name() != Some("up"))
+                .cloned()
+                .collect::<Vec<_>>()
+        };
+        let added = |ts: i64| {
+            store
+                .out
+                .lock()
+                .iter()
+                .find(|x| x.1 == ts && x.0.metric_name() == Some("scrape_series_added"))
+                .map(|x| x.2)
+        };
+        ingest(&c, &t, &mut st, 1000, 0.1, b"a{x=\"1\"} 1\nb 1\n", "text/plain").expect("ok");
+        assert!(at(1000).iter().all(|x| x.3), "first scrape appends with labels");
+        assert_eq!(added(1000), Some(2.0));
+        ingest(&c, &t, &mut st, 2000, 0.1, b"a{x=\"1\"} 2\n", "text/plain").expect("ok");
+        let s2 = at(2000);
+        assert_eq!(s2.len(), 2, "{s2:?}");
+        assert!(s2.iter().all(|x| !x.3), "hits and stale markers go by reference: {s2:?}");
+        assert!(s2
+            .iter()
+            .any(|x| x.0.metric_name() == Some("b") && bongsu_model::is_stale_nan(x.2)));
+        assert_eq!(added(2000), Some(0.0));
+        // A reload empties the cache but not the live series.
+        ingest(&c, &t, &mut st, 3000, 0.1, b"a{x=\"1\"} 3\nb 3\n", "text/plain").expect("ok");
+        assert_eq!(added(3000), Some(1.0));
+        st.reset_cache();
+        assert!(st.cache.is_empty());
+        ingest(&c, &t, &mut st, 4000, 0.1, b"a{x=\"1\"} 4\nc 4\n", "text/plain").expect("ok");
+        let s4 = at(4000);
+        assert!(s4
+            .iter()
+            .any(|x| x.0.metric_name() == Some("b") && bongsu_model::is_stale_nan(x.2)), "{s4:?}");
+        assert!(!s4
+            .iter()
+            .any(|x| x.0.metric_name() == Some("a") && bongsu_model::is_stale_nan(x.2)), "{s4:?}");
+        assert_eq!(added(4000), Some(1.0), "only c is new");
+        // A failed scrape marks everything of the last one stale, by reference.
+        let e = ingest(&c, &t, &mut st, 5000, 0.1, b"a{x=\"1\"} 5\nbad line here\n", "text/plain");
+        assert!(e.is_err());
+        write_failure(&c, &t, &mut st, 5000, 0.1);
+        let s5 = at(5000);
+        assert_eq!(s5.len(), 2, "{s5:?}");
+        assert!(s5.iter().all(|x| bongsu_model::is_stale_nan(x.2) && !x.3), "{s5:?}");
+    }
+
     #[test]
     fn honor_labels_and_exported_prefix() {
         let sample =

@@ -947,23 +947,33 @@ impl Appender for DbAppender {
             return Err(TsdbError::Closed.into());
         }
         let mut buf = Vec::with_capacity(self.samples.len() * 14 + 64);
-        let mut unlogged: Vec<u64> = Vec::new();
+        let unlogged: Vec<u64>;
         {
             let ix = db.head.index.read();
-            let ls: Vec<(u64, Labels)> = self
+            unlogged = self
                 .pending
                 .keys()
-                .filter_map(|id| {
-                    let e = ix.series.get(id)?;
-                    if e.logged.load(Ordering::Acquire) {
-                        return None;
-                    }
-                    Some((*id, ix.labels_of(e)))
+                .filter(|id| {
+                    ix.series
+                        .get(id)
+                        .is_some_and(|e| !e.logged.load(Ordering::Acquire))
                 })
+                .copied()
                 .collect();
-            if !ls.is_empty() {
-                unlogged = ls.iter().map(|x| x.0).collect();
-                wal::encode_series(&mut buf, ls.iter().map(|(id, l)| (*id, l)));
+            if !unlogged.is_empty() {
+                // Straight from the interned symbols: no label sets are built
+                // (a first scrape of a large target creates many series at once).
+                wal::encode_series_pairs(
+                    &mut buf,
+                    unlogged.iter().map(|id| {
+                        let e = &ix.series[id];
+                        let pairs = e
+                            .labels
+                            .chunks_exact(2)
+                            .map(|p| (ix.syms.resolve(p[0]), ix.syms.resolve(p[1])));
+                        (*id, pairs)
+                    }),
+                );
             }
         }
         wal::encode_samples(&mut buf, &self.samples);

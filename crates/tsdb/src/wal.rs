@@ -69,6 +69,26 @@ pub(crate) fn encode_series<'a>(
     frame(out, &p);
 }
 
+/// Like [`encode_series`], from label pairs (no label sets needed).
+pub(crate) fn encode_series_pairs<'a, P>(
+    out: &mut Vec<u8>,
+    series: impl ExactSizeIterator<Item = (u64, P)>,
+) where
+    P: ExactSizeIterator<Item = (&'a str, &'a str)>,
+{
+    let mut p = vec![REC_SERIES];
+    put_uvarint(&mut p, series.len() as u64);
+    for (id, pairs) in series {
+        put_uvarint(&mut p, id);
+        put_uvarint(&mut p, pairs.len() as u64);
+        for (n, v) in pairs {
+            put_bytes(&mut p, n.as_bytes());
+            put_bytes(&mut p, v.as_bytes());
+        }
+    }
+    frame(out, &p);
+}
+
 pub(crate) fn encode_samples(out: &mut Vec<u8>, samples: &[(u64, i64, f64)]) {
     if samples.is_empty() {
         return;
@@ -513,6 +533,17 @@ mod tests {
         for (a, b) in got.iter().zip(&samples) {
             assert_eq!((a.0, a.1, a.2.to_bits()), (b.0, b.1, b.2.to_bits()));
         }
+    }
+
+    #[test]
+    fn series_from_pairs_encode_like_labels() {
+        let l = Labels::from_pairs([("__name__", "up"), ("job", "j")]);
+        let mut a = Vec::new();
+        encode_series(&mut a, [(3u64, &l)].into_iter());
+        let mut b = Vec::new();
+        let pairs = [("__name__", "up"), ("job", "j")];
+        encode_series_pairs(&mut b, [(3u64, pairs.iter().copied())].into_iter());
+        assert_eq!(a, b);
     }
 
     #[test]
