@@ -822,6 +822,8 @@ struct DbAppender {
     db: Arc<Inner>,
     samples: Vec<(u64, i64, f64)>,
     pending: HashMap<u64, (i64, u64)>,
+    /// Pending series whose record is not in the WAL yet.
+    unlogged: Vec<u64>,
     done: bool,
 }
 
@@ -834,6 +836,7 @@ impl DbAppender {
         }
         self.pending.clear();
         self.samples.clear();
+        self.unlogged.clear();
         if !self.done {
             self.db.c.active_appenders.fetch_sub(1, Ordering::Relaxed);
         }
@@ -924,6 +927,9 @@ impl Appender for DbAppender {
                 Ok(true) => {
                     if !self.pending.contains_key(&id) {
                         s.pending += 1;
+                        if !s.logged {
+                            self.unlogged.push(id);
+                        }
                     }
                     drop(st);
                     self.pending.insert(id, (t, v.to_bits()));
@@ -947,46 +953,33 @@ impl Appender for DbAppender {
             return Err(TsdbError::Closed.into());
         }
         let mut buf = Vec::with_capacity(self.samples.len() * 14 + 64);
-        let unlogged: Vec<u64>;
-        {
+        let unlogged = std::mem::take(&mut self.unlogged);
+        if !unlogged.is_empty() {
+            // Straight from the interned symbols: no label sets are built
+            // (a first scrape of a large target creates many series at once).
             let ix = db.head.index.read();
-            unlogged = self
-                .pending
-                .keys()
-                .filter(|id| {
-                    ix.series
-                        .get(id)
-                        .is_some_and(|e| !e.logged.load(Ordering::Acquire))
-                })
-                .copied()
+            let known: Vec<(u64, &[u32])> = unlogged
+                .iter()
+                .filter_map(|id| ix.series.get(id).map(|e| (*id, &e.labels[..])))
                 .collect();
-            if !unlogged.is_empty() {
-                // Straight from the interned symbols: no label sets are built
-                // (a first scrape of a large target creates many series at once).
-                wal::encode_series_pairs(
-                    &mut buf,
-                    unlogged.iter().map(|id| {
-                        let e = &ix.series[id];
-                        let pairs = e
-                            .labels
-                            .chunks_exact(2)
-                            .map(|p| (ix.syms.resolve(p[0]), ix.syms.resolve(p[1])));
-                        (*id, pairs)
-                    }),
-                );
-            }
+            wal::encode_series_pairs(
+                &mut buf,
+                known.iter().map(|(id, syms)| {
+                    let pairs = syms
+                        .chunks_exact(2)
+                        .map(|p| (ix.syms.resolve(p[0]), ix.syms.resolve(p[1])));
+                    (*id, pairs)
+                }),
+            );
         }
         wal::encode_samples(&mut buf, &self.samples);
         if let Err(e) = db.wal.write(&buf) {
             self.release();
             return Err(StorageError::Io(e));
         }
-        if !unlogged.is_empty() {
-            let ix = db.head.index.read();
-            for id in unlogged {
-                if let Some(e) = ix.series.get(&id) {
-                    e.logged.store(true, Ordering::Release);
-                }
+        for id in unlogged {
+            if let Some(s) = db.head.stripe(id).lock().get_mut(&id) {
+                s.logged = true;
             }
         }
         if db.opts.wal_fsync_interval == Some(Duration::ZERO) {
@@ -1037,6 +1030,7 @@ impl Appendable for Db {
             db: self.inner.clone(),
             samples: Vec::new(),
             pending: HashMap::new(),
+            unlogged: Vec::new(),
             done: false,
         })
     }

@@ -14,7 +14,7 @@ use bongsu_model::storage::AppendError;
 use bongsu_model::{Label, Labels, Sample};
 use parking_lot::{Mutex, RwLock};
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::Arc;
 
 pub(crate) const STRIPES: usize = 64;
@@ -92,8 +92,6 @@ impl Interner {
 pub(crate) struct SeriesEntry {
     /// (name, value) symbol ids, sorted by name string.
     pub labels: Box<[u32]>,
-    /// Its series record is in the WAL.
-    pub logged: AtomicBool,
 }
 
 #[derive(Default)]
@@ -143,7 +141,7 @@ impl Index {
             .find(|id| self.series.get(id).is_some_and(|e| self.equal(e, l)))
     }
 
-    fn insert(&mut self, id: u64, hash: u64, l: &Labels, logged: bool) {
+    fn insert(&mut self, id: u64, hash: u64, l: &Labels) {
         let mut syms = Vec::with_capacity(l.len() * 2);
         for lab in l.iter() {
             let n = self.syms.intern(&lab.name);
@@ -163,7 +161,6 @@ impl Index {
             id,
             SeriesEntry {
                 labels: syms.into_boxed_slice(),
-                logged: AtomicBool::new(logged),
             },
         );
         if let std::collections::hash_map::Entry::Vacant(e) = self.by_hash.entry(hash) {
@@ -329,6 +326,8 @@ pub(crate) struct MemSeries {
     pub last_v: u64,
     /// Appenders holding uncommitted samples for this series (no GC while > 0).
     pub pending: u32,
+    /// Its series record is in the WAL.
+    pub logged: bool,
     /// Isolation: the last commit that appended to this series and the time
     /// of its first sample here. A query that must not see that commit
     /// hides samples at or after `mark_t`.
@@ -348,9 +347,18 @@ impl MemSeries {
             last_t: i64::MIN,
             last_v: 0,
             pending: 0,
+            logged: false,
             mark_seq: 0,
             mark_t: i64::MAX,
             older_marks: None,
+        }
+    }
+
+    /// A series whose record is already in the WAL (replay).
+    fn logged() -> Self {
+        MemSeries {
+            logged: true,
+            ..MemSeries::new()
         }
     }
 
@@ -608,7 +616,7 @@ impl Head {
             return (id, false);
         }
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
-        ix.insert(id, hash, l, false);
+        ix.insert(id, hash, l);
         self.stripe(id)
             .lock()
             .insert(id, Box::new(MemSeries::new()));
@@ -626,16 +634,16 @@ impl Head {
         if ix.series.contains_key(&id) {
             // Same id, different labels: a corrupt or foreign WAL. Use a fresh id.
             let nid = self.next_id.fetch_add(1, Ordering::Relaxed);
-            ix.insert(nid, hash, l, true);
+            ix.insert(nid, hash, l);
             self.stripe(nid)
                 .lock()
-                .insert(nid, Box::new(MemSeries::new()));
+                .insert(nid, Box::new(MemSeries::logged()));
             return nid;
         }
-        ix.insert(id, hash, l, true);
+        ix.insert(id, hash, l);
         self.stripe(id)
             .lock()
-            .insert(id, Box::new(MemSeries::new()));
+            .insert(id, Box::new(MemSeries::logged()));
         self.next_id.fetch_max(id + 1, Ordering::Relaxed);
         id
     }
@@ -928,9 +936,9 @@ mod tests {
             Labels::from_pairs([("a", "2")]),
             Labels::from_pairs([("a", "3")]),
         );
-        ix.insert(1, 42, &a, true);
-        ix.insert(2, 42, &b, true);
-        ix.insert(3, 42, &c, true);
+        ix.insert(1, 42, &a);
+        ix.insert(2, 42, &b);
+        ix.insert(3, 42, &c);
         assert_eq!(
             (ix.lookup(42, &a), ix.lookup(42, &b), ix.lookup(42, &c)),
             (Some(1), Some(2), Some(3))
