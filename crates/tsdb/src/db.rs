@@ -821,7 +821,7 @@ pub fn write_block(dir: &Path, series: Vec<(Labels, Vec<Sample>)>) -> Result<Blo
 struct DbAppender {
     db: Arc<Inner>,
     samples: Vec<(u64, i64, f64)>,
-    pending: HashMap<u64, (i64, u64)>,
+    pending: crate::head::IdMap<(i64, u64)>,
     /// Pending series whose record is not in the WAL yet.
     unlogged: Vec<u64>,
     done: bool,
@@ -1029,7 +1029,7 @@ impl Appendable for Db {
         Box::new(DbAppender {
             db: self.inner.clone(),
             samples: Vec::new(),
-            pending: HashMap::new(),
+            pending: Default::default(),
             unlogged: Vec::new(),
             done: false,
         })

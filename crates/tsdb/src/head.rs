@@ -20,7 +20,32 @@ use std::sync::Arc;
 pub(crate) const STRIPES: usize = 64;
 
 /// One lock's share of the series (boxed: the map's slack then costs 16 bytes per slot, not 128).
-pub(crate) type Stripe = Mutex<HashMap<u64, Box<MemSeries>>>;
+pub(crate) type Stripe = Mutex<IdMap<Box<MemSeries>>>;
+
+/// Hashes a `u64` key (a series id, or a key that is already a hash) with
+/// one folded multiply instead of SipHash: these maps are probed for every
+/// appended sample.
+#[derive(Default, Clone, Copy)]
+pub(crate) struct IdHasher(u64);
+
+impl std::hash::Hasher for IdHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.write_u64(self.0 ^ u64::from(*b));
+        }
+    }
+    fn write_u64(&mut self, v: u64) {
+        // Ids of one stripe share their low bits: mix high into low.
+        let x = u128::from(v ^ self.0) * 0x9E37_79B9_7F4A_7C15u128;
+        self.0 = (x as u64) ^ ((x >> 64) as u64);
+    }
+}
+
+/// A map keyed by series id.
+pub(crate) type IdMap<V> = HashMap<u64, V, std::hash::BuildHasherDefault<IdHasher>>;
 
 #[derive(Default)]
 pub(crate) struct Interner {
@@ -97,10 +122,10 @@ pub(crate) struct SeriesEntry {
 #[derive(Default)]
 pub(crate) struct Index {
     pub syms: Interner,
-    pub series: HashMap<u64, SeriesEntry>,
+    pub series: IdMap<SeriesEntry>,
     /// Label hash → series id; ids sharing a hash beyond the first are in
     /// `collisions` (rare), keeping the common entry at 16 bytes.
-    by_hash: HashMap<u64, u64>,
+    by_hash: IdMap<u64>,
     collisions: HashMap<u64, Vec<u64>>,
     pub postings: HashMap<u32, HashMap<u32, Vec<u64>>>,
 }
@@ -587,7 +612,7 @@ impl Head {
     pub fn new(chunk_range: i64) -> Self {
         Head {
             index: RwLock::new(Index::default()),
-            stripes: (0..STRIPES).map(|_| Mutex::new(HashMap::new())).collect(),
+            stripes: (0..STRIPES).map(|_| Mutex::new(IdMap::default())).collect(),
             next_id: AtomicU64::new(1),
             min_t: AtomicI64::new(i64::MAX),
             max_t: AtomicI64::new(i64::MIN),
