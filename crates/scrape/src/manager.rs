@@ -1545,9 +1545,11 @@ mod tests {
     struct RefMem {
         ids: Arc<Mutex<HashMap<Labels, u64>>>,
         by_ref: Arc<Mutex<Vec<Labels>>>,
-        out: Arc<Mutex<Vec<(Labels, i64, f64, bool)>>>,
+        out: Arc<Mutex<Vec<RefRec>>>,
     }
-    struct RefApp(RefMem, Vec<(Labels, i64, f64, bool)>);
+    /// A written sample; `true`: it came with labels, not by reference.
+    type RefRec = (Labels, i64, f64, bool);
+    struct RefApp(RefMem, Vec<RefRec>);
     impl Appender for RefApp {
         fn append(&mut self, l: &Labels, t: i64, v: f64) -> Result<(), AppendError> {
             self.append_ref(0, Some(l), t, v).map(|_| ())
