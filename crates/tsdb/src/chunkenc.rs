@@ -149,21 +149,10 @@ impl XorChunk {
         Some(i64::from_be_bytes(a))
     }
 
-    /// Appends a zero byte, growing the buffer by 32 bytes at a time: the
-    /// open chunk of every series is resident, and doubling left a quarter
-    /// of it unused on average.
-    #[inline]
-    fn push_byte(&mut self) {
-        if self.buf.len() == self.buf.capacity() {
-            self.buf.reserve_exact(32);
-        }
-        self.buf.push(0);
-    }
-
     #[inline]
     fn write_bit(&mut self, bit: bool) {
         if self.free == 0 {
-            self.push_byte();
+            self.buf.push(0);
             self.free = 8;
         }
         self.free -= 1;
@@ -179,7 +168,7 @@ impl XorChunk {
         let mut n = n;
         while n > 0 {
             if self.free == 0 {
-                self.push_byte();
+                self.buf.push(0);
                 self.free = 8;
             }
             let take = (self.free as u32).min(n);
