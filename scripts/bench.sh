@@ -11,8 +11,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 HARNESS=${BONGSU_BENCH_HARNESS:-$(cd .. && pwd)/shared/bench}
 [ -d "$HARNESS" ] || { echo "benchmark harness not found at $HARNESS" >&2; exit 1; }
-cargo build --release -p bongsu
-BIN=${BONGSU_BIN:-$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')/release/bongsu}
+if [ -z "${BONGSU_BIN:-}" ]; then
+  cargo build --release -p bongsu
+  BIN=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')/release/bongsu
+else
+  BIN=$BONGSU_BIN   # a binary you built yourself
+fi
 STAMP=$(date -u +%Y%m%dT%H%M%SZ)
 export OUT=${OUT:-/tmp/bench/bongsu-$STAMP}
 export PEERS=${PEERS:-"prometheus victoriametrics custom"}
