@@ -37,4 +37,4 @@ if [ "${SKIP_DISK:-0}" != 1 ]; then
   CUSTOM_BACKFILL_CMD="$BIN tsdb create-blocks-from openmetrics {input} {outdir}" \
     DISK_SERIES=${DISK_SERIES:-2000} HOURS=${HOURS:-2} OUT=$OUT/disk "$HARNESS/bench_disk.sh"
 fi
-echo "== reports: $OUT/report.md $OUT/disk/report.md"
+echo "== reports: $OUT/report.md $OUT/disk/report-disk.md"
