@@ -14,6 +14,16 @@ pub fn check_config(files: &[PathBuf]) -> anyhow::Result<()> {
                     cfg.scrape_configs.len(),
                     cfg.rule_files.len()
                 );
+                for sc in &cfg.scrape_configs {
+                    let kinds = sc.unsupported_discovery();
+                    if !kinds.is_empty() {
+                        println!(
+                            "  WARNING: job {:?} uses {}: accepted, but Bongsu does not discover or scrape those targets yet",
+                            sc.job_name,
+                            kinds.join(", ")
+                        );
+                    }
+                }
             }
             Err(e) => {
                 failed += 1;

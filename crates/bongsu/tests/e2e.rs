@@ -50,6 +50,13 @@ fn check_config_names_file_line_and_column() {
     let out = Command::new(bongsu_bin()).args(["check", "config"]).arg(&good).output().expect("run");
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
 
+    let k8s = dir.path().join("k8s.yml");
+    std::fs::write(&k8s, "scrape_configs:\n  - job_name: pods\n    kubernetes_sd_configs:\n      - role: pod\n").expect("write");
+    let out = Command::new(bongsu_bin()).args(["check", "config"]).arg(&k8s).output().expect("run");
+    assert!(out.status.success());
+    let s = String::from_utf8_lossy(&out.stdout);
+    assert!(s.contains("WARNING") && s.contains("kubernetes_sd_configs"), "unsupported discovery must be named: {s}");
+
     let bad = dir.path().join("bad.yml");
     std::fs::write(&bad, "global:\n  scrape_interval: 15s\nscrape_configs:\n  - job_name: x\n    scrape_intervall: 5s\n").expect("write");
     let out = Command::new(bongsu_bin()).args(["check", "config"]).arg(&bad).output().expect("run");
