@@ -35,63 +35,17 @@
 //! * the oracle anchors regexes as `^(?:…)$` where Prometheus (and we) use
 //!   `^(?s:…)$`: that changes what `.` matches, not the parsed text.
 
+mod common;
+
 use bongsu_promql::ast::*;
 use bongsu_promql::parser::parse;
-use std::path::PathBuf;
 
-fn conformance_dir() -> Option<PathBuf> {
-    let dir = match std::env::var_os("BONGSU_CONFORMANCE_DIR") {
-        Some(d) => PathBuf::from(d),
-        None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/conformance"),
-    };
-    let testdata = dir.join("promql/testdata");
-    if testdata.is_dir() {
-        return Some(testdata);
-    }
-    eprintln!(
-        "\n!!!!!!!! PromQL conformance corpus not found at {} — set BONGSU_CONFORMANCE_DIR. \
-         The oracle test runs on the hand-written expressions ONLY. !!!!!!!!\n",
-        testdata.display()
-    );
-    if std::env::var("CI").is_ok_and(|v| v == "true") {
-        panic!("conformance corpus missing in CI ({})", testdata.display());
-    }
-    None
-}
-
-/// (origin, expression) for every eval command of the upstream scripts;
-/// the same extraction as `tests/parser.rs`.
+/// (origin, expression) for every eval command of the upstream scripts.
 fn corpus() -> Vec<(String, String)> {
-    let Some(dir) = conformance_dir() else { return Vec::new() };
-    let mut files: Vec<_> = std::fs::read_dir(&dir)
-        .expect("read testdata dir")
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|e| e == "test"))
-        .collect();
-    files.sort();
-    let mut out = Vec::new();
-    for f in files {
-        let text = std::fs::read_to_string(&f).expect("read test file");
-        let name = f.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-        for (i, line) in text.split('\n').enumerate() {
-            let line = line.trim();
-            let Some(first) = line.split_whitespace().next() else { continue };
-            if !first.starts_with("eval") {
-                continue;
-            }
-            let words: Vec<&str> = line.splitn(2, char::is_whitespace).collect();
-            let rest = words.get(1).copied().unwrap_or("").trim_start();
-            // `instant at <t> <expr>` or `range from <a> to <b> step <s> <expr>`.
-            let skip = if rest.starts_with("instant") { 3 } else { 7 };
-            let mut r = rest;
-            for _ in 0..skip {
-                r = r.trim_start();
-                r = r.find(char::is_whitespace).map(|i| &r[i..]).unwrap_or("");
-            }
-            out.push((format!("{name}:{}", i + 1), r.trim().to_string()));
-        }
-    }
-    out
+    common::corpus("The oracle test runs on the hand-written expressions ONLY.")
+        .into_iter()
+        .map(|(file, line, expr)| (format!("{file}:{line}"), expr))
+        .collect()
 }
 
 /// Hand-written expressions covering the grammar the oracle supports.
@@ -708,72 +662,8 @@ fn allowed(expr: &str, oracle_print: &str) -> Option<&'static Allowed> {
     ALLOW_LIST.iter().find(|a| (a.applies)(expr, oracle_print))
 }
 
-/// Clears spans and presentational fields so that ASTs from different texts
-/// can be compared.
-fn strip(e: &mut Expr) {
-    fn dur(d: &mut DurationExpr) {
-        if let DurationExpr::Expr(e) = d {
-            strip(e);
-        }
-    }
-    fn vs(v: &mut VectorSelector) {
-        v.span = Span::default();
-        // The name is also a `__name__` matcher: `foo` and
-        // `{__name__="foo"}` select the same series.
-        v.name = None;
-        v.matchers.sort_by_key(|m| m.to_string());
-        if let Some(o) = v.offset.as_mut() {
-            dur(o);
-        }
-    }
-    match e {
-        Expr::Number(_, s) | Expr::String(_, s) => *s = Span::default(),
-        Expr::VectorSelector(v) => vs(v),
-        Expr::MatrixSelector(m) => {
-            m.span = Span::default();
-            vs(&mut m.selector);
-            dur(&mut m.range);
-        }
-        Expr::Subquery(sq) => {
-            sq.span = Span::default();
-            strip(&mut sq.expr);
-            dur(&mut sq.range);
-            if let Some(s) = sq.step.as_mut() {
-                dur(s);
-            }
-            if let Some(o) = sq.offset.as_mut() {
-                dur(o);
-            }
-        }
-        Expr::Call(c) => {
-            c.span = Span::default();
-            c.args.iter_mut().for_each(strip);
-        }
-        Expr::Aggregate(a) => {
-            a.span = Span::default();
-            // `by ()` means no grouping clause.
-            a.has_grouping_clause = a.without || !a.grouping.is_empty();
-            strip(&mut a.expr);
-            if let Some(p) = a.param.as_mut() {
-                strip(p);
-            }
-        }
-        Expr::Binary(b) => {
-            b.span = Span::default();
-            strip(&mut b.lhs);
-            strip(&mut b.rhs);
-        }
-        Expr::Neg(inner, s) | Expr::Paren(inner, s) => {
-            *s = Span::default();
-            strip(inner);
-        }
-    }
-}
-
 fn normalized(e: &Expr) -> String {
-    let mut e = e.clone();
-    strip(&mut e);
-    format!("{e:?}")
+    common::normalized(e, true)
 }
 
 /// The oracle's parse, its panics counted as rejections.
