@@ -786,7 +786,88 @@ fn default_file_sd_refresh() -> Duration {
     Duration::from_secs(300)
 }
 
-with_http_client! {
+/// Adds `static_configs`, every service discovery list Prometheus has and
+/// `relabel_configs` between a struct's `head` and `tail` fields, then the
+/// HTTP client fields ([`with_http_client!`]). Discovery kinds Bongsu does
+/// not run are kept as [`Opaque`] and named by `unsupported_discovery()`.
+macro_rules! with_discovery {
+    ($(#[$m:meta])* pub struct $name:ident { $($head:tt)* } then { $($tail:tt)* }) => {
+        with_discovery!(@emit [$(#[$m])*] $name [$($head)*] [$($tail)*] [
+            aws_sd_configs,
+            azure_sd_configs,
+            consul_sd_configs,
+            digitalocean_sd_configs,
+            docker_sd_configs,
+            dockerswarm_sd_configs,
+            ec2_sd_configs,
+            ecs_sd_configs,
+            elasticache_sd_configs,
+            eureka_sd_configs,
+            gce_sd_configs,
+            hetzner_sd_configs,
+            ionos_sd_configs,
+            kubernetes_sd_configs,
+            kuma_sd_configs,
+            lightsail_sd_configs,
+            linode_sd_configs,
+            marathon_sd_configs,
+            msk_sd_configs,
+            nerve_sd_configs,
+            nomad_sd_configs,
+            oci_sd_configs,
+            openstack_sd_configs,
+            outscale_sd_configs,
+            ovhcloud_sd_configs,
+            puppetdb_sd_configs,
+            rds_sd_configs,
+            scaleway_sd_configs,
+            serverset_sd_configs,
+            stackit_sd_configs,
+            triton_sd_configs,
+            uyuni_sd_configs,
+            vultr_sd_configs
+        ]);
+    };
+    (@emit [$($m:tt)*] $name:ident [$($head:tt)*] [$($tail:tt)*] [$($sd:ident),*]) => {
+        with_http_client! {
+            $($m)*
+            pub struct $name {
+                $($head)*
+                #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "null_as_empty")]
+                pub static_configs: Vec<StaticConfig>,
+                #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "null_as_empty")]
+                pub dns_sd_configs: Vec<Opaque>,
+                #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "null_as_empty")]
+                pub http_sd_configs: Vec<Opaque>,
+                $(
+                    #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "null_as_empty")]
+                    pub $sd: Vec<Opaque>,
+                )*
+                #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "null_as_empty")]
+                pub file_sd_configs: Vec<FileSdConfig>,
+                #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "null_as_empty")]
+                pub relabel_configs: Vec<RelabelConfig>,
+                $($tail)*
+            }
+        }
+
+        impl $name {
+            /// Names of the service discovery mechanisms configured here that
+            /// Bongsu accepts but does not run yet (e.g. `kubernetes_sd_configs`).
+            pub fn unsupported_discovery(&self) -> Vec<&'static str> {
+                let mut v = Vec::new();
+                $(
+                    if !self.$sd.is_empty() {
+                        v.push(stringify!($sd));
+                    }
+                )*
+                v
+            }
+        }
+    };
+}
+
+with_discovery! {
     /// One `scrape_configs` entry (a job).
     #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
     #[serde(deny_unknown_fields)]
@@ -856,82 +937,7 @@ with_http_client! {
         pub metric_name_validation_scheme: Option<String>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         pub metric_name_escaping_scheme: Option<String>,
-        #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "null_as_empty")]
-        pub static_configs: Vec<StaticConfig>,
-        #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "null_as_empty")]
-        pub aws_sd_configs: Vec<Opaque>,
-        #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "null_as_empty")]
-        pub azure_sd_configs: Vec<Opaque>,
-        #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "null_as_empty")]
-        pub consul_sd_configs: Vec<Opaque>,
-        #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "null_as_empty")]
-        pub digitalocean_sd_configs: Vec<Opaque>,
-        #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "null_as_empty")]
-        pub dns_sd_configs: Vec<Opaque>,
-        #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "null_as_empty")]
-        pub docker_sd_configs: Vec<Opaque>,
-        #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "null_as_empty")]
-        pub dockerswarm_sd_configs: Vec<Opaque>,
-        #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "null_as_empty")]
-        pub ec2_sd_configs: Vec<Opaque>,
-        #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "null_as_empty")]
-        pub ecs_sd_configs: Vec<Opaque>,
-        #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "null_as_empty")]
-        pub elasticache_sd_configs: Vec<Opaque>,
-        #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "null_as_empty")]
-        pub eureka_sd_configs: Vec<Opaque>,
-        #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "null_as_empty")]
-        pub gce_sd_configs: Vec<Opaque>,
-        #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "null_as_empty")]
-        pub hetzner_sd_configs: Vec<Opaque>,
-        #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "null_as_empty")]
-        pub http_sd_configs: Vec<Opaque>,
-        #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "null_as_empty")]
-        pub ionos_sd_configs: Vec<Opaque>,
-        #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "null_as_empty")]
-        pub kubernetes_sd_configs: Vec<Opaque>,
-        #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "null_as_empty")]
-        pub kuma_sd_configs: Vec<Opaque>,
-        #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "null_as_empty")]
-        pub lightsail_sd_configs: Vec<Opaque>,
-        #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "null_as_empty")]
-        pub linode_sd_configs: Vec<Opaque>,
-        #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "null_as_empty")]
-        pub marathon_sd_configs: Vec<Opaque>,
-        #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "null_as_empty")]
-        pub msk_sd_configs: Vec<Opaque>,
-        #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "null_as_empty")]
-        pub nerve_sd_configs: Vec<Opaque>,
-        #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "null_as_empty")]
-        pub nomad_sd_configs: Vec<Opaque>,
-        #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "null_as_empty")]
-        pub oci_sd_configs: Vec<Opaque>,
-        #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "null_as_empty")]
-        pub openstack_sd_configs: Vec<Opaque>,
-        #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "null_as_empty")]
-        pub outscale_sd_configs: Vec<Opaque>,
-        #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "null_as_empty")]
-        pub ovhcloud_sd_configs: Vec<Opaque>,
-        #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "null_as_empty")]
-        pub puppetdb_sd_configs: Vec<Opaque>,
-        #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "null_as_empty")]
-        pub rds_sd_configs: Vec<Opaque>,
-        #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "null_as_empty")]
-        pub scaleway_sd_configs: Vec<Opaque>,
-        #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "null_as_empty")]
-        pub serverset_sd_configs: Vec<Opaque>,
-        #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "null_as_empty")]
-        pub stackit_sd_configs: Vec<Opaque>,
-        #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "null_as_empty")]
-        pub triton_sd_configs: Vec<Opaque>,
-        #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "null_as_empty")]
-        pub uyuni_sd_configs: Vec<Opaque>,
-        #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "null_as_empty")]
-        pub vultr_sd_configs: Vec<Opaque>,
-        #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "null_as_empty")]
-        pub file_sd_configs: Vec<FileSdConfig>,
-        #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "null_as_empty")]
-        pub relabel_configs: Vec<RelabelConfig>,
+    } then {
         #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "null_as_empty")]
         pub metric_relabel_configs: Vec<RelabelConfig>,
     }
@@ -978,111 +984,6 @@ fn default_scheme() -> String {
 }
 
 impl ScrapeConfig {
-    /// Names of the service discovery mechanisms configured for this job
-    /// that Bongsu accepts but does not run yet (e.g. `kubernetes_sd_configs`).
-    pub fn unsupported_discovery(&self) -> Vec<&'static str> {
-        let mut v = Vec::new();
-        if !self.aws_sd_configs.is_empty() {
-            v.push("aws_sd_configs");
-        }
-        if !self.azure_sd_configs.is_empty() {
-            v.push("azure_sd_configs");
-        }
-        if !self.consul_sd_configs.is_empty() {
-            v.push("consul_sd_configs");
-        }
-        if !self.digitalocean_sd_configs.is_empty() {
-            v.push("digitalocean_sd_configs");
-        }
-        if !self.docker_sd_configs.is_empty() {
-            v.push("docker_sd_configs");
-        }
-        if !self.dockerswarm_sd_configs.is_empty() {
-            v.push("dockerswarm_sd_configs");
-        }
-        if !self.ec2_sd_configs.is_empty() {
-            v.push("ec2_sd_configs");
-        }
-        if !self.ecs_sd_configs.is_empty() {
-            v.push("ecs_sd_configs");
-        }
-        if !self.elasticache_sd_configs.is_empty() {
-            v.push("elasticache_sd_configs");
-        }
-        if !self.eureka_sd_configs.is_empty() {
-            v.push("eureka_sd_configs");
-        }
-        if !self.gce_sd_configs.is_empty() {
-            v.push("gce_sd_configs");
-        }
-        if !self.hetzner_sd_configs.is_empty() {
-            v.push("hetzner_sd_configs");
-        }
-        if !self.ionos_sd_configs.is_empty() {
-            v.push("ionos_sd_configs");
-        }
-        if !self.kubernetes_sd_configs.is_empty() {
-            v.push("kubernetes_sd_configs");
-        }
-        if !self.kuma_sd_configs.is_empty() {
-            v.push("kuma_sd_configs");
-        }
-        if !self.lightsail_sd_configs.is_empty() {
-            v.push("lightsail_sd_configs");
-        }
-        if !self.linode_sd_configs.is_empty() {
-            v.push("linode_sd_configs");
-        }
-        if !self.marathon_sd_configs.is_empty() {
-            v.push("marathon_sd_configs");
-        }
-        if !self.msk_sd_configs.is_empty() {
-            v.push("msk_sd_configs");
-        }
-        if !self.nerve_sd_configs.is_empty() {
-            v.push("nerve_sd_configs");
-        }
-        if !self.nomad_sd_configs.is_empty() {
-            v.push("nomad_sd_configs");
-        }
-        if !self.oci_sd_configs.is_empty() {
-            v.push("oci_sd_configs");
-        }
-        if !self.openstack_sd_configs.is_empty() {
-            v.push("openstack_sd_configs");
-        }
-        if !self.outscale_sd_configs.is_empty() {
-            v.push("outscale_sd_configs");
-        }
-        if !self.ovhcloud_sd_configs.is_empty() {
-            v.push("ovhcloud_sd_configs");
-        }
-        if !self.puppetdb_sd_configs.is_empty() {
-            v.push("puppetdb_sd_configs");
-        }
-        if !self.rds_sd_configs.is_empty() {
-            v.push("rds_sd_configs");
-        }
-        if !self.scaleway_sd_configs.is_empty() {
-            v.push("scaleway_sd_configs");
-        }
-        if !self.serverset_sd_configs.is_empty() {
-            v.push("serverset_sd_configs");
-        }
-        if !self.stackit_sd_configs.is_empty() {
-            v.push("stackit_sd_configs");
-        }
-        if !self.triton_sd_configs.is_empty() {
-            v.push("triton_sd_configs");
-        }
-        if !self.uyuni_sd_configs.is_empty() {
-            v.push("uyuni_sd_configs");
-        }
-        if !self.vultr_sd_configs.is_empty() {
-            v.push("vultr_sd_configs");
-        }
-        v
-    }
 
     /// The job's `http_sd_configs`, typed.
     pub fn http_sd(&self) -> Result<Vec<HttpSdConfig>, String> {
@@ -1126,7 +1027,7 @@ impl ScrapeConfig {
     }
 }
 
-with_http_client! {
+with_discovery! {
     #[derive(Debug, Clone, Serialize, Deserialize)]
     #[serde(deny_unknown_fields)]
     pub struct AlertmanagerConfig {
@@ -1138,82 +1039,7 @@ with_http_client! {
         pub scheme: String,
         #[serde(default = "default_am_timeout")]
         pub timeout: Duration,
-        #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "null_as_empty")]
-        pub static_configs: Vec<StaticConfig>,
-        #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "null_as_empty")]
-        pub aws_sd_configs: Vec<Opaque>,
-        #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "null_as_empty")]
-        pub azure_sd_configs: Vec<Opaque>,
-        #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "null_as_empty")]
-        pub consul_sd_configs: Vec<Opaque>,
-        #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "null_as_empty")]
-        pub digitalocean_sd_configs: Vec<Opaque>,
-        #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "null_as_empty")]
-        pub dns_sd_configs: Vec<Opaque>,
-        #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "null_as_empty")]
-        pub docker_sd_configs: Vec<Opaque>,
-        #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "null_as_empty")]
-        pub dockerswarm_sd_configs: Vec<Opaque>,
-        #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "null_as_empty")]
-        pub ec2_sd_configs: Vec<Opaque>,
-        #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "null_as_empty")]
-        pub ecs_sd_configs: Vec<Opaque>,
-        #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "null_as_empty")]
-        pub elasticache_sd_configs: Vec<Opaque>,
-        #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "null_as_empty")]
-        pub eureka_sd_configs: Vec<Opaque>,
-        #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "null_as_empty")]
-        pub gce_sd_configs: Vec<Opaque>,
-        #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "null_as_empty")]
-        pub hetzner_sd_configs: Vec<Opaque>,
-        #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "null_as_empty")]
-        pub http_sd_configs: Vec<Opaque>,
-        #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "null_as_empty")]
-        pub ionos_sd_configs: Vec<Opaque>,
-        #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "null_as_empty")]
-        pub kubernetes_sd_configs: Vec<Opaque>,
-        #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "null_as_empty")]
-        pub kuma_sd_configs: Vec<Opaque>,
-        #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "null_as_empty")]
-        pub lightsail_sd_configs: Vec<Opaque>,
-        #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "null_as_empty")]
-        pub linode_sd_configs: Vec<Opaque>,
-        #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "null_as_empty")]
-        pub marathon_sd_configs: Vec<Opaque>,
-        #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "null_as_empty")]
-        pub msk_sd_configs: Vec<Opaque>,
-        #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "null_as_empty")]
-        pub nerve_sd_configs: Vec<Opaque>,
-        #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "null_as_empty")]
-        pub nomad_sd_configs: Vec<Opaque>,
-        #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "null_as_empty")]
-        pub oci_sd_configs: Vec<Opaque>,
-        #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "null_as_empty")]
-        pub openstack_sd_configs: Vec<Opaque>,
-        #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "null_as_empty")]
-        pub outscale_sd_configs: Vec<Opaque>,
-        #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "null_as_empty")]
-        pub ovhcloud_sd_configs: Vec<Opaque>,
-        #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "null_as_empty")]
-        pub puppetdb_sd_configs: Vec<Opaque>,
-        #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "null_as_empty")]
-        pub rds_sd_configs: Vec<Opaque>,
-        #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "null_as_empty")]
-        pub scaleway_sd_configs: Vec<Opaque>,
-        #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "null_as_empty")]
-        pub serverset_sd_configs: Vec<Opaque>,
-        #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "null_as_empty")]
-        pub stackit_sd_configs: Vec<Opaque>,
-        #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "null_as_empty")]
-        pub triton_sd_configs: Vec<Opaque>,
-        #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "null_as_empty")]
-        pub uyuni_sd_configs: Vec<Opaque>,
-        #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "null_as_empty")]
-        pub vultr_sd_configs: Vec<Opaque>,
-        #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "null_as_empty")]
-        pub file_sd_configs: Vec<FileSdConfig>,
-        #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "null_as_empty")]
-        pub relabel_configs: Vec<RelabelConfig>,
+    } then {
         #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "null_as_empty")]
         pub alert_relabel_configs: Vec<RelabelConfig>,
     }
