@@ -1,0 +1,1616 @@
+//! `alertmanager.yml`, read as Alertmanager 0.34 reads it: strict (an unknown
+//! field is an error with file:line:column), with Alertmanager's defaults,
+//! its global-to-receiver inheritance and its validation messages.
+//!
+//! [`Config::load`] / [`Config::parse`] return a [`Config`] whose receivers
+//! already carry what they inherit from `global` (SMTP settings, API URLs
+//! and keys, the HTTP client settings), as Alertmanager's loaded config does.
+//! Secrets are [`Secret`]s: they print as `<secret>`.
+//!
+//! Validation happens where Alertmanager does it: each section checks itself
+//! while it is read (so its error points at the section), and the checks
+//! that need the whole file (global defaults, receiver references, time
+//! interval references, the root route) run afterwards and point at the
+//! receiver, route or key concerned.
+
+use std::collections::{BTreeMap, HashSet};
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use serde::de::Error as _;
+use serde::{Deserialize, Deserializer};
+
+pub use bongsu_scrape::config::{
+    Authorization, BasicAuth, Duration, HttpClientConfig, HttpHeader, OAuth2, Opaque, Secret,
+    TlsConfig,
+};
+
+use crate::matchers::{compile_anchored, parse_matchers, Matcher};
+use crate::timeinterval::TimeInterval;
+
+/// A configuration error, with the place it was found.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{path}: {source}")]
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
+    /// A syntax, type or section-level error reported while reading.
+    #[error("{file}:{line}:{column}: {message}")]
+    Parse {
+        file: String,
+        line: u64,
+        column: u64,
+        message: String,
+    },
+    /// A whole-file check (references, inherited defaults, root route).
+    /// `line` is 0 when no position is known.
+    #[error("{file}:{line}:{column}: {message}")]
+    Invalid {
+        file: String,
+        line: u64,
+        column: u64,
+        message: String,
+    },
+}
+
+impl ConfigError {
+    /// The message without the file and position.
+    pub fn message(&self) -> String {
+        match self {
+            ConfigError::Io { source, .. } => source.to_string(),
+            ConfigError::Parse { message, .. } | ConfigError::Invalid { message, .. } => {
+                message.clone()
+            }
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Helpers
+
+/// A value with the position (1-based line and column) it was read from;
+/// line 0 when it was not read from a file.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Located<T> {
+    pub value: T,
+    pub line: u64,
+    pub column: u64,
+}
+
+impl<T> Located<T> {
+    pub fn new(value: T) -> Self {
+        Located {
+            value,
+            line: 0,
+            column: 0,
+        }
+    }
+}
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for Located<T> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = serde_saphyr::Spanned::<T>::deserialize(d)?;
+        Ok(Located {
+            value: s.value,
+            line: s.referenced.line(),
+            column: s.referenced.column(),
+        })
+    }
+}
+
+/// Gives a struct Alertmanager's "unmarshal, then check" behaviour: the
+/// struct derives `Deserialize` with `remote = "Self"`, and this wraps it
+/// with its `check()`. A failed check points at the section.
+macro_rules! validated {
+    ($($t:ty),* $(,)?) => {$(
+        impl<'de> Deserialize<'de> for $t {
+            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                let mut v = <$t>::deserialize(d)?;
+                v.check().map_err(D::Error::custom)?;
+                Ok(v)
+            }
+        }
+    )*};
+}
+
+fn default_true() -> bool {
+    true
+}
+
+/// Prometheus' classic label name rule (`model.LabelNameRE`).
+pub fn is_classic_label_name(s: &str) -> bool {
+    let mut c = s.chars();
+    matches!(c.next(), Some(ch) if ch == '_' || ch.is_ascii_alphabetic())
+        && c.all(|ch| ch == '_' || ch.is_ascii_alphanumeric())
+}
+
+/// Alertmanager's default-mode label name rule: any non-empty UTF-8 text.
+pub fn is_valid_label_name(s: &str) -> bool {
+    !s.is_empty()
+}
+
+/// A `string → string` map whose values may be YAML scalars of any type
+/// (Go's yaml.v2 hands `1` or `true` to a string as written).
+fn string_map<'de, D: Deserializer<'de>>(d: D) -> Result<BTreeMap<String, String>, D::Error> {
+    let m: Option<BTreeMap<String, Option<String>>> = Option::deserialize(d)?;
+    Ok(m
+        .unwrap_or_default()
+        .into_iter()
+        .map(|(k, v)| (k, v.unwrap_or_default()))
+        .collect())
+}
+
+/// A URL as Alertmanager's `config.URL`: `http` or `https` with a host.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Url(url::Url);
+
+impl Url {
+    pub fn parse(s: &str) -> Result<Url, String> {
+        let u = match url::Url::parse(s) {
+            Ok(u) => u,
+            Err(url::ParseError::RelativeUrlWithoutBase) => {
+                return Err("unsupported scheme \"\" for URL".into())
+            }
+            Err(e) => return Err(format!("parse {s:?}: {e}")),
+        };
+        if u.scheme() != "http" && u.scheme() != "https" {
+            return Err(format!("unsupported scheme {:?} for URL", u.scheme()));
+        }
+        if u.host_str().unwrap_or("").is_empty() {
+            return Err("missing host for URL".into());
+        }
+        Ok(Url(u))
+    }
+    pub fn as_str(&self) -> &str {
+        self.0.as_str()
+    }
+    pub fn url(&self) -> &url::Url {
+        &self.0
+    }
+    /// Appends `/` to the path when missing (OpsGenie, VictorOps and WeChat
+    /// API URLs are bases).
+    fn with_trailing_slash(&self) -> Url {
+        let mut u = self.0.clone();
+        if !u.path().ends_with('/') {
+            let p = format!("{}/", u.path());
+            u.set_path(&p);
+        }
+        Url(u)
+    }
+}
+
+impl fmt::Debug for Url {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:?}", self.0.as_str())
+    }
+}
+
+impl fmt::Display for Url {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.0.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for Url {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        Url::parse(&s).map_err(D::Error::custom)
+    }
+}
+
+/// A URL that is a secret (Slack and Mattermost webhooks): prints as
+/// `<secret>`. The literal `<secret>` reads as an empty placeholder, as in
+/// Alertmanager.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SecretUrl(Option<Url>);
+
+impl SecretUrl {
+    /// The URL; `None` for the `<secret>` placeholder.
+    pub fn url(&self) -> Option<&Url> {
+        self.0.as_ref()
+    }
+    pub fn expose(&self) -> &str {
+        self.0.as_ref().map(|u| u.as_str()).unwrap_or("")
+    }
+}
+
+impl From<Url> for SecretUrl {
+    fn from(u: Url) -> Self {
+        SecretUrl(Some(u))
+    }
+}
+
+impl fmt::Debug for SecretUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("<secret>")
+    }
+}
+
+impl<'de> Deserialize<'de> for SecretUrl {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        if s == "<secret>" {
+            return Ok(SecretUrl(None));
+        }
+        Url::parse(&s).map(|u| SecretUrl(Some(u))).map_err(D::Error::custom)
+    }
+}
+
+/// The webhook URL: a secret that may be a Go template (`{{ … }}`); only a
+/// URL without template syntax is checked as a URL.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct SecretTemplateUrl(pub Secret);
+
+impl fmt::Debug for SecretTemplateUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("<secret>")
+    }
+}
+
+impl<'de> Deserialize<'de> for SecretTemplateUrl {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        if !s.is_empty() && s != "<secret>" && !s.contains("{{") {
+            Url::parse(&s).map_err(|e| D::Error::custom(format!("invalid URL: {e}")))?;
+        }
+        Ok(SecretTemplateUrl(Secret::new(s)))
+    }
+}
+
+/// A Go `time.Duration` (`10s`, `1m30s`, `1.5h`, `300ms`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct GoDuration(pub std::time::Duration);
+
+impl GoDuration {
+    pub fn parse(s: &str) -> Result<GoDuration, String> {
+        let bad = || format!("time: invalid duration {s:?}");
+        let t = s.strip_prefix('+').unwrap_or(s);
+        if t == "0" {
+            return Ok(GoDuration::default());
+        }
+        if t.is_empty() || t.starts_with('-') {
+            return Err(bad());
+        }
+        let mut rest = t;
+        let mut nanos: f64 = 0.0;
+        while !rest.is_empty() {
+            let n = rest
+                .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+                .ok_or_else(|| format!("time: missing unit in duration {s:?}"))?;
+            let num: f64 = rest[..n].parse().map_err(|_| bad())?;
+            rest = &rest[n..];
+            let u = rest
+                .find(|c: char| c.is_ascii_digit() || c == '.')
+                .unwrap_or(rest.len());
+            let mult = match &rest[..u] {
+                "ns" => 1.0,
+                "us" | "µs" | "μs" => 1e3,
+                "ms" => 1e6,
+                "s" => 1e9,
+                "m" => 60e9,
+                "h" => 3600e9,
+                other => return Err(format!("time: unknown unit {other:?} in duration {s:?}")),
+            };
+            nanos += num * mult;
+            rest = &rest[u..];
+        }
+        Ok(GoDuration(std::time::Duration::from_nanos(nanos as u64)))
+    }
+}
+
+impl<'de> Deserialize<'de> for GoDuration {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        GoDuration::parse(&s).map_err(D::Error::custom)
+    }
+}
+
+/// `host:port` (the SMTP smarthost).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct HostPort {
+    pub host: String,
+    pub port: String,
+}
+
+impl HostPort {
+    pub fn is_empty(&self) -> bool {
+        self.host.is_empty() && self.port.is_empty()
+    }
+    /// Go's `net.SplitHostPort` plus Alertmanager's "port cannot be empty".
+    pub fn parse(s: &str) -> Result<HostPort, String> {
+        if s.is_empty() {
+            return Ok(HostPort::default());
+        }
+        let (host, port) = if let Some(r) = s.strip_prefix('[') {
+            let end = r
+                .find(']')
+                .ok_or_else(|| format!("address {s}: missing ']' in address"))?;
+            let after = &r[end + 1..];
+            let port = after
+                .strip_prefix(':')
+                .ok_or_else(|| format!("address {s}: missing port in address"))?;
+            (&r[..end], port)
+        } else {
+            let i = s
+                .rfind(':')
+                .ok_or_else(|| format!("address {s}: missing port in address"))?;
+            if s[..i].contains(':') {
+                return Err(format!("address {s}: too many colons in address"));
+            }
+            (&s[..i], &s[i + 1..])
+        };
+        if port.is_empty() {
+            return Err(format!("address {s:?}: port cannot be empty"));
+        }
+        Ok(HostPort {
+            host: host.into(),
+            port: port.into(),
+        })
+    }
+}
+
+impl fmt::Display for HostPort {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.is_empty() {
+            Ok(())
+        } else if self.host.contains(':') {
+            write!(f, "[{}]:{}", self.host, self.port)
+        } else {
+            write!(f, "{}:{}", self.host, self.port)
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for HostPort {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        HostPort::parse(&s).map_err(D::Error::custom)
+    }
+}
+
+// ---------------------------------------------------------------------------
+// HTTP client settings (`http_config:`), Prometheus' common HTTP client config
+
+/// `http_config`, nested (unlike in `prometheus.yml`, where the same fields
+/// sit in the scrape config itself).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(remote = "Self", deny_unknown_fields, default)]
+pub struct HttpConfig {
+    pub basic_auth: Option<BasicAuth>,
+    pub authorization: Option<Authorization>,
+    pub oauth2: Option<OAuth2>,
+    pub bearer_token: Option<Secret>,
+    pub bearer_token_file: Option<String>,
+    pub tls_config: TlsConfig,
+    pub proxy_url: Option<String>,
+    pub no_proxy: Option<String>,
+    pub proxy_from_environment: bool,
+    pub proxy_connect_header: BTreeMap<String, Vec<Secret>>,
+    #[serde(default = "default_true")]
+    pub follow_redirects: bool,
+    #[serde(default = "default_true")]
+    pub enable_http2: bool,
+    pub http_headers: BTreeMap<String, HttpHeader>,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        HttpConfig {
+            basic_auth: None,
+            authorization: None,
+            oauth2: None,
+            bearer_token: None,
+            bearer_token_file: None,
+            tls_config: TlsConfig::default(),
+            proxy_url: None,
+            no_proxy: None,
+            proxy_from_environment: false,
+            proxy_connect_header: BTreeMap::new(),
+            follow_redirects: true,
+            enable_http2: true,
+            http_headers: BTreeMap::new(),
+        }
+    }
+}
+
+impl HttpConfig {
+    /// The settings in the form the HTTP client builder of `bongsu-scrape`
+    /// takes.
+    pub fn http_client(&self) -> HttpClientConfig {
+        HttpClientConfig {
+            basic_auth: self.basic_auth.clone(),
+            authorization: self.authorization.clone(),
+            oauth2: self.oauth2.clone(),
+            bearer_token: self.bearer_token.clone(),
+            bearer_token_file: self.bearer_token_file.clone(),
+            tls_config: self.tls_config.clone(),
+            proxy_url: self.proxy_url.clone(),
+            no_proxy: self.no_proxy.clone(),
+            proxy_from_environment: self.proxy_from_environment,
+            follow_redirects: self.follow_redirects,
+            enable_http2: self.enable_http2,
+            http_headers: self.http_headers.clone(),
+        }
+    }
+
+    fn check(&mut self) -> Result<(), String> {
+        let mut n = 0;
+        n += self.basic_auth.is_some() as u32;
+        n += self.authorization.is_some() as u32;
+        n += self.oauth2.is_some() as u32;
+        n += (self.bearer_token.is_some() || self.bearer_token_file.is_some()) as u32;
+        if self.bearer_token.is_some() && self.bearer_token_file.is_some() {
+            return Err("at most one of bearer_token & bearer_token_file must be configured".into());
+        }
+        if n > 1 {
+            return Err("at most one of basic_auth, oauth2, bearer_token & bearer_token_file, authorization must be configured".into());
+        }
+        if let Some(b) = &self.basic_auth {
+            if b.password.is_some() && b.password_file.is_some() {
+                return Err("at most one of basic_auth password & password_file must be configured".into());
+            }
+        }
+        if let Some(a) = &self.authorization {
+            if a.credentials.is_some() && a.credentials_file.is_some() {
+                return Err("at most one of authorization credentials & credentials_file must be configured".into());
+            }
+            match a.kind.as_deref() {
+                Some(t) if t.eq_ignore_ascii_case("basic") => {
+                    return Err("authorization type cannot be set to \"basic\", use \"basic_auth\" instead".into())
+                }
+                None | Some("") => {
+                    self.authorization.as_mut().map(|a| a.kind = Some("Bearer".into()));
+                }
+                _ => {}
+            }
+        }
+        if let Some(o) = &self.oauth2 {
+            if o.client_secret.is_some() && o.client_secret_file.is_some() {
+                return Err("at most one of oauth2 client_secret & client_secret_file must be configured".into());
+            }
+        }
+        for v in [&self.tls_config.min_version, &self.tls_config.max_version]
+            .into_iter()
+            .flatten()
+        {
+            if !matches!(v.as_str(), "" | "TLS10" | "TLS11" | "TLS12" | "TLS13") {
+                return Err(format!("unknown TLS version: {v}"));
+            }
+        }
+        let has_proxy = self.proxy_url.as_deref().is_some_and(|p| !p.is_empty());
+        if !self.proxy_connect_header.is_empty() && !self.proxy_from_environment && !has_proxy {
+            return Err("if proxy_connect_header is configured, proxy_url or proxy_from_environment must also be configured".into());
+        }
+        if self.proxy_from_environment && has_proxy {
+            return Err("if proxy_from_environment is configured, proxy_url must not be configured".into());
+        }
+        let has_no_proxy = self.no_proxy.as_deref().is_some_and(|p| !p.is_empty());
+        if self.proxy_from_environment && has_no_proxy {
+            return Err("if proxy_from_environment is configured, no_proxy must not be configured".into());
+        }
+        if !has_proxy && has_no_proxy {
+            return Err("if no_proxy is configured, proxy_url must also be configured".into());
+        }
+        Ok(())
+    }
+
+    fn resolve_paths(&mut self, dir: &Path) {
+        let join = |p: &mut Option<String>| {
+            if let Some(s) = p {
+                if !s.is_empty() && Path::new(s.as_str()).is_relative() {
+                    *s = dir.join(s.as_str()).display().to_string();
+                }
+            }
+        };
+        if let Some(b) = &mut self.basic_auth {
+            join(&mut b.password_file);
+            join(&mut b.username_file);
+        }
+        if let Some(a) = &mut self.authorization {
+            join(&mut a.credentials_file);
+        }
+        if let Some(o) = &mut self.oauth2 {
+            join(&mut o.client_secret_file);
+        }
+        join(&mut self.bearer_token_file);
+        join(&mut self.tls_config.ca_file);
+        join(&mut self.tls_config.cert_file);
+        join(&mut self.tls_config.key_file);
+    }
+}
+
+// ---------------------------------------------------------------------------
+// global
+
+/// `global:`: defaults every receiver inherits unless it sets its own.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct GlobalConfig {
+    /// After this long without an update an alert is considered resolved.
+    pub resolve_timeout: Duration,
+    pub http_config: HttpConfig,
+    pub jira_api_url: Option<Url>,
+    pub smtp_from: String,
+    pub smtp_hello: String,
+    pub smtp_smarthost: HostPort,
+    pub smtp_auth_username: String,
+    pub smtp_auth_password: Secret,
+    pub smtp_auth_password_file: String,
+    pub smtp_auth_secret: Secret,
+    pub smtp_auth_secret_file: String,
+    pub smtp_auth_identity: String,
+    pub smtp_require_tls: bool,
+    pub smtp_tls_config: TlsConfig,
+    pub smtp_force_implicit_tls: Option<bool>,
+    pub slack_api_url: Option<SecretUrl>,
+    pub slack_api_url_file: String,
+    pub slack_app_token: Secret,
+    pub slack_app_token_file: String,
+    pub slack_app_url: Option<Url>,
+    pub pagerduty_url: Option<Url>,
+    pub opsgenie_api_url: Option<Url>,
+    pub opsgenie_api_key: Secret,
+    pub opsgenie_api_key_file: String,
+    pub wechat_api_url: Option<Url>,
+    pub wechat_api_secret: Secret,
+    pub wechat_api_secret_file: String,
+    pub wechat_api_corp_id: String,
+    pub victorops_api_url: Option<Url>,
+    pub victorops_api_key: Secret,
+    pub victorops_api_key_file: String,
+    pub telegram_api_url: Option<Url>,
+    pub telegram_bot_token: Secret,
+    pub telegram_bot_token_file: String,
+    pub webex_api_url: Option<Url>,
+    pub rocketchat_api_url: Option<Url>,
+    pub rocketchat_token: Option<Secret>,
+    pub rocketchat_token_file: String,
+    pub rocketchat_token_id: Option<Secret>,
+    pub rocketchat_token_id_file: String,
+    pub mattermost_webhook_url: Option<SecretUrl>,
+    pub mattermost_webhook_url_file: String,
+}
+
+fn must_url(s: &str) -> Option<Url> {
+    Url::parse(s).ok()
+}
+
+impl Default for GlobalConfig {
+    fn default() -> Self {
+        GlobalConfig {
+            resolve_timeout: Duration::from_secs(300),
+            http_config: HttpConfig::default(),
+            jira_api_url: None,
+            smtp_from: String::new(),
+            smtp_hello: "localhost".into(),
+            smtp_smarthost: HostPort::default(),
+            smtp_auth_username: String::new(),
+            smtp_auth_password: Secret::default(),
+            smtp_auth_password_file: String::new(),
+            smtp_auth_secret: Secret::default(),
+            smtp_auth_secret_file: String::new(),
+            smtp_auth_identity: String::new(),
+            smtp_require_tls: true,
+            smtp_tls_config: TlsConfig::default(),
+            smtp_force_implicit_tls: None,
+            slack_api_url: None,
+            slack_api_url_file: String::new(),
+            slack_app_token: Secret::default(),
+            slack_app_token_file: String::new(),
+            slack_app_url: must_url("https://slack.com/api/chat.postMessage"),
+            pagerduty_url: must_url("https://events.pagerduty.com/v2/enqueue"),
+            opsgenie_api_url: must_url("https://api.opsgenie.com/"),
+            opsgenie_api_key: Secret::default(),
+            opsgenie_api_key_file: String::new(),
+            wechat_api_url: must_url("https://qyapi.weixin.qq.com/cgi-bin/"),
+            wechat_api_secret: Secret::default(),
+            wechat_api_secret_file: String::new(),
+            wechat_api_corp_id: String::new(),
+            victorops_api_url: must_url(
+                "https://alert.victorops.com/integrations/generic/20131114/alert/",
+            ),
+            victorops_api_key: Secret::default(),
+            victorops_api_key_file: String::new(),
+            telegram_api_url: must_url("https://api.telegram.org"),
+            telegram_bot_token: Secret::default(),
+            telegram_bot_token_file: String::new(),
+            webex_api_url: must_url("https://webexapis.com/v1/messages"),
+            rocketchat_api_url: must_url("https://open.rocket.chat/"),
+            rocketchat_token: None,
+            rocketchat_token_file: String::new(),
+            rocketchat_token_id: None,
+            rocketchat_token_id_file: String::new(),
+            mattermost_webhook_url: None,
+            mattermost_webhook_url_file: String::new(),
+        }
+    }
+}
+
+impl GlobalConfig {
+    /// The "at most one of" checks, with the key each error is about.
+    fn check(&self) -> Result<(), (&'static str, String)> {
+        let both = |a: &'static str, b: &str| {
+            (
+                a,
+                format!("at most one of {a} & {b} must be configured"),
+            )
+        };
+        if !self.slack_app_token.is_empty() && !self.slack_app_token_file.is_empty() {
+            return Err(both("slack_app_token", "slack_app_token_file"));
+        }
+        if self.slack_api_url.is_some() && !self.slack_api_url_file.is_empty() {
+            return Err(both("slack_api_url", "slack_api_url_file"));
+        }
+        let has_token = !self.slack_app_token.is_empty() || !self.slack_app_token_file.is_empty();
+        let has_url = self.slack_api_url.is_some() || !self.slack_api_url_file.is_empty();
+        if has_token && has_url {
+            let api = self.slack_api_url.as_ref().map(|u| u.expose()).unwrap_or("");
+            let app = self.slack_app_url.as_ref().map(|u| u.as_str()).unwrap_or("");
+            if api != app {
+                return Err(("slack_app_token", "at most one of slack_app_token/slack_app_token_file & slack_api_url/slack_api_url_file must be configured".into()));
+            }
+        }
+        if !self.opsgenie_api_key.is_empty() && !self.opsgenie_api_key_file.is_empty() {
+            return Err(both("opsgenie_api_key", "opsgenie_api_key_file"));
+        }
+        if !self.victorops_api_key.is_empty() && !self.victorops_api_key_file.is_empty() {
+            return Err(both("victorops_api_key", "victorops_api_key_file"));
+        }
+        if !self.telegram_bot_token.is_empty() && !self.telegram_bot_token_file.is_empty() {
+            return Err(both("telegram_bot_token", "telegram_bot_token_file"));
+        }
+        if !self.smtp_auth_password.is_empty() && !self.smtp_auth_password_file.is_empty() {
+            return Err(both("smtp_auth_password", "smtp_auth_password_file"));
+        }
+        if self.rocketchat_token.is_some() && !self.rocketchat_token_file.is_empty() {
+            return Err(both("rocketchat_token", "rocketchat_token_file"));
+        }
+        if self.rocketchat_token_id.is_some() && !self.rocketchat_token_id_file.is_empty() {
+            return Err(both("rocketchat_token_id", "rocketchat_token_id_file"));
+        }
+        if !self.smtp_auth_secret.is_empty() && !self.smtp_auth_secret_file.is_empty() {
+            return Err(both("smtp_auth_secret", "smtp_auth_secret_file"));
+        }
+        if !self.wechat_api_secret.is_empty() && !self.wechat_api_secret_file.is_empty() {
+            return Err(both("wechat_api_secret", "wechat_api_secret_file"));
+        }
+        if self.mattermost_webhook_url.is_some() && !self.mattermost_webhook_url_file.is_empty() {
+            return Err(both("mattermost_webhook_url", "mattermost_webhook_url_file"));
+        }
+        Ok(())
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Matchers in configuration
+
+/// A legacy `match_re` value: the regex as written, compiled anchored.
+#[derive(Clone)]
+pub struct Regexp {
+    pub original: String,
+    pub regex: regex::Regex,
+}
+
+impl Regexp {
+    /// The compiled pattern's text, `^(?:original)$` (what Alertmanager
+    /// builds the route matcher from, and therefore prints in route keys).
+    pub fn anchored(&self) -> String {
+        format!("^(?:{})$", self.original)
+    }
+}
+
+impl fmt::Debug for Regexp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:?}", self.original)
+    }
+}
+
+impl PartialEq for Regexp {
+    fn eq(&self, o: &Self) -> bool {
+        self.original == o.original
+    }
+}
+
+/// `match_re:` / `source_match_re:` / `target_match_re:`.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct MatchRegexps(pub BTreeMap<String, Regexp>);
+
+impl<'de> Deserialize<'de> for MatchRegexps {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let m: Option<BTreeMap<String, Option<String>>> = Option::deserialize(d)?;
+        let mut out = BTreeMap::new();
+        for (k, v) in m.unwrap_or_default() {
+            if !is_classic_label_name(&k) {
+                return Err(D::Error::custom(format!("invalid label name {k:?}")));
+            }
+            let Some(v) = v else {
+                return Err(D::Error::custom(format!("invalid regexp value for {k:?}")));
+            };
+            let regex = compile_anchored(&v).map_err(|e| D::Error::custom(e.to_string()))?;
+            out.insert(
+                k,
+                Regexp {
+                    original: v,
+                    regex,
+                },
+            );
+        }
+        Ok(MatchRegexps(out))
+    }
+}
+
+/// A `matchers:` list: each entry is parsed as Alertmanager's default mode
+/// does (UTF-8 parser, classic fallback); the result is sorted.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ConfigMatchers(pub Vec<Matcher>);
+
+impl<'de> Deserialize<'de> for ConfigMatchers {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let lines: Option<Vec<String>> = Option::deserialize(d)?;
+        let mut out = Vec::new();
+        for line in lines.unwrap_or_default() {
+            out.extend(parse_matchers(&line).map_err(|e| D::Error::custom(e.to_string()))?);
+        }
+        out.sort();
+        Ok(ConfigMatchers(out))
+    }
+}
+
+/// Builds one matcher list from the legacy maps and the new list, as
+/// Alertmanager does (`match` as equality, `match_re` from the anchored
+/// pattern), sorted.
+pub fn combined_matchers(
+    eq: &BTreeMap<String, String>,
+    re: &MatchRegexps,
+    new: &ConfigMatchers,
+) -> Vec<Matcher> {
+    use crate::matchers::MatchType;
+    let mut out = Vec::new();
+    for (k, v) in eq {
+        if let Ok(m) = Matcher::new(MatchType::Equal, k.clone(), v.clone()) {
+            out.push(m);
+        }
+    }
+    for (k, v) in &re.0 {
+        if let Ok(m) = Matcher::new(MatchType::Regexp, k.clone(), v.anchored()) {
+            out.push(m);
+        }
+    }
+    out.extend(new.0.iter().cloned());
+    out.sort();
+    out
+}
+
+// ---------------------------------------------------------------------------
+// route
+
+/// A `route:` node as written. The effective tree is [`crate::route::Route`].
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(remote = "Self", deny_unknown_fields, default)]
+pub struct RouteConfig {
+    pub receiver: Option<Located<String>>,
+    /// `group_by` as written (`None` when absent).
+    #[serde(rename = "group_by")]
+    pub group_by_str: Option<Vec<String>>,
+    /// The grouping labels (`...` excluded); `None` when `group_by` is absent.
+    #[serde(skip)]
+    pub group_by: Option<Vec<String>>,
+    /// `group_by: ['...']`: group by all labels.
+    #[serde(skip)]
+    pub group_by_all: bool,
+    /// Legacy equality matchers.
+    #[serde(rename = "match", deserialize_with = "string_map")]
+    pub match_eq: BTreeMap<String, String>,
+    /// Legacy regex matchers (anchored).
+    pub match_re: MatchRegexps,
+    pub matchers: ConfigMatchers,
+    pub mute_time_intervals: Vec<Located<String>>,
+    pub active_time_intervals: Vec<Located<String>>,
+    #[serde(rename = "continue")]
+    pub continue_matching: bool,
+    pub routes: Vec<RouteConfig>,
+    pub group_wait: Option<Duration>,
+    pub group_interval: Option<Duration>,
+    pub repeat_interval: Option<Duration>,
+    /// Route labels (values are templates), inherited and overlaid.
+    #[serde(deserialize_with = "string_map")]
+    pub labels: BTreeMap<String, String>,
+}
+
+impl RouteConfig {
+    fn check(&mut self) -> Result<(), String> {
+        if self.receiver.as_ref().is_some_and(|r| r.value.is_empty()) {
+            self.receiver = None;
+        }
+        for k in self.match_eq.keys() {
+            if !is_classic_label_name(k) {
+                return Err(format!("invalid label name {k:?}"));
+            }
+        }
+        for k in self.labels.keys() {
+            if !is_valid_label_name(k) {
+                return Err(format!("invalid label name {k:?} in route labels"));
+            }
+        }
+        if let Some(gb) = &self.group_by_str {
+            let mut labels = Vec::new();
+            for l in gb {
+                if l == "..." {
+                    self.group_by_all = true;
+                } else {
+                    if !is_valid_label_name(l) {
+                        return Err(format!("invalid label name {l:?} in group_by list"));
+                    }
+                    labels.push(l.clone());
+                }
+            }
+            if !labels.is_empty() && self.group_by_all {
+                return Err(
+                    "cannot have wildcard group_by (`...`) and other labels at the same time"
+                        .into(),
+                );
+            }
+            let mut seen = HashSet::new();
+            for l in &labels {
+                if !seen.insert(l) {
+                    return Err(format!("duplicated label {l:?} in group_by"));
+                }
+            }
+            // As in Alertmanager, `['...']` alone leaves the explicit list
+            // unset, so children still see "not set" and inherit.
+            self.group_by = if labels.is_empty() && self.group_by_all {
+                None
+            } else {
+                Some(labels)
+            };
+        }
+        if self.group_interval.is_some_and(|d| d.0 == 0) {
+            return Err("group_interval cannot be zero".into());
+        }
+        if self.repeat_interval.is_some_and(|d| d.0 == 0) {
+            return Err("repeat_interval cannot be zero".into());
+        }
+        Ok(())
+    }
+
+    /// This node's own matchers (legacy forms included), sorted.
+    pub fn all_matchers(&self) -> Vec<Matcher> {
+        combined_matchers(&self.match_eq, &self.match_re, &self.matchers)
+    }
+
+    fn has_matchers(&self) -> bool {
+        !self.match_eq.is_empty() || !self.match_re.0.is_empty() || !self.matchers.0.is_empty()
+    }
+}
+
+// ---------------------------------------------------------------------------
+// inhibit_rules
+
+/// An `inhibit_rules` entry as written. The evaluator is
+/// [`crate::inhibit::InhibitRule`].
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(remote = "Self", deny_unknown_fields, default)]
+pub struct InhibitRuleConfig {
+    pub name: String,
+    #[serde(deserialize_with = "string_map")]
+    pub source_match: BTreeMap<String, String>,
+    pub source_match_re: MatchRegexps,
+    pub source_matchers: ConfigMatchers,
+    #[serde(deserialize_with = "string_map")]
+    pub target_match: BTreeMap<String, String>,
+    pub target_match_re: MatchRegexps,
+    pub target_matchers: ConfigMatchers,
+    pub equal: Vec<String>,
+}
+
+impl InhibitRuleConfig {
+    fn check(&mut self) -> Result<(), String> {
+        for k in self.source_match.keys().chain(self.target_match.keys()) {
+            if !is_classic_label_name(k) {
+                return Err(format!("invalid label name {k:?}"));
+            }
+        }
+        for l in &self.equal {
+            if !is_valid_label_name(l) {
+                return Err(format!("invalid label name {l:?} in equal list"));
+            }
+        }
+        Ok(())
+    }
+}
+
+// ---------------------------------------------------------------------------
+// time intervals
+
+/// A named list of time intervals (`time_intervals:` entry, or a legacy
+/// `mute_time_intervals:` entry).
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct NamedTimeInterval {
+    pub name: Located<String>,
+    pub time_intervals: Vec<TimeInterval>,
+}
+
+impl NamedTimeInterval {
+    /// Is the instant inside any of the intervals?
+    pub fn contains(&self, ts: jiff::Timestamp) -> bool {
+        self.time_intervals.iter().any(|t| t.contains(ts))
+    }
+}
+
+// ---------------------------------------------------------------------------
+// tracing
+
+/// `tracing:` (OpenTelemetry export of Alertmanager's own traces).
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(remote = "Self", deny_unknown_fields, default)]
+pub struct TracingConfig {
+    pub client_type: Option<String>,
+    pub endpoint: String,
+    pub sampling_fraction: f64,
+    pub insecure: bool,
+    pub tls_config: Option<TlsConfig>,
+    pub headers: BTreeMap<String, Secret>,
+    pub compression: String,
+    pub timeout: Option<Duration>,
+}
+
+impl TracingConfig {
+    fn check(&mut self) -> Result<(), String> {
+        match self.client_type.as_deref() {
+            None | Some("") | Some("grpc") | Some("http") => {}
+            Some(t) => return Err(format!("expected tracing client type to be to be one of [grpc http], but got '{t}'")),
+        }
+        if !matches!(self.compression.as_str(), "" | "gzip") {
+            return Err(format!("invalid compression type {} provided, valid options: gzip", self.compression));
+        }
+        Ok(())
+    }
+}
+
+// ---------------------------------------------------------------------------
+// receivers
+
+pub use crate::receivers::*;
+
+/// `receivers:` entry: a name and any number of integrations of each kind.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(remote = "Self", deny_unknown_fields, default)]
+pub struct Receiver {
+    pub name: Located<String>,
+    /// Labels for querying receivers; always carries `name`.
+    #[serde(deserialize_with = "string_map")]
+    pub labels: BTreeMap<String, String>,
+    pub discord_configs: Vec<DiscordConfig>,
+    pub email_configs: Vec<EmailConfig>,
+    pub incidentio_configs: Vec<IncidentioConfig>,
+    pub pagerduty_configs: Vec<PagerdutyConfig>,
+    pub slack_configs: Vec<SlackConfig>,
+    pub webhook_configs: Vec<WebhookConfig>,
+    pub opsgenie_configs: Vec<OpsGenieConfig>,
+    pub wechat_configs: Vec<WechatConfig>,
+    pub pushover_configs: Vec<PushoverConfig>,
+    pub victorops_configs: Vec<VictorOpsConfig>,
+    pub sns_configs: Vec<SnsConfig>,
+    pub telegram_configs: Vec<TelegramConfig>,
+    pub webex_configs: Vec<WebexConfig>,
+    pub msteams_configs: Vec<MsTeamsConfig>,
+    pub msteamsv2_configs: Vec<MsTeamsV2Config>,
+    pub jira_configs: Vec<JiraConfig>,
+    pub rocketchat_configs: Vec<RocketchatConfig>,
+    pub mattermost_configs: Vec<MattermostConfig>,
+    // Receiver kinds Bongsu will add beyond Alertmanager. Named here so a
+    // file written for a later Bongsu fails with a clear message instead of
+    // "unknown field".
+    #[serde(deserialize_with = "reserved_runbook")]
+    #[doc(hidden)]
+    pub runbook_configs: (),
+    #[serde(deserialize_with = "reserved_http")]
+    #[doc(hidden)]
+    pub http_configs: (),
+}
+
+/// Receiver kinds of Alertmanager 0.34, as their `*_configs` keys.
+pub const ALERTMANAGER_RECEIVER_KINDS: &[&str] = &[
+    "discord_configs",
+    "email_configs",
+    "incidentio_configs",
+    "pagerduty_configs",
+    "slack_configs",
+    "webhook_configs",
+    "opsgenie_configs",
+    "wechat_configs",
+    "pushover_configs",
+    "victorops_configs",
+    "sns_configs",
+    "telegram_configs",
+    "webex_configs",
+    "msteams_configs",
+    "msteamsv2_configs",
+    "jira_configs",
+    "rocketchat_configs",
+    "mattermost_configs",
+];
+
+/// Bongsu-only receiver kinds that are planned but not implemented yet: a
+/// file using one is refused with "not supported yet".
+pub const BONGSU_RESERVED_RECEIVER_KINDS: &[&str] = &["runbook_configs", "http_configs"];
+
+fn reserved<'de, D: Deserializer<'de>>(d: D, kind: &str) -> Result<(), D::Error> {
+    let _ = serde::de::IgnoredAny::deserialize(d)?;
+    Err(D::Error::custom(format!(
+        "receiver kind {kind} is a Bongsu extension that is not supported yet"
+    )))
+}
+fn reserved_runbook<'de, D: Deserializer<'de>>(d: D) -> Result<(), D::Error> {
+    reserved(d, "runbook_configs")
+}
+fn reserved_http<'de, D: Deserializer<'de>>(d: D) -> Result<(), D::Error> {
+    reserved(d, "http_configs")
+}
+
+impl Receiver {
+    fn check(&mut self) -> Result<(), String> {
+        if self.name.value.is_empty() {
+            return Err("missing name in receiver".into());
+        }
+        if let Some(v) = self.labels.get("name") {
+            if *v != self.name.value {
+                return Err(format!(
+                    "receiver label \"name\" must match receiver name {:?}, got {v:?}",
+                    self.name.value
+                ));
+            }
+        }
+        self.labels.insert("name".into(), self.name.value.clone());
+        Ok(())
+    }
+
+    /// The integration kinds this receiver has (`email`, `slack`, …), in
+    /// Alertmanager's order, one entry per configured integration.
+    pub fn integrations(&self) -> Vec<&'static str> {
+        let mut v = Vec::new();
+        let mut add = |n: usize, k: &'static str| v.extend(std::iter::repeat_n(k, n));
+        add(self.discord_configs.len(), "discord");
+        add(self.email_configs.len(), "email");
+        add(self.incidentio_configs.len(), "incidentio");
+        add(self.pagerduty_configs.len(), "pagerduty");
+        add(self.slack_configs.len(), "slack");
+        add(self.webhook_configs.len(), "webhook");
+        add(self.opsgenie_configs.len(), "opsgenie");
+        add(self.wechat_configs.len(), "wechat");
+        add(self.pushover_configs.len(), "pushover");
+        add(self.victorops_configs.len(), "victorops");
+        add(self.sns_configs.len(), "sns");
+        add(self.telegram_configs.len(), "telegram");
+        add(self.webex_configs.len(), "webex");
+        add(self.msteams_configs.len(), "msteams");
+        add(self.msteamsv2_configs.len(), "msteamsv2");
+        add(self.jira_configs.len(), "jira");
+        add(self.rocketchat_configs.len(), "rocketchat");
+        add(self.mattermost_configs.len(), "mattermost");
+        v
+    }
+
+    fn resolve_paths(&mut self, dir: &Path) {
+        macro_rules! each {
+            ($($f:ident),*) => {$(
+                for c in &mut self.$f {
+                    if let Some(h) = &mut c.http_config { h.resolve_paths(dir); }
+                }
+            )*};
+        }
+        each!(
+            discord_configs, incidentio_configs, pagerduty_configs, slack_configs,
+            webhook_configs, opsgenie_configs, wechat_configs, pushover_configs,
+            victorops_configs, sns_configs, telegram_configs, webex_configs,
+            msteams_configs, msteamsv2_configs, jira_configs, rocketchat_configs,
+            mattermost_configs
+        );
+    }
+}
+
+validated!(HttpConfig, RouteConfig, InhibitRuleConfig, TracingConfig, Receiver);
+
+// ---------------------------------------------------------------------------
+// The file
+
+/// `alertmanager.yml`.
+#[derive(Debug, Clone, Default)]
+pub struct Config {
+    pub global: GlobalConfig,
+    /// The root route as written (see [`Config::route_tree`]).
+    pub route: RouteConfig,
+    pub inhibit_rules: Vec<InhibitRuleConfig>,
+    pub receivers: Vec<Receiver>,
+    /// Template file globs, resolved against the file's directory by
+    /// [`Config::load`].
+    pub templates: Vec<String>,
+    /// Deprecated spelling of `time_intervals`; both lists share one name space.
+    pub mute_time_intervals: Vec<NamedTimeInterval>,
+    pub time_intervals: Vec<NamedTimeInterval>,
+    pub tracing: TracingConfig,
+    /// `event_recorder:` is accepted and kept, not interpreted yet.
+    pub event_recorder: Option<Opaque>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+struct RawConfig {
+    global: Option<Located<Option<GlobalConfig>>>,
+    route: Option<Located<RouteConfig>>,
+    inhibit_rules: Vec<InhibitRuleConfig>,
+    receivers: Vec<Receiver>,
+    templates: Vec<String>,
+    mute_time_intervals: Vec<NamedTimeInterval>,
+    time_intervals: Vec<NamedTimeInterval>,
+    tracing: TracingConfig,
+    event_recorder: Option<Opaque>,
+}
+
+/// Strips the parser's own " at line N, column M" suffix and snippet; our
+/// prefix carries the position.
+fn clean_parser_message(s: &str) -> String {
+    let l = s.lines().next().unwrap_or("").trim();
+    match l.rfind(" at line ") {
+        Some(i) if l[i..].contains(", column ") => l[..i].to_string(),
+        _ => l.to_string(),
+    }
+}
+
+/// The 1-based position of the first `key:` in the text (for whole-file
+/// errors about a global key).
+fn find_key(text: &str, key: &str) -> (u64, u64) {
+    let pat = format!("{key}:");
+    for (i, line) in text.lines().enumerate() {
+        if let Some(c) = line.find(&pat) {
+            let before = &line[..c];
+            if before.trim().is_empty() || before.trim_end().ends_with(['{', ',']) {
+                return ((i + 1) as u64, (c + 1) as u64);
+            }
+        }
+    }
+    (0, 0)
+}
+
+impl Config {
+    /// Reads and validates an `alertmanager.yml`. Template globs and the
+    /// HTTP client settings' file paths are resolved against the file's
+    /// directory, as Alertmanager does.
+    pub fn load(path: impl AsRef<Path>) -> Result<Config, ConfigError> {
+        let path = path.as_ref();
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError::Io {
+            path: path.display().to_string(),
+            source: e,
+        })?;
+        let mut cfg = Config::parse(&text, &path.display().to_string())?;
+        let dir: PathBuf = path.parent().map(Path::to_path_buf).unwrap_or_default();
+        for t in &mut cfg.templates {
+            if !t.is_empty() && Path::new(t.as_str()).is_relative() {
+                *t = dir.join(t.as_str()).display().to_string();
+            }
+        }
+        cfg.global.http_config.resolve_paths(&dir);
+        for r in &mut cfg.receivers {
+            r.resolve_paths(&dir);
+        }
+        Ok(cfg)
+    }
+
+    /// Parses and validates configuration text; `file_name` is used in errors.
+    pub fn parse(text: &str, file_name: &str) -> Result<Config, ConfigError> {
+        let invalid = |(line, column): (u64, u64), message: String| ConfigError::Invalid {
+            file: file_name.to_string(),
+            line,
+            column,
+            message,
+        };
+        let raw: Option<RawConfig> = if text.trim().is_empty() {
+            None
+        } else {
+            serde_saphyr::from_str::<Option<RawConfig>>(text).map_err(|e| {
+                let (line, column) = e
+                    .location()
+                    .map(|l| (l.line(), l.column()))
+                    .unwrap_or((0, 0));
+                ConfigError::Parse {
+                    file: file_name.to_string(),
+                    line,
+                    column,
+                    message: clean_parser_message(&e.without_snippet().to_string()),
+                }
+            })?
+        };
+        let Some(raw) = raw else {
+            return Err(invalid((0, 0), "no route provided in config".into()));
+        };
+        let global_pos = raw
+            .global
+            .as_ref()
+            .map(|g| (g.line, g.column))
+            .unwrap_or((0, 0));
+        let global = raw.global.and_then(|g| g.value).unwrap_or_default();
+        if let Err((key, msg)) = global.check() {
+            let p = find_key(text, key);
+            return Err(invalid(if p.0 == 0 { global_pos } else { p }, msg));
+        }
+        let mut receivers = raw.receivers;
+        let mut names = HashSet::new();
+        for r in &mut receivers {
+            let pos = (r.name.line, r.name.column);
+            if !names.insert(r.name.value.clone()) {
+                return Err(invalid(
+                    pos,
+                    format!("notification config name {:?} is not unique", r.name.value),
+                ));
+            }
+            inherit_globals(r, &global).map_err(|m| invalid(pos, m))?;
+        }
+        let Some(route) = raw.route else {
+            return Err(invalid((0, 0), "no routes provided".into()));
+        };
+        let route_pos = (route.line, route.column);
+        let route = route.value;
+        if route.receiver.is_none() {
+            return Err(invalid(
+                route_pos,
+                "root route must specify a default receiver".into(),
+            ));
+        }
+        if route.has_matchers() {
+            return Err(invalid(route_pos, "root route must not have any matchers".into()));
+        }
+        if !route.mute_time_intervals.is_empty() {
+            return Err(invalid(
+                route_pos,
+                "root route must not have any mute time intervals".into(),
+            ));
+        }
+        if !route.active_time_intervals.is_empty() {
+            return Err(invalid(
+                route_pos,
+                "root route must not have any active time intervals".into(),
+            ));
+        }
+        check_receivers(&route, &names).map_err(|(p, m)| invalid(p, m))?;
+        let mut ti_names = HashSet::new();
+        for (list, what) in [
+            (&raw.mute_time_intervals, "mute time interval"),
+            (&raw.time_intervals, "time interval"),
+        ] {
+            for t in list {
+                let pos = (t.name.line, t.name.column);
+                if t.name.value.is_empty() {
+                    return Err(invalid(pos, format!("missing name in {what}")));
+                }
+                if !ti_names.insert(t.name.value.clone()) {
+                    return Err(invalid(
+                        pos,
+                        format!("{what} {:?} is not unique", t.name.value),
+                    ));
+                }
+            }
+        }
+        check_time_intervals(&route, &ti_names).map_err(|(p, m)| invalid(p, m))?;
+        if route.continue_matching {
+            return Err(invalid(route_pos, "cannot have continue in root route".into()));
+        }
+        Ok(Config {
+            global,
+            route,
+            inhibit_rules: raw.inhibit_rules,
+            receivers,
+            templates: raw.templates,
+            mute_time_intervals: raw.mute_time_intervals,
+            time_intervals: raw.time_intervals,
+            tracing: raw.tracing,
+            event_recorder: raw.event_recorder,
+        })
+    }
+
+    /// The effective routing tree.
+    pub fn route_tree(&self) -> crate::route::Route {
+        crate::route::Route::new(&self.route)
+    }
+
+    /// The inhibition rules, ready to evaluate.
+    pub fn inhibit_rules(&self) -> Vec<crate::inhibit::InhibitRule> {
+        self.inhibit_rules
+            .iter()
+            .map(crate::inhibit::InhibitRule::new)
+            .collect()
+    }
+
+    /// Every named time interval (`time_intervals` and the legacy
+    /// `mute_time_intervals`), by name.
+    pub fn time_intervals_by_name(&self) -> BTreeMap<String, Vec<TimeInterval>> {
+        self.mute_time_intervals
+            .iter()
+            .chain(&self.time_intervals)
+            .map(|t| (t.name.value.clone(), t.time_intervals.clone()))
+            .collect()
+    }
+
+    /// The receiver with this name.
+    pub fn receiver(&self, name: &str) -> Option<&Receiver> {
+        self.receivers.iter().find(|r| r.name.value == name)
+    }
+}
+
+type Pos = (u64, u64);
+
+fn check_receivers(r: &RouteConfig, names: &HashSet<String>) -> Result<(), (Pos, String)> {
+    for c in &r.routes {
+        check_receivers(c, names)?;
+    }
+    if let Some(rcv) = &r.receiver {
+        if !names.contains(&rcv.value) {
+            return Err((
+                (rcv.line, rcv.column),
+                format!("undefined receiver {:?} used in route", rcv.value),
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn check_time_intervals(r: &RouteConfig, names: &HashSet<String>) -> Result<(), (Pos, String)> {
+    for c in &r.routes {
+        check_time_intervals(c, names)?;
+    }
+    for t in r.active_time_intervals.iter().chain(&r.mute_time_intervals) {
+        if !names.contains(&t.value) {
+            return Err((
+                (t.line, t.column),
+                format!("undefined time interval {:?} used in route", t.value),
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn or_secret(local: &mut Secret, global: &Secret) {
+    if local.is_empty() {
+        *local = global.clone();
+    }
+}
+fn or_string(local: &mut String, global: &str) {
+    if local.is_empty() {
+        *local = global.to_string();
+    }
+}
+fn or_http(local: &mut Option<HttpConfig>, global: &HttpConfig) {
+    if local.is_none() {
+        *local = Some(global.clone());
+    }
+}
+
+/// Alertmanager's global-to-receiver inheritance and the checks that need
+/// it, in Alertmanager's order.
+fn inherit_globals(rcv: &mut Receiver, g: &GlobalConfig) -> Result<(), String> {
+    for c in &mut rcv.webhook_configs {
+        or_http(&mut c.http_config, &g.http_config);
+    }
+    for ec in &mut rcv.email_configs {
+        if ec.tls_config.is_none() {
+            ec.tls_config = Some(g.smtp_tls_config.clone());
+        }
+        if ec.smarthost.is_empty() {
+            ec.smarthost = g.smtp_smarthost.clone();
+        }
+        if ec.smarthost.is_empty() {
+            return Err("no global SMTP smarthost set".into());
+        }
+        or_string(&mut ec.from, &g.smtp_from);
+        if ec.from.is_empty() {
+            return Err("no global SMTP from set".into());
+        }
+        or_string(&mut ec.hello, &g.smtp_hello);
+        or_string(&mut ec.auth_username, &g.smtp_auth_username);
+        if ec.auth_password.is_empty() && ec.auth_password_file.is_empty() {
+            ec.auth_password = g.smtp_auth_password.clone();
+            ec.auth_password_file = g.smtp_auth_password_file.clone();
+        }
+        or_secret(&mut ec.auth_secret, &g.smtp_auth_secret);
+        or_string(&mut ec.auth_secret_file, &g.smtp_auth_secret_file);
+        or_string(&mut ec.auth_identity, &g.smtp_auth_identity);
+        if ec.require_tls.is_none() {
+            ec.require_tls = Some(g.smtp_require_tls);
+        }
+        if ec.force_implicit_tls.is_none() {
+            ec.force_implicit_tls = g.smtp_force_implicit_tls;
+        }
+    }
+    for sc in &mut rcv.slack_configs {
+        if sc.app_url.is_none() {
+            sc.app_url = g.slack_app_url.clone();
+        }
+        if sc.app_url.is_none() {
+            return Err("no global Slack App URL set".into());
+        }
+        let local_auth = sc
+            .http_config
+            .as_ref()
+            .is_some_and(|h| h.authorization.is_some());
+        if sc.app_token.is_empty()
+            && sc.app_token_file.is_empty()
+            && !local_auth
+            && sc.api_url.is_none()
+        {
+            sc.app_token = g.slack_app_token.clone();
+            sc.app_token_file = g.slack_app_token_file.clone();
+        }
+        if sc.api_url.is_none() && sc.api_url_file.is_empty() {
+            sc.api_url = g.slack_api_url.clone();
+            sc.api_url_file = g.slack_api_url_file.clone();
+        }
+        if sc.api_url.is_none()
+            && sc.api_url_file.is_empty()
+            && sc.app_token.is_empty()
+            && sc.app_token_file.is_empty()
+        {
+            return Err("no Slack API URL nor App token set either inline or in a file".into());
+        }
+        or_http(&mut sc.http_config, &g.http_config);
+        if !sc.app_token.is_empty() || !sc.app_token_file.is_empty() {
+            let h = sc.http_config.get_or_insert_with(HttpConfig::default);
+            if h.authorization.is_some() {
+                return Err("http authorization can't be set when using Slack App tokens".into());
+            }
+            h.authorization = Some(Authorization {
+                kind: Some("Bearer".into()),
+                credentials: (!sc.app_token.is_empty()).then(|| sc.app_token.clone()),
+                credentials_file: (!sc.app_token_file.is_empty())
+                    .then(|| sc.app_token_file.clone()),
+            });
+            sc.api_url = sc.app_url.clone().map(SecretUrl::from);
+        }
+    }
+    for c in &mut rcv.pushover_configs {
+        or_http(&mut c.http_config, &g.http_config);
+    }
+    for c in &mut rcv.pagerduty_configs {
+        or_http(&mut c.http_config, &g.http_config);
+        if c.url.is_none() {
+            c.url = g.pagerduty_url.clone();
+        }
+        if c.url.is_none() {
+            return Err("no global PagerDuty URL set".into());
+        }
+    }
+    for c in &mut rcv.incidentio_configs {
+        or_http(&mut c.http_config, &g.http_config);
+    }
+    for c in &mut rcv.opsgenie_configs {
+        or_http(&mut c.http_config, &g.http_config);
+        if c.api_url.is_none() {
+            c.api_url = g.opsgenie_api_url.clone();
+        }
+        let Some(u) = &c.api_url else {
+            return Err("no global OpsGenie URL set".into());
+        };
+        c.api_url = Some(u.with_trailing_slash());
+        or_secret(&mut c.api_key, &g.opsgenie_api_key);
+        or_string(&mut c.api_key_file, &g.opsgenie_api_key_file);
+        if c.api_key.is_empty() && c.api_key_file.is_empty() {
+            return Err("no global OpsGenie API Key set either inline or in a file".into());
+        }
+    }
+    for c in &mut rcv.wechat_configs {
+        or_http(&mut c.http_config, &g.http_config);
+        if c.api_url.is_none() {
+            c.api_url = g.wechat_api_url.clone();
+        }
+        let Some(u) = &c.api_url else {
+            return Err("no global Wechat URL set".into());
+        };
+        let u = u.with_trailing_slash();
+        if c.api_secret.is_empty() && c.api_secret_file.is_empty() {
+            if g.wechat_api_secret.is_empty() && g.wechat_api_secret_file.is_empty() {
+                return Err("no global Wechat Api Secret set either inline or in a file".into());
+            }
+            c.api_secret = g.wechat_api_secret.clone();
+            c.api_secret_file = g.wechat_api_secret_file.clone();
+        }
+        or_string(&mut c.corp_id, &g.wechat_api_corp_id);
+        if c.corp_id.is_empty() {
+            return Err("no global Wechat CorpID set".into());
+        }
+        c.api_url = Some(u);
+    }
+    for c in &mut rcv.victorops_configs {
+        or_http(&mut c.http_config, &g.http_config);
+        if c.api_url.is_none() {
+            c.api_url = g.victorops_api_url.clone();
+        }
+        let Some(u) = &c.api_url else {
+            return Err("no global VictorOps URL set".into());
+        };
+        c.api_url = Some(u.with_trailing_slash());
+        or_secret(&mut c.api_key, &g.victorops_api_key);
+        or_string(&mut c.api_key_file, &g.victorops_api_key_file);
+        if c.api_key.is_empty() && c.api_key_file.is_empty() {
+            return Err("no global VictorOps API Key set".into());
+        }
+    }
+    for c in &mut rcv.sns_configs {
+        or_http(&mut c.http_config, &g.http_config);
+    }
+    for c in &mut rcv.telegram_configs {
+        or_http(&mut c.http_config, &g.http_config);
+        if c.api_url.is_none() {
+            c.api_url = g.telegram_api_url.clone();
+        }
+        if c.bot_token.is_empty() && c.bot_token_file.is_empty() {
+            if g.telegram_bot_token.is_empty() && g.telegram_bot_token_file.is_empty() {
+                return Err("missing bot_token or bot_token_file on telegram_config".into());
+            }
+            c.bot_token = g.telegram_bot_token.clone();
+            c.bot_token_file = g.telegram_bot_token_file.clone();
+        }
+    }
+    for c in &mut rcv.discord_configs {
+        or_http(&mut c.http_config, &g.http_config);
+    }
+    for c in &mut rcv.webex_configs {
+        or_http(&mut c.http_config, &g.http_config);
+        if c.api_url.is_none() {
+            c.api_url = g.webex_api_url.clone();
+        }
+        if c.api_url.is_none() {
+            return Err("no global Webex URL set".into());
+        }
+    }
+    for c in &mut rcv.msteams_configs {
+        or_http(&mut c.http_config, &g.http_config);
+    }
+    for c in &mut rcv.msteamsv2_configs {
+        match &mut c.http_config {
+            None => c.http_config = Some(g.http_config.clone()),
+            Some(h) if h.proxy_url.is_none() => h.proxy_url = g.http_config.proxy_url.clone(),
+            Some(_) => {}
+        }
+    }
+    for c in &mut rcv.jira_configs {
+        or_http(&mut c.http_config, &g.http_config);
+        if c.api_url.is_none() {
+            c.api_url = g.jira_api_url.clone();
+        }
+        if c.api_url.is_none() {
+            return Err("no global Jira Cloud URL set".into());
+        }
+    }
+    for c in &mut rcv.rocketchat_configs {
+        or_http(&mut c.http_config, &g.http_config);
+        if c.api_url.is_none() {
+            c.api_url = g.rocketchat_api_url.clone();
+        }
+        if c.token_id.is_none() {
+            c.token_id = g.rocketchat_token_id.clone();
+        }
+        or_string(&mut c.token_id_file, &g.rocketchat_token_id_file);
+        if c.token_id.is_none() && c.token_id_file.is_empty() {
+            return Err("no global Rocketchat TokenID set either inline or in a file".into());
+        }
+        if c.token.is_none() {
+            c.token = g.rocketchat_token.clone();
+        }
+        or_string(&mut c.token_file, &g.rocketchat_token_file);
+        if c.token.is_none() && c.token_file.is_empty() {
+            return Err("no global Rocketchat Token set either inline or in a file".into());
+        }
+    }
+    for c in &mut rcv.mattermost_configs {
+        or_http(&mut c.http_config, &g.http_config);
+        if c.webhook_url.is_none() && c.webhook_url_file.is_empty() {
+            if g.mattermost_webhook_url.is_none() && g.mattermost_webhook_url_file.is_empty() {
+                return Err("missing webhook_url or webhook_url_file on mattermost_config".into());
+            }
+            c.webhook_url = g.mattermost_webhook_url.clone();
+            c.webhook_url_file = g.mattermost_webhook_url_file.clone();
+        }
+    }
+    Ok(())
+}
