@@ -1,0 +1,281 @@
+//! A set of named templates parsed with gotmpl, checked like Go's parser,
+//! rewritten by the shim, and executed in text or HTML mode.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use gotmpl::parse::ListNode;
+use gotmpl::{FuncMap, SafeKind, Value, ValueFunc};
+
+use crate::check::{check_tree, GO_BUILTINS};
+use crate::govalue::Flavor;
+use crate::shim::{exec_err, print, rewrite_list, select, PRINT, SEL};
+
+/// A parse-time failure in Go's wording: `template: NAME:LINE: message`.
+#[derive(Debug, Clone)]
+pub struct ParseFailure(pub String);
+
+/// Named templates after `define` merging, already rewritten by the shim.
+#[derive(Clone)]
+pub struct Set {
+    pub funcs: FuncMap,
+    pub trees: BTreeMap<String, ListNode>,
+}
+
+/// Wraps a function so its errors read `error calling NAME: …` like Go's.
+pub fn wrap(name: &'static str, f: impl Fn(&[Value]) -> Result<Value, String> + Send + Sync + 'static) -> ValueFunc {
+    Arc::new(move |args: &[Value]| f(args).map_err(|e| exec_err(format!("error calling {name}: {e}"))))
+}
+
+impl Set {
+    pub fn new(flavor: Flavor, mut funcs: FuncMap) -> Set {
+        funcs.insert(SEL.into(), Arc::new(move |a: &[Value]| select(flavor, a)));
+        funcs.insert(PRINT.into(), Arc::new(move |a: &[Value]| print(flavor, a)));
+        Set {
+            funcs,
+            trees: BTreeMap::new(),
+        }
+    }
+
+    pub fn has_func(&self, name: &str) -> bool {
+        GO_BUILTINS.contains(&name) || self.funcs.contains_key(name)
+    }
+
+    /// Parses `src` like Go's `t.New(name).Parse(src)`: its `define`s join the
+    /// set (a non-empty body replaces an earlier one, an empty one does not),
+    /// and its top level becomes template `name` when non-empty.
+    pub fn parse(&mut self, name: &str, src: &str) -> Result<(), ParseFailure> {
+        let t = gotmpl::Template::new(name)
+            .parse(src)
+            .map_err(|e| ParseFailure(go_parse_message(name, &e)))?;
+        let mut parsed: Vec<(String, ListNode)> = Vec::new();
+        for n in t.templates() {
+            if let Some(tree) = t.lookup(n) {
+                check_tree(tree, &|f| self.has_func(f))
+                    .map_err(|e| ParseFailure(format!("template: {name}:{}: {}", e.line, e.message)))?;
+                parsed.push((n.to_string(), tree.clone()));
+            }
+        }
+        for (n, tree) in parsed {
+            if tree.is_empty_tree() && self.trees.contains_key(&n) {
+                continue;
+            }
+            self.trees.insert(n, rewrite_list(&tree));
+        }
+        Ok(())
+    }
+
+    fn text_template(&self, extra: &FuncMap) -> gotmpl::Template {
+        let mut funcs = self.funcs.clone();
+        funcs.extend(extra.iter().map(|(k, v)| (k.clone(), v.clone())));
+        let mut t = gotmpl::Template::new("").funcs(funcs);
+        for (n, tree) in &self.trees {
+            t = t.add_parse_tree(n, tree.clone());
+        }
+        t
+    }
+
+    /// Executes template `entry` in text mode.
+    pub fn execute_text(&self, entry: &str, data: &Value, extra: &FuncMap) -> Result<String, String> {
+        if !self.trees.contains_key(entry) {
+            return Ok(String::new());
+        }
+        self.text_template(extra)
+            .execute_template_to_string(entry, data)
+            .map_err(|e| go_exec_message(entry, &e))
+    }
+
+    /// Executes template `entry` with `html/template`'s contextual escaping.
+    pub fn execute_html(&self, entry: &str, data: &Value, extra: &FuncMap) -> Result<String, String> {
+        if !self.trees.contains_key(entry) {
+            return Ok(String::new());
+        }
+        let mut funcs = self.funcs.clone();
+        funcs.extend(extra.iter().map(|(k, v)| (k.clone(), v.clone())));
+        // gotmpl's escaper starts from the root tree: make the root a call of
+        // the entry template so escaping follows it from the text context.
+        let root = format!("{{{{template {entry:?} .}}}}");
+        let mut t = gotmpl::html::Template::new("__bongsu_root")
+            .funcs(funcs)
+            .parse(&root)
+            .map_err(|e| go_exec_message(entry, &e))?;
+        for (n, tree) in &self.trees {
+            t = t
+                .add_parse_tree(n, tree.clone())
+                .map_err(|e| go_exec_message(entry, &e))?;
+        }
+        t.execute_to_string(data)
+            .map_err(|e| go_exec_message(entry, &e))
+    }
+}
+
+/// Go's parse error text: `template: NAME:LINE: message` (Go gives no column).
+pub fn go_parse_message(name: &str, e: &gotmpl::TemplateError) -> String {
+    match e {
+        gotmpl::TemplateError::Parse { line, message, .. }
+        | gotmpl::TemplateError::Lex { line, message, .. } => {
+            format!("template: {name}:{line}: {message}")
+        }
+        other => format!("template: {name}: {other}"),
+    }
+}
+
+/// An execution error in the shape of Go's `template: NAME: executing …`
+/// (gotmpl does not report the position of the failing action).
+pub fn go_exec_message(name: &str, e: &gotmpl::TemplateError) -> String {
+    let inner = match e {
+        gotmpl::TemplateError::Exec(m) => m.clone(),
+        gotmpl::TemplateError::UndefinedTemplate(t) => {
+            format!("template {t:?} not defined")
+        }
+        other => other.to_string(),
+    };
+    format!("template: {name}: executing {name:?}: {inner}")
+}
+
+/// A string argument (Go would reject non-strings; trusted HTML counts).
+pub fn arg_str(args: &[Value], i: usize) -> Result<&str, String> {
+    match args.get(i) {
+        Some(Value::String(s)) => Ok(s),
+        Some(Value::Safe { s, .. }) => Ok(s),
+        Some(other) => Err(format!(
+            "wrong type for value; expected string; got {}",
+            go_type(other)
+        )),
+        None => Err(format!("wrong number of args: want at least {} got {}", i + 1, args.len())),
+    }
+}
+
+/// Checks the argument count.
+pub fn want(args: &[Value], n: usize) -> Result<(), String> {
+    if args.len() == n {
+        Ok(())
+    } else {
+        Err(format!("wrong number of args: want {n} got {}", args.len()))
+    }
+}
+
+/// A Go-ish type name for messages.
+pub fn go_type(v: &Value) -> &'static str {
+    match v {
+        Value::Nil => "<nil>",
+        Value::Bool(_) => "bool",
+        Value::Int(_) => "int",
+        Value::Uint(_) => "uint64",
+        Value::Float(_) => "float64",
+        Value::String(_) => "string",
+        Value::List(_) => "[]interface {}",
+        Value::Map(_) => "map[string]interface {}",
+        _ => "interface {}",
+    }
+}
+
+/// A string value.
+pub fn vs(s: impl AsRef<str>) -> Value {
+    Value::String(Arc::from(s.as_ref()))
+}
+
+/// Trusted content for `html/template`.
+pub fn safe(kind: SafeKind, s: &str) -> Value {
+    Value::Safe {
+        kind,
+        s: Arc::from(s),
+    }
+}
+
+/// Go's `index` with `missingkey`-independent zero values: a missing key of a
+/// `map[string]string` is `""`.
+pub fn index_func() -> ValueFunc {
+    Arc::new(|args: &[Value]| {
+        let Some(mut cur) = args.first().cloned() else {
+            return Err(exec_err("wrong number of args for index: want at least 1 got 0"));
+        };
+        for k in &args[1..] {
+            cur = match (&cur, k) {
+                (Value::Map(m), Value::String(key)) => match m.get(&**key) {
+                    Some(v) => v.clone(),
+                    None if crate::govalue::is_string_map(&cur) => vs(""),
+                    None => Value::Nil,
+                },
+                (Value::Nil, _) => {
+                    return Err(exec_err("error calling index: index of untyped nil"));
+                }
+                _ => cur.index(k).map_err(|e| exec_err(format!("error calling index: {e}")))?,
+            };
+        }
+        Ok(cur)
+    })
+}
+
+/// Compiles a Go regexp (RE2 syntax; Rust's `regex` shares it).
+pub fn go_regex(pattern: &str) -> Result<regex::Regex, String> {
+    regex::Regex::new(pattern)
+        .map_err(|e| format!("regexp: Compile({pattern:?}): error parsing regexp: {e}"))
+}
+
+/// Go's `regexp.ReplaceAllString` (`$1`, `${name}` expand as in Rust's regex).
+pub fn re_replace_all(pattern: &str, repl: &str, text: &str) -> Result<String, String> {
+    Ok(go_regex(pattern)?.replace_all(text, repl).into_owned())
+}
+
+/// `golang.org/x/text/cases.Title`: upper-cases the first letter of each
+/// word; `lower_rest` also lower-cases the other letters (Alertmanager), while
+/// Prometheus keeps them (`cases.NoLower`).
+pub fn title(s: &str, lower_rest: bool) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut in_word = false;
+    for c in s.chars() {
+        let word_char = c.is_alphanumeric() || c == '\'' || c == '’';
+        if word_char && !in_word && c.is_alphabetic() {
+            out.extend(c.to_uppercase());
+            in_word = true;
+            continue;
+        }
+        if word_char {
+            if lower_rest && in_word {
+                out.extend(c.to_lowercase());
+            } else {
+                out.push(c);
+            }
+            in_word = in_word || c.is_alphanumeric();
+        } else {
+            out.push(c);
+            in_word = false;
+        }
+    }
+    out
+}
+
+/// Go's `url.QueryEscape`.
+pub fn query_escape(s: &str) -> String {
+    gotmpl::url_encode(s)
+}
+
+/// Go's `url.QueryUnescape`.
+pub fn query_unescape(s: &str) -> Result<String, String> {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'%' => {
+                let hex = s.get(i + 1..i + 3).filter(|h| h.bytes().all(|c| c.is_ascii_hexdigit()));
+                let Some(hex) = hex else {
+                    let end = (i + 3).min(s.len());
+                    return Err(format!("invalid URL escape {:?}", &s[i..end]));
+                };
+                out.push(u8::from_str_radix(hex, 16).map_err(|e| e.to_string())?);
+                i += 3;
+            }
+            b'+' => {
+                out.push(b' ');
+                i += 1;
+            }
+            c => {
+                out.push(c);
+                i += 1;
+            }
+        }
+    }
+    Ok(String::from_utf8_lossy(&out).into_owned())
+}
