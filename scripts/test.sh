@@ -8,15 +8,17 @@ cd "$(dirname "$0")/.."
 need_pkgs=()
 command -v promtool >/dev/null 2>&1 || need_pkgs+=(prometheus)
 command -v prometheus-node-exporter >/dev/null 2>&1 || need_pkgs+=(prometheus-node-exporter)
+command -v amtool >/dev/null 2>&1 || need_pkgs+=(prometheus-alertmanager)
 if [ ${#need_pkgs[@]} -gt 0 ]; then
   echo "== installing Debian packages: ${need_pkgs[*]}"
   SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need_pkgs[@]}" >/dev/null
   # the packages' own services must not hold our test ports
-  for s in prometheus prometheus-node-exporter; do
+  for s in prometheus prometheus-node-exporter prometheus-alertmanager; do
     $SUDO systemctl stop "$s" >/dev/null 2>&1 || true
-    $SUDO pkill -x "$s" >/dev/null 2>&1 || true
+    # (the kernel keeps 15 characters of a process name)
+    $SUDO pkill -x "${s:0:15}" >/dev/null 2>&1 || true
   done
 fi
 
