@@ -135,8 +135,7 @@ pub fn is_valid_label_name(s: &str) -> bool {
 /// (Go's yaml.v2 hands `1` or `true` to a string as written).
 fn string_map<'de, D: Deserializer<'de>>(d: D) -> Result<BTreeMap<String, String>, D::Error> {
     let m: Option<BTreeMap<String, Option<String>>> = Option::deserialize(d)?;
-    Ok(m
-        .unwrap_or_default()
+    Ok(m.unwrap_or_default()
         .into_iter()
         .map(|(k, v)| (k, v.unwrap_or_default()))
         .collect())
@@ -234,7 +233,9 @@ impl<'de> Deserialize<'de> for SecretUrl {
         if s == "<secret>" {
             return Ok(SecretUrl(None));
         }
-        Url::parse(&s).map(|u| SecretUrl(Some(u))).map_err(D::Error::custom)
+        Url::parse(&s)
+            .map(|u| SecretUrl(Some(u)))
+            .map_err(D::Error::custom)
     }
 }
 
@@ -442,14 +443,18 @@ impl HttpConfig {
         n += self.oauth2.is_some() as u32;
         n += (self.bearer_token.is_some() || self.bearer_token_file.is_some()) as u32;
         if self.bearer_token.is_some() && self.bearer_token_file.is_some() {
-            return Err("at most one of bearer_token & bearer_token_file must be configured".into());
+            return Err(
+                "at most one of bearer_token & bearer_token_file must be configured".into(),
+            );
         }
         if n > 1 {
             return Err("at most one of basic_auth, oauth2, bearer_token & bearer_token_file, authorization must be configured".into());
         }
         if let Some(b) = &self.basic_auth {
             if b.password.is_some() && b.password_file.is_some() {
-                return Err("at most one of basic_auth password & password_file must be configured".into());
+                return Err(
+                    "at most one of basic_auth password & password_file must be configured".into(),
+                );
             }
         }
         if let Some(a) = &self.authorization {
@@ -458,17 +463,25 @@ impl HttpConfig {
             }
             match a.kind.as_deref() {
                 Some(t) if t.eq_ignore_ascii_case("basic") => {
-                    return Err("authorization type cannot be set to \"basic\", use \"basic_auth\" instead".into())
+                    return Err(
+                        "authorization type cannot be set to \"basic\", use \"basic_auth\" instead"
+                            .into(),
+                    )
                 }
                 None | Some("") => {
-                    self.authorization.as_mut().map(|a| a.kind = Some("Bearer".into()));
+                    if let Some(a) = self.authorization.as_mut() {
+                        a.kind = Some("Bearer".into());
+                    }
                 }
                 _ => {}
             }
         }
         if let Some(o) = &self.oauth2 {
             if o.client_secret.is_some() && o.client_secret_file.is_some() {
-                return Err("at most one of oauth2 client_secret & client_secret_file must be configured".into());
+                return Err(
+                    "at most one of oauth2 client_secret & client_secret_file must be configured"
+                        .into(),
+                );
             }
         }
         for v in [&self.tls_config.min_version, &self.tls_config.max_version]
@@ -484,11 +497,15 @@ impl HttpConfig {
             return Err("if proxy_connect_header is configured, proxy_url or proxy_from_environment must also be configured".into());
         }
         if self.proxy_from_environment && has_proxy {
-            return Err("if proxy_from_environment is configured, proxy_url must not be configured".into());
+            return Err(
+                "if proxy_from_environment is configured, proxy_url must not be configured".into(),
+            );
         }
         let has_no_proxy = self.no_proxy.as_deref().is_some_and(|p| !p.is_empty());
         if self.proxy_from_environment && has_no_proxy {
-            return Err("if proxy_from_environment is configured, no_proxy must not be configured".into());
+            return Err(
+                "if proxy_from_environment is configured, no_proxy must not be configured".into(),
+            );
         }
         if !has_proxy && has_no_proxy {
             return Err("if no_proxy is configured, proxy_url must also be configured".into());
@@ -631,12 +648,8 @@ impl Default for GlobalConfig {
 impl GlobalConfig {
     /// The "at most one of" checks, with the key each error is about.
     fn check(&self) -> Result<(), (&'static str, String)> {
-        let both = |a: &'static str, b: &str| {
-            (
-                a,
-                format!("at most one of {a} & {b} must be configured"),
-            )
-        };
+        let both =
+            |a: &'static str, b: &str| (a, format!("at most one of {a} & {b} must be configured"));
         if !self.slack_app_token.is_empty() && !self.slack_app_token_file.is_empty() {
             return Err(both("slack_app_token", "slack_app_token_file"));
         }
@@ -646,8 +659,16 @@ impl GlobalConfig {
         let has_token = !self.slack_app_token.is_empty() || !self.slack_app_token_file.is_empty();
         let has_url = self.slack_api_url.is_some() || !self.slack_api_url_file.is_empty();
         if has_token && has_url {
-            let api = self.slack_api_url.as_ref().map(|u| u.expose()).unwrap_or("");
-            let app = self.slack_app_url.as_ref().map(|u| u.as_str()).unwrap_or("");
+            let api = self
+                .slack_api_url
+                .as_ref()
+                .map(|u| u.expose())
+                .unwrap_or("");
+            let app = self
+                .slack_app_url
+                .as_ref()
+                .map(|u| u.as_str())
+                .unwrap_or("");
             if api != app {
                 return Err(("slack_app_token", "at most one of slack_app_token/slack_app_token_file & slack_api_url/slack_api_url_file must be configured".into()));
             }
@@ -677,7 +698,10 @@ impl GlobalConfig {
             return Err(both("wechat_api_secret", "wechat_api_secret_file"));
         }
         if self.mattermost_webhook_url.is_some() && !self.mattermost_webhook_url_file.is_empty() {
-            return Err(both("mattermost_webhook_url", "mattermost_webhook_url_file"));
+            return Err(both(
+                "mattermost_webhook_url",
+                "mattermost_webhook_url_file",
+            ));
         }
         Ok(())
     }
@@ -729,13 +753,7 @@ impl<'de> Deserialize<'de> for MatchRegexps {
                 return Err(D::Error::custom(format!("invalid regexp value for {k:?}")));
             };
             let regex = compile_anchored(&v).map_err(|e| D::Error::custom(e.to_string()))?;
-            out.insert(
-                k,
-                Regexp {
-                    original: v,
-                    regex,
-                },
-            );
+            out.insert(k, Regexp { original: v, regex });
         }
         Ok(MatchRegexps(out))
     }
@@ -961,10 +979,17 @@ impl TracingConfig {
     fn check(&mut self) -> Result<(), String> {
         match self.client_type.as_deref() {
             None | Some("") | Some("grpc") | Some("http") => {}
-            Some(t) => return Err(format!("expected tracing client type to be to be one of [grpc http], but got '{t}'")),
+            Some(t) => {
+                return Err(format!(
+                    "expected tracing client type to be to be one of [grpc http], but got '{t}'"
+                ))
+            }
         }
         if !matches!(self.compression.as_str(), "" | "gzip") {
-            return Err(format!("invalid compression type {} provided, valid options: gzip", self.compression));
+            return Err(format!(
+                "invalid compression type {} provided, valid options: gzip",
+                self.compression
+            ));
         }
         Ok(())
     }
@@ -1103,16 +1128,34 @@ impl Receiver {
             )*};
         }
         each!(
-            discord_configs, incidentio_configs, pagerduty_configs, slack_configs,
-            webhook_configs, opsgenie_configs, wechat_configs, pushover_configs,
-            victorops_configs, sns_configs, telegram_configs, webex_configs,
-            msteams_configs, msteamsv2_configs, jira_configs, rocketchat_configs,
+            discord_configs,
+            incidentio_configs,
+            pagerduty_configs,
+            slack_configs,
+            webhook_configs,
+            opsgenie_configs,
+            wechat_configs,
+            pushover_configs,
+            victorops_configs,
+            sns_configs,
+            telegram_configs,
+            webex_configs,
+            msteams_configs,
+            msteamsv2_configs,
+            jira_configs,
+            rocketchat_configs,
             mattermost_configs
         );
     }
 }
 
-validated!(HttpConfig, RouteConfig, InhibitRuleConfig, TracingConfig, Receiver);
+validated!(
+    HttpConfig,
+    RouteConfig,
+    InhibitRuleConfig,
+    TracingConfig,
+    Receiver
+);
 
 // ---------------------------------------------------------------------------
 // The file
@@ -1260,7 +1303,10 @@ impl Config {
             ));
         }
         if route.has_matchers() {
-            return Err(invalid(route_pos, "root route must not have any matchers".into()));
+            return Err(invalid(
+                route_pos,
+                "root route must not have any matchers".into(),
+            ));
         }
         if !route.mute_time_intervals.is_empty() {
             return Err(invalid(
@@ -1295,7 +1341,10 @@ impl Config {
         }
         check_time_intervals(&route, &ti_names).map_err(|(p, m)| invalid(p, m))?;
         if route.continue_matching {
-            return Err(invalid(route_pos, "cannot have continue in root route".into()));
+            return Err(invalid(
+                route_pos,
+                "cannot have continue in root route".into(),
+            ));
         }
         Ok(Config {
             global,
@@ -1613,4 +1662,187 @@ fn inherit_globals(rcv: &mut Receiver, g: &GlobalConfig) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const RCV: &str = "receivers:\n  - name: a\n  - name: b\n";
+
+    fn err(text: &str) -> String {
+        Config::parse(text, "am.yml").expect_err(text).to_string()
+    }
+
+    #[test]
+    fn whole_file_checks_point_at_the_place() {
+        for (text, want) in [
+            ("", "am.yml:0:0: no route provided in config"),
+            (RCV, "am.yml:0:0: no routes provided"),
+            (&format!("route:\n  group_by: [a]\n{RCV}"), "am.yml:2:3: root route must specify a default receiver"),
+            (&format!("route:\n  receiver: a\n  matchers: [x=y]\n{RCV}"), "am.yml:2:3: root route must not have any matchers"),
+            (&format!("route:\n  receiver: a\n  match: {{x: y}}\n{RCV}"), "root route must not have any matchers"),
+            (&format!("route:\n  receiver: a\n  continue: true\n{RCV}"), "am.yml:2:3: cannot have continue in root route"),
+            (&format!("route:\n  receiver: a\n  routes:\n    - receiver: nope\n{RCV}"), "am.yml:4:17: undefined receiver \"nope\" used in route"),
+            (&format!("route:\n  receiver: a\n{RCV}  - name: a\n"), "am.yml:6:11: notification config name \"a\" is not unique"),
+            (&format!("route:\n  receiver: a\n  routes:\n    - receiver: b\n      mute_time_intervals: [night]\n{RCV}"), "am.yml:5:29: undefined time interval \"night\" used in route"),
+            (&format!("route:\n  receiver: a\n  mute_time_intervals: [x]\n{RCV}"), "root route must not have any mute time intervals"),
+            (&format!("route:\n  receiver: a\n  active_time_intervals: [x]\n{RCV}"), "root route must not have any active time intervals"),
+            (&format!("route:\n  receiver: a\n{RCV}time_intervals:\n  - name: t\n  - name: t\n"), "am.yml:8:11: time interval \"t\" is not unique"),
+            (&format!("route:\n  receiver: a\n{RCV}mute_time_intervals:\n  - name: t\ntime_intervals:\n  - name: t\n"), "time interval \"t\" is not unique"),
+            (&format!("route:\n  receiver: a\n{RCV}time_intervals:\n  - time_intervals: []\n"), "missing name in time interval"),
+            (&format!("global:\n  smtp_from: x@y\n  opsgenie_api_key: k\n  opsgenie_api_key_file: f\nroute:\n  receiver: a\n{RCV}"), "am.yml:3:3: at most one of opsgenie_api_key & opsgenie_api_key_file must be configured"),
+            (&format!("route:\n  receiver: a\n{RCV}    email_configs:\n      - to: x@y\n"), "am.yml:5:11: no global SMTP smarthost set"),
+            (&format!("global:\n  smtp_smarthost: h:25\nroute:\n  receiver: a\n{RCV}    email_configs:\n      - to: x@y\n"), "no global SMTP from set"),
+            (&format!("route:\n  receiver: a\n{RCV}    jira_configs:\n      - project: P\n        issue_type: Bug\n"), "no global Jira Cloud URL set"),
+        ] {
+            let e = err(text);
+            assert!(e.contains(want), "{text}\n got: {e}\nwant: {want}");
+            assert!(!e.contains('\n'), "{e}");
+        }
+    }
+
+    #[test]
+    fn strict_and_section_errors_have_positions() {
+        for (text, want) in [
+            ("route:\n  receiver: a\n  recevier: b\nreceivers:\n  - name: a\n", "am.yml:3:3: unknown field `recevier`"),
+            ("route:\n  receiver: a\nreceivers:\n  - name: a\n    email_configs:\n      - to: x\n        smarthost: h:25\n        from: f\n        tls: {}\n", "am.yml:9:9: unknown field `tls`"),
+            ("globl: {}\n", "am.yml:1:1: unknown field `globl`"),
+            ("route:\n  receiver: a\n  group_wait: 5 minutes\nreceivers:\n  - name: a\n", "am.yml:3:15:"),
+            ("route:\n  receiver: a\n  routes:\n    - group_interval: 0s\nreceivers:\n  - name: a\n", "am.yml:4:7: group_interval cannot be zero"),
+            ("route:\n  receiver: a\n  routes:\n    - repeat_interval: 0s\nreceivers:\n  - name: a\n", "repeat_interval cannot be zero"),
+            ("route:\n  receiver: a\n  group_by: ['...', a]\nreceivers:\n  - name: a\n", "cannot have wildcard group_by (`...`) and other labels at the same time"),
+            ("route:\n  receiver: a\n  group_by: [a, a]\nreceivers:\n  - name: a\n", "duplicated label \"a\" in group_by"),
+            ("route:\n  receiver: a\n  routes:\n    - match: {'a-b': c}\nreceivers:\n  - name: a\n", "invalid label name \"a-b\""),
+            ("route:\n  receiver: a\n  routes:\n    - matchers: ['a=~\"(\"']\nreceivers:\n  - name: a\n", "am.yml:4:"),
+            ("route:\n  receiver: a\nreceivers:\n  - name: a\n    webhook_configs:\n      - {}\n", "am.yml:6:9: one of url or url_file must be configured"),
+            ("route:\n  receiver: a\nreceivers:\n  - name: a\n    webhook_configs:\n      - url: ftp://x\n", "invalid URL: unsupported scheme \"ftp\" for URL"),
+            ("route:\n  receiver: a\nreceivers:\n  - name: a\n    pagerduty_configs:\n      - severity: x\n", "missing service or routing key in PagerDuty config"),
+            ("route:\n  receiver: a\nreceivers:\n  - name: a\n    telegram_configs:\n      - bot_token: x\n", "missing chat_id or chat_id_file on telegram_config"),
+            ("route:\n  receiver: a\nreceivers:\n  - name: a\n    webex_configs:\n      - room_id: r\n", "missing webex_configs.http_config.authorization"),
+            ("route:\n  receiver: a\nreceivers:\n  - name: a\n    discord_configs:\n      - {}\n", "one of webhook_url or webhook_url_file must be configured"),
+            ("route:\n  receiver: a\nreceivers:\n  - name: a\n    pushover_configs:\n      - user_key: u\n", "one of token or token_file must be configured"),
+            ("route:\n  receiver: a\nreceivers:\n  - name: a\n    victorops_configs:\n      - api_key: k\n", "missing Routing key in VictorOps config"),
+            ("route:\n  receiver: a\nreceivers:\n  - name: a\n    wechat_configs:\n      - message_type: html\n", "weChat message type \"html\" does not match valid options"),
+            ("route:\n  receiver: a\nreceivers:\n  - name: a\n    email_configs:\n      - to: x\n        headers: {subject: a, Subject: b}\n", "duplicate header \"Subject\" in email config"),
+            ("route:\n  receiver: a\nreceivers:\n  - name: a\n    opsgenie_configs:\n      - api_key: k\n        responders: [{name: x, type: crowd}]\n", "type does not match valid options"),
+            ("route:\n  receiver: a\nreceivers:\n  - name: a\n    slack_configs:\n      - api_url: http://x/\n        actions: [{type: button, text: t}]\n", "missing name or url in Slack action configuration"),
+            ("route:\n  receiver: a\nreceivers:\n  - name: a\n    incidentio_configs:\n      - url: http://x/\n        http_config: {}\n", "at least one of alert_source_token"),
+            ("route:\n  receiver: a\nreceivers:\n  - name: a\n    http_config: {}\n", "unknown field `http_config`"),
+            ("route:\n  receiver: a\nreceivers:\n  - name: a\n    runbook_configs: [{}]\n", "receiver kind runbook_configs is a Bongsu extension that is not supported yet"),
+            ("route:\n  receiver: a\nreceivers:\n  - name: a\n    sms_configs: [{}]\n", "unknown field `sms_configs`"),
+            ("route:\n  receiver: a\nreceivers:\n  - {}\n", "missing name in receiver"),
+            ("route:\n  receiver: a\nreceivers:\n  - name: a\n    labels: {name: b}\n", "receiver label \"name\" must match receiver name \"a\", got \"b\""),
+            ("route:\n  receiver: a\nreceivers:\n  - name: a\n    webhook_configs:\n      - url: http://x/\n        http_config:\n          basic_auth: {username: u}\n          bearer_token: t\n", "at most one of basic_auth, oauth2, bearer_token & bearer_token_file, authorization must be configured"),
+            ("route:\n  receiver: a\ninhibit_rules:\n  - equal: ['']\nreceivers:\n  - name: a\n", "invalid label name \"\" in equal list"),
+            ("route:\n  receiver: a\ntime_intervals:\n  - name: t\n    time_intervals:\n      - weekdays: [funday]\nreceivers:\n  - name: a\n", "am.yml:6:"),
+        ] {
+            let e = err(text);
+            assert!(e.contains(want), "{text}\n got: {e}\nwant: {want}");
+            assert!(!e.contains('\n'), "{e}");
+        }
+    }
+
+    #[test]
+    fn defaults_and_inheritance() {
+        let c = Config::parse(
+            "global:\n  smtp_smarthost: 'mail:25'\n  smtp_from: am@x\n  opsgenie_api_key: k\n  victorops_api_key: v\n  wechat_api_secret: s\n  wechat_api_corp_id: c\n  telegram_bot_token: t\n  rocketchat_token: rt\n  rocketchat_token_id: rid\n  jira_api_url: https://jira.example/\n  mattermost_webhook_url: https://mm.example/hook\n\
+route:\n  receiver: a\n\
+receivers:\n  - name: a\n    email_configs: [{to: x@y, require_tls: false}]\n    opsgenie_configs: [{}]\n    victorops_configs: [{routing_key: r}]\n    wechat_configs: [{}]\n    telegram_configs: [{chat_id: 42}]\n    rocketchat_configs: [{}]\n    jira_configs: [{project: P, issue_type: Bug}]\n    mattermost_configs: [{}]\n    pagerduty_configs: [{routing_key: k, client: c}]\n    webex_configs: [{room_id: r, http_config: {authorization: {credentials: x}}}]\n    msteamsv2_configs: [{webhook_url: 'https://x.example/'}]\n",
+            "am.yml",
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(c.global.resolve_timeout, Duration::from_secs(300));
+        let r = &c.receivers[0];
+        assert_eq!(r.labels.get("name").map(String::as_str), Some("a"));
+        let e = &r.email_configs[0];
+        assert_eq!(e.smarthost.to_string(), "mail:25");
+        assert_eq!(e.from, "am@x");
+        assert_eq!(e.hello, "localhost");
+        assert_eq!(e.require_tls, Some(false));
+        assert!(!e.send_resolved);
+        assert_eq!(e.html, "{{ template \"email.default.html\" . }}");
+        let o = &r.opsgenie_configs[0];
+        assert_eq!(o.api_key.expose(), "k");
+        assert_eq!(
+            o.api_url.as_ref().map(|u| u.as_str()),
+            Some("https://api.opsgenie.com/")
+        );
+        assert!(o.send_resolved);
+        let v = &r.victorops_configs[0];
+        assert_eq!(
+            v.api_url.as_ref().map(|u| u.as_str()),
+            Some("https://alert.victorops.com/integrations/generic/20131114/alert/")
+        );
+        assert_eq!(v.message_type, "CRITICAL");
+        let w = &r.wechat_configs[0];
+        assert_eq!((w.corp_id.as_str(), w.message_type.as_str()), ("c", "text"));
+        let t = &r.telegram_configs[0];
+        assert_eq!((t.bot_token.expose(), t.parse_mode.as_str()), ("t", "HTML"));
+        assert_eq!(
+            t.api_url.as_ref().map(|u| u.as_str()),
+            Some("https://api.telegram.org/")
+        );
+        let rc = &r.rocketchat_configs[0];
+        assert_eq!(rc.token.as_ref().map(|s| s.expose()), Some("rt"));
+        assert_eq!(
+            rc.api_url.as_ref().map(|u| u.as_str()),
+            Some("https://open.rocket.chat/")
+        );
+        assert_eq!(r.jira_configs[0].api_type, "auto");
+        assert_eq!(
+            r.mattermost_configs[0]
+                .webhook_url
+                .as_ref()
+                .map(|u| u.expose()),
+            Some("https://mm.example/hook")
+        );
+        let p = &r.pagerduty_configs[0];
+        assert_eq!(p.source, "c");
+        assert_eq!(
+            p.url.as_ref().map(|u| u.as_str()),
+            Some("https://events.pagerduty.com/v2/enqueue")
+        );
+        assert_eq!(p.details.len(), 4);
+        let wx = &r.webex_configs[0];
+        assert_eq!(
+            wx.api_url.as_ref().map(|u| u.as_str()),
+            Some("https://webexapis.com/v1/messages")
+        );
+        assert!(r.msteamsv2_configs[0].http_config.is_some());
+        assert_eq!(r.integrations().len(), 11);
+        // every integration has an HTTP client config after loading
+        assert!(r.opsgenie_configs[0]
+            .http_config
+            .as_ref()
+            .is_some_and(|h| h.follow_redirects));
+        // secrets never print
+        let dbg = format!("{c:?}");
+        for s in ["\"k\"", "\"rt\"", "mm.example"] {
+            assert!(!dbg.contains(s), "{s} leaked");
+        }
+    }
+
+    #[test]
+    fn durations_hostports_urls() {
+        assert_eq!(GoDuration::parse("1m30s").map(|d| d.0.as_secs()), Ok(90));
+        assert_eq!(GoDuration::parse("1.5h").map(|d| d.0.as_secs()), Ok(5400));
+        assert_eq!(GoDuration::parse("300ms").map(|d| d.0.as_millis()), Ok(300));
+        assert!(GoDuration::parse("1d").is_err());
+        assert!(GoDuration::parse("10").is_err());
+        assert_eq!(
+            HostPort::parse("[::1]:25").map(|h| h.to_string()),
+            Ok("[::1]:25".into())
+        );
+        assert!(HostPort::parse("localhost").is_err());
+        assert!(HostPort::parse("localhost:")
+            .expect_err("empty port")
+            .contains("port cannot be empty"));
+        assert!(Url::parse("http://").is_err());
+        assert_eq!(
+            Url::parse("foo").expect_err("relative"),
+            "unsupported scheme \"\" for URL"
+        );
+        assert_eq!(canonical_header_key("x-foo-BAR"), "X-Foo-Bar");
+    }
 }

@@ -174,7 +174,13 @@ fn quote(s: &str) -> String {
 impl fmt::Display for Matcher {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if self.name.chars().any(is_reserved) {
-            return write!(f, "{}{}{}", quote(&self.name), self.match_type, quote(&self.value));
+            return write!(
+                f,
+                "{}{}{}",
+                quote(&self.name),
+                self.match_type,
+                quote(&self.value)
+            );
         }
         let mut v = String::with_capacity(self.value.len());
         for c in self.value.chars() {
@@ -733,14 +739,17 @@ impl<'a> Parser<'a> {
                 let t = self
                     .expect(&[Kind::Quoted, Kind::Unquoted])
                     .map_err(|e| wrap(e, "expected label name"))?;
-                let name = t
-                    .unquote()
-                    .map_err(|_| format!("{}:{}: {}: invalid input", t.col_start, t.col_end, t.value))?;
+                let name = t.unquote().map_err(|_| {
+                    format!("{}:{}: {}: invalid input", t.col_start, t.col_end, t.value)
+                })?;
                 let op = self
-                    .expect(&[Kind::Equals, Kind::NotEquals, Kind::Matches, Kind::NotMatches])
-                    .map_err(|e| {
-                        wrap(e, "expected an operator such as '=', '!=', '=~' or '!~'")
-                    })?;
+                    .expect(&[
+                        Kind::Equals,
+                        Kind::NotEquals,
+                        Kind::Matches,
+                        Kind::NotMatches,
+                    ])
+                    .map_err(|e| wrap(e, "expected an operator such as '=', '!=', '=~' or '!~'"))?;
                 let match_type = match op.kind {
                     Kind::Equals => MatchType::Equal,
                     Kind::NotEquals => MatchType::NotEqual,
@@ -750,9 +759,9 @@ impl<'a> Parser<'a> {
                 let t = self
                     .expect(&[Kind::Unquoted, Kind::Quoted])
                     .map_err(|e| wrap(e, "expected label value"))?;
-                let value = t
-                    .unquote()
-                    .map_err(|_| format!("{}:{}: {}: invalid input", t.col_start, t.col_end, t.value))?;
+                let value = t.unquote().map_err(|_| {
+                    format!("{}:{}: {}: invalid input", t.col_start, t.col_end, t.value)
+                })?;
                 let m = Matcher::new(match_type, name, value)
                     .map_err(|e| format!("failed to create matcher: {e}"))?;
                 self.matchers.push(m);
@@ -848,8 +857,14 @@ mod tests {
             ("{foo!=bar}", vec![m(NotEqual, "foo", "bar")]),
             ("{foo=~[a-z]+}", vec![m(Regexp, "foo", "[a-z]+")]),
             ("{foo!~\"[a-z]+\"}", vec![m(NotRegexp, "foo", "[a-z]+")]),
-            ("{foo=bar,bar=baz}", vec![m(Equal, "foo", "bar"), m(Equal, "bar", "baz")]),
-            ("{ foo = bar , bar = baz }", vec![m(Equal, "foo", "bar"), m(Equal, "bar", "baz")]),
+            (
+                "{foo=bar,bar=baz}",
+                vec![m(Equal, "foo", "bar"), m(Equal, "bar", "baz")],
+            ),
+            (
+                "{ foo = bar , bar = baz }",
+                vec![m(Equal, "foo", "bar"), m(Equal, "bar", "baz")],
+            ),
             ("{foo=\"bar,baz\"}", vec![m(Equal, "foo", "bar,baz")]),
             ("{foo=\"\\\"bar\\\"\"}", vec![m(Equal, "foo", "\"bar\"")]),
             ("{\"foo bar\"=baz}", vec![m(Equal, "foo bar", "baz")]),
@@ -870,11 +885,20 @@ mod tests {
             ("}", "0:1: }: expected opening brace"),
             ("foo=bar}", "0:8: }: expected opening brace"),
             ("{foo=bar", "0:8: end of input: expected close brace"),
-            ("{foo=:\"bar\"}", "6:11: unexpected \"bar\": expected a comma or close brace"),
+            (
+                "{foo=:\"bar\"}",
+                "6:11: unexpected \"bar\": expected a comma or close brace",
+            ),
             ("{foo=\"bar\\w\"}", "5:12: \"bar\\w\": invalid input"),
             ("{\"foo\"=~\"\\d+\"}", "8:13: \"\\d+\": invalid input"),
-            ("{foo=bar\\n}", "8:9: \\: invalid input: expected a comma or close brace"),
-            ("{\"foo\"=\"\\xf0\\x9f\"}", "7:17: \"\\xf0\\x9f\": invalid input"),
+            (
+                "{foo=bar\\n}",
+                "8:9: \\: invalid input: expected a comma or close brace",
+            ),
+            (
+                "{\"foo\"=\"\\xf0\\x9f\"}",
+                "7:17: \"\\xf0\\x9f\": invalid input",
+            ),
             ("{foo=~\"[a-z\"}", "failed to create matcher"),
         ];
         for (input, want) in bad {
@@ -895,19 +919,47 @@ mod tests {
             ("{foo=~\"bar.*\"}", vec![m(Regexp, "foo", "bar.*")]),
             ("{foo!=\"bar\"}", vec![m(NotEqual, "foo", "bar")]),
             ("{foo!~\"bar.*\"}", vec![m(NotRegexp, "foo", "bar.*")]),
-            ("{foo=\"bar\", baz!=\"quux\"}", vec![m(Equal, "foo", "bar"), m(NotEqual, "baz", "quux")]),
-            ("{foo=\"bar,quux\", job=\"job1\"}", vec![m(Equal, "foo", "bar,quux"), m(Equal, "job", "job1")]),
-            ("{foo = \"bar\", dings != \"bums\", }", vec![m(Equal, "foo", "bar"), m(NotEqual, "dings", "bums")]),
-            ("foo=bar,dings!=bums", vec![m(Equal, "foo", "bar"), m(NotEqual, "dings", "bums")]),
-            ("{quote=\"She said: \\\"Hi, ladies! That's gender-neutral…\\\"\"}", vec![m(Equal, "quote", "She said: \"Hi, ladies! That's gender-neutral…\"")]),
+            (
+                "{foo=\"bar\", baz!=\"quux\"}",
+                vec![m(Equal, "foo", "bar"), m(NotEqual, "baz", "quux")],
+            ),
+            (
+                "{foo=\"bar,quux\", job=\"job1\"}",
+                vec![m(Equal, "foo", "bar,quux"), m(Equal, "job", "job1")],
+            ),
+            (
+                "{foo = \"bar\", dings != \"bums\", }",
+                vec![m(Equal, "foo", "bar"), m(NotEqual, "dings", "bums")],
+            ),
+            (
+                "foo=bar,dings!=bums",
+                vec![m(Equal, "foo", "bar"), m(NotEqual, "dings", "bums")],
+            ),
+            (
+                "{quote=\"She said: \\\"Hi, ladies! That's gender-neutral…\\\"\"}",
+                vec![m(
+                    Equal,
+                    "quote",
+                    "She said: \"Hi, ladies! That's gender-neutral…\"",
+                )],
+            ),
             ("statuscode=~\"5..\"", vec![m(Regexp, "statuscode", "5..")]),
             ("tags=~\"^(?=.*value)\"", vec![]),
             ("{foo=\"bar}\"}", vec![m(Equal, "foo", "bar}")]),
             ("{foo=\"bar\\\\\"}", vec![m(Equal, "foo", "bar\\")]),
             ("{foo=\"\\n\"}", vec![m(Equal, "foo", "\n")]),
             ("{foo=bar\\}", vec![m(Equal, "foo", "bar\\")]),
-            ("trickier==\\\\=\\=\\\"", vec![m(Equal, "trickier", "=\\=\\=\"")]),
-            ("contains_quote != \"\\\"\" , contains_comma !~ \"foo,bar\" , ", vec![m(NotEqual, "contains_quote", "\""), m(NotRegexp, "contains_comma", "foo,bar")]),
+            (
+                "trickier==\\\\=\\=\\\"",
+                vec![m(Equal, "trickier", "=\\=\\=\"")],
+            ),
+            (
+                "contains_quote != \"\\\"\" , contains_comma !~ \"foo,bar\" , ",
+                vec![
+                    m(NotEqual, "contains_quote", "\""),
+                    m(NotRegexp, "contains_comma", "foo,bar"),
+                ],
+            ),
             ("foo=", vec![m(Equal, "foo", "")]),
         ];
         for (input, want) in ok {
@@ -917,13 +969,26 @@ mod tests {
                 assert!(r.is_err(), "{input}");
                 continue;
             }
-            assert_eq!(r.unwrap_or_else(|e| panic!("{input}: {e}")), want, "{input}");
+            assert_eq!(
+                r.unwrap_or_else(|e| panic!("{input}: {e}")),
+                want,
+                "{input}"
+            );
         }
         for (input, want) in [
             ("job=", None),
-            ("{foo=\"bar\"\"}", Some("matcher value contains unescaped double quote: \"bar\"\"")),
-            ("{foo=\"bar}", Some("matcher value contains unescaped double quote: \"bar")),
-            ("{foo=bar\"}", Some("matcher value contains unescaped double quote: bar\"")),
+            (
+                "{foo=\"bar\"\"}",
+                Some("matcher value contains unescaped double quote: \"bar\"\""),
+            ),
+            (
+                "{foo=\"bar}",
+                Some("matcher value contains unescaped double quote: \"bar"),
+            ),
+            (
+                "{foo=bar\"}",
+                Some("matcher value contains unescaped double quote: bar\""),
+            ),
             ("{,foo=bar}", Some("bad matcher format: ")),
             ("{foo=bar,,baz=quux}", Some("bad matcher format: ")),
             ("{1foo=bar}", Some("bad matcher format: 1foo=bar")),
@@ -947,7 +1012,10 @@ mod tests {
         assert_eq!(v, vec![m(Regexp, "foo", "\\d+")]);
         let v = parse_matchers("{\"foo bar\"=\"baz\"}").expect("utf8");
         assert_eq!(v[0].to_string(), "\"foo bar\"=\"baz\"");
-        assert_eq!(m(Equal, "a", "x\"y\\z\n").to_string(), "a=\"x\\\"y\\\\z\\n\"");
+        assert_eq!(
+            m(Equal, "a", "x\"y\\z\n").to_string(),
+            "a=\"x\\\"y\\\\z\\n\""
+        );
         assert!(parse_matcher("{a=b}").is_err());
         assert_eq!(parse_matcher("a=b").expect("one").to_string(), "a=\"b\"");
         let ms = Matchers::new(vec![m(Equal, "b", "1"), m(NotEqual, "a", "2")]);

@@ -281,10 +281,23 @@ impl SlackConfig {
     fn check(&mut self) -> Result<(), String> {
         let has_url = self.api_url.is_some() || !self.api_url_file.is_empty();
         let has_token = !self.app_token.is_empty() || !self.app_token_file.is_empty();
-        at_most_one(self.api_url.is_some(), !self.api_url_file.is_empty(), "api_url", "api_url_file")?;
-        at_most_one(!self.app_token.is_empty(), !self.app_token_file.is_empty(), "app_token", "app_token_file")?;
+        at_most_one(
+            self.api_url.is_some(),
+            !self.api_url_file.is_empty(),
+            "api_url",
+            "api_url_file",
+        )?;
+        at_most_one(
+            !self.app_token.is_empty(),
+            !self.app_token_file.is_empty(),
+            "app_token",
+            "app_token_file",
+        )?;
         if has_url && has_token {
-            return Err("at most one of api_url/api_url_file & app_token/app_token_file must be configured".into());
+            return Err(
+                "at most one of api_url/api_url_file & app_token/app_token_file must be configured"
+                    .into(),
+            );
         }
         if self.update_message {
             if let Some(u) = &self.api_url {
@@ -451,8 +464,18 @@ impl PagerdutyConfig {
         {
             return Err("missing service or routing key in PagerDuty config".into());
         }
-        at_most_one(!self.routing_key.is_empty(), !self.routing_key_file.is_empty(), "routing_key", "routing_key_file")?;
-        at_most_one(!self.service_key.is_empty(), !self.service_key_file.is_empty(), "service_key", "service_key_file")?;
+        at_most_one(
+            !self.routing_key.is_empty(),
+            !self.routing_key_file.is_empty(),
+            "routing_key",
+            "routing_key_file",
+        )?;
+        at_most_one(
+            !self.service_key.is_empty(),
+            !self.service_key_file.is_empty(),
+            "service_key",
+            "service_key_file",
+        )?;
         if self.source.is_empty() {
             self.source = self.client.clone();
         }
@@ -532,7 +555,12 @@ impl Default for OpsGenieConfig {
 
 impl OpsGenieConfig {
     fn check(&mut self) -> Result<(), String> {
-        at_most_one(!self.api_key.is_empty(), !self.api_key_file.is_empty(), "api_key", "api_key_file")?;
+        at_most_one(
+            !self.api_key.is_empty(),
+            !self.api_key_file.is_empty(),
+            "api_key",
+            "api_key_file",
+        )?;
         for r in &mut self.responders {
             let show = format!("{{{} {} {} {}}}", r.id, r.name, r.username, r.kind);
             if r.id.is_empty() && r.username.is_empty() && r.name.is_empty() {
@@ -540,7 +568,10 @@ impl OpsGenieConfig {
             }
             if !is_templated(&r.kind) {
                 r.kind = r.kind.to_lowercase();
-                if !matches!(r.kind.as_str(), "team" | "teams" | "user" | "escalation" | "schedule") {
+                if !matches!(
+                    r.kind.as_str(),
+                    "team" | "teams" | "user" | "escalation" | "schedule"
+                ) {
                     return Err(format!("opsGenieConfig responder {show} type does not match valid options ^(team|teams|user|escalation|schedule)$"));
                 }
             }
@@ -549,7 +580,9 @@ impl OpsGenieConfig {
     }
 }
 
-pub(crate) fn str_map<'de, D: Deserializer<'de>>(d: D) -> Result<BTreeMap<String, String>, D::Error> {
+pub(crate) fn str_map<'de, D: Deserializer<'de>>(
+    d: D,
+) -> Result<BTreeMap<String, String>, D::Error> {
     let m: Option<BTreeMap<String, Option<String>>> = Option::deserialize(d)?;
     Ok(m.unwrap_or_default()
         .into_iter()
@@ -608,7 +641,12 @@ impl WechatConfig {
                 self.message_type
             ));
         }
-        at_most_one(!self.api_secret.is_empty(), !self.api_secret_file.is_empty(), "api_secret", "api_secret_file")
+        at_most_one(
+            !self.api_secret.is_empty(),
+            !self.api_secret_file.is_empty(),
+            "api_secret",
+            "api_secret_file",
+        )
     }
 }
 
@@ -656,7 +694,12 @@ impl VictorOpsConfig {
         if self.routing_key.is_empty() {
             return Err("missing Routing key in VictorOps config".into());
         }
-        at_most_one(!self.api_key.is_empty(), !self.api_key_file.is_empty(), "api_key", "api_key_file")?;
+        at_most_one(
+            !self.api_key.is_empty(),
+            !self.api_key_file.is_empty(),
+            "api_key",
+            "api_key_file",
+        )?;
         for f in [
             "routing_key",
             "message_type",
@@ -731,11 +774,21 @@ impl PushoverConfig {
         if self.user_key.is_empty() && self.user_key_file.is_empty() {
             return Err("one of user_key or user_key_file must be configured".into());
         }
-        at_most_one(!self.user_key.is_empty(), !self.user_key_file.is_empty(), "user_key", "user_key_file")?;
+        at_most_one(
+            !self.user_key.is_empty(),
+            !self.user_key_file.is_empty(),
+            "user_key",
+            "user_key_file",
+        )?;
         if self.token.is_empty() && self.token_file.is_empty() {
             return Err("one of token or token_file must be configured".into());
         }
-        at_most_one(!self.token.is_empty(), !self.token_file.is_empty(), "token", "token_file")?;
+        at_most_one(
+            !self.token.is_empty(),
+            !self.token_file.is_empty(),
+            "token",
+            "token_file",
+        )?;
         at_most_one(self.html, self.monospace, "monospace", "html")
     }
 }
@@ -812,7 +865,10 @@ impl SnsConfig {
             self.phone_number.is_empty(),
         );
         if (a != b) != c {
-            return Err("must provide either a Target ARN, Topic ARN, or Phone Number for SNS config".into());
+            return Err(
+                "must provide either a Target ARN, Topic ARN, or Phone Number for SNS config"
+                    .into(),
+            );
         }
         Ok(())
     }
@@ -858,12 +914,25 @@ impl Default for TelegramConfig {
 
 impl TelegramConfig {
     fn check(&mut self) -> Result<(), String> {
-        at_most_one(!self.bot_token.is_empty(), !self.bot_token_file.is_empty(), "bot_token", "bot_token_file")?;
+        at_most_one(
+            !self.bot_token.is_empty(),
+            !self.bot_token_file.is_empty(),
+            "bot_token",
+            "bot_token_file",
+        )?;
         if self.chat_id == 0 && self.chat_id_file.is_empty() {
             return Err("missing chat_id or chat_id_file on telegram_config".into());
         }
-        at_most_one(self.chat_id != 0, !self.chat_id_file.is_empty(), "chat_id", "chat_id_file")?;
-        if !matches!(self.parse_mode.as_str(), "" | "Markdown" | "MarkdownV2" | "HTML") {
+        at_most_one(
+            self.chat_id != 0,
+            !self.chat_id_file.is_empty(),
+            "chat_id",
+            "chat_id_file",
+        )?;
+        if !matches!(
+            self.parse_mode.as_str(),
+            "" | "Markdown" | "MarkdownV2" | "HTML"
+        ) {
             return Err("unknown parse_mode on telegram_config, must be Markdown, MarkdownV2, HTML or empty string".into());
         }
         Ok(())
@@ -913,7 +982,10 @@ fn webhook_url_check(url: bool, file: bool) -> Result<(), String> {
 
 impl DiscordConfig {
     fn check(&mut self) -> Result<(), String> {
-        webhook_url_check(self.webhook_url.is_some(), !self.webhook_url_file.is_empty())
+        webhook_url_check(
+            self.webhook_url.is_some(),
+            !self.webhook_url_file.is_empty(),
+        )
     }
 }
 
@@ -946,7 +1018,10 @@ impl Default for MsTeamsConfig {
 
 impl MsTeamsConfig {
     fn check(&mut self) -> Result<(), String> {
-        webhook_url_check(self.webhook_url.is_some(), !self.webhook_url_file.is_empty())
+        webhook_url_check(
+            self.webhook_url.is_some(),
+            !self.webhook_url_file.is_empty(),
+        )
     }
 }
 
@@ -977,7 +1052,10 @@ impl Default for MsTeamsV2Config {
 
 impl MsTeamsV2Config {
     fn check(&mut self) -> Result<(), String> {
-        webhook_url_check(self.webhook_url.is_some(), !self.webhook_url_file.is_empty())
+        webhook_url_check(
+            self.webhook_url.is_some(),
+            !self.webhook_url_file.is_empty(),
+        )
     }
 }
 
@@ -1009,11 +1087,11 @@ impl WebexConfig {
         if self.room_id.is_empty() {
             return Err("missing room_id on webex_config".into());
         }
-        if !self
+        let has_auth = self
             .http_config
             .as_ref()
-            .is_some_and(|h| h.authorization.is_some())
-        {
+            .is_some_and(|h| h.authorization.is_some());
+        if !has_auth {
             return Err("missing webex_configs.http_config.authorization".into());
         }
         Ok(())
@@ -1125,7 +1203,9 @@ impl JiraConfig {
             return Err("missing issue_type in jira_config".into());
         }
         if !matches!(self.api_type.as_str(), "auto" | "cloud" | "datacenter") {
-            return Err("unknown api_type on jira_config, must be auto, cloud or datacenter".into());
+            return Err(
+                "unknown api_type on jira_config, must be auto, cloud or datacenter".into(),
+            );
         }
         Ok(())
     }
@@ -1221,8 +1301,18 @@ impl Default for RocketchatConfig {
 
 impl RocketchatConfig {
     fn check(&mut self) -> Result<(), String> {
-        at_most_one(self.token.is_some(), !self.token_file.is_empty(), "token", "token_file")?;
-        at_most_one(self.token_id.is_some(), !self.token_id_file.is_empty(), "token_id", "token_id_file")
+        at_most_one(
+            self.token.is_some(),
+            !self.token_file.is_empty(),
+            "token",
+            "token_file",
+        )?;
+        at_most_one(
+            self.token_id.is_some(),
+            !self.token_id_file.is_empty(),
+            "token_id",
+            "token_id_file",
+        )
     }
 }
 
@@ -1354,7 +1444,12 @@ impl Default for MattermostConfig {
 
 impl MattermostConfig {
     fn check(&mut self) -> Result<(), String> {
-        at_most_one(self.webhook_url.is_some(), !self.webhook_url_file.is_empty(), "webhook_url", "webhook_url_file")
+        at_most_one(
+            self.webhook_url.is_some(),
+            !self.webhook_url_file.is_empty(),
+            "webhook_url",
+            "webhook_url_file",
+        )
     }
 }
 
@@ -1395,8 +1490,14 @@ impl IncidentioConfig {
         if self.url.is_none() && self.url_file.is_empty() {
             return Err("one of url or url_file must be configured".into());
         }
-        at_most_one(self.url.is_some(), !self.url_file.is_empty(), "url", "url_file")?;
-        let has_token = !self.alert_source_token.is_empty() || !self.alert_source_token_file.is_empty();
+        at_most_one(
+            self.url.is_some(),
+            !self.url_file.is_empty(),
+            "url",
+            "url_file",
+        )?;
+        let has_token =
+            !self.alert_source_token.is_empty() || !self.alert_source_token_file.is_empty();
         at_most_one(
             !self.alert_source_token.is_empty(),
             !self.alert_source_token_file.is_empty(),

@@ -141,7 +141,11 @@ impl Route {
     }
 }
 
-fn build(cfg: &RouteConfig, parent: Option<(&RouteOpts, &str, &str, usize)>, counter: &mut usize) -> Route {
+fn build(
+    cfg: &RouteConfig,
+    parent: Option<(&RouteOpts, &str, &str, usize)>,
+    counter: &mut usize,
+) -> Route {
     let mut opts = parent.map(|p| p.0.clone()).unwrap_or_default();
     if !cfg.labels.is_empty() {
         for (k, v) in &cfg.labels {
@@ -173,7 +177,11 @@ fn build(cfg: &RouteConfig, parent: Option<(&RouteOpts, &str, &str, usize)>, cou
     if let Some(d) = cfg.repeat_interval {
         opts.repeat_interval = d.as_std();
     }
-    opts.mute_time_intervals = cfg.mute_time_intervals.iter().map(|t| t.value.clone()).collect();
+    opts.mute_time_intervals = cfg
+        .mute_time_intervals
+        .iter()
+        .map(|t| t.value.clone())
+        .collect();
     opts.active_time_intervals = cfg
         .active_time_intervals
         .iter()
@@ -307,20 +315,47 @@ routes:
         key: &'static str,
     }
 
-    fn w(receiver: &'static str, group_by: &'static [&'static str], all: bool, wait: u64, key: &'static str) -> Want {
-        Want { receiver, group_by, all, wait, interval: 5 * M, repeat: 240 * M, key }
+    fn w(
+        receiver: &'static str,
+        group_by: &'static [&'static str],
+        all: bool,
+        wait: u64,
+        key: &'static str,
+    ) -> Want {
+        Want {
+            receiver,
+            group_by,
+            all,
+            wait,
+            interval: 5 * M,
+            repeat: 240 * M,
+            key,
+        }
     }
 
     fn check(t: &Route, input: &[(&str, &str)], want: &[Want]) {
         let got = t.match_routes(&lset(input));
-        assert_eq!(got.len(), want.len(), "{input:?}: {:?}", got.iter().map(|r| r.key()).collect::<Vec<_>>());
+        assert_eq!(
+            got.len(),
+            want.len(),
+            "{input:?}: {:?}",
+            got.iter().map(|r| r.key()).collect::<Vec<_>>()
+        );
         for (r, w) in got.iter().zip(want) {
             assert_eq!(r.opts.receiver, w.receiver, "{input:?}");
             assert_eq!(r.opts.group_by, set(w.group_by), "{input:?}");
             assert_eq!(r.opts.group_by_all, w.all, "{input:?}");
             assert_eq!(r.opts.group_wait, Duration::from_secs(w.wait), "{input:?}");
-            assert_eq!(r.opts.group_interval, Duration::from_secs(w.interval), "{input:?}");
-            assert_eq!(r.opts.repeat_interval, Duration::from_secs(w.repeat), "{input:?}");
+            assert_eq!(
+                r.opts.group_interval,
+                Duration::from_secs(w.interval),
+                "{input:?}"
+            );
+            assert_eq!(
+                r.opts.repeat_interval,
+                Duration::from_secs(w.repeat),
+                "{input:?}"
+            );
             assert_eq!(r.key(), w.key, "{input:?}");
         }
     }
@@ -329,24 +364,92 @@ routes:
     #[test]
     fn legacy_match() {
         let t = tree(LEGACY);
-        check(&t, &[("owner", "team-A")], &[w("notify-A", &[], false, 30, "{}/{owner=\"team-A\"}")]);
-        check(&t, &[("owner", "team-A"), ("env", "unset")], &[w("notify-A", &[], false, 30, "{}/{owner=\"team-A\"}")]);
-        check(&t, &[("owner", "team-C")], &[w("notify-BC", &["foo", "bar"], false, 120, "{}/{owner=~\"^(?:team-(B|C))$\"}")]);
-        check(&t, &[("owner", "team-A"), ("env", "testing")], &[w("notify-testing", &[], true, 30, "{}/{owner=\"team-A\"}/{env=\"testing\"}")]);
+        check(
+            &t,
+            &[("owner", "team-A")],
+            &[w("notify-A", &[], false, 30, "{}/{owner=\"team-A\"}")],
+        );
+        check(
+            &t,
+            &[("owner", "team-A"), ("env", "unset")],
+            &[w("notify-A", &[], false, 30, "{}/{owner=\"team-A\"}")],
+        );
+        check(
+            &t,
+            &[("owner", "team-C")],
+            &[w(
+                "notify-BC",
+                &["foo", "bar"],
+                false,
+                120,
+                "{}/{owner=~\"^(?:team-(B|C))$\"}",
+            )],
+        );
+        check(
+            &t,
+            &[("owner", "team-A"), ("env", "testing")],
+            &[w(
+                "notify-testing",
+                &[],
+                true,
+                30,
+                "{}/{owner=\"team-A\"}/{env=\"testing\"}",
+            )],
+        );
         check(
             &t,
             &[("owner", "team-A"), ("env", "production")],
             &[
-                w("notify-productionA", &[], false, 60, "{}/{owner=\"team-A\"}/{env=\"production\"}"),
-                Want { receiver: "notify-productionB", group_by: &["job"], all: false, wait: 30, interval: 5 * M, repeat: 60 * M, key: "{}/{owner=\"team-A\"}/{env=~\"^(?:produ.*)$\",job=~\"^(?:.*)$\"}" },
+                w(
+                    "notify-productionA",
+                    &[],
+                    false,
+                    60,
+                    "{}/{owner=\"team-A\"}/{env=\"production\"}",
+                ),
+                Want {
+                    receiver: "notify-productionB",
+                    group_by: &["job"],
+                    all: false,
+                    wait: 30,
+                    interval: 5 * M,
+                    repeat: 60 * M,
+                    key: "{}/{owner=\"team-A\"}/{env=~\"^(?:produ.*)$\",job=~\"^(?:.*)$\"}",
+                },
             ],
         );
-        check(&t, &[("group_by", "role")], &[w("notify-def", &["role"], false, 30, "{}/{group_by=\"role\"}")]);
-        check(&t, &[("env", "testing"), ("group_by", "role")], &[w("notify-testing", &["role"], false, 30, "{}/{group_by=\"role\"}/{env=\"testing\"}")]);
+        check(
+            &t,
+            &[("group_by", "role")],
+            &[w(
+                "notify-def",
+                &["role"],
+                false,
+                30,
+                "{}/{group_by=\"role\"}",
+            )],
+        );
+        check(
+            &t,
+            &[("env", "testing"), ("group_by", "role")],
+            &[w(
+                "notify-testing",
+                &["role"],
+                false,
+                30,
+                "{}/{group_by=\"role\"}/{env=\"testing\"}",
+            )],
+        );
         check(
             &t,
             &[("env", "testing"), ("group_by", "role"), ("wait", "long")],
-            &[w("notify-testing", &["role"], false, 120, "{}/{group_by=\"role\"}/{env=\"testing\"}/{wait=\"long\"}")],
+            &[w(
+                "notify-testing",
+                &["role"],
+                false,
+                120,
+                "{}/{group_by=\"role\"}/{env=\"testing\"}/{wait=\"long\"}",
+            )],
         );
         // No child matches: the root itself.
         check(&t, &[("x", "y")], &[w("notify-def", &[], false, 30, "{}")]);
@@ -357,28 +460,76 @@ routes:
     fn new_matchers() {
         let t = tree(NEW);
         let a = "{}/{level!=\"critical\",owner=\"team-A\"}";
-        check(&t, &[("owner", "team-A")], &[w("notify-A", &[], false, 30, a)]);
-        check(&t, &[("owner", "team-A"), ("env", "unset")], &[w("notify-A", &[], false, 30, a)]);
+        check(
+            &t,
+            &[("owner", "team-A")],
+            &[w("notify-A", &[], false, 30, a)],
+        );
+        check(
+            &t,
+            &[("owner", "team-A"), ("env", "unset")],
+            &[w("notify-A", &[], false, 30, a)],
+        );
         // level!="critical" holds when the label is absent, fails when set.
-        check(&t, &[("owner", "team-A"), ("level", "critical")], &[w("notify-def", &[], false, 30, "{}")]);
-        check(&t, &[("owner", "team-C")], &[w("notify-BC", &["foo", "bar"], false, 120, "{}/{owner=~\"team-(B|C)\"}")]);
+        check(
+            &t,
+            &[("owner", "team-A"), ("level", "critical")],
+            &[w("notify-def", &[], false, 30, "{}")],
+        );
+        check(
+            &t,
+            &[("owner", "team-C")],
+            &[w(
+                "notify-BC",
+                &["foo", "bar"],
+                false,
+                120,
+                "{}/{owner=~\"team-(B|C)\"}",
+            )],
+        );
         check(
             &t,
             &[("owner", "team-A"), ("env", "testing")],
-            &[w("notify-testing", &[], true, 30, "{}/{level!=\"critical\",owner=\"team-A\"}/{baz!~\".*quux\",env=\"testing\"}")],
+            &[w(
+                "notify-testing",
+                &[],
+                true,
+                30,
+                "{}/{level!=\"critical\",owner=\"team-A\"}/{baz!~\".*quux\",env=\"testing\"}",
+            )],
         );
         check(
             &t,
             &[("owner", "team-A"), ("env", "production")],
             &[
-                w("notify-productionA", &[], false, 60, "{}/{level!=\"critical\",owner=\"team-A\"}/{env=\"production\"}"),
-                Want { receiver: "notify-productionB", group_by: &["job"], all: false, wait: 30, interval: 5 * M, repeat: 60 * M, key: "{}/{level!=\"critical\",owner=\"team-A\"}/{env=~\"produ.*\",job=~\".*\"}" },
+                w(
+                    "notify-productionA",
+                    &[],
+                    false,
+                    60,
+                    "{}/{level!=\"critical\",owner=\"team-A\"}/{env=\"production\"}",
+                ),
+                Want {
+                    receiver: "notify-productionB",
+                    group_by: &["job"],
+                    all: false,
+                    wait: 30,
+                    interval: 5 * M,
+                    repeat: 60 * M,
+                    key: "{}/{level!=\"critical\",owner=\"team-A\"}/{env=~\"produ.*\",job=~\".*\"}",
+                },
             ],
         );
         check(
             &t,
             &[("env", "testing"), ("group_by", "role"), ("wait", "long")],
-            &[w("notify-testing", &["role"], false, 120, "{}/{group_by=\"role\"}/{env=\"testing\"}/{wait=\"long\"}")],
+            &[w(
+                "notify-testing",
+                &["role"],
+                false,
+                120,
+                "{}/{group_by=\"role\"}/{env=\"testing\"}/{wait=\"long\"}",
+            )],
         );
     }
 
@@ -507,26 +658,45 @@ routes:
             r[0].opts.labels.clone()
         };
         let bm = |v: &[(&str, &str)]| -> BTreeMap<String, String> {
-            v.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect()
+            v.iter()
+                .map(|(a, b)| (a.to_string(), b.to_string()))
+                .collect()
         };
         assert_eq!(labels(&[("owner", "team-A")]), bm(&[("team", "team-A")]));
-        assert_eq!(labels(&[("owner", "team-A"), ("env", "testing")]), bm(&[("team", "team-A-testing")]));
+        assert_eq!(
+            labels(&[("owner", "team-A"), ("env", "testing")]),
+            bm(&[("team", "team-A-testing")])
+        );
         assert_eq!(
             labels(&[("owner", "team-A"), ("env", "production")]),
             bm(&[("team", "team-A"), ("severity", "production")])
         );
-        assert_eq!(labels(&[("owner", "team-B"), ("env", "production")]), bm(&[]));
+        assert_eq!(
+            labels(&[("owner", "team-B"), ("env", "production")]),
+            bm(&[])
+        );
     }
 
     #[test]
     fn group_keys() {
         let t = tree(LEGACY);
-        let l = lset(&[("owner", "team-C"), ("foo", "1"), ("bar", "2"), ("baz", "3")]);
+        let l = lset(&[
+            ("owner", "team-C"),
+            ("foo", "1"),
+            ("bar", "2"),
+            ("baz", "3"),
+        ]);
         let r = t.match_routes(&l)[0];
-        assert_eq!(r.group_key(&l), "{}/{owner=~\"^(?:team-(B|C))$\"}:{bar=\"2\", foo=\"1\"}");
+        assert_eq!(
+            r.group_key(&l),
+            "{}/{owner=~\"^(?:team-(B|C))$\"}:{bar=\"2\", foo=\"1\"}"
+        );
         let l = lset(&[("owner", "team-A"), ("env", "testing")]);
         let r = t.match_routes(&l)[0];
-        assert_eq!(r.group_key(&l), "{}/{owner=\"team-A\"}/{env=\"testing\"}:{env=\"testing\", owner=\"team-A\"}");
+        assert_eq!(
+            r.group_key(&l),
+            "{}/{owner=\"team-A\"}/{env=\"testing\"}:{env=\"testing\", owner=\"team-A\"}"
+        );
         let l = lset(&[("x", "y")]);
         assert_eq!(t.match_routes(&l)[0].group_key(&l), "{}:{}");
     }

@@ -60,7 +60,11 @@ impl Location {
             n => TimeZone::get(n).map_err(|_| format!("unknown time zone {n}"))?,
         };
         Ok(Location {
-            name: if name.is_empty() { "UTC".into() } else { name.into() },
+            name: if name.is_empty() {
+                "UTC".into()
+            } else {
+                name.into()
+            },
             tz,
         })
     }
@@ -89,7 +93,10 @@ impl TimeInterval {
         let date = z.date();
         if let Some(times) = &self.times {
             let m = z.hour() as u32 * 60 + z.minute() as u32;
-            if !times.iter().any(|r| m >= r.start_minute && m < r.end_minute) {
+            if !times
+                .iter()
+                .any(|r| m >= r.start_minute && m < r.end_minute)
+            {
                 return false;
             }
         }
@@ -97,7 +104,11 @@ impl TimeInterval {
             let dim = date.days_in_month() as i32;
             let day = date.day() as i32;
             let hit = days.iter().any(|r| {
-                let begin = if r.begin < 0 { dim + r.begin + 1 } else { r.begin };
+                let begin = if r.begin < 0 {
+                    dim + r.begin + 1
+                } else {
+                    r.begin
+                };
                 let end = if r.end < 0 { dim + r.end + 1 } else { r.end };
                 if begin > dim {
                     return false;
@@ -391,9 +402,7 @@ struct RawTimeInterval {
 fn weekdays<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<InclusiveRange>>, D::Error> {
     ranges(d, parse_weekday_range)
 }
-fn days_of_month<'de, D: Deserializer<'de>>(
-    d: D,
-) -> Result<Option<Vec<InclusiveRange>>, D::Error> {
+fn days_of_month<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<InclusiveRange>>, D::Error> {
     ranges(d, parse_day_of_month_range)
 }
 fn months<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<InclusiveRange>>, D::Error> {
@@ -534,7 +543,9 @@ mod tests {
     #[test]
     fn dst_is_followed() {
         // 09:00–17:00 Berlin: 08:00Z in winter (CET), 07:00Z in summer (CEST).
-        let t = ti("location: 'Europe/Berlin'\ntimes:\n  - start_time: '09:00'\n    end_time: '17:00'\n");
+        let t = ti(
+            "location: 'Europe/Berlin'\ntimes:\n  - start_time: '09:00'\n    end_time: '17:00'\n",
+        );
         assert!(t.contains(at("2024-01-15T08:00:00Z")));
         assert!(!t.contains(at("2024-01-15T07:30:00Z")));
         assert!(t.contains(at("2024-07-15T07:00:00Z")));
@@ -544,7 +555,7 @@ mod tests {
         let t = ti("location: 'Europe/Berlin'\ndays_of_month: ['-1']\n");
         assert!(t.contains(at("2024-03-30T23:30:00Z"))); // 00:30 on the 31st
         assert!(!t.contains(at("2024-03-30T22:30:00Z"))); // 23:30 on the 30th
-        // October has 31 days even though the fall-back day has 25 hours.
+                                                          // October has 31 days even though the fall-back day has 25 hours.
         assert!(t.contains(at("2024-10-31T12:00:00Z")));
         assert!(!t.contains(at("2024-10-30T12:00:00Z")));
     }
@@ -552,21 +563,60 @@ mod tests {
     #[test]
     fn parse_errors() {
         for (yaml, want) in [
-            ("weekdays: ['friday:monday']", "start day cannot be before end day"),
+            (
+                "weekdays: ['friday:monday']",
+                "start day cannot be before end day",
+            ),
             ("weekdays: ['fooday']", "fooday is not a valid weekday"),
-            ("weekdays: ['mon:fri:sat']", "couldn't parse range mon:fri:sat, invalid format"),
-            ("days_of_month: ['0']", "0 is not a valid day of the month: out of range"),
-            ("days_of_month: ['32']", "32 is not a valid day of the month: out of range"),
-            ("days_of_month: ['-1:5']", "end day must be negative if start day is negative"),
-            ("days_of_month: ['10:5']", "end day 5 is always before start day 10"),
-            ("days_of_month: ['-1:-3']", "end day -3 is always before start day -1"),
-            ("months: ['march:january']", "end month january is before start month march"),
+            (
+                "weekdays: ['mon:fri:sat']",
+                "couldn't parse range mon:fri:sat, invalid format",
+            ),
+            (
+                "days_of_month: ['0']",
+                "0 is not a valid day of the month: out of range",
+            ),
+            (
+                "days_of_month: ['32']",
+                "32 is not a valid day of the month: out of range",
+            ),
+            (
+                "days_of_month: ['-1:5']",
+                "end day must be negative if start day is negative",
+            ),
+            (
+                "days_of_month: ['10:5']",
+                "end day 5 is always before start day 10",
+            ),
+            (
+                "days_of_month: ['-1:-3']",
+                "end day -3 is always before start day -1",
+            ),
+            (
+                "months: ['march:january']",
+                "end month january is before start month march",
+            ),
             ("months: ['foo']", "foo is not a valid month"),
-            ("years: ['2022:2020']", "end year 2020 is before start year 2022"),
-            ("times:\n  - start_time: '17:00'\n    end_time: '09:00'\n", "start time cannot be equal or greater than end time"),
-            ("times:\n  - start_time: '09:00'\n", "both start and end times must be provided"),
-            ("times:\n  - start_time: '9:00'\n    end_time: '17:00'\n", "couldn't parse timestamp 9:00, invalid format"),
-            ("times:\n  - start_time: '00:00'\n    end_time: '24:01'\n", "couldn't parse timestamp 24:01, invalid format"),
+            (
+                "years: ['2022:2020']",
+                "end year 2020 is before start year 2022",
+            ),
+            (
+                "times:\n  - start_time: '17:00'\n    end_time: '09:00'\n",
+                "start time cannot be equal or greater than end time",
+            ),
+            (
+                "times:\n  - start_time: '09:00'\n",
+                "both start and end times must be provided",
+            ),
+            (
+                "times:\n  - start_time: '9:00'\n    end_time: '17:00'\n",
+                "couldn't parse timestamp 9:00, invalid format",
+            ),
+            (
+                "times:\n  - start_time: '00:00'\n    end_time: '24:01'\n",
+                "couldn't parse timestamp 24:01, invalid format",
+            ),
             ("location: 'Not/AZone'", "unknown time zone Not/AZone"),
             ("weekday: ['monday']", "weekday"),
         ] {
