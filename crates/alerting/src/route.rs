@@ -20,6 +20,7 @@ use bongsu_model::{Label, Labels};
 
 use crate::config::RouteConfig;
 use crate::matchers::Matchers;
+use crate::timeinterval::TimeInterval;
 
 /// A node's effective options.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -51,6 +52,29 @@ impl Default for RouteOpts {
             active_time_intervals: Vec::new(),
             labels: BTreeMap::new(),
         }
+    }
+}
+
+impl RouteOpts {
+    /// Is a notification of this route held back at `now` by its time
+    /// intervals? Muted when inside any `mute_time_intervals` entry, or when
+    /// `active_time_intervals` is set and `now` is inside none of them
+    /// (Alertmanager's time-mute and time-active stages). Unknown names
+    /// (impossible after a validated load) count as not containing `now`.
+    pub fn muted_at(
+        &self,
+        intervals: &BTreeMap<String, Vec<TimeInterval>>,
+        now: jiff::Timestamp,
+    ) -> bool {
+        let inside = |name: &String| {
+            intervals
+                .get(name)
+                .is_some_and(|v| v.iter().any(|t| t.contains(now)))
+        };
+        if self.mute_time_intervals.iter().any(inside) {
+            return true;
+        }
+        !self.active_time_intervals.is_empty() && !self.active_time_intervals.iter().any(inside)
     }
 }
 
@@ -675,6 +699,52 @@ routes:
             labels(&[("owner", "team-B"), ("env", "production")]),
             bm(&[])
         );
+    }
+
+    #[test]
+    fn time_interval_muting() {
+        let cfg = crate::Config::parse(
+            r#"
+route:
+  receiver: a
+  routes:
+    - matchers: [team=night]
+      mute_time_intervals: [offhours]
+    - matchers: [team=day]
+      active_time_intervals: [offhours, weekend]
+    - matchers: [team=none]
+      receiver: a
+time_intervals:
+  - name: offhours
+    time_intervals:
+      - times: [{start_time: '00:00', end_time: '08:00'}]
+        location: Europe/Berlin
+mute_time_intervals:
+  - name: weekend
+    time_intervals:
+      - weekdays: [saturday, sunday]
+receivers:
+  - name: a
+"#,
+            "am.yml",
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        let t = cfg.route_tree();
+        let iv = cfg.time_intervals_by_name();
+        let at = |s: &str| -> jiff::Timestamp { s.parse().unwrap_or_else(|e| panic!("{e}")) };
+        let route = |team: &str| t.match_routes(&lset(&[("team", team)]))[0].opts.clone();
+        // 06:30 UTC on a Wednesday in January is 07:30 in Berlin.
+        let early = at("2024-01-17T06:30:00Z");
+        let noon = at("2024-01-17T11:00:00Z");
+        let sat = at("2024-01-20T11:00:00Z");
+        assert!(route("night").muted_at(&iv, early));
+        assert!(!route("night").muted_at(&iv, noon));
+        assert!(!route("day").muted_at(&iv, early));
+        assert!(route("day").muted_at(&iv, noon));
+        assert!(!route("day").muted_at(&iv, sat));
+        assert!(!route("none").muted_at(&iv, early));
+        // intervals are the route's own, not inherited
+        assert!(t.opts.mute_time_intervals.is_empty());
     }
 
     #[test]
