@@ -108,6 +108,13 @@ fn base64_url_decode(s: &str) -> Result<Vec<u8>, String> {
     Ok(out)
 }
 
+fn err_text(e: gotmpl::TemplateError) -> String {
+    match e {
+        gotmpl::TemplateError::Exec(m) => m,
+        other => other.to_string(),
+    }
+}
+
 fn strings_arg(v: &Value) -> Result<Vec<String>, String> {
     match v {
         Value::List(l) => Ok(l.iter().map(|e| go_print(e, Flavor::Alertmanager)).collect()),
@@ -173,12 +180,12 @@ fn am_funcs() -> FuncMap {
     }));
     m.insert("date".into(), wrap("date", |a| {
         want(a, 2)?;
-        let t = time_arg(&a[1]).map_err(|e| e.to_string())?;
+        let t = time_arg(&a[1]).map_err(err_text)?;
         Ok(vs(t.format(arg_str(a, 0)?)))
     }));
     m.insert("tz".into(), wrap("tz", |a| {
         want(a, 2)?;
-        let t = time_arg(&a[1]).map_err(|e| e.to_string())?;
+        let t = time_arg(&a[1]).map_err(err_text)?;
         Ok(vs(t.in_zone(arg_str(a, 0)?)?.go_string()))
     }));
     m.insert("now".into(), wrap("now", |a| {
@@ -187,7 +194,7 @@ fn am_funcs() -> FuncMap {
     }));
     m.insert("since".into(), wrap("since", |a| {
         want(a, 1)?;
-        let t = time_arg(&a[0]).map_err(|e| e.to_string())?;
+        let t = time_arg(&a[0]).map_err(err_text)?;
         let now = GoTime::from_system(SystemTime::now());
         Ok(vs(duration_string(now.unix_nanos() - t.unix_nanos())))
     }));

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use gotmpl::parse::ListNode;
+use gotmpl::parse::{CommandNode, Expr, ListNode, PipeNode};
 use gotmpl::{FuncMap, SafeKind, Value, ValueFunc};
 
 use crate::check::{check_tree, GO_BUILTINS};
@@ -20,6 +20,19 @@ pub struct ParseFailure(pub String);
 pub struct Set {
     pub funcs: FuncMap,
     pub trees: BTreeMap<String, ListNode>,
+    /// Function call sites, to give execution errors Go's position.
+    sites: Vec<Site>,
+}
+
+/// A function call in the source: where Go's `executing … at <…>` points.
+#[derive(Clone, Debug)]
+struct Site {
+    tree: String,
+    parse_name: String,
+    func: String,
+    line: usize,
+    col: usize,
+    node: String,
 }
 
 /// Wraps a function so its errors read `error calling NAME: …` like Go's.
@@ -31,9 +44,11 @@ impl Set {
     pub fn new(flavor: Flavor, mut funcs: FuncMap) -> Set {
         funcs.insert(SEL.into(), Arc::new(move |a: &[Value]| select(flavor, a)));
         funcs.insert(PRINT.into(), Arc::new(move |a: &[Value]| print(flavor, a)));
+        crate::gofmt::install(&mut funcs, flavor);
         Set {
             funcs,
             trees: BTreeMap::new(),
+            sites: Vec::new(),
         }
     }
 
@@ -60,6 +75,8 @@ impl Set {
             if tree.is_empty_tree() && self.trees.contains_key(&n) {
                 continue;
             }
+            self.sites.retain(|s| s.tree != n);
+            collect_sites(&tree, &n, name, src, &mut self.sites);
             self.trees.insert(n, rewrite_list(&tree));
         }
         Ok(())
@@ -82,7 +99,7 @@ impl Set {
         }
         self.text_template(extra)
             .execute_template_to_string(entry, data)
-            .map_err(|e| go_exec_message(entry, &e))
+            .map_err(|e| self.exec_message(entry, &e))
     }
 
     /// Executes template `entry` with `html/template`'s contextual escaping.
@@ -105,7 +122,7 @@ impl Set {
                 .map_err(|e| go_exec_message(entry, &e))?;
         }
         t.execute_to_string(data)
-            .map_err(|e| go_exec_message(entry, &e))
+            .map_err(|e| self.exec_message(entry, &e))
     }
 }
 
@@ -117,6 +134,121 @@ pub fn go_parse_message(name: &str, e: &gotmpl::TemplateError) -> String {
             format!("template: {name}:{line}: {message}")
         }
         other => format!("template: {name}: {other}"),
+    }
+}
+
+impl Set {
+    /// An execution error as Go words it. gotmpl does not say which action
+    /// failed; for a function's error (`error calling F: …`) we point at the
+    /// first call of F, preferring the entry template, which is exact whenever
+    /// F is called once.
+    fn exec_message(&self, entry: &str, e: &gotmpl::TemplateError) -> String {
+        if let gotmpl::TemplateError::Exec(m) = e {
+            if let Some(rest) = m.strip_prefix("error calling ") {
+                if let Some((func, _)) = rest.split_once(':') {
+                    let site = self
+                        .sites
+                        .iter()
+                        .find(|s| s.func == func && s.tree == entry)
+                        .or_else(|| self.sites.iter().find(|s| s.func == func));
+                    if let Some(s) = site {
+                        return format!(
+                            "template: {}:{}:{}: executing {:?} at <{}>: {m}",
+                            s.parse_name, s.line, s.col, s.tree, s.node
+                        );
+                    }
+                }
+            }
+        }
+        go_exec_message(entry, e)
+    }
+}
+
+fn collect_sites(list: &ListNode, tree: &str, parse_name: &str, src: &str, out: &mut Vec<Site>) {
+    use gotmpl::parse::Node;
+    fn pipe(p: &PipeNode, cx: &mut dyn FnMut(&CommandNode)) {
+        for c in &p.commands {
+            cx(c);
+            for a in &c.args {
+                expr(a, cx);
+            }
+        }
+    }
+    fn expr(e: &Expr, cx: &mut dyn FnMut(&CommandNode)) {
+        match e {
+            Expr::Pipe(_, p) => pipe(p, cx),
+            Expr::Chain(_, inner, _) => expr(inner, cx),
+            _ => {}
+        }
+    }
+    fn walk(l: &ListNode, cx: &mut dyn FnMut(&CommandNode)) {
+        for n in &l.nodes {
+            match n {
+                Node::List(l) => walk(l, cx),
+                Node::Action(a) => pipe(&a.pipe, cx),
+                Node::If(b) | Node::Range(b) | Node::With(b) => {
+                    pipe(&b.pipe, cx);
+                    walk(&b.body, cx);
+                    if let Some(e) = &b.else_body {
+                        walk(e, cx);
+                    }
+                }
+                Node::Template(t) => {
+                    if let Some(p) = &t.pipe {
+                        pipe(p, cx);
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    walk(list, &mut |c: &CommandNode| {
+        if let Some(Expr::Identifier(_, f)) = c.args.first() {
+            let off = c.pos.offset.min(src.len());
+            let line_start = src[..off].rfind('\n').map_or(0, |i| i + 1);
+            out.push(Site {
+                tree: tree.to_string(),
+                parse_name: parse_name.to_string(),
+                func: f.to_string(),
+                line: c.pos.line,
+                col: off - line_start,
+                node: command_string(c),
+            });
+        }
+    });
+}
+
+/// Go's `CommandNode.String()`.
+fn command_string(c: &CommandNode) -> String {
+    c.args.iter().map(expr_string).collect::<Vec<_>>().join(" ")
+}
+
+fn pipe_string(p: &PipeNode) -> String {
+    let mut s = String::new();
+    if !p.decl.is_empty() {
+        s.push_str(&p.decl.iter().map(|d| d.as_str()).collect::<Vec<_>>().join(", "));
+        s.push_str(if p.is_assign { " = " } else { " := " });
+    }
+    s.push_str(&p.commands.iter().map(command_string).collect::<Vec<_>>().join(" | "));
+    s
+}
+
+fn expr_string(e: &Expr) -> String {
+    use gotmpl::parse::Number;
+    let fields = |f: &[gotmpl::parse::SmolStr]| f.iter().map(|x| format!(".{x}")).collect::<String>();
+    match e {
+        Expr::Dot(_) => ".".into(),
+        Expr::Field(_, f) => fields(f),
+        Expr::Variable(_, n, f) => format!("{n}{}", fields(f)),
+        Expr::Identifier(_, n) => n.to_string(),
+        Expr::String(_, s) => format!("{s:?}"),
+        Expr::Number(_, Number::Int(i)) => i.to_string(),
+        Expr::Number(_, Number::Uint(u)) => u.to_string(),
+        Expr::Number(_, Number::Float(f)) => crate::govalue::fmt_float(*f),
+        Expr::Bool(_, b) => b.to_string(),
+        Expr::Nil(_) => "nil".into(),
+        Expr::Pipe(_, p) => format!("({})", pipe_string(p)),
+        Expr::Chain(_, inner, f) => format!("{}{}", expr_string(inner), fields(f)),
     }
 }
 

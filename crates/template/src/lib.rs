@@ -59,6 +59,7 @@ use std::time::SystemTime;
 mod am;
 mod check;
 mod engine;
+mod gofmt;
 pub mod gotime;
 mod govalue;
 mod prom;

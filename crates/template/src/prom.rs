@@ -126,7 +126,8 @@ pub fn humanize_duration(v: f64) -> String {
     }
     if v.abs() >= 1.0 {
         let (sign, v) = if v < 0.0 { ("-", -v) } else { ("", v) };
-        let d = v as i64;
+        // Go converts an out-of-range float to int64 as amd64 does: MinInt64.
+        let d = if v >= i64::MAX as f64 { i64::MIN } else { v as i64 };
         let seconds = d % 60;
         let minutes = (d / 60) % 60;
         let hours = (d / 60 / 60) % 24;
