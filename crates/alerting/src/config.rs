@@ -944,8 +944,7 @@ impl InhibitRuleConfig {
 
 /// A named list of time intervals (`time_intervals:` entry, or a legacy
 /// `mute_time_intervals:` entry).
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields, default)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct NamedTimeInterval {
     pub name: Located<String>,
     pub time_intervals: Vec<TimeInterval>,
@@ -955,6 +954,38 @@ impl NamedTimeInterval {
     /// Is the instant inside any of the intervals?
     pub fn contains(&self, ts: jiff::Timestamp) -> bool {
         self.time_intervals.iter().any(|t| t.contains(ts))
+    }
+
+    fn read<'de, D: Deserializer<'de>>(d: D, what: &str) -> Result<Self, D::Error> {
+        #[derive(Deserialize, Default)]
+        #[serde(deny_unknown_fields, default)]
+        struct Raw {
+            name: Option<Located<String>>,
+            time_intervals: Vec<TimeInterval>,
+        }
+        let r = Raw::deserialize(d)?;
+        match r.name {
+            Some(name) if !name.value.is_empty() => Ok(NamedTimeInterval {
+                name,
+                time_intervals: r.time_intervals,
+            }),
+            _ => Err(D::Error::custom(format!("missing name in {what}"))),
+        }
+    }
+}
+
+struct TimeIntervalItem(NamedTimeInterval);
+struct MuteTimeIntervalItem(NamedTimeInterval);
+
+impl<'de> Deserialize<'de> for TimeIntervalItem {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        NamedTimeInterval::read(d, "time interval").map(TimeIntervalItem)
+    }
+}
+
+impl<'de> Deserialize<'de> for MuteTimeIntervalItem {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        NamedTimeInterval::read(d, "mute time interval").map(MuteTimeIntervalItem)
     }
 }
 
@@ -1008,23 +1039,41 @@ pub struct Receiver {
     /// Labels for querying receivers; always carries `name`.
     #[serde(deserialize_with = "string_map")]
     pub labels: BTreeMap<String, String>,
+    #[serde(deserialize_with = "items")]
     pub discord_configs: Vec<DiscordConfig>,
+    #[serde(deserialize_with = "items")]
     pub email_configs: Vec<EmailConfig>,
+    #[serde(deserialize_with = "items")]
     pub incidentio_configs: Vec<IncidentioConfig>,
+    #[serde(deserialize_with = "items")]
     pub pagerduty_configs: Vec<PagerdutyConfig>,
+    #[serde(deserialize_with = "items")]
     pub slack_configs: Vec<SlackConfig>,
+    #[serde(deserialize_with = "items")]
     pub webhook_configs: Vec<WebhookConfig>,
+    #[serde(deserialize_with = "items")]
     pub opsgenie_configs: Vec<OpsGenieConfig>,
+    #[serde(deserialize_with = "items")]
     pub wechat_configs: Vec<WechatConfig>,
+    #[serde(deserialize_with = "items")]
     pub pushover_configs: Vec<PushoverConfig>,
+    #[serde(deserialize_with = "items")]
     pub victorops_configs: Vec<VictorOpsConfig>,
+    #[serde(deserialize_with = "items")]
     pub sns_configs: Vec<SnsConfig>,
+    #[serde(deserialize_with = "items")]
     pub telegram_configs: Vec<TelegramConfig>,
+    #[serde(deserialize_with = "items")]
     pub webex_configs: Vec<WebexConfig>,
+    #[serde(deserialize_with = "items")]
     pub msteams_configs: Vec<MsTeamsConfig>,
+    #[serde(deserialize_with = "items")]
     pub msteamsv2_configs: Vec<MsTeamsV2Config>,
+    #[serde(deserialize_with = "items")]
     pub jira_configs: Vec<JiraConfig>,
+    #[serde(deserialize_with = "items")]
     pub rocketchat_configs: Vec<RocketchatConfig>,
+    #[serde(deserialize_with = "items")]
     pub mattermost_configs: Vec<MattermostConfig>,
     // Receiver kinds Bongsu will add beyond Alertmanager. Named here so a
     // file written for a later Bongsu fails with a clear message instead of
@@ -1035,6 +1084,85 @@ pub struct Receiver {
     #[serde(deserialize_with = "reserved_http")]
     #[doc(hidden)]
     pub http_configs: (),
+}
+
+/// An integration list entry. A null entry (`- ` with nothing after it) is
+/// an error for most kinds; Slack, OpsGenie, WeChat and Rocket.Chat read it
+/// as an entry with every field at its default, as Alertmanager does (the
+/// global checks then report what is missing).
+trait ListItem: Default {
+    const MISSING: Option<&'static str>;
+}
+
+impl ListItem for DiscordConfig {
+    const MISSING: Option<&'static str> = Some("missing discord config");
+}
+impl ListItem for EmailConfig {
+    const MISSING: Option<&'static str> = Some("missing email config");
+}
+impl ListItem for IncidentioConfig {
+    const MISSING: Option<&'static str> = Some("missing incidentio config");
+}
+impl ListItem for PagerdutyConfig {
+    const MISSING: Option<&'static str> = Some("missing pagerduty config");
+}
+impl ListItem for SlackConfig {
+    const MISSING: Option<&'static str> = None;
+}
+impl ListItem for WebhookConfig {
+    const MISSING: Option<&'static str> = Some("missing webhook config");
+}
+impl ListItem for OpsGenieConfig {
+    const MISSING: Option<&'static str> = None;
+}
+impl ListItem for WechatConfig {
+    const MISSING: Option<&'static str> = None;
+}
+impl ListItem for PushoverConfig {
+    const MISSING: Option<&'static str> = Some("missing pushover config");
+}
+impl ListItem for VictorOpsConfig {
+    const MISSING: Option<&'static str> = Some("missing victorops config");
+}
+impl ListItem for SnsConfig {
+    const MISSING: Option<&'static str> = Some("missing sns config");
+}
+impl ListItem for TelegramConfig {
+    const MISSING: Option<&'static str> = Some("missing telegram config");
+}
+impl ListItem for WebexConfig {
+    const MISSING: Option<&'static str> = Some("missing webex config");
+}
+impl ListItem for MsTeamsConfig {
+    const MISSING: Option<&'static str> = Some("missing msteams config");
+}
+impl ListItem for MsTeamsV2Config {
+    const MISSING: Option<&'static str> = Some("missing msteamsv2 config");
+}
+impl ListItem for JiraConfig {
+    const MISSING: Option<&'static str> = Some("missing jira config");
+}
+impl ListItem for RocketchatConfig {
+    const MISSING: Option<&'static str> = None;
+}
+impl ListItem for MattermostConfig {
+    const MISSING: Option<&'static str> = Some("missing mattermost config");
+}
+
+fn items<'de, D, T>(d: D) -> Result<Vec<T>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de> + ListItem,
+{
+    let v: Option<Vec<Option<T>>> = Option::deserialize(d)?;
+    v.unwrap_or_default()
+        .into_iter()
+        .map(|x| match (x, T::MISSING) {
+            (Some(x), _) => Ok(x),
+            (None, Some(m)) => Err(D::Error::custom(m)),
+            (None, None) => Ok(T::default()),
+        })
+        .collect()
 }
 
 /// Receiver kinds of Alertmanager 0.34, as their `*_configs` keys.
@@ -1187,8 +1315,8 @@ struct RawConfig {
     inhibit_rules: Vec<InhibitRuleConfig>,
     receivers: Vec<Receiver>,
     templates: Vec<String>,
-    mute_time_intervals: Vec<NamedTimeInterval>,
-    time_intervals: Vec<NamedTimeInterval>,
+    mute_time_intervals: Vec<MuteTimeIntervalItem>,
+    time_intervals: Vec<TimeIntervalItem>,
     tracing: TracingConfig,
     event_recorder: Option<Opaque>,
 }
@@ -1321,16 +1449,17 @@ impl Config {
             ));
         }
         check_receivers(&route, &names).map_err(|(p, m)| invalid(p, m))?;
+        let mute_time_intervals: Vec<NamedTimeInterval> =
+            raw.mute_time_intervals.into_iter().map(|t| t.0).collect();
+        let time_intervals: Vec<NamedTimeInterval> =
+            raw.time_intervals.into_iter().map(|t| t.0).collect();
         let mut ti_names = HashSet::new();
         for (list, what) in [
-            (&raw.mute_time_intervals, "mute time interval"),
-            (&raw.time_intervals, "time interval"),
+            (&mute_time_intervals, "mute time interval"),
+            (&time_intervals, "time interval"),
         ] {
             for t in list {
                 let pos = (t.name.line, t.name.column);
-                if t.name.value.is_empty() {
-                    return Err(invalid(pos, format!("missing name in {what}")));
-                }
                 if !ti_names.insert(t.name.value.clone()) {
                     return Err(invalid(
                         pos,
@@ -1352,8 +1481,8 @@ impl Config {
             inhibit_rules: raw.inhibit_rules,
             receivers,
             templates: raw.templates,
-            mute_time_intervals: raw.mute_time_intervals,
-            time_intervals: raw.time_intervals,
+            mute_time_intervals,
+            time_intervals,
             tracing: raw.tracing,
             event_recorder: raw.event_recorder,
         })
@@ -1690,7 +1819,8 @@ mod tests {
             (&format!("route:\n  receiver: a\n  active_time_intervals: [x]\n{RCV}"), "root route must not have any active time intervals"),
             (&format!("route:\n  receiver: a\n{RCV}time_intervals:\n  - name: t\n  - name: t\n"), "am.yml:8:11: time interval \"t\" is not unique"),
             (&format!("route:\n  receiver: a\n{RCV}mute_time_intervals:\n  - name: t\ntime_intervals:\n  - name: t\n"), "time interval \"t\" is not unique"),
-            (&format!("route:\n  receiver: a\n{RCV}time_intervals:\n  - time_intervals: []\n"), "missing name in time interval"),
+            (&format!("route:\n  receiver: a\n{RCV}time_intervals:\n  - time_intervals: []\n"), "am.yml:7:5: missing name in time interval"),
+            (&format!("route:\n  receiver: a\n{RCV}mute_time_intervals:\n  - name:\n"), "am.yml:7:5: missing name in mute time interval"),
             (&format!("global:\n  smtp_from: x@y\n  opsgenie_api_key: k\n  opsgenie_api_key_file: f\nroute:\n  receiver: a\n{RCV}"), "am.yml:3:3: at most one of opsgenie_api_key & opsgenie_api_key_file must be configured"),
             (&format!("route:\n  receiver: a\n{RCV}    email_configs:\n      - to: x@y\n"), "am.yml:5:11: no global SMTP smarthost set"),
             (&format!("global:\n  smtp_smarthost: h:25\nroute:\n  receiver: a\n{RCV}    email_configs:\n      - to: x@y\n"), "no global SMTP from set"),
@@ -1740,6 +1870,97 @@ mod tests {
             let e = err(text);
             assert!(e.contains(want), "{text}\n got: {e}\nwant: {want}");
             assert!(!e.contains('\n'), "{e}");
+        }
+    }
+
+    // Alertmanager's TestEmptyConfigOfIntegration (our own table).
+    #[test]
+    fn null_integration_entries() {
+        for (kind, want) in [
+            ("discord_configs", "missing discord config"),
+            ("email_configs", "missing email config"),
+            ("incidentio_configs", "missing incidentio config"),
+            ("pagerduty_configs", "missing pagerduty config"),
+            ("webhook_configs", "missing webhook config"),
+            ("pushover_configs", "missing pushover config"),
+            ("victorops_configs", "missing victorops config"),
+            ("sns_configs", "missing sns config"),
+            ("telegram_configs", "missing telegram config"),
+            ("webex_configs", "missing webex config"),
+            ("msteams_configs", "missing msteams config"),
+            ("msteamsv2_configs", "missing msteamsv2 config"),
+            ("jira_configs", "missing jira config"),
+            ("mattermost_configs", "missing mattermost config"),
+            (
+                "slack_configs",
+                "no Slack API URL nor App token set either inline or in a file",
+            ),
+            (
+                "opsgenie_configs",
+                "no global OpsGenie API Key set either inline or in a file",
+            ),
+            (
+                "wechat_configs",
+                "no global Wechat Api Secret set either inline or in a file",
+            ),
+            (
+                "rocketchat_configs",
+                "no global Rocketchat TokenID set either inline or in a file",
+            ),
+        ] {
+            let text = format!(
+                "global:\nroute:\n  receiver: 'test-receiver'\nreceivers:\n- name: 'test-receiver'\n  {kind}:\n  -\n"
+            );
+            let e = err(&text);
+            assert!(e.contains(want), "{kind}: {e}");
+        }
+    }
+
+    // Cases of Alertmanager's config tests (our own table).
+    #[test]
+    fn upstream_config_cases() {
+        // group_by and route label names follow the default (UTF-8) mode of
+        // the 0.34 binary: any non-empty name is valid.
+        assert!(Config::parse("route:\n  group_by: ['-x-']\n  receiver: a\n  labels: {'-y-': v}\nreceivers:\n- name: a\n", "am.yml").is_ok());
+        let c = Config::parse(
+            "route:\n  receiver: team-X-slack\nreceivers:\n- name: 'team-X-slack'\n  labels:\n    owning-team: team-X-slack\n    kind: heartbeat\n",
+            "am.yml",
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            c.receivers[0].labels.get("owning-team").map(String::as_str),
+            Some("team-X-slack")
+        );
+        assert_eq!(
+            c.receivers[0].labels.get("name").map(String::as_str),
+            Some("team-X-slack")
+        );
+        // an empty group_by overrides the parent's
+        let c = Config::parse(
+            "route:\n  receiver: a\n  group_by: [alertname]\n  routes:\n  - group_by: []\nreceivers:\n- name: a\n",
+            "am.yml",
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(c.route.routes[0].group_by, Some(vec![]));
+        assert!(c.route_tree().routes[0].opts.group_by.is_empty());
+        // HostPort forms
+        assert_eq!(
+            HostPort::parse(":25").map(|h| (h.host, h.port)),
+            Ok((String::new(), "25".into()))
+        );
+        assert_eq!(
+            HostPort::parse("[fd12:3456:789a::1]:25").map(|h| h.host),
+            Ok("fd12:3456:789a::1".to_string())
+        );
+        // templated webhook URLs are not checked as URLs
+        for (url, ok) in [
+            ("http://example.com/webhook", true),
+            ("https://{{ .GroupLabels.env }}.example.com/hook", true),
+            ("not a url", false),
+            ("<secret>", true),
+        ] {
+            let text = format!("route:\n  receiver: a\nreceivers:\n- name: a\n  webhook_configs:\n  - url: '{url}'\n");
+            assert_eq!(Config::parse(&text, "am.yml").is_ok(), ok, "{url}");
         }
     }
 
