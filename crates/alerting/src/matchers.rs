@@ -1036,4 +1036,110 @@ mod tests {
         assert!(!m(Regexp, "b", "x.y").matches_labels(&l));
         assert!(m(NotRegexp, "b", "x.y").matches_labels(&l));
     }
+
+    // Alertmanager's matcher compliance cases (our own table): input, the
+    // matchers, the classic parser's error, and whether the case is one
+    // where only the classic parser gives that result.
+    #[rustfmt::skip]
+    const COMPLIANCE: &[(&str, &[(MatchType, &str, &str)], &str, bool)] = &[
+        ("{}", &[], "", false),
+        ("{foo='}", &[(Equal, "foo", "'")], "", true),
+        ("{foo=`}", &[(Equal, "foo", "`")], "", true),
+        ("{foo=\\n}", &[(Equal, "foo", "\n")], "", true),
+        ("{foo=bar\\n}", &[(Equal, "foo", "bar\n")], "", true),
+        ("{foo=\\t}", &[(Equal, "foo", "\\t")], "", true),
+        ("{foo=bar\\t}", &[(Equal, "foo", "bar\\t")], "", true),
+        ("{foo=bar\\}", &[(Equal, "foo", "bar\\")], "", true),
+        ("{foo=bar\\\\}", &[(Equal, "foo", "bar\\")], "", true),
+        ("{foo=\\\"}", &[(Equal, "foo", "\"")], "", true),
+        ("{foo=bar\\\"}", &[(Equal, "foo", "bar\"")], "", true),
+        ("{foo=bar}", &[(Equal, "foo", "bar")], "", false),
+        ("{foo=\"bar\"}", &[(Equal, "foo", "bar")], "", false),
+        ("{foo=~bar.*}", &[(Regexp, "foo", "bar.*")], "", false),
+        ("{foo=~\"bar.*\"}", &[(Regexp, "foo", "bar.*")], "", false),
+        ("{foo!=bar}", &[(NotEqual, "foo", "bar")], "", false),
+        ("{foo!=\"bar\"}", &[(NotEqual, "foo", "bar")], "", false),
+        ("{foo!~bar.*}", &[(NotRegexp, "foo", "bar.*")], "", false),
+        ("{foo!~\"bar.*\"}", &[(NotRegexp, "foo", "bar.*")], "", false),
+        ("{foo=\"bar\", baz!=\"quux\"}", &[(Equal, "foo", "bar"), (NotEqual, "baz", "quux")], "", false),
+        ("{foo=\"bar\", baz!~\"quux.*\"}", &[(Equal, "foo", "bar"), (NotRegexp, "baz", "quux.*")], "", false),
+        ("{foo=\"bar\",baz!~\".*quux\", derp=\"wat\"}", &[(Equal, "foo", "bar"), (NotRegexp, "baz", ".*quux"), (Equal, "derp", "wat")], "", false),
+        ("{foo=\"bar\", baz!=\"quux\", derp=\"wat\"}", &[(Equal, "foo", "bar"), (NotEqual, "baz", "quux"), (Equal, "derp", "wat")], "", false),
+        ("{foo=\"bar\", baz!~\".*quux.*\", derp=\"wat\"}", &[(Equal, "foo", "bar"), (NotRegexp, "baz", ".*quux.*"), (Equal, "derp", "wat")], "", false),
+        ("{foo=\"bar\", instance=~\"some-api.*\"}", &[(Equal, "foo", "bar"), (Regexp, "instance", "some-api.*")], "", false),
+        ("{foo=\"\"}", &[(Equal, "foo", "")], "", false),
+        ("{foo=\"bar,quux\", job=\"job1\"}", &[(Equal, "foo", "bar,quux"), (Equal, "job", "job1")], "", false),
+        ("{foo = \"bar\", dings != \"bums\", }", &[(Equal, "foo", "bar"), (NotEqual, "dings", "bums")], "", false),
+        ("foo=bar,dings!=bums", &[(Equal, "foo", "bar"), (NotEqual, "dings", "bums")], "", false),
+        ("{quote=\"She said: \\\"Hi, ladies! That's gender-neutral…\\\"\"}", &[(Equal, "quote", "She said: \"Hi, ladies! That's gender-neutral…\"")], "", false),
+        ("statuscode=~\"5..\"", &[(Regexp, "statuscode", "5..")], "", false),
+        ("tricky=~~~", &[(Regexp, "tricky", "~~")], "", true),
+        ("trickier==\\\\=\\=\\\"", &[(Equal, "trickier", "=\\=\\=\"")], "", true),
+        ("contains_quote != \"\\\"\" , contains_comma !~ \"foo,bar\" , ", &[(NotEqual, "contains_quote", "\""), (NotRegexp, "contains_comma", "foo,bar")], "", false),
+        ("{foo=bar}}", &[(Equal, "foo", "bar}")], "", true),
+        ("{foo=bar}},}", &[(Equal, "foo", "bar}}")], "", true),
+        ("{foo=,bar=}}", &[(Equal, "foo", ""), (Equal, "bar", "}")], "", true),
+        ("job=", &[(Equal, "job", "")], "", true),
+        ("{name-with-dashes = \"bar\"}", &[(Equal, "name-with-dashes", "bar")], "", false),
+        ("{,}", &[], "bad matcher format: ", false),
+        ("job=\"value", &[], "matcher value contains unescaped double quote: \"value", false),
+        ("job=value\"", &[], "matcher value contains unescaped double quote: value\"", false),
+        ("trickier==\\\\=\\=\\\"\"", &[], "matcher value contains unescaped double quote: =\\\\=\\=\\\"\"", false),
+        ("contains_unescaped_quote = foo\"bar", &[], "matcher value contains unescaped double quote: foo\"bar", false),
+        ("{foo=~\"invalid[regexp\"}", &[], "error parsing regexp: missing closing ]: `[regexp)$`", false),
+        ("\"{foo=\\\"bar\"}", &[], "bad matcher format: \"{foo=\\\"bar\"", false),
+        ("\"foo=\\\"bar\"", &[], "bad matcher format: \"foo=\\\"bar\"", false),
+        ("\"foo=\\\"bar\\\"\"", &[], "bad matcher format: \"foo=\\\"bar\\\"\"", false),
+        ("\"foo=\\\"bar\\\"", &[], "bad matcher format: \"foo=\\\"bar\\\"", false),
+        ("\"{foo=\\\"bar\\\"}\"", &[], "bad matcher format: \"{foo=\\\"bar\\\"}\"", false),
+        ("\"foo=\"bar\"\"", &[], "bad matcher format: \"foo=\"bar\"\"", false),
+        ("{{foo=", &[], "bad matcher format: {foo=", false),
+        ("{foo=", &[(Equal, "foo", "")], "", true),
+        ("{foo=}b", &[(Equal, "foo", "}b")], "", true),
+    ];
+
+    #[test]
+    fn compliance() {
+        for (input, want, err, classic_only) in COMPLIANCE {
+            let want: Vec<Matcher> = want.iter().map(|(t, n, v)| m(*t, n, v)).collect();
+            if !*classic_only {
+                // The UTF-8 parser: same matchers, or an error.
+                let got = parse_matchers_utf8(input);
+                if err.is_empty() {
+                    assert_eq!(
+                        got.unwrap_or_else(|e| panic!("{input}: {e}")),
+                        want,
+                        "{input}"
+                    );
+                    assert_eq!(parse_matchers(input).expect("fallback"), want, "{input}");
+                } else {
+                    assert!(got.is_err(), "{input}");
+                }
+            }
+            // The classic parser, whose results and messages these are.
+            let got = parse_matchers_classic(input);
+            if err.is_empty() {
+                if input.contains("name-with-dashes") {
+                    assert!(got.is_err(), "{input}");
+                    continue;
+                }
+                assert_eq!(
+                    got.unwrap_or_else(|e| panic!("{input}: {e}")),
+                    want,
+                    "{input}"
+                );
+                if *classic_only {
+                    // what the default mode falls back to
+                    assert_eq!(parse_matchers(input).expect("fallback"), want, "{input}");
+                }
+            } else {
+                let e = got.expect_err(input).to_string();
+                if err.starts_with("error parsing regexp") {
+                    assert!(e.starts_with("error parsing regexp"), "{input}: {e}");
+                } else {
+                    assert_eq!(&e, err, "{input}");
+                }
+            }
+        }
+    }
 }

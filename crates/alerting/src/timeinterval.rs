@@ -636,4 +636,128 @@ mod tests {
             ])
         );
     }
+
+    // Cases of Alertmanager's timeinterval tests (our own table).
+    #[test]
+    fn upstream_cases() {
+        let cases: &[(&str, &[&str], &[&str])] = &[
+            (
+                "times: [{start_time: '09:00', end_time: '17:00'}]\nweekdays: ['monday:friday']\n",
+                &["2020-05-04T15:04:00Z", "2020-05-05T10:04:00Z", "2020-06-09T09:04:00Z"],
+                &["2020-05-03T15:04:00Z", "2020-05-04T08:59:00Z", "2020-05-05T05:00:00Z"],
+            ),
+            (
+                "days_of_month: ['4:6']\nmonths: [april]\nyears: ['2020']\n",
+                &["2020-04-04T15:04:00Z", "2020-04-05T00:00:00Z", "2020-04-06T23:05:00Z"],
+                &["2018-05-03T15:04:00Z", "2020-04-03T23:59:00Z", "2020-06-04T23:59:00Z", "2019-04-06T23:59:00Z", "2020-04-07T00:00:00Z"],
+            ),
+            (
+                "days_of_month: ['-3:-1']\n",
+                &["2020-01-31T15:04:00Z", "2020-01-30T15:04:00Z", "2020-01-29T15:04:00Z", "2020-06-30T00:00:00Z", "2020-02-29T23:05:00Z"],
+                &["2018-05-03T15:04:00Z", "2020-01-27T15:04:00Z", "2020-04-03T23:59:00Z", "2020-06-04T23:59:00Z", "2020-03-01T00:00:00Z"],
+            ),
+            (
+                "times: [{start_time: '09:00', end_time: '17:00'}]\nweekdays: ['monday:friday']\nlocation: Australia/Sydney\n",
+                &["2021-04-06T03:00:00Z"],
+                &["2021-04-06T13:00:00Z"],
+            ),
+            (
+                // daylight saving time in Sydney (+11:00)
+                "times: [{start_time: '09:00', end_time: '17:00'}]\nweekdays: ['monday:friday']\nmonths: [november]\nlocation: Australia/Sydney\n",
+                &["2021-10-31T22:00:00Z", "2021-10-31T22:00:00Z"],
+                &["2021-10-31T21:00:00Z"],
+            ),
+        ];
+        for (yaml, inside, outside) in cases {
+            let t = ti(yaml);
+            for p in inside.iter() {
+                assert!(t.contains(at(p)), "{yaml} at {p}");
+            }
+            for p in outside.iter() {
+                assert!(!t.contains(at(p)), "{yaml} at {p}");
+            }
+        }
+        // Out-of-range days are clamped to the month (a range the parser
+        // would refuse, built directly as Alertmanager's test does).
+        let t = TimeInterval {
+            months: Some(vec![InclusiveRange { begin: 6, end: 6 }]),
+            days_of_month: Some(vec![InclusiveRange {
+                begin: -31,
+                end: 31,
+            }]),
+            ..TimeInterval::default()
+        };
+        for (p, want) in [
+            ("2020-06-30T00:00:00Z", true),
+            ("2020-06-01T00:00:00Z", true),
+            ("2020-05-31T00:00:00Z", false),
+            ("2020-07-01T00:00:00Z", false),
+        ] {
+            assert_eq!(t.contains(at(p)), want, "{p}");
+        }
+        let all = TimeInterval::default();
+        assert!(all.contains(at("2006-01-02T15:04:00Z")));
+        for (yaml, want) in [
+            (
+                "times: [{start_time: '01:99', end_time: '23:59'}]",
+                "couldn't parse timestamp 01:99, invalid format",
+            ),
+            (
+                "times: [{start_time: '00:00', end_time: '99:99'}]",
+                "couldn't parse timestamp 99:99, invalid format",
+            ),
+            (
+                "times: [{start_time: '17:31', end_time: '17:31'}]",
+                "start time cannot be equal or greater than end time",
+            ),
+            (
+                "weekdays: ['blurgsday:flurgsday']",
+                "blurgsday is not a valid weekday",
+            ),
+            ("weekdays: ['1:3']", "1 is not a valid weekday"),
+            ("weekdays: ['-2:-1']", "-2 is not a valid weekday"),
+            (
+                "days_of_month: ['-50:-20']",
+                "-50 is not a valid day of the month: out of range",
+            ),
+            (
+                "days_of_month: ['1:50']",
+                "50 is not a valid day of the month: out of range",
+            ),
+            (
+                "days_of_month: ['-15:5']",
+                "end day must be negative if start day is negative",
+            ),
+            (
+                "days_of_month: ['10:-25']",
+                "end day -25 is always before start day 10",
+            ),
+            ("months: ['martius:june']", "martius is not a valid month"),
+            ("months: ['march:junius']", "junius is not a valid month"),
+            (
+                "months: ['december:january']",
+                "end month january is before start month december",
+            ),
+        ] {
+            let e = serde_saphyr::from_str::<TimeInterval>(yaml)
+                .expect_err(yaml)
+                .to_string();
+            assert!(e.contains(want), "{yaml}: {e}");
+        }
+        for ok in [
+            "days_of_month: ['1:-1']",
+            "months: ['January:december']",
+            "years: ['2020:2022']",
+        ] {
+            assert!(serde_saphyr::from_str::<TimeInterval>(ok).is_ok(), "{ok}");
+        }
+        let t = ti("times: [{start_time: '01:35', end_time: '17:39'}]");
+        assert_eq!(
+            t.times,
+            Some(vec![TimeRange {
+                start_minute: 95,
+                end_minute: 1059
+            }])
+        );
+    }
 }
