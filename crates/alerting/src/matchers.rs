@@ -1040,8 +1040,14 @@ mod tests {
     // Alertmanager's matcher compliance cases (our own table): input, the
     // matchers, the classic parser's error, and whether the case is one
     // where only the classic parser gives that result.
+    type Case = (
+        &'static str,
+        &'static [(MatchType, &'static str, &'static str)],
+        &'static str,
+        bool,
+    );
     #[rustfmt::skip]
-    const COMPLIANCE: &[(&str, &[(MatchType, &str, &str)], &str, bool)] = &[
+    const COMPLIANCE: &[Case] = &[
         ("{}", &[], "", false),
         ("{foo='}", &[(Equal, "foo", "'")], "", true),
         ("{foo=`}", &[(Equal, "foo", "`")], "", true),
