@@ -37,6 +37,11 @@ pub enum Command {
         #[command(subcommand)]
         cmd: CheckCmd,
     },
+    /// Unit tests for rules (promtool's `test rules` file format).
+    Test {
+        #[command(subcommand)]
+        cmd: TestCmd,
+    },
     /// Query a running Bongsu or Prometheus over its HTTP API.
     Query(QueryArgs),
     /// Offline TSDB tools.
@@ -54,6 +59,38 @@ pub enum CheckCmd {
     Config {
         #[arg(required = true)]
         files: Vec<PathBuf>,
+    },
+    /// Check rule files like `promtool check rules`: syntax, PromQL, templates, duplicate rules.
+    Rules {
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// Accept unknown fields in rule groups and rules.
+        #[arg(long = "ignore-unknown-fields")]
+        ignore_unknown_fields: bool,
+        /// Linting checks: duplicate-rules, all or none.
+        #[arg(long = "lint", default_value = "duplicate-rules")]
+        lint: String,
+        /// Make lint findings fail the check (exit code 3).
+        #[arg(long = "lint-fatal")]
+        lint_fatal: bool,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum TestCmd {
+    /// Run rule unit-test files: input series, rules evaluated in simulated time, expected alerts and query results.
+    Rules {
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// Only run test groups whose name matches this regular expression (repeatable).
+        #[arg(long = "run")]
+        run: Vec<String>,
+        /// Accept unknown fields in the rule files.
+        #[arg(long = "ignore-unknown-fields")]
+        ignore_unknown_fields: bool,
+        /// PromQL features to enable, as `bongsu run --enable-feature`.
+        #[arg(long = "enable-feature", value_delimiter = ',')]
+        enable_feature: Vec<String>,
     },
 }
 
@@ -135,6 +172,15 @@ pub struct RunArgs {
     #[arg(long = "query.lookback-delta", default_value = "5m")]
     pub lookback_delta: String,
     /// Comma-separated feature names to enable (Prometheus' names, e.g. promql-experimental-functions).
+    /// Minimum time to wait before re-sending an alert to an Alertmanager.
+    #[arg(long = "rules.alert.resend-delay", default_value = "1m")]
+    pub rules_resend_delay: String,
+    /// Max time to tolerate a Bongsu outage when restoring the 'for' state of alerts.
+    #[arg(long = "rules.alert.for-outage-tolerance", default_value = "1h")]
+    pub rules_outage_tolerance: String,
+    /// Minimum duration between an alert's restored 'for' state and it firing.
+    #[arg(long = "rules.alert.for-grace-period", default_value = "10m")]
+    pub rules_grace_period: String,
     #[arg(long = "enable-feature", value_delimiter = ',')]
     pub enable_feature: Vec<String>,
     /// Only log messages with the given severity or above: debug, info, warn, error.

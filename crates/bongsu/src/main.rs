@@ -1,8 +1,8 @@
 //! `bongsu` — one binary that scrapes, stores and answers PromQL over the
 //! Prometheus HTTP API.
 //!
-//! Subcommands: `run` (the server), `check config`, `query instant|range`,
-//! `tsdb create-blocks-from openmetrics`, `version`.
+//! Subcommands: `run` (the server), `check config|rules`, `test rules`,
+//! `query instant|range`, `tsdb create-blocks-from openmetrics`, `version`.
 #![forbid(unsafe_code)]
 
 mod backfill;
@@ -11,11 +11,12 @@ mod cli;
 mod defaults;
 mod logging;
 mod query;
+mod rules;
 mod run;
 mod selfmetrics;
 
 use clap::Parser;
-use cli::{CheckCmd, Cli, Command, TsdbCmd};
+use cli::{CheckCmd, Cli, Command, TestCmd, TsdbCmd};
 use std::process::ExitCode;
 
 // mimalloc: glibc malloc spent over half of ingest CPU in malloc/free/consolidate
@@ -46,6 +47,18 @@ fn main() -> ExitCode {
             Ok(())
         }
         Command::Check { cmd: CheckCmd::Config { files } } => check::check_config(&files),
+        Command::Check { cmd: CheckCmd::Rules { files, ignore_unknown_fields, lint, lint_fatal } } => {
+            match check::check_rules(&files, ignore_unknown_fields, &lint, lint_fatal) {
+                Ok(code) => return code,
+                Err(e) => Err(e),
+            }
+        }
+        Command::Test { cmd: TestCmd::Rules { files, run, ignore_unknown_fields, enable_feature } } => {
+            match check::test_rules(&files, &run, ignore_unknown_fields, enable_feature) {
+                Ok(code) => return code,
+                Err(e) => Err(e),
+            }
+        }
         Command::Query(q) => query::query(q),
         Command::Tsdb { cmd: TsdbCmd::CreateBlocksFrom { max_block_duration, quiet, cmd } } => backfill::run(cmd, &max_block_duration, quiet),
     };

@@ -59,6 +59,7 @@ struct Runtime {
     storage_path: PathBuf,
     config_file: String,
     engine: Arc<Engine>,
+    rules: Arc<bongsu_rules::manager::Manager>,
 }
 
 fn unix_secs(t: SystemTime) -> f64 {
@@ -105,9 +106,19 @@ fn flags_map(a: &RunArgs) -> BTreeMap<String, String> {
     m.insert("query.max-concurrency".into(), a.query_max_concurrency.to_string());
     m.insert("query.lookback-delta".into(), a.lookback_delta.clone());
     m.insert("enable-feature".into(), a.enable_feature.join(","));
+    m.insert("rules.alert.resend-delay".into(), a.rules_resend_delay.clone());
+    m.insert("rules.alert.for-outage-tolerance".into(), a.rules_outage_tolerance.clone());
+    m.insert("rules.alert.for-grace-period".into(), a.rules_grace_period.clone());
     m.insert("log.level".into(), a.log_level.clone());
     m.insert("log.format".into(), format!("{:?}", a.log_format).to_lowercase());
     m
+}
+
+/// Prometheus' default `--web.external-url`: `http://<hostname>:<port>`.
+fn default_external_url(listen: &str) -> String {
+    let port = listen.rsplit(':').next().unwrap_or("9090");
+    let host = hostname::get().ok().and_then(|h| h.into_string().ok()).unwrap_or_else(|| "localhost".into());
+    format!("http://{host}:{port}")
 }
 
 fn normalize_listen(addr: &str) -> String {
@@ -179,7 +190,22 @@ async fn serve(args: RunArgs) -> anyhow::Result<()> {
         config_yaml: RwLock::new(yaml),
         external_labels: RwLock::new(Labels::from_pairs(cfg.global.external_labels.clone())),
     });
+    let (rules_cfg, rule_files) = crate::rules::load(&cfg).map_err(|e| anyhow::anyhow!("loading rule files:\n{e}"))?;
     scrape.apply_config(&cfg).await.map_err(|e| anyhow::anyhow!("applying configuration: {e}"))?;
+    let external_url = args.external_url.clone().unwrap_or_else(|| default_external_url(&listen));
+    let rules = Arc::new(bongsu_rules::manager::Manager::new(bongsu_rules::manager::ManagerOptions {
+        engine: engine.clone(),
+        queryable: db.clone(),
+        appendable: db.clone(),
+        templater: Arc::new(crate::rules::GoTemplates),
+        notifier: Some(Arc::new(crate::rules::LogNotifier)),
+        external_url,
+        resend_delay: parse_duration(&args.rules_resend_delay).with_context(|| "--rules.alert.resend-delay")?,
+        outage_tolerance: parse_duration(&args.rules_outage_tolerance).with_context(|| "--rules.alert.for-outage-tolerance")?,
+        for_grace_period: parse_duration(&args.rules_grace_period).with_context(|| "--rules.alert.for-grace-period")?,
+    }));
+    rules.update(&rules_cfg, rule_files);
+    tracing::info!(files = rules_cfg.files.len(), groups = rules.groups().len(), "rules loaded");
 
     let runtime = Arc::new(Runtime {
         db: db.clone(),
@@ -190,6 +216,7 @@ async fn serve(args: RunArgs) -> anyhow::Result<()> {
         storage_path: args.tsdb_path.clone(),
         config_file: args.config_file.as_ref().map(|p| p.display().to_string()).unwrap_or_default(),
         engine: engine.clone(),
+        rules: rules.clone(),
     });
 
     // One reload path for SIGHUP and /-/reload; serialised so two reloads never interleave.
@@ -198,16 +225,21 @@ async fn serve(args: RunArgs) -> anyhow::Result<()> {
         let source = source.clone();
         let scrape = scrape.clone();
         let reload = reload.clone();
+        let rules = rules.clone();
         move || {
             let source = source.clone();
             let scrape = scrape.clone();
             let reload = reload.clone();
+            let rules = rules.clone();
             let lock = reload_lock.clone();
             async move {
                 let _g = lock.lock().await;
                 let res = async {
                     let (cfg, yaml) = source.load()?;
+                    // Everything is checked before anything changes.
+                    let (rules_cfg, rule_files) = crate::rules::load(&cfg).map_err(|e| format!("loading rule files: {e}"))?;
                     scrape.apply_config(&cfg).await.map_err(|e| e.to_string())?;
+                    rules.update(&rules_cfg, rule_files);
                     *reload.config_yaml.write() = yaml;
                     *reload.external_labels.write() = Labels::from_pairs(cfg.global.external_labels.clone());
                     Ok::<(), String>(())
@@ -301,6 +333,7 @@ async fn serve(args: RunArgs) -> anyhow::Result<()> {
     let _ = stop_tx.send(());
     hup.abort();
     maintenance.abort();
+    rules.stop();
     scrape.stop().await;
     let _ = tokio::time::timeout(Duration::from_secs(10), server).await;
     let db2 = db.clone();
@@ -388,6 +421,20 @@ impl RuntimeView for Runtime {
         })
     }
 
+    fn rules(&self, f: &bongsu_web::RulesQuery) -> serde_json::Value {
+        self.rules.rules_json(&bongsu_rules::manager::RulesFilter {
+            kind: f.kind.clone(),
+            rule_names: f.rule_names.clone(),
+            group_names: f.group_names.clone(),
+            files: f.files.clone(),
+            exclude_alerts: f.exclude_alerts,
+        })
+    }
+
+    fn alerts(&self) -> serde_json::Value {
+        self.rules.alerts_json()
+    }
+
     fn build_info(&self) -> serde_json::Value {
         serde_json::json!({
             "version": crate::cli::VERSION,
@@ -437,7 +484,7 @@ impl RuntimeView for Runtime {
         crate::selfmetrics::scrape_metrics(&mut m, &self.scrape);
         m.gauge("prometheus_engine_query_max_samples", "Maximum samples a query may load (--query.max-samples).", self.engine.opts.max_samples as f64);
         process_metrics(&mut m, unix_secs(self.start_time));
-        m.finish()
+        m.finish() + &self.rules.metrics_text()
     }
 }
 

@@ -10,6 +10,7 @@ pub mod duration;
 pub mod labels;
 pub mod matcher;
 pub mod storage;
+pub mod timefmt;
 pub mod value;
 
 pub use labels::{Label, Labels, LabelsBuilder, METRIC_NAME};

@@ -11,6 +11,7 @@ pub mod functions;
 pub mod memstore;
 pub mod parser;
 pub mod printer;
+pub mod seriesdesc;
 
 pub use ast::Expr;
 pub use engine::{Engine, EngineOptions, QueryError, QueryResult, Value};

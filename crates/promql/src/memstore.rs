@@ -3,12 +3,50 @@
 use bongsu_model::storage::{Queryable, SelectHints, Series, StorageError};
 use bongsu_model::{Labels, Matcher, Sample};
 use std::collections::BTreeMap;
-use std::sync::RwLock;
+use std::sync::{Arc, RwLock};
 
 /// A simple in-memory series store.
 #[derive(Debug, Default)]
 pub struct MemStore {
-    series: RwLock<BTreeMap<Labels, Vec<Sample>>>,
+    series: Arc<RwLock<BTreeMap<Labels, Vec<Sample>>>>,
+}
+
+/// Writes into a [`MemStore`] (rule results in `test rules`); a batch
+/// becomes visible at commit. Samples at an existing time replace it.
+struct MemAppender {
+    series: Arc<RwLock<BTreeMap<Labels, Vec<Sample>>>>,
+    batch: Vec<(Labels, Sample)>,
+}
+
+impl bongsu_model::storage::Appender for MemAppender {
+    fn append(&mut self, labels: &Labels, t: i64, v: f64) -> Result<(), bongsu_model::storage::AppendError> {
+        self.batch.push((labels.clone(), Sample { t, v }));
+        Ok(())
+    }
+    fn commit(self: Box<Self>) -> Result<(), StorageError> {
+        let mut g = match self.series.write() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        };
+        for (l, s) in self.batch {
+            insert(g.entry(l).or_default(), s);
+        }
+        Ok(())
+    }
+    fn rollback(self: Box<Self>) {}
+}
+
+impl bongsu_model::storage::Appendable for MemStore {
+    fn appender(&self) -> Box<dyn bongsu_model::storage::Appender> {
+        Box::new(MemAppender { series: self.series.clone(), batch: Vec::new() })
+    }
+}
+
+fn insert(samples: &mut Vec<Sample>, s: Sample) {
+    match samples.binary_search_by(|x| x.t.cmp(&s.t)) {
+        Ok(i) => samples[i].v = s.v,
+        Err(i) => samples.insert(i, s),
+    }
 }
 
 impl MemStore {
@@ -22,11 +60,7 @@ impl MemStore {
             Ok(g) => g,
             Err(p) => p.into_inner(),
         };
-        let samples = g.entry(labels).or_default();
-        match samples.binary_search_by(|s| s.t.cmp(&t)) {
-            Ok(i) => samples[i].v = v,
-            Err(i) => samples.insert(i, Sample { t, v }),
-        }
+        insert(g.entry(labels).or_default(), Sample { t, v });
     }
 
     /// Replaces all samples of a series.

@@ -752,8 +752,26 @@ fn value_data(v: &serde_json::Value) -> ApiOk {
     ApiOk::data(b)
 }
 
-pub async fn rules(State(state): State<AppState>) -> ApiResult {
-    Ok(value_data(&state.runtime.rules()))
+pub async fn rules(State(state): State<AppState>, p: Params) -> ApiResult {
+    let kind = match p.get("type") {
+        "" => None,
+        "alert" | "record" => Some(p.get("type").to_string()),
+        other => return Err(ApiError::invalid_param("type", format!("not supported value {other:?}"))),
+    };
+    let exclude_alerts = match p.get("exclude_alerts") {
+        "" | "false" | "0" => false,
+        "true" | "1" => true,
+        other => return Err(ApiError::invalid_param("exclude_alerts", format!("not a boolean: {other:?}"))),
+    };
+    let own = |n: &str| p.all(n).into_iter().map(str::to_string).collect::<Vec<_>>();
+    let q = crate::RulesQuery {
+        kind,
+        rule_names: own("rule_name[]"),
+        group_names: own("rule_group[]"),
+        files: own("file[]"),
+        exclude_alerts,
+    };
+    Ok(value_data(&state.runtime.rules(&q)))
 }
 
 pub async fn alerts(State(state): State<AppState>) -> ApiResult {

@@ -145,8 +145,9 @@ pub trait RuntimeView: Send + Sync {
     fn build_info(&self) -> serde_json::Value;
     /// The program's own metrics in the text exposition format.
     fn metrics_text(&self) -> String;
-    /// The `data` of `/api/v1/rules` (`{"groups":[]}` until rules exist).
-    fn rules(&self) -> serde_json::Value {
+    /// The `data` of `/api/v1/rules` (`{"groups":[]}` without rules).
+    fn rules(&self, filter: &RulesQuery) -> serde_json::Value {
+        let _ = filter;
         serde_json::json!({"groups": []})
     }
     /// The `data` of `/api/v1/alerts` (`{"alerts":[]}`).
@@ -160,6 +161,18 @@ pub trait RuntimeView: Send + Sync {
         m.insert("droppedAlertmanagers".into(), serde_json::Value::Array(vec![]));
         serde_json::Value::Object(m)
     }
+}
+
+/// `/api/v1/rules` parameters (`type`, `rule_name[]`, `rule_group[]`,
+/// `file[]`, `exclude_alerts`).
+#[derive(Debug, Clone, Default)]
+pub struct RulesQuery {
+    /// `"alert"` or `"record"`.
+    pub kind: Option<String>,
+    pub rule_names: Vec<String>,
+    pub group_names: Vec<String>,
+    pub files: Vec<String>,
+    pub exclude_alerts: bool,
 }
 
 /// All routes: `/api/v1/*`, `/federate`, `/metrics`, `/-/*` and `/`.

@@ -1,0 +1,90 @@
+//! Wiring of the rules engine: rule files named by `prometheus.yml`, Go
+//! templates from `bongsu-template`, and where alerts go.
+
+use bongsu_rules::file::{ParseOptions, RuleFile, RuleFileErrors};
+use bongsu_rules::group::{Notifier, OutgoingAlert};
+use bongsu_rules::manager::{Manager, RulesConfig};
+use bongsu_rules::rule::{QuerySample, TemplateContext, Templater};
+use bongsu_scrape::config::Config;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+/// Alert templates with Prometheus' semantics (`bongsu-template`).
+pub struct GoTemplates;
+
+impl Templater for GoTemplates {
+    fn expand(
+        &self,
+        name: &str,
+        text: &str,
+        ctx: &TemplateContext,
+        query: &dyn Fn(&str) -> Result<Vec<QuerySample>, String>,
+    ) -> Result<String, String> {
+        let data = bongsu_template::RuleTemplateData {
+            labels: ctx.labels,
+            external_labels: ctx.external_labels,
+            external_url: ctx.external_url,
+            value: ctx.value,
+        };
+        let q = |expr: &str| -> Result<Vec<bongsu_template::QueryResultSample>, String> {
+            Ok(query(expr)?
+                .into_iter()
+                .map(|s| bongsu_template::QueryResultSample {
+                    labels: s.labels.iter().map(|l| (l.name.clone(), l.value.clone())).collect(),
+                    value: s.v,
+                })
+                .collect())
+        };
+        bongsu_template::expand_rule_template_at(name, text, &data, Some(&q), ctx.ts).map_err(|e| e.to_string())
+    }
+
+    fn check(&self, name: &str, text: &str) -> Result<(), String> {
+        bongsu_template::check_rule_template(name, text).map_err(|e| e.to_string())
+    }
+}
+
+/// The rule files a configuration names, globs expanded, in order.
+pub fn rule_files(cfg: &Config) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for pat in &cfg.rule_files {
+        for p in bongsu_scrape::discovery::expand_pattern(pat) {
+            if !out.contains(&p) {
+                out.push(p);
+            }
+        }
+    }
+    out
+}
+
+/// Parses every rule file of `cfg` (with template checks).
+pub fn load(cfg: &Config) -> Result<(RulesConfig, Vec<RuleFile>), RuleFileErrors> {
+    let files = rule_files(cfg);
+    let check = |n: &str, t: &str| GoTemplates.check(n, t);
+    let opts = ParseOptions { check_template: Some(&check), ..Default::default() };
+    let parsed = Manager::load_files(&files, &opts)?;
+    let rc = RulesConfig {
+        files,
+        evaluation_interval: cfg.global.evaluation_interval.as_millis(),
+        query_offset: cfg.global.rule_query_offset.map(|d| d.as_millis()).unwrap_or(0),
+        external_labels: cfg.global.external_labels.clone(),
+    };
+    Ok((rc, parsed))
+}
+
+/// Without an Alertmanager, alerts are logged (and visible in the API).
+pub struct LogNotifier;
+
+impl Notifier for LogNotifier {
+    fn send(&self, alerts: Vec<OutgoingAlert>) {
+        for a in alerts {
+            let resolved = a.ends_at.is_some_and(|e| e <= bongsu_model::now_ms());
+            let labels: BTreeMap<&str, &str> = a.labels.iter().map(|l| (l.name.as_str(), l.value.as_str())).collect();
+            tracing::info!(
+                status = if resolved { "resolved" } else { "firing" },
+                labels = ?labels,
+                starts_at = %bongsu_model::timefmt::rfc3339_ms(a.starts_at),
+                "alert"
+            );
+        }
+    }
+}
