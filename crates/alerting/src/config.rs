@@ -993,28 +993,45 @@ impl<'de> Deserialize<'de> for MuteTimeIntervalItem {
 // tracing
 
 /// `tracing:` (OpenTelemetry export of Alertmanager's own traces).
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(remote = "Self", deny_unknown_fields, default)]
 pub struct TracingConfig {
-    pub client_type: Option<String>,
+    /// `grpc` (default) or `http`.
+    pub client_type: String,
     pub endpoint: String,
     pub sampling_fraction: f64,
     pub insecure: bool,
     pub tls_config: Option<TlsConfig>,
-    pub headers: BTreeMap<String, Secret>,
+    pub headers: BTreeMap<String, HttpHeader>,
     pub compression: String,
     pub timeout: Option<Duration>,
 }
 
+impl Default for TracingConfig {
+    fn default() -> Self {
+        TracingConfig {
+            client_type: "grpc".into(),
+            endpoint: String::new(),
+            sampling_fraction: 0.0,
+            insecure: false,
+            tls_config: None,
+            headers: BTreeMap::new(),
+            compression: String::new(),
+            timeout: None,
+        }
+    }
+}
+
 impl TracingConfig {
     fn check(&mut self) -> Result<(), String> {
-        match self.client_type.as_deref() {
-            None | Some("") | Some("grpc") | Some("http") => {}
-            Some(t) => {
-                return Err(format!(
-                    "expected tracing client type to be to be one of [grpc http], but got '{t}'"
-                ))
-            }
+        if !matches!(self.client_type.as_str(), "grpc" | "http") {
+            return Err(format!(
+                "expected tracing client type to be to be http or grpc, but got {}",
+                self.client_type
+            ));
+        }
+        if self.endpoint.is_empty() {
+            return Err("tracing endpoint must be set".into());
         }
         if !matches!(self.compression.as_str(), "" | "gzip") {
             return Err(format!(
@@ -1864,6 +1881,8 @@ mod tests {
             ("route:\n  receiver: a\nreceivers:\n  - {}\n", "missing name in receiver"),
             ("route:\n  receiver: a\nreceivers:\n  - name: a\n    labels: {name: b}\n", "receiver label \"name\" must match receiver name \"a\", got \"b\""),
             ("route:\n  receiver: a\nreceivers:\n  - name: a\n    webhook_configs:\n      - url: http://x/\n        http_config:\n          basic_auth: {username: u}\n          bearer_token: t\n", "at most one of basic_auth, oauth2, bearer_token & bearer_token_file, authorization must be configured"),
+            ("route:\n  receiver: a\ntracing: {insecure: true}\nreceivers:\n  - name: a\n", "am.yml:3:10: tracing endpoint must be set"),
+            ("route:\n  receiver: a\ntracing: {endpoint: 'x:4317', client_type: udp}\nreceivers:\n  - name: a\n", "expected tracing client type to be to be http or grpc, but got udp"),
             ("route:\n  receiver: a\ninhibit_rules:\n  - equal: ['']\nreceivers:\n  - name: a\n", "invalid label name \"\" in equal list"),
             ("route:\n  receiver: a\ntime_intervals:\n  - name: t\n    time_intervals:\n      - weekdays: [funday]\nreceivers:\n  - name: a\n", "am.yml:6:"),
         ] {
