@@ -1320,8 +1320,20 @@ pub struct Config {
     pub mute_time_intervals: Vec<NamedTimeInterval>,
     pub time_intervals: Vec<NamedTimeInterval>,
     pub tracing: TracingConfig,
-    /// `event_recorder:` is accepted and kept, not interpreted yet.
-    pub event_recorder: Option<Opaque>,
+    /// `event_recorder:` is read (its four output lists, strictly) and kept;
+    /// the outputs themselves are not interpreted yet.
+    pub event_recorder: EventRecorderConfig,
+}
+
+/// `event_recorder:` (Alertmanager 0.34): where alerting events are
+/// recorded. The entries are kept as written.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EventRecorderConfig {
+    pub file_outputs: Vec<Opaque>,
+    pub webhook_outputs: Vec<Opaque>,
+    pub kafka_outputs: Vec<Opaque>,
+    pub stdout_outputs: Vec<Opaque>,
 }
 
 #[derive(Deserialize, Default)]
@@ -1335,7 +1347,7 @@ struct RawConfig {
     mute_time_intervals: Vec<MuteTimeIntervalItem>,
     time_intervals: Vec<TimeIntervalItem>,
     tracing: TracingConfig,
-    event_recorder: Option<Opaque>,
+    event_recorder: EventRecorderConfig,
 }
 
 /// Strips the parser's own " at line N, column M" suffix and snippet; our
