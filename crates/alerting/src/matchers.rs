@@ -1148,4 +1148,30 @@ mod tests {
             }
         }
     }
+
+    /// Random inputs from an alphabet of reserved, quoting, escape and
+    /// multi-byte characters: no parser panics, and the default mode
+    /// accepts whatever either parser accepts.
+    #[test]
+    fn no_panics_on_odd_input() {
+        let alphabet: Vec<char> = "ab_:{}=!~,\\\"'` \t\n.*()[]xé🙂\u{3000}0".chars().collect();
+        let mut seed: u64 = 0x9e3779b97f4a7c15;
+        let mut next = || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        for _ in 0..20_000 {
+            let len = (next() % 14) as usize;
+            let s: String = (0..len)
+                .map(|_| alphabet[(next() % alphabet.len() as u64) as usize])
+                .collect();
+            let u = parse_matchers_utf8(&s);
+            let c = parse_matchers_classic(&s);
+            let f = parse_matchers(&s);
+            assert_eq!(f.is_ok(), u.is_ok() || c.is_ok(), "{s:?}");
+            let _ = parse_matcher(&s);
+        }
+    }
 }
