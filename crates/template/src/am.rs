@@ -318,6 +318,7 @@ impl Templates {
                 set.parse(&base, &text).map_err(parse_err)?;
             }
         }
+        set.freeze();
         Ok(Templates { set: Arc::new(set) })
     }
 
@@ -325,6 +326,7 @@ impl Templates {
     pub fn parse_text(&mut self, name: &str, text: &str) -> Result<(), TemplateError> {
         let mut set = (*self.set).clone();
         set.parse(name, text).map_err(parse_err)?;
+        set.freeze();
         self.set = Arc::new(set);
         Ok(())
     }

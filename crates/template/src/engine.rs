@@ -19,9 +19,13 @@ pub struct ParseFailure(pub String);
 #[derive(Clone)]
 pub struct Set {
     pub funcs: FuncMap,
-    pub trees: BTreeMap<String, ListNode>,
+    pub trees: BTreeMap<String, Arc<ListNode>>,
     /// Function call sites, to give execution errors Go's position.
-    sites: Vec<Site>,
+    sites: Arc<Vec<Site>>,
+    /// A gotmpl template holding every tree as of [`Set::freeze`] (cheap to
+    /// clone: its trees are shared), and the trees parsed since.
+    base: Option<Arc<gotmpl::Template>>,
+    added: Vec<String>,
 }
 
 /// A function call in the source: where Go's `executing … at <…>` points.
@@ -48,7 +52,9 @@ impl Set {
         Set {
             funcs,
             trees: BTreeMap::new(),
-            sites: Vec::new(),
+            sites: Arc::new(Vec::new()),
+            base: None,
+            added: Vec::new(),
         }
     }
 
@@ -75,19 +81,42 @@ impl Set {
             if tree.is_empty_tree() && self.trees.contains_key(&n) {
                 continue;
             }
-            self.sites.retain(|s| s.tree != n);
-            collect_sites(&tree, &n, name, src, &mut self.sites);
-            self.trees.insert(n, rewrite_list(&tree));
+            let sites = Arc::make_mut(&mut self.sites);
+            sites.retain(|s| s.tree != n);
+            collect_sites(&tree, &n, name, src, sites);
+            if self.base.is_some() {
+                self.added.push(n.clone());
+            }
+            self.trees.insert(n, Arc::new(rewrite_list(&tree)));
         }
         Ok(())
     }
 
-    fn text_template(&self, extra: &FuncMap) -> gotmpl::Template {
-        let mut funcs = self.funcs.clone();
-        funcs.extend(extra.iter().map(|(k, v)| (k.clone(), v.clone())));
-        let mut t = gotmpl::Template::new("").funcs(funcs);
+    /// Prepares the current trees for repeated execution.
+    pub fn freeze(&mut self) {
+        let mut t = gotmpl::Template::new("").funcs(self.funcs.clone());
         for (n, tree) in &self.trees {
-            t = t.add_parse_tree(n, tree.clone());
+            t = t.add_parse_tree(n, (**tree).clone());
+        }
+        self.base = Some(Arc::new(t));
+        self.added.clear();
+    }
+
+    fn text_template(&self, extra: &FuncMap) -> gotmpl::Template {
+        let (mut t, names): (gotmpl::Template, Vec<&String>) = match &self.base {
+            Some(b) => ((**b).clone(), self.added.iter().collect()),
+            None => (
+                gotmpl::Template::new("").funcs(self.funcs.clone()),
+                self.trees.keys().collect(),
+            ),
+        };
+        for n in names {
+            if let Some(tree) = self.trees.get(n) {
+                t = t.add_parse_tree(n, (**tree).clone());
+            }
+        }
+        if !extra.is_empty() {
+            t = t.funcs(extra.clone());
         }
         t
     }
@@ -118,7 +147,7 @@ impl Set {
             .map_err(|e| go_exec_message(entry, &e))?;
         for (n, tree) in &self.trees {
             t = t
-                .add_parse_tree(n, tree.clone())
+                .add_parse_tree(n, (**tree).clone())
                 .map_err(|e| go_exec_message(entry, &e))?;
         }
         t.execute_to_string(data)

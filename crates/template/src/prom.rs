@@ -260,8 +260,10 @@ fn sample_labels(v: &Value) -> Result<&std::collections::BTreeMap<Arc<str>, Valu
     }
 }
 
-/// The Prometheus function map (`NewTemplateExpander`) except `query` and `tmpl`.
-fn prom_funcs(timestamp_ms: i64, external_url: &str) -> FuncMap {
+/// The Prometheus function map (`NewTemplateExpander`) except `query`,
+/// `tmpl` and the functions bound to the expansion (`now`, `pathPrefix`,
+/// `externalURL`).
+fn static_prom_funcs() -> FuncMap {
     let mut m = FuncMap::new();
     m.insert("index".into(), index_func());
     m.insert("first".into(), wrap("first", |a| {
@@ -372,6 +374,22 @@ fn prom_funcs(timestamp_ms: i64, external_url: &str) -> FuncMap {
         let v = one_float(a)?;
         Ok(vs(duration_string((v * 1e9) as i64 as i128)))
     }));
+    m.insert("parseDuration".into(), wrap("parseDuration", |a| {
+        want(a, 1)?;
+        let ms = parse_prom_duration(arg_str(a, 0)?)?;
+        Ok(Value::Float(ms as f64 / 1000.0))
+    }));
+    m.insert("urlQueryEscape".into(), wrap("urlQueryEscape", |a| {
+        want(a, 1)?;
+        Ok(vs(query_escape(arg_str(a, 0)?)))
+    }));
+    m
+}
+
+/// Names of every Prometheus template function (for parse-time checks).
+pub fn prom_set(timestamp_ms: i64, external_url: &str) -> Set {
+    static FUNCS: std::sync::LazyLock<FuncMap> = std::sync::LazyLock::new(static_prom_funcs);
+    let mut m = FUNCS.clone();
     let now = timestamp_ms as f64 / 1000.0;
     m.insert("now".into(), wrap("now", move |a| {
         want(a, 0)?;
@@ -387,21 +405,7 @@ fn prom_funcs(timestamp_ms: i64, external_url: &str) -> FuncMap {
         want(a, 0)?;
         Ok(vs(&ext))
     }));
-    m.insert("parseDuration".into(), wrap("parseDuration", |a| {
-        want(a, 1)?;
-        let ms = parse_prom_duration(arg_str(a, 0)?)?;
-        Ok(Value::Float(ms as f64 / 1000.0))
-    }));
-    m.insert("urlQueryEscape".into(), wrap("urlQueryEscape", |a| {
-        want(a, 1)?;
-        Ok(vs(query_escape(arg_str(a, 0)?)))
-    }));
-    m
-}
-
-/// Names of every Prometheus template function (for parse-time checks).
-pub fn prom_set(timestamp_ms: i64, external_url: &str) -> Set {
-    let mut funcs = prom_funcs(timestamp_ms, external_url);
+    let mut funcs = m;
     // Placeholders so the parser knows the names; execution replaces them.
     funcs.insert("query".into(), wrap("query", |_| Err("query is not available here".into())));
     funcs.insert("tmpl".into(), wrap("tmpl", |_| Err("tmpl is not available here".into())));

@@ -417,3 +417,10 @@ fn user_templates_override() {
     assert_eq!(e, "template: b.tmpl:1: undefined variable \"$nope\"");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn templates_are_shareable_across_tasks() {
+    fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<Templates>();
+    assert_send_sync::<TemplateError>();
+}
