@@ -48,7 +48,10 @@ pub fn data_value(d: &NotificationData) -> Value {
         vec![
             ("Receiver", vs(&d.receiver)),
             ("Status", vs(&d.status)),
-            ("Alerts", Value::List(d.alerts.iter().map(alert_value).collect())),
+            (
+                "Alerts",
+                Value::List(d.alerts.iter().map(alert_value).collect()),
+            ),
             ("NotificationReason", vs(&d.notification_reason)),
             ("GroupLabels", string_map(&d.group_labels)),
             ("CommonLabels", string_map(&d.common_labels)),
@@ -63,7 +66,9 @@ fn base64_url(data: &[u8]) -> String {
     const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
     let mut out = String::with_capacity(data.len().div_ceil(3) * 4);
     for c in data.chunks(3) {
-        let n = (c[0] as u32) << 16 | (*c.get(1).unwrap_or(&0) as u32) << 8 | *c.get(2).unwrap_or(&0) as u32;
+        let n = (c[0] as u32) << 16
+            | (*c.get(1).unwrap_or(&0) as u32) << 8
+            | *c.get(2).unwrap_or(&0) as u32;
         for i in 0..4 {
             if i <= c.len() {
                 out.push(A[(n >> (18 - 6 * i) & 63) as usize] as char);
@@ -88,18 +93,25 @@ fn base64_url_decode(s: &str) -> Result<Vec<u8>, String> {
     };
     let b = s.as_bytes();
     if b.len() % 4 != 0 {
-        return Err(format!("illegal base64 data at input byte {}", b.len() / 4 * 4));
+        return Err(format!(
+            "illegal base64 data at input byte {}",
+            b.len() / 4 * 4
+        ));
     }
     let mut out = Vec::with_capacity(b.len() / 4 * 3);
     for (ci, c) in b.chunks(4).enumerate() {
         let last = ci * 4 + 4 == b.len();
         let pads = c.iter().rev().take_while(|&&x| x == b'=').count();
         if pads > 2 || (pads > 0 && !last) {
-            return Err(format!("illegal base64 data at input byte {}", ci * 4 + 4 - pads));
+            return Err(format!(
+                "illegal base64 data at input byte {}",
+                ci * 4 + 4 - pads
+            ));
         }
         let mut n = 0u32;
         for (i, &x) in c[..4 - pads].iter().enumerate() {
-            n |= val(x).ok_or_else(|| format!("illegal base64 data at input byte {}", ci * 4 + i))?
+            n |= val(x)
+                .ok_or_else(|| format!("illegal base64 data at input byte {}", ci * 4 + i))?
                 << (18 - 6 * i);
         }
         let bytes = [(n >> 16) as u8, (n >> 8) as u8, n as u8];
@@ -117,7 +129,10 @@ fn err_text(e: gotmpl::TemplateError) -> String {
 
 fn strings_arg(v: &Value) -> Result<Vec<String>, String> {
     match v {
-        Value::List(l) => Ok(l.iter().map(|e| go_print(e, Flavor::Alertmanager)).collect()),
+        Value::List(l) => Ok(l
+            .iter()
+            .map(|e| go_print(e, Flavor::Alertmanager))
+            .collect()),
         Value::Nil => Ok(Vec::new()),
         other => Err(format!(
             "wrong type for value; expected []string; got {}",
@@ -131,129 +146,209 @@ fn strings_arg(v: &Value) -> Result<Vec<String>, String> {
 fn am_funcs() -> FuncMap {
     let mut m = FuncMap::new();
     m.insert("index".into(), index_func());
-    m.insert("toUpper".into(), wrap("toUpper", |a| {
-        want(a, 1)?;
-        Ok(vs(arg_str(a, 0)?.to_uppercase()))
-    }));
-    m.insert("toLower".into(), wrap("toLower", |a| {
-        want(a, 1)?;
-        Ok(vs(arg_str(a, 0)?.to_lowercase()))
-    }));
-    m.insert("title".into(), wrap("title", |a| {
-        want(a, 1)?;
-        Ok(vs(title(arg_str(a, 0)?, true)))
-    }));
-    m.insert("trimSpace".into(), wrap("trimSpace", |a| {
-        want(a, 1)?;
-        Ok(vs(arg_str(a, 0)?.trim()))
-    }));
-    m.insert("join".into(), wrap("join", |a| {
-        want(a, 2)?;
-        Ok(vs(strings_arg(&a[1])?.join(arg_str(a, 0)?)))
-    }));
-    m.insert("match".into(), wrap("match", |a| {
-        want(a, 2)?;
-        Ok(Value::Bool(go_regex(arg_str(a, 0)?)?.is_match(arg_str(a, 1)?)))
-    }));
-    m.insert("safeHtml".into(), wrap("safeHtml", |a| {
-        want(a, 1)?;
-        Ok(safe(SafeKind::Html, arg_str(a, 0)?))
-    }));
-    m.insert("safeUrl".into(), wrap("safeUrl", |a| {
-        want(a, 1)?;
-        Ok(safe(SafeKind::Url, arg_str(a, 0)?))
-    }));
-    m.insert("urlUnescape".into(), wrap("urlUnescape", |a| {
-        want(a, 1)?;
-        Ok(vs(query_unescape(arg_str(a, 0)?)?))
-    }));
-    m.insert("reReplaceAll".into(), wrap("reReplaceAll", |a| {
-        want(a, 3)?;
-        Ok(vs(re_replace_all(arg_str(a, 0)?, arg_str(a, 1)?, arg_str(a, 2)?)?))
-    }));
-    m.insert("stringSlice".into(), wrap("stringSlice", |a| {
-        let mut out = Vec::with_capacity(a.len());
-        for i in 0..a.len() {
-            out.push(vs(arg_str(a, i)?));
-        }
-        Ok(Value::List(out.into()))
-    }));
-    m.insert("date".into(), wrap("date", |a| {
-        want(a, 2)?;
-        let t = time_arg(&a[1]).map_err(err_text)?;
-        Ok(vs(t.format(arg_str(a, 0)?)))
-    }));
-    m.insert("tz".into(), wrap("tz", |a| {
-        want(a, 2)?;
-        let t = time_arg(&a[1]).map_err(err_text)?;
-        Ok(vs(t.in_zone(arg_str(a, 0)?)?.go_string()))
-    }));
-    m.insert("now".into(), wrap("now", |a| {
-        want(a, 0)?;
-        Ok(time_value(SystemTime::now()))
-    }));
-    m.insert("since".into(), wrap("since", |a| {
-        want(a, 1)?;
-        let t = time_arg(&a[0]).map_err(err_text)?;
-        let now = GoTime::from_system(SystemTime::now());
-        Ok(vs(duration_string(now.unix_nanos() - t.unix_nanos())))
-    }));
-    m.insert("humanizeDuration".into(), wrap("humanizeDuration", |a| {
-        want(a, 1)?;
-        Ok(vs(humanize_duration(convert_to_float(&a[0])?)))
-    }));
-    m.insert("toDate".into(), wrap("toDate", |a| {
-        want(a, 2)?;
-        let t = GoTime::parse_layout(arg_str(a, 0)?, arg_str(a, 1)?)
-            .unwrap_or_else(|_| GoTime::utc(crate::gotime::GO_ZERO_UNIX, 0));
-        Ok(vs(t.go_string()))
-    }));
-    m.insert("mustToDate".into(), wrap("mustToDate", |a| {
-        want(a, 2)?;
-        Ok(vs(GoTime::parse_layout(arg_str(a, 0)?, arg_str(a, 1)?)?.go_string()))
-    }));
-    m.insert("toJson".into(), wrap("toJson", |a| {
-        want(a, 1)?;
-        Ok(vs(to_json(&a[0])?))
-    }));
-    m.insert("base64encode".into(), wrap("base64encode", |a| {
-        want(a, 1)?;
-        Ok(vs(base64_url(arg_str(a, 0)?.as_bytes())))
-    }));
-    m.insert("base64decode".into(), wrap("base64decode", |a| {
-        want(a, 1)?;
-        let b = base64_url_decode(arg_str(a, 0)?)?;
-        Ok(vs(String::from_utf8_lossy(&b)))
-    }));
-    m.insert("list".into(), wrap("list", |a| Ok(Value::List(a.to_vec().into()))));
-    m.insert("append".into(), wrap("append", |a| {
-        let mut out: Vec<Value> = match a.first() {
-            Some(Value::List(l)) => l.to_vec(),
-            Some(Value::Nil) => Vec::new(),
-            Some(other) => {
-                return Err(format!(
-                    "wrong type for value; expected []interface {{}}; got {}",
-                    crate::engine::go_type(other)
-                ))
+    m.insert(
+        "toUpper".into(),
+        wrap("toUpper", |a| {
+            want(a, 1)?;
+            Ok(vs(arg_str(a, 0)?.to_uppercase()))
+        }),
+    );
+    m.insert(
+        "toLower".into(),
+        wrap("toLower", |a| {
+            want(a, 1)?;
+            Ok(vs(arg_str(a, 0)?.to_lowercase()))
+        }),
+    );
+    m.insert(
+        "title".into(),
+        wrap("title", |a| {
+            want(a, 1)?;
+            Ok(vs(title(arg_str(a, 0)?, true)))
+        }),
+    );
+    m.insert(
+        "trimSpace".into(),
+        wrap("trimSpace", |a| {
+            want(a, 1)?;
+            Ok(vs(arg_str(a, 0)?.trim()))
+        }),
+    );
+    m.insert(
+        "join".into(),
+        wrap("join", |a| {
+            want(a, 2)?;
+            Ok(vs(strings_arg(&a[1])?.join(arg_str(a, 0)?)))
+        }),
+    );
+    m.insert(
+        "match".into(),
+        wrap("match", |a| {
+            want(a, 2)?;
+            Ok(Value::Bool(
+                go_regex(arg_str(a, 0)?)?.is_match(arg_str(a, 1)?),
+            ))
+        }),
+    );
+    m.insert(
+        "safeHtml".into(),
+        wrap("safeHtml", |a| {
+            want(a, 1)?;
+            Ok(safe(SafeKind::Html, arg_str(a, 0)?))
+        }),
+    );
+    m.insert(
+        "safeUrl".into(),
+        wrap("safeUrl", |a| {
+            want(a, 1)?;
+            Ok(safe(SafeKind::Url, arg_str(a, 0)?))
+        }),
+    );
+    m.insert(
+        "urlUnescape".into(),
+        wrap("urlUnescape", |a| {
+            want(a, 1)?;
+            Ok(vs(query_unescape(arg_str(a, 0)?)?))
+        }),
+    );
+    m.insert(
+        "reReplaceAll".into(),
+        wrap("reReplaceAll", |a| {
+            want(a, 3)?;
+            Ok(vs(re_replace_all(
+                arg_str(a, 0)?,
+                arg_str(a, 1)?,
+                arg_str(a, 2)?,
+            )?))
+        }),
+    );
+    m.insert(
+        "stringSlice".into(),
+        wrap("stringSlice", |a| {
+            let mut out = Vec::with_capacity(a.len());
+            for i in 0..a.len() {
+                out.push(vs(arg_str(a, i)?));
             }
-            None => return Err("wrong number of args: want at least 1 got 0".into()),
-        };
-        out.extend(a[1..].iter().cloned());
-        Ok(Value::List(out.into()))
-    }));
-    m.insert("dict".into(), wrap("dict", |a| {
-        if a.len() % 2 != 0 {
-            return Err("dict requires an even number of arguments".into());
-        }
-        let mut out: BTreeMap<Arc<str>, Value> = BTreeMap::new();
-        for kv in a.chunks(2) {
-            let Value::String(k) = &kv[0] else {
-                return Err("dict keys must be strings".into());
+            Ok(Value::List(out.into()))
+        }),
+    );
+    m.insert(
+        "date".into(),
+        wrap("date", |a| {
+            want(a, 2)?;
+            let t = time_arg(&a[1]).map_err(err_text)?;
+            Ok(vs(t.format(arg_str(a, 0)?)))
+        }),
+    );
+    m.insert(
+        "tz".into(),
+        wrap("tz", |a| {
+            want(a, 2)?;
+            let t = time_arg(&a[1]).map_err(err_text)?;
+            Ok(vs(t.in_zone(arg_str(a, 0)?)?.go_string()))
+        }),
+    );
+    m.insert(
+        "now".into(),
+        wrap("now", |a| {
+            want(a, 0)?;
+            Ok(time_value(SystemTime::now()))
+        }),
+    );
+    m.insert(
+        "since".into(),
+        wrap("since", |a| {
+            want(a, 1)?;
+            let t = time_arg(&a[0]).map_err(err_text)?;
+            let now = GoTime::from_system(SystemTime::now());
+            Ok(vs(duration_string(now.unix_nanos() - t.unix_nanos())))
+        }),
+    );
+    m.insert(
+        "humanizeDuration".into(),
+        wrap("humanizeDuration", |a| {
+            want(a, 1)?;
+            Ok(vs(humanize_duration(convert_to_float(&a[0])?)))
+        }),
+    );
+    m.insert(
+        "toDate".into(),
+        wrap("toDate", |a| {
+            want(a, 2)?;
+            let t = GoTime::parse_layout(arg_str(a, 0)?, arg_str(a, 1)?)
+                .unwrap_or_else(|_| GoTime::utc(crate::gotime::GO_ZERO_UNIX, 0));
+            Ok(vs(t.go_string()))
+        }),
+    );
+    m.insert(
+        "mustToDate".into(),
+        wrap("mustToDate", |a| {
+            want(a, 2)?;
+            Ok(vs(
+                GoTime::parse_layout(arg_str(a, 0)?, arg_str(a, 1)?)?.go_string()
+            ))
+        }),
+    );
+    m.insert(
+        "toJson".into(),
+        wrap("toJson", |a| {
+            want(a, 1)?;
+            Ok(vs(to_json(&a[0])?))
+        }),
+    );
+    m.insert(
+        "base64encode".into(),
+        wrap("base64encode", |a| {
+            want(a, 1)?;
+            Ok(vs(base64_url(arg_str(a, 0)?.as_bytes())))
+        }),
+    );
+    m.insert(
+        "base64decode".into(),
+        wrap("base64decode", |a| {
+            want(a, 1)?;
+            let b = base64_url_decode(arg_str(a, 0)?)?;
+            Ok(vs(String::from_utf8_lossy(&b)))
+        }),
+    );
+    m.insert(
+        "list".into(),
+        wrap("list", |a| Ok(Value::List(a.to_vec().into()))),
+    );
+    m.insert(
+        "append".into(),
+        wrap("append", |a| {
+            let mut out: Vec<Value> = match a.first() {
+                Some(Value::List(l)) => l.to_vec(),
+                Some(Value::Nil) => Vec::new(),
+                Some(other) => {
+                    return Err(format!(
+                        "wrong type for value; expected []interface {{}}; got {}",
+                        crate::engine::go_type(other)
+                    ))
+                }
+                None => return Err("wrong number of args: want at least 1 got 0".into()),
             };
-            out.insert(k.clone(), kv[1].clone());
-        }
-        Ok(Value::Map(Arc::new(out)))
-    }));
+            out.extend(a[1..].iter().cloned());
+            Ok(Value::List(out.into()))
+        }),
+    );
+    m.insert(
+        "dict".into(),
+        wrap("dict", |a| {
+            if a.len() % 2 != 0 {
+                return Err("dict requires an even number of arguments".into());
+            }
+            let mut out: BTreeMap<Arc<str>, Value> = BTreeMap::new();
+            for kv in a.chunks(2) {
+                let Value::String(k) = &kv[0] else {
+                    return Err("dict keys must be strings".into());
+                };
+                out.insert(k.clone(), kv[1].clone());
+            }
+            Ok(Value::Map(Arc::new(out)))
+        }),
+    );
     // Placeholder so templates naming it parse; bound per execution.
     m.insert("routeLabels".into(), wrap("routeLabels", |_| Ok(vs(""))));
     m
@@ -337,24 +432,38 @@ impl Templates {
     }
 
     /// `ExecuteTextString`.
-    pub fn execute_text(&self, text: &str, data: &NotificationData) -> Result<String, TemplateError> {
+    pub fn execute_text(
+        &self,
+        text: &str,
+        data: &NotificationData,
+    ) -> Result<String, TemplateError> {
         self.execute(text, data, false)
     }
 
     /// `ExecuteHTMLString`: `html/template` escaping, as the email receiver uses.
-    pub fn execute_html(&self, text: &str, data: &NotificationData) -> Result<String, TemplateError> {
+    pub fn execute_html(
+        &self,
+        text: &str,
+        data: &NotificationData,
+    ) -> Result<String, TemplateError> {
         self.execute(text, data, true)
     }
 
-    fn execute(&self, text: &str, data: &NotificationData, html: bool) -> Result<String, TemplateError> {
+    fn execute(
+        &self,
+        text: &str,
+        data: &NotificationData,
+        html: bool,
+    ) -> Result<String, TemplateError> {
         if text.is_empty() {
             return Ok(String::new());
         }
         const ENTRY: &str = "__bongsu_text";
         let mut set = (*self.set).clone();
-        set.parse(ENTRY, text).map_err(|e| TemplateError::Notification {
-            message: e.0.replace(ENTRY, ""),
-        })?;
+        set.parse(ENTRY, text)
+            .map_err(|e| TemplateError::Notification {
+                message: e.0.replace(ENTRY, ""),
+            })?;
         let set = Arc::new(set);
         let value = data_value(data);
         let mut extra = FuncMap::new();
@@ -400,13 +509,20 @@ impl RouteLabels {
     fn resolve(self: &Arc<Self>, a: &[Value]) -> Result<Value, gotmpl::TemplateError> {
         let name = match a {
             [Value::String(n)] => n.to_string(),
-            _ => return Err(exec_err("error calling routeLabels: want 1 string argument")),
+            _ => {
+                return Err(exec_err(
+                    "error calling routeLabels: want 1 string argument",
+                ))
+            }
         };
         let Some(text) = self.raw.get(&name) else {
             return Ok(vs(""));
         };
         {
-            let mut st = self.state.lock().map_err(|_| exec_err("routeLabels state poisoned"))?;
+            let mut st = self
+                .state
+                .lock()
+                .map_err(|_| exec_err("routeLabels state poisoned"))?;
             if let Some(v) = st.0.get(&name) {
                 return Ok(vs(v));
             }
@@ -436,7 +552,10 @@ impl RouteLabels {
                 })
             }
         };
-        let mut st = self.state.lock().map_err(|_| exec_err("routeLabels state poisoned"))?;
+        let mut st = self
+            .state
+            .lock()
+            .map_err(|_| exec_err("routeLabels state poisoned"))?;
         st.1.pop();
         let v = r.map_err(|e| exec_err(format!("error calling routeLabels: {e}")))?;
         st.0.insert(name, v.clone());

@@ -40,8 +40,13 @@ struct Site {
 }
 
 /// Wraps a function so its errors read `error calling NAME: …` like Go's.
-pub fn wrap(name: &'static str, f: impl Fn(&[Value]) -> Result<Value, String> + Send + Sync + 'static) -> ValueFunc {
-    Arc::new(move |args: &[Value]| f(args).map_err(|e| exec_err(format!("error calling {name}: {e}"))))
+pub fn wrap(
+    name: &'static str,
+    f: impl Fn(&[Value]) -> Result<Value, String> + Send + Sync + 'static,
+) -> ValueFunc {
+    Arc::new(move |args: &[Value]| {
+        f(args).map_err(|e| exec_err(format!("error calling {name}: {e}")))
+    })
 }
 
 impl Set {
@@ -72,8 +77,9 @@ impl Set {
         let mut parsed: Vec<(String, ListNode)> = Vec::new();
         for n in t.templates() {
             if let Some(tree) = t.lookup(n) {
-                check_tree(tree, &|f| self.has_func(f))
-                    .map_err(|e| ParseFailure(format!("template: {name}:{}: {}", e.line, e.message)))?;
+                check_tree(tree, &|f| self.has_func(f)).map_err(|e| {
+                    ParseFailure(format!("template: {name}:{}: {}", e.line, e.message))
+                })?;
                 parsed.push((n.to_string(), tree.clone()));
             }
         }
@@ -122,7 +128,12 @@ impl Set {
     }
 
     /// Executes template `entry` in text mode.
-    pub fn execute_text(&self, entry: &str, data: &Value, extra: &FuncMap) -> Result<String, String> {
+    pub fn execute_text(
+        &self,
+        entry: &str,
+        data: &Value,
+        extra: &FuncMap,
+    ) -> Result<String, String> {
         if !self.trees.contains_key(entry) {
             return Ok(String::new());
         }
@@ -132,7 +143,12 @@ impl Set {
     }
 
     /// Executes template `entry` with `html/template`'s contextual escaping.
-    pub fn execute_html(&self, entry: &str, data: &Value, extra: &FuncMap) -> Result<String, String> {
+    pub fn execute_html(
+        &self,
+        entry: &str,
+        data: &Value,
+        extra: &FuncMap,
+    ) -> Result<String, String> {
         if !self.trees.contains_key(entry) {
             return Ok(String::new());
         }
@@ -255,16 +271,29 @@ fn command_string(c: &CommandNode) -> String {
 fn pipe_string(p: &PipeNode) -> String {
     let mut s = String::new();
     if !p.decl.is_empty() {
-        s.push_str(&p.decl.iter().map(|d| d.as_str()).collect::<Vec<_>>().join(", "));
+        s.push_str(
+            &p.decl
+                .iter()
+                .map(|d| d.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
+        );
         s.push_str(if p.is_assign { " = " } else { " := " });
     }
-    s.push_str(&p.commands.iter().map(command_string).collect::<Vec<_>>().join(" | "));
+    s.push_str(
+        &p.commands
+            .iter()
+            .map(command_string)
+            .collect::<Vec<_>>()
+            .join(" | "),
+    );
     s
 }
 
 fn expr_string(e: &Expr) -> String {
     use gotmpl::parse::Number;
-    let fields = |f: &[gotmpl::parse::SmolStr]| f.iter().map(|x| format!(".{x}")).collect::<String>();
+    let fields =
+        |f: &[gotmpl::parse::SmolStr]| f.iter().map(|x| format!(".{x}")).collect::<String>();
     match e {
         Expr::Dot(_) => ".".into(),
         Expr::Field(_, f) => fields(f),
@@ -303,7 +332,11 @@ pub fn arg_str(args: &[Value], i: usize) -> Result<&str, String> {
             "wrong type for value; expected string; got {}",
             go_type(other)
         )),
-        None => Err(format!("wrong number of args: want at least {} got {}", i + 1, args.len())),
+        None => Err(format!(
+            "wrong number of args: want at least {} got {}",
+            i + 1,
+            args.len()
+        )),
     }
 }
 
@@ -349,7 +382,9 @@ pub fn safe(kind: SafeKind, s: &str) -> Value {
 pub fn index_func() -> ValueFunc {
     Arc::new(|args: &[Value]| {
         let Some(mut cur) = args.first().cloned() else {
-            return Err(exec_err("wrong number of args for index: want at least 1 got 0"));
+            return Err(exec_err(
+                "wrong number of args for index: want at least 1 got 0",
+            ));
         };
         for k in &args[1..] {
             cur = match (&cur, k) {
@@ -361,7 +396,9 @@ pub fn index_func() -> ValueFunc {
                 (Value::Nil, _) => {
                     return Err(exec_err("error calling index: index of untyped nil"));
                 }
-                _ => cur.index(k).map_err(|e| exec_err(format!("error calling index: {e}")))?,
+                _ => cur
+                    .index(k)
+                    .map_err(|e| exec_err(format!("error calling index: {e}")))?,
             };
         }
         Ok(cur)
@@ -420,7 +457,9 @@ pub fn query_unescape(s: &str) -> Result<String, String> {
     while i < b.len() {
         match b[i] {
             b'%' => {
-                let hex = s.get(i + 1..i + 3).filter(|h| h.bytes().all(|c| c.is_ascii_hexdigit()));
+                let hex = s
+                    .get(i + 1..i + 3)
+                    .filter(|h| h.bytes().all(|c| c.is_ascii_hexdigit()));
                 let Some(hex) = hex else {
                     let end = (i + 3).min(s.len());
                     return Err(format!("invalid URL escape {:?}", &s[i..end]));

@@ -44,7 +44,11 @@ fn special_float(f: f64, plus: bool) -> Option<String> {
     if f.is_nan() {
         Some(if plus { "+NaN".into() } else { "NaN".into() })
     } else if f.is_infinite() {
-        Some(if f > 0.0 { "+Inf".into() } else { "-Inf".into() })
+        Some(if f > 0.0 {
+            "+Inf".into()
+        } else {
+            "-Inf".into()
+        })
     } else {
         None
     }
@@ -124,14 +128,16 @@ fn adapt(flavor: Flavor, format: &str, args: &[Value]) -> (String, Vec<Value>) {
         }
         let replacement = match args.get(arg) {
             Some(Value::Float(f)) if "eEfFgG".contains(verb) => special_float(*f, plus),
-            Some(Value::Float(f)) if verb == 'v' => Some(special_float(*f, plus).unwrap_or_else(|| {
-                let s = fmt_float(*f);
-                if plus && *f >= 0.0 {
-                    format!("+{s}")
-                } else {
-                    s
-                }
-            })),
+            Some(Value::Float(f)) if verb == 'v' => {
+                Some(special_float(*f, plus).unwrap_or_else(|| {
+                    let s = fmt_float(*f);
+                    if plus && *f >= 0.0 {
+                        format!("+{s}")
+                    } else {
+                        s
+                    }
+                }))
+            }
             Some(v @ (Value::List(_) | Value::Map(_))) if verb == 'v' || verb == 's' => {
                 Some(go_print(v, flavor))
             }

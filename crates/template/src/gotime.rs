@@ -361,14 +361,10 @@ impl GoTime {
         loop {
             let (prefix, chunk, suffix) = next_std_chunk(l);
             let elem = &l[prefix.len()..l.len() - suffix.len()];
-            v = v
-                .strip_prefix(prefix)
-                .ok_or_else(|| err(prefix, v))?;
+            v = v.strip_prefix(prefix).ok_or_else(|| err(prefix, v))?;
             let Some(chunk) = chunk else {
                 if !v.is_empty() {
-                    return Err(format!(
-                        "parsing time {value:?}: extra text: {v:?}"
-                    ));
+                    return Err(format!("parsing time {value:?}: extra text: {v:?}"));
                 }
                 break;
             };
@@ -383,27 +379,34 @@ impl GoTime {
                 r
             };
             let ok = match chunk {
-                Chunk::YearShort => num(&mut v, 2, 2).map(|y| year = if y >= 69 { 1900 + y } else { 2000 + y }),
+                Chunk::YearShort => {
+                    num(&mut v, 2, 2).map(|y| year = if y >= 69 { 1900 + y } else { 2000 + y })
+                }
                 Chunk::YearLong => num(&mut v, 4, 4).map(|y| year = y),
                 Chunk::NumMonth => num(&mut v, 1, 2).map(|m| month = m),
                 Chunk::ZeroMonth => num(&mut v, 2, 2).map(|m| month = m),
                 Chunk::Month | Chunk::LongMonth => {
                     let long = chunk == Chunk::LongMonth;
-                    MONTHS.iter().position(|m| {
-                        let name = if long { *m } else { &m[..3] };
-                        v.len() >= name.len() && v[..name.len()].eq_ignore_ascii_case(name)
-                    }).map(|i| {
-                        let name_len = if long { MONTHS[i].len() } else { 3 };
-                        v = &v[name_len..];
-                        month = i as i64 + 1;
-                    })
+                    MONTHS
+                        .iter()
+                        .position(|m| {
+                            let name = if long { *m } else { &m[..3] };
+                            v.len() >= name.len() && v[..name.len()].eq_ignore_ascii_case(name)
+                        })
+                        .map(|i| {
+                            let name_len = if long { MONTHS[i].len() } else { 3 };
+                            v = &v[name_len..];
+                            month = i as i64 + 1;
+                        })
                 }
                 Chunk::Weekday | Chunk::LongWeekday => {
                     let long = chunk == Chunk::LongWeekday;
-                    DAYS.iter().find(|d| {
-                        let name = if long { **d } else { &d[..3] };
-                        v.len() >= name.len() && v[..name.len()].eq_ignore_ascii_case(name)
-                    }).map(|d| v = &v[if long { d.len() } else { 3 }..])
+                    DAYS.iter()
+                        .find(|d| {
+                            let name = if long { **d } else { &d[..3] };
+                            v.len() >= name.len() && v[..name.len()].eq_ignore_ascii_case(name)
+                        })
+                        .map(|d| v = &v[if long { d.len() } else { 3 }..])
                 }
                 Chunk::Day | Chunk::UnderDay => {
                     if chunk == Chunk::UnderDay {
@@ -423,9 +426,13 @@ impl GoTime {
                 Chunk::Minute => num(&mut v, 1, 2).map(|m| min = m),
                 Chunk::ZeroMinute => num(&mut v, 2, 2).map(|m| min = m),
                 Chunk::Second | Chunk::ZeroSecond => {
-                    let r = num(&mut v, if chunk == Chunk::ZeroSecond { 2 } else { 1 }, 2).map(|s| sec = s);
+                    let r = num(&mut v, if chunk == Chunk::ZeroSecond { 2 } else { 1 }, 2)
+                        .map(|s| sec = s);
                     // Go accepts a fraction after seconds even if the layout has none.
-                    if r.is_some() && !matches!(next_std_chunk(l).1, Some(Chunk::Frac { .. })) && l.is_empty() {
+                    if r.is_some()
+                        && !matches!(next_std_chunk(l).1, Some(Chunk::Frac { .. }))
+                        && l.is_empty()
+                    {
                         if let Some(rest) = v.strip_prefix('.').or_else(|| v.strip_prefix(',')) {
                             let n = rest.bytes().take_while(u8::is_ascii_digit).count();
                             if n > 0 {
@@ -454,22 +461,20 @@ impl GoTime {
                         None
                     }
                 }
-                Chunk::Frac { sep, digits, trim } => {
-                    match v.strip_prefix(sep) {
-                        Some(rest) => {
-                            let n = rest.bytes().take_while(u8::is_ascii_digit).count();
-                            if (!trim && n != digits) || n == 0 {
-                                None
-                            } else {
-                                nanos = format!("{:0<9}", &rest[..n.min(9)]).parse().unwrap_or(0);
-                                v = &rest[n..];
-                                Some(())
-                            }
+                Chunk::Frac { sep, digits, trim } => match v.strip_prefix(sep) {
+                    Some(rest) => {
+                        let n = rest.bytes().take_while(u8::is_ascii_digit).count();
+                        if (!trim && n != digits) || n == 0 {
+                            None
+                        } else {
+                            nanos = format!("{:0<9}", &rest[..n.min(9)]).parse().unwrap_or(0);
+                            v = &rest[n..];
+                            Some(())
                         }
-                        None if trim => Some(()),
-                        None => None,
                     }
-                }
+                    None if trim => Some(()),
+                    None => None,
+                },
                 Chunk::Tz => {
                     if v.starts_with("UTC") {
                         v = &v[3..];
@@ -562,7 +567,8 @@ fn parse_offset(v: &mut &str, kind: TzKind) -> Option<i32> {
     if !digits(h) || !digits(m) || !digits(s) {
         return None;
     }
-    let off = sign * (h.parse::<i32>().ok()? * 3600 + m.parse::<i32>().ok()? * 60 + s.parse::<i32>().ok()?);
+    let off = sign
+        * (h.parse::<i32>().ok()? * 3600 + m.parse::<i32>().ok()? * 60 + s.parse::<i32>().ok()?);
     *v = &v[len..];
     Some(off)
 }
@@ -798,7 +804,10 @@ pub fn parse_go_duration(s: &str) -> Option<i128> {
     let mut total: f64 = 0.0;
     let mut exact: i128 = 0;
     while !s.is_empty() {
-        let n = s.bytes().take_while(|c| c.is_ascii_digit() || *c == b'.').count();
+        let n = s
+            .bytes()
+            .take_while(|c| c.is_ascii_digit() || *c == b'.')
+            .count();
         if n == 0 {
             return None;
         }
@@ -896,13 +905,22 @@ mod tests {
     #[test]
     fn layouts() {
         let t = GoTime::utc(1353755652, 0);
-        assert_eq!(t.format("Mon Jan 2 15:04:05 2006"), "Sat Nov 24 11:14:12 2012");
+        assert_eq!(
+            t.format("Mon Jan 2 15:04:05 2006"),
+            "Sat Nov 24 11:14:12 2012"
+        );
         assert_eq!(t.format("2006"), "2012");
         assert_eq!(t.format("02 Jan 06 15:04 MST"), "24 Nov 12 11:14 UTC");
         assert_eq!(t.format("3:04PM"), "11:14AM");
         assert_eq!(t.format(time_rfc3339()), "2012-11-24T11:14:12Z");
-        assert_eq!(t.format("2006-01-02T15:04:05.000Z07:00"), "2012-11-24T11:14:12.000Z");
-        assert_eq!(t.format("Monday, January _2 __2 002"), "Saturday, November 24 329 329");
+        assert_eq!(
+            t.format("2006-01-02T15:04:05.000Z07:00"),
+            "2012-11-24T11:14:12.000Z"
+        );
+        assert_eq!(
+            t.format("Monday, January _2 __2 002"),
+            "Saturday, November 24 329 329"
+        );
         let p = t.in_zone("Europe/Paris").unwrap();
         assert_eq!(p.go_string(), "2012-11-24 12:14:12 +0100 CET");
         assert_eq!(p.format(time_rfc3339()), "2012-11-24T12:14:12+01:00");

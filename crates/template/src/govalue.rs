@@ -109,7 +109,9 @@ pub fn is_string_map(v: &Value) -> bool {
 /// A non-empty list of `Pair` structs (Alertmanager's `Pairs`).
 pub fn is_pairs(v: &Value) -> bool {
     match v {
-        Value::List(l) => !l.is_empty() && l.iter().all(|e| struct_type(e) == Some("template.Pair")),
+        Value::List(l) => {
+            !l.is_empty() && l.iter().all(|e| struct_type(e) == Some("template.Pair"))
+        }
         _ => false,
     }
 }
@@ -134,10 +136,18 @@ pub fn fmt_float(v: f64) -> String {
         return "NaN".into();
     }
     if v.is_infinite() {
-        return if v > 0.0 { "+Inf".into() } else { "-Inf".into() };
+        return if v > 0.0 {
+            "+Inf".into()
+        } else {
+            "-Inf".into()
+        };
     }
     if v == 0.0 {
-        return if v.is_sign_negative() { "-0".into() } else { "0".into() };
+        return if v.is_sign_negative() {
+            "-0".into()
+        } else {
+            "0".into()
+        };
     }
     let (digits, exp) = shortest_digits(v);
     // strconv's shortest 'g' switches to an exponent at precision 6.
@@ -199,11 +209,19 @@ pub fn fmt_g(v: f64, prec: usize) -> String {
         return "NaN".into();
     }
     if v.is_infinite() {
-        return if v > 0.0 { "+Inf".into() } else { "-Inf".into() };
+        return if v > 0.0 {
+            "+Inf".into()
+        } else {
+            "-Inf".into()
+        };
     }
     let prec = prec.max(1);
     if v == 0.0 {
-        return if v.is_sign_negative() { "-0".into() } else { "0".into() };
+        return if v.is_sign_negative() {
+            "-0".into()
+        } else {
+            "0".into()
+        };
     }
     let s = format!("{:.*e}", prec - 1, v.abs());
     let (mant, exp) = s.split_once('e').unwrap_or((&s, "0"));

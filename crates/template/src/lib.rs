@@ -8,9 +8,10 @@
 //!   variables `$labels`, `$externalLabels`, `$externalURL`, `$value` are
 //!   prepended to the text, `missingkey=zero`, and the functions of
 //!   Prometheus' `template/template.go` (`humanize*`, `query`, `first`,
-//!   `label`, `value`, `reReplaceAll`, `title`, `match`, `args`, `tmpl`,
+//!   `label`, `value`, `reReplaceAll`, `title`, `match`, `args`,
 //!   `pathPrefix`, `externalURL`, `parseDuration`, `toTime`, `graphLink`, …).
-//!   [`Expander`] is the general form (any data, HTML mode).
+//!   [`Expander`] is the general form (any data; HTML mode with `tmpl`, as
+//!   Prometheus' console templates have it).
 //! * [`Templates`]: Alertmanager's `default.tmpl` and `email.tmpl` (embedded
 //!   from `templates/`, Apache-2.0, Alertmanager v0.34.0) plus the user's
 //!   template files, executed on [`NotificationData`] in text or HTML mode.
@@ -168,7 +169,7 @@ pub fn expansion_failure_text(err: &TemplateError) -> String {
 /// functions. The error text is Go's: `template: NAME:LINE: …`.
 pub fn check_rule_template(name: &str, text: &str) -> Result<(), TemplateError> {
     let full = format!("{RULE_DEFS}{text}");
-    let mut set = prom::prom_set(0, "");
+    let mut set = prom::prom_set(0, "", false);
     set.parse(name, &full)
         .map_err(|e| TemplateError::Check { message: e.0 })
 }

@@ -7,7 +7,9 @@ use std::time::SystemTime;
 
 use gotmpl::{FuncMap, SafeKind, Value};
 
-use crate::engine::{arg_str, go_regex, index_func, query_escape, re_replace_all, safe, title, vs, want, wrap, Set};
+use crate::engine::{
+    arg_str, go_regex, index_func, query_escape, re_replace_all, safe, title, vs, want, wrap, Set,
+};
 use crate::gotime::{duration_string, parse_go_duration, parse_prom_duration, GoTime};
 use crate::govalue::{fmt_float, fmt_g, make_struct, string_map, struct_type, Flavor};
 use crate::shim::exec_err;
@@ -36,8 +38,13 @@ pub struct Expander<'a> {
 /// Go's `strconv.ParseFloat` message on bad input.
 fn parse_float(s: &str) -> Result<f64, String> {
     let t = s.trim_start_matches(['+', '-']);
-    let special = t.eq_ignore_ascii_case("inf") || t.eq_ignore_ascii_case("infinity") || t.eq_ignore_ascii_case("nan");
-    if !special && t.chars().any(|c| c.is_ascii_alphabetic() && c != 'e' && c != 'E') {
+    let special = t.eq_ignore_ascii_case("inf")
+        || t.eq_ignore_ascii_case("infinity")
+        || t.eq_ignore_ascii_case("nan");
+    if !special
+        && t.chars()
+            .any(|c| c.is_ascii_alphabetic() && c != 'e' && c != 'E')
+    {
         return Err(format!("strconv.ParseFloat: parsing {s:?}: invalid syntax"));
     }
     s.parse::<f64>()
@@ -127,7 +134,11 @@ pub fn humanize_duration(v: f64) -> String {
     if v.abs() >= 1.0 {
         let (sign, v) = if v < 0.0 { ("-", -v) } else { ("", v) };
         // Go converts an out-of-range float to int64 as amd64 does: MinInt64.
-        let d = if v >= i64::MAX as f64 { i64::MIN } else { v as i64 };
+        let d = if v >= i64::MAX as f64 {
+            i64::MIN
+        } else {
+            v as i64
+        };
         let seconds = d % 60;
         let minutes = (d / 60) % 60;
         let hours = (d / 60 / 60) % 24;
@@ -169,7 +180,10 @@ pub fn float_to_time(v: f64) -> Result<GoTime, String> {
         ));
     }
     let ms = (ts as i64) / 1_000_000;
-    Ok(GoTime::utc(ms.div_euclid(1000), (ms.rem_euclid(1000) * 1_000_000) as i32))
+    Ok(GoTime::utc(
+        ms.div_euclid(1000),
+        (ms.rem_euclid(1000) * 1_000_000) as i32,
+    ))
 }
 
 /// `HumanizeTimestamp`.
@@ -236,13 +250,17 @@ pub fn url_path(u: &str) -> String {
         None => u,
     };
     let end = rest.find(['?', '#']).unwrap_or(rest.len());
-    crate::engine::query_unescape(&rest[..end].replace('+', "%2B")).unwrap_or_else(|_| rest[..end].to_string())
+    crate::engine::query_unescape(&rest[..end].replace('+', "%2B"))
+        .unwrap_or_else(|_| rest[..end].to_string())
 }
 
 fn sample_value(s: &QueryResultSample) -> Value {
     make_struct(
         "template.sample",
-        vec![("Labels", string_map(&s.labels)), ("Value", Value::Float(s.value))],
+        vec![
+            ("Labels", string_map(&s.labels)),
+            ("Value", Value::Float(s.value)),
+        ],
     )
 }
 
@@ -266,149 +284,265 @@ fn sample_labels(v: &Value) -> Result<&std::collections::BTreeMap<Arc<str>, Valu
 fn static_prom_funcs() -> FuncMap {
     let mut m = FuncMap::new();
     m.insert("index".into(), index_func());
-    m.insert("first".into(), wrap("first", |a| {
-        want(a, 1)?;
-        match &a[0] {
-            Value::List(l) if !l.is_empty() => Ok(l[0].clone()),
-            _ => Err("first() called on vector with no elements".into()),
-        }
-    }));
-    m.insert("label".into(), wrap("label", |a| {
-        want(a, 2)?;
-        let name = arg_str(a, 0)?;
-        Ok(sample_labels(&a[1])?.get(name).cloned().unwrap_or_else(|| vs("")))
-    }));
-    m.insert("value".into(), wrap("value", |a| {
-        want(a, 1)?;
-        match &a[0] {
-            Value::Map(m) if struct_type(&a[0]) == Some("template.sample") => {
-                Ok(m.get("Value").cloned().unwrap_or(Value::Nil))
+    m.insert(
+        "first".into(),
+        wrap("first", |a| {
+            want(a, 1)?;
+            match &a[0] {
+                Value::List(l) if !l.is_empty() => Ok(l[0].clone()),
+                _ => Err("first() called on vector with no elements".into()),
             }
-            other => Err(format!(
-                "wrong type for value; expected *template.sample; got {}",
-                crate::engine::go_type(other)
-            )),
-        }
-    }));
-    m.insert("strvalue".into(), wrap("strvalue", |a| {
-        want(a, 1)?;
-        Ok(sample_labels(&a[0])?.get("__value__").cloned().unwrap_or_else(|| vs("")))
-    }));
-    m.insert("args".into(), wrap("args", |a| {
-        let m: BTreeMap<Arc<str>, Value> = a
-            .iter()
-            .enumerate()
-            .map(|(i, v)| (Arc::from(format!("arg{i}")), v.clone()))
-            .collect();
-        Ok(Value::Map(Arc::new(m)))
-    }));
-    m.insert("reReplaceAll".into(), wrap("reReplaceAll", |a| {
-        want(a, 3)?;
-        Ok(vs(re_replace_all(arg_str(a, 0)?, arg_str(a, 1)?, arg_str(a, 2)?)?))
-    }));
-    m.insert("safeHtml".into(), wrap("safeHtml", |a| {
-        want(a, 1)?;
-        Ok(safe(SafeKind::Html, arg_str(a, 0)?))
-    }));
-    m.insert("match".into(), wrap("match", |a| {
-        want(a, 2)?;
-        Ok(Value::Bool(go_regex(arg_str(a, 0)?)?.is_match(arg_str(a, 1)?)))
-    }));
-    m.insert("title".into(), wrap("title", |a| {
-        want(a, 1)?;
-        Ok(vs(title(arg_str(a, 0)?, false)))
-    }));
-    m.insert("toUpper".into(), wrap("toUpper", |a| {
-        want(a, 1)?;
-        Ok(vs(arg_str(a, 0)?.to_uppercase()))
-    }));
-    m.insert("toLower".into(), wrap("toLower", |a| {
-        want(a, 1)?;
-        Ok(vs(arg_str(a, 0)?.to_lowercase()))
-    }));
-    m.insert("graphLink".into(), wrap("graphLink", |a| {
-        want(a, 1)?;
-        Ok(vs(format!("/graph?g0.expr={}&g0.tab=0", query_escape(arg_str(a, 0)?))))
-    }));
-    m.insert("tableLink".into(), wrap("tableLink", |a| {
-        want(a, 1)?;
-        Ok(vs(format!("/graph?g0.expr={}&g0.tab=1", query_escape(arg_str(a, 0)?))))
-    }));
-    m.insert("sortByLabel".into(), wrap("sortByLabel", |a| {
-        want(a, 2)?;
-        let label = arg_str(a, 0)?.to_string();
-        let Value::List(l) = &a[1] else {
-            return Err("wrong type for value; expected template.queryResult".into());
-        };
-        let mut v: Vec<Value> = l.to_vec();
-        let key = |s: &Value| -> String {
-            sample_labels(s)
-                .ok()
-                .and_then(|m| m.get(label.as_str()).and_then(|x| x.as_str().map(str::to_string)))
-                .unwrap_or_default()
-        };
-        v.sort_by_key(key);
-        Ok(Value::List(v.into()))
-    }));
-    m.insert("stripPort".into(), wrap("stripPort", |a| {
-        want(a, 1)?;
-        Ok(vs(strip_port(arg_str(a, 0)?)))
-    }));
-    m.insert("stripDomain".into(), wrap("stripDomain", |a| {
-        want(a, 1)?;
-        Ok(vs(strip_domain(arg_str(a, 0)?)))
-    }));
-    m.insert("humanize".into(), wrap("humanize", |a| Ok(vs(humanize(one_float(a)?)))));
-    m.insert("humanize1024".into(), wrap("humanize1024", |a| Ok(vs(humanize1024(one_float(a)?)))));
-    m.insert("humanizeDuration".into(), wrap("humanizeDuration", |a| {
-        Ok(vs(humanize_duration(one_float(a)?)))
-    }));
-    m.insert("humanizePercentage".into(), wrap("humanizePercentage", |a| {
-        Ok(vs(format!("{}%", fmt_g(one_float(a)? * 100.0, 4))))
-    }));
-    m.insert("humanizeTimestamp".into(), wrap("humanizeTimestamp", |a| {
-        Ok(vs(humanize_timestamp(one_float(a)?)?))
-    }));
-    m.insert("toTime".into(), wrap("toTime", |a| Ok(vs(float_to_time(one_float(a)?)?.go_string()))));
-    m.insert("toDuration".into(), wrap("toDuration", |a| {
-        let v = one_float(a)?;
-        Ok(vs(duration_string((v * 1e9) as i64 as i128)))
-    }));
-    m.insert("parseDuration".into(), wrap("parseDuration", |a| {
-        want(a, 1)?;
-        let ms = parse_prom_duration(arg_str(a, 0)?)?;
-        Ok(Value::Float(ms as f64 / 1000.0))
-    }));
-    m.insert("urlQueryEscape".into(), wrap("urlQueryEscape", |a| {
-        want(a, 1)?;
-        Ok(vs(query_escape(arg_str(a, 0)?)))
-    }));
+        }),
+    );
+    m.insert(
+        "label".into(),
+        wrap("label", |a| {
+            want(a, 2)?;
+            let name = arg_str(a, 0)?;
+            Ok(sample_labels(&a[1])?
+                .get(name)
+                .cloned()
+                .unwrap_or_else(|| vs("")))
+        }),
+    );
+    m.insert(
+        "value".into(),
+        wrap("value", |a| {
+            want(a, 1)?;
+            match &a[0] {
+                Value::Map(m) if struct_type(&a[0]) == Some("template.sample") => {
+                    Ok(m.get("Value").cloned().unwrap_or(Value::Nil))
+                }
+                other => Err(format!(
+                    "wrong type for value; expected *template.sample; got {}",
+                    crate::engine::go_type(other)
+                )),
+            }
+        }),
+    );
+    m.insert(
+        "strvalue".into(),
+        wrap("strvalue", |a| {
+            want(a, 1)?;
+            Ok(sample_labels(&a[0])?
+                .get("__value__")
+                .cloned()
+                .unwrap_or_else(|| vs("")))
+        }),
+    );
+    m.insert(
+        "args".into(),
+        wrap("args", |a| {
+            let m: BTreeMap<Arc<str>, Value> = a
+                .iter()
+                .enumerate()
+                .map(|(i, v)| (Arc::from(format!("arg{i}")), v.clone()))
+                .collect();
+            Ok(Value::Map(Arc::new(m)))
+        }),
+    );
+    m.insert(
+        "reReplaceAll".into(),
+        wrap("reReplaceAll", |a| {
+            want(a, 3)?;
+            Ok(vs(re_replace_all(
+                arg_str(a, 0)?,
+                arg_str(a, 1)?,
+                arg_str(a, 2)?,
+            )?))
+        }),
+    );
+    m.insert(
+        "safeHtml".into(),
+        wrap("safeHtml", |a| {
+            want(a, 1)?;
+            Ok(safe(SafeKind::Html, arg_str(a, 0)?))
+        }),
+    );
+    m.insert(
+        "match".into(),
+        wrap("match", |a| {
+            want(a, 2)?;
+            Ok(Value::Bool(
+                go_regex(arg_str(a, 0)?)?.is_match(arg_str(a, 1)?),
+            ))
+        }),
+    );
+    m.insert(
+        "title".into(),
+        wrap("title", |a| {
+            want(a, 1)?;
+            Ok(vs(title(arg_str(a, 0)?, false)))
+        }),
+    );
+    m.insert(
+        "toUpper".into(),
+        wrap("toUpper", |a| {
+            want(a, 1)?;
+            Ok(vs(arg_str(a, 0)?.to_uppercase()))
+        }),
+    );
+    m.insert(
+        "toLower".into(),
+        wrap("toLower", |a| {
+            want(a, 1)?;
+            Ok(vs(arg_str(a, 0)?.to_lowercase()))
+        }),
+    );
+    m.insert(
+        "graphLink".into(),
+        wrap("graphLink", |a| {
+            want(a, 1)?;
+            Ok(vs(format!(
+                "/graph?g0.expr={}&g0.tab=0",
+                query_escape(arg_str(a, 0)?)
+            )))
+        }),
+    );
+    m.insert(
+        "tableLink".into(),
+        wrap("tableLink", |a| {
+            want(a, 1)?;
+            Ok(vs(format!(
+                "/graph?g0.expr={}&g0.tab=1",
+                query_escape(arg_str(a, 0)?)
+            )))
+        }),
+    );
+    m.insert(
+        "sortByLabel".into(),
+        wrap("sortByLabel", |a| {
+            want(a, 2)?;
+            let label = arg_str(a, 0)?.to_string();
+            let Value::List(l) = &a[1] else {
+                return Err("wrong type for value; expected template.queryResult".into());
+            };
+            let mut v: Vec<Value> = l.to_vec();
+            let key = |s: &Value| -> String {
+                sample_labels(s)
+                    .ok()
+                    .and_then(|m| {
+                        m.get(label.as_str())
+                            .and_then(|x| x.as_str().map(str::to_string))
+                    })
+                    .unwrap_or_default()
+            };
+            v.sort_by_key(key);
+            Ok(Value::List(v.into()))
+        }),
+    );
+    m.insert(
+        "stripPort".into(),
+        wrap("stripPort", |a| {
+            want(a, 1)?;
+            Ok(vs(strip_port(arg_str(a, 0)?)))
+        }),
+    );
+    m.insert(
+        "stripDomain".into(),
+        wrap("stripDomain", |a| {
+            want(a, 1)?;
+            Ok(vs(strip_domain(arg_str(a, 0)?)))
+        }),
+    );
+    m.insert(
+        "humanize".into(),
+        wrap("humanize", |a| Ok(vs(humanize(one_float(a)?)))),
+    );
+    m.insert(
+        "humanize1024".into(),
+        wrap("humanize1024", |a| Ok(vs(humanize1024(one_float(a)?)))),
+    );
+    m.insert(
+        "humanizeDuration".into(),
+        wrap("humanizeDuration", |a| {
+            Ok(vs(humanize_duration(one_float(a)?)))
+        }),
+    );
+    m.insert(
+        "humanizePercentage".into(),
+        wrap("humanizePercentage", |a| {
+            Ok(vs(format!("{}%", fmt_g(one_float(a)? * 100.0, 4))))
+        }),
+    );
+    m.insert(
+        "humanizeTimestamp".into(),
+        wrap("humanizeTimestamp", |a| {
+            Ok(vs(humanize_timestamp(one_float(a)?)?))
+        }),
+    );
+    m.insert(
+        "toTime".into(),
+        wrap("toTime", |a| {
+            Ok(vs(float_to_time(one_float(a)?)?.go_string()))
+        }),
+    );
+    m.insert(
+        "toDuration".into(),
+        wrap("toDuration", |a| {
+            let v = one_float(a)?;
+            Ok(vs(duration_string((v * 1e9) as i64 as i128)))
+        }),
+    );
+    m.insert(
+        "parseDuration".into(),
+        wrap("parseDuration", |a| {
+            want(a, 1)?;
+            let ms = parse_prom_duration(arg_str(a, 0)?)?;
+            Ok(Value::Float(ms as f64 / 1000.0))
+        }),
+    );
+    m.insert(
+        "urlQueryEscape".into(),
+        wrap("urlQueryEscape", |a| {
+            want(a, 1)?;
+            Ok(vs(query_escape(arg_str(a, 0)?)))
+        }),
+    );
     m
 }
 
 /// Names of every Prometheus template function (for parse-time checks).
-pub fn prom_set(timestamp_ms: i64, external_url: &str) -> Set {
+pub fn prom_set(timestamp_ms: i64, external_url: &str, html: bool) -> Set {
     static FUNCS: std::sync::LazyLock<FuncMap> = std::sync::LazyLock::new(static_prom_funcs);
     let mut m = FUNCS.clone();
     let now = timestamp_ms as f64 / 1000.0;
-    m.insert("now".into(), wrap("now", move |a| {
-        want(a, 0)?;
-        Ok(Value::Float(now))
-    }));
+    m.insert(
+        "now".into(),
+        wrap("now", move |a| {
+            want(a, 0)?;
+            Ok(Value::Float(now))
+        }),
+    );
     let path = url_path(external_url);
-    m.insert("pathPrefix".into(), wrap("pathPrefix", move |a| {
-        want(a, 0)?;
-        Ok(vs(&path))
-    }));
+    m.insert(
+        "pathPrefix".into(),
+        wrap("pathPrefix", move |a| {
+            want(a, 0)?;
+            Ok(vs(&path))
+        }),
+    );
     let ext = external_url.to_string();
-    m.insert("externalURL".into(), wrap("externalURL", move |a| {
-        want(a, 0)?;
-        Ok(vs(&ext))
-    }));
+    m.insert(
+        "externalURL".into(),
+        wrap("externalURL", move |a| {
+            want(a, 0)?;
+            Ok(vs(&ext))
+        }),
+    );
     let mut funcs = m;
     // Placeholders so the parser knows the names; execution replaces them.
-    funcs.insert("query".into(), wrap("query", |_| Err("query is not available here".into())));
-    funcs.insert("tmpl".into(), wrap("tmpl", |_| Err("tmpl is not available here".into())));
+    funcs.insert(
+        "query".into(),
+        wrap("query", |_| Err("query is not available here".into())),
+    );
+    // `tmpl` exists only in HTML mode (console templates), as in Prometheus.
+    if html {
+        funcs.insert(
+            "tmpl".into(),
+            wrap("tmpl", |_| Err("tmpl is not available here".into())),
+        );
+    }
     Set::new(Flavor::Prometheus, funcs)
 }
 
@@ -426,7 +560,7 @@ impl Expander<'_> {
 
     fn run(&self, text: &str, html: bool) -> Result<String, TemplateError> {
         let name = self.name;
-        let mut set = prom_set(self.timestamp_ms, self.external_url);
+        let mut set = prom_set(self.timestamp_ms, self.external_url, html);
         set.parse(name, text).map_err(|e| TemplateError::Parse {
             name: name.to_string(),
             message: e.0,
@@ -440,26 +574,30 @@ impl Expander<'_> {
         // `tmpl name data` renders another template of the same set.
         let mut extra = FuncMap::new();
         let weak: Weak<Set> = Arc::downgrade(&set);
-        extra.insert(
-            "tmpl".into(),
-            Arc::new(move |a: &[Value]| {
-                let (Some(Value::String(n)), Some(d)) = (a.first(), a.get(1)) else {
-                    return Err(exec_err("error calling tmpl: wrong number of args for tmpl: want 2"));
-                };
-                let Some(set) = weak.upgrade() else {
-                    return Err(exec_err("error calling tmpl: template set gone"));
-                };
-                if !set.trees.contains_key(&**n) {
-                    return Err(exec_err(format!(
-                        "error calling tmpl: html/template: no such template {n:?}"
-                    )));
-                }
-                let out = set
-                    .execute_text(n, d, &FuncMap::new())
-                    .map_err(|e| exec_err(format!("error calling tmpl: {e}")))?;
-                Ok(if html { crate::engine::safe(SafeKind::Html, &out) } else { vs(out) })
-            }),
-        );
+        if html {
+            extra.insert(
+                "tmpl".into(),
+                Arc::new(move |a: &[Value]| {
+                    let (Some(Value::String(n)), Some(d)) = (a.first(), a.get(1)) else {
+                        return Err(exec_err(
+                            "error calling tmpl: wrong number of args for tmpl: want 2",
+                        ));
+                    };
+                    let Some(set) = weak.upgrade() else {
+                        return Err(exec_err("error calling tmpl: template set gone"));
+                    };
+                    if !set.trees.contains_key(&**n) {
+                        return Err(exec_err(format!(
+                            "error calling tmpl: html/template: no such template {n:?}"
+                        )));
+                    }
+                    let out = set
+                        .execute_text(n, d, &FuncMap::new())
+                        .map_err(|e| exec_err(format!("error calling tmpl: {e}")))?;
+                    Ok(crate::engine::safe(SafeKind::Html, &out))
+                }),
+            );
+        }
 
         let data = &self.data;
         let set_ref = &set;
@@ -481,17 +619,25 @@ impl Expander<'_> {
                 extra.insert(
                     "query".into(),
                     Arc::new(move |a: &[Value]| {
-                        let q = match a {
-                            [Value::String(q)] => q.to_string(),
-                            _ => return Err(exec_err("error calling query: wrong number of args for query: want 1")),
-                        };
+                        let q =
+                            match a {
+                                [Value::String(q)] => q.to_string(),
+                                _ => return Err(exec_err(
+                                    "error calling query: wrong number of args for query: want 1",
+                                )),
+                            };
                         let (tx, rx) = mpsc::channel();
-                        let sent = req_tx.lock().map(|s| s.send((q, tx)).is_ok()).unwrap_or(false);
+                        let sent = req_tx
+                            .lock()
+                            .map(|s| s.send((q, tx)).is_ok())
+                            .unwrap_or(false);
                         if !sent {
                             return Err(exec_err("error calling query: query channel closed"));
                         }
                         match rx.recv() {
-                            Ok(Ok(samples)) => Ok(Value::List(samples.iter().map(sample_value).collect())),
+                            Ok(Ok(samples)) => {
+                                Ok(Value::List(samples.iter().map(sample_value).collect()))
+                            }
                             Ok(Err(e)) => Err(exec_err(format!("error calling query: {e}"))),
                             Err(_) => Err(exec_err("error calling query: no answer")),
                         }
@@ -502,7 +648,9 @@ impl Expander<'_> {
                     while let Ok((q, reply)) = req_rx.recv() {
                         let _ = reply.send(query(&q));
                     }
-                    handle.join().unwrap_or_else(|_| Err("template execution panicked".into()))
+                    handle
+                        .join()
+                        .unwrap_or_else(|_| Err("template execution panicked".into()))
                 })
                 .map_err(exec_error)
             }

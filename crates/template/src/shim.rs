@@ -108,7 +108,11 @@ fn split_chain(e: &Expr) -> Option<(Expr, String)> {
 }
 
 fn join(fields: &[SmolStr]) -> String {
-    fields.iter().map(SmolStr::as_str).collect::<Vec<_>>().join(".")
+    fields
+        .iter()
+        .map(SmolStr::as_str)
+        .collect::<Vec<_>>()
+        .join(".")
 }
 
 fn rewrite_command(c: &CommandNode) -> CommandNode {
@@ -231,21 +235,34 @@ fn want_args(name: &str, args: &[Value], n: usize) -> Result<(), TemplateError> 
 
 fn strings_of(v: &Value) -> Vec<String> {
     match v {
-        Value::List(l) => l.iter().map(|e| go_print(e, Flavor::Alertmanager)).collect(),
+        Value::List(l) => l
+            .iter()
+            .map(|e| go_print(e, Flavor::Alertmanager))
+            .collect(),
         Value::Nil => Vec::new(),
         other => vec![go_print(other, Flavor::Alertmanager)],
     }
 }
 
 fn str_list(items: impl IntoIterator<Item = String>) -> Value {
-    Value::List(items.into_iter().map(|s| Value::String(Arc::from(s))).collect())
+    Value::List(
+        items
+            .into_iter()
+            .map(|s| Value::String(Arc::from(s)))
+            .collect(),
+    )
 }
 
 fn pairs_of(m: &BTreeMap<Arc<str>, Value>) -> Value {
     Value::List(
         sorted_pairs(m)
             .into_iter()
-            .map(|(k, v)| make_struct("template.Pair", vec![("Name", Value::String(k)), ("Value", v)]))
+            .map(|(k, v)| {
+                make_struct(
+                    "template.Pair",
+                    vec![("Name", Value::String(k)), ("Value", v)],
+                )
+            })
             .collect(),
     )
 }
@@ -276,7 +293,9 @@ fn step(flavor: Flavor, recv: &Value, name: &str, args: &[Value]) -> Result<Valu
                     "SortedPairs" => return no_args(name, args).map(|()| pairs_of(m)),
                     "Names" => {
                         no_args(name, args)?;
-                        return Ok(str_list(sorted_pairs(m).into_iter().map(|(k, _)| k.to_string())));
+                        return Ok(str_list(
+                            sorted_pairs(m).into_iter().map(|(k, _)| k.to_string()),
+                        ));
                     }
                     "Values" => {
                         no_args(name, args)?;
@@ -317,11 +336,17 @@ fn step(flavor: Flavor, recv: &Value, name: &str, args: &[Value]) -> Result<Valu
             match name {
                 "Firing" | "Resolved" if alerts => {
                     no_args(name, args)?;
-                    let want = if name == "Firing" { "firing" } else { "resolved" };
+                    let want = if name == "Firing" {
+                        "firing"
+                    } else {
+                        "resolved"
+                    };
                     Ok(Value::List(
                         l.iter()
                             .filter(|a| match a {
-                                Value::Map(m) => m.get("Status").and_then(Value::as_str) == Some(want),
+                                Value::Map(m) => {
+                                    m.get("Status").and_then(Value::as_str) == Some(want)
+                                }
                                 _ => false,
                             })
                             .cloned()
@@ -341,7 +366,10 @@ fn step(flavor: Flavor, recv: &Value, name: &str, args: &[Value]) -> Result<Valu
                     want_args(name, args, 1)?;
                     let sep = go_print(&args[0], flavor);
                     Ok(Value::String(Arc::from(
-                        l.iter().map(|s| s.as_str().unwrap_or("")).collect::<Vec<_>>().join(&sep),
+                        l.iter()
+                            .map(|s| s.as_str().unwrap_or(""))
+                            .collect::<Vec<_>>()
+                            .join(&sep),
                     )))
                 }
                 _ => Err(exec_err(format!(
@@ -359,7 +387,9 @@ fn step(flavor: Flavor, recv: &Value, name: &str, args: &[Value]) -> Result<Valu
                     return duration_method(d, name, args);
                 }
             }
-            Err(exec_err(format!("can't evaluate field {name} in type string")))
+            Err(exec_err(format!(
+                "can't evaluate field {name} in type string"
+            )))
         }
         Value::Nil => Ok(Value::Nil),
         other => Err(exec_err(format!(
@@ -375,8 +405,9 @@ pub fn duration_arg(v: &Value) -> Result<i128, TemplateError> {
         Value::Int(i) => Ok(*i as i128),
         Value::Uint(u) => Ok(*u as i128),
         Value::Float(f) => Ok(*f as i128),
-        Value::String(s) => parse_go_duration(s)
-            .ok_or_else(|| exec_err(format!("invalid duration {s:?}"))),
+        Value::String(s) => {
+            parse_go_duration(s).ok_or_else(|| exec_err(format!("invalid duration {s:?}")))
+        }
         other => Err(exec_err(format!(
             "can't use {} as type time.Duration",
             go_print(other, Flavor::Alertmanager)
@@ -443,7 +474,9 @@ fn time_method(t: &GoTime, name: &str, args: &[Value]) -> Result<Value, Template
         "Nanosecond" => n0(Value::Int(t.nanos as i64)),
         "YearDay" => n0(Value::Int(t.format("002").parse().unwrap_or(0))),
         "Weekday" => n0(s(t.format("Monday"))),
-        _ => Err(exec_err(format!("can't evaluate field {name} in type time.Time"))),
+        _ => Err(exec_err(format!(
+            "can't evaluate field {name} in type time.Time"
+        ))),
     }
 }
 

@@ -32,7 +32,10 @@ fn find_amtool() -> Option<PathBuf> {
 }
 
 fn kv(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-    pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
 }
 
 fn at(secs: u64) -> SystemTime {
@@ -87,8 +90,14 @@ fn builtin_data() -> NotificationData {
                 fingerprint: "fingerprint2".into(),
             },
         ],
-        group_labels: kv(&[("grouplabelkey1", "grouplabelvalue1"), ("grouplabelkey2", "grouplabelvalue2")]),
-        common_labels: kv(&[("commonlabelkey1", "commonlabelvalue1"), ("commonlabelkey2", "commonlabelvalue2")]),
+        group_labels: kv(&[
+            ("grouplabelkey1", "grouplabelvalue1"),
+            ("grouplabelkey2", "grouplabelvalue2"),
+        ]),
+        common_labels: kv(&[
+            ("commonlabelkey1", "commonlabelvalue1"),
+            ("commonlabelkey2", "commonlabelvalue2"),
+        ]),
         common_annotations: kv(&[
             ("commonannotationkey1", "commonannotationvalue1"),
             ("commonannotationkey2", "commonannotationvalue2"),
@@ -101,7 +110,11 @@ fn builtin_data() -> NotificationData {
 /// Firing and resolved alerts, HTML-special characters, an `alertname`
 /// (sorted first by `SortedPairs`), common labels beyond the group labels.
 fn mixed_data() -> NotificationData {
-    let common = [("alertname", "HighLatency"), ("job", "api"), ("severity", "critical")];
+    let common = [
+        ("alertname", "HighLatency"),
+        ("job", "api"),
+        ("severity", "critical"),
+    ];
     let mut l1 = kv(&common);
     l1.insert("instance".into(), "api-1:8080".into());
     let mut l2 = kv(&common);
@@ -185,7 +198,10 @@ fn json_str(s: &str) -> String {
 }
 
 fn json_kv(m: &BTreeMap<String, String>) -> String {
-    let items: Vec<String> = m.iter().map(|(k, v)| format!("{}:{}", json_str(k), json_str(v))).collect();
+    let items: Vec<String> = m
+        .iter()
+        .map(|(k, v)| format!("{}:{}", json_str(k), json_str(v)))
+        .collect();
     format!("{{{}}}", items.join(","))
 }
 
@@ -257,7 +273,13 @@ fn define_names(src: &str) -> Vec<String> {
         .collect()
 }
 
-fn amtool_render(amtool: &Path, glob: &str, text: &str, data: Option<&Path>, html: bool) -> Result<String, String> {
+fn amtool_render(
+    amtool: &Path,
+    glob: &str,
+    text: &str,
+    data: Option<&Path>,
+    html: bool,
+) -> Result<String, String> {
     let mut cmd = Command::new(amtool);
     cmd.arg("template")
         .arg("render")
@@ -269,7 +291,9 @@ fn amtool_render(amtool: &Path, glob: &str, text: &str, data: Option<&Path>, htm
     if let Some(d) = data {
         cmd.arg(format!("--template.data={}", d.display()));
     }
-    let out = cmd.output().map_err(|e| format!("cannot run {}: {e}", amtool.display()))?;
+    let out = cmd
+        .output()
+        .map_err(|e| format!("cannot run {}: {e}", amtool.display()))?;
     if !out.status.success() {
         return Err(String::from_utf8_lossy(&out.stderr).into_owned());
     }
@@ -300,12 +324,23 @@ fn default_templates_render_like_amtool() {
         .collect();
     names.sort();
     names.dedup();
-    assert!(names.len() >= 50, "expected Alertmanager's *.default.* templates, found {names:?}");
+    assert!(
+        names.len() >= 50,
+        "expected Alertmanager's *.default.* templates, found {names:?}"
+    );
 
     let data_sets: Vec<(&str, NotificationData, Option<PathBuf>)> = vec![
         ("amtool built-in data", builtin_data(), None),
-        ("firing+resolved", mixed_data(), Some(tmp.join("mixed.json"))),
-        ("all resolved", resolved_data(), Some(tmp.join("resolved.json"))),
+        (
+            "firing+resolved",
+            mixed_data(),
+            Some(tmp.join("mixed.json")),
+        ),
+        (
+            "all resolved",
+            resolved_data(),
+            Some(tmp.join("resolved.json")),
+        ),
     ];
     let mut failures = Vec::new();
     let mut compared = 0;
@@ -315,7 +350,12 @@ fn default_templates_render_like_amtool() {
         }
         let mut texts: Vec<(String, bool)> = names
             .iter()
-            .map(|n| (format!("{{{{ template \"{n}\" . }}}}"), n == "email.default.html"))
+            .map(|n| {
+                (
+                    format!("{{{{ template \"{n}\" . }}}}"),
+                    n == "email.default.html",
+                )
+            })
             .collect();
         // Templates Alertmanager calls with a list of alerts as dot.
         for list in [".Alerts", ".Alerts.Firing", ".Alerts.Resolved"] {

@@ -8,17 +8,24 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use bongsu_template::{check_rule_template, expand_rule_template, QueryResultSample, RuleTemplateData};
+use bongsu_template::{
+    check_rule_template, expand_rule_template, QueryResultSample, RuleTemplateData,
+};
 use serde_json::Value as Json;
 
 fn conformance_dir() -> Option<PathBuf> {
     let dir = std::env::var_os("BONGSU_CONFORMANCE_DIR")
         .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/conformance"));
+        .unwrap_or_else(|| {
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/conformance")
+        });
     if dir.is_dir() {
         return Some(dir);
     }
-    let msg = format!("conformance data not found at {} (set BONGSU_CONFORMANCE_DIR)", dir.display());
+    let msg = format!(
+        "conformance data not found at {} (set BONGSU_CONFORMANCE_DIR)",
+        dir.display()
+    );
     eprintln!("\n!!!!!!!! SKIPPED: {msg} !!!!!!!!\n");
     if std::env::var("CI").as_deref() == Ok("true") {
         panic!("{msg}");
@@ -27,7 +34,9 @@ fn conformance_dir() -> Option<PathBuf> {
 }
 
 fn yaml_files(dir: &Path, out: &mut Vec<PathBuf>) {
-    let Ok(rd) = std::fs::read_dir(dir) else { return };
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return;
+    };
     let mut entries: Vec<PathBuf> = rd.filter_map(|e| e.ok().map(|e| e.path())).collect();
     entries.sort();
     for p in entries {
@@ -55,11 +64,25 @@ fn rule_templates(path: &Path) -> Option<Vec<RuleTemplate>> {
     let mut out = Vec::new();
     for g in groups {
         let gname = g.get("name").and_then(Json::as_str).unwrap_or("");
-        for (i, r) in g.get("rules").and_then(Json::as_array).into_iter().flatten().enumerate() {
-            let Some(alert) = r.get("alert").and_then(Json::as_str) else { continue };
+        for (i, r) in g
+            .get("rules")
+            .and_then(Json::as_array)
+            .into_iter()
+            .flatten()
+            .enumerate()
+        {
+            let Some(alert) = r.get("alert").and_then(Json::as_str) else {
+                continue;
+            };
             for kind in ["label", "annotation"] {
-                let key = if kind == "label" { "labels" } else { "annotations" };
-                let Some(m) = r.get(key).and_then(Json::as_object) else { continue };
+                let key = if kind == "label" {
+                    "labels"
+                } else {
+                    "annotations"
+                };
+                let Some(m) = r.get(key).and_then(Json::as_object) else {
+                    continue;
+                };
                 for (k, v) in m {
                     let text = match v {
                         Json::String(s) => s.clone(),
@@ -86,7 +109,11 @@ fn community_alert_rules_check_and_expand() {
     let Some(dir) = conformance_dir() else { return };
     let mut files = Vec::new();
     yaml_files(&dir.join("alert-rules/dist/rules"), &mut files);
-    assert!(files.len() >= 100, "expected the awesome-prometheus-alerts files, found {}", files.len());
+    assert!(
+        files.len() >= 100,
+        "expected the awesome-prometheus-alerts files, found {}",
+        files.len()
+    );
 
     let labels: BTreeMap<String, String> = [
         ("__name__", "up"),
@@ -115,7 +142,10 @@ fn community_alert_rules_check_and_expand() {
             failures.push(format!("{}: not a rule file", f.display()));
             continue;
         };
-        rules += templates.iter().filter(|t| t.location.ends_with("annotation \"summary\"")).count();
+        rules += templates
+            .iter()
+            .filter(|t| t.location.ends_with("annotation \"summary\""))
+            .count();
         for t in templates {
             if let Err(e) = check_rule_template(&t.name, &t.text) {
                 failures.push(format!("{}: check: {e}", t.location));
@@ -124,7 +154,10 @@ fn community_alert_rules_check_and_expand() {
             match expand_rule_template(&t.name, &t.text, &data, Some(&query)) {
                 Ok(out) => {
                     if out.contains("<no value>") && !t.text.contains(".Foo") {
-                        failures.push(format!("{}: expansion printed <no value>: {out:?}", t.location));
+                        failures.push(format!(
+                            "{}: expansion printed <no value>: {out:?}",
+                            t.location
+                        ));
                     }
                 }
                 Err(e) => failures.push(format!("{}: expand: {e}", t.location)),
@@ -134,10 +167,16 @@ fn community_alert_rules_check_and_expand() {
     // The newer catalogue (`_data/rules.yml`, 1155 rules): its descriptions
     // become annotations through upstream's generator.
     let catalogue = dir.join("alert-rules/_data/rules.yml");
-    let doc: Json = serde_saphyr::from_str(&std::fs::read_to_string(&catalogue).expect("read _data/rules.yml"))
-        .expect("parse _data/rules.yml");
+    let doc: Json =
+        serde_saphyr::from_str(&std::fs::read_to_string(&catalogue).expect("read _data/rules.yml"))
+            .expect("parse _data/rules.yml");
     let mut catalogue_rules = 0;
-    let all = |v: &Json, k: &str| v.get(k).and_then(Json::as_array).cloned().unwrap_or_default();
+    let all = |v: &Json, k: &str| {
+        v.get(k)
+            .and_then(Json::as_array)
+            .cloned()
+            .unwrap_or_default()
+    };
     for g in all(&doc, "groups") {
         for svc in all(&g, "services") {
             for exp in all(&svc, "exporters") {
@@ -145,27 +184,45 @@ fn community_alert_rules_check_and_expand() {
                     catalogue_rules += 1;
                     let name = r.get("name").and_then(Json::as_str).unwrap_or("");
                     let desc = r.get("description").and_then(Json::as_str).unwrap_or("");
-                    let text = format!("{desc}\n  VALUE = {{{{ $value }}}}\n  LABELS = {{{{ $labels }}}}");
+                    let text =
+                        format!("{desc}\n  VALUE = {{{{ $value }}}}\n  LABELS = {{{{ $labels }}}}");
                     let alert = format!("__alert_{}", name.replace(' ', ""));
-                    if let Err(e) = check_rule_template(&alert, &text)
-                        .and_then(|()| expand_rule_template(&alert, &text, &data, Some(&query)).map(|_| ()))
-                    {
+                    if let Err(e) = check_rule_template(&alert, &text).and_then(|()| {
+                        expand_rule_template(&alert, &text, &data, Some(&query)).map(|_| ())
+                    }) {
                         failures.push(format!("{}: rule {name:?}: {e}", catalogue.display()));
                     }
                 }
             }
         }
     }
-    assert!(failures.is_empty(), "{} failures:\n{}", failures.len(), failures.join("\n"));
-    assert!(rules >= 900, "expected about 954 alerting rules, checked {rules}");
-    assert!(catalogue_rules >= 1100, "expected about 1155 catalogue rules, checked {catalogue_rules}");
+    assert!(
+        failures.is_empty(),
+        "{} failures:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+    assert!(
+        rules >= 900,
+        "expected about 954 alerting rules, checked {rules}"
+    );
+    assert!(
+        catalogue_rules >= 1100,
+        "expected about 1155 catalogue rules, checked {catalogue_rules}"
+    );
     eprintln!("checked and expanded the templates of {rules} community alerting rules and {catalogue_rules} catalogue descriptions");
 }
 
 /// `promtool check rules` lines that report a template error.
 fn promtool_template_errors(file: &Path) -> Option<Vec<String>> {
-    let out = Command::new("promtool").arg("check").arg("rules").arg(file).output().ok()?;
-    let text = String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    let out = Command::new("promtool")
+        .arg("check")
+        .arg("rules")
+        .arg(file)
+        .output()
+        .ok()?;
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
     Some(
         text.lines()
             .filter(|l| l.contains(": template: "))
@@ -181,7 +238,11 @@ fn rule_fixtures_match_promtool_template_verdicts() {
     let ours: Vec<String> = rule_templates(&bad)
         .expect("rules-bad.yml is a rule file")
         .into_iter()
-        .filter_map(|t| check_rule_template(&t.name, &t.text).err().map(|e| format!("{}: {e}", t.location)))
+        .filter_map(|t| {
+            check_rule_template(&t.name, &t.text)
+                .err()
+                .map(|e| format!("{}: {e}", t.location))
+        })
         .collect();
     assert_eq!(
         ours,
@@ -204,23 +265,41 @@ fn rule_fixtures_match_promtool_template_verdicts() {
     let mut compared = 0;
     let mut failures = Vec::new();
     for f in &files {
-        let Some(templates) = rule_templates(f) else { continue };
+        let Some(templates) = rule_templates(f) else {
+            continue;
+        };
         if templates.is_empty() {
             continue;
         }
         let mut ours: Vec<String> = templates
             .into_iter()
-            .filter_map(|t| check_rule_template(&t.name, &t.text).err().map(|e| format!("{}: {e}", t.location)))
+            .filter_map(|t| {
+                check_rule_template(&t.name, &t.text)
+                    .err()
+                    .map(|e| format!("{}: {e}", t.location))
+            })
             .collect();
-        let Some(mut theirs) = promtool_template_errors(f) else { continue };
+        let Some(mut theirs) = promtool_template_errors(f) else {
+            continue;
+        };
         ours.sort();
         theirs.sort();
         compared += 1;
         if ours != theirs {
-            failures.push(format!("{}:\n  promtool: {theirs:?}\n  bongsu:   {ours:?}", f.display()));
+            failures.push(format!(
+                "{}:\n  promtool: {theirs:?}\n  bongsu:   {ours:?}",
+                f.display()
+            ));
         }
     }
-    assert!(failures.is_empty(), "template verdicts differ from promtool:\n{}", failures.join("\n"));
-    assert!(compared >= 5, "compared only {compared} rule files with promtool");
+    assert!(
+        failures.is_empty(),
+        "template verdicts differ from promtool:\n{}",
+        failures.join("\n")
+    );
+    assert!(
+        compared >= 5,
+        "compared only {compared} rule files with promtool"
+    );
     eprintln!("{compared} rule fixtures: same template verdicts as promtool");
 }

@@ -39,21 +39,65 @@ type Series = (Vec<(&'static str, &'static str)>, &'static str, f64);
 
 fn series() -> Vec<Series> {
     vec![
-        (vec![("instance", "a:1"), ("job", "j")], "1234567", 1234567.0),
-        (vec![("instance", "b:2"), ("job", "k8s-api")], "-0.00015", -0.00015),
+        (
+            vec![("instance", "a:1"), ("job", "j")],
+            "1234567",
+            1234567.0,
+        ),
+        (
+            vec![("instance", "b:2"), ("job", "k8s-api")],
+            "-0.00015",
+            -0.00015,
+        ),
         (vec![("instance", "c"), ("job", "zero")], "0", 0.0),
-        (vec![("instance", "d.example.com:9100"), ("job", "node exporter")], "1", 1.0),
-        (vec![("instance", "[2001:db8::1]:9100"), ("job", "ipv6")], "0.5", 0.5),
-        (vec![("instance", "192.0.2.7:443"), ("job", "durations")], "176461.5", 176461.5),
+        (
+            vec![("instance", "d.example.com:9100"), ("job", "node exporter")],
+            "1",
+            1.0,
+        ),
+        (
+            vec![("instance", "[2001:db8::1]:9100"), ("job", "ipv6")],
+            "0.5",
+            0.5,
+        ),
+        (
+            vec![("instance", "192.0.2.7:443"), ("job", "durations")],
+            "176461.5",
+            176461.5,
+        ),
         (vec![("instance", "e"), ("job", "tiny")], "1e-9", 1e-9),
         (vec![("instance", "f"), ("job", "huge")], "1.5e21", 1.5e21),
-        (vec![("instance", "g"), ("job", "bytes")], "1048576", 1048576.0),
-        (vec![("instance", "h"), ("job", "ratio")], "0.1234567", 0.1234567),
-        (vec![("instance", "i"), ("job", "with \"quotes\" & <html>")], "100", 100.0),
+        (
+            vec![("instance", "g"), ("job", "bytes")],
+            "1048576",
+            1048576.0,
+        ),
+        (
+            vec![("instance", "h"), ("job", "ratio")],
+            "0.1234567",
+            0.1234567,
+        ),
+        (
+            vec![("instance", "i"), ("job", "with \"quotes\" & <html>")],
+            "100",
+            100.0,
+        ),
         (vec![("instance", "j"), ("job", "nan")], "NaN", f64::NAN),
-        (vec![("instance", "k"), ("job", "inf")], "Inf", f64::INFINITY),
-        (vec![("instance", "l"), ("job", "neginf")], "-Inf", f64::NEG_INFINITY),
-        (vec![("instance", "m"), ("job", "timestamp")], "1700000000.123", 1700000000.123),
+        (
+            vec![("instance", "k"), ("job", "inf")],
+            "Inf",
+            f64::INFINITY,
+        ),
+        (
+            vec![("instance", "l"), ("job", "neginf")],
+            "-Inf",
+            f64::NEG_INFINITY,
+        ),
+        (
+            vec![("instance", "m"), ("job", "timestamp")],
+            "1700000000.123",
+            1700000000.123,
+        ),
     ]
 }
 
@@ -92,7 +136,8 @@ fn go_unquote(s: &str) -> Option<(String, &str)> {
                             'u' => 4,
                             _ => 8,
                         };
-                        let hex: String = (0..n).filter_map(|_| it.next().map(|(_, h)| h)).collect();
+                        let hex: String =
+                            (0..n).filter_map(|_| it.next().map(|(_, h)| h)).collect();
                         let v = u32::from_str_radix(&hex, 16).ok()?;
                         out.push(char::from_u32(v)?);
                     }
@@ -137,9 +182,11 @@ fn rule_templates_expand_like_promtool() {
         }
         return;
     }
-    let dir: PathBuf = std::env::temp_dir().join(format!("bongsu-promtool-golden-{}", std::process::id()));
+    let dir: PathBuf =
+        std::env::temp_dir().join(format!("bongsu-promtool-golden-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("temp dir");
-    let mut rules = String::from("groups:\n- name: g\n  rules:\n  - alert: A\n    expr: m\n    annotations:\n");
+    let mut rules =
+        String::from("groups:\n- name: g\n  rules:\n  - alert: A\n    expr: m\n    annotations:\n");
     for (i, a) in ANNOTATIONS.iter().enumerate() {
         rules.push_str(&format!("      a{i:02}: {}\n", go_quote(a)));
     }
@@ -148,8 +195,14 @@ fn rule_templates_expand_like_promtool() {
         "rule_files: [rules.yml]\nevaluation_interval: 1m\ntests:\n- interval: 1m\n  input_series:\n",
     );
     for (labels, v, _) in series() {
-        let ls: Vec<String> = labels.iter().map(|(k, v)| format!("{k}={}", go_quote(v))).collect();
-        test.push_str(&format!("  - series: {}\n    values: '{v}'\n", go_quote(&format!("m{{{}}}", ls.join(",")))));
+        let ls: Vec<String> = labels
+            .iter()
+            .map(|(k, v)| format!("{k}={}", go_quote(v)))
+            .collect();
+        test.push_str(&format!(
+            "  - series: {}\n    values: '{v}'\n",
+            go_quote(&format!("m{{{}}}", ls.join(",")))
+        ));
     }
     test.push_str("  alert_rule_test:\n  - eval_time: 0m\n    alertname: A\n    exp_alerts: []\n");
     std::fs::write(dir.join("test.yml"), test).expect("write test");
@@ -161,7 +214,8 @@ fn rule_templates_expand_like_promtool() {
         .current_dir(&dir)
         .output()
         .expect("run promtool");
-    let text = String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
     let _ = std::fs::remove_dir_all(&dir);
 
     // Go's alerts: "Labels:{...}" followed by "Annotations:{...}".
@@ -178,7 +232,12 @@ fn rule_templates_expand_like_promtool() {
         }
     }
     let all = series();
-    assert_eq!(got.len(), all.len(), "promtool reported {} alerts:\n{text}", got.len());
+    assert_eq!(
+        got.len(),
+        all.len(),
+        "promtool reported {} alerts:\n{text}",
+        got.len()
+    );
 
     let samples: Vec<QueryResultSample> = {
         let mut v: Vec<QueryResultSample> = all
@@ -199,8 +258,15 @@ fn rule_templates_expand_like_promtool() {
     let query = |q: &str| -> Result<Vec<QueryResultSample>, String> {
         match q {
             "m" => Ok(samples.clone()),
-            "m{instance=\"a:1\"}" => Ok(samples.iter().filter(|s| s.labels["instance"] == "a:1").cloned().collect()),
-            "count(m)" => Ok(vec![QueryResultSample { labels: BTreeMap::new(), value: samples.len() as f64 }]),
+            "m{instance=\"a:1\"}" => Ok(samples
+                .iter()
+                .filter(|s| s.labels["instance"] == "a:1")
+                .cloned()
+                .collect()),
+            "count(m)" => Ok(vec![QueryResultSample {
+                labels: BTreeMap::new(),
+                value: samples.len() as f64,
+            }]),
             other => Err(format!("unexpected query {other}")),
         }
     };
@@ -208,14 +274,31 @@ fn rule_templates_expand_like_promtool() {
     let mut failures = Vec::new();
     let mut compared = 0;
     for (l, v, val) in &all {
-        let instance = l.iter().find(|(k, _)| *k == "instance").map(|(_, v)| *v).unwrap_or("");
-        let Some((_, want)) = got.iter().find(|(gl, _)| gl.get("instance").map(String::as_str) == Some(instance)) else {
-            failures.push(format!("promtool reported no alert for instance {instance}"));
+        let instance = l
+            .iter()
+            .find(|(k, _)| *k == "instance")
+            .map(|(_, v)| *v)
+            .unwrap_or("");
+        let Some((_, want)) = got
+            .iter()
+            .find(|(gl, _)| gl.get("instance").map(String::as_str) == Some(instance))
+        else {
+            failures.push(format!(
+                "promtool reported no alert for instance {instance}"
+            ));
             continue;
         };
-        let mut labels: BTreeMap<String, String> = l.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let mut labels: BTreeMap<String, String> = l
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         labels.insert("__name__".into(), "m".into());
-        let data = RuleTemplateData { labels: &labels, external_labels: &ext, external_url: "", value: *val };
+        let data = RuleTemplateData {
+            labels: &labels,
+            external_labels: &ext,
+            external_url: "",
+            value: *val,
+        };
         for (i, a) in ANNOTATIONS.iter().enumerate() {
             let key = format!("a{i:02}");
             let ours = expand_rule_template_at("__alert_A", a, &data, Some(&query), 0)
@@ -229,6 +312,11 @@ fn rule_templates_expand_like_promtool() {
             }
         }
     }
-    assert!(failures.is_empty(), "{} of {compared} expansions differ:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {compared} expansions differ:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
     eprintln!("compared {compared} annotation expansions with promtool: all identical");
 }
