@@ -292,7 +292,7 @@ impl GoTime {
         let clock = parts.next()?;
         let off = parts.next()?;
         let abbrev = parts.next()?;
-        if date.len() < 10 || off.len() != 5 || abbrev.contains(' ') {
+        if date.len() < 10 || off.len() != 5 || !off.is_ascii() || abbrev.contains(' ') {
             return None;
         }
         let (dy, rest) = date.rsplit_once('-')?;
@@ -391,7 +391,8 @@ impl GoTime {
                         .iter()
                         .position(|m| {
                             let name = if long { *m } else { &m[..3] };
-                            v.len() >= name.len() && v[..name.len()].eq_ignore_ascii_case(name)
+                            v.get(..name.len())
+                                .is_some_and(|p| p.eq_ignore_ascii_case(name))
                         })
                         .map(|i| {
                             let name_len = if long { MONTHS[i].len() } else { 3 };
@@ -404,7 +405,8 @@ impl GoTime {
                     DAYS.iter()
                         .find(|d| {
                             let name = if long { **d } else { &d[..3] };
-                            v.len() >= name.len() && v[..name.len()].eq_ignore_ascii_case(name)
+                            v.get(..name.len())
+                                .is_some_and(|p| p.eq_ignore_ascii_case(name))
                         })
                         .map(|d| v = &v[if long { d.len() } else { 3 }..])
                 }
@@ -444,8 +446,7 @@ impl GoTime {
                     r
                 }
                 Chunk::PM | Chunk::Pm => {
-                    if v.len() >= 2 {
-                        let p = &v[..2];
+                    if let Some(p) = v.get(..2) {
                         let r = if p.eq_ignore_ascii_case("PM") {
                             Some(true)
                         } else if p.eq_ignore_ascii_case("AM") {

@@ -16,6 +16,37 @@
 //!   from `templates/`, Apache-2.0, Alertmanager v0.34.0) plus the user's
 //!   template files, executed on [`NotificationData`] in text or HTML mode.
 //!
+//! ```
+//! use std::collections::BTreeMap;
+//! use bongsu_template::{check_rule_template, expand_rule_template, RuleTemplateData};
+//!
+//! let labels = BTreeMap::from([("instance".to_string(), "node-1:9100".to_string())]);
+//! let ext = BTreeMap::new();
+//! let data = RuleTemplateData { labels: &labels, external_labels: &ext, external_url: "", value: 0.9734 };
+//! let text = "{{ $labels.instance }} disk {{ $value | humanizePercentage }} full";
+//! assert_eq!(expand_rule_template("__alert_DiskFull", text, &data, None).unwrap(), "node-1:9100 disk 97.34% full");
+//! assert_eq!(
+//!     check_rule_template("__alert_DiskFull", "{{ $label.instance }}").unwrap_err().to_string(),
+//!     "template: __alert_DiskFull:1: undefined variable \"$label\"",
+//! );
+//! ```
+//!
+//! ```
+//! use std::path::Path;
+//! use bongsu_template::{AlertData, NotificationData, Templates};
+//!
+//! let templates = Templates::load(&[], Path::new("/etc/alertmanager")).unwrap();
+//! let data = NotificationData {
+//!     receiver: "team-x".into(),
+//!     status: "firing".into(),
+//!     alerts: vec![AlertData { status: "firing".into(), ..Default::default() }],
+//!     group_labels: [("alertname".to_string(), "DiskFull".to_string())].into(),
+//!     ..Default::default()
+//! };
+//! let title = templates.execute_text(r#"{{ template "slack.default.title" . }}"#, &data).unwrap();
+//! assert_eq!(title, "[FIRING:1] DiskFull ");
+//! ```
+//!
 //! # Engine and shim
 //!
 //! Parsing and execution are `gotmpl` (pinned), a Rust port of Go's

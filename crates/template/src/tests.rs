@@ -793,3 +793,49 @@ fn templates_are_shareable_across_tasks() {
     assert_send_sync::<Templates>();
     assert_send_sync::<TemplateError>();
 }
+
+#[test]
+fn odd_inputs_give_errors_not_panics() {
+    let l = labels(&[("t", "2024-01-01 00:00:00 +1\u{e4}2 X"), ("d", "5m\u{e4}")]);
+    let ext = BTreeMap::new();
+    let d = RuleTemplateData {
+        labels: &l,
+        external_labels: &ext,
+        external_url: "not a url",
+        value: f64::NAN,
+    };
+    for text in [
+        r#"{{ $labels.t.Format "2006" }}"#,
+        r#"{{ $labels.d.Seconds }}"#,
+        r#"{{ $value | toTime }}"#,
+        r#"{{ humanizeTimestamp 1e300 }}"#,
+        r#"{{ reReplaceAll "(" "" "x" }}"#,
+        r#"{{ match "[" "x" }}"#,
+        r#"{{ printf "%[3]d %*d" 1 }}"#,
+        r#"{{ index $labels "x" "y" }}"#,
+        r#"{{ first 1 }}"#,
+        r#"{{ label "a" 1 }}"#,
+        r#"{{ sortByLabel "a" 1 }}"#,
+        r#"{{ parseDuration "1x" }}"#,
+        r#"{{ template "nope" }}"#,
+        r#"{{ range 3 }}{{ . }}{{ end }}"#,
+        r#"{{ $value.Foo }}"#,
+        r#"{{ slice "abc" 5 }}"#,
+    ] {
+        let _ = expand_rule_template("__alert_X", text, &d, None);
+    }
+    let t = Templates::load(&[], std::path::Path::new(".")).unwrap();
+    for text in [
+        "{{ toDate \"Jan\" \"J\u{e4}n\" }}",
+        "{{ mustToDate \"PM 3\" \"\u{e4}\u{e4} 3\" }}",
+        "{{ base64decode \"\u{e4}\" }}",
+        "{{ urlUnescape \"%\u{e4}\" }}",
+        r#"{{ (index .Alerts 0).StartsAt.Add "nope" }}"#,
+        r#"{{ .Alerts.Firing.Firing }}"#,
+        r#"{{ .CommonLabels.Remove 1 }}"#,
+        r#"{{ join 1 2 }}"#,
+    ] {
+        let _ = t.execute_text(text, &am_data());
+        let _ = t.execute_html(text, &am_data());
+    }
+}
