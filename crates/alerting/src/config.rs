@@ -18,7 +18,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 use serde::de::Error as _;
-use serde::{Deserialize, Deserializer};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 pub use bongsu_scrape::config::{
     Authorization, BasicAuth, Duration, HttpClientConfig, HttpHeader, OAuth2, Opaque, Secret,
@@ -89,6 +89,12 @@ impl<T> Located<T> {
     }
 }
 
+impl<T: Serialize> Serialize for Located<T> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.value.serialize(s)
+    }
+}
+
 impl<'de, T: Deserialize<'de>> Deserialize<'de> for Located<T> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let s = serde_saphyr::Spanned::<T>::deserialize(d)?;
@@ -112,7 +118,20 @@ macro_rules! validated {
                 Ok(v)
             }
         }
+        impl Serialize for $t {
+            fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                <$t>::serialize(self, s)
+            }
+        }
     )*};
+}
+
+pub(crate) fn is_false(b: &bool) -> bool {
+    !*b
+}
+
+pub(crate) fn is_zero<T: Default + PartialEq>(v: &T) -> bool {
+    *v == T::default()
 }
 
 fn default_true() -> bool {
@@ -192,6 +211,12 @@ impl fmt::Display for Url {
     }
 }
 
+impl Serialize for Url {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
 impl<'de> Deserialize<'de> for Url {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let s = String::deserialize(d)?;
@@ -227,6 +252,12 @@ impl fmt::Debug for SecretUrl {
     }
 }
 
+impl Serialize for SecretUrl {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str("<secret>")
+    }
+}
+
 impl<'de> Deserialize<'de> for SecretUrl {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let s = String::deserialize(d)?;
@@ -247,6 +278,18 @@ pub struct SecretTemplateUrl(pub Secret);
 impl fmt::Debug for SecretTemplateUrl {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("<secret>")
+    }
+}
+
+impl SecretTemplateUrl {
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl Serialize for SecretTemplateUrl {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str("<secret>")
     }
 }
 
@@ -298,6 +341,59 @@ impl GoDuration {
             rest = &rest[u..];
         }
         Ok(GoDuration(std::time::Duration::from_nanos(nanos as u64)))
+    }
+}
+
+impl GoDuration {
+    pub fn is_zero(&self) -> bool {
+        self.0.is_zero()
+    }
+}
+
+/// Go's `time.Duration.String()`: `1h2m3s`, `1m30s`, `300ms`, `0s`.
+impl fmt::Display for GoDuration {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let ns = self.0.as_nanos();
+        if ns == 0 {
+            return f.write_str("0s");
+        }
+        if ns < 1_000_000_000 {
+            let (unit, div) = if ns < 1_000 {
+                ("ns", 1u128)
+            } else if ns < 1_000_000 {
+                ("µs", 1_000)
+            } else {
+                ("ms", 1_000_000)
+            };
+            let whole = ns / div;
+            let frac = ns % div;
+            if frac == 0 {
+                return write!(f, "{whole}{unit}");
+            }
+            let digits = format!("{:0width$}", frac, width = (div as f64).log10() as usize);
+            return write!(f, "{whole}.{}{unit}", digits.trim_end_matches('0'));
+        }
+        let secs = ns / 1_000_000_000;
+        let sub = ns % 1_000_000_000;
+        let (h, m, sec) = (secs / 3600, (secs / 60) % 60, secs % 60);
+        if h > 0 {
+            write!(f, "{h}h")?;
+        }
+        if h > 0 || m > 0 {
+            write!(f, "{m}m")?;
+        }
+        if sub == 0 {
+            write!(f, "{sec}s")
+        } else {
+            let digits = format!("{sub:09}");
+            write!(f, "{sec}.{}s", digits.trim_end_matches('0'))
+        }
+    }
+}
+
+impl Serialize for GoDuration {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
     }
 }
 
@@ -364,6 +460,12 @@ impl fmt::Display for HostPort {
     }
 }
 
+impl Serialize for HostPort {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
 impl<'de> Deserialize<'de> for HostPort {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let s = String::deserialize(d)?;
@@ -376,23 +478,33 @@ impl<'de> Deserialize<'de> for HostPort {
 
 /// `http_config`, nested (unlike in `prometheus.yml`, where the same fields
 /// sit in the scrape config itself).
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(remote = "Self", deny_unknown_fields, default)]
 pub struct HttpConfig {
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub basic_auth: Option<BasicAuth>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub authorization: Option<Authorization>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub oauth2: Option<OAuth2>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub bearer_token: Option<Secret>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub bearer_token_file: Option<String>,
     pub tls_config: TlsConfig,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub proxy_url: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub no_proxy: Option<String>,
+    #[serde(skip_serializing_if = "crate::config::is_false")]
     pub proxy_from_environment: bool,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub proxy_connect_header: BTreeMap<String, Vec<Secret>>,
     #[serde(default = "default_true")]
     pub follow_redirects: bool,
     #[serde(default = "default_true")]
     pub enable_http2: bool,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub http_headers: BTreeMap<String, HttpHeader>,
 }
 
@@ -542,51 +654,89 @@ impl HttpConfig {
 // global
 
 /// `global:`: defaults every receiver inherits unless it sets its own.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct GlobalConfig {
     /// After this long without an update an alert is considered resolved.
     pub resolve_timeout: Duration,
     pub http_config: HttpConfig,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub jira_api_url: Option<Url>,
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub smtp_from: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub smtp_hello: String,
+    #[serde(skip_serializing_if = "HostPort::is_empty")]
     pub smtp_smarthost: HostPort,
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub smtp_auth_username: String,
+    #[serde(skip_serializing_if = "Secret::is_empty")]
     pub smtp_auth_password: Secret,
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub smtp_auth_password_file: String,
+    #[serde(skip_serializing_if = "Secret::is_empty")]
     pub smtp_auth_secret: Secret,
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub smtp_auth_secret_file: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub smtp_auth_identity: String,
     pub smtp_require_tls: bool,
     pub smtp_tls_config: TlsConfig,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub smtp_force_implicit_tls: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub slack_api_url: Option<SecretUrl>,
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub slack_api_url_file: String,
+    #[serde(skip_serializing_if = "Secret::is_empty")]
     pub slack_app_token: Secret,
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub slack_app_token_file: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub slack_app_url: Option<Url>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub pagerduty_url: Option<Url>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub opsgenie_api_url: Option<Url>,
+    #[serde(skip_serializing_if = "Secret::is_empty")]
     pub opsgenie_api_key: Secret,
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub opsgenie_api_key_file: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub wechat_api_url: Option<Url>,
+    #[serde(skip_serializing_if = "Secret::is_empty")]
     pub wechat_api_secret: Secret,
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub wechat_api_secret_file: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub wechat_api_corp_id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub victorops_api_url: Option<Url>,
+    #[serde(skip_serializing_if = "Secret::is_empty")]
     pub victorops_api_key: Secret,
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub victorops_api_key_file: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub telegram_api_url: Option<Url>,
+    #[serde(skip_serializing_if = "Secret::is_empty")]
     pub telegram_bot_token: Secret,
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub telegram_bot_token_file: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub webex_api_url: Option<Url>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub rocketchat_api_url: Option<Url>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub rocketchat_token: Option<Secret>,
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub rocketchat_token_file: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub rocketchat_token_id: Option<Secret>,
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub rocketchat_token_id_file: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub mattermost_webhook_url: Option<SecretUrl>,
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub mattermost_webhook_url_file: String,
 }
 
@@ -741,6 +891,18 @@ impl PartialEq for Regexp {
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct MatchRegexps(pub BTreeMap<String, Regexp>);
 
+impl MatchRegexps {
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl Serialize for MatchRegexps {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_map(self.0.iter().map(|(k, v)| (k, &v.original)))
+    }
+}
+
 impl<'de> Deserialize<'de> for MatchRegexps {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let m: Option<BTreeMap<String, Option<String>>> = Option::deserialize(d)?;
@@ -763,6 +925,18 @@ impl<'de> Deserialize<'de> for MatchRegexps {
 /// does (UTF-8 parser, classic fallback); the result is sorted.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ConfigMatchers(pub Vec<Matcher>);
+
+impl ConfigMatchers {
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl Serialize for ConfigMatchers {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.0.iter().map(|m| m.to_string()))
+    }
+}
 
 impl<'de> Deserialize<'de> for ConfigMatchers {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -805,35 +979,49 @@ pub fn combined_matchers(
 // route
 
 /// A `route:` node as written. The effective tree is [`crate::route::Route`].
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
 #[serde(remote = "Self", deny_unknown_fields, default)]
 pub struct RouteConfig {
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub receiver: Option<Located<String>>,
     /// `group_by` as written (`None` when absent).
     #[serde(rename = "group_by")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub group_by_str: Option<Vec<String>>,
     /// The grouping labels (`...` excluded); `None` when `group_by` is absent.
     #[serde(skip)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub group_by: Option<Vec<String>>,
     /// `group_by: ['...']`: group by all labels.
     #[serde(skip)]
+    #[serde(skip_serializing_if = "crate::config::is_false")]
     pub group_by_all: bool,
     /// Legacy equality matchers.
     #[serde(rename = "match", deserialize_with = "string_map")]
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub match_eq: BTreeMap<String, String>,
     /// Legacy regex matchers (anchored).
+    #[serde(skip_serializing_if = "MatchRegexps::is_empty")]
     pub match_re: MatchRegexps,
+    #[serde(skip_serializing_if = "ConfigMatchers::is_empty")]
     pub matchers: ConfigMatchers,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub mute_time_intervals: Vec<Located<String>>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub active_time_intervals: Vec<Located<String>>,
     #[serde(rename = "continue")]
     pub continue_matching: bool,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub routes: Vec<RouteConfig>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub group_wait: Option<Duration>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub group_interval: Option<Duration>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub repeat_interval: Option<Duration>,
     /// Route labels (values are templates), inherited and overlaid.
     #[serde(deserialize_with = "string_map")]
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub labels: BTreeMap<String, String>,
 }
 
@@ -908,18 +1096,26 @@ impl RouteConfig {
 
 /// An `inhibit_rules` entry as written. The evaluator is
 /// [`crate::inhibit::InhibitRule`].
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
 #[serde(remote = "Self", deny_unknown_fields, default)]
 pub struct InhibitRuleConfig {
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub name: String,
     #[serde(deserialize_with = "string_map")]
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub source_match: BTreeMap<String, String>,
+    #[serde(skip_serializing_if = "MatchRegexps::is_empty")]
     pub source_match_re: MatchRegexps,
+    #[serde(skip_serializing_if = "ConfigMatchers::is_empty")]
     pub source_matchers: ConfigMatchers,
     #[serde(deserialize_with = "string_map")]
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub target_match: BTreeMap<String, String>,
+    #[serde(skip_serializing_if = "MatchRegexps::is_empty")]
     pub target_match_re: MatchRegexps,
+    #[serde(skip_serializing_if = "ConfigMatchers::is_empty")]
     pub target_matchers: ConfigMatchers,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub equal: Vec<String>,
 }
 
@@ -944,9 +1140,10 @@ impl InhibitRuleConfig {
 
 /// A named list of time intervals (`time_intervals:` entry, or a legacy
 /// `mute_time_intervals:` entry).
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct NamedTimeInterval {
     pub name: Located<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub time_intervals: Vec<TimeInterval>,
 }
 
@@ -993,17 +1190,24 @@ impl<'de> Deserialize<'de> for MuteTimeIntervalItem {
 // tracing
 
 /// `tracing:` (OpenTelemetry export of Alertmanager's own traces).
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(remote = "Self", deny_unknown_fields, default)]
 pub struct TracingConfig {
     /// `grpc` (default) or `http`.
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub client_type: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub endpoint: String,
     pub sampling_fraction: f64,
+    #[serde(skip_serializing_if = "crate::config::is_false")]
     pub insecure: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub tls_config: Option<TlsConfig>,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub headers: BTreeMap<String, HttpHeader>,
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub compression: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub timeout: Option<Duration>,
 }
 
@@ -1023,6 +1227,10 @@ impl Default for TracingConfig {
 }
 
 impl TracingConfig {
+    fn is_unset(&self) -> bool {
+        self.endpoint.is_empty()
+    }
+
     fn check(&mut self) -> Result<(), String> {
         if !matches!(self.client_type.as_str(), "grpc" | "http") {
             return Err(format!(
@@ -1049,57 +1257,78 @@ impl TracingConfig {
 pub use crate::receivers::*;
 
 /// `receivers:` entry: a name and any number of integrations of each kind.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
 #[serde(remote = "Self", deny_unknown_fields, default)]
 pub struct Receiver {
     pub name: Located<String>,
     /// Labels for querying receivers; always carries `name`.
     #[serde(deserialize_with = "string_map")]
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub labels: BTreeMap<String, String>,
     #[serde(deserialize_with = "items")]
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub discord_configs: Vec<DiscordConfig>,
     #[serde(deserialize_with = "items")]
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub email_configs: Vec<EmailConfig>,
     #[serde(deserialize_with = "items")]
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub incidentio_configs: Vec<IncidentioConfig>,
     #[serde(deserialize_with = "items")]
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub pagerduty_configs: Vec<PagerdutyConfig>,
     #[serde(deserialize_with = "items")]
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub slack_configs: Vec<SlackConfig>,
     #[serde(deserialize_with = "items")]
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub webhook_configs: Vec<WebhookConfig>,
     #[serde(deserialize_with = "items")]
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub opsgenie_configs: Vec<OpsGenieConfig>,
     #[serde(deserialize_with = "items")]
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub wechat_configs: Vec<WechatConfig>,
     #[serde(deserialize_with = "items")]
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub pushover_configs: Vec<PushoverConfig>,
     #[serde(deserialize_with = "items")]
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub victorops_configs: Vec<VictorOpsConfig>,
     #[serde(deserialize_with = "items")]
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub sns_configs: Vec<SnsConfig>,
     #[serde(deserialize_with = "items")]
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub telegram_configs: Vec<TelegramConfig>,
     #[serde(deserialize_with = "items")]
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub webex_configs: Vec<WebexConfig>,
     #[serde(deserialize_with = "items")]
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub msteams_configs: Vec<MsTeamsConfig>,
     #[serde(deserialize_with = "items")]
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub msteamsv2_configs: Vec<MsTeamsV2Config>,
     #[serde(deserialize_with = "items")]
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub jira_configs: Vec<JiraConfig>,
     #[serde(deserialize_with = "items")]
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub rocketchat_configs: Vec<RocketchatConfig>,
     #[serde(deserialize_with = "items")]
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub mattermost_configs: Vec<MattermostConfig>,
     // Receiver kinds Bongsu will add beyond Alertmanager. Named here so a
     // file written for a later Bongsu fails with a clear message instead of
     // "unknown field".
     #[serde(deserialize_with = "reserved_runbook")]
     #[doc(hidden)]
+    #[serde(skip_serializing)]
     pub runbook_configs: (),
     #[serde(deserialize_with = "reserved_http")]
     #[doc(hidden)]
+    #[serde(skip_serializing)]
     pub http_configs: (),
 }
 
@@ -1306,34 +1535,50 @@ validated!(
 // The file
 
 /// `alertmanager.yml`.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, Serialize)]
 pub struct Config {
     pub global: GlobalConfig,
     /// The root route as written (see [`Config::route_tree`]).
     pub route: RouteConfig,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub inhibit_rules: Vec<InhibitRuleConfig>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub receivers: Vec<Receiver>,
     /// Template file globs, resolved against the file's directory by
     /// [`Config::load`].
     pub templates: Vec<String>,
     /// Deprecated spelling of `time_intervals`; both lists share one name space.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub mute_time_intervals: Vec<NamedTimeInterval>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub time_intervals: Vec<NamedTimeInterval>,
+    #[serde(skip_serializing_if = "TracingConfig::is_unset")]
     pub tracing: TracingConfig,
     /// `event_recorder:` is read (its four output lists, strictly) and kept;
     /// the outputs themselves are not interpreted yet.
+    #[serde(skip_serializing_if = "EventRecorderConfig::is_unset")]
     pub event_recorder: EventRecorderConfig,
 }
 
 /// `event_recorder:` (Alertmanager 0.34): where alerting events are
 /// recorded. The entries are kept as written.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct EventRecorderConfig {
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub file_outputs: Vec<Opaque>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub webhook_outputs: Vec<Opaque>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub kafka_outputs: Vec<Opaque>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub stdout_outputs: Vec<Opaque>,
+}
+
+impl EventRecorderConfig {
+    fn is_unset(&self) -> bool {
+        *self == EventRecorderConfig::default()
+    }
 }
 
 #[derive(Deserialize, Default)]
@@ -1515,6 +1760,14 @@ impl Config {
             tracing: raw.tracing,
             event_recorder: raw.event_recorder,
         })
+    }
+
+    /// The configuration as YAML, defaults and inherited settings filled
+    /// in, every secret shown as `<secret>` (what Alertmanager's status API
+    /// shows).
+    pub fn to_yaml(&self) -> String {
+        serde_saphyr::to_string(self)
+            .unwrap_or_else(|e| format!("# cannot render configuration: {e}\n"))
     }
 
     /// The effective routing tree.
@@ -2068,6 +2321,11 @@ receivers:\n  - name: a\n    email_configs: [{to: x@y, require_tls: false}]\n   
             .http_config
             .as_ref()
             .is_some_and(|h| h.follow_redirects));
+        // the rendering shows defaults and inherited values, no secrets
+        let y = c.to_yaml();
+        assert!(y.contains("smarthost: mail:25"), "{y}");
+        assert!(y.contains("resolve_timeout: 5m"), "{y}");
+        assert!(y.contains("<secret>"), "{y}");
         // secrets never print
         let dbg = format!("{c:?}");
         for s in ["\"k\"", "\"rt\"", "mm.example"] {
@@ -2096,5 +2354,19 @@ receivers:\n  - name: a\n    email_configs: [{to: x@y, require_tls: false}]\n   
             "unsupported scheme \"\" for URL"
         );
         assert_eq!(canonical_header_key("x-foo-BAR"), "X-Foo-Bar");
+        for (text, shown) in [
+            ("0", "0s"),
+            ("90s", "1m30s"),
+            ("1h", "1h0m0s"),
+            ("1.5s", "1.5s"),
+            ("300ms", "300ms"),
+            ("2h3m4s", "2h3m4s"),
+        ] {
+            assert_eq!(
+                GoDuration::parse(text).map(|d| d.to_string()),
+                Ok(shown.to_string()),
+                "{text}"
+            );
+        }
     }
 }

@@ -9,7 +9,7 @@
 use std::collections::BTreeMap;
 
 use serde::de::Error as _;
-use serde::{Deserialize, Deserializer};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::config::{
     Duration, GoDuration, HostPort, HttpConfig, Secret, SecretTemplateUrl, SecretUrl, TlsConfig,
@@ -35,6 +35,11 @@ macro_rules! validated {
                 Ok(v)
             }
         }
+        impl Serialize for $t {
+            fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                <$t>::serialize(self, s)
+            }
+        }
     )*};
 }
 
@@ -49,35 +54,53 @@ fn at_most_one(a: bool, b: bool, an: &str, bn: &str) -> Result<(), String> {
 // email
 
 /// `email_configs` entry.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(remote = "Self", deny_unknown_fields, default)]
 pub struct EmailConfig {
     pub send_resolved: bool,
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub to: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub from: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub hello: String,
+    #[serde(skip_serializing_if = "HostPort::is_empty")]
     pub smarthost: HostPort,
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub auth_username: String,
+    #[serde(skip_serializing_if = "Secret::is_empty")]
     pub auth_password: Secret,
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub auth_password_file: String,
+    #[serde(skip_serializing_if = "Secret::is_empty")]
     pub auth_secret: Secret,
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub auth_secret_file: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub auth_identity: String,
     /// Header names canonicalised (`x-foo` → `X-Foo`).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub headers: BTreeMap<String, String>,
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub html: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub text: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub require_tls: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub tls_config: Option<TlsConfig>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub force_implicit_tls: Option<bool>,
     pub threading: ThreadingConfig,
 }
 
 /// Email threading (`threading:`).
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ThreadingConfig {
+    #[serde(skip_serializing_if = "crate::config::is_false")]
     pub enabled: bool,
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub thread_by_date: String,
 }
 
@@ -163,19 +186,25 @@ impl EmailConfig {
 // webhook
 
 /// `webhook_configs` entry.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(remote = "Self", deny_unknown_fields, default)]
 pub struct WebhookConfig {
     pub send_resolved: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub http_config: Option<HttpConfig>,
     /// May be a template.
+    #[serde(skip_serializing_if = "SecretTemplateUrl::is_empty")]
     pub url: SecretTemplateUrl,
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub url_file: String,
     /// 0 means all alerts.
+    #[serde(skip_serializing_if = "crate::config::is_zero")]
     pub max_alerts: u64,
     /// 0 means no timeout beyond the notification's.
+    #[serde(skip_serializing_if = "GoDuration::is_zero")]
     pub timeout: GoDuration,
     /// A custom payload (templated values), instead of Alertmanager's JSON.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub payload: Option<serde_json::Value>,
 }
 
@@ -207,37 +236,65 @@ impl WebhookConfig {
 // slack
 
 /// `slack_configs` entry.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(remote = "Self", deny_unknown_fields, default)]
 pub struct SlackConfig {
     pub send_resolved: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub http_config: Option<HttpConfig>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub api_url: Option<SecretUrl>,
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub api_url_file: String,
+    #[serde(skip_serializing_if = "Secret::is_empty")]
     pub app_token: Secret,
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub app_token_file: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub app_url: Option<Url>,
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub channel: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub username: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub color: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub title: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub title_link: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub pretext: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub text: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub message_text: String,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub fields: Vec<SlackField>,
+    #[serde(skip_serializing_if = "crate::config::is_false")]
     pub short_fields: bool,
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub footer: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub fallback: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub callback_id: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub icon_emoji: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub icon_url: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub image_url: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub thumb_url: String,
+    #[serde(skip_serializing_if = "crate::config::is_false")]
     pub link_names: bool,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub mrkdwn_in: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub actions: Vec<SlackAction>,
+    #[serde(skip_serializing_if = "crate::config::is_false")]
     pub update_message: bool,
+    #[serde(skip_serializing_if = "GoDuration::is_zero")]
     pub timeout: GoDuration,
 }
 
@@ -311,11 +368,14 @@ impl SlackConfig {
 }
 
 /// A Slack attachment field.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
 #[serde(remote = "Self", deny_unknown_fields, default)]
 pub struct SlackField {
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub title: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub value: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub short: Option<bool>,
 }
 
@@ -332,17 +392,24 @@ impl SlackField {
 }
 
 /// A Slack message action (button).
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
 #[serde(remote = "Self", deny_unknown_fields, default)]
 pub struct SlackAction {
     #[serde(rename = "type")]
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub kind: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub text: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub url: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub style: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub name: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub value: String,
     #[serde(rename = "confirm")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub confirm: Option<SlackConfirmationField>,
 }
 
@@ -366,12 +433,16 @@ impl SlackAction {
 }
 
 /// A Slack action's confirmation dialog.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
 #[serde(remote = "Self", deny_unknown_fields, default)]
 pub struct SlackConfirmationField {
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub text: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub title: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub ok_text: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub dismiss_text: String,
 }
 
@@ -388,44 +459,67 @@ impl SlackConfirmationField {
 // pagerduty
 
 /// `pagerduty_configs` entry.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(remote = "Self", deny_unknown_fields, default)]
 pub struct PagerdutyConfig {
     pub send_resolved: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub http_config: Option<HttpConfig>,
+    #[serde(skip_serializing_if = "Secret::is_empty")]
     pub service_key: Secret,
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub service_key_file: String,
+    #[serde(skip_serializing_if = "Secret::is_empty")]
     pub routing_key: Secret,
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub routing_key_file: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub url: Option<Url>,
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub client: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub client_url: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub description: String,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub details: BTreeMap<String, serde_json::Value>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub images: Vec<PagerdutyImage>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub links: Vec<PagerdutyLink>,
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub source: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub severity: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub class: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub component: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub group: String,
+    #[serde(skip_serializing_if = "GoDuration::is_zero")]
     pub timeout: GoDuration,
 }
 
 /// A PagerDuty link.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct PagerdutyLink {
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub href: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub text: String,
 }
 
 /// A PagerDuty image.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct PagerdutyImage {
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub src: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub alt: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub href: String,
 }
 
@@ -497,36 +591,55 @@ impl PagerdutyConfig {
 // opsgenie
 
 /// `opsgenie_configs` entry.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(remote = "Self", deny_unknown_fields, default)]
 pub struct OpsGenieConfig {
     pub send_resolved: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub http_config: Option<HttpConfig>,
+    #[serde(skip_serializing_if = "Secret::is_empty")]
     pub api_key: Secret,
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub api_key_file: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub api_url: Option<Url>,
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub message: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub description: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub source: String,
     #[serde(deserialize_with = "crate::receivers::str_map")]
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub details: BTreeMap<String, String>,
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub entity: String,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub responders: Vec<OpsGenieResponder>,
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub actions: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub tags: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub note: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub priority: String,
+    #[serde(skip_serializing_if = "crate::config::is_false")]
     pub update_alerts: bool,
 }
 
 /// An OpsGenie responder.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct OpsGenieResponder {
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub id: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub name: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub username: String,
     #[serde(rename = "type")]
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub kind: String,
 }
 
@@ -594,20 +707,31 @@ pub(crate) fn str_map<'de, D: Deserializer<'de>>(
 // wechat
 
 /// `wechat_configs` entry.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(remote = "Self", deny_unknown_fields, default)]
 pub struct WechatConfig {
     pub send_resolved: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub http_config: Option<HttpConfig>,
+    #[serde(skip_serializing_if = "Secret::is_empty")]
     pub api_secret: Secret,
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub api_secret_file: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub corp_id: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub message: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub api_url: Option<Url>,
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub to_user: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub to_party: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub to_tag: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub agent_id: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub message_type: String,
 }
 
@@ -654,20 +778,30 @@ impl WechatConfig {
 // victorops
 
 /// `victorops_configs` entry.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(remote = "Self", deny_unknown_fields, default)]
 pub struct VictorOpsConfig {
     pub send_resolved: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub http_config: Option<HttpConfig>,
+    #[serde(skip_serializing_if = "Secret::is_empty")]
     pub api_key: Secret,
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub api_key_file: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub api_url: Option<Url>,
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub routing_key: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub message_type: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub state_message: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub entity_display_name: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub monitoring_tool: String,
     #[serde(deserialize_with = "crate::receivers::str_map")]
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub custom_fields: BTreeMap<String, String>,
 }
 
@@ -721,26 +855,43 @@ impl VictorOpsConfig {
 // pushover
 
 /// `pushover_configs` entry.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(remote = "Self", deny_unknown_fields, default)]
 pub struct PushoverConfig {
     pub send_resolved: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub http_config: Option<HttpConfig>,
+    #[serde(skip_serializing_if = "Secret::is_empty")]
     pub user_key: Secret,
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub user_key_file: String,
+    #[serde(skip_serializing_if = "Secret::is_empty")]
     pub token: Secret,
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub token_file: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub title: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub message: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub url: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub url_title: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub device: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub sound: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub priority: String,
+    #[serde(skip_serializing_if = "GoDuration::is_zero")]
     pub retry: GoDuration,
+    #[serde(skip_serializing_if = "GoDuration::is_zero")]
     pub expire: GoDuration,
+    #[serde(skip_serializing_if = "GoDuration::is_zero")]
     pub ttl: GoDuration,
+    #[serde(skip_serializing_if = "crate::config::is_false")]
     pub html: bool,
+    #[serde(skip_serializing_if = "crate::config::is_false")]
     pub monospace: bool,
 }
 
@@ -797,34 +948,51 @@ impl PushoverConfig {
 // sns
 
 /// `sns_configs` entry.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(remote = "Self", deny_unknown_fields, default)]
 pub struct SnsConfig {
     pub send_resolved: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub http_config: Option<HttpConfig>,
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub api_url: String,
     pub sigv4: SigV4Config,
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub topic_arn: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub phone_number: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub target_arn: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub subject: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub message: String,
     #[serde(deserialize_with = "crate::receivers::str_map")]
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub attributes: BTreeMap<String, String>,
+    #[serde(skip_serializing_if = "crate::config::is_false")]
     pub use_aws_http_client: bool,
 }
 
 /// AWS Signature V4 settings.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
 #[serde(remote = "Self", deny_unknown_fields, default)]
 pub struct SigV4Config {
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub region: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub access_key: String,
+    #[serde(skip_serializing_if = "Secret::is_empty")]
     pub secret_key: Secret,
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub profile: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub role_arn: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub external_id: String,
+    #[serde(skip_serializing_if = "crate::config::is_false")]
     pub use_fips_sts_endpoint: bool,
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub service_name: String,
 }
 
@@ -878,19 +1046,29 @@ impl SnsConfig {
 // telegram
 
 /// `telegram_configs` entry.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(remote = "Self", deny_unknown_fields, default)]
 pub struct TelegramConfig {
     pub send_resolved: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub http_config: Option<HttpConfig>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub api_url: Option<Url>,
+    #[serde(skip_serializing_if = "Secret::is_empty")]
     pub bot_token: Secret,
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub bot_token_file: String,
+    #[serde(skip_serializing_if = "crate::config::is_zero")]
     pub chat_id: i64,
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub chat_id_file: String,
+    #[serde(skip_serializing_if = "crate::config::is_zero")]
     pub message_thread_id: i64,
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub message: String,
+    #[serde(skip_serializing_if = "crate::config::is_false")]
     pub disable_notifications: bool,
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub parse_mode: String,
 }
 
@@ -943,17 +1121,25 @@ impl TelegramConfig {
 // discord, msteams, msteamsv2, webex
 
 /// `discord_configs` entry.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(remote = "Self", deny_unknown_fields, default)]
 pub struct DiscordConfig {
     pub send_resolved: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub http_config: Option<HttpConfig>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub webhook_url: Option<SecretUrl>,
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub webhook_url_file: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub content: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub title: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub message: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub username: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub avatar_url: String,
 }
 
@@ -990,15 +1176,21 @@ impl DiscordConfig {
 }
 
 /// `msteams_configs` entry (Office 365 connectors).
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(remote = "Self", deny_unknown_fields, default)]
 pub struct MsTeamsConfig {
     pub send_resolved: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub http_config: Option<HttpConfig>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub webhook_url: Option<SecretUrl>,
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub webhook_url_file: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub title: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub summary: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub text: String,
 }
 
@@ -1026,14 +1218,19 @@ impl MsTeamsConfig {
 }
 
 /// `msteamsv2_configs` entry (Power Automate / Flows).
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(remote = "Self", deny_unknown_fields, default)]
 pub struct MsTeamsV2Config {
     pub send_resolved: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub http_config: Option<HttpConfig>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub webhook_url: Option<SecretUrl>,
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub webhook_url_file: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub title: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub text: String,
 }
 
@@ -1060,13 +1257,17 @@ impl MsTeamsV2Config {
 }
 
 /// `webex_configs` entry.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(remote = "Self", deny_unknown_fields, default)]
 pub struct WebexConfig {
     pub send_resolved: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub http_config: Option<HttpConfig>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub api_url: Option<Url>,
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub message: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub room_id: String,
 }
 
@@ -1102,32 +1303,45 @@ impl WebexConfig {
 // jira
 
 /// `jira_configs` entry.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(remote = "Self", deny_unknown_fields, default)]
 pub struct JiraConfig {
     pub send_resolved: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub http_config: Option<HttpConfig>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub api_url: Option<Url>,
     /// `auto`, `cloud` or `datacenter`.
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub api_type: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub project: String,
     pub summary: JiraFieldConfig,
     pub description: JiraFieldConfig,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub labels: Vec<String>,
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub priority: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub issue_type: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub reopen_transition: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub resolve_transition: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub wont_fix_resolution: String,
     pub reopen_duration: Duration,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub fields: BTreeMap<String, serde_json::Value>,
 }
 
 /// A Jira text field: a template string, or `{template, enable_update}`.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct JiraFieldConfig {
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub template: String,
     /// Update the field on existing issues (default true).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub enable_update: Option<bool>,
 }
 
@@ -1215,60 +1429,91 @@ impl JiraConfig {
 // rocketchat
 
 /// `rocketchat_configs` entry.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(remote = "Self", deny_unknown_fields, default)]
 pub struct RocketchatConfig {
     pub send_resolved: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub http_config: Option<HttpConfig>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub api_url: Option<Url>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub token_id: Option<Secret>,
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub token_id_file: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub token: Option<Secret>,
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub token_file: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub channel: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub color: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub title: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub title_link: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub text: String,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub fields: Vec<RocketchatAttachmentField>,
+    #[serde(skip_serializing_if = "crate::config::is_false")]
     pub short_fields: bool,
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub emoji: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub icon_url: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub image_url: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub thumb_url: String,
+    #[serde(skip_serializing_if = "crate::config::is_false")]
     pub link_names: bool,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub actions: Vec<RocketchatAttachmentAction>,
 }
 
 /// A Rocket.Chat attachment field (Alertmanager reads these keys in
 /// lower case without underscores).
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct RocketchatAttachmentField {
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub short: Option<bool>,
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub title: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub value: String,
 }
 
 /// A Rocket.Chat attachment action (keys as Alertmanager reads them:
 /// lower case, no underscores).
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct RocketchatAttachmentAction {
     #[serde(rename = "type")]
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub kind: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub text: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub url: String,
     #[serde(rename = "imageurl")]
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub image_url: String,
     #[serde(rename = "iswebview")]
+    #[serde(skip_serializing_if = "crate::config::is_false")]
     pub is_webview: bool,
     #[serde(rename = "webviewheightratio")]
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub webview_height_ratio: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub msg: String,
     #[serde(rename = "msginchatwindow")]
+    #[serde(skip_serializing_if = "crate::config::is_false")]
     pub msg_in_chat_window: bool,
     #[serde(rename = "msgprocessingtype")]
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub msg_processing_type: String,
 }
 
@@ -1320,44 +1565,72 @@ impl RocketchatConfig {
 // mattermost
 
 /// `mattermost_configs` entry.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(remote = "Self", deny_unknown_fields, default)]
 pub struct MattermostConfig {
     pub send_resolved: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub http_config: Option<HttpConfig>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub webhook_url: Option<SecretUrl>,
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub webhook_url_file: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub channel: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub username: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub text: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub fallback: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub color: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub pretext: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub author_name: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub author_link: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub author_icon: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub title: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub title_link: String,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub fields: Vec<MattermostField>,
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub thumb_url: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub footer: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub footer_icon: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub image_url: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub icon_url: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub icon_emoji: String,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub attachments: Vec<MattermostAttachment>,
     #[serde(rename = "type")]
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub kind: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub props: Option<MattermostProps>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub priority: Option<MattermostPriority>,
 }
 
 /// A Mattermost field.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
 #[serde(remote = "Self", deny_unknown_fields, default)]
 pub struct MattermostField {
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub title: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub value: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub short: Option<bool>,
 }
 
@@ -1374,38 +1647,56 @@ impl MattermostField {
 }
 
 /// A Mattermost attachment.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct MattermostAttachment {
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub fallback: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub color: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub pretext: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub text: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub author_name: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub author_link: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub author_icon: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub title: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub title_link: String,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub fields: Vec<MattermostField>,
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub thumb_url: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub footer: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub footer_icon: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub image_url: String,
 }
 
 /// Mattermost message props.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct MattermostProps {
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub card: String,
 }
 
 /// Mattermost message priority.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct MattermostPriority {
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub priority: String,
+    #[serde(skip_serializing_if = "crate::config::is_false")]
     pub requested_ack: bool,
+    #[serde(skip_serializing_if = "crate::config::is_false")]
     pub persistent_notifications: bool,
 }
 
@@ -1457,16 +1748,23 @@ impl MattermostConfig {
 // incident.io
 
 /// `incidentio_configs` entry.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(remote = "Self", deny_unknown_fields, default)]
 pub struct IncidentioConfig {
     pub send_resolved: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub http_config: Option<HttpConfig>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub url: Option<Url>,
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub url_file: String,
+    #[serde(skip_serializing_if = "Secret::is_empty")]
     pub alert_source_token: Secret,
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub alert_source_token_file: String,
+    #[serde(skip_serializing_if = "crate::config::is_zero")]
     pub max_alerts: u64,
+    #[serde(skip_serializing_if = "GoDuration::is_zero")]
     pub timeout: GoDuration,
 }
 

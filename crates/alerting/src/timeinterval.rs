@@ -10,11 +10,13 @@
 //! in `Europe/Berlin` follows daylight saving time. Days per month are
 //! counted on the civil calendar, so a DST change never shifts `-1`.
 
+use std::collections::BTreeMap;
 use std::fmt;
 
 use jiff::tz::TimeZone;
 use jiff::Timestamp;
-use serde::{Deserialize, Deserializer};
+use serde::ser::SerializeMap;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// A `[start, end)` range of minutes in the day.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -153,6 +155,60 @@ impl TimeInterval {
 /// Is the instant inside any of the intervals?
 pub fn any_contains(intervals: &[TimeInterval], ts: Timestamp) -> bool {
     intervals.iter().any(|i| i.contains(ts))
+}
+
+// ---------------------------------------------------------------------------
+// Printing, as Alertmanager marshals intervals
+
+fn range_text(r: &InclusiveRange, name: impl Fn(i32) -> String) -> String {
+    if r.begin == r.end {
+        name(r.begin)
+    } else {
+        format!("{}:{}", name(r.begin), name(r.end))
+    }
+}
+
+fn clock(m: u32) -> String {
+    format!("{:02}:{:02}", m / 60, m % 60)
+}
+
+impl Serialize for TimeInterval {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let num = |n: i32| n.to_string();
+        let texts = |v: &Vec<InclusiveRange>, f: &dyn Fn(i32) -> String| -> Vec<String> {
+            v.iter().map(|r| range_text(r, f)).collect()
+        };
+        let mut m = s.serialize_map(None)?;
+        if let Some(t) = &self.times {
+            let v: Vec<BTreeMap<&str, String>> = t
+                .iter()
+                .map(|r| {
+                    BTreeMap::from([
+                        ("start_time", clock(r.start_minute)),
+                        ("end_time", clock(r.end_minute)),
+                    ])
+                })
+                .collect();
+            m.serialize_entry("times", &v)?;
+        }
+        if let Some(w) = &self.weekdays {
+            let day = |n: i32| WEEKDAYS.get(n as usize).copied().unwrap_or("").to_string();
+            m.serialize_entry("weekdays", &texts(w, &day))?;
+        }
+        if let Some(d) = &self.days_of_month {
+            m.serialize_entry("days_of_month", &texts(d, &num))?;
+        }
+        if let Some(d) = &self.months {
+            m.serialize_entry("months", &texts(d, &num))?;
+        }
+        if let Some(d) = &self.years {
+            m.serialize_entry("years", &texts(d, &num))?;
+        }
+        if let Some(l) = &self.location {
+            m.serialize_entry("location", &l.name)?;
+        }
+        m.end()
+    }
 }
 
 // ---------------------------------------------------------------------------
