@@ -188,7 +188,35 @@ impl Set {
     /// first call of F, preferring the entry template, which is exact whenever
     /// F is called once.
     fn exec_message(&self, entry: &str, e: &gotmpl::TemplateError) -> String {
+        if let gotmpl::TemplateError::UndefinedTemplate(name) = e {
+            let key = format!("\u{0}template:{name}");
+            let site = self
+                .sites
+                .iter()
+                .find(|s| s.func == key && s.tree == entry)
+                .or_else(|| self.sites.iter().find(|s| s.func == key));
+            if let Some(s) = site {
+                return format!(
+                    "template: {}:{}:{}: executing {:?} at <{}>: template {name:?} not defined",
+                    s.parse_name, s.line, s.col, s.tree, s.node
+                );
+            }
+        }
         if let gotmpl::TemplateError::Exec(m) = e {
+            if let Some(rest) = m.strip_prefix("can't evaluate field ") {
+                let key = format!("\u{0}field:{}", rest.split(' ').next().unwrap_or(""));
+                let site = self
+                    .sites
+                    .iter()
+                    .find(|s| s.func == key && s.tree == entry)
+                    .or_else(|| self.sites.iter().find(|s| s.func == key));
+                if let Some(s) = site {
+                    return format!(
+                        "template: {}:{}:{}: executing {:?} at <{}>: {m}",
+                        s.parse_name, s.line, s.col, s.tree, s.node
+                    );
+                }
+            }
             if let Some(rest) = m.strip_prefix("error calling ") {
                 if let Some((func, _)) = rest.split_once(':') {
                     let site = self
@@ -209,24 +237,34 @@ impl Set {
     }
 }
 
+enum Visit<'a> {
+    Command(&'a CommandNode),
+    Field(&'a Expr),
+    Template(&'a gotmpl::parse::TemplateNode),
+}
+
 fn collect_sites(list: &ListNode, tree: &str, parse_name: &str, src: &str, out: &mut Vec<Site>) {
     use gotmpl::parse::Node;
-    fn pipe(p: &PipeNode, cx: &mut dyn FnMut(&CommandNode)) {
+    fn pipe<'a>(p: &'a PipeNode, cx: &mut dyn FnMut(Visit<'a>)) {
         for c in &p.commands {
-            cx(c);
+            cx(Visit::Command(c));
             for a in &c.args {
                 expr(a, cx);
             }
         }
     }
-    fn expr(e: &Expr, cx: &mut dyn FnMut(&CommandNode)) {
+    fn expr<'a>(e: &'a Expr, cx: &mut dyn FnMut(Visit<'a>)) {
         match e {
+            Expr::Field(_, f) | Expr::Variable(_, _, f) if !f.is_empty() => cx(Visit::Field(e)),
             Expr::Pipe(_, p) => pipe(p, cx),
-            Expr::Chain(_, inner, _) => expr(inner, cx),
+            Expr::Chain(_, inner, _) => {
+                cx(Visit::Field(e));
+                expr(inner, cx)
+            }
             _ => {}
         }
     }
-    fn walk(l: &ListNode, cx: &mut dyn FnMut(&CommandNode)) {
+    fn walk<'a>(l: &'a ListNode, cx: &mut dyn FnMut(Visit<'a>)) {
         for n in &l.nodes {
             match n {
                 Node::List(l) => walk(l, cx),
@@ -239,6 +277,7 @@ fn collect_sites(list: &ListNode, tree: &str, parse_name: &str, src: &str, out: 
                     }
                 }
                 Node::Template(t) => {
+                    cx(Visit::Template(t));
                     if let Some(p) = &t.pipe {
                         pipe(p, cx);
                     }
@@ -247,17 +286,63 @@ fn collect_sites(list: &ListNode, tree: &str, parse_name: &str, src: &str, out: 
             }
         }
     }
-    walk(list, &mut |c: &CommandNode| {
-        if let Some(Expr::Identifier(_, f)) = c.args.first() {
-            let off = c.pos.offset.min(src.len());
-            let line_start = src[..off].rfind('\n').map_or(0, |i| i + 1);
+    let position = |offset: usize| {
+        let off = offset.min(src.len());
+        let line_start = src[..off].rfind('\n').map_or(0, |i| i + 1);
+        off - line_start
+    };
+    walk(list, &mut |v: Visit<'_>| match v {
+        Visit::Command(c) => {
+            if let Some(Expr::Identifier(_, f)) = c.args.first() {
+                out.push(Site {
+                    tree: tree.to_string(),
+                    parse_name: parse_name.to_string(),
+                    func: f.to_string(),
+                    line: c.pos.line,
+                    col: position(c.pos.offset),
+                    node: command_string(c),
+                });
+            }
+        }
+        Visit::Field(e) => {
+            let fields = match e {
+                Expr::Field(_, f) | Expr::Variable(_, _, f) | Expr::Chain(_, _, f) => f,
+                _ => return,
+            };
+            // Go's parser re-creates a chained field at the position of the
+            // chain's first field token after the operand.
+            let offset = match e {
+                Expr::Field(p, f) if f.len() > 1 => p.offset + 1 + f[0].len(),
+                Expr::Variable(p, name, _) => p.offset + name.len(),
+                other => other.pos().offset,
+            };
+            for f in fields {
+                out.push(Site {
+                    tree: tree.to_string(),
+                    parse_name: parse_name.to_string(),
+                    func: format!("\u{0}field:{f}"),
+                    line: e.pos().line,
+                    col: position(offset),
+                    node: expr_string(e),
+                });
+            }
+        }
+        Visit::Template(t) => {
+            // Go points at the template's name.
+            let off = t.pos.offset.min(src.len());
+            let name_off = src[off..].find(['"', '`']).map_or(off, |i| off + i);
+            let pipe = t
+                .pipe
+                .as_ref()
+                .map(|p| format!(" {}", pipe_string(p)))
+                .unwrap_or_default();
             out.push(Site {
                 tree: tree.to_string(),
                 parse_name: parse_name.to_string(),
-                func: f.to_string(),
-                line: c.pos.line,
-                col: off - line_start,
-                node: command_string(c),
+                func: format!("\u{0}template:{}", t.name),
+                line: t.pos.line,
+                col: position(name_off),
+                node: format!("{{{{template {:?}{pipe}}}}}", t.name.as_str()),
             });
         }
     });

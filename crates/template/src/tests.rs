@@ -698,7 +698,15 @@ fn alertmanager_data_model() {
         "1m0s"
     );
     assert_eq!(am("{{ (index .Alerts 0).StartsAt.Unix }}"), "1704096930");
-    assert!(am("{{ .Nope }}").contains("can't evaluate field Nope in type template.Data"));
+    assert_eq!(
+        am("{{ .Nope }}"),
+        "ERR template: :1:3: executing \"\" at <.Nope>: can't evaluate field Nope in type template.Data"
+    );
+    // amtool: template: :1:12: executing "" at <{{template "nope" .}}>: template "nope" not defined
+    assert_eq!(
+        am("{{ template \"nope\" . }}"),
+        "ERR template: :1:12: executing \"\" at <{{template \"nope\" .}}>: template \"nope\" not defined"
+    );
     assert_eq!(
         am("{{ template \"__subject\" . }}"),
         "[FIRING:1] HighLatency v1 v2 v3 v4 "

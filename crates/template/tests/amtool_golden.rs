@@ -401,3 +401,43 @@ fn default_templates_render_like_amtool() {
     );
     eprintln!("compared {compared} renderings with amtool: all identical");
 }
+
+/// Execution errors read as Alertmanager's: position, template, node.
+#[test]
+fn execution_errors_read_like_amtool() {
+    let Some(amtool) = find_amtool() else {
+        eprintln!(
+            "\n!!!!!!!! SKIPPED execution_errors_read_like_amtool: amtool not found !!!!!!!!\n"
+        );
+        if std::env::var("CI").as_deref() == Ok("true") {
+            panic!("amtool not found");
+        }
+        return;
+    };
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("templates");
+    let glob = format!("{}/*.tmpl", dir.display());
+    let templates = Templates::load(&[], Path::new(".")).expect("load default templates");
+    let data = builtin_data();
+    let mut failures = Vec::new();
+    for text in [
+        "{{ .Nope }}",
+        "{{ template \"nope\" . }}",
+        "x\n{{ range .Alerts }}{{ .Labels.foo.Bar }}{{ end }}",
+        "{{ with index .Alerts 0 }}{{ .Nope }}{{ end }}",
+        "{{ define \"mine\" }}{{ .Missing }}{{ end }}{{ template \"mine\" . }}",
+    ] {
+        let want = match amtool_render(&amtool, &glob, text, None, false) {
+            Err(e) => e.trim().trim_start_matches("amtool: error: ").to_string(),
+            Ok(out) => {
+                failures.push(format!("{text:?}: amtool rendered {out:?}"));
+                continue;
+            }
+        };
+        match templates.execute_text(text, &data) {
+            Err(e) if e.to_string() == want => {}
+            Err(e) => failures.push(format!("{text:?}:\n  amtool: {want}\n  bongsu: {e}")),
+            Ok(out) => failures.push(format!("{text:?}: bongsu rendered {out:?}, amtool: {want}")),
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
