@@ -490,10 +490,25 @@ pub fn index_func() -> ValueFunc {
     })
 }
 
-/// Compiles a Go regexp (RE2 syntax; Rust's `regex` shares it).
+/// Compiles a Go regexp (RE2 syntax) through the workspace's RE2-compat
+/// translation (`\d \w \s` ASCII as in Go, `\Q…\E`).
 pub fn go_regex(pattern: &str) -> Result<regex::Regex, String> {
-    regex::Regex::new(pattern)
-        .map_err(|e| format!("regexp: Compile({pattern:?}): error parsing regexp: {e}"))
+    bongsu_model::matcher::compile_go_regex(pattern).map_err(|e| {
+        format!(
+            "regexp: Compile({}): error parsing regexp: {}",
+            go_backquote(pattern),
+            e.message
+        )
+    })
+}
+
+/// Go's `%#q`-ish quoting used in regexp errors: backquotes when possible.
+fn go_backquote(s: &str) -> String {
+    if s.contains('`') {
+        format!("{s:?}")
+    } else {
+        format!("`{s}`")
+    }
 }
 
 /// Go's `regexp.ReplaceAllString` (`$1`, `${name}` expand as in Rust's regex).

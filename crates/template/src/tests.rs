@@ -847,3 +847,27 @@ fn odd_inputs_give_errors_not_panics() {
         let _ = t.execute_html(text, &am_data());
     }
 }
+
+#[test]
+fn regexes_follow_go_re2() {
+    // Go's \d is ASCII; \Q…\E quotes.
+    ok(
+        r#"{{ reReplaceAll "\\d+" "N" "a١٢b12" }}"#,
+        Value::Nil,
+        "a١٢bN",
+    );
+    ok(
+        r#"{{ match "\\Qa.b\\E" "a.b" }} {{ match "\\Qa.b\\E" "axb" }}"#,
+        Value::Nil,
+        "true false",
+    );
+    assert_eq!(
+        am(r#"{{ reReplaceAll "(\\w+)@(\\w+)" "${2}:$1" "me@host" }}"#),
+        "host:me"
+    );
+    let e = prom(r#"{{ match "(" "x" }}"#, Value::Nil, vec![], false).unwrap_err();
+    assert!(
+        e.contains("error calling match: regexp: Compile(`(`): error parsing regexp:"),
+        "{e}"
+    );
+}
