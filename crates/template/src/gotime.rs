@@ -3,7 +3,7 @@
 //! Templates carry a time as the string Go's `Time.String()` prints
 //! (`2006-01-02 15:04:05.999999999 -0700 MST`) and a duration as the string
 //! `Duration.String()` prints (`1h2m3.5s`), so printing one needs no shim;
-//! the method shim ([`crate::shim`]) parses them back for `.Format`, `.Unix`,
+//! the method shim (module `shim`) parses them back for `.Format`, `.Unix`,
 //! `.Add`, …. Layouts follow Go's reference time `Mon Jan 2 15:04:05 MST 2006`.
 
 use std::fmt::Write as _;
