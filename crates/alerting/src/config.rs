@@ -161,8 +161,13 @@ fn string_map<'de, D: Deserializer<'de>>(d: D) -> Result<BTreeMap<String, String
 }
 
 /// A URL as Alertmanager's `config.URL`: `http` or `https` with a host.
+/// It prints as written (`https://api.telegram.org` stays without a
+/// trailing slash, as Go's `url.URL` prints it).
 #[derive(Clone, PartialEq, Eq)]
-pub struct Url(url::Url);
+pub struct Url {
+    parsed: url::Url,
+    text: String,
+}
 
 impl Url {
     pub fn parse(s: &str) -> Result<Url, String> {
@@ -179,35 +184,49 @@ impl Url {
         if u.host_str().unwrap_or("").is_empty() {
             return Err("missing host for URL".into());
         }
-        Ok(Url(u))
+        Ok(Url {
+            parsed: u,
+            text: s.to_string(),
+        })
     }
+    /// The URL as written.
     pub fn as_str(&self) -> &str {
-        self.0.as_str()
+        &self.text
     }
+    /// The parsed URL (normalised by the `url` crate).
     pub fn url(&self) -> &url::Url {
-        &self.0
+        &self.parsed
     }
     /// Appends `/` to the path when missing (OpsGenie, VictorOps and WeChat
     /// API URLs are bases).
     fn with_trailing_slash(&self) -> Url {
-        let mut u = self.0.clone();
+        if self.parsed.path().ends_with('/')
+            && !self.parsed.path().is_empty()
+            && self.text.ends_with('/')
+        {
+            return self.clone();
+        }
+        let mut u = self.parsed.clone();
         if !u.path().ends_with('/') {
             let p = format!("{}/", u.path());
             u.set_path(&p);
         }
-        Url(u)
+        Url {
+            text: u.as_str().to_string(),
+            parsed: u,
+        }
     }
 }
 
 impl fmt::Debug for Url {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{:?}", self.0.as_str())
+        write!(f, "{:?}", self.text)
     }
 }
 
 impl fmt::Display for Url {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.0.as_str())
+        f.write_str(&self.text)
     }
 }
 
@@ -2286,7 +2305,7 @@ receivers:\n  - name: a\n    email_configs: [{to: x@y, require_tls: false}]\n   
         assert_eq!((t.bot_token.expose(), t.parse_mode.as_str()), ("t", "HTML"));
         assert_eq!(
             t.api_url.as_ref().map(|u| u.as_str()),
-            Some("https://api.telegram.org/")
+            Some("https://api.telegram.org")
         );
         let rc = &r.rocketchat_configs[0];
         assert_eq!(rc.token.as_ref().map(|s| s.expose()), Some("rt"));
@@ -2354,6 +2373,17 @@ receivers:\n  - name: a\n    email_configs: [{to: x@y, require_tls: false}]\n   
             "unsupported scheme \"\" for URL"
         );
         assert_eq!(canonical_header_key("x-foo-BAR"), "X-Foo-Bar");
+        let u = Url::parse("https://api.opsgenie.com").expect("url");
+        assert_eq!(u.as_str(), "https://api.opsgenie.com");
+        assert_eq!(
+            u.with_trailing_slash().as_str(),
+            "https://api.opsgenie.com/"
+        );
+        let u = Url::parse("https://x.example/v2?a=1").expect("url");
+        assert_eq!(
+            u.with_trailing_slash().as_str(),
+            "https://x.example/v2/?a=1"
+        );
         for (text, shown) in [
             ("0", "0s"),
             ("90s", "1m30s"),

@@ -10,7 +10,27 @@
 //! - [`route`]: the routing tree, [`Route::match_routes`] with `continue`
 //!   and inherited options, route keys and ids, group keys.
 //! - [`inhibit`]: [`InhibitRule::inhibits`] over the firing alerts.
-//! - [`timeinterval`]: [`TimeInterval::contains`] with IANA zones (`jiff`).
+//! - [`timeinterval`]: [`TimeInterval::contains`] with IANA zones (`jiff`);
+//!   [`RouteOpts::muted_at`] applies a route's mute/active intervals.
+//! - [`Config::to_yaml`] renders the loaded configuration with secrets as
+//!   `<secret>` (for the status API and `check config`).
+//!
+//! Where Bongsu reads a file differently from the Go code, on purpose:
+//!
+//! - Label names in `group_by`, route `labels` and `equal` follow the 0.34
+//!   binary's default mode (any non-empty UTF-8 name), not the classic rule
+//!   Alertmanager's unit tests run under. `match:` keys keep the classic rule,
+//!   as in Alertmanager.
+//! - Inhibition looks at every firing source alert; Alertmanager 0.34 keeps
+//!   one indexed source per `equal` value set, which can differ when several
+//!   sources share those values and only some also match the target side.
+//! - Days of month are counted on the civil calendar (Alertmanager 0.34
+//!   counted hours, which a DST change skews; fixed after 0.34).
+//! - Errors carry file:line:column; unknown fields are reported as
+//!   ``unknown field `x`, expected one of …`` instead of yaml.v2's wording.
+//!   Go regexp error texts differ (ours come from the `regex` crate).
+//! - Template strings are not syntax-checked at load yet (the template
+//!   engine lives in `bongsu-template`).
 //!
 //! ```
 //! use bongsu_alerting::Config;
