@@ -451,3 +451,139 @@ fn file_sd_follows_edits() {
     let t = get(&b.addr, "/api/v1/targets").json();
     assert_eq!(t["data"]["activeTargets"].as_array().map(|a| a.len()), Some(2), "a broken file keeps the previous targets");
 }
+
+const RULES: &str = r#"groups:
+  - name: demo
+    interval: 1s
+    rules:
+      - record: job:demo_requests:sum
+        expr: sum by (job) (demo_requests_total)
+      - alert: DemoErrors
+        expr: demo_requests_total{code="500"} > 1
+        for: 2s
+        labels:
+          severity: page
+        annotations:
+          summary: "{{ $labels.code }} errors on {{ $labels.job }}: {{ $value }} ({{ $externalLabels.site }})"
+"#;
+
+#[test]
+fn rules_record_alert_and_reload_like_prometheus() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let target = ExpositionServer::start(EXPOSITION);
+    let cfg = dir.path().join("prometheus.yml");
+    let rules = dir.path().join("demo.rules.yml");
+    std::fs::write(&rules, RULES).expect("write");
+    std::fs::write(&cfg, format!("{}rule_files: ['*.rules.yml']\n", config_for(&target.addr, "1s"))).expect("write");
+
+    // `check config` follows rule_files; `check rules` agrees with promtool.
+    let out = Command::new(bongsu_bin()).args(["check", "config"]).arg(&cfg).output().expect("check");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("SUCCESS: 2 rules found"));
+
+    let b = Bongsu::start(dir.path(), &dir.path().join("data"), &[&format!("--config.file={}", cfg.display())]);
+    let recorded = wait_for("recording rule output", Duration::from_secs(30), || {
+        let v = vector_values(&query(&b.addr, "job:demo_requests:sum"));
+        (!v.is_empty()).then_some(v)
+    });
+    assert_eq!(recorded[0].0, serde_json::json!({"__name__": "job:demo_requests:sum", "job": "demo"}));
+    assert_eq!(recorded[0].1, 12.0);
+
+    let alert = wait_for("alert firing", Duration::from_secs(30), || {
+        let a = get(&b.addr, "/api/v1/alerts").json();
+        let first = a["data"]["alerts"][0].clone();
+        (first["state"] == "firing").then_some(first)
+    });
+    assert_eq!(alert["labels"], serde_json::json!({"alertname": "DemoErrors", "code": "500", "instance": target.addr, "job": "demo", "severity": "page"}));
+    assert_eq!(alert["annotations"]["summary"], "500 errors on demo: 2 (test)");
+    assert_eq!(alert["value"], "2e+00");
+    let firing = vector_values(&query(&b.addr, "ALERTS{alertstate=\"firing\"}"));
+    assert_eq!(firing.len(), 1);
+    assert!(vector_values(&query(&b.addr, "ALERTS_FOR_STATE"))[0].1 > 1.0e9, "activeAt in unix seconds");
+
+    let r = get(&b.addr, "/api/v1/rules").json();
+    let g = &r["data"]["groups"][0];
+    assert_eq!((g["name"].as_str(), g["interval"].as_f64()), (Some("demo"), Some(1.0)));
+    assert_eq!(g["rules"][0]["type"], "recording");
+    assert_eq!(g["rules"][0]["health"], "ok");
+    assert_eq!(g["rules"][1]["state"], "firing");
+    assert_eq!(g["rules"][1]["duration"], 2.0);
+    assert_eq!(g["rules"][1]["query"], "demo_requests_total{code=\"500\"} > 1");
+    let only_alerts = get(&b.addr, "/api/v1/rules?type=alert&exclude_alerts=true").json();
+    let rs = only_alerts["data"]["groups"][0]["rules"].as_array().cloned().unwrap_or_default();
+    assert_eq!(rs.len(), 1);
+    assert!(rs[0].get("alerts").is_none());
+    assert_eq!(get(&b.addr, "/api/v1/rules?type=bogus").status, 400);
+
+    // The condition clears: the alert resolves and its ALERTS series goes stale.
+    target.set("# TYPE demo_requests_total counter\ndemo_requests_total{code=\"200\"} 10\ndemo_requests_total{code=\"500\"} 0\n");
+    wait_for("alert resolved", Duration::from_secs(30), || {
+        let a = get(&b.addr, "/api/v1/alerts").json();
+        a["data"]["alerts"].as_array().is_some_and(|v| v.is_empty()).then_some(())
+    });
+    wait_for("ALERTS stale", Duration::from_secs(10), || vector_values(&query(&b.addr, "ALERTS")).is_empty().then_some(()));
+
+    // A broken rule file fails the reload and keeps the running rules.
+    std::fs::write(&rules, RULES.replace("sum by (job) (demo_requests_total)", "sum by (job) (")).expect("write");
+    let r = post(&b.addr, "/-/reload", "");
+    assert_eq!(r.status, 500, "{}", r.body);
+    assert!(r.body.contains("demo.rules.yml:6:"), "the error names file:line: {}", r.body);
+    assert!(r.body.contains("could not parse expression"), "{}", r.body);
+    let m = get(&b.addr, "/metrics").body;
+    assert!(m.lines().any(|l| l == "prometheus_config_last_reload_successful 0"));
+    let r = get(&b.addr, "/api/v1/rules").json();
+    assert_eq!(r["data"]["groups"][0]["rules"].as_array().map(|v| v.len()), Some(2));
+    // A good one replaces them.
+    std::fs::write(&rules, "groups:\n  - name: other\n    rules:\n      - record: one\n        expr: vector(1)\n").expect("write");
+    assert_eq!(post(&b.addr, "/-/reload", "").status, 200);
+    let r = get(&b.addr, "/api/v1/rules").json();
+    assert_eq!(r["data"]["groups"][0]["name"], "other");
+    assert!(m.contains("prometheus_rule_evaluations_total{rule_group="), "rule metrics exported");
+}
+
+#[test]
+fn check_and_test_rules_agree_with_promtool() {
+    let Some(dir) = std::env::var_os("BONGSU_CONFORMANCE_DIR").map(std::path::PathBuf::from) else {
+        assert!(std::env::var("CI").as_deref() != Ok("true"), "BONGSU_CONFORMANCE_DIR is required under CI=true");
+        eprintln!("!! BONGSU_CONFORMANCE_DIR not set: skipping");
+        return;
+    };
+    let promtool = tool("promtool");
+    let code = |cmd: &mut Command| cmd.output().expect("run").status.code();
+    // Files on which Prometheus 2.42's promtool and 3.14 agree (3.x-only
+    // syntax such as keep_firing_for or UTF-8 names is left out).
+    let rulefmt = dir.join("rules/rulefmt");
+    let promtool_dir = dir.join("rules/promtool");
+    let files = [
+        (rulefmt.join("test.yaml"), 0),
+        (rulefmt.join("bad_expr.bad.yaml"), 1),
+        (rulefmt.join("duplicate_grp.bad.yaml"), 1),
+        (rulefmt.join("noexpr.bad.yaml"), 1),
+        (rulefmt.join("bad_field.bad.yaml"), 1),
+        (rulefmt.join("record_and_for.bad.yaml"), 1),
+        (promtool_dir.join("rules.yml"), 0),
+        (promtool_dir.join("rules-bad.yml"), 1),
+    ];
+    for (f, want) in &files {
+        let ours = code(Command::new(bongsu_bin()).args(["check", "rules"]).arg(f));
+        assert_eq!(ours, Some(*want), "bongsu check rules {}", f.display());
+        if let Some(p) = &promtool {
+            assert_eq!(code(Command::new(p).args(["check", "rules"]).arg(f)), ours, "promtool disagrees on {}", f.display());
+        }
+    }
+    let lint = promtool_dir.join("prometheus-rules.lint.yml");
+    assert_eq!(code(Command::new(bongsu_bin()).args(["check", "rules", "--lint-fatal"]).arg(&lint)), Some(3));
+    // Unit tests: pass and fail as upstream asserts, with promtool's report.
+    let out = Command::new(bongsu_bin()).args(["test", "rules"]).arg(promtool_dir.join("failing.yml")).output().expect("run");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("FAILED:"));
+    let out = Command::new(bongsu_bin()).args(["test", "rules", "--run", "correct"]).arg(promtool_dir.join("rules_run.yml")).output().expect("run");
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("SUCCESS"));
+    if let Some(p) = &promtool {
+        // Both tools on a test file that 2.42 understands.
+        let f = promtool_dir.join("long-period.yml");
+        assert_eq!(code(Command::new(p).args(["test", "rules"]).arg(&f)), Some(0));
+        assert_eq!(code(Command::new(bongsu_bin()).args(["test", "rules"]).arg(&f)), Some(0));
+    }
+}
