@@ -644,7 +644,10 @@ impl Expander<'_> {
                     }),
                 );
                 std::thread::scope(|scope| {
-                    let handle = scope.spawn(move || execute(&extra));
+                    let handle = std::thread::Builder::new()
+                        .name("template-expand".into())
+                        .spawn_scoped(scope, move || execute(&extra))
+                        .map_err(|e| format!("cannot start template execution: {e}"))?;
                     while let Ok((q, reply)) = req_rx.recv() {
                         let _ = reply.send(query(&q));
                     }
