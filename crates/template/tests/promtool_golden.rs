@@ -320,3 +320,167 @@ fn rule_templates_expand_like_promtool() {
     );
     eprintln!("compared {compared} annotation expansions with promtool: all identical");
 }
+
+fn conformance_dir() -> Option<PathBuf> {
+    let dir = std::env::var_os("BONGSU_CONFORMANCE_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/conformance")
+        });
+    dir.is_dir().then_some(dir)
+}
+
+fn collect_yaml(dir: &std::path::Path, out: &mut Vec<PathBuf>) {
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return;
+    };
+    let mut v: Vec<PathBuf> = rd.filter_map(|e| e.ok().map(|e| e.path())).collect();
+    v.sort();
+    for p in v {
+        if p.is_dir() {
+            collect_yaml(&p, out);
+        } else if p.extension().is_some_and(|e| e == "yml" || e == "yaml") {
+            out.push(p);
+        }
+    }
+}
+
+/// Every label and annotation template of the community rule collection
+/// (awesome-prometheus-alerts, `conformance/alert-rules/dist/rules`),
+/// expanded by Bongsu and by promtool on the same series.
+#[test]
+fn community_annotations_expand_like_promtool() {
+    let ci = std::env::var("CI").as_deref() == Ok("true");
+    if Command::new("promtool").arg("--version").output().is_err() {
+        eprintln!("\n!!!!!!!! SKIPPED community_annotations_expand_like_promtool: promtool not found !!!!!!!!\n");
+        assert!(!ci, "promtool not found");
+        return;
+    }
+    let Some(conf) = conformance_dir() else {
+        eprintln!("\n!!!!!!!! SKIPPED community_annotations_expand_like_promtool: conformance data not found !!!!!!!!\n");
+        assert!(!ci, "conformance data not found");
+        return;
+    };
+    let mut files = Vec::new();
+    collect_yaml(&conf.join("alert-rules/dist/rules"), &mut files);
+    let mut texts: Vec<String> = Vec::new();
+    for f in &files {
+        let Ok(src) = std::fs::read_to_string(f) else {
+            continue;
+        };
+        let Ok(doc) = serde_saphyr::from_str::<serde_json::Value>(&src) else {
+            continue;
+        };
+        for g in doc["groups"].as_array().into_iter().flatten() {
+            for r in g["rules"].as_array().into_iter().flatten() {
+                for key in ["labels", "annotations"] {
+                    for v in r[key].as_object().into_iter().flat_map(|m| m.values()) {
+                        if let Some(s) = v.as_str() {
+                            if s.contains("{{") {
+                                texts.push(s.to_string());
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+    texts.sort();
+    texts.dedup();
+    assert!(
+        texts.len() > 500,
+        "expected the community templates, found {}",
+        texts.len()
+    );
+
+    let dir: PathBuf =
+        std::env::temp_dir().join(format!("bongsu-promtool-community-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let mut rules =
+        String::from("groups:\n- name: g\n  rules:\n  - alert: A\n    expr: m\n    annotations:\n");
+    for (i, t) in texts.iter().enumerate() {
+        rules.push_str(&format!("      a{i:04}: {}\n", go_quote(t)));
+    }
+    std::fs::write(dir.join("rules.yml"), rules).expect("write rules");
+    let series: [(&str, &str, f64); 3] = [
+        ("m{instance=\"node-1:9100\",job=\"node\",device=\"sda\",mountpoint=\"/\",name=\"c1\",namespace=\"ns\",pod=\"p-1\",container=\"c\"}", "0.8765", 0.8765),
+        ("m{instance=\"10.0.0.7:8080\",job=\"api\"}", "1234567.5", 1234567.5),
+        ("m{instance=\"h\",job=\"zero\"}", "0", 0.0),
+    ];
+    let mut test = String::from("rule_files: [rules.yml]\nevaluation_interval: 1m\ntests:\n- interval: 1m\n  input_series:\n");
+    for (s, v, _) in &series {
+        test.push_str(&format!("  - series: {}\n    values: '{v}'\n", go_quote(s)));
+    }
+    test.push_str("  alert_rule_test:\n  - eval_time: 0m\n    alertname: A\n    exp_alerts: []\n");
+    std::fs::write(dir.join("test.yml"), test).expect("write test");
+    let out = Command::new("promtool")
+        .args(["test", "rules", "test.yml"])
+        .current_dir(&dir)
+        .output()
+        .expect("run promtool");
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    let _ = std::fs::remove_dir_all(&dir);
+
+    let mut got: Vec<(BTreeMap<String, String>, BTreeMap<String, String>)> = Vec::new();
+    let mut labels: Option<BTreeMap<String, String>> = None;
+    for line in text.lines() {
+        let line = line.trim();
+        if let Some(l) = line.strip_prefix("Labels:") {
+            labels = parse_set(l);
+        } else if let Some(a) = line.strip_prefix("Annotations:") {
+            if let (Some(l), Some(a)) = (labels.take(), parse_set(a)) {
+                got.push((l, a));
+            }
+        }
+    }
+    assert_eq!(
+        got.len(),
+        series.len(),
+        "promtool output:\n{}",
+        &text[..text.len().min(2000)]
+    );
+    let ext = BTreeMap::new();
+    let mut failures = Vec::new();
+    let mut compared = 0;
+    for (gl, want) in &got {
+        let value = series
+            .iter()
+            .find(|(s, _, _)| s.contains(&format!("instance=\"{}\"", gl["instance"])))
+            .map(|(_, _, v)| *v)
+            .expect("series of alert");
+        let mut labels: BTreeMap<String, String> = gl.clone();
+        labels.remove("alertname");
+        labels.insert("__name__".into(), "m".into());
+        let data = RuleTemplateData {
+            labels: &labels,
+            external_labels: &ext,
+            external_url: "",
+            value,
+        };
+        for (i, t) in texts.iter().enumerate() {
+            let ours = expand_rule_template_at("__alert_A", t, &data, None, 0)
+                .unwrap_or_else(|e| format!("<error expanding template: {e}>"));
+            compared += 1;
+            let key = format!("a{i:04}");
+            if want.get(&key) != Some(&ours) {
+                failures.push(format!(
+                    "{t:?} (value {value})\n  promtool: {:?}\n  bongsu:   {ours:?}",
+                    want.get(&key)
+                ));
+            }
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of {compared} differ:\n{}",
+        failures.len(),
+        failures
+            .iter()
+            .take(20)
+            .cloned()
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+    eprintln!("compared {compared} community template expansions with promtool: all identical");
+}
