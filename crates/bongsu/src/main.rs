@@ -5,6 +5,7 @@
 //! `query instant|range`, `tsdb create-blocks-from openmetrics`, `version`.
 #![forbid(unsafe_code)]
 
+mod amsend;
 mod backfill;
 mod check;
 mod cli;

@@ -60,6 +60,7 @@ struct Runtime {
     config_file: String,
     engine: Arc<Engine>,
     rules: Arc<bongsu_rules::manager::Manager>,
+    am_sender: Arc<crate::amsend::AmSender>,
 }
 
 fn unix_secs(t: SystemTime) -> f64 {
@@ -192,13 +193,15 @@ async fn serve(args: RunArgs) -> anyhow::Result<()> {
     });
     let (rules_cfg, rule_files) = crate::rules::load(&cfg).map_err(|e| anyhow::anyhow!("loading rule files:\n{e}"))?;
     scrape.apply_config(&cfg).await.map_err(|e| anyhow::anyhow!("applying configuration: {e}"))?;
+    let am_sender = crate::amsend::AmSender::new();
+    am_sender.apply(cfg.alerting.as_ref(), &cfg.global.external_labels).await.map_err(|e| anyhow::anyhow!("alerting: {e}"))?;
     let external_url = args.external_url.clone().unwrap_or_else(|| default_external_url(&listen));
     let rules = Arc::new(bongsu_rules::manager::Manager::new(bongsu_rules::manager::ManagerOptions {
         engine: engine.clone(),
         queryable: db.clone(),
         appendable: db.clone(),
         templater: Arc::new(crate::rules::GoTemplates),
-        notifier: Some(Arc::new(crate::rules::LogNotifier)),
+        notifier: Some(Arc::new(crate::amsend::Fanout(vec![Arc::new(crate::rules::LogNotifier), am_sender.clone()]))),
         external_url,
         resend_delay: parse_duration(&args.rules_resend_delay).with_context(|| "--rules.alert.resend-delay")?,
         outage_tolerance: parse_duration(&args.rules_outage_tolerance).with_context(|| "--rules.alert.for-outage-tolerance")?,
@@ -217,6 +220,7 @@ async fn serve(args: RunArgs) -> anyhow::Result<()> {
         config_file: args.config_file.as_ref().map(|p| p.display().to_string()).unwrap_or_default(),
         engine: engine.clone(),
         rules: rules.clone(),
+        am_sender: am_sender.clone(),
     });
 
     // One reload path for SIGHUP and /-/reload; serialised so two reloads never interleave.
@@ -226,11 +230,13 @@ async fn serve(args: RunArgs) -> anyhow::Result<()> {
         let scrape = scrape.clone();
         let reload = reload.clone();
         let rules = rules.clone();
+        let am_sender = am_sender.clone();
         move || {
             let source = source.clone();
             let scrape = scrape.clone();
             let reload = reload.clone();
             let rules = rules.clone();
+            let am_sender = am_sender.clone();
             let lock = reload_lock.clone();
             async move {
                 let _g = lock.lock().await;
@@ -239,6 +245,7 @@ async fn serve(args: RunArgs) -> anyhow::Result<()> {
                     // Everything is checked before anything changes.
                     let (rules_cfg, rule_files) = crate::rules::load(&cfg).map_err(|e| format!("loading rule files: {e}"))?;
                     scrape.apply_config(&cfg).await.map_err(|e| e.to_string())?;
+                    am_sender.apply(cfg.alerting.as_ref(), &cfg.global.external_labels).await.map_err(|e| format!("alerting: {e}"))?;
                     rules.update(&rules_cfg, rule_files);
                     *reload.config_yaml.write() = yaml;
                     *reload.external_labels.write() = Labels::from_pairs(cfg.global.external_labels.clone());
@@ -435,6 +442,10 @@ impl RuntimeView for Runtime {
         self.rules.alerts_json()
     }
 
+    fn alertmanagers(&self) -> serde_json::Value {
+        self.am_sender.alertmanagers_json()
+    }
+
     fn build_info(&self) -> serde_json::Value {
         serde_json::json!({
             "version": crate::cli::VERSION,
@@ -482,6 +493,14 @@ impl RuntimeView for Runtime {
         m.gauge("prometheus_tsdb_lowest_timestamp", "Lowest timestamp value stored in the database. The unit is decided by the library consumer.", if st.lowest_timestamp == i64::MAX { 0.0 } else { st.lowest_timestamp as f64 });
         m.gauge("prometheus_tsdb_symbol_table_size_bytes", "Size of symbol table in memory for loaded blocks", st.symbol_table_size_bytes as f64);
         crate::selfmetrics::scrape_metrics(&mut m, &self.scrape);
+        let ams = &self.am_sender.metrics;
+        let per_am = |v: &std::collections::BTreeMap<String, u64>| v.iter().map(|(u, n)| (vec![("alertmanager", u.clone())], *n as f64)).collect::<Vec<_>>();
+        m.family("prometheus_notifications_sent_total", "counter", "Total number of alerts sent.", &per_am(&ams.sent.lock()));
+        m.family("prometheus_notifications_errors_total", "counter", "Total number of sent alerts affected by errors.", &per_am(&ams.errors.lock()));
+        m.counter("prometheus_notifications_dropped_total", "Total number of alerts dropped due to errors when sending to Alertmanager.", ams.dropped.load(Ordering::Relaxed) as f64);
+        m.gauge("prometheus_notifications_queue_length", "The number of alert notifications in the queue.", self.am_sender.queue_len() as f64);
+        m.gauge("prometheus_notifications_queue_capacity", "The capacity of the alert notifications queue.", 10_000.0);
+        m.gauge("prometheus_notifications_alertmanagers_discovered", "The number of alertmanagers discovered and active.", self.am_sender.alertmanagers_json()["activeAlertmanagers"].as_array().map_or(0, |a| a.len()) as f64);
         m.gauge("prometheus_engine_query_max_samples", "Maximum samples a query may load (--query.max-samples).", self.engine.opts.max_samples as f64);
         process_metrics(&mut m, unix_secs(self.start_time));
         m.finish() + &self.rules.metrics_text()

@@ -587,3 +587,61 @@ fn check_and_test_rules_agree_with_promtool() {
         assert_eq!(code(Command::new(bongsu_bin()).args(["test", "rules"]).arg(&f)), Some(0));
     }
 }
+
+#[test]
+fn alerts_reach_a_real_alertmanager_and_its_webhook() {
+    let Some(am_bin) = tool("prometheus-alertmanager") else { return };
+    let dir = tempfile::tempdir().expect("tmp");
+    let hook = CaptureServer::start();
+    let am_port = free_port();
+    let am_cfg = dir.path().join("alertmanager.yml");
+    std::fs::write(
+        &am_cfg,
+        format!(
+            "route:\n  receiver: hook\n  group_by: ['alertname']\n  group_wait: 1s\n  group_interval: 1s\nreceivers:\n  - name: hook\n    webhook_configs:\n      - url: http://{}/hook\n",
+            hook.addr
+        ),
+    )
+    .expect("write");
+    let mut am = Proc::spawn(
+        "alertmanager",
+        Command::new(am_bin)
+            .arg(format!("--config.file={}", am_cfg.display()))
+            .arg(format!("--storage.path={}", dir.path().join("am").display()))
+            .arg(format!("--web.listen-address=127.0.0.1:{am_port}"))
+            .arg("--cluster.listen-address="),
+        dir.path(),
+    );
+    let am_addr = format!("127.0.0.1:{am_port}");
+    wait_for("alertmanager ready", Duration::from_secs(30), || http("GET", &am_addr, "/-/ready", None).ok().filter(|r| r.status == 200));
+
+    let target = ExpositionServer::start(EXPOSITION);
+    let cfg = dir.path().join("prometheus.yml");
+    std::fs::write(dir.path().join("a.rules.yml"), "groups:\n  - name: g\n    interval: 1s\n    rules:\n      - alert: DemoHot\n        expr: demo_temperature > 20\n        labels: {severity: warn}\n        annotations: {summary: 'hot: {{ $value }}'}\n").expect("write");
+    std::fs::write(
+        &cfg,
+        format!(
+            "{}rule_files: ['a.rules.yml']\nalerting:\n  alertmanagers:\n    - static_configs:\n        - targets: ['{am_addr}']\n",
+            config_for(&target.addr, "1s")
+        ),
+    )
+    .expect("write");
+    let b = Bongsu::start(dir.path(), &dir.path().join("data"), &[&format!("--config.file={}", cfg.display())]);
+    let body = wait_for("webhook notified through Alertmanager", Duration::from_secs(40), || hook.bodies().into_iter().next());
+    let v: serde_json::Value = serde_json::from_str(&body).expect("webhook JSON");
+    assert_eq!(v["status"], "firing");
+    let a = &v["alerts"][0];
+    assert_eq!(a["labels"]["alertname"], "DemoHot");
+    assert_eq!(a["labels"]["severity"], "warn");
+    assert_eq!(a["labels"]["site"], "test", "external labels are added to sent alerts");
+    assert_eq!(a["annotations"]["summary"], "hot: 21.5");
+    assert!(a["generatorURL"].as_str().unwrap_or("").contains("/graph?g0.expr=demo_temperature+%3E+20"));
+    let ams = get(&b.addr, "/api/v1/alertmanagers").json();
+    assert_eq!(ams["data"]["activeAlertmanagers"][0]["url"], format!("http://{am_addr}/api/v2/alerts"));
+    let m = get(&b.addr, "/metrics").body;
+    assert!(m.contains(&format!("prometheus_notifications_sent_total{{alertmanager=\"http://{am_addr}/api/v2/alerts\"}}")), "{m}");
+    // Alertmanager's own API shows the alert as Bongsu sent it.
+    let got = get(&am_addr, "/api/v2/alerts").json();
+    assert_eq!(got[0]["labels"]["alertname"], "DemoHot");
+    am.stop();
+}

@@ -265,3 +265,62 @@ impl Bongsu {
         b
     }
 }
+
+/// An HTTP server on 127.0.0.1 that answers 200 to everything and keeps
+/// the body of every POST (a webhook receiver).
+pub struct CaptureServer {
+    pub addr: String,
+    pub posts: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+impl CaptureServer {
+    pub fn start() -> CaptureServer {
+        let l = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let addr = l.local_addr().expect("addr").to_string();
+        let posts = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let p2 = posts.clone();
+        std::thread::spawn(move || {
+            for conn in l.incoming() {
+                let Ok(mut c) = conn else { continue };
+                let p = p2.clone();
+                std::thread::spawn(move || {
+                    let _ = c.set_read_timeout(Some(Duration::from_secs(5)));
+                    let mut buf = [0u8; 8192];
+                    let mut req = Vec::new();
+                    let head_end = loop {
+                        if let Some(i) = req.windows(4).position(|w| w == b"\r\n\r\n") {
+                            break i + 4;
+                        }
+                        match c.read(&mut buf) {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => req.extend_from_slice(&buf[..n]),
+                        }
+                    };
+                    let head = String::from_utf8_lossy(&req[..head_end]).to_ascii_lowercase();
+                    let len: usize = head
+                        .lines()
+                        .find_map(|l| l.strip_prefix("content-length:").map(|v| v.trim().parse().unwrap_or(0)))
+                        .unwrap_or(0);
+                    while req.len() < head_end + len {
+                        match c.read(&mut buf) {
+                            Ok(0) | Err(_) => break,
+                            Ok(n) => req.extend_from_slice(&buf[..n]),
+                        }
+                    }
+                    if head.starts_with("post") {
+                        let body = String::from_utf8_lossy(&req[head_end..]).into_owned();
+                        if let Ok(mut g) = p.lock() {
+                            g.push(body);
+                        }
+                    }
+                    let _ = c.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+                });
+            }
+        });
+        CaptureServer { addr, posts }
+    }
+
+    pub fn bodies(&self) -> Vec<String> {
+        self.posts.lock().map(|g| g.clone()).unwrap_or_default()
+    }
+}
