@@ -547,6 +547,60 @@ impl Default for HttpConfig {
     }
 }
 
+/// Headers `http_headers` may not set (prometheus/common).
+const RESERVED_HEADERS: &[&str] = &[
+    "Authorization",
+    "Host",
+    "Content-Encoding",
+    "Content-Length",
+    "Content-Type",
+    "User-Agent",
+    "Connection",
+    "Keep-Alive",
+    "Proxy-Authenticate",
+    "Proxy-Authorization",
+    "Www-Authenticate",
+    "Accept-Encoding",
+    "X-Prometheus-Remote-Write-Version",
+    "X-Prometheus-Remote-Read-Version",
+    "X-Prometheus-Scrape-Timeout-Seconds",
+    "X-Amz-Date",
+    "X-Amz-Security-Token",
+    "X-Amz-Content-Sha256",
+];
+
+/// Prometheus' common TLS checks, plus the version names.
+pub(crate) fn check_tls(t: &TlsConfig) -> Result<(), String> {
+    let set = |o: &Option<String>| o.as_deref().is_some_and(|s| !s.is_empty());
+    let key = t.key.as_ref().is_some_and(|k| !k.is_empty());
+    if set(&t.ca) && set(&t.ca_file) {
+        return Err("at most one of ca, ca_file & ca_ref must be configured".into());
+    }
+    if set(&t.cert) && set(&t.cert_file) {
+        return Err("at most one of cert, cert_file & cert_ref must be configured".into());
+    }
+    if key && set(&t.key_file) {
+        return Err("at most one of key and key_file must be configured".into());
+    }
+    let using_cert = set(&t.cert) || set(&t.cert_file);
+    let using_key = key || set(&t.key_file);
+    if using_cert && !using_key {
+        return Err("exactly one of key or key_file must be configured when a client certificate is configured".into());
+    }
+    if using_key && !using_cert {
+        return Err(
+            "exactly one of cert or cert_file must be configured when a client key is configured"
+                .into(),
+        );
+    }
+    for v in [&t.min_version, &t.max_version].into_iter().flatten() {
+        if !matches!(v.as_str(), "" | "TLS10" | "TLS11" | "TLS12" | "TLS13") {
+            return Err(format!("unknown TLS version: {v}"));
+        }
+    }
+    Ok(())
+}
+
 impl HttpConfig {
     /// The settings in the form the HTTP client builder of `bongsu-scrape`
     /// takes.
@@ -567,63 +621,79 @@ impl HttpConfig {
         }
     }
 
+    /// Prometheus' common HTTP client checks (prometheus/common 0.70), in
+    /// their order. As there, `bearer_token(_file)` becomes an
+    /// `authorization` of type `Bearer`, and an authorization without a
+    /// type gets `Bearer`.
     fn check(&mut self) -> Result<(), String> {
-        let mut n = 0;
-        n += self.basic_auth.is_some() as u32;
-        n += self.authorization.is_some() as u32;
-        n += self.oauth2.is_some() as u32;
-        n += (self.bearer_token.is_some() || self.bearer_token_file.is_some()) as u32;
-        if self.bearer_token.is_some() && self.bearer_token_file.is_some() {
+        let some = |o: &Option<String>| o.as_deref().is_some_and(|s| !s.is_empty());
+        let some_secret = |o: &Option<Secret>| o.as_ref().is_some_and(|s| !s.is_empty());
+        let has_bearer = some_secret(&self.bearer_token) || some(&self.bearer_token_file);
+        if some_secret(&self.bearer_token) && some(&self.bearer_token_file) {
             return Err(
                 "at most one of bearer_token & bearer_token_file must be configured".into(),
             );
         }
-        if n > 1 {
-            return Err("at most one of basic_auth, oauth2, bearer_token & bearer_token_file, authorization must be configured".into());
+        if (self.basic_auth.is_some() || self.oauth2.is_some()) && has_bearer {
+            return Err("at most one of basic_auth, oauth2, bearer_token & bearer_token_file must be configured".into());
         }
         if let Some(b) = &self.basic_auth {
-            if b.password.is_some() && b.password_file.is_some() {
+            if !b.username.is_empty() && some(&b.username_file) {
+                return Err("at most one of basic_auth username, username_file & username_ref must be configured".into());
+            }
+            if some_secret(&b.password) && some(&b.password_file) {
+                return Err("at most one of basic_auth password, password_file & password_ref must be configured".into());
+            }
+        }
+        if let Some(a) = &mut self.authorization {
+            if has_bearer {
                 return Err(
-                    "at most one of basic_auth password & password_file must be configured".into(),
+                    "authorization is not compatible with bearer_token & bearer_token_file".into(),
                 );
             }
-        }
-        if let Some(a) = &self.authorization {
-            if a.credentials.is_some() && a.credentials_file.is_some() {
+            if some_secret(&a.credentials) && some(&a.credentials_file) {
                 return Err("at most one of authorization credentials & credentials_file must be configured".into());
             }
-            match a.kind.as_deref() {
-                Some(t) if t.eq_ignore_ascii_case("basic") => {
-                    return Err(
-                        "authorization type cannot be set to \"basic\", use \"basic_auth\" instead"
-                            .into(),
-                    )
-                }
-                None | Some("") => {
-                    if let Some(a) = self.authorization.as_mut() {
-                        a.kind = Some("Bearer".into());
-                    }
-                }
-                _ => {}
-            }
-        }
-        if let Some(o) = &self.oauth2 {
-            if o.client_secret.is_some() && o.client_secret_file.is_some() {
+            let t = a.kind.as_deref().unwrap_or("").trim().to_string();
+            a.kind = Some(if t.is_empty() { "Bearer".into() } else { t });
+            if a.kind
+                .as_deref()
+                .is_some_and(|t| t.eq_ignore_ascii_case("basic"))
+            {
                 return Err(
-                    "at most one of oauth2 client_secret & client_secret_file must be configured"
+                    "authorization type cannot be set to \"basic\", use \"basic_auth\" instead"
                         .into(),
                 );
             }
+            if self.basic_auth.is_some() || self.oauth2.is_some() {
+                return Err(
+                    "at most one of basic_auth, oauth2 & authorization must be configured".into(),
+                );
+            }
+        } else if has_bearer {
+            self.authorization = Some(Authorization {
+                kind: Some("Bearer".into()),
+                credentials: self.bearer_token.take().filter(|s| !s.is_empty()),
+                credentials_file: self.bearer_token_file.take().filter(|s| !s.is_empty()),
+            });
         }
-        for v in [&self.tls_config.min_version, &self.tls_config.max_version]
-            .into_iter()
-            .flatten()
-        {
-            if !matches!(v.as_str(), "" | "TLS10" | "TLS11" | "TLS12" | "TLS13") {
-                return Err(format!("unknown TLS version: {v}"));
+        if let Some(o) = &self.oauth2 {
+            if self.basic_auth.is_some() {
+                return Err(
+                    "at most one of basic_auth, oauth2 & authorization must be configured".into(),
+                );
+            }
+            if o.client_id.is_empty() {
+                return Err("oauth2 client_id must be configured".into());
+            }
+            if o.token_url.is_empty() {
+                return Err("oauth2 token_url must be configured".into());
+            }
+            if some_secret(&o.client_secret) && some(&o.client_secret_file) {
+                return Err("at most one of oauth2 client_secret, client_secret_file & client_secret_ref must be configured using grant-type=client_credentials".into());
             }
         }
-        let has_proxy = self.proxy_url.as_deref().is_some_and(|p| !p.is_empty());
+        let has_proxy = some(&self.proxy_url);
         if !self.proxy_connect_header.is_empty() && !self.proxy_from_environment && !has_proxy {
             return Err("if proxy_connect_header is configured, proxy_url or proxy_from_environment must also be configured".into());
         }
@@ -632,14 +702,24 @@ impl HttpConfig {
                 "if proxy_from_environment is configured, proxy_url must not be configured".into(),
             );
         }
-        let has_no_proxy = self.no_proxy.as_deref().is_some_and(|p| !p.is_empty());
+        let has_no_proxy = some(&self.no_proxy);
         if self.proxy_from_environment && has_no_proxy {
             return Err(
                 "if proxy_from_environment is configured, no_proxy must not be configured".into(),
             );
         }
-        if !has_proxy && has_no_proxy {
+        if self.proxy_url.is_none() && has_no_proxy {
             return Err("if no_proxy is configured, proxy_url must also be configured".into());
+        }
+        for name in self.http_headers.keys() {
+            let canon = crate::receivers::canonical_header_key(name);
+            if RESERVED_HEADERS.contains(&canon.as_str()) {
+                return Err(format!("setting header {canon:?} is not allowed"));
+            }
+        }
+        check_tls(&self.tls_config)?;
+        if let Some(t) = self.oauth2.as_ref().and_then(|o| o.tls_config.as_ref()) {
+            check_tls(t)?;
         }
         Ok(())
     }
@@ -817,6 +897,7 @@ impl Default for GlobalConfig {
 impl GlobalConfig {
     /// The "at most one of" checks, with the key each error is about.
     fn check(&self) -> Result<(), (&'static str, String)> {
+        check_tls(&self.smtp_tls_config).map_err(|m| ("smtp_tls_config", m))?;
         let both =
             |a: &'static str, b: &str| (a, format!("at most one of {a} & {b} must be configured"));
         if !self.slack_app_token.is_empty() && !self.slack_app_token_file.is_empty() {
@@ -2164,7 +2245,7 @@ mod tests {
             ("route:\n  receiver: a\nreceivers:\n  - name: a\n    sms_configs: [{}]\n", "unknown field `sms_configs`"),
             ("route:\n  receiver: a\nreceivers:\n  - {}\n", "missing name in receiver"),
             ("route:\n  receiver: a\nreceivers:\n  - name: a\n    labels: {name: b}\n", "receiver label \"name\" must match receiver name \"a\", got \"b\""),
-            ("route:\n  receiver: a\nreceivers:\n  - name: a\n    webhook_configs:\n      - url: http://x/\n        http_config:\n          basic_auth: {username: u}\n          bearer_token: t\n", "at most one of basic_auth, oauth2, bearer_token & bearer_token_file, authorization must be configured"),
+            ("route:\n  receiver: a\nreceivers:\n  - name: a\n    webhook_configs:\n      - url: http://x/\n        http_config:\n          basic_auth: {username: u}\n          bearer_token: t\n", "at most one of basic_auth, oauth2, bearer_token & bearer_token_file must be configured"),
             ("route:\n  receiver: a\ntracing: {insecure: true}\nreceivers:\n  - name: a\n", "am.yml:3:10: tracing endpoint must be set"),
             ("route:\n  receiver: a\ntracing: {endpoint: 'x:4317', client_type: udp}\nreceivers:\n  - name: a\n", "expected tracing client type to be to be http or grpc, but got udp"),
             ("route:\n  receiver: a\ninhibit_rules:\n  - equal: ['']\nreceivers:\n  - name: a\n", "invalid label name \"\" in equal list"),
@@ -2265,6 +2346,55 @@ mod tests {
             let text = format!("route:\n  receiver: a\nreceivers:\n- name: a\n  webhook_configs:\n  - url: '{url}'\n");
             assert_eq!(Config::parse(&text, "am.yml").is_ok(), ok, "{url}");
         }
+    }
+
+    #[test]
+    fn http_client_checks() {
+        let rcv = |http: &str| {
+            format!("route:\n  receiver: a\nreceivers:\n  - name: a\n    webhook_configs:\n      - url: http://x/\n        http_config: {http}\n")
+        };
+        for (http, want) in [
+            ("{bearer_token: a, bearer_token_file: b}", "at most one of bearer_token & bearer_token_file must be configured"),
+            ("{authorization: {credentials: a}, bearer_token: b}", "authorization is not compatible with bearer_token & bearer_token_file"),
+            ("{authorization: {type: Basic}}", "authorization type cannot be set to \"basic\", use \"basic_auth\" instead"),
+            ("{authorization: {credentials: a}, basic_auth: {username: u}}", "at most one of basic_auth, oauth2 & authorization must be configured"),
+            ("{basic_auth: {password: a, password_file: b}}", "at most one of basic_auth password, password_file & password_ref must be configured"),
+            ("{oauth2: {client_id: '', token_url: 'http://t/'}}", "oauth2 client_id must be configured"),
+            ("{no_proxy: localhost}", "if no_proxy is configured, proxy_url must also be configured"),
+            ("{proxy_from_environment: true, proxy_url: 'http://p/'}", "if proxy_from_environment is configured, proxy_url must not be configured"),
+            ("{http_headers: {user-agent: {values: [x]}}}", "setting header \"User-Agent\" is not allowed"),
+            ("{tls_config: {cert_file: c}}", "exactly one of key or key_file must be configured when a client certificate is configured"),
+            ("{tls_config: {ca: a, ca_file: b}}", "at most one of ca, ca_file & ca_ref must be configured"),
+            ("{tls_config: {min_version: TLS14}}", "unknown TLS version: TLS14"),
+        ] {
+            let e = err(&rcv(http));
+            assert!(e.contains(want), "{http}\n got: {e}\nwant: {want}");
+            assert!(e.starts_with("am.yml:7:22: "), "{e}");
+        }
+        // bearer_token becomes an authorization, which webex accepts
+        let c = Config::parse(
+            "route:\n  receiver: a\nreceivers:\n  - name: a\n    webex_configs:\n      - room_id: r\n        http_config: {bearer_token: t}\n",
+            "am.yml",
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        let h = c.receivers[0].webex_configs[0]
+            .http_config
+            .as_ref()
+            .expect("http");
+        assert_eq!(h.bearer_token, None);
+        let a = h.authorization.as_ref().expect("authorization");
+        assert_eq!(
+            (
+                a.kind.as_deref(),
+                a.credentials.as_ref().map(|s| s.expose())
+            ),
+            (Some("Bearer"), Some("t"))
+        );
+        let e = err("global:\n  smtp_tls_config: {key_file: k}\nroute:\n  receiver: a\nreceivers:\n  - name: a\n");
+        assert!(
+            e.starts_with("am.yml:2:3: exactly one of cert or cert_file"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -159,6 +159,9 @@ impl EmailConfig {
         if self.to.is_empty() {
             return Err("missing to address in email config".into());
         }
+        if let Some(t) = &self.tls_config {
+            crate::config::check_tls(t)?;
+        }
         let mut norm = BTreeMap::new();
         for (h, v) in &self.headers {
             let k = canonical_header_key(h);
