@@ -147,10 +147,10 @@ pub struct LoopState {
     /// body) → what it became, like Prometheus' scrape cache. A hit skips
     /// building labels, relabelling and the storage's label lookup: the
     /// sample is appended by reference. Valid for one configuration only.
-    cache: HashMap<u128, CacheEntry, BuildIdHasher>,
+    cache: SeriesCache,
     report: Vec<Labels>,
     last_ts: i64,
-    /// Scrape counter: entries are stamped with it (never 0).
+    /// Scrape counter: entries are stamped with it (never 0, 31 bits).
     iter: u32,
     /// The iteration whose written series are live (the last successful
     /// scrape); 0 when nothing is live.
@@ -172,15 +172,91 @@ enum Stored {
     Labels(Arc<Labels>),
 }
 
-#[derive(Debug, Clone)]
+/// The scrape cache: 32 bytes per exposed series (a `u128` key would pad
+/// the entry to 48, an enum for [`Stored`] to 40).
+#[derive(Debug, Default, Clone)]
+struct SeriesCache {
+    entries: HashMap<Key, CacheEntry, BuildIdHasher>,
+    /// Final labels of the entries whose `r` is [`NO_REF`]: between building
+    /// them and the first successful append, or for a storage that hands
+    /// out no references. Empty in steady state with the TSDB.
+    labels: HashMap<Key, Arc<Labels>, BuildIdHasher>,
+}
+
+/// `CacheEntry::r` of a series dropped by `metric_relabel_configs`.
+const DROPPED: SeriesRef = SeriesRef::MAX;
+/// `CacheEntry::r` of a series without a storage reference (labels in
+/// `SeriesCache::labels`).
+const NO_REF: SeriesRef = 0;
+/// Iteration numbers use 31 bits; the top bit of `CacheEntry::live` tells
+/// whether the entry was live in the previous iteration before the current
+/// one changed it (to undo a failed scrape).
+const ITER_MASK: u32 = 0x7fff_ffff;
+const WAS_PREV: u32 = 0x8000_0000;
+
+#[derive(Debug, Clone, Copy)]
 struct CacheEntry {
-    series: Stored,
+    /// The storage's reference, [`NO_REF`] or [`DROPPED`].
+    r: SeriesRef,
     /// Last iteration the series text appeared in a body.
     seen: u32,
-    /// Last iteration the series was written and tracked for staleness.
+    /// Last iteration the series was written and tracked for staleness
+    /// (low 31 bits), and [`WAS_PREV`].
     live: u32,
-    /// `live` before the current iteration changed it (to undo a failed scrape).
-    prev_live: u32,
+}
+
+impl CacheEntry {
+    #[inline]
+    fn live(&self) -> u32 {
+        self.live & ITER_MASK
+    }
+
+    /// Marks the entry written in iteration `it`; `prev` is the last
+    /// successful iteration.
+    #[inline]
+    fn set_live(&mut self, it: u32, prev: u32) {
+        let was = prev != 0 && self.live() == prev;
+        self.live = it | if was { WAS_PREV } else { 0 };
+    }
+
+    /// Undoes [`CacheEntry::set_live`] of a failed scrape.
+    fn undo_live(&mut self, prev: u32) {
+        self.live = if self.live & WAS_PREV != 0 { prev } else { 0 };
+    }
+}
+
+/// What an entry stands for.
+fn stored_of(labels: &HashMap<Key, Arc<Labels>, BuildIdHasher>, k: &Key, e: &CacheEntry) -> Stored {
+    match e.r {
+        DROPPED => Stored::Dropped,
+        NO_REF => labels
+            .get(k)
+            .map(|l| Stored::Labels(l.clone()))
+            .unwrap_or(Stored::Dropped),
+        r => Stored::Ref(r),
+    }
+}
+
+impl SeriesCache {
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    #[cfg(test)]
+    fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+}
+
+/// The cache key: a 128-bit hash as two words (8-byte alignment).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Key(u64, u64);
+
+impl std::hash::Hash for Key {
+    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
+        h.write_u64(self.0);
+    }
 }
 
 /// The cache keys are already hashes: use their low bits.
@@ -196,8 +272,8 @@ impl std::hash::Hasher for IdHasher {
             self.0 = self.0.rotate_left(8) ^ u64::from(*b);
         }
     }
-    fn write_u128(&mut self, v: u128) {
-        self.0 = v as u64;
+    fn write_u64(&mut self, v: u64) {
+        self.0 = v;
     }
 }
 
@@ -206,8 +282,9 @@ type BuildIdHasher = std::hash::BuildHasherDefault<IdHasher>;
 /// The cache key of an exposed series text. 128 bits: a collision within
 /// one target's series is not a practical concern, and the key costs 16
 /// bytes instead of the text.
-fn series_key(series: &str) -> u128 {
-    xxhash_rust::xxh3::xxh3_128(series.as_bytes())
+fn series_key(series: &str) -> Key {
+    let h = xxhash_rust::xxh3::xxh3_128(series.as_bytes());
+    Key(h as u64, (h >> 64) as u64)
 }
 
 impl LoopState {
@@ -217,25 +294,29 @@ impl LoopState {
         if self.live_iter != 0 {
             let live = self.live_iter;
             let mut set: HashSet<Stored> = self.carried.drain(..).collect();
-            for e in self.cache.values() {
-                if e.live == live {
-                    set.insert(e.series.clone());
+            for (k, e) in &self.cache.entries {
+                if e.live() == live {
+                    set.insert(stored_of(&self.cache.labels, k, e));
                 }
             }
             self.carried = set.into_iter().collect();
         }
-        self.cache = HashMap::default();
+        self.cache = SeriesCache::default();
         self.live_iter = 0;
     }
 
     /// Every series written by the last successful scrape (and carried over a reload).
-    fn live_series(&self) -> impl Iterator<Item = &Stored> {
+    fn live_series(&self) -> Vec<Stored> {
         let live = self.live_iter;
-        self.cache
-            .values()
-            .filter(move |e| live != 0 && e.live == live)
-            .map(|e| &e.series)
-            .chain(self.carried.iter())
+        let mut v: Vec<Stored> = self
+            .cache
+            .entries
+            .iter()
+            .filter(|(_, e)| live != 0 && e.live() == live)
+            .map(|(k, e)| stored_of(&self.cache.labels, k, e))
+            .collect();
+        v.extend(self.carried.iter().cloned());
+        v
     }
 }
 
@@ -255,7 +336,7 @@ struct IngestSink<'a> {
     ts: i64,
     it: u32,
     prev: u32,
-    cache: &'a mut HashMap<u128, CacheEntry, BuildIdHasher>,
+    cache: &'a mut SeriesCache,
     app: &'a mut dyn Appender,
     scraped: usize,
     post: u64,
@@ -309,26 +390,28 @@ impl exposition::SampleSink for IngestSink<'_> {
         self.scraped += 1;
         let it = self.it;
         let key = series_key(series);
-        if !self.cache.contains_key(&key) {
-            let stored = match self.final_labels(labels)? {
-                None => Stored::Dropped,
-                Some(l) => Stored::Labels(Arc::new(l)),
+        if !self.cache.entries.contains_key(&key) {
+            let r = match self.final_labels(labels)? {
+                None => DROPPED,
+                Some(l) => {
+                    self.cache.labels.insert(key, Arc::new(l));
+                    NO_REF
+                }
             };
-            self.cache.insert(
+            self.cache.entries.insert(
                 key,
                 CacheEntry {
-                    series: stored,
+                    r,
                     seen: it,
                     live: 0,
-                    prev_live: 0,
                 },
             );
         }
-        let Some(e) = self.cache.get_mut(&key) else {
+        let Some(e) = self.cache.entries.get_mut(&key) else {
             return Ok(());
         };
         e.seen = it;
-        if e.series == Stored::Dropped {
+        if e.r == DROPPED {
             return Ok(());
         }
         self.post += 1;
@@ -341,10 +424,12 @@ impl exposition::SampleSink for IngestSink<'_> {
             Some(t) if honor_ts => (t, true),
             _ => (self.ts, false),
         };
-        let mut res = match &e.series {
-            Stored::Ref(r) => self.app.append_ref(*r, None, t, value),
-            Stored::Labels(l) => self.app.append_ref(0, Some(l), t, value),
-            Stored::Dropped => return Ok(()),
+        let mut res = match e.r {
+            NO_REF => match self.cache.labels.get(&key) {
+                Some(l) => self.app.append_ref(0, Some(l), t, value),
+                None => Err(AppendError::UnknownRef),
+            },
+            r => self.app.append_ref(r, None, t, value),
         };
         if res == Err(AppendError::UnknownRef) {
             // The storage forgot the series (garbage-collected): rebuild its labels.
@@ -358,35 +443,37 @@ impl exposition::SampleSink for IngestSink<'_> {
                     &cfg.metric_relabel_configs,
                 )
             };
-            let Some(e) = self.cache.get_mut(&key) else {
+            let Some(e) = self.cache.entries.get_mut(&key) else {
                 return Ok(());
             };
             match l {
                 Some(l) => {
                     res = self.app.append_ref(0, Some(&l), t, value);
-                    e.series = Stored::Labels(Arc::new(l));
+                    e.r = NO_REF;
+                    self.cache.labels.insert(key, Arc::new(l));
                 }
                 None => {
-                    e.series = Stored::Dropped;
+                    e.r = DROPPED;
+                    self.cache.labels.remove(&key);
                     return Ok(());
                 }
             }
         }
-        let Some(e) = self.cache.get_mut(&key) else {
+        let Some(e) = self.cache.entries.get_mut(&key) else {
             return Ok(());
         };
         match res {
             Ok(r) => {
-                if r != 0 && !matches!(e.series, Stored::Ref(_)) {
-                    e.series = Stored::Ref(r);
+                if r != NO_REF && r != DROPPED && e.r == NO_REF {
+                    e.r = r;
+                    self.cache.labels.remove(&key);
                 }
                 // Series with explicit timestamps are not tracked for staleness.
-                if (!explicit || self.ctx.cfg.track_timestamps_staleness) && e.live != it {
-                    if !(self.prev != 0 && e.live == self.prev) {
+                if (!explicit || self.ctx.cfg.track_timestamps_staleness) && e.live() != it {
+                    if !(self.prev != 0 && e.live() == self.prev) {
                         self.added += 1;
                     }
-                    e.prev_live = e.live;
-                    e.live = it;
+                    e.set_live(it, self.prev);
                 }
             }
             Err(AppendError::OutOfOrder) => self.refused[0] += 1,
@@ -962,12 +1049,13 @@ async fn scrape_loop(
 
 /// Writes staleness markers for every series a loop wrote.
 fn write_end_staleness(ctx: &PoolCtx, state: LoopState) {
-    if state.live_series().next().is_none() && state.report.is_empty() {
+    let live = state.live_series();
+    if live.is_empty() && state.report.is_empty() {
         return;
     }
     let ts = now_ms().max(state.last_ts + 1);
     let mut app = ctx.storage.appender();
-    for s in state.live_series() {
+    for s in &live {
         append_stale(app.as_mut(), s, ts);
     }
     for l in &state.report {
@@ -1261,7 +1349,7 @@ fn append_report(
 /// A failed scrape: every series of the previous scrape goes stale, `up` is 0.
 fn write_failure(ctx: &PoolCtx, target: &Target, state: &mut LoopState, ts: i64, duration: f64) {
     let mut app = ctx.storage.appender();
-    for s in state.live_series() {
+    for s in &state.live_series() {
         append_stale(app.as_mut(), s, ts);
     }
     state.live_iter = 0;
@@ -1299,7 +1387,7 @@ fn ingest(
 ) -> Result<Vec<Metadata>, String> {
     let cfg = &ctx.cfg;
     let format = content_format(cfg, ctype)?;
-    state.iter = state.iter.wrapping_add(1).max(1);
+    state.iter = (state.iter.wrapping_add(1) & ITER_MASK).max(1);
     let it = state.iter;
     let prev = state.live_iter;
     let mut app = ctx.storage.appender();
@@ -1347,9 +1435,9 @@ fn ingest(
         Err(e) => {
             // Keep what the cache learnt; the body itself is discarded.
             app.rollback();
-            for e in state.cache.values_mut() {
-                if e.live == it {
-                    e.live = e.prev_live;
+            for e in state.cache.entries.values_mut() {
+                if e.live() == it {
+                    e.undo_live(prev);
                 }
             }
             return Err(e);
@@ -1368,19 +1456,24 @@ fn ingest(
     // this scrape are forgotten.
     let mut carried_found: HashSet<Stored> = HashSet::new();
     let carried: HashSet<Stored> = std::mem::take(&mut state.carried).into_iter().collect();
-    state.cache.retain(|_, e| {
-        if e.live == it {
-            if !carried.is_empty() && carried.contains(&e.series) {
-                // Written before the reload too: not new.
-                if carried_found.insert(e.series.clone()) {
+    let SeriesCache { entries, labels } = &mut state.cache;
+    entries.retain(|k, e| {
+        if e.live() == it {
+            if !carried.is_empty() {
+                let s = stored_of(labels, k, e);
+                if carried.contains(&s) && carried_found.insert(s) {
+                    // Written before the reload too: not new.
                     added = added.saturating_sub(1);
                 }
             }
-        } else if prev != 0 && e.live == prev {
-            append_stale(app.as_mut(), &e.series, ts);
+        } else if prev != 0 && e.live() == prev {
+            append_stale(app.as_mut(), &stored_of(labels, k, e), ts);
         }
         e.seen == it
     });
+    if !labels.is_empty() {
+        labels.retain(|k, _| entries.contains_key(k));
+    }
     for s in carried.difference(&carried_found) {
         append_stale(app.as_mut(), s, ts);
     }
@@ -1488,6 +1581,30 @@ mod tests {
         assert!(mem.0.lock().iter().all(|(_, t, _)| *t == 1000));
         assert_eq!(st.cache.len(), 1);
         assert_eq!(c.stats.exceeded_label_limits.load(Ordering::Relaxed), 1);
+    }
+
+    #[test]
+    fn cache_entry_is_32_bytes() {
+        assert_eq!(
+            std::mem::size_of::<(Key, CacheEntry)>(),
+            32,
+            "the scrape cache holds one per exposed series"
+        );
+        let mut e = CacheEntry {
+            r: 5,
+            seen: 1,
+            live: 0,
+        };
+        e.set_live(3, 2);
+        assert_eq!(e.live(), 3);
+        e.undo_live(2);
+        assert_eq!(e.live(), 0, "was not live in the previous scrape");
+        e.set_live(4, 0);
+        e.set_live(4, 4);
+        e.live = 2;
+        e.set_live(3, 2);
+        e.undo_live(2);
+        assert_eq!(e.live(), 2, "was live in the previous scrape");
     }
 
     #[test]

@@ -12,7 +12,7 @@
 
 use crate::colenc;
 use crate::enc::{put_bytes, put_uvarint, put_varint, Cursor, Malformed};
-use crate::postings::PostingsReader;
+use crate::postings::{PostingsReader, PostingsRef};
 use crate::TsdbError;
 use bongsu_model::{Label, Labels, Matcher, Sample};
 use parking_lot::RwLock;
@@ -659,8 +659,10 @@ fn scan_index(raw: &[u8]) -> Result<ScannedIndex, Malformed> {
 }
 
 impl PostingsReader for Block {
-    fn all_postings(&self) -> Vec<u64> {
-        (0..self.series.len() as u64).collect()
+    fn all_postings(&self) -> roaring::RoaringBitmap {
+        let mut b = roaring::RoaringBitmap::new();
+        b.insert_range(0..u32::try_from(self.series.len()).unwrap_or(u32::MAX));
+        b
     }
 
     fn for_each_postings(
@@ -668,7 +670,7 @@ impl PostingsReader for Block {
         name: &str,
         exact: Option<&[String]>,
         pred: &dyn Fn(&str) -> bool,
-        f: &mut dyn FnMut(&[u64]),
+        f: &mut dyn FnMut(PostingsRef<'_>),
     ) {
         let Some(n) = self.find_sym(name) else { return };
         let Some(vals) = self.postings.get(&n) else {
@@ -682,14 +684,14 @@ impl PostingsReader for Block {
                     }
                     let Some(vs) = self.find_sym(v) else { continue };
                     if let Ok(pos) = vals.binary_search_by_key(&vs, |x| x.0) {
-                        f(&self.postings_at(vals[pos].1));
+                        f(PostingsRef::Wide(&self.postings_at(vals[pos].1)));
                     }
                 }
             }
             None => {
                 for &(v, off) in vals {
                     if pred(self.sym(v)) {
-                        f(&self.postings_at(off));
+                        f(PostingsRef::Wide(&self.postings_at(off)));
                     }
                 }
             }

@@ -232,8 +232,7 @@ impl Db {
         };
         let head = &i.head;
         i.wal.checkpoint(upto, &mut |w: &mut dyn Write| {
-            let mut ids: Vec<u64> = head.index.read().series.keys().copied().collect();
-            ids.sort_unstable();
+            let ids: Vec<u64> = head.index.read().ids().collect();
             let mut buf = Vec::with_capacity(1 << 16);
             for batch in ids.chunks(1000) {
                 buf.clear();
@@ -241,13 +240,13 @@ impl Db {
                     let ix = head.index.read();
                     let ls: Vec<(u64, Labels)> = batch
                         .iter()
-                        .filter_map(|&id| ix.labels(id).map(|l| (id, l)))
+                        .filter_map(|&id| head.labels(&ix, id).map(|l| (id, l)))
                         .collect();
                     wal::encode_series(&mut buf, ls.iter().map(|(id, l)| (*id, l)));
                 }
                 for &id in batch {
                     let st = head.stripe(id).lock();
-                    let Some(s) = st.get(&id) else { continue };
+                    let Some(s) = st.get(id) else { continue };
                     for c in &s.sealed {
                         wal::encode_chunk(&mut buf, id, c.n as usize, &c.data);
                     }
@@ -443,7 +442,7 @@ impl Db {
             .min(head_min);
         let (head_series, syms) = {
             let ix = i.head.index.read();
-            (ix.series.len() as u64, ix.syms.bytes() as u64)
+            (ix.num_series(), ix.syms.bytes() as u64)
         };
         Stats {
             head_series,
@@ -494,9 +493,9 @@ impl Db {
             for (v, ids) in vals {
                 size += ix.syms.resolve(*v).len() as u64;
                 num_pairs += 1;
-                pairs.push((ids.len() as u64, *n, *v));
+                pairs.push((ids.len(), *n, *v));
                 if Some(*n) == name_sym {
-                    by_metric.push((ix.syms.resolve(*v).to_string(), ids.len() as u64));
+                    by_metric.push((ix.syms.resolve(*v).to_string(), ids.len()));
                 }
             }
             mem.push((name.to_string(), size));
@@ -510,7 +509,7 @@ impl Db {
             pairs.retain(|p| p.0 >= cut);
         }
         let pairs: Vec<(String, u64)> = pairs.iter().map(|p| (pair_name(p), p.0)).collect();
-        let num_series = ix.series.len() as u64;
+        let num_series = ix.num_series();
         drop(ix);
         let top = |mut v: Vec<(String, u64)>| {
             v.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
@@ -759,7 +758,10 @@ fn replay_wal(head: &Head, wal_dir: &Path, min_valid: i64) -> Result<(u64, u64),
     let (corrupt, next) = wal::replay(wal_dir, &mut |rec| match rec {
         Record::Series(list) => {
             for (id, l) in list {
-                let got = head.create_with_id(id, &l);
+                // Ids exhausted: the series and its samples are skipped.
+                let Ok(got) = head.create_with_id(id, &l) else {
+                    continue;
+                };
                 if got != id {
                     alias.insert(id, got);
                 } else {
@@ -830,7 +832,7 @@ struct DbAppender {
 impl DbAppender {
     fn release(&mut self) {
         for (&id, _) in self.pending.iter() {
-            if let Some(s) = self.db.head.stripe(id).lock().get_mut(&id) {
+            if let Some(s) = self.db.head.stripe(id).lock().get_mut(id) {
                 s.pending = s.pending.saturating_sub(1);
             }
         }
@@ -879,14 +881,19 @@ impl Appender for DbAppender {
                 let Some(labels) = labels else {
                     return Err(AppendError::UnknownRef);
                 };
-                let (id, created) = db.head.get_or_create(labels);
+                // All 32-bit series ids used (TsdbError::SeriesIdsExhausted):
+                // the sample is refused like one outside the head's range.
+                let Ok((id, created)) = db.head.get_or_create(labels) else {
+                    db.c.out_of_bounds.fetch_add(1, Ordering::Relaxed);
+                    return Err(AppendError::OutOfBounds);
+                };
                 if created {
                     db.c.series_created.fetch_add(1, Ordering::Relaxed);
                 }
                 id
             };
             let mut st = db.head.stripe(id).lock();
-            let Some(s) = st.get_mut(&id) else {
+            let Some(s) = st.get_mut(id) else {
                 known = 0;
                 continue;
             };
@@ -958,18 +965,20 @@ impl Appender for DbAppender {
             // Straight from the interned symbols: no label sets are built
             // (a first scrape of a large target creates many series at once).
             let ix = db.head.index.read();
-            let known: Vec<(u64, &[u32])> = unlogged
+            let known: Vec<(u64, Vec<(&str, &str)>)> = unlogged
                 .iter()
-                .filter_map(|id| ix.series.get(id).map(|e| (*id, &e.labels[..])))
+                .filter_map(|&id| {
+                    let st = db.head.stripe(id).lock();
+                    let s = st.get(id)?;
+                    let pairs = crate::head::sym_pairs(&s.labels)
+                        .map(|(n, v)| (ix.syms.resolve(n), ix.syms.resolve(v)))
+                        .collect();
+                    Some((id, pairs))
+                })
                 .collect();
             wal::encode_series_pairs(
                 &mut buf,
-                known.iter().map(|(id, syms)| {
-                    let pairs = syms
-                        .chunks_exact(2)
-                        .map(|p| (ix.syms.resolve(p[0]), ix.syms.resolve(p[1])));
-                    (*id, pairs)
-                }),
+                known.into_iter().map(|(id, pairs)| (id, pairs.into_iter())),
             );
         }
         wal::encode_samples(&mut buf, &self.samples);
@@ -978,7 +987,7 @@ impl Appender for DbAppender {
             return Err(StorageError::Io(e));
         }
         for id in unlogged {
-            if let Some(s) = db.head.stripe(id).lock().get_mut(&id) {
+            if let Some(s) = db.head.stripe(id).lock().get_mut(id) {
                 s.logged = true;
             }
         }

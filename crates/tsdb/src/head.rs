@@ -2,25 +2,32 @@
 //!
 //! Layout, chosen for memory per active series:
 //! * [`Index`] (one `RwLock`): interned label strings (ref-counted symbols),
-//!   each series' labels as a boxed slice of symbol id pairs, a hash → id
-//!   map with collision lists, and postings (name → value → sorted ids).
-//! * Series data lives in [`STRIPES`] mutex-protected maps keyed by id
-//!   ([`MemSeries`]: sealed XOR chunks plus one open chunk), so appends to
-//!   different series rarely contend.
+//!   a 32-bit label hash → id map with collision lists, and postings
+//!   (name → value → [`Postings`]: short sorted lists or roaring bitmaps).
+//! * Series live in [`STRIPES`] mutex-protected [`SeriesTable`]s indexed
+//!   directly by id ([`MemSeries`]: its labels as varint symbol ids, sealed
+//!   XOR chunks plus one open chunk), so appends to different series rarely
+//!   contend and no per-series hash map is kept. Lock order: index, then
+//!   stripe.
+//!
+//! Series ids are assigned sequentially from 1, never reused, and stay
+//! below 2^32 ([`MAX_SERIES_ID`]); the public `SeriesRef` stays a `u64`.
 
 use crate::chunkenc::{self, XorChunk, SAMPLES_PER_CHUNK};
-use crate::postings::PostingsReader;
+use crate::postings::{Postings, PostingsReader, PostingsRef};
+use crate::TsdbError;
 use bongsu_model::storage::AppendError;
 use bongsu_model::{Label, Labels, Sample};
 use parking_lot::{Mutex, RwLock};
+use roaring::RoaringBitmap;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::Arc;
 
 pub(crate) const STRIPES: usize = 64;
 
-/// One lock's share of the series (boxed: the map's slack then costs 16 bytes per slot, not 128).
-pub(crate) type Stripe = Mutex<IdMap<Box<MemSeries>>>;
+/// One lock's share of the series.
+pub(crate) type Stripe = Mutex<SeriesTable>;
 
 /// Hashes a `u64` key (a series id, or a key that is already a hash) with
 /// one folded multiply instead of SipHash: these maps are probed for every
@@ -36,6 +43,9 @@ impl std::hash::Hasher for IdHasher {
         for b in bytes {
             self.write_u64(self.0 ^ u64::from(*b));
         }
+    }
+    fn write_u32(&mut self, v: u32) {
+        self.write_u64(u64::from(v));
     }
     fn write_u64(&mut self, v: u64) {
         // Ids of one stripe share their low bits: mix high into low.
@@ -114,124 +124,171 @@ impl Interner {
     }
 }
 
-pub(crate) struct SeriesEntry {
-    /// (name, value) symbol ids, sorted by name string.
-    pub labels: Box<[u32]>,
+/// The highest series id the head assigns: ids are 32-bit inside the head
+/// (postings are roaring bitmaps over them) and never reused.
+pub(crate) const MAX_SERIES_ID: u64 = u32::MAX as u64;
+
+/// Encodes symbol ids as LEB128 varints (most ids are below 2^14: two bytes
+/// or less, against four).
+fn encode_syms(syms: &[u32]) -> Box<[u8]> {
+    let mut out = Vec::with_capacity(syms.len() * 2);
+    for &s in syms {
+        let mut x = s;
+        while x >= 0x80 {
+            out.push((x as u8) | 0x80);
+            x >>= 7;
+        }
+        out.push(x as u8);
+    }
+    out.into_boxed_slice()
 }
 
+/// The (name, value) symbol id pairs of a series' encoded labels.
+pub(crate) fn sym_pairs(b: &[u8]) -> SymPairs<'_> {
+    SymPairs { b, pos: 0 }
+}
+
+pub(crate) struct SymPairs<'a> {
+    b: &'a [u8],
+    pos: usize,
+}
+
+impl SymPairs<'_> {
+    #[inline]
+    fn varint(&mut self) -> Option<u32> {
+        let mut x = 0u32;
+        let mut shift = 0;
+        loop {
+            let byte = *self.b.get(self.pos)?;
+            self.pos += 1;
+            x |= u32::from(byte & 0x7f) << shift;
+            if byte < 0x80 {
+                return Some(x);
+            }
+            shift += 7;
+            if shift > 28 {
+                return None;
+            }
+        }
+    }
+}
+
+impl Iterator for SymPairs<'_> {
+    type Item = (u32, u32);
+    #[inline]
+    fn next(&mut self) -> Option<(u32, u32)> {
+        let n = self.varint()?;
+        let v = self.varint()?;
+        Some((n, v))
+    }
+}
+
+/// The label index of the head: symbols, postings and the label hash map.
+/// A series' own labels (symbol ids) live with its samples in the stripes;
+/// lock order is index, then stripe, never the reverse.
 #[derive(Default)]
 pub(crate) struct Index {
     pub syms: Interner,
-    pub series: IdMap<SeriesEntry>,
-    /// Label hash → series id; ids sharing a hash beyond the first are in
-    /// `collisions` (rare), keeping the common entry at 16 bytes.
-    by_hash: IdMap<u64>,
-    collisions: HashMap<u64, Vec<u64>>,
-    pub postings: HashMap<u32, HashMap<u32, Vec<u64>>>,
+    /// Low 32 bits of the label hash → series id; ids sharing those bits
+    /// beyond the first are in `collisions` (rare), keeping the common
+    /// entry at 8 bytes.
+    by_hash: HashMap<u32, u32, std::hash::BuildHasherDefault<IdHasher>>,
+    collisions: HashMap<u32, Vec<u32>>,
+    pub postings: HashMap<u32, HashMap<u32, Postings>>,
+    /// Every series id.
+    all: RoaringBitmap,
 }
 
 impl Index {
-    pub fn labels_of(&self, e: &SeriesEntry) -> Labels {
+    pub fn num_series(&self) -> u64 {
+        self.all.len()
+    }
+
+    /// Every series id, ascending.
+    pub fn ids(&self) -> impl Iterator<Item = u64> + '_ {
+        self.all.iter().map(u64::from)
+    }
+
+    pub fn labels_of(&self, syms: &[u8]) -> Labels {
         Labels::from_sorted(
-            e.labels
-                .chunks_exact(2)
-                .map(|p| Label {
-                    name: self.syms.resolve(p[0]).to_string(),
-                    value: self.syms.resolve(p[1]).to_string(),
+            sym_pairs(syms)
+                .map(|(n, v)| Label {
+                    name: self.syms.resolve(n).to_string(),
+                    value: self.syms.resolve(v).to_string(),
                 })
                 .collect(),
         )
     }
 
-    pub fn labels(&self, id: u64) -> Option<Labels> {
-        self.series.get(&id).map(|e| self.labels_of(e))
-    }
-
-    fn equal(&self, e: &SeriesEntry, l: &Labels) -> bool {
-        e.labels.len() == l.len() * 2
-            && e.labels.chunks_exact(2).zip(l.iter()).all(|(p, l)| {
-                self.syms.resolve(p[0]) == l.name && self.syms.resolve(p[1]) == l.value
-            })
-    }
-
-    fn lookup(&self, hash: u64, l: &Labels) -> Option<u64> {
-        let first = *self.by_hash.get(&hash)?;
-        if self.series.get(&first).is_some_and(|e| self.equal(e, l)) {
-            return Some(first);
+    fn equal(&self, syms: &[u8], l: &Labels) -> bool {
+        let mut it = sym_pairs(syms);
+        for lab in l.iter() {
+            match it.next() {
+                Some((n, v))
+                    if self.syms.resolve(n) == lab.name && self.syms.resolve(v) == lab.value => {}
+                _ => return false,
+            }
         }
-        self.collisions
-            .get(&hash)?
-            .iter()
-            .copied()
-            .find(|id| self.series.get(id).is_some_and(|e| self.equal(e, l)))
+        it.next().is_none()
     }
 
-    fn insert(&mut self, id: u64, hash: u64, l: &Labels) {
+    /// Interns `l` and indexes series `id`; returns its encoded symbols.
+    fn insert(&mut self, id: u32, hash: u64, l: &Labels) -> Box<[u8]> {
         let mut syms = Vec::with_capacity(l.len() * 2);
         for lab in l.iter() {
             let n = self.syms.intern(&lab.name);
             let v = self.syms.intern(&lab.value);
             syms.push(n);
             syms.push(v);
-            let p = self.postings.entry(n).or_default().entry(v).or_default();
-            match p.last() {
-                Some(&last) if last > id => {
-                    let pos = p.partition_point(|&x| x < id);
-                    p.insert(pos, id);
-                }
-                _ => p.push(id),
-            }
+            self.postings
+                .entry(n)
+                .or_default()
+                .entry(v)
+                .or_default()
+                .add(id);
         }
-        self.series.insert(
-            id,
-            SeriesEntry {
-                labels: syms.into_boxed_slice(),
-            },
-        );
-        if let std::collections::hash_map::Entry::Vacant(e) = self.by_hash.entry(hash) {
+        self.all.insert(id);
+        let h = hash as u32;
+        if let std::collections::hash_map::Entry::Vacant(e) = self.by_hash.entry(h) {
             e.insert(id);
         } else {
-            self.collisions.entry(hash).or_default().push(id);
+            self.collisions.entry(h).or_default().push(id);
         }
+        encode_syms(&syms)
     }
 
-    #[cfg(test)]
-    fn remove(&mut self, id: u64, hash: u64) {
-        self.remove_many_hashed(&[id], Some(hash));
+    /// Removes series (id and encoded symbols); each touched postings list
+    /// is rewritten once, so dropping many series from a large list stays
+    /// linear.
+    pub fn remove_many(&mut self, gone: &[(u32, Box<[u8]>)]) {
+        self.remove_many_hashed(gone, None)
     }
 
-    /// Removes series; each touched postings list is rewritten once, so
-    /// dropping many series from a large list stays linear.
-    pub fn remove_many(&mut self, ids: &[u64]) {
-        self.remove_many_hashed(ids, None)
-    }
-
-    fn remove_many_hashed(&mut self, ids: &[u64], hash: Option<u64>) {
-        let mut sorted = ids.to_vec();
+    fn remove_many_hashed(&mut self, gone: &[(u32, Box<[u8]>)], hash: Option<u64>) {
+        let mut sorted: Vec<u32> = gone.iter().map(|g| g.0).collect();
         sorted.sort_unstable();
         sorted.dedup();
+        let set = RoaringBitmap::from_sorted_iter(sorted.iter().copied()).unwrap_or_default();
         let mut touched: std::collections::HashSet<(u32, u32)> = Default::default();
         let mut released: Vec<u32> = Vec::new();
-        for &id in &sorted {
-            let Some(l) = self.labels(id) else { continue };
-            let Some(e) = self.series.remove(&id) else {
+        for (id, syms) in gone {
+            if !self.all.remove(*id) {
                 continue;
-            };
-            for p in e.labels.chunks_exact(2) {
-                touched.insert((p[0], p[1]));
-                released.push(p[0]);
-                released.push(p[1]);
             }
-            self.unhash(id, hash.unwrap_or_else(|| l.stable_hash()));
+            let h = hash.unwrap_or_else(|| self.labels_of(syms).stable_hash());
+            for (n, v) in sym_pairs(syms) {
+                touched.insert((n, v));
+                released.push(n);
+                released.push(v);
+            }
+            self.unhash(*id, h as u32);
         }
         for (n, v) in touched {
             if let Some(vals) = self.postings.get_mut(&n) {
                 if let Some(list) = vals.get_mut(&v) {
-                    list.retain(|x| sorted.binary_search(x).is_err());
+                    list.remove_sorted(&sorted, &set);
                     if list.is_empty() {
                         vals.remove(&v);
-                    } else if list.capacity() > 2 * list.len() + 4 {
-                        list.shrink_to_fit();
                     }
                 }
                 if vals.is_empty() {
@@ -242,36 +299,37 @@ impl Index {
         for s in released {
             self.syms.release(s);
         }
+        if self.by_hash.capacity() > 4 * self.by_hash.len() + 64 {
+            self.by_hash.shrink_to_fit();
+        }
     }
 
-    fn unhash(&mut self, id: u64, hash: u64) {
-        if self.by_hash.get(&hash) == Some(&id) {
-            match self.collisions.get_mut(&hash) {
+    fn unhash(&mut self, id: u32, h: u32) {
+        if self.by_hash.get(&h) == Some(&id) {
+            match self.collisions.get_mut(&h) {
                 Some(v) => {
                     let next = v.remove(0);
                     if v.is_empty() {
-                        self.collisions.remove(&hash);
+                        self.collisions.remove(&h);
                     }
-                    self.by_hash.insert(hash, next);
+                    self.by_hash.insert(h, next);
                 }
                 None => {
-                    self.by_hash.remove(&hash);
+                    self.by_hash.remove(&h);
                 }
             }
-        } else if let Some(v) = self.collisions.get_mut(&hash) {
+        } else if let Some(v) = self.collisions.get_mut(&h) {
             v.retain(|&x| x != id);
             if v.is_empty() {
-                self.collisions.remove(&hash);
+                self.collisions.remove(&h);
             }
         }
     }
 }
 
 impl PostingsReader for Index {
-    fn all_postings(&self) -> Vec<u64> {
-        let mut v: Vec<u64> = self.series.keys().copied().collect();
-        v.sort_unstable();
-        v
+    fn all_postings(&self) -> RoaringBitmap {
+        self.all.clone()
     }
 
     fn for_each_postings(
@@ -279,7 +337,7 @@ impl PostingsReader for Index {
         name: &str,
         exact: Option<&[String]>,
         pred: &dyn Fn(&str) -> bool,
-        f: &mut dyn FnMut(&[u64]),
+        f: &mut dyn FnMut(PostingsRef<'_>),
     ) {
         let Some(n) = self.syms.get(name) else { return };
         let Some(vals) = self.postings.get(&n) else {
@@ -292,14 +350,14 @@ impl PostingsReader for Index {
                         continue;
                     }
                     if let Some(p) = self.syms.get(v).and_then(|id| vals.get(&id)) {
-                        f(p);
+                        f(p.as_ref());
                     }
                 }
             }
             None => {
                 for (v, p) in vals {
                     if pred(self.syms.resolve(*v)) {
-                        f(p);
+                        f(p.as_ref());
                     }
                 }
             }
@@ -334,6 +392,134 @@ impl PostingsReader for Index {
     }
 }
 
+/// Series slots per page of a [`SeriesTable`].
+const PAGE_SHIFT: u32 = 8;
+const PAGE_LEN: usize = 1 << PAGE_SHIFT;
+
+/// One stripe's series, indexed directly by id: stripe `s` holds the ids
+/// `s, s + STRIPES, …`, in pages of [`PAGE_LEN`] slots. Ids are assigned
+/// sequentially and never reused, so pages fill densely and a page whose
+/// series are all gone is freed.
+pub(crate) struct SeriesTable {
+    stripe: u64,
+    pages: Vec<Option<Box<[Option<MemSeries>]>>>,
+    /// Series per page.
+    live: Vec<u16>,
+    len: usize,
+    /// Isolation marks of earlier commits that some reader may still need,
+    /// by series id (see [`MemSeries::mark`]); almost always empty.
+    pub older: IdMap<Vec<(u64, i64)>>,
+}
+
+impl SeriesTable {
+    fn new(stripe: usize) -> Self {
+        SeriesTable {
+            stripe: stripe as u64,
+            pages: Vec::new(),
+            live: Vec::new(),
+            len: 0,
+            older: IdMap::default(),
+        }
+    }
+
+    #[inline]
+    fn slot(id: u64) -> (usize, usize) {
+        let local = (id / STRIPES as u64) as usize;
+        (local >> PAGE_SHIFT, local & (PAGE_LEN - 1))
+    }
+
+    #[inline]
+    fn id_of(stripe: u64, page: usize, i: usize) -> u64 {
+        (((page << PAGE_SHIFT) | i) as u64) * STRIPES as u64 + stripe
+    }
+
+    #[inline]
+    pub fn get(&self, id: u64) -> Option<&MemSeries> {
+        let (p, i) = Self::slot(id);
+        self.pages.get(p)?.as_ref()?[i].as_ref()
+    }
+
+    #[inline]
+    pub fn get_mut(&mut self, id: u64) -> Option<&mut MemSeries> {
+        let (p, i) = Self::slot(id);
+        self.pages.get_mut(p)?.as_mut()?[i].as_mut()
+    }
+
+    /// The series and the stripe's older isolation marks.
+    #[inline]
+    pub fn get_mut_with_older(
+        &mut self,
+        id: u64,
+    ) -> Option<(&mut MemSeries, &mut IdMap<Vec<(u64, i64)>>)> {
+        let (p, i) = Self::slot(id);
+        let s = self.pages.get_mut(p)?.as_mut()?[i].as_mut()?;
+        Some((s, &mut self.older))
+    }
+
+    pub fn insert(&mut self, id: u64, s: MemSeries) {
+        debug_assert_eq!(id % STRIPES as u64, self.stripe);
+        let (p, i) = Self::slot(id);
+        if self.pages.len() <= p {
+            self.pages.resize_with(p + 1, || None);
+            self.live.resize(p + 1, 0);
+        }
+        let page = self.pages[p].get_or_insert_with(|| (0..PAGE_LEN).map(|_| None).collect());
+        if page[i].replace(s).is_none() {
+            self.live[p] += 1;
+            self.len += 1;
+        }
+    }
+
+    pub fn remove(&mut self, id: u64) -> Option<MemSeries> {
+        let (p, i) = Self::slot(id);
+        let s = self.pages.get_mut(p)?.as_mut()?[i].take()?;
+        if !self.older.is_empty() {
+            self.older.remove(&id);
+        }
+        self.live[p] -= 1;
+        self.len -= 1;
+        if self.live[p] == 0 {
+            self.pages[p] = None;
+        }
+        Some(s)
+    }
+
+    #[cfg(test)]
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (u64, &MemSeries)> {
+        let stripe = self.stripe;
+        self.pages
+            .iter()
+            .enumerate()
+            .filter_map(|(p, pg)| pg.as_ref().map(|pg| (p, pg)))
+            .flat_map(move |(p, pg)| {
+                pg.iter()
+                    .enumerate()
+                    .filter_map(move |(i, s)| s.as_ref().map(|s| (Self::id_of(stripe, p, i), s)))
+            })
+    }
+
+    pub fn iter_mut(&mut self) -> impl Iterator<Item = (u64, &mut MemSeries)> {
+        let stripe = self.stripe;
+        self.pages
+            .iter_mut()
+            .enumerate()
+            .filter_map(|(p, pg)| pg.as_mut().map(|pg| (p, pg)))
+            .flat_map(move |(p, pg)| {
+                pg.iter_mut()
+                    .enumerate()
+                    .filter_map(move |(i, s)| s.as_mut().map(|s| (Self::id_of(stripe, p, i), s)))
+            })
+    }
+
+    pub fn values(&self) -> impl Iterator<Item = &MemSeries> {
+        self.iter().map(|(_, s)| s)
+    }
+}
+
 /// A full head chunk in [`crate::colenc`] format: sealed as XOR, repacked
 /// into `pco` columns by [`Head::pack_chunks`] when that is smaller.
 pub(crate) struct HeadChunk {
@@ -345,7 +531,11 @@ pub(crate) struct HeadChunk {
 }
 
 pub(crate) struct MemSeries {
-    pub sealed: Vec<HeadChunk>,
+    /// (name, value) symbol ids, sorted by name string, varint-encoded.
+    pub labels: Box<[u8]>,
+    /// A boxed slice (not a `Vec`: 8 bytes less per series); rebuilt when
+    /// a chunk is sealed, every 120 samples.
+    pub sealed: Box<[HeadChunk]>,
     pub open: Option<XorChunk>,
     pub last_t: i64,
     pub last_v: u64,
@@ -356,18 +546,17 @@ pub(crate) struct MemSeries {
     /// Isolation: the last commit that appended to this series and the time
     /// of its first sample here. A query that must not see that commit
     /// hides samples at or after `mark_t`.
+    /// Earlier marks still needed by some reader are in the stripe's
+    /// [`SeriesTable::older`] (rare).
     mark_seq: u64,
     mark_t: i64,
-    /// Earlier marks still needed by some reader (seq ≥ the low watermark),
-    /// ascending; `None` almost always. Boxed so the common case costs 8 bytes.
-    #[allow(clippy::box_collection)]
-    older_marks: Option<Box<Vec<(u64, i64)>>>,
 }
 
 impl MemSeries {
     fn new() -> Self {
         MemSeries {
-            sealed: Vec::new(),
+            labels: Box::default(),
+            sealed: Box::default(),
             open: None,
             last_t: i64::MIN,
             last_v: 0,
@@ -375,7 +564,6 @@ impl MemSeries {
             logged: false,
             mark_seq: 0,
             mark_t: i64::MAX,
-            older_marks: None,
         }
     }
 
@@ -457,13 +645,15 @@ impl MemSeries {
                     let mut data = Vec::with_capacity(xor.len() + 1);
                     data.push(1u8);
                     data.extend_from_slice(&xor);
-                    self.sealed.push(HeadChunk {
+                    let mut sealed = std::mem::take(&mut self.sealed).into_vec();
+                    sealed.push(HeadChunk {
                         min_t,
                         max_t: self.last_t,
                         n,
                         packed: false,
                         data: data.into_boxed_slice(),
                     });
+                    self.sealed = sealed.into_boxed_slice();
                 } else {
                     delta -= 1;
                 }
@@ -507,9 +697,10 @@ impl MemSeries {
     }
 
     /// The part of the series a reader with snapshot `snap` may see ends before this time.
-    fn visible_until(&self, snap: Option<&Snapshot>) -> i64 {
+    /// `older`: the series' entry in [`SeriesTable::older`].
+    fn visible_until(&self, older: Option<&Vec<(u64, i64)>>, snap: Option<&Snapshot>) -> i64 {
         let Some(sn) = snap else { return i64::MAX };
-        if let Some(older) = &self.older_marks {
+        if let Some(older) = older {
             if let Some(&(_, t)) = older.iter().find(|(seq, _)| !sn.visible(*seq)) {
                 return t;
             }
@@ -522,19 +713,23 @@ impl MemSeries {
 
     /// Records that commit `seq` appended at `t`, keeping marks that
     /// readers older than `low` may still need.
-    fn mark(&mut self, seq: u64, t: i64, low: u64) {
+    /// `older` is the stripe's [`SeriesTable::older`], `id` this series' id.
+    fn mark(&mut self, id: u64, older: &mut IdMap<Vec<(u64, i64)>>, seq: u64, t: i64, low: u64) {
         if self.mark_seq == seq {
             return;
         }
         if self.mark_seq >= low && self.mark_seq != 0 {
-            self.older_marks
-                .get_or_insert_with(Default::default)
+            older
+                .entry(id)
+                .or_default()
                 .push((self.mark_seq, self.mark_t));
         }
-        if let Some(o) = &mut self.older_marks {
-            o.retain(|(s, _)| *s >= low);
-            if o.is_empty() {
-                self.older_marks = None;
+        if !older.is_empty() {
+            if let Some(o) = older.get_mut(&id) {
+                o.retain(|(s, _)| *s >= low);
+                if o.is_empty() {
+                    older.remove(&id);
+                }
             }
         }
         self.mark_seq = seq;
@@ -554,7 +749,7 @@ impl MemSeries {
     fn rebuild(&mut self, keep: &[Sample], chunk_range: i64) -> i64 {
         let before = self.num_chunks() as i64;
         let (last_t, last_v) = (self.last_t, self.last_v);
-        self.sealed.clear();
+        self.sealed = Box::default();
         self.open = None;
         self.last_t = i64::MIN;
         for s in keep {
@@ -612,7 +807,7 @@ impl Head {
     pub fn new(chunk_range: i64) -> Self {
         Head {
             index: RwLock::new(Index::default()),
-            stripes: (0..STRIPES).map(|_| Mutex::new(IdMap::default())).collect(),
+            stripes: (0..STRIPES).map(|i| Mutex::new(SeriesTable::new(i))).collect(),
             next_id: AtomicU64::new(1),
             min_t: AtomicI64::new(i64::MAX),
             max_t: AtomicI64::new(i64::MIN),
@@ -630,47 +825,96 @@ impl Head {
         &self.stripes[(id % STRIPES as u64) as usize]
     }
 
-    /// The series id for `l`, creating the series if needed; `true` when created.
-    pub fn get_or_create(&self, l: &Labels) -> (u64, bool) {
-        let hash = l.stable_hash();
-        if let Some(id) = self.index.read().lookup(hash, l) {
-            return (id, false);
+    /// The series with labels `l` (hash `hash`), if any.
+    fn lookup(&self, ix: &Index, hash: u64, l: &Labels) -> Option<u64> {
+        let h = hash as u32;
+        let first = *ix.by_hash.get(&h)?;
+        if self.has_labels(ix, first, l) {
+            return Some(u64::from(first));
         }
-        let mut ix = self.index.write();
-        if let Some(id) = ix.lookup(hash, l) {
-            return (id, false);
-        }
-        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
-        ix.insert(id, hash, l);
+        ix.collisions
+            .get(&h)?
+            .iter()
+            .copied()
+            .find(|&id| self.has_labels(ix, id, l))
+            .map(u64::from)
+    }
+
+    fn has_labels(&self, ix: &Index, id: u32, l: &Labels) -> bool {
+        let id = u64::from(id);
         self.stripe(id)
             .lock()
-            .insert(id, Box::new(MemSeries::new()));
-        (id, true)
+            .get(id)
+            .is_some_and(|s| ix.equal(&s.labels, l))
+    }
+
+    /// Labels of series `id` (the caller holds the index lock: lock order
+    /// is index, then stripe).
+    pub fn labels(&self, ix: &Index, id: u64) -> Option<Labels> {
+        self.stripe(id)
+            .lock()
+            .get(id)
+            .map(|s| ix.labels_of(&s.labels))
+    }
+
+    /// The next fresh id, or an error once all 32-bit ids are used: ids
+    /// are never reused (scrape caches hold them), so the head refuses new
+    /// series rather than wrap.
+    fn next_fresh_id(&self) -> Result<u64, TsdbError> {
+        let id = self.next_id.load(Ordering::Relaxed);
+        if id > MAX_SERIES_ID {
+            return Err(TsdbError::SeriesIdsExhausted);
+        }
+        self.next_id.store(id + 1, Ordering::Relaxed);
+        Ok(id)
+    }
+
+    /// Indexes and stores a new series (the caller holds the index write lock).
+    fn create(&self, ix: &mut Index, id: u64, hash: u64, l: &Labels, logged: bool) {
+        debug_assert!(id <= MAX_SERIES_ID);
+        let syms = ix.insert(id as u32, hash, l);
+        let mut s = if logged {
+            MemSeries::logged()
+        } else {
+            MemSeries::new()
+        };
+        s.labels = syms;
+        self.stripe(id).lock().insert(id, s);
+    }
+
+    /// The series id for `l`, creating the series if needed; `true` when created.
+    pub fn get_or_create(&self, l: &Labels) -> Result<(u64, bool), TsdbError> {
+        let hash = l.stable_hash();
+        if let Some(id) = self.lookup(&self.index.read(), hash, l) {
+            return Ok((id, false));
+        }
+        let mut ix = self.index.write();
+        if let Some(id) = self.lookup(&ix, hash, l) {
+            return Ok((id, false));
+        }
+        let id = self.next_fresh_id()?;
+        self.create(&mut ix, id, hash, l, false);
+        Ok((id, true))
     }
 
     /// Replay: creates the series with a given id. Returns the id to use
     /// (an existing series' id when the labels are already known).
-    pub fn create_with_id(&self, id: u64, l: &Labels) -> u64 {
+    pub fn create_with_id(&self, id: u64, l: &Labels) -> Result<u64, TsdbError> {
         let hash = l.stable_hash();
         let mut ix = self.index.write();
-        if let Some(existing) = ix.lookup(hash, l) {
-            return existing;
+        if let Some(existing) = self.lookup(&ix, hash, l) {
+            return Ok(existing);
         }
-        if ix.series.contains_key(&id) {
-            // Same id, different labels: a corrupt or foreign WAL. Use a fresh id.
-            let nid = self.next_id.fetch_add(1, Ordering::Relaxed);
-            ix.insert(nid, hash, l);
-            self.stripe(nid)
-                .lock()
-                .insert(nid, Box::new(MemSeries::logged()));
-            return nid;
+        if id == 0 || id > MAX_SERIES_ID || ix.all.contains(id as u32) {
+            // Same id, different labels (a corrupt or foreign WAL), or an
+            // id from a store with 64-bit ids: use a fresh id.
+            let nid = self.next_fresh_id()?;
+            self.create(&mut ix, nid, hash, l, true);
+            return Ok(nid);
         }
-        ix.insert(id, hash, l);
-        self.stripe(id)
-            .lock()
-            .insert(id, Box::new(MemSeries::logged()));
+        self.create(&mut ix, id, hash, l, true);
         self.next_id.fetch_max(id + 1, Ordering::Relaxed);
-        id
+        Ok(id)
     }
 
     fn update_low_watermark(&self, g: &IsolationState) {
@@ -731,12 +975,12 @@ impl Head {
     /// caller) as part of commit `seq` (0 for replay).
     pub fn apply(&self, id: u64, t: i64, v: f64, seq: u64) -> Result<(), AppendError> {
         let mut st = self.stripe(id).lock();
-        let Some(s) = st.get_mut(&id) else {
+        let Some((s, older)) = st.get_mut_with_older(id) else {
             return Err(AppendError::OutOfBounds);
         };
         let d = s.append(t, v, self.chunk_range)?;
         if seq != 0 {
-            s.mark(seq, t, self.low_watermark.load(Ordering::Relaxed));
+            s.mark(id, older, seq, t, self.low_watermark.load(Ordering::Relaxed));
         }
         drop(st);
         if d != 0 {
@@ -749,7 +993,7 @@ impl Head {
 
     #[cfg(test)]
     pub fn num_series(&self) -> usize {
-        self.index.read().series.len()
+        self.index.read().num_series() as usize
     }
 
     /// The lowest time an append may have.
@@ -775,14 +1019,19 @@ impl Head {
             let ix = self.index.read();
             let ids = crate::postings::select(&*ix, matchers);
             ids.into_iter()
-                .filter_map(|id| ix.labels(id).map(|l| (id, l)))
+                .filter_map(|id| self.labels(&ix, id).map(|l| (id, l)))
                 .collect()
         };
         let mut out = Vec::with_capacity(ids.len());
         for (id, l) in ids {
             let st = self.stripe(id).lock();
-            let Some(s) = st.get(&id) else { continue };
-            let maxt = maxt.min(s.visible_until(Some(&snap)).saturating_sub(1));
+            let Some(s) = st.get(id) else { continue };
+            let older = if st.older.is_empty() {
+                None
+            } else {
+                st.older.get(&id)
+            };
+            let maxt = maxt.min(s.visible_until(older, Some(&snap)).saturating_sub(1));
             if with_samples {
                 let mut v = Vec::new();
                 s.samples(mint, maxt, &mut v);
@@ -806,7 +1055,7 @@ impl Head {
     /// Physically deletes samples in `[mint, maxt]` of series `id`.
     pub fn delete_range(&self, id: u64, mint: i64, maxt: i64) {
         let mut st = self.stripe(id).lock();
-        let Some(s) = st.get_mut(&id) else { return };
+        let Some(s) = st.get_mut(id) else { return };
         let mut all = Vec::new();
         s.samples(i64::MIN, i64::MAX, &mut all);
         if !all.iter().any(|x| x.t >= mint && x.t <= maxt) {
@@ -827,7 +1076,11 @@ impl Head {
             let mut st = stripe.lock();
             for (id, s) in st.iter_mut() {
                 let before_chunks = s.num_chunks() as i64;
-                s.sealed.retain(|c| c.max_t >= before);
+                if s.sealed.iter().any(|c| c.max_t < before) {
+                    let mut sealed = std::mem::take(&mut s.sealed).into_vec();
+                    sealed.retain(|c| c.max_t >= before);
+                    s.sealed = sealed.into_boxed_slice();
+                }
                 let partial_sealed = s.sealed.first().is_some_and(|c| c.min_t < before);
                 let open_nonempty = s.open.as_ref().is_some_and(|c| c.num_samples() > 0);
                 if open_nonempty && s.last_t < before && s.sealed.is_empty() {
@@ -852,7 +1105,7 @@ impl Head {
                     Some(t) => min_t = min_t.min(t),
                     None => {
                         if s.pending == 0 {
-                            empty.push(*id);
+                            empty.push(id);
                         }
                     }
                 }
@@ -864,17 +1117,16 @@ impl Head {
             let mut gone = Vec::with_capacity(empty.len());
             for id in empty {
                 let mut st = self.stripe(id).lock();
-                if st.get(&id).is_some_and(|s| s.is_empty() && s.pending == 0) {
-                    if let Some(s) = st.remove(&id) {
+                if st.get(id).is_some_and(|s| s.is_empty() && s.pending == 0) {
+                    if let Some(s) = st.remove(id) {
                         self.num_chunks
                             .fetch_sub(s.num_chunks() as i64, Ordering::Relaxed);
+                        gone.push((id as u32, s.labels));
                     }
-                    gone.push(id);
                 }
             }
             removed = gone.len() as u64;
             ix.remove_many(&gone);
-            ix.series.shrink_to_fit();
         }
         self.min_t.store(min_t, Ordering::Relaxed);
         if min_t == i64::MAX {
@@ -892,11 +1144,11 @@ impl Head {
                 .lock()
                 .iter()
                 .filter(|(_, s)| s.sealed.iter().any(|c| !c.packed))
-                .map(|(id, _)| *id)
+                .map(|(id, _)| id)
                 .collect();
             for id in ids {
                 let mut st = stripe.lock();
-                let Some(s) = st.get_mut(&id) else { continue };
+                let Some(s) = st.get_mut(id) else { continue };
                 for c in s.sealed.iter_mut().filter(|c| !c.packed) {
                     c.packed = true;
                     let Ok(samples) = crate::colenc::decode(&c.data, c.n as usize) else {
@@ -929,11 +1181,11 @@ impl Head {
     /// All series with their labels, sorted by labels.
     pub fn sorted_series(&self) -> Vec<(Labels, u64)> {
         let ix = self.index.read();
-        let mut v: Vec<(Labels, u64)> = ix
-            .series
-            .iter()
-            .map(|(id, e)| (ix.labels_of(e), *id))
-            .collect();
+        let mut v: Vec<(Labels, u64)> = Vec::with_capacity(ix.num_series() as usize);
+        for stripe in self.stripes.iter() {
+            let st = stripe.lock();
+            v.extend(st.iter().map(|(id, s)| (ix.labels_of(&s.labels), id)));
+        }
         drop(ix);
         v.sort_unstable_by(|a, b| a.0.cmp(&b.0));
         v
@@ -941,7 +1193,7 @@ impl Head {
 
     pub fn series_samples(&self, id: u64, mint: i64, maxt: i64) -> Vec<Sample> {
         let mut v = Vec::new();
-        if let Some(s) = self.stripe(id).lock().get(&id) {
+        if let Some(s) = self.stripe(id).lock().get(id) {
             s.samples(mint, maxt, &mut v);
         }
         v
@@ -953,35 +1205,171 @@ mod tests {
     use super::*;
     use bongsu_model::Matcher;
 
+    impl Head {
+        fn create_hashed(&self, id: u64, hash: u64, l: &Labels) {
+            self.create(&mut self.index.write(), id, hash, l, false);
+        }
+        fn lookup_hashed(&self, hash: u64, l: &Labels) -> Option<u64> {
+            self.lookup(&self.index.read(), hash, l)
+        }
+        fn remove_hashed(&self, id: u64, hash: u64) {
+            let mut ix = self.index.write();
+            if let Some(s) = self.stripe(id).lock().remove(id) {
+                ix.remove_many_hashed(&[(id as u32, s.labels)], Some(hash));
+            }
+        }
+    }
+
     #[test]
     fn hash_collisions_are_resolved_by_labels() {
-        let mut ix = Index::default();
+        let h = Head::new(7_200_000);
         let (a, b, c) = (
             Labels::from_pairs([("a", "1")]),
             Labels::from_pairs([("a", "2")]),
             Labels::from_pairs([("a", "3")]),
         );
-        ix.insert(1, 42, &a);
-        ix.insert(2, 42, &b);
-        ix.insert(3, 42, &c);
+        h.create_hashed(1, 42, &a);
+        h.create_hashed(2, 42, &b);
+        // same low 32 bits, different high bits: still a collision
+        h.create_hashed(3, 42 | (7 << 40), &c);
         assert_eq!(
-            (ix.lookup(42, &a), ix.lookup(42, &b), ix.lookup(42, &c)),
+            (
+                h.lookup_hashed(42, &a),
+                h.lookup_hashed(42, &b),
+                h.lookup_hashed(42, &c)
+            ),
             (Some(1), Some(2), Some(3))
         );
-        ix.remove(1, 42);
+        h.remove_hashed(1, 42);
         assert_eq!(
-            (ix.lookup(42, &a), ix.lookup(42, &b), ix.lookup(42, &c)),
+            (
+                h.lookup_hashed(42, &a),
+                h.lookup_hashed(42, &b),
+                h.lookup_hashed(42, &c)
+            ),
             (None, Some(2), Some(3))
         );
-        ix.remove(3, 42);
-        assert_eq!(ix.lookup(42, &b), Some(2));
-        ix.remove(2, 42);
+        h.remove_hashed(3, 42);
+        assert_eq!(h.lookup_hashed(42, &b), Some(2));
+        h.remove_hashed(2, 42);
+        let ix = h.index.read();
         assert!(
             ix.by_hash.is_empty()
                 && ix.collisions.is_empty()
                 && ix.syms.len() == 0
                 && ix.postings.is_empty()
+                && ix.num_series() == 0
         );
+    }
+
+    #[test]
+    fn symbol_varints_round_trip() {
+        let syms = [0u32, 1, 127, 128, 16_383, 16_384, 1 << 21, u32::MAX];
+        let enc = encode_syms(&syms);
+        assert_eq!(enc.len(), 1 + 1 + 1 + 2 + 2 + 3 + 4 + 5);
+        let back: Vec<u32> = sym_pairs(&enc).flat_map(|(n, v)| [n, v]).collect();
+        assert_eq!(back, syms);
+    }
+
+    #[test]
+    fn series_ids_stop_at_32_bits() {
+        let h = Head::new(7_200_000);
+        h.next_id.store(MAX_SERIES_ID, Ordering::Relaxed);
+        let a = Labels::from_pairs([("a", "1")]);
+        let b = Labels::from_pairs([("a", "2")]);
+        assert_eq!(h.get_or_create(&a).unwrap(), (MAX_SERIES_ID, true));
+        assert!(matches!(
+            h.get_or_create(&b),
+            Err(TsdbError::SeriesIdsExhausted)
+        ));
+        // known series still resolve and take samples
+        assert_eq!(h.get_or_create(&a).unwrap(), (MAX_SERIES_ID, false));
+        h.apply(MAX_SERIES_ID, 1000, 1.0, 0).unwrap();
+        let r = h.select(&[Matcher::equal("a", "1")], 0, i64::MAX, true);
+        assert_eq!(r.len(), 1);
+        // replay of a 64-bit id gets no fresh id either
+        assert!(h.create_with_id(1 << 40, &b).is_err());
+        assert_eq!(h.num_series(), 1);
+    }
+
+    #[test]
+    fn replayed_ids_above_32_bits_are_renumbered() {
+        let h = Head::new(7_200_000);
+        let a = Labels::from_pairs([("a", "1")]);
+        let b = Labels::from_pairs([("a", "2")]);
+        assert_eq!(h.create_with_id(5, &a).unwrap(), 5);
+        let nb = h.create_with_id(1 << 40, &b).unwrap();
+        assert_eq!(nb, 6);
+        assert_eq!(h.create_with_id(9, &a).unwrap(), 5, "known labels keep their id");
+        assert_eq!(h.labels(&h.index.read(), nb), Some(b));
+    }
+
+    #[test]
+    fn a_reader_keeps_older_commit_marks_out_of_line() {
+        let h = Head::new(7_200_000);
+        let a = Labels::from_pairs([("a", "1")]);
+        let (ia, _) = h.get_or_create(&a).unwrap();
+        h.apply(ia, 1000, 1.0, 0).unwrap();
+        let s1 = h.begin_commit();
+        let snap = h.snapshot(); // does not see s1
+        h.apply(ia, 2000, 2.0, s1).unwrap();
+        h.end_commit(s1);
+        let s2 = h.begin_commit();
+        h.apply(ia, 3000, 3.0, s2).unwrap();
+        h.end_commit(s2);
+        {
+            let st = h.stripe(ia).lock();
+            let s = st.get(ia).unwrap();
+            assert_eq!(s.visible_until(st.older.get(&ia), Some(&snap)), 2000);
+        }
+        h.end_read(snap);
+        let r = h.select(&[Matcher::equal("a", "1")], 0, i64::MAX, true);
+        assert_eq!(r[0].1.len(), 3);
+        let s3 = h.begin_commit();
+        h.apply(ia, 4000, 4.0, s3).unwrap();
+        h.end_commit(s3);
+        assert!(h.stripe(ia).lock().older.is_empty(), "no reader needs them now");
+    }
+
+    #[test]
+    fn series_table_pages_under_churn() {
+        let mut t = SeriesTable::new(3);
+        let mut live = std::collections::BTreeSet::new();
+        let mut next = 3u64;
+        for round in 0..20u64 {
+            for _ in 0..1000 {
+                t.insert(next, MemSeries::new());
+                live.insert(next);
+                next += STRIPES as u64;
+            }
+            // drop the oldest ids, and every third of the rest of this round's
+            let old: Vec<u64> = live.iter().copied().take(700).collect();
+            for id in old {
+                assert!(t.remove(id).is_some());
+                live.remove(&id);
+            }
+            if round % 3 == 0 {
+                let some: Vec<u64> = live.iter().copied().step_by(3).collect();
+                for id in some {
+                    t.remove(id);
+                    live.remove(&id);
+                }
+            }
+            assert!(t.remove(1 + STRIPES as u64 * 1_000_000).is_none());
+            assert_eq!(t.len(), live.len());
+            let ids: Vec<u64> = t.iter().map(|(id, _)| id).collect();
+            assert_eq!(ids, live.iter().copied().collect::<Vec<_>>());
+            assert!(live.iter().all(|&id| t.get(id).is_some()));
+        }
+        // pages of gone series are freed: only pages that hold live ids remain
+        let pages = t.pages.iter().filter(|p| p.is_some()).count();
+        let needed: std::collections::BTreeSet<usize> =
+            live.iter().map(|&id| SeriesTable::slot(id).0).collect();
+        assert_eq!(pages, needed.len());
+        for id in live.clone() {
+            t.remove(id);
+        }
+        assert!(t.pages.iter().all(|p| p.is_none()) && t.len() == 0);
     }
 
     #[test]
@@ -989,9 +1377,9 @@ mod tests {
         let h = Head::new(7_200_000);
         let a = Labels::from_pairs([("__name__", "up"), ("job", "a")]);
         let b = Labels::from_pairs([("__name__", "up"), ("job", "b")]);
-        let (ia, _) = h.get_or_create(&a);
-        let (ib, _) = h.get_or_create(&b);
-        assert_eq!(h.get_or_create(&a).0, ia);
+        let (ia, _) = h.get_or_create(&a).unwrap();
+        let (ib, _) = h.get_or_create(&b).unwrap();
+        assert_eq!(h.get_or_create(&a).unwrap().0, ia);
         for i in 0..300 {
             h.apply(ia, i * 1000, i as f64, 0).unwrap();
             h.apply(ib, i * 1000, 1.0, 0).unwrap();
@@ -1029,9 +1417,9 @@ mod tests {
 #[test]
 fn print_sizes() {
     eprintln!(
-        "MemSeries {} XorChunk {} SeriesEntry {}",
+        "MemSeries {} XorChunk {} Postings {}",
         std::mem::size_of::<MemSeries>(),
         std::mem::size_of::<XorChunk>(),
-        std::mem::size_of::<SeriesEntry>()
+        std::mem::size_of::<Postings>()
     );
 }

@@ -118,6 +118,9 @@ pub enum TsdbError {
     Locked(PathBuf),
     #[error("the store is closed")]
     Closed,
+    /// Head series ids are 32-bit and never reused; all were assigned.
+    #[error("no new series: the head has assigned all 2^32 series ids (ids are not reused; restart with an empty WAL to renumber)")]
+    SeriesIdsExhausted,
 }
 
 impl From<TsdbError> for StorageError {
