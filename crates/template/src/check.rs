@@ -72,17 +72,49 @@ impl Checker<'_> {
     }
 
     fn pipe(&mut self, p: &PipeNode) -> Result<(), CheckError> {
-        if p.is_assign {
-            for d in &p.decl {
-                self.var(d.as_str(), p.pos.line)?;
-            }
-        } else {
-            // Go declares before parsing the commands.
-            self.vars.extend(p.decl.iter().map(|d| d.to_string()));
-        }
+        // Go's parser adds the pipeline's variables (declared or assigned)
+        // before parsing its commands; assigning an undeclared variable
+        // fails only at execution.
+        self.vars.extend(p.decl.iter().map(|d| d.to_string()));
         for c in &p.commands {
             for a in &c.args {
                 self.expr(a)?;
+            }
+            // `true.x`: gotmpl reads a term and a field; Go refuses.
+            for w in c.args.windows(2) {
+                let term = match &w[0] {
+                    Expr::Bool(pos, b) => {
+                        Some((pos.offset + if *b { 4 } else { 5 }, b.to_string()))
+                    }
+                    Expr::Nil(pos) => Some((pos.offset + 3, "nil".to_string())),
+                    _ => None,
+                };
+                if let (Some((end, t)), Expr::Field(fpos, _)) = (term, &w[1]) {
+                    if fpos.offset == end {
+                        return Err(CheckError {
+                            line: fpos.line,
+                            message: format!("unexpected . after term {t:?}"),
+                        });
+                    }
+                }
+            }
+        }
+        // Only the first command of a pipeline may start with a constant.
+        for (i, c) in p.commands.iter().enumerate().skip(1) {
+            if matches!(
+                c.args.first(),
+                Some(
+                    Expr::Bool(..)
+                        | Expr::Dot(_)
+                        | Expr::Nil(_)
+                        | Expr::Number(..)
+                        | Expr::String(..)
+                )
+            ) {
+                return Err(CheckError {
+                    line: c.pos.line,
+                    message: format!("non executable command in pipeline stage {}", i + 1),
+                });
             }
         }
         Ok(())
@@ -113,7 +145,27 @@ impl Checker<'_> {
                 }
             }
             Expr::Pipe(_, p) => self.pipe(p),
-            Expr::Chain(_, inner, _) => self.expr(inner),
+            Expr::Chain(pos, inner, _) => {
+                let term = match &**inner {
+                    Expr::Bool(_, b) => Some(b.to_string()),
+                    Expr::Nil(_) => Some("nil".to_string()),
+                    Expr::Dot(_) => Some(".".to_string()),
+                    Expr::String(_, s) => Some(format!("{s:?}")),
+                    Expr::Number(_, n) => Some(match n {
+                        gotmpl::parse::Number::Int(i) => i.to_string(),
+                        gotmpl::parse::Number::Uint(u) => u.to_string(),
+                        gotmpl::parse::Number::Float(f) => f.to_string(),
+                    }),
+                    _ => None,
+                };
+                if let Some(t) = term {
+                    return Err(CheckError {
+                        line: pos.line,
+                        message: format!("unexpected . after term {t:?}"),
+                    });
+                }
+                self.expr(inner)
+            }
             _ => Ok(()),
         }
     }

@@ -71,6 +71,20 @@ impl Set {
     /// set (a non-empty body replaces an earlier one, an empty one does not),
     /// and its top level becomes template `name` when non-empty.
     pub fn parse(&mut self, name: &str, src: &str) -> Result<(), ParseFailure> {
+        let trailing_pipes = crate::structure::check_structure(src)
+            .map_err(|e| ParseFailure(format!("template: {name}:{}: {}", e.line, e.message)))?;
+        let normalized;
+        let src = if trailing_pipes.is_empty() {
+            src
+        } else {
+            // Same length, so positions stay right.
+            let mut b = src.as_bytes().to_vec();
+            for p in trailing_pipes {
+                b[p] = b' ';
+            }
+            normalized = String::from_utf8_lossy(&b).into_owned();
+            normalized.as_str()
+        };
         let t = gotmpl::Template::new(name)
             .parse(src)
             .map_err(|e| ParseFailure(go_parse_message(name, &e)))?;
@@ -176,6 +190,12 @@ pub fn go_parse_message(name: &str, e: &gotmpl::TemplateError) -> String {
     match e {
         gotmpl::TemplateError::Parse { line, message, .. }
         | gotmpl::TemplateError::Lex { line, message, .. } => {
+            // Go reports this one from AddParseTree, with its own prefix.
+            let message = if message.starts_with("multiple definition of template") {
+                format!("template: {message}")
+            } else {
+                message.clone()
+            };
             format!("template: {name}:{line}: {message}")
         }
         other => format!("template: {name}: {other}"),

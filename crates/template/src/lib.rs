@@ -114,6 +114,7 @@ pub mod gotime;
 mod govalue;
 mod prom;
 mod shim;
+mod structure;
 
 pub use am::{Templates, DEFAULT_TMPL, EMAIL_TMPL};
 pub use prom::{

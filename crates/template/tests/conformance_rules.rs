@@ -303,3 +303,94 @@ fn rule_fixtures_match_promtool_template_verdicts() {
     );
     eprintln!("{compared} rule fixtures: same template verdicts as promtool");
 }
+
+/// Parse-time verdicts on tricky templates equal promtool's (same messages).
+#[test]
+fn parse_errors_match_promtool() {
+    if Command::new("promtool").arg("--version").output().is_err() {
+        eprintln!("\n!!!!!!!! SKIPPED parse_errors_match_promtool: promtool not found !!!!!!!!\n");
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "promtool not found"
+        );
+        return;
+    }
+    let cases = [
+        "{{ break }}",
+        "{{ continue }}",
+        "{{ end }}",
+        "{{ if }}{{ end }}",
+        "{{ $x = 1 }}",
+        "{{ template }}",
+        "{{ \"unterminated }}",
+        "{{ 1 2 }}",
+        "{{ range $a, $b, $c := $labels }}{{ end }}",
+        "{{ nil }}",
+        "{{ .X | 1 }}",
+        "{{ $labels.x | $value }}",
+        "{{ else }}",
+        "{{ if true }}",
+        "{{ with $x := 1 }}{{ $x }}{{ end }}{{ $x }}",
+        "{{ range $labels }}{{ break 1 }}{{ end }}",
+        "{{ define \"a\" }}x{{ end }}{{ define \"a\" }}y{{ end }}",
+        "{{ (1) }}",
+        "{{ $ }}",
+        "{{ \"a\" | printf \"%s\" | }}",
+        "{{- /* c */ -}}",
+        "{{/* unclosed }}",
+        "{{ `raw` }}",
+        "{{ 'c' }}",
+        "{{ 0x1F }} {{ 1e3 }} {{ -1 }} {{ +1 }}",
+        "{{ true.x }}",
+        "{{ humanize }}",
+        "{{ block \"b\" . }}x{{ end }}",
+        "{{ else if true }}",
+        "{{ range $i := $labels }}{{ $i }}{{ end }}",
+        "{{ nope }}",
+        "{{ $labels.a }}\n{{ $nope }}",
+        "line1\nline2 {{ if",
+        "{{ range $k, $v := $labels }}{{ end }}{{ $k }}",
+        "{{ if $y := 1 }}{{ else }}{{ $y }}{{ end }}",
+        "{{ define \"t\" }}{{ $value }}{{ end }}",
+    ];
+    let dir = std::env::temp_dir().join(format!("bongsu-parse-errors-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let file = dir.join("rules.yml");
+    let mut y = String::from("groups:\n- name: g\n  rules:\n");
+    for (i, c) in cases.iter().enumerate() {
+        y.push_str(&format!(
+            "  - alert: A{i}\n    expr: m\n    annotations:\n      a: {}\n",
+            serde_json::to_string(c).expect("json")
+        ));
+    }
+    std::fs::write(&file, y).expect("write rules");
+    let mut ours: Vec<String> = rule_templates(&file)
+        .expect("rule file")
+        .into_iter()
+        .filter_map(|t| {
+            check_rule_template(&t.name, &t.text)
+                .err()
+                .map(|e| format!("{}: {e}", t.location))
+        })
+        .collect();
+    let mut theirs = promtool_template_errors(&file).expect("promtool runs");
+    let _ = std::fs::remove_dir_all(&dir);
+    ours.sort();
+    theirs.sort();
+    let only_ours: Vec<&String> = ours.iter().filter(|o| !theirs.contains(o)).collect();
+    let only_theirs: Vec<&String> = theirs.iter().filter(|o| !ours.contains(o)).collect();
+    assert!(
+        only_ours.is_empty() && only_theirs.is_empty(),
+        "verdicts differ\n only bongsu:\n  {}\n only promtool:\n  {}",
+        only_ours
+            .iter()
+            .map(|s| s.as_str())
+            .collect::<Vec<_>>()
+            .join("\n  "),
+        only_theirs
+            .iter()
+            .map(|s| s.as_str())
+            .collect::<Vec<_>>()
+            .join("\n  ")
+    );
+}
