@@ -71,23 +71,52 @@ impl Set {
     /// set (a non-empty body replaces an earlier one, an empty one does not),
     /// and its top level becomes template `name` when non-empty.
     pub fn parse(&mut self, name: &str, src: &str) -> Result<(), ParseFailure> {
-        let trailing_pipes = crate::structure::check_structure(src)
-            .map_err(|e| ParseFailure(format!("template: {name}:{}: {}", e.line, e.message)))?;
+        // Go reports the first error in the text: our structural scan and
+        // gotmpl's parser each find some; keep the earlier one.
+        let structure = crate::structure::check_structure(src);
         let normalized;
-        let src = if trailing_pipes.is_empty() {
-            src
-        } else {
-            // Same length, so positions stay right.
-            let mut b = src.as_bytes().to_vec();
-            for p in trailing_pipes {
-                b[p] = b' ';
+        let src = match &structure {
+            Ok(trailing_pipes) if !trailing_pipes.is_empty() => {
+                // Same length, so positions stay right.
+                let mut b = src.as_bytes().to_vec();
+                for p in trailing_pipes {
+                    b[*p] = b' ';
+                }
+                normalized = String::from_utf8_lossy(&b).into_owned();
+                normalized.as_str()
             }
-            normalized = String::from_utf8_lossy(&b).into_owned();
-            normalized.as_str()
+            _ => src,
         };
-        let t = gotmpl::Template::new(name)
-            .parse(src)
-            .map_err(|e| ParseFailure(go_parse_message(name, &e)))?;
+        let parsed_template = gotmpl::Template::new(name).parse(src);
+        let t = match (structure, parsed_template) {
+            (Ok(_), Ok(t)) => t,
+            (Ok(_), Err(e)) => return Err(ParseFailure(go_parse_message_in(name, &e, src))),
+            (Err(se), Ok(_)) => {
+                return Err(ParseFailure(format!(
+                    "template: {name}:{}: {}",
+                    se.line, se.message
+                )))
+            }
+            (Err(se), Err(e)) => {
+                let gotmpl_first = match &e {
+                    gotmpl::TemplateError::Parse { line, col, .. }
+                    | gotmpl::TemplateError::Lex { line, col, .. } => {
+                        let se_col = src[..se.offset.min(src.len())]
+                            .rsplit('\n')
+                            .next()
+                            .map_or(0, |l| l.chars().count())
+                            + 1;
+                        (*line, *col) < (se.line, se_col)
+                    }
+                    _ => false,
+                };
+                return Err(ParseFailure(if gotmpl_first {
+                    go_parse_message_in(name, &e, src)
+                } else {
+                    format!("template: {name}:{}: {}", se.line, se.message)
+                }));
+            }
+        };
         let mut parsed: Vec<(String, ListNode)> = Vec::new();
         for n in t.templates() {
             if let Some(tree) = t.lookup(n) {
@@ -185,17 +214,77 @@ impl Set {
     }
 }
 
+/// gotmpl's parse messages in Go's words where they differ.
+fn go_parse_wording(message: &str) -> String {
+    const KEYWORDS: &[&str] = &[
+        "block", "break", "continue", "define", "else", "end", "if", "range", "nil", "template",
+        "with",
+    ];
+    if message.starts_with("multiple definition of template") {
+        // Go reports this one from AddParseTree, with its own prefix.
+        return format!("template: {message}");
+    }
+    if message == "empty command" {
+        return "missing value for command".into();
+    }
+    if message == "unexpected character: '-'" {
+        // Go lexes a '-' as the start of a number.
+        return "illegal number syntax: \"-\"".into();
+    }
+    if message.starts_with("cannot assign") && message.contains("variables outside a range") {
+        return "too many declarations in command".into();
+    }
+    if let Some(rest) = message.strip_prefix("expected closing delimiter, got ") {
+        // `Else ("else")` → Go: `unexpected <else> in operand`.
+        if let Some(v) = rest
+            .split_once("(\"")
+            .and_then(|(_, v)| v.strip_suffix("\")"))
+        {
+            return if KEYWORDS.contains(&v) {
+                format!("unexpected <{v}> in operand")
+            } else {
+                format!("unexpected {v:?} in operand")
+            };
+        }
+    }
+    message.to_string()
+}
+
+/// [`go_parse_message`], naming the token Go names for an empty command.
+fn go_parse_message_in(name: &str, e: &gotmpl::TemplateError, src: &str) -> String {
+    if let gotmpl::TemplateError::Parse {
+        line, col, message, ..
+    } = e
+    {
+        if message == "empty command" {
+            let at: String = src
+                .lines()
+                .nth(line.saturating_sub(1))
+                .map(|l| l.chars().skip(col.saturating_sub(1)).collect())
+                .unwrap_or_default();
+            let at = at.trim_start();
+            let what = if at.starts_with("}}") || at.starts_with("-}}") || at.is_empty() {
+                "missing value for command".to_string()
+            } else if at.starts_with(":=") {
+                "unexpected \":=\" in command".to_string()
+            } else if let Some(c) = at.chars().next().filter(|c| ")|=,".contains(*c)) {
+                format!("unexpected {:?} in command", c.to_string())
+            } else {
+                "missing value for command".to_string()
+            };
+            return format!("template: {name}:{line}: {what}");
+        }
+    }
+    go_parse_message(name, e)
+}
+
 /// Go's parse error text: `template: NAME:LINE: message` (Go gives no column).
 pub fn go_parse_message(name: &str, e: &gotmpl::TemplateError) -> String {
     match e {
         gotmpl::TemplateError::Parse { line, message, .. }
         | gotmpl::TemplateError::Lex { line, message, .. } => {
             // Go reports this one from AddParseTree, with its own prefix.
-            let message = if message.starts_with("multiple definition of template") {
-                format!("template: {message}")
-            } else {
-                message.clone()
-            };
+            let message = go_parse_wording(message);
             format!("template: {name}:{line}: {message}")
         }
         other => format!("template: {name}: {other}"),

@@ -5,7 +5,13 @@
 //! or recovers silently). Before gotmpl parses a text we scan its actions and
 //! reject what Go rejects, with Go's messages.
 
-use crate::check::CheckError;
+/// A structural error: where (byte offset, line) and Go's message.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StructError {
+    pub offset: usize,
+    pub line: usize,
+    pub message: String,
+}
 
 #[derive(Clone, Copy, PartialEq)]
 enum Open {
@@ -19,36 +25,44 @@ enum Open {
 /// Scans `src` (delimiters `{{` `}}`) and reports the first structural error.
 /// On success, returns the byte offsets of trailing pipes (`{{ x | }}`),
 /// which Go ignores and gotmpl rejects.
-pub fn check_structure(src: &str) -> Result<Vec<usize>, CheckError> {
+pub fn check_structure(src: &str) -> Result<Vec<usize>, StructError> {
     let mut trailing_pipes = Vec::new();
     let b = src.as_bytes();
     let mut stack: Vec<Open> = Vec::new();
     let mut i = 0usize;
     let mut line = 1usize;
-    let err = |line: usize, message: String| Err(CheckError { line, message });
+    let err = |offset: usize, line: usize, message: String| {
+        Err(StructError {
+            offset,
+            line,
+            message,
+        })
+    };
     while i < b.len() {
         // Text up to the next action.
         let Some(rel) = src[i..].find("{{") else {
             break;
         };
         line += src[i..i + rel].matches('\n').count();
+        let action_start = i + rel;
         i += rel + 2;
         let action_line = line;
-        // Left trim marker.
+        // Left trim marker `- ` (a dash and one space character).
+        let mut after_marker = i;
         if src[i..].starts_with("- ")
             || src[i..].starts_with("-\t")
             || src[i..].starts_with("-\n")
             || src[i..].starts_with("-\r")
         {
+            after_marker = i + 2;
             i += 1;
         }
-        // Comment.
-        let after_space = i + src[i..].len() - src[i..].trim_start().len();
-        if src[after_space..].starts_with("/*") {
-            let Some(end) = src[after_space + 2..].find("*/") else {
-                return err(action_line, "unclosed comment".into());
+        // Comment: `/*` right after the delimiter (and its trim marker).
+        if src.get(after_marker..).is_some_and(|r| r.starts_with("/*")) {
+            let Some(end) = src[after_marker + 2..].find("*/") else {
+                return err(action_start, action_line, "unclosed comment".into());
             };
-            let close = after_space + 2 + end + 2;
+            let close = after_marker + 2 + end + 2;
             line += src[i..close].matches('\n').count();
             let rest = &src[close..];
             let t = rest.trim_start();
@@ -59,7 +73,11 @@ pub fn check_structure(src: &str) -> Result<Vec<usize>, CheckError> {
             } else if rest.starts_with(" -}}") {
                 4
             } else {
-                return err(action_line, "comment ends before closing delimiter".into());
+                return err(
+                    action_start,
+                    action_line,
+                    "comment ends before closing delimiter".into(),
+                );
             };
             i = close + skip;
             continue;
@@ -90,7 +108,11 @@ pub fn check_structure(src: &str) -> Result<Vec<usize>, CheckError> {
                     loop {
                         match b.get(j) {
                             None | Some(b'\n') => {
-                                return err(action_line, "unterminated quoted string".into())
+                                return err(
+                                    action_start,
+                                    action_line,
+                                    "unterminated quoted string".into(),
+                                )
                             }
                             Some(b'\\') => j += 2,
                             Some(b'"') => {
@@ -105,7 +127,11 @@ pub fn check_structure(src: &str) -> Result<Vec<usize>, CheckError> {
                 b'`' => {
                     let start = j;
                     let Some(end) = src[j + 1..].find('`') else {
-                        return err(action_line, "unterminated raw quoted string".into());
+                        return err(
+                            action_start,
+                            action_line,
+                            "unterminated raw quoted string".into(),
+                        );
                     };
                     line += src[j..j + 1 + end].matches('\n').count();
                     j += end + 2;
@@ -117,7 +143,11 @@ pub fn check_structure(src: &str) -> Result<Vec<usize>, CheckError> {
                     loop {
                         match b.get(j) {
                             None | Some(b'\n') => {
-                                return err(action_line, "unterminated character constant".into())
+                                return err(
+                                    action_start,
+                                    action_line,
+                                    "unterminated character constant".into(),
+                                )
                             }
                             Some(b'\\') => j += 2,
                             Some(b'\'') => {
@@ -133,6 +163,14 @@ pub fn check_structure(src: &str) -> Result<Vec<usize>, CheckError> {
                 b'\n' => {
                     line += 1;
                     j += 1;
+                }
+                b'/' if src[j..].starts_with("/*") => {
+                    // Go lexes a comment only right after the delimiter.
+                    return err(
+                        action_start,
+                        action_line,
+                        "unexpected \"/\" in command".into(),
+                    );
                 }
                 _ => {
                     let start = j;
@@ -159,7 +197,11 @@ pub fn check_structure(src: &str) -> Result<Vec<usize>, CheckError> {
         match first {
             "if" | "range" | "with" => {
                 if words.len() == 1 {
-                    return err(action_line, format!("missing value for {first}"));
+                    return err(
+                        action_start,
+                        action_line,
+                        format!("missing value for {first}"),
+                    );
                 }
                 stack.push(match first {
                     "if" => Open::If,
@@ -176,6 +218,7 @@ pub fn check_structure(src: &str) -> Result<Vec<usize>, CheckError> {
                 let next = words.get(1).copied().unwrap_or("}}");
                 if !(next.starts_with('"') || next.starts_with('`')) {
                     return err(
+                        action_start,
                         action_line,
                         format!("unexpected {next:?} in template clause"),
                     );
@@ -183,20 +226,22 @@ pub fn check_structure(src: &str) -> Result<Vec<usize>, CheckError> {
             }
             "else" => match stack.last() {
                 Some(Open::If | Open::Range | Open::With) => {}
-                _ => return err(action_line, "unexpected {{else}}".into()),
+                _ => return err(action_start, action_line, "unexpected {{else}}".into()),
             },
             "end" if stack.pop().is_none() => {
-                return err(action_line, "unexpected {{end}}".into());
+                return err(action_start, action_line, "unexpected {{end}}".into());
             }
             "break" | "continue" => {
                 if !stack.contains(&Open::Range) {
                     return err(
+                        action_start,
                         action_line,
                         format!("{{{{{first}}}}} outside {{{{range}}}}"),
                     );
                 }
                 if let Some(extra) = words.get(1) {
                     return err(
+                        action_start,
                         action_line,
                         format!("unexpected {extra:?} in {{{{{first}}}}}"),
                     );
@@ -207,7 +252,7 @@ pub fn check_structure(src: &str) -> Result<Vec<usize>, CheckError> {
         let _ = line;
     }
     if !stack.is_empty() {
-        return err(line, "unexpected EOF".into());
+        return err(src.len(), line, "unexpected EOF".into());
     }
     Ok(trailing_pipes)
 }
@@ -248,6 +293,8 @@ mod tests {
         assert_eq!(msg("{{ else }}"), "unexpected {{else}}");
         assert_eq!(msg("{{ if true }}"), "unexpected EOF");
         assert_eq!(msg("{{/* x }}"), "unclosed comment");
+        assert_eq!(msg("x{{- /* c */ -}}"), "");
+        assert_eq!(msg("{{ /* c */ }}"), "unexpected \"/\" in command");
         assert_eq!(
             msg("{{- /* c */ -}}{{ if 1 }}{{ else if 2 }}{{ else }}{{ end }}"),
             ""

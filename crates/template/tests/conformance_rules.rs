@@ -394,3 +394,150 @@ fn parse_errors_match_promtool() {
             .join("\n  ")
     );
 }
+
+/// Random token soups (seeded, 3000 texts) get promtool's verdict: Bongsu
+/// rejects exactly the texts Go's parser rejects. Messages are compared too
+/// and must mostly agree (gotmpl words some syntax errors differently).
+#[test]
+fn random_templates_get_promtool_verdicts() {
+    if Command::new("promtool").arg("--version").output().is_err() {
+        eprintln!("\n!!!!!!!! SKIPPED random_templates_get_promtool_verdicts: promtool not found !!!!!!!!\n");
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "promtool not found"
+        );
+        return;
+    }
+    const TOKENS: &[&str] = &[
+        "if",
+        "else",
+        "end",
+        "range",
+        "with",
+        "$x :=",
+        "$x",
+        "$x =",
+        ".Foo",
+        ".Foo.Bar",
+        "|",
+        "(",
+        ")",
+        "\"s\"",
+        "1",
+        "1.5",
+        "printf",
+        "humanize",
+        "$labels.a",
+        "$labels",
+        "define \"a\"",
+        "template \"a\"",
+        "template \"a\" .",
+        "break",
+        "continue",
+        "nil",
+        "true",
+        ".",
+        "$",
+        "and",
+        "or",
+        "not",
+        "len",
+        "index",
+        "eq",
+        ":=",
+        "=",
+        ",",
+        "$i, $v :=",
+        "block \"b\" .",
+        "-",
+        "/* c */",
+        "'c'",
+        "`r`",
+        "else if",
+        "$value",
+    ];
+    let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut next = |n: usize| {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        (seed % n as u64) as usize
+    };
+    let mut cases: Vec<String> = Vec::new();
+    for _ in 0..3000 {
+        let mut t = String::new();
+        for _ in 0..1 + next(4) {
+            t.push_str(["", "x", " "][next(3)]);
+            t.push_str(["{{ ", "{{- ", "{{"][next(3)]);
+            let words: Vec<&str> = (0..next(5)).map(|_| TOKENS[next(TOKENS.len())]).collect();
+            t.push_str(&words.join(" "));
+            t.push_str([" }}", " -}}", "}}"][next(3)]);
+        }
+        cases.push(t);
+    }
+    cases.sort();
+    cases.dedup();
+    let dir = std::env::temp_dir().join(format!("bongsu-random-templates-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let file = dir.join("rules.yml");
+    let mut y = String::from("groups:\n- name: g\n  rules:\n");
+    for (i, c) in cases.iter().enumerate() {
+        y.push_str(&format!(
+            "  - alert: A{i}\n    expr: m\n    annotations:\n      a: {}\n",
+            serde_json::to_string(c).expect("json")
+        ));
+    }
+    std::fs::write(&file, y).expect("write rules");
+    let theirs: BTreeMap<String, String> = promtool_template_errors(&file)
+        .expect("promtool runs")
+        .into_iter()
+        .filter_map(|l| {
+            l.split_once(": annotation \"a\": ")
+                .map(|(a, b)| (a.to_string(), b.to_string()))
+        })
+        .collect();
+    let ours: BTreeMap<String, String> = rule_templates(&file)
+        .expect("rule file")
+        .into_iter()
+        .filter_map(|t| {
+            check_rule_template(&t.name, &t.text).err().map(|e| {
+                (
+                    t.location
+                        .trim_end_matches(": annotation \"a\"")
+                        .to_string(),
+                    e.to_string(),
+                )
+            })
+        })
+        .collect();
+    let _ = std::fs::remove_dir_all(&dir);
+    let verdicts_differ: Vec<String> = theirs
+        .keys()
+        .filter(|k| !ours.contains_key(*k))
+        .map(|k| format!("promtool only: {k}: {}", theirs[k]))
+        .chain(
+            ours.keys()
+                .filter(|k| !theirs.contains_key(*k))
+                .map(|k| format!("bongsu only: {k}: {}", ours[k])),
+        )
+        .collect();
+    assert!(
+        verdicts_differ.is_empty(),
+        "verdicts differ:\n{}",
+        verdicts_differ.join("\n")
+    );
+    let same_message = ours
+        .iter()
+        .filter(|(k, v)| theirs.get(*k) == Some(v))
+        .count();
+    eprintln!(
+        "{} random templates: same verdicts as promtool ({} rejected, {} with the identical message)",
+        cases.len(),
+        ours.len(),
+        same_message
+    );
+    assert!(
+        same_message * 2 > ours.len(),
+        "most error messages should be Go's"
+    );
+}
