@@ -168,8 +168,15 @@ pub(crate) fn exec_err(msg: impl Into<String>) -> TemplateError {
 pub fn print(flavor: Flavor, args: &[Value]) -> Result<Value, TemplateError> {
     match args.last() {
         None | Some(Value::Nil) => Ok(Value::Nil),
-        Some(v @ Value::String(_)) => Ok(v.clone()),
-        Some(v @ Value::Safe { .. }) => Ok(v.clone()),
+        // Printed alike by gotmpl and Go; html/template's JS escaper needs
+        // numbers and booleans to stay typed (`var n = {{ len .Alerts }}`).
+        Some(
+            v @ (Value::String(_)
+            | Value::Safe { .. }
+            | Value::Int(_)
+            | Value::Uint(_)
+            | Value::Bool(_)),
+        ) => Ok(v.clone()),
         Some(v) => Ok(Value::String(Arc::from(go_print(v, flavor)))),
     }
 }

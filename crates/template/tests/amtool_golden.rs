@@ -284,6 +284,19 @@ const SHIM_TEXTS: &[&str] = &[
     "{{ range .Alerts }}{{ .GeneratorURL | safeHtml }}\n{{ end }}",
 ];
 
+/// html/template contexts (text, attributes, URLs, JS, CSS, RCDATA).
+const HTML_TEXTS: &[&str] = &[
+    "<a href=\"{{ .ExternalURL }}/#/alerts?receiver={{ .Receiver }}&x={{ .CommonLabels.alertname }}\">{{ .Status }}</a>",
+    "{{ range .Alerts }}<li title='{{ .Annotations.description }}'>{{ .Annotations.description }}</li>{{ end }}",
+    "<script>var r = {{ .Receiver }}; var n = {{ len .Alerts }}; var s = \"{{ .Status }}\";</script>",
+    "<div style=\"color: {{ .Status }}\">{{ .CommonAnnotations.runbook_url }}</div>",
+    "<a href=\"{{ \"javascript:alert(1)\" }}\">x</a> <a href=\"{{ .CommonAnnotations.runbook_url }}\">rb</a>",
+    "<textarea>{{ (index .Alerts 0).Annotations.description }}</textarea><title>{{ .Receiver }}</title>",
+    "{{ range .Alerts }}<img src=\"{{ .GeneratorURL }}\" alt=\"{{ .Labels.instance }}\">{{ end }}",
+    "<p>{{ \"<b>x</b>\" | safeHtml }} {{ .Receiver | html }} {{ .Receiver | urlquery }}</p>",
+    "<!-- {{ .Receiver }} --><p class=\"{{ .Status }} a\">{{ printf \"%d alerts\" (len .Alerts) }}</p>",
+];
+
 fn define_names(src: &str) -> Vec<String> {
     src.split("define \"")
         .skip(1)
@@ -385,6 +398,7 @@ fn default_templates_render_like_amtool() {
         if file.is_some() {
             // The data model beyond the default templates (fixed times only).
             texts.extend(SHIM_TEXTS.iter().map(|t| (t.to_string(), false)));
+            texts.extend(HTML_TEXTS.iter().map(|t| (t.to_string(), true)));
         }
         for (text, html) in &texts {
             let html = *html;
