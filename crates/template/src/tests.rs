@@ -871,3 +871,9 @@ fn regexes_follow_go_re2() {
         "{e}"
     );
 }
+
+#[test]
+fn html_missing_value_is_empty() {
+    // Prometheus: "Missing value is \"\" for nil options in ExpandHTML."
+    assert_eq!(prom("{{ .Foo }}", Value::Nil, vec![], true).unwrap(), "");
+}
