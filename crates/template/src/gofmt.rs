@@ -68,26 +68,23 @@ fn adapt(flavor: Flavor, format: &str, args: &[Value]) -> (String, Vec<Value>) {
         }
         let mut minus = false;
         let mut plus = false;
-        let mut spec_end = start + 1;
         let mut width = String::new();
         let mut bail = false;
         // flags
-        while let Some(&(i, f)) = it.peek() {
+        while let Some(&(_, f)) = it.peek() {
             if "+-# 0".contains(f) {
                 minus |= f == '-';
                 plus |= f == '+';
                 it.next();
-                spec_end = i + 1;
             } else {
                 break;
             }
         }
         // width
-        while let Some(&(i, d)) = it.peek() {
+        while let Some(&(_, d)) = it.peek() {
             if d.is_ascii_digit() {
                 width.push(d);
                 it.next();
-                spec_end = i + 1;
             } else if d == '*' || d == '[' {
                 bail = true;
                 break;
@@ -96,13 +93,11 @@ fn adapt(flavor: Flavor, format: &str, args: &[Value]) -> (String, Vec<Value>) {
             }
         }
         // precision
-        if let Some(&(i, '.')) = it.peek() {
+        if let Some(&(_, '.')) = it.peek() {
             it.next();
-            spec_end = i + 1;
-            while let Some(&(j, d)) = it.peek() {
+            while let Some(&(_, d)) = it.peek() {
                 if d.is_ascii_digit() {
                     it.next();
-                    spec_end = j + 1;
                 } else {
                     if d == '*' || d == '[' {
                         bail = true;
@@ -121,7 +116,6 @@ fn adapt(flavor: Flavor, format: &str, args: &[Value]) -> (String, Vec<Value>) {
             break;
         };
         let spec = &format[start..vi + verb.len_utf8()];
-        let _ = spec_end;
         if verb == '%' {
             out.push_str(spec);
             continue;

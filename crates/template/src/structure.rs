@@ -65,9 +65,6 @@ pub fn check_structure(src: &str) -> Result<Vec<usize>, StructError> {
             let close = after_marker + 2 + end + 2;
             line += src[i..close].matches('\n').count();
             let rest = &src[close..];
-            let t = rest.trim_start();
-            let t = t.strip_prefix('-').map(str::trim_start).unwrap_or(t);
-            let _ = t;
             let skip = if rest.starts_with("}}") {
                 2
             } else if rest.starts_with(" -}}") {
@@ -249,7 +246,6 @@ pub fn check_structure(src: &str) -> Result<Vec<usize>, StructError> {
             }
             _ => {}
         }
-        let _ = line;
     }
     if !stack.is_empty() {
         return err(src.len(), line, "unexpected EOF".into());
