@@ -12,6 +12,9 @@
 //! - [`inhibit`]: [`InhibitRule::inhibits`] over the firing alerts.
 //! - [`timeinterval`]: [`TimeInterval::contains`] with IANA zones (`jiff`);
 //!   [`RouteOpts::muted_at`] applies a route's mute/active intervals.
+//! - [`alert`], [`dispatch`], [`notify`], [`silence`]: the running
+//!   Alertmanager — alerts, aggregation groups and their timers, the
+//!   notification pipeline with its log, integrations, silences.
 //! - [`Config::to_yaml`] renders the loaded configuration with secrets as
 //!   `<secret>` (for the status API and `check config`).
 //!
@@ -49,11 +52,16 @@
 //! ```
 #![forbid(unsafe_code)]
 
+pub mod alert;
 pub mod config;
+pub mod dispatch;
 pub mod inhibit;
 pub mod matchers;
+pub mod notify;
+mod persist;
 pub mod receivers;
 pub mod route;
+pub mod silence;
 pub mod timeinterval;
 
 pub use config::{Config, ConfigError, Receiver, RouteConfig};

@@ -1,4 +1,5 @@
-//! `bongsu check config`: promtool-style validation of prometheus.yml files.
+//! `bongsu check config|rules` and `bongsu test rules`: promtool-style checks
+//! of prometheus.yml, alertmanager.yml (as `amtool check-config`) and rule files.
 
 use std::path::PathBuf;
 
@@ -6,6 +7,22 @@ pub fn check_config(files: &[PathBuf]) -> anyhow::Result<()> {
     let mut failed = 0;
     for f in files {
         println!("Checking {}", f.display());
+        if is_alertmanager_config(f) {
+            match crate::rules::load_alertmanager(Some(f)) {
+                Ok(l) => println!(
+                    "  SUCCESS: {} is valid alertmanager config file syntax ({} receivers, {} inhibit rules, {} templates)",
+                    f.display(),
+                    l.config.receivers.len(),
+                    l.config.inhibit_rules.len(),
+                    l.config.templates.len()
+                ),
+                Err(e) => {
+                    failed += 1;
+                    eprintln!("  FAILED: {e}");
+                }
+            }
+            continue;
+        }
         match bongsu_scrape::config::load_file(f) {
             Ok(cfg) => {
                 println!(
@@ -47,6 +64,12 @@ pub fn check_config(files: &[PathBuf]) -> anyhow::Result<()> {
         anyhow::bail!("{failed} of {} config files failed the check", files.len());
     }
     Ok(())
+}
+
+/// An alertmanager.yml has a top-level `route:` or `receivers:`; a
+/// prometheus.yml never does.
+fn is_alertmanager_config(f: &std::path::Path) -> bool {
+    std::fs::read_to_string(f).is_ok_and(|t| t.lines().any(|l| l.starts_with("route:") || l.starts_with("receivers:")))
 }
 
 /// `bongsu check rules`: exit 0 when valid, 1 on errors, 3 on lint

@@ -172,6 +172,13 @@ pub struct RunArgs {
     #[arg(long = "query.lookback-delta", default_value = "5m")]
     pub lookback_delta: String,
     /// Comma-separated feature names to enable (Prometheus' names, e.g. promql-experimental-functions).
+    /// The built-in Alertmanager's configuration (alertmanager.yml). Without it, every alert is
+    /// kept visible in the API (/api/v2/alerts) and the log.
+    #[arg(long = "alertmanager.config.file")]
+    pub alertmanager_config_file: Option<PathBuf>,
+    /// Where the built-in Alertmanager keeps silences and its notification log (default: <storage.tsdb.path>/alertmanager).
+    #[arg(long = "alertmanager.storage.path")]
+    pub alertmanager_storage_path: Option<PathBuf>,
     /// Minimum time to wait before re-sending an alert to an Alertmanager.
     #[arg(long = "rules.alert.resend-delay", default_value = "1m")]
     pub rules_resend_delay: String,

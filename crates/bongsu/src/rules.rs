@@ -88,3 +88,45 @@ impl Notifier for LogNotifier {
         }
     }
 }
+
+/// Alerts go straight into the built-in Alertmanager, no HTTP hop.
+pub struct InProcess(pub std::sync::Arc<bongsu_alerting::dispatch::Alertmanager>);
+
+impl Notifier for InProcess {
+    fn send(&self, alerts: Vec<OutgoingAlert>) {
+        self.0.put(
+            alerts
+                .into_iter()
+                .map(|a| bongsu_alerting::alert::Alert {
+                    labels: a.labels,
+                    annotations: a.annotations,
+                    starts_at: a.starts_at,
+                    ends_at: a.ends_at.unwrap_or(0),
+                    generator_url: a.generator_url,
+                    updated_at: 0,
+                    timeout: false,
+                })
+                .collect(),
+        );
+    }
+}
+
+/// The built-in Alertmanager's configuration when none is given: one
+/// receiver with no integrations, so alerts are grouped and visible in the
+/// API and the log.
+pub const DEFAULT_ALERTMANAGER_YML: &str = "route:\n  receiver: default\n  group_by: ['alertname']\nreceivers:\n  - name: default\n";
+
+/// Loads alertmanager.yml (or the default) into a ready configuration.
+pub fn load_alertmanager(path: Option<&std::path::Path>) -> Result<bongsu_alerting::dispatch::Loaded, String> {
+    let (cfg, dir) = match path {
+        Some(p) => (
+            bongsu_alerting::Config::load(p).map_err(|e| e.to_string())?,
+            p.parent().map(|d| d.to_path_buf()).unwrap_or_default(),
+        ),
+        None => (
+            bongsu_alerting::Config::parse(DEFAULT_ALERTMANAGER_YML, "<embedded alertmanager default>").map_err(|e| e.to_string())?,
+            PathBuf::from("."),
+        ),
+    };
+    bongsu_alerting::dispatch::Loaded::new(cfg, &dir)
+}

@@ -61,6 +61,7 @@ struct Runtime {
     engine: Arc<Engine>,
     rules: Arc<bongsu_rules::manager::Manager>,
     am_sender: Arc<crate::amsend::AmSender>,
+    alertmanager: Arc<bongsu_alerting::dispatch::Alertmanager>,
 }
 
 fn unix_secs(t: SystemTime) -> f64 {
@@ -108,6 +109,8 @@ fn flags_map(a: &RunArgs) -> BTreeMap<String, String> {
     m.insert("query.lookback-delta".into(), a.lookback_delta.clone());
     m.insert("enable-feature".into(), a.enable_feature.join(","));
     m.insert("rules.alert.resend-delay".into(), a.rules_resend_delay.clone());
+    m.insert("alertmanager.config.file".into(), p(&a.alertmanager_config_file));
+    m.insert("alertmanager.storage.path".into(), p(&a.alertmanager_storage_path));
     m.insert("rules.alert.for-outage-tolerance".into(), a.rules_outage_tolerance.clone());
     m.insert("rules.alert.for-grace-period".into(), a.rules_grace_period.clone());
     m.insert("log.level".into(), a.log_level.clone());
@@ -193,15 +196,24 @@ async fn serve(args: RunArgs) -> anyhow::Result<()> {
     });
     let (rules_cfg, rule_files) = crate::rules::load(&cfg).map_err(|e| anyhow::anyhow!("loading rule files:\n{e}"))?;
     scrape.apply_config(&cfg).await.map_err(|e| anyhow::anyhow!("applying configuration: {e}"))?;
+    let am_loaded = crate::rules::load_alertmanager(args.alertmanager_config_file.as_deref())
+        .map_err(|e| anyhow::anyhow!("loading the Alertmanager configuration: {e}"))?;
+    let am_dir = args.alertmanager_storage_path.clone().unwrap_or_else(|| args.tsdb_path.join("alertmanager"));
     let am_sender = crate::amsend::AmSender::new();
     am_sender.apply(cfg.alerting.as_ref(), &cfg.global.external_labels).await.map_err(|e| anyhow::anyhow!("alerting: {e}"))?;
     let external_url = args.external_url.clone().unwrap_or_else(|| default_external_url(&listen));
+    let alertmanager = bongsu_alerting::dispatch::Alertmanager::new(am_loaded, Some(am_dir), external_url.clone())
+        .map_err(|e| anyhow::anyhow!("opening the Alertmanager state: {e}"))?;
     let rules = Arc::new(bongsu_rules::manager::Manager::new(bongsu_rules::manager::ManagerOptions {
         engine: engine.clone(),
         queryable: db.clone(),
         appendable: db.clone(),
         templater: Arc::new(crate::rules::GoTemplates),
-        notifier: Some(Arc::new(crate::amsend::Fanout(vec![Arc::new(crate::rules::LogNotifier), am_sender.clone()]))),
+        notifier: Some(Arc::new(crate::amsend::Fanout(vec![
+            Arc::new(crate::rules::LogNotifier),
+            Arc::new(crate::rules::InProcess(alertmanager.clone())),
+            am_sender.clone(),
+        ]))),
         external_url,
         resend_delay: parse_duration(&args.rules_resend_delay).with_context(|| "--rules.alert.resend-delay")?,
         outage_tolerance: parse_duration(&args.rules_outage_tolerance).with_context(|| "--rules.alert.for-outage-tolerance")?,
@@ -221,6 +233,7 @@ async fn serve(args: RunArgs) -> anyhow::Result<()> {
         engine: engine.clone(),
         rules: rules.clone(),
         am_sender: am_sender.clone(),
+        alertmanager: alertmanager.clone(),
     });
 
     // One reload path for SIGHUP and /-/reload; serialised so two reloads never interleave.
@@ -231,12 +244,16 @@ async fn serve(args: RunArgs) -> anyhow::Result<()> {
         let reload = reload.clone();
         let rules = rules.clone();
         let am_sender = am_sender.clone();
+        let alertmanager = alertmanager.clone();
+        let am_file = args.alertmanager_config_file.clone();
         move || {
             let source = source.clone();
             let scrape = scrape.clone();
             let reload = reload.clone();
             let rules = rules.clone();
             let am_sender = am_sender.clone();
+            let alertmanager = alertmanager.clone();
+            let am_file = am_file.clone();
             let lock = reload_lock.clone();
             async move {
                 let _g = lock.lock().await;
@@ -244,9 +261,11 @@ async fn serve(args: RunArgs) -> anyhow::Result<()> {
                     let (cfg, yaml) = source.load()?;
                     // Everything is checked before anything changes.
                     let (rules_cfg, rule_files) = crate::rules::load(&cfg).map_err(|e| format!("loading rule files: {e}"))?;
+                    let am_loaded = crate::rules::load_alertmanager(am_file.as_deref()).map_err(|e| format!("loading the Alertmanager configuration: {e}"))?;
                     scrape.apply_config(&cfg).await.map_err(|e| e.to_string())?;
                     am_sender.apply(cfg.alerting.as_ref(), &cfg.global.external_labels).await.map_err(|e| format!("alerting: {e}"))?;
                     rules.update(&rules_cfg, rule_files);
+                    alertmanager.apply(am_loaded);
                     *reload.config_yaml.write() = yaml;
                     *reload.external_labels.write() = Labels::from_pairs(cfg.global.external_labels.clone());
                     Ok::<(), String>(())
@@ -292,7 +311,7 @@ async fn serve(args: RunArgs) -> anyhow::Result<()> {
             Arc::new(move || reload.external_labels.read().clone())
         },
     };
-    let router = bongsu_web::router(state).route(
+    let router = bongsu_web::router(state).merge(bongsu_web::amapi::router(alertmanager.clone())).route(
         "/collect/node",
         axum::routing::get(|| async {
             let body = tokio::task::spawn_blocking(bongsu_collect::gather_node_text).await.unwrap_or_default();
@@ -493,6 +512,18 @@ impl RuntimeView for Runtime {
         m.gauge("prometheus_tsdb_lowest_timestamp", "Lowest timestamp value stored in the database. The unit is decided by the library consumer.", if st.lowest_timestamp == i64::MAX { 0.0 } else { st.lowest_timestamp as f64 });
         m.gauge("prometheus_tsdb_symbol_table_size_bytes", "Size of symbol table in memory for loaded blocks", st.symbol_table_size_bytes as f64);
         crate::selfmetrics::scrape_metrics(&mut m, &self.scrape);
+        let am = &self.alertmanager.counters;
+        m.family("alertmanager_alerts_received_total", "counter", "The total number of received alerts.", &[
+            (vec![("status", "firing".to_string())], am.alerts_received_firing.load(Ordering::Relaxed) as f64),
+            (vec![("status", "resolved".to_string())], am.alerts_received_resolved.load(Ordering::Relaxed) as f64),
+        ]);
+        m.counter("alertmanager_alerts_invalid_total", "The total number of received alerts that were invalid.", am.alerts_invalid.load(Ordering::Relaxed) as f64);
+        let per_integ = am.notifications.lock().clone();
+        m.family("alertmanager_notifications_total", "counter", "The total number of attempted notifications.", &per_integ.iter().map(|(k, v)| (vec![("integration", k.clone())], v.0 as f64)).collect::<Vec<_>>());
+        m.family("alertmanager_notifications_failed_total", "counter", "The total number of failed notifications.", &per_integ.iter().map(|(k, v)| (vec![("integration", k.clone())], v.1 as f64)).collect::<Vec<_>>());
+        let now = bongsu_model::now_ms();
+        let sil = self.alertmanager.silences.list();
+        m.family("alertmanager_silences", "gauge", "How many silences by state.", &["active", "pending", "expired"].iter().map(|st| (vec![("state", st.to_string())], sil.iter().filter(|s| s.state(now).as_str() == *st).count() as f64)).collect::<Vec<_>>());
         let ams = &self.am_sender.metrics;
         let per_am = |v: &std::collections::BTreeMap<String, u64>| v.iter().map(|(u, n)| (vec![("alertmanager", u.clone())], *n as f64)).collect::<Vec<_>>();
         m.family("prometheus_notifications_sent_total", "counter", "Total number of alerts sent.", &per_am(&ams.sent.lock()));

@@ -645,3 +645,138 @@ fn alerts_reach_a_real_alertmanager_and_its_webhook() {
     assert_eq!(got[0]["labels"]["alertname"], "DemoHot");
     am.stop();
 }
+
+fn amtool(args: &[&str], url: &str) -> (bool, String) {
+    let p = tool("amtool").expect("amtool");
+    let out = Command::new(p).args(args).arg(format!("--alertmanager.url=http://{url}")).output().expect("amtool");
+    if !out.status.success() {
+        return (false, format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)));
+    }
+    (true, String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+#[test]
+fn builtin_alertmanager_routes_silences_and_notifies_with_amtool() {
+    if tool("amtool").is_none() {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tmp");
+    let hook = CaptureServer::start();
+    let target = ExpositionServer::start(EXPOSITION);
+    let cfg = dir.path().join("prometheus.yml");
+    let amcfg = dir.path().join("alertmanager.yml");
+    std::fs::write(
+        dir.path().join("a.rules.yml"),
+        "groups:\n  - name: g\n    interval: 1s\n    rules:\n      - alert: DemoHot\n        expr: demo_temperature > 20\n        labels: {severity: page}\n        annotations: {summary: 'hot: {{ $value }}'}\n      - alert: DemoWarm\n        expr: demo_temperature > 10\n        labels: {severity: info}\n",
+    )
+    .expect("write");
+    std::fs::write(&cfg, format!("{}rule_files: ['a.rules.yml']\n", config_for(&target.addr, "1s"))).expect("write");
+    std::fs::write(
+        &amcfg,
+        format!(
+            "route:\n  receiver: hook\n  group_by: ['alertname']\n  group_wait: 1s\n  group_interval: 1s\n  repeat_interval: 1h\nreceivers:\n  - name: hook\n    webhook_configs:\n      - url: http://{}/hook\ninhibit_rules:\n  - source_matchers: [severity=page]\n    target_matchers: [severity=info]\n    equal: [job]\n",
+            hook.addr
+        ),
+    )
+    .expect("write");
+    let out = Command::new(bongsu_bin()).args(["check", "config"]).arg(&amcfg).output().expect("check");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("valid alertmanager config"), "{:?}", out);
+    let args = [format!("--config.file={}", cfg.display()), format!("--alertmanager.config.file={}", amcfg.display())];
+    let mut b = Bongsu::start(dir.path(), &dir.path().join("data"), &[&args[0], &args[1]]);
+
+    // The rule's alert reaches the webhook through the in-process dispatcher.
+    let first = wait_for("webhook notified", Duration::from_secs(40), || hook.bodies().into_iter().next());
+    let v: serde_json::Value = serde_json::from_str(&first).expect("json");
+    assert_eq!((v["version"].as_str(), v["status"].as_str(), v["receiver"].as_str()), (Some("4"), Some("firing"), Some("hook")));
+    assert_eq!(v["groupKey"], "{}:{alertname=\"DemoHot\"}");
+    assert_eq!(v["groupLabels"], serde_json::json!({"alertname": "DemoHot"}));
+    assert_eq!(v["alerts"][0]["annotations"]["summary"], "hot: 21.5");
+    assert_eq!(v["alerts"][0]["fingerprint"].as_str().map(str::len), Some(16));
+    // DemoWarm is inhibited by DemoHot (same job): never notified.
+    std::thread::sleep(Duration::from_secs(3));
+    assert!(hook.bodies().iter().all(|b| !b.contains("DemoWarm")), "inhibited alert was notified");
+    let warm = get(&b.addr, "/api/v2/alerts?filter=alertname%3D%22DemoWarm%22").json();
+    assert_eq!(warm[0]["status"]["state"], "suppressed");
+    assert_eq!(warm[0]["status"]["inhibitedBy"].as_array().map(|a| a.len()), Some(1));
+    let n_before = hook.bodies().len();
+
+    // amtool against Bongsu: query, silence add / query / expire.
+    let (ok, out) = amtool(&["alert", "query", "alertname=DemoHot"], &b.addr);
+    assert!(ok && out.contains("DemoHot"), "{out}");
+    let (ok, id) = amtool(&["silence", "add", "alertname=DemoHot", "--comment=maintenance", "--author=ops", "--duration=1h"], &b.addr);
+    assert!(ok, "{id}");
+    let id = id.trim().to_string();
+    assert_eq!(id.len(), 36, "a UUID: {id}");
+    let (ok, out) = amtool(&["silence", "query", "-q"], &b.addr);
+    assert!(ok && out.contains(&id), "{out}");
+    let hot = get(&b.addr, "/api/v2/alerts?filter=alertname%3D%22DemoHot%22").json();
+    assert_eq!(hot[0]["status"]["silencedBy"][0], id.as_str());
+    let (ok, out) = amtool(&["alert", "query", "--silenced", "alertname=DemoHot"], &b.addr);
+    assert!(ok && out.contains("DemoHot"), "{out}");
+
+    // Invalid input is refused with the field named.
+    let r = http("POST", &b.addr, "/api/v2/alerts", Some("[{\"labels\":{}}]")).expect("post");
+    assert_eq!(r.status, 400);
+    assert!(r.body.contains("labels"), "{}", r.body);
+    let r = http("POST", &b.addr, "/api/v2/silences", Some("{\"matchers\":[],\"startsAt\":\"2026-01-01T00:00:00Z\",\"endsAt\":\"2026-01-02T00:00:00Z\",\"createdBy\":\"a\",\"comment\":\"b\"}")).expect("post");
+    assert_eq!(r.status, 400);
+    assert!(r.body.contains("matchers"), "{}", r.body);
+
+    // Silences and the notification log survive a restart: no duplicate.
+    b.proc.stop();
+    let b2 = Bongsu::start(dir.path(), &dir.path().join("data"), &[&args[0], &args[1]]);
+    let (ok, out) = amtool(&["silence", "query", "-q"], &b2.addr);
+    assert!(ok && out.contains(&id), "silence lost over restart: {out}");
+    std::thread::sleep(Duration::from_secs(5));
+    assert_eq!(hook.bodies().len(), n_before, "a restart must not resend what was delivered");
+
+    // Expiring the silence and clearing the condition: resolved notification.
+    let (ok, out) = amtool(&["silence", "expire", &id], &b2.addr);
+    assert!(ok, "{out}");
+    target.set("# TYPE demo_temperature gauge\ndemo_temperature 5\n");
+    let resolved = wait_for("resolved notification", Duration::from_secs(40), || {
+        hook.bodies().into_iter().skip(n_before).find(|b| b.contains("\"status\":\"resolved\""))
+    });
+    assert!(resolved.contains("DemoHot"));
+    let hist = get(&b2.addr, "/api/bongsu/v1/notifications").json();
+    assert!(hist.as_array().is_some_and(|a| !a.is_empty() && a[0]["ok"] == true), "{hist}");
+    let m = get(&b2.addr, "/metrics").body;
+    assert!(m.contains("alertmanager_notifications_total{integration=\"webhook\"}"), "{m}");
+}
+
+#[test]
+fn real_prometheus_uses_bongsu_as_its_alertmanager() {
+    let Some(prom) = tool("prometheus") else { return };
+    let dir = tempfile::tempdir().expect("tmp");
+    let hook = CaptureServer::start();
+    let amcfg = dir.path().join("alertmanager.yml");
+    std::fs::write(&amcfg, format!("route:\n  receiver: hook\n  group_wait: 1s\nreceivers:\n  - name: hook\n    webhook_configs:\n      - url: http://{}/\n", hook.addr)).expect("write");
+    let b = Bongsu::start(dir.path(), &dir.path().join("data"), &[&format!("--alertmanager.config.file={}", amcfg.display())]);
+    let pdir = dir.path().join("prom");
+    std::fs::create_dir_all(&pdir).expect("mkdir");
+    std::fs::write(pdir.join("r.yml"), "groups:\n  - name: p\n    interval: 1s\n    rules:\n      - alert: FromPrometheus\n        expr: vector(1)\n").expect("write");
+    std::fs::write(
+        pdir.join("prometheus.yml"),
+        format!("global:\n  evaluation_interval: 1s\nrule_files: ['r.yml']\nalerting:\n  alertmanagers:\n    - static_configs:\n        - targets: ['{}']\n", b.addr),
+    )
+    .expect("write");
+    let port = free_port();
+    let mut p = Proc::spawn(
+        "prometheus",
+        Command::new(prom)
+            .arg(format!("--config.file={}", pdir.join("prometheus.yml").display()))
+            .arg(format!("--storage.tsdb.path={}", pdir.join("data").display()))
+            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+            // Its first alerts go out before Alertmanager discovery has run;
+            // resend soon instead of after the default minute.
+            .arg("--rules.alert.resend-delay=1s"),
+        dir.path(),
+    );
+    let body = wait_for("Prometheus' alert delivered by Bongsu", Duration::from_secs(60), || {
+        hook.bodies().into_iter().find(|b| b.contains("FromPrometheus"))
+    });
+    let v: serde_json::Value = serde_json::from_str(&body).expect("json");
+    assert_eq!(v["alerts"][0]["labels"]["alertname"], "FromPrometheus");
+    assert!(v["alerts"][0]["generatorURL"].as_str().unwrap_or("").contains("/graph?g0.expr="));
+    p.stop();
+}

@@ -8,6 +8,7 @@
 //! [`router`], [`serve`] and [`WebConfig`].
 #![forbid(unsafe_code)]
 
+pub mod amapi;
 mod api;
 mod federate;
 pub mod json;

@@ -1,0 +1,500 @@
+//! The built-in Alertmanager: alerts in, routed into aggregation groups,
+//! flushed after `group_wait` / `group_interval` / `repeat_interval` through
+//! the notification pipeline — inhibition, time intervals, silences,
+//! deduplication against the notification log, delivery with retries — to
+//! every integration of the group's receiver (`dispatch/`, `notify/`).
+//!
+//! The notification log is a JSON snapshot beside the silences, written
+//! before a delivery is considered done, so a restart does not resend what
+//! was delivered.
+
+use crate::alert::{fingerprint_hex, Alert};
+use crate::config::Config;
+use crate::inhibit::Inhibitor;
+use crate::notify::{build_integrations, Integration, Notification, NotifyContext};
+use crate::route::{Route, RouteOpts};
+use crate::silence::Silences;
+use crate::timeinterval::TimeInterval;
+use bongsu_model::Labels;
+use parking_lot::{Mutex, RwLock};
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Everything built from one `alertmanager.yml`.
+pub struct Loaded {
+    pub config: Config,
+    pub yaml: String,
+    pub tree: Route,
+    pub inhibitor: Inhibitor,
+    pub intervals: BTreeMap<String, Vec<TimeInterval>>,
+    pub integrations: HashMap<String, Vec<Arc<dyn Integration>>>,
+    pub templates: Arc<bongsu_template::Templates>,
+    /// ms
+    pub resolve_timeout: i64,
+}
+
+impl Loaded {
+    /// Builds everything a configuration needs; an error changes nothing.
+    pub fn new(config: Config, base_dir: &std::path::Path) -> Result<Loaded, String> {
+        let templates = bongsu_template::Templates::load(&config.templates, base_dir).map_err(|e| format!("templates: {e}"))?;
+        let mut integrations = HashMap::new();
+        for r in &config.receivers {
+            integrations.insert(r.name.value.clone(), build_integrations(r)?);
+        }
+        Ok(Loaded {
+            yaml: config.to_yaml(),
+            tree: config.route_tree(),
+            inhibitor: Inhibitor::new(config.inhibit_rules()),
+            intervals: config.time_intervals_by_name(),
+            resolve_timeout: config.global.resolve_timeout.as_millis(),
+            integrations,
+            templates: Arc::new(templates),
+            config,
+        })
+    }
+}
+
+/// What the last notification of a group told one integration.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+struct NflogEntry {
+    firing: BTreeSet<u64>,
+    resolved: BTreeSet<u64>,
+    /// ms
+    timestamp: i64,
+}
+
+/// One delivery attempt, kept for the history API (newest last).
+#[derive(Debug, Clone, Serialize)]
+pub struct Attempt {
+    pub time: i64,
+    pub receiver: String,
+    pub integration: String,
+    pub group_key: String,
+    pub alerts: usize,
+    pub status: String,
+    pub ok: bool,
+    pub error: Option<String>,
+}
+
+#[derive(Default)]
+pub struct Counters {
+    pub alerts_received_firing: AtomicU64,
+    pub alerts_received_resolved: AtomicU64,
+    pub alerts_invalid: AtomicU64,
+    pub notifications: Mutex<BTreeMap<String, (u64, u64)>>,
+}
+
+struct Group {
+    route_idx: usize,
+    key: String,
+    labels: Labels,
+    opts: RouteOpts,
+    alerts: Mutex<HashMap<u64, Alert>>,
+    wake: tokio::sync::Notify,
+    flushed: std::sync::atomic::AtomicBool,
+}
+
+/// The dispatcher with its state.
+pub struct Alertmanager {
+    loaded: RwLock<Arc<Loaded>>,
+    alerts: Mutex<HashMap<u64, Alert>>,
+    groups: Mutex<HashMap<(usize, String), Arc<Group>>>,
+    pub silences: Silences,
+    nflog: Mutex<HashMap<String, NflogEntry>>,
+    nflog_path: Option<PathBuf>,
+    history: Mutex<VecDeque<Attempt>>,
+    pub external_url: String,
+    pub counters: Counters,
+    started: i64,
+}
+
+const HISTORY: usize = 10_000;
+
+fn now_ms() -> i64 {
+    bongsu_model::now_ms()
+}
+
+impl Alertmanager {
+    /// Opens the state kept under `data_dir` (`None`: memory only).
+    pub fn new(loaded: Loaded, data_dir: Option<PathBuf>, external_url: String) -> Result<Arc<Alertmanager>, String> {
+        let silences = Silences::open(data_dir.as_ref().map(|d| d.join("silences.json")), 120 * 3600 * 1000)?;
+        let nflog_path = data_dir.as_ref().map(|d| d.join("nflog.json"));
+        let nflog = match &nflog_path {
+            Some(p) if p.exists() => {
+                let t = std::fs::read_to_string(p).map_err(|e| format!("{}: {e}", p.display()))?;
+                serde_json::from_str(&t).map_err(|e| format!("{}: {e}", p.display()))?
+            }
+            _ => HashMap::new(),
+        };
+        let am = Arc::new(Alertmanager {
+            loaded: RwLock::new(Arc::new(loaded)),
+            alerts: Mutex::new(HashMap::new()),
+            groups: Mutex::new(HashMap::new()),
+            silences,
+            nflog: Mutex::new(nflog),
+            nflog_path,
+            history: Mutex::new(VecDeque::new()),
+            external_url,
+            counters: Counters::default(),
+            started: now_ms(),
+        });
+        let gc = Arc::downgrade(&am);
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(Duration::from_secs(60)).await;
+                let Some(am) = gc.upgrade() else { return };
+                am.gc(now_ms());
+            }
+        });
+        Ok(am)
+    }
+
+    pub fn loaded(&self) -> Arc<Loaded> {
+        self.loaded.read().clone()
+    }
+
+    /// Applies a new configuration. Existing groups are re-routed: their
+    /// alerts are put again under the new tree.
+    pub fn apply(self: &Arc<Self>, loaded: Loaded) {
+        *self.loaded.write() = Arc::new(loaded);
+        let old: Vec<Arc<Group>> = self.groups.lock().drain().map(|(_, g)| g).collect();
+        for g in &old {
+            g.wake.notify_one(); // their tasks see they are gone and stop
+        }
+        let alerts: Vec<Alert> = self.alerts.lock().values().cloned().collect();
+        for a in alerts {
+            self.route(a, now_ms());
+        }
+    }
+
+    /// Receives alerts (from the rules engine or `POST /api/v2/alerts`).
+    pub fn put(self: &Arc<Self>, alerts: Vec<Alert>) {
+        let now = now_ms();
+        let resolve_timeout = self.loaded().resolve_timeout;
+        for mut a in alerts {
+            if a.starts_at == 0 {
+                a.starts_at = if a.ends_at != 0 { a.ends_at } else { now };
+            }
+            if a.ends_at == 0 {
+                a.timeout = true;
+                a.ends_at = now + resolve_timeout;
+            }
+            a.updated_at = now;
+            if a.resolved_at(now) {
+                self.counters.alerts_received_resolved.fetch_add(1, Ordering::Relaxed);
+            } else {
+                self.counters.alerts_received_firing.fetch_add(1, Ordering::Relaxed);
+            }
+            let fp = a.fingerprint();
+            let merged = {
+                let mut m = self.alerts.lock();
+                let merged = match m.get(&fp) {
+                    Some(old) => old.merge(&a, now),
+                    None => a,
+                };
+                m.insert(fp, merged.clone());
+                merged
+            };
+            self.route(merged, now);
+        }
+    }
+
+    fn route(self: &Arc<Self>, a: Alert, now: i64) {
+        let loaded = self.loaded();
+        for r in loaded.tree.match_routes(&a.labels) {
+            let key = r.group_key(&a.labels);
+            let (g, created) = {
+                let mut groups = self.groups.lock();
+                match groups.get(&(r.idx, key.clone())) {
+                    Some(g) => (g.clone(), false),
+                    None => {
+                        let g = Arc::new(Group {
+                            route_idx: r.idx,
+                            key: key.clone(),
+                            labels: r.group_labels(&a.labels),
+                            opts: r.opts.clone(),
+                            alerts: Mutex::new(HashMap::new()),
+                            wake: tokio::sync::Notify::new(),
+                            flushed: Default::default(),
+                        });
+                        groups.insert((r.idx, key), g.clone());
+                        (g, true)
+                    }
+                }
+            };
+            g.alerts.lock().insert(a.fingerprint(), a.clone());
+            if created {
+                // An alert older than group_wait is flushed at once.
+                let wait = if a.starts_at + g.opts.group_wait.as_millis() as i64 <= now {
+                    Duration::ZERO
+                } else {
+                    g.opts.group_wait
+                };
+                tokio::spawn(self.clone().run_group(g, wait));
+            }
+        }
+    }
+
+    fn group_alive(&self, g: &Arc<Group>) -> bool {
+        self.groups.lock().get(&(g.route_idx, g.key.clone())).is_some_and(|x| Arc::ptr_eq(x, g))
+    }
+
+    async fn run_group(self: Arc<Self>, g: Arc<Group>, first_wait: Duration) {
+        let mut wait = first_wait;
+        loop {
+            tokio::select! {
+                _ = tokio::time::sleep(wait) => {}
+                _ = g.wake.notified() => {}
+            }
+            if !self.group_alive(&g) {
+                return;
+            }
+            let now = now_ms();
+            let alerts: Vec<Alert> = g.alerts.lock().values().cloned().collect();
+            if alerts.is_empty() {
+                self.groups.lock().remove(&(g.route_idx, g.key.clone()));
+                return;
+            }
+            let deadline = g.opts.group_interval.max(Duration::from_secs(10));
+            let _ = tokio::time::timeout(deadline, self.flush(&g, alerts.clone(), now)).await;
+            g.flushed.store(true, Ordering::Relaxed);
+            // Resolved alerts that were part of this flush leave the group.
+            {
+                let mut ga = g.alerts.lock();
+                for a in &alerts {
+                    if a.resolved_at(now) && ga.get(&a.fingerprint()).is_some_and(|x| x == a) {
+                        ga.remove(&a.fingerprint());
+                    }
+                }
+                if ga.is_empty() {
+                    drop(ga);
+                    let mut groups = self.groups.lock();
+                    if groups.get(&(g.route_idx, g.key.clone())).is_some_and(|x| Arc::ptr_eq(x, &g)) {
+                        groups.remove(&(g.route_idx, g.key.clone()));
+                    }
+                    return;
+                }
+            }
+            wait = g.opts.group_interval;
+        }
+    }
+
+    /// Labels of the alerts firing now (the inhibition sources).
+    fn firing_labels(&self, now: i64) -> Vec<Labels> {
+        self.alerts.lock().values().filter(|a| !a.resolved_at(now)).map(|a| a.labels.clone()).collect()
+    }
+
+    /// Is this alert muted by inhibition or a silence now?
+    pub fn muted(&self, a: &Alert, now: i64) -> (Vec<String>, Vec<String>) {
+        let loaded = self.loaded();
+        let firing = self.firing_labels(now);
+        let inhibited_by: Vec<String> = loaded
+            .inhibitor
+            .mutes(&a.labels, &firing)
+            .map(|(_, src)| vec![fingerprint_hex(crate::alert::fingerprint(src))])
+            .unwrap_or_default();
+        (self.silences.silenced_by(&a.labels, now), inhibited_by)
+    }
+
+    async fn flush(self: &Arc<Self>, g: &Arc<Group>, alerts: Vec<Alert>, now: i64) {
+        let loaded = self.loaded();
+        // Time intervals hold the whole notification back.
+        let ts = jiff::Timestamp::from_millisecond(now).unwrap_or(jiff::Timestamp::UNIX_EPOCH);
+        if g.opts.muted_at(&loaded.intervals, ts) {
+            return;
+        }
+        let firing_sources = self.firing_labels(now);
+        let mut kept: Vec<Alert> = alerts
+            .into_iter()
+            .filter(|a| {
+                if a.resolved_at(now) {
+                    return true;
+                }
+                loaded.inhibitor.mutes(&a.labels, &firing_sources).is_none() && self.silences.silenced_by(&a.labels, now).is_empty()
+            })
+            .collect();
+        kept.sort_by(|a, b| a.labels.cmp(&b.labels));
+        let firing: BTreeSet<u64> = kept.iter().filter(|a| !a.resolved_at(now)).map(|a| a.fingerprint()).collect();
+        let resolved: BTreeSet<u64> = kept.iter().filter(|a| a.resolved_at(now)).map(|a| a.fingerprint()).collect();
+        let receiver = g.opts.receiver.clone();
+        let Some(integrations) = loaded.integrations.get(&receiver).cloned() else { return };
+        let cx = NotifyContext { templates: loaded.templates.clone() };
+        let mut sends = Vec::new();
+        for (i, integ) in integrations.iter().enumerate() {
+            let nkey = format!("{}\u{0}{}\u{0}{}\u{0}{}", g.key, receiver, integ.name(), i);
+            let entry = self.nflog.lock().get(&nkey).cloned();
+            if !needs_update(entry.as_ref(), &firing, &resolved, integ.send_resolved(), g.opts.repeat_interval.as_millis() as i64, now) {
+                continue;
+            }
+            let to_send: Vec<Alert> = if integ.send_resolved() {
+                kept.clone()
+            } else {
+                kept.iter().filter(|a| !a.resolved_at(now)).cloned().collect()
+            };
+            let n = Notification {
+                receiver: receiver.clone(),
+                group_key: g.key.clone(),
+                group_labels: g.labels.clone(),
+                alerts: to_send,
+                now,
+                external_url: self.external_url.clone(),
+                route_labels: g.opts.labels.clone(),
+            };
+            let me = self.clone();
+            let (firing, resolved) = (firing.clone(), resolved.clone());
+            let integ = integ.clone();
+            let cx = &cx;
+            sends.push(async move {
+                if !n.alerts.is_empty() && !me.deliver(integ.as_ref(), &n, cx).await {
+                    return;
+                }
+                let mut log = me.nflog.lock();
+                log.insert(nkey, NflogEntry { firing, resolved, timestamp: now });
+                if let Some(p) = &me.nflog_path {
+                    if let Err(e) = crate::persist::write_json(p, &*log) {
+                        tracing::error!(err = %e, "writing the notification log failed");
+                    }
+                }
+            });
+        }
+        futures::future::join_all(sends).await;
+    }
+
+    /// Sends with exponential backoff until delivered, a non-retryable
+    /// error, or the caller's deadline. Every attempt is recorded.
+    async fn deliver(&self, integ: &dyn Integration, n: &Notification, cx: &NotifyContext) -> bool {
+        let mut backoff = Duration::from_millis(500);
+        loop {
+            let res = integ.notify(n, cx).await;
+            let ok = res.is_ok();
+            {
+                let mut c = self.counters.notifications.lock();
+                let e = c.entry(integ.name().to_string()).or_default();
+                e.0 += 1;
+                if !ok {
+                    e.1 += 1;
+                }
+            }
+            self.record(Attempt {
+                time: now_ms(),
+                receiver: n.receiver.clone(),
+                integration: integ.name().to_string(),
+                group_key: n.group_key.clone(),
+                alerts: n.alerts.len(),
+                status: n.status().to_string(),
+                ok,
+                error: res.as_ref().err().map(|e| e.message.clone()),
+            });
+            match res {
+                Ok(()) => return true,
+                Err(e) => {
+                    tracing::warn!(receiver = %n.receiver, integration = integ.name(), err = %e, retry = e.retry, "notify failed");
+                    if !e.retry {
+                        return false;
+                    }
+                }
+            }
+            tokio::time::sleep(backoff).await;
+            backoff = (backoff * 2).min(Duration::from_secs(30));
+        }
+    }
+
+    fn record(&self, a: Attempt) {
+        let mut h = self.history.lock();
+        if h.len() >= HISTORY {
+            h.pop_front();
+        }
+        h.push_back(a);
+    }
+
+    /// Drops alerts resolved long ago, and old silences.
+    pub fn gc(&self, now: i64) {
+        let in_groups: BTreeSet<u64> = self.groups.lock().values().flat_map(|g| g.alerts.lock().keys().copied().collect::<Vec<_>>()).collect();
+        self.alerts.lock().retain(|fp, a| !a.resolved_at(now) || in_groups.contains(fp) || now - a.ends_at < 15 * 60 * 1000);
+        self.silences.gc(now);
+    }
+
+    /// All alerts known, with the receivers they route to.
+    pub fn alerts(&self) -> Vec<(Alert, Vec<String>)> {
+        let loaded = self.loaded();
+        let mut v: Vec<(Alert, Vec<String>)> = self
+            .alerts
+            .lock()
+            .values()
+            .map(|a| {
+                let mut rs: Vec<String> = loaded.tree.match_routes(&a.labels).iter().map(|r| r.opts.receiver.clone()).collect();
+                rs.dedup();
+                (a.clone(), rs)
+            })
+            .collect();
+        v.sort_by(|a, b| a.0.labels.cmp(&b.0.labels));
+        v
+    }
+
+    /// The aggregation groups: (group labels, receiver, alerts).
+    pub fn groups(&self) -> Vec<(Labels, String, Vec<Alert>)> {
+        let mut v: Vec<(Labels, String, Vec<Alert>)> = self
+            .groups
+            .lock()
+            .values()
+            .map(|g| {
+                let mut a: Vec<Alert> = g.alerts.lock().values().cloned().collect();
+                a.sort_by(|x, y| x.labels.cmp(&y.labels));
+                (g.labels.clone(), g.opts.receiver.clone(), a)
+            })
+            .collect();
+        v.sort_by(|a, b| (&a.0, &a.1).cmp(&(&b.0, &b.1)));
+        v
+    }
+
+    /// Delivery attempts, newest first.
+    pub fn history(&self, limit: usize) -> Vec<Attempt> {
+        self.history.lock().iter().rev().take(limit).cloned().collect()
+    }
+
+    /// Unix ms at start.
+    pub fn started(&self) -> i64 {
+        self.started
+    }
+}
+
+/// Alertmanager's `DedupStage.needsUpdate`.
+fn needs_update(entry: Option<&NflogEntry>, firing: &BTreeSet<u64>, resolved: &BTreeSet<u64>, send_resolved: bool, repeat: i64, now: i64) -> bool {
+    let Some(e) = entry else { return !firing.is_empty() };
+    if !firing.is_subset(&e.firing) {
+        return true;
+    }
+    if firing.is_empty() {
+        return !e.firing.is_empty();
+    }
+    if send_resolved && !resolved.is_subset(&e.resolved) {
+        return true;
+    }
+    e.timestamp <= now - repeat
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn set(v: &[u64]) -> BTreeSet<u64> {
+        v.iter().copied().collect()
+    }
+
+    #[test]
+    fn dedup_like_alertmanager() {
+        let e = NflogEntry { firing: set(&[1, 2]), resolved: set(&[3]), timestamp: 1000 };
+        assert!(needs_update(None, &set(&[1]), &set(&[]), true, 100, 1000));
+        assert!(!needs_update(None, &set(&[]), &set(&[1]), true, 100, 1000), "only resolved: nothing to say");
+        assert!(needs_update(Some(&e), &set(&[1, 4]), &set(&[]), true, 100_000, 1001), "a new firing alert");
+        assert!(!needs_update(Some(&e), &set(&[1]), &set(&[3]), true, 100_000, 1001), "nothing new");
+        assert!(needs_update(Some(&e), &set(&[1]), &set(&[2, 3]), true, 100_000, 1001), "a newly resolved alert");
+        assert!(!needs_update(Some(&e), &set(&[1]), &set(&[2, 3]), false, 100_000, 1001), "…unless resolved are not sent");
+        assert!(needs_update(Some(&e), &set(&[]), &set(&[1, 2]), false, 100_000, 1001), "all resolved clears the log");
+        assert!(needs_update(Some(&e), &set(&[1, 2]), &set(&[3]), true, 100, 1100), "repeat interval passed");
+    }
+}

@@ -1,0 +1,168 @@
+//! Delivering a notification to one integration (a `*_configs` entry of a
+//! receiver): the [`Integration`] trait, the template data every
+//! integration renders from, and the integrations themselves (one module
+//! each). [`build_integrations`] turns a receiver's configuration into
+//! integrations; a kind Bongsu cannot deliver yet is refused there, at load,
+//! never dropped silently.
+
+use crate::alert::{fingerprint_hex, Alert};
+use crate::config::Receiver;
+use bongsu_model::Labels;
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+pub mod webhook;
+
+/// One notification for one integration: a group's alerts at a moment.
+#[derive(Debug, Clone)]
+pub struct Notification {
+    pub receiver: String,
+    pub group_key: String,
+    pub group_labels: Labels,
+    /// Firing and (if the integration sends them) resolved alerts.
+    pub alerts: Vec<Alert>,
+    /// ms
+    pub now: i64,
+    pub external_url: String,
+    /// The route's `labels` (templates), for `routeLabels`.
+    pub route_labels: BTreeMap<String, String>,
+}
+
+impl Notification {
+    pub fn firing(&self) -> impl Iterator<Item = &Alert> {
+        self.alerts.iter().filter(|a| !a.resolved_at(self.now))
+    }
+
+    /// `firing` when any alert fires, else `resolved`.
+    pub fn status(&self) -> &'static str {
+        if self.firing().next().is_some() {
+            "firing"
+        } else {
+            "resolved"
+        }
+    }
+
+    /// Alertmanager's template data for this notification.
+    pub fn template_data(&self) -> bongsu_template::NotificationData {
+        let map = |l: &Labels| l.iter().map(|l| (l.name.clone(), l.value.clone())).collect::<BTreeMap<_, _>>();
+        let common = |f: &dyn Fn(&Alert) -> BTreeMap<String, String>| -> BTreeMap<String, String> {
+            let mut it = self.alerts.iter().map(f);
+            let Some(mut acc) = it.next() else { return BTreeMap::new() };
+            for m in it {
+                acc.retain(|k, v| m.get(k) == Some(v));
+            }
+            acc
+        };
+        bongsu_template::NotificationData {
+            receiver: self.receiver.clone(),
+            status: self.status().to_string(),
+            alerts: self
+                .alerts
+                .iter()
+                .map(|a| bongsu_template::AlertData {
+                    status: if a.resolved_at(self.now) { "resolved" } else { "firing" }.to_string(),
+                    labels: map(&a.labels),
+                    annotations: map(&a.annotations),
+                    starts_at: system_time(a.starts_at),
+                    ends_at: system_time(a.ends_at),
+                    generator_url: a.generator_url.clone(),
+                    fingerprint: fingerprint_hex(a.fingerprint()),
+                })
+                .collect(),
+            group_labels: map(&self.group_labels),
+            common_labels: common(&|a| map(&a.labels)),
+            common_annotations: common(&|a| map(&a.annotations)),
+            external_url: self.external_url.clone(),
+            notification_reason: String::new(),
+            route_labels: self.route_labels.clone(),
+        }
+    }
+}
+
+fn system_time(ms: i64) -> SystemTime {
+    if ms == 0 {
+        return bongsu_template::go_zero_time();
+    }
+    if ms >= 0 {
+        UNIX_EPOCH + Duration::from_millis(ms as u64)
+    } else {
+        UNIX_EPOCH - Duration::from_millis(ms.unsigned_abs())
+    }
+}
+
+/// Why a delivery failed, and whether trying again can help (a 5xx or a
+/// network error can; a 4xx or a template error cannot).
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{message}")]
+pub struct NotifyError {
+    pub retry: bool,
+    pub message: String,
+}
+
+impl NotifyError {
+    pub fn retry(m: impl Into<String>) -> Self {
+        NotifyError { retry: true, message: m.into() }
+    }
+    pub fn fatal(m: impl Into<String>) -> Self {
+        NotifyError { retry: false, message: m.into() }
+    }
+    /// From an HTTP status: 5xx and 429 are retried.
+    pub fn from_status(status: reqwest::StatusCode, body: &str) -> Self {
+        let retry = status.is_server_error() || status.as_u16() == 429;
+        NotifyError { retry, message: format!("unexpected status code {}: {}", status.as_u16(), body.trim()) }
+    }
+}
+
+/// What integrations share: templates and the external URL.
+pub struct NotifyContext {
+    pub templates: Arc<bongsu_template::Templates>,
+}
+
+pub type NotifyFuture<'a> = Pin<Box<dyn Future<Output = Result<(), NotifyError>> + Send + 'a>>;
+
+/// One way of delivering notifications.
+pub trait Integration: Send + Sync {
+    /// `webhook`, `email`, … (Alertmanager's integration names).
+    fn name(&self) -> &'static str;
+    /// Whether resolved alerts are sent.
+    fn send_resolved(&self) -> bool;
+    /// Delivers one notification.
+    fn notify<'a>(&'a self, n: &'a Notification, cx: &'a NotifyContext) -> NotifyFuture<'a>;
+}
+
+/// The integrations of a receiver, in Alertmanager's order, or why one
+/// cannot be built ("not supported yet" for kinds Bongsu cannot deliver).
+pub fn build_integrations(r: &Receiver) -> Result<Vec<Arc<dyn Integration>>, String> {
+    let mut out: Vec<Arc<dyn Integration>> = Vec::new();
+    for c in &r.webhook_configs {
+        out.push(Arc::new(webhook::Webhook::new(c)?));
+    }
+    let unsupported: Vec<(&str, usize)> = vec![
+        ("discord_configs", r.discord_configs.len()),
+        ("email_configs", r.email_configs.len()),
+        ("incidentio_configs", r.incidentio_configs.len()),
+        ("pagerduty_configs", r.pagerduty_configs.len()),
+        ("slack_configs", r.slack_configs.len()),
+        ("opsgenie_configs", r.opsgenie_configs.len()),
+        ("wechat_configs", r.wechat_configs.len()),
+        ("pushover_configs", r.pushover_configs.len()),
+        ("victorops_configs", r.victorops_configs.len()),
+        ("sns_configs", r.sns_configs.len()),
+        ("telegram_configs", r.telegram_configs.len()),
+        ("webex_configs", r.webex_configs.len()),
+        ("msteams_configs", r.msteams_configs.len()),
+        ("msteamsv2_configs", r.msteamsv2_configs.len()),
+        ("jira_configs", r.jira_configs.len()),
+        ("rocketchat_configs", r.rocketchat_configs.len()),
+        ("mattermost_configs", r.mattermost_configs.len()),
+    ];
+    for (kind, n) in unsupported {
+        if n > 0 {
+            return Err(format!("receiver {:?}: {kind} is not supported yet by Bongsu's Alertmanager", r.name.value));
+        }
+    }
+    Ok(out)
+}
