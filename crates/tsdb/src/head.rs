@@ -392,6 +392,9 @@ impl PostingsReader for Index {
     }
 }
 
+/// [`SeriesTable::marks`] is pruned from this size on.
+const MIN_PRUNE: usize = 1024;
+
 /// Series slots per page of a [`SeriesTable`].
 const PAGE_SHIFT: u32 = 8;
 const PAGE_LEN: usize = 1 << PAGE_SHIFT;
@@ -406,9 +409,20 @@ pub(crate) struct SeriesTable {
     /// Series per page.
     live: Vec<u16>,
     len: usize,
-    /// Isolation marks of earlier commits that some reader may still need,
-    /// by series id (see [`MemSeries::mark`]); almost always empty.
-    pub older: IdMap<Vec<(u64, i64)>>,
+    /// Isolation: series id → the last commit that appended to it and the
+    /// time of its first sample there, while that commit may be invisible
+    /// to some reader (its sequence number is at or above the low
+    /// watermark). A reader that does not see the commit hides the
+    /// series' samples from that time on. Pruned as the watermark passes,
+    /// so it holds the series of commits in flight, not every series.
+    marks: IdMap<(u64, i64)>,
+    /// The highest sequence number in `marks`.
+    marks_max: u64,
+    /// `marks` is pruned when it reaches this size.
+    prune_at: usize,
+    /// Earlier marks of a series still needed by some reader, ascending
+    /// (rare: a reader that outlives several commits).
+    older: IdMap<Vec<(u64, i64)>>,
 }
 
 impl SeriesTable {
@@ -418,6 +432,9 @@ impl SeriesTable {
             pages: Vec::new(),
             live: Vec::new(),
             len: 0,
+            marks: IdMap::default(),
+            marks_max: 0,
+            prune_at: MIN_PRUNE,
             older: IdMap::default(),
         }
     }
@@ -445,15 +462,66 @@ impl SeriesTable {
         self.pages.get_mut(p)?.as_mut()?[i].as_mut()
     }
 
-    /// The series and the stripe's older isolation marks.
-    #[inline]
-    pub fn get_mut_with_older(
-        &mut self,
-        id: u64,
-    ) -> Option<(&mut MemSeries, &mut IdMap<Vec<(u64, i64)>>)> {
-        let (p, i) = Self::slot(id);
-        let s = self.pages.get_mut(p)?.as_mut()?[i].as_mut()?;
-        Some((s, &mut self.older))
+    /// Records that commit `seq` appended to series `id` at `t`, keeping
+    /// marks that readers older than `low` may still need.
+    fn mark(&mut self, id: u64, seq: u64, t: i64, low: u64) {
+        if !self.marks.is_empty() {
+            if self.marks_max < low {
+                // Every reader sees every marked commit.
+                self.marks.clear();
+                self.older.clear();
+                self.prune_at = MIN_PRUNE;
+            } else if self.marks.len() >= self.prune_at {
+                self.marks.retain(|_, m| m.0 >= low);
+                self.older.retain(|_, o| {
+                    o.retain(|m| m.0 >= low);
+                    !o.is_empty()
+                });
+                self.prune_at = (2 * self.marks.len()).max(MIN_PRUNE);
+            }
+        }
+        match self.marks.entry(id) {
+            std::collections::hash_map::Entry::Occupied(mut e) => {
+                let (ms, mt) = *e.get();
+                if ms == seq {
+                    return;
+                }
+                if ms >= low {
+                    self.older.entry(id).or_default().push((ms, mt));
+                }
+                if !self.older.is_empty() {
+                    if let Some(o) = self.older.get_mut(&id) {
+                        o.retain(|m| m.0 >= low);
+                        if o.is_empty() {
+                            self.older.remove(&id);
+                        }
+                    }
+                }
+                e.insert((seq, t));
+            }
+            std::collections::hash_map::Entry::Vacant(e) => {
+                e.insert((seq, t));
+            }
+        }
+        self.marks_max = self.marks_max.max(seq);
+    }
+
+    /// The part of series `id` a reader with snapshot `snap` may see ends
+    /// before this time.
+    fn visible_until(&self, id: u64, snap: Option<&Snapshot>) -> i64 {
+        let Some(sn) = snap else { return i64::MAX };
+        if self.marks.is_empty() {
+            return i64::MAX;
+        }
+        if let Some(older) = self.older.get(&id) {
+            if let Some(&(_, t)) = older.iter().find(|(seq, _)| !sn.visible(*seq)) {
+                return t;
+            }
+        }
+        match self.marks.get(&id) {
+            Some(&(seq, t)) if !sn.visible(seq) => t,
+            _ => i64::MAX,
+        }
     }
 
     pub fn insert(&mut self, id: u64, s: MemSeries) {
@@ -473,7 +541,8 @@ impl SeriesTable {
     pub fn remove(&mut self, id: u64) -> Option<MemSeries> {
         let (p, i) = Self::slot(id);
         let s = self.pages.get_mut(p)?.as_mut()?[i].take()?;
-        if !self.older.is_empty() {
+        if !self.marks.is_empty() {
+            self.marks.remove(&id);
             self.older.remove(&id);
         }
         self.live[p] -= 1;
@@ -543,13 +612,9 @@ pub(crate) struct MemSeries {
     pub pending: u32,
     /// Its series record is in the WAL.
     pub logged: bool,
-    /// Isolation: the last commit that appended to this series and the time
-    /// of its first sample here. A query that must not see that commit
-    /// hides samples at or after `mark_t`.
-    /// Earlier marks still needed by some reader are in the stripe's
-    /// [`SeriesTable::older`] (rare).
-    mark_seq: u64,
-    mark_t: i64,
+    // Isolation marks (which commit appended from when) are kept by the
+    // stripe only while some reader may not see that commit: see
+    // [`SeriesTable::mark`].
 }
 
 impl MemSeries {
@@ -562,8 +627,6 @@ impl MemSeries {
             last_v: 0,
             pending: 0,
             logged: false,
-            mark_seq: 0,
-            mark_t: i64::MAX,
         }
     }
 
@@ -694,46 +757,6 @@ impl MemSeries {
             }
         }
         out.truncate(w);
-    }
-
-    /// The part of the series a reader with snapshot `snap` may see ends before this time.
-    /// `older`: the series' entry in [`SeriesTable::older`].
-    fn visible_until(&self, older: Option<&Vec<(u64, i64)>>, snap: Option<&Snapshot>) -> i64 {
-        let Some(sn) = snap else { return i64::MAX };
-        if let Some(older) = older {
-            if let Some(&(_, t)) = older.iter().find(|(seq, _)| !sn.visible(*seq)) {
-                return t;
-            }
-        }
-        if !sn.visible(self.mark_seq) {
-            return self.mark_t;
-        }
-        i64::MAX
-    }
-
-    /// Records that commit `seq` appended at `t`, keeping marks that
-    /// readers older than `low` may still need.
-    /// `older` is the stripe's [`SeriesTable::older`], `id` this series' id.
-    fn mark(&mut self, id: u64, older: &mut IdMap<Vec<(u64, i64)>>, seq: u64, t: i64, low: u64) {
-        if self.mark_seq == seq {
-            return;
-        }
-        if self.mark_seq >= low && self.mark_seq != 0 {
-            older
-                .entry(id)
-                .or_default()
-                .push((self.mark_seq, self.mark_t));
-        }
-        if !older.is_empty() {
-            if let Some(o) = older.get_mut(&id) {
-                o.retain(|(s, _)| *s >= low);
-                if o.is_empty() {
-                    older.remove(&id);
-                }
-            }
-        }
-        self.mark_seq = seq;
-        self.mark_t = t;
     }
 
     pub fn has_samples_in(&self, mint: i64, maxt: i64) -> bool {
@@ -975,12 +998,12 @@ impl Head {
     /// caller) as part of commit `seq` (0 for replay).
     pub fn apply(&self, id: u64, t: i64, v: f64, seq: u64) -> Result<(), AppendError> {
         let mut st = self.stripe(id).lock();
-        let Some((s, older)) = st.get_mut_with_older(id) else {
+        let Some(s) = st.get_mut(id) else {
             return Err(AppendError::OutOfBounds);
         };
         let d = s.append(t, v, self.chunk_range)?;
         if seq != 0 {
-            s.mark(id, older, seq, t, self.low_watermark.load(Ordering::Relaxed));
+            st.mark(id, seq, t, self.low_watermark.load(Ordering::Relaxed));
         }
         drop(st);
         if d != 0 {
@@ -1026,12 +1049,7 @@ impl Head {
         for (id, l) in ids {
             let st = self.stripe(id).lock();
             let Some(s) = st.get(id) else { continue };
-            let older = if st.older.is_empty() {
-                None
-            } else {
-                st.older.get(&id)
-            };
-            let maxt = maxt.min(s.visible_until(older, Some(&snap)).saturating_sub(1));
+            let maxt = maxt.min(st.visible_until(id, Some(&snap)).saturating_sub(1));
             if with_samples {
                 let mut v = Vec::new();
                 s.samples(mint, maxt, &mut v);
@@ -1317,18 +1335,34 @@ mod tests {
         let s2 = h.begin_commit();
         h.apply(ia, 3000, 3.0, s2).unwrap();
         h.end_commit(s2);
-        {
-            let st = h.stripe(ia).lock();
-            let s = st.get(ia).unwrap();
-            assert_eq!(s.visible_until(st.older.get(&ia), Some(&snap)), 2000);
-        }
+        assert_eq!(h.stripe(ia).lock().visible_until(ia, Some(&snap)), 2000);
         h.end_read(snap);
         let r = h.select(&[Matcher::equal("a", "1")], 0, i64::MAX, true);
         assert_eq!(r[0].1.len(), 3);
         let s3 = h.begin_commit();
         h.apply(ia, 4000, 4.0, s3).unwrap();
         h.end_commit(s3);
-        assert!(h.stripe(ia).lock().older.is_empty(), "no reader needs them now");
+        {
+            let st = h.stripe(ia).lock();
+            assert!(st.older.is_empty(), "no reader needs them now");
+            assert_eq!(st.marks.len(), 1, "only the mark of the commit just ended");
+        }
+        // marks of many series are pruned as the watermark passes
+        let ids: Vec<u64> = (0..5000)
+            .map(|i| {
+                let l = Labels::from_pairs([("b", i.to_string())]);
+                h.get_or_create(&l).unwrap().0
+            })
+            .collect();
+        for round in 0..4 {
+            let seq = h.begin_commit();
+            for &id in &ids {
+                h.apply(id, 10_000 + round, 1.0, seq).unwrap();
+            }
+            h.end_commit(seq);
+        }
+        let held: usize = h.stripes.iter().map(|s| s.lock().marks.len()).sum();
+        assert!(held <= ids.len() + STRIPES, "{held}");
     }
 
     #[test]
@@ -1413,6 +1447,113 @@ mod tests {
         assert_eq!(h.num_chunks.load(Ordering::Relaxed), 0);
     }
 }
+/// Memory of a head with `BONGSU_MEM_SERIES` (default 1M) series shaped
+/// like the benchmark's (units of 100 node_exporter-like series sharing
+/// node/region/az/env, 20 targets whose first scrapes interleave):
+/// `cargo test --release -p bongsu-tsdb head_memory -- --ignored --nocapture`.
+#[cfg(test)]
+#[test]
+#[ignore]
+fn head_memory_breakdown() {
+    fn rss() -> usize {
+        let s = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
+        let pages: usize = s.split(' ').nth(1).and_then(|x| x.parse().ok()).unwrap_or(0);
+        pages * 4096
+    }
+    let n: usize = std::env::var("BONGSU_MEM_SERIES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1_000_000);
+    let targets = 20;
+    let per_target = n / targets;
+    let unit = |t: usize, u: usize, k: usize| -> Labels {
+        let g = t * 1000 + u;
+        let regions = ["eu-west-1", "eu-central-1", "us-east-1", "ap-northeast-2"];
+        let region = regions[g % 4];
+        let az = format!("{region}{}", ["a", "b", "c"][(g / 4) % 3]);
+        let mut l: Vec<(String, String)> = vec![
+            ("instance".into(), format!("127.0.0.1:{}", 19300 + t)),
+            ("job".into(), "bench".into()),
+            ("node".into(), format!("host-{t:03}-{u:05}")),
+            ("region".into(), region.into()),
+            ("az".into(), az),
+            ("env".into(), ["prod", "prod", "prod", "staging"][(g / 7) % 4].into()),
+        ];
+        let (name, extra): (&str, Vec<(&str, String)>) = match k {
+            0..=31 => (
+                "node_cpu_seconds_total",
+                vec![("cpu", (k / 8).to_string()), ("mode", format!("m{}", k % 8))],
+            ),
+            32..=60 => ("node_misc", vec![("device", format!("d{}", k % 3)), ("kind", k.to_string())]),
+            _ => (
+                "http_request_duration_seconds_bucket",
+                vec![("handler", format!("/h{}", k % 3)), ("le", (k % 13).to_string())],
+            ),
+        };
+        l.push(("__name__".into(), name.into()));
+        for (a, b) in extra {
+            l.push((a.into(), b));
+        }
+        l.sort();
+        Labels::from_pairs(l.iter().map(|(a, b)| (a.as_str(), b.as_str())))
+    };
+    let r0 = rss();
+    let h = Head::new(7_200_000);
+    // interleave targets in batches of 500 series, as concurrent first scrapes do
+    for batch in 0..per_target.div_ceil(500) {
+        for t in 0..targets {
+            for i in batch * 500..((batch + 1) * 500).min(per_target) {
+                let (id, _) = h.get_or_create(&unit(t, i / 100, i % 100)).unwrap();
+                h.apply(id, 1000, 1.0, 0).unwrap();
+            }
+        }
+    }
+    let r1 = rss();
+    let ix = h.index.read();
+    let mut list_bytes = 0usize;
+    let mut bitmap_bytes = 0usize;
+    let (mut lists, mut bitmaps) = (0, 0);
+    for vals in ix.postings.values() {
+        for p in vals.values() {
+            match p {
+                Postings::List(v) => {
+                    lists += 1;
+                    list_bytes += v.capacity() * 4 + 24;
+                }
+                Postings::Bitmap(b) => {
+                    bitmaps += 1;
+                    bitmap_bytes += b.serialized_size() + 24;
+                }
+            }
+        }
+    }
+    let mut label_bytes = 0usize;
+    let mut open_bytes = 0usize;
+    let mut pages = 0usize;
+    for st in h.stripes.iter() {
+        let st = st.lock();
+        pages += st.pages.iter().filter(|p| p.is_some()).count();
+        for (_, s) in st.iter() {
+            label_bytes += s.labels.len();
+            open_bytes += s.open.as_ref().map_or(0, |c| c.bytes().len());
+        }
+    }
+    let per = |b: usize| b as f64 / n as f64;
+    eprintln!(
+        "series {n}: rss {:.0} B/series; pages {:.0} (MemSeries {} B); labels {:.1} (len); open chunk len {:.1}; by_hash {:.1} (cap {}); postings: {lists} lists {:.1}, {bitmaps} bitmaps {:.1}; syms {}",
+        per(r1 - r0),
+        per(pages * PAGE_LEN * std::mem::size_of::<Option<MemSeries>>()),
+        std::mem::size_of::<MemSeries>(),
+        per(label_bytes),
+        per(open_bytes),
+        per(ix.by_hash.capacity() * 9),
+        ix.by_hash.capacity(),
+        per(list_bytes),
+        per(bitmap_bytes),
+        ix.syms.bytes(),
+    );
+}
+
 #[cfg(test)]
 #[test]
 fn print_sizes() {
