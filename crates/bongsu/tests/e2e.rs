@@ -780,3 +780,19 @@ fn real_prometheus_uses_bongsu_as_its_alertmanager() {
     assert!(v["alerts"][0]["generatorURL"].as_str().unwrap_or("").contains("/graph?g0.expr="));
     p.stop();
 }
+
+#[test]
+fn shipped_examples_are_valid() {
+    let ex = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples");
+    let run = |args: &[&str]| {
+        let out = Command::new(bongsu_bin()).args(args).current_dir(&ex).output().expect("run");
+        assert!(out.status.success(), "bongsu {args:?}: {}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    };
+    run(&["check", "config", "prometheus.yml", "alertmanager.yml", "docker-compose/prometheus.yml"]);
+    run(&["check", "rules", "rules/host.rules.yml"]);
+    run(&["test", "rules", "rules/host.rules.test.yml"]);
+    if let Some(p) = tool("promtool") {
+        let out = Command::new(p).args(["test", "rules", "rules/host.rules.test.yml"]).current_dir(&ex).output().expect("promtool");
+        assert!(out.status.success(), "promtool disagrees: {}", String::from_utf8_lossy(&out.stderr));
+    }
+}

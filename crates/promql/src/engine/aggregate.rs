@@ -124,15 +124,11 @@ impl<'a> Evaluator<'a> {
                     param_f = -1.0;
                 }
             }
-            AggregateOp::Quantile => {
-                if param_f.is_nan() || !(0.0..=1.0).contains(&param_f) {
-                    self.warn(format!("PromQL warning: quantile value should be between 0 and 1, got {}", fmt_g(param_f)));
-                }
+            AggregateOp::Quantile if param_f.is_nan() || !(0.0..=1.0).contains(&param_f) => {
+                self.warn(format!("PromQL warning: quantile value should be between 0 and 1, got {}", fmt_g(param_f)));
             }
-            AggregateOp::CountValues => {
-                if !valid_label_name(&param_s) {
-                    return Err(exec_err(format!("invalid label name {}", bongsu_model::labels::quote_go(&param_s))));
-                }
+            AggregateOp::CountValues if !valid_label_name(&param_s) => {
+                return Err(exec_err(format!("invalid label name {}", bongsu_model::labels::quote_go(&param_s))));
             }
             _ => {}
         }
@@ -270,16 +266,9 @@ impl<'a> Evaluator<'a> {
                         g.c = c;
                     }
                     AggregateOp::Group => {}
-                    AggregateOp::Max => {
-                        if g.value < f || g.value.is_nan() {
-                            g.value = f;
-                        }
-                    }
-                    AggregateOp::Min => {
-                        if g.value > f || g.value.is_nan() {
-                            g.value = f;
-                        }
-                    }
+                    AggregateOp::Max if g.value < f || g.value.is_nan() => g.value = f,
+                    AggregateOp::Min if g.value > f || g.value.is_nan() => g.value = f,
+                    AggregateOp::Max | AggregateOp::Min => {}
                     AggregateOp::Count => g.count += 1.0,
                     AggregateOp::Stddev | AggregateOp::Stdvar => {
                         g.count += 1.0;
