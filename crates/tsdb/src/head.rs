@@ -467,12 +467,17 @@ impl SeriesTable {
     fn mark(&mut self, id: u64, seq: u64, t: i64, low: u64) {
         if !self.marks.is_empty() {
             if self.marks_max < low {
-                // Every reader sees every marked commit.
+                // Every reader sees every marked commit. The capacity
+                // follows the last round's size, so a burst of overlapping
+                // commits (a start with many targets) does not stay allocated.
+                let n = self.marks.len();
                 self.marks.clear();
-                self.older.clear();
+                self.marks.shrink_to(n.max(MIN_PRUNE));
+                self.older = IdMap::default();
                 self.prune_at = MIN_PRUNE;
             } else if self.marks.len() >= self.prune_at {
                 self.marks.retain(|_, m| m.0 >= low);
+                self.marks.shrink_to(2 * self.marks.len());
                 self.older.retain(|_, o| {
                     o.retain(|m| m.0 >= low);
                     !o.is_empty()
