@@ -4,9 +4,11 @@
 //! deduplication against the notification log, delivery with retries — to
 //! every integration of the group's receiver (`dispatch/`, `notify/`).
 //!
-//! The notification log is a JSON snapshot beside the silences, written
-//! before a delivery is considered done, so a restart does not resend what
-//! was delivered.
+//! The notification log, silences and history live in the SQLite store
+//! (`bongsu-store`); a log entry is committed before a delivery counts as
+//! done, so a restart does not resend what was delivered. Alert
+//! transitions (firing, resolved, silenced, inhibited, active again) and
+//! every delivery attempt are recorded there too.
 
 use crate::alert::{fingerprint_hex, Alert};
 use crate::config::Config;
@@ -18,8 +20,8 @@ use crate::timeinterval::TimeInterval;
 use bongsu_model::Labels;
 use parking_lot::{Mutex, RwLock};
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
-use std::path::PathBuf;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use bongsu_store::{AlertEvent, HistoryQuery, NotificationRecord, Store};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -67,18 +69,6 @@ struct NflogEntry {
     timestamp: i64,
 }
 
-/// One delivery attempt, kept for the history API (newest last).
-#[derive(Debug, Clone, Serialize)]
-pub struct Attempt {
-    pub time: i64,
-    pub receiver: String,
-    pub integration: String,
-    pub group_key: String,
-    pub alerts: usize,
-    pub status: String,
-    pub ok: bool,
-    pub error: Option<String>,
-}
 
 #[derive(Default)]
 pub struct Counters {
@@ -105,39 +95,40 @@ pub struct Alertmanager {
     groups: Mutex<HashMap<(usize, String), Arc<Group>>>,
     pub silences: Silences,
     nflog: Mutex<HashMap<String, NflogEntry>>,
-    nflog_path: Option<PathBuf>,
-    history: Mutex<VecDeque<Attempt>>,
+    store: Arc<Store>,
+    /// The last recorded mute state of each alert (`active`, `silenced`, `inhibited`).
+    mute_state: Mutex<HashMap<u64, &'static str>>,
     pub external_url: String,
     pub counters: Counters,
     started: i64,
 }
 
-const HISTORY: usize = 10_000;
+/// Silences, log entries and history are kept this long (Alertmanager's
+/// `--data.retention` default, 120h).
+const RETENTION: i64 = 120 * 3600 * 1000;
 
 fn now_ms() -> i64 {
     bongsu_model::now_ms()
 }
 
 impl Alertmanager {
-    /// Opens the state kept under `data_dir` (`None`: memory only).
-    pub fn new(loaded: Loaded, data_dir: Option<PathBuf>, external_url: String) -> Result<Arc<Alertmanager>, String> {
-        let silences = Silences::open(data_dir.as_ref().map(|d| d.join("silences.json")), 120 * 3600 * 1000)?;
-        let nflog_path = data_dir.as_ref().map(|d| d.join("nflog.json"));
-        let nflog = match &nflog_path {
-            Some(p) if p.exists() => {
-                let t = std::fs::read_to_string(p).map_err(|e| format!("{}: {e}", p.display()))?;
-                serde_json::from_str(&t).map_err(|e| format!("{}: {e}", p.display()))?
+    /// Starts with the state kept in `store`.
+    pub fn new(loaded: Loaded, store: Arc<Store>, external_url: String) -> Result<Arc<Alertmanager>, String> {
+        let silences = Silences::open(Some(store.clone()), RETENTION)?;
+        let mut nflog = HashMap::new();
+        for (k, body) in store.nflog().map_err(|e| e.to_string())? {
+            if let Ok(e) = serde_json::from_str::<NflogEntry>(&body) {
+                nflog.insert(k, e);
             }
-            _ => HashMap::new(),
-        };
+        }
         let am = Arc::new(Alertmanager {
             loaded: RwLock::new(Arc::new(loaded)),
             alerts: Mutex::new(HashMap::new()),
             groups: Mutex::new(HashMap::new()),
             silences,
             nflog: Mutex::new(nflog),
-            nflog_path,
-            history: Mutex::new(VecDeque::new()),
+            store,
+            mute_state: Mutex::new(HashMap::new()),
             external_url,
             counters: Counters::default(),
             started: now_ms(),
@@ -190,15 +181,25 @@ impl Alertmanager {
                 self.counters.alerts_received_firing.fetch_add(1, Ordering::Relaxed);
             }
             let fp = a.fingerprint();
-            let merged = {
+            let (merged, event) = {
                 let mut m = self.alerts.lock();
+                let was_firing = m.get(&fp).map(|o| !o.resolved_at(now));
                 let merged = match m.get(&fp) {
                     Some(old) => old.merge(&a, now),
                     None => a,
                 };
                 m.insert(fp, merged.clone());
-                merged
+                let firing = !merged.resolved_at(now);
+                let event = match (was_firing, firing) {
+                    (None | Some(false), true) => Some("firing"),
+                    (Some(true), false) => Some("resolved"),
+                    _ => None,
+                };
+                (merged, event)
             };
+            if let Some(ev) = event {
+                self.record_event(&merged, ev, now, "");
+            }
             self.route(merged, now);
         }
     }
@@ -308,15 +309,32 @@ impl Alertmanager {
             return;
         }
         let firing_sources = self.firing_labels(now);
-        let mut kept: Vec<Alert> = alerts
-            .into_iter()
-            .filter(|a| {
-                if a.resolved_at(now) {
-                    return true;
-                }
-                loaded.inhibitor.mutes(&a.labels, &firing_sources).is_none() && self.silences.silenced_by(&a.labels, now).is_empty()
-            })
-            .collect();
+        let mut kept: Vec<Alert> = Vec::with_capacity(alerts.len());
+        for a in alerts {
+            if a.resolved_at(now) {
+                kept.push(a);
+                continue;
+            }
+            let silenced = self.silences.silenced_by(&a.labels, now);
+            let state = if !silenced.is_empty() {
+                "silenced"
+            } else if loaded.inhibitor.mutes(&a.labels, &firing_sources).is_some() {
+                "inhibited"
+            } else {
+                "active"
+            };
+            let changed = {
+                let mut ms = self.mute_state.lock();
+                let prev = ms.insert(a.fingerprint(), state);
+                prev.unwrap_or("active") != state
+            };
+            if changed {
+                self.record_event(&a, state, now, &silenced.join(","));
+            }
+            if state == "active" {
+                kept.push(a);
+            }
+        }
         kept.sort_by(|a, b| a.labels.cmp(&b.labels));
         let firing: BTreeSet<u64> = kept.iter().filter(|a| !a.resolved_at(now)).map(|a| a.fingerprint()).collect();
         let resolved: BTreeSet<u64> = kept.iter().filter(|a| a.resolved_at(now)).map(|a| a.fingerprint()).collect();
@@ -352,13 +370,11 @@ impl Alertmanager {
                 if !n.alerts.is_empty() && !me.deliver(integ.as_ref(), &n, cx).await {
                     return;
                 }
-                let mut log = me.nflog.lock();
-                log.insert(nkey, NflogEntry { firing, resolved, timestamp: now });
-                if let Some(p) = &me.nflog_path {
-                    if let Err(e) = crate::persist::write_json(p, &*log) {
-                        tracing::error!(err = %e, "writing the notification log failed");
-                    }
+                let entry = NflogEntry { firing, resolved, timestamp: now };
+                if let Err(e) = me.store.put_nflog(&nkey, &serde_json::to_string(&entry).unwrap_or_default(), now) {
+                    tracing::error!(err = %e, "writing the notification log failed");
                 }
+                me.nflog.lock().insert(nkey, entry);
             });
         }
         futures::future::join_all(sends).await;
@@ -379,16 +395,19 @@ impl Alertmanager {
                     e.1 += 1;
                 }
             }
-            self.record(Attempt {
-                time: now_ms(),
+            let rec = NotificationRecord {
+                ts: now_ms(),
                 receiver: n.receiver.clone(),
                 integration: integ.name().to_string(),
                 group_key: n.group_key.clone(),
-                alerts: n.alerts.len(),
+                alerts: n.alerts.len() as i64,
                 status: n.status().to_string(),
                 ok,
                 error: res.as_ref().err().map(|e| e.message.clone()),
-            });
+            };
+            if let Err(e) = self.store.record_notification(&rec) {
+                tracing::error!(err = %e, "recording a notification attempt failed");
+            }
             match res {
                 Ok(()) => return true,
                 Err(e) => {
@@ -403,19 +422,33 @@ impl Alertmanager {
         }
     }
 
-    fn record(&self, a: Attempt) {
-        let mut h = self.history.lock();
-        if h.len() >= HISTORY {
-            h.pop_front();
+    fn record_event(&self, a: &Alert, event: &str, now: i64, detail: &str) {
+        let ev = AlertEvent {
+            ts: now,
+            fingerprint: fingerprint_hex(a.fingerprint()),
+            alertname: a.labels.get("alertname").unwrap_or("").to_string(),
+            event: event.to_string(),
+            labels: serde_json::Value::Object(a.labels.iter().map(|l| (l.name.clone(), serde_json::Value::String(l.value.clone()))).collect()),
+            detail: detail.to_string(),
+        };
+        if let Err(e) = self.store.record_events(&[ev]) {
+            tracing::error!(err = %e, "recording an alert transition failed");
         }
-        h.push_back(a);
     }
 
     /// Drops alerts resolved long ago, and old silences.
     pub fn gc(&self, now: i64) {
         let in_groups: BTreeSet<u64> = self.groups.lock().values().flat_map(|g| g.alerts.lock().keys().copied().collect::<Vec<_>>()).collect();
         self.alerts.lock().retain(|fp, a| !a.resolved_at(now) || in_groups.contains(fp) || now - a.ends_at < 15 * 60 * 1000);
+        {
+            let alerts = self.alerts.lock();
+            self.mute_state.lock().retain(|fp, _| alerts.contains_key(fp));
+        }
         self.silences.gc(now);
+        self.nflog.lock().retain(|_, e| e.timestamp > now - RETENTION);
+        if let Err(e) = self.store.gc(now - RETENTION) {
+            tracing::error!(err = %e, "store garbage collection failed");
+        }
     }
 
     /// All alerts known, with the receivers they route to.
@@ -452,8 +485,13 @@ impl Alertmanager {
     }
 
     /// Delivery attempts, newest first.
-    pub fn history(&self, limit: usize) -> Vec<Attempt> {
-        self.history.lock().iter().rev().take(limit).cloned().collect()
+    pub fn notifications(&self, q: &HistoryQuery) -> Result<Vec<NotificationRecord>, String> {
+        self.store.notifications(q).map_err(|e| e.to_string())
+    }
+
+    /// Alert transitions, newest first.
+    pub fn alert_events(&self, q: &HistoryQuery) -> Result<Vec<AlertEvent>, String> {
+        self.store.alert_events(q).map_err(|e| e.to_string())
     }
 
     /// Unix ms at start.

@@ -58,7 +58,6 @@ pub mod dispatch;
 pub mod inhibit;
 pub mod matchers;
 pub mod notify;
-mod persist;
 pub mod receivers;
 pub mod route;
 pub mod silence;

@@ -1,13 +1,13 @@
 //! Silences (`silence/`): matchers that mute alerts for a time window,
-//! with Alertmanager's validation, states and update rules, persisted to a
-//! JSON snapshot that is written (and fsynced) before a change is
-//! acknowledged.
+//! with Alertmanager's validation, states and update rules, persisted in
+//! the SQLite store (`bongsu-store`) before a change is acknowledged.
 
 use crate::matchers::{MatchType, Matcher};
 use bongsu_model::Labels;
 use parking_lot::Mutex;
 use serde::{Deserialize, Serialize};
-use std::path::PathBuf;
+use bongsu_store::Store;
+use std::sync::Arc;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SilenceMatcher {
@@ -113,7 +113,7 @@ impl Silence {
 
 /// The silences of one Alertmanager.
 pub struct Silences {
-    path: Option<PathBuf>,
+    store: Option<Arc<Store>>,
     /// Expired silences are kept this long (ms), then forgotten.
     retention: i64,
     inner: Mutex<Vec<Silence>>,
@@ -131,21 +131,25 @@ fn new_id() -> String {
 }
 
 impl Silences {
-    /// Opens (or starts) the snapshot at `path`; `None` keeps them in memory only.
-    pub fn open(path: Option<PathBuf>, retention: i64) -> Result<Silences, String> {
-        let list = match &path {
-            Some(p) if p.exists() => {
-                let text = std::fs::read_to_string(p).map_err(|e| format!("{}: {e}", p.display()))?;
-                serde_json::from_str(&text).map_err(|e| format!("{}: {e}", p.display()))?
+    /// Loads the silences kept in `store`; `None` keeps them in memory only.
+    pub fn open(store: Option<Arc<Store>>, retention: i64) -> Result<Silences, String> {
+        let mut list = Vec::new();
+        if let Some(st) = &store {
+            for body in st.silences().map_err(|e| e.to_string())? {
+                list.push(serde_json::from_str::<Silence>(&body).map_err(|e| format!("stored silence: {e}"))?);
             }
-            _ => Vec::new(),
-        };
-        Ok(Silences { path, retention, inner: Mutex::new(list) })
+        }
+        Ok(Silences { store, retention, inner: Mutex::new(list) })
     }
 
-    fn persist(&self, list: &[Silence]) -> Result<(), String> {
-        let Some(p) = &self.path else { return Ok(()) };
-        crate::persist::write_json(p, list)
+    /// Writes changed silences (and forgets deleted ones) durably.
+    fn persist(&self, changed: &[&Silence], deleted: &[String]) -> Result<(), String> {
+        let Some(st) = &self.store else { return Ok(()) };
+        let rows: Vec<(String, String, i64)> = changed
+            .iter()
+            .map(|s| (s.id.clone(), serde_json::to_string(s).unwrap_or_default(), s.updated_at))
+            .collect();
+        st.put_silences(&rows, deleted).map_err(|e| format!("storing silences: {e}"))
     }
 
     /// Creates or updates a silence; returns its id. An update that changes
@@ -167,14 +171,24 @@ impl Silences {
             };
             if in_place {
                 s.updated_at = now;
+                self.persist(&[&s], &[])?;
                 list[pos] = s.clone();
-                self.persist(&list)?;
                 return Ok(s.id);
             }
+            if s.ends_at <= now {
+                return Err("endsAt: end time can't be in the past".into());
+            }
             if state != SilenceState::Expired {
-                let o = &mut list[pos];
+                let mut o = list[pos].clone();
                 o.ends_at = now;
                 o.updated_at = now;
+                s.id = new_id();
+                s.starts_at = s.starts_at.max(now);
+                s.updated_at = now;
+                self.persist(&[&o, &s], &[])?;
+                list[pos] = o;
+                list.push(s.clone());
+                return Ok(s.id);
             }
         }
         if s.ends_at <= now {
@@ -185,17 +199,18 @@ impl Silences {
             s.starts_at = now;
         }
         s.updated_at = now;
+        self.persist(&[&s], &[])?;
         list.push(s.clone());
-        self.persist(&list)?;
         Ok(s.id)
     }
 
     /// Expires a silence now.
     pub fn expire(&self, id: &str, now: i64) -> Result<(), String> {
         let mut list = self.inner.lock();
-        let Some(s) = list.iter_mut().find(|s| s.id == id) else {
+        let Some(pos) = list.iter().position(|s| s.id == id) else {
             return Err(format!("silence {id} not found"));
         };
+        let mut s = list[pos].clone();
         match s.state(now) {
             SilenceState::Expired => return Err(format!("silence {id} already expired")),
             SilenceState::Pending => {
@@ -205,7 +220,9 @@ impl Silences {
             SilenceState::Active => s.ends_at = now,
         }
         s.updated_at = now;
-        self.persist(&list)
+        self.persist(&[&s], &[])?;
+        list[pos] = s;
+        Ok(())
     }
 
     pub fn get(&self, id: &str) -> Option<Silence> {
@@ -229,10 +246,9 @@ impl Silences {
     /// Forgets silences expired longer than the retention.
     pub fn gc(&self, now: i64) {
         let mut list = self.inner.lock();
-        let before = list.len();
-        list.retain(|s| s.ends_at + self.retention > now);
-        if list.len() != before {
-            let _ = self.persist(&list);
+        let gone: Vec<String> = list.iter().filter(|s| s.ends_at + self.retention <= now).map(|s| s.id.clone()).collect();
+        if !gone.is_empty() && self.persist(&[], &gone).is_ok() {
+            list.retain(|s| s.ends_at + self.retention > now);
         }
     }
 }
@@ -268,8 +284,8 @@ mod tests {
     #[test]
     fn states_updates_and_expiry_persist() {
         let dir = tempfile::tempdir().unwrap();
-        let p = dir.path().join("silences.json");
-        let s = Silences::open(Some(p.clone()), 1000).unwrap();
+        let p = dir.path().join("state.db");
+        let s = Silences::open(Some(Arc::new(Store::open(&p).unwrap())), 1000).unwrap();
         let id = s.set(sil(&[("job", "a", false, true)], 100, 1000), 100).unwrap();
         assert_eq!(s.silenced_by(&Labels::from_pairs([("job", "a")]), 200), vec![id.clone()]);
         assert!(s.silenced_by(&Labels::from_pairs([("job", "b")]), 200).is_empty());
@@ -282,7 +298,8 @@ mod tests {
         assert_ne!(id2, id);
         assert_eq!(s.get(&id).unwrap().state(400), SilenceState::Expired);
         // Survives a restart.
-        let again = Silences::open(Some(p), 1000).unwrap();
+        drop(s);
+        let again = Silences::open(Some(Arc::new(Store::open(&p).unwrap())), 1000).unwrap();
         assert_eq!(again.get(&id2).unwrap().state(500), SilenceState::Active);
         again.expire(&id2, 500).unwrap();
         assert!(again.expire(&id2, 600).is_err());

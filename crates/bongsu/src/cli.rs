@@ -44,6 +44,8 @@ pub enum Command {
     },
     /// Query a running Bongsu or Prometheus over its HTTP API.
     Query(QueryArgs),
+    /// The built-in Alertmanager's records on a running server: alert transitions and notification attempts.
+    Alerts(AlertsArgs),
     /// Offline TSDB tools.
     Tsdb {
         #[command(subcommand)]
@@ -73,6 +75,39 @@ pub enum CheckCmd {
         /// Make lint findings fail the check (exit code 3).
         #[arg(long = "lint-fatal")]
         lint_fatal: bool,
+    },
+}
+
+#[derive(Args, Debug)]
+pub struct AlertsArgs {
+    /// The Bongsu server to ask.
+    #[arg(long = "server", global = true, default_value = "http://localhost:9090")]
+    pub server: String,
+    #[arg(long = "format", short = 'o', global = true, value_enum, default_value = "table")]
+    pub format: OutputFormat,
+    #[command(subcommand)]
+    pub cmd: AlertsCmd,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum AlertsCmd {
+    /// Alert transitions (firing, resolved, silenced, inhibited, active again), newest first.
+    History {
+        /// Only this alert name.
+        #[arg(long = "alertname")]
+        alertname: Option<String>,
+        /// Only since this time (RFC 3339, Unix seconds or `now`).
+        #[arg(long = "since")]
+        since: Option<String>,
+        #[arg(long = "limit", default_value_t = 100)]
+        limit: usize,
+    },
+    /// Every notification attempt with receiver, integration, outcome and error, newest first.
+    Notifications {
+        #[arg(long = "since")]
+        since: Option<String>,
+        #[arg(long = "limit", default_value_t = 100)]
+        limit: usize,
     },
 }
 

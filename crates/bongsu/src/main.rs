@@ -5,6 +5,7 @@
 //! `query instant|range`, `tsdb create-blocks-from openmetrics`, `version`.
 #![forbid(unsafe_code)]
 
+mod alerts;
 mod amsend;
 mod backfill;
 mod check;
@@ -61,6 +62,7 @@ fn main() -> ExitCode {
             }
         }
         Command::Query(q) => query::query(q),
+        Command::Alerts(a) => alerts::alerts(a),
         Command::Tsdb { cmd: TsdbCmd::CreateBlocksFrom { max_block_duration, quiet, cmd } } => backfill::run(cmd, &max_block_duration, quiet),
     };
     match result {

@@ -202,7 +202,10 @@ async fn serve(args: RunArgs) -> anyhow::Result<()> {
     let am_sender = crate::amsend::AmSender::new();
     am_sender.apply(cfg.alerting.as_ref(), &cfg.global.external_labels).await.map_err(|e| anyhow::anyhow!("alerting: {e}"))?;
     let external_url = args.external_url.clone().unwrap_or_else(|| default_external_url(&listen));
-    let alertmanager = bongsu_alerting::dispatch::Alertmanager::new(am_loaded, Some(am_dir), external_url.clone())
+    let store = Arc::new(
+        bongsu_store::Store::open(&am_dir.join("state.db")).map_err(|e| anyhow::anyhow!("opening the alerting state {}: {e}", am_dir.display()))?,
+    );
+    let alertmanager = bongsu_alerting::dispatch::Alertmanager::new(am_loaded, store, external_url.clone())
         .map_err(|e| anyhow::anyhow!("opening the Alertmanager state: {e}"))?;
     let rules = Arc::new(bongsu_rules::manager::Manager::new(bongsu_rules::manager::ManagerOptions {
         engine: engine.clone(),

@@ -740,6 +740,18 @@ fn builtin_alertmanager_routes_silences_and_notifies_with_amtool() {
     assert!(resolved.contains("DemoHot"));
     let hist = get(&b2.addr, "/api/bongsu/v1/notifications").json();
     assert!(hist.as_array().is_some_and(|a| !a.is_empty() && a[0]["ok"] == true), "{hist}");
+    // The history of DemoHot, across the restart, through the CLI.
+    let out = Command::new(bongsu_bin())
+        .args(["alerts", "history", "--alertname=DemoHot", "-o", "json", &format!("--server=http://{}", b2.addr)])
+        .output()
+        .expect("bongsu alerts history");
+    let events: serde_json::Value = serde_json::from_slice(&out.stdout).expect("history JSON");
+    let kinds: Vec<&str> = events.as_array().map(|a| a.iter().filter_map(|e| e["event"].as_str()).collect()).unwrap_or_default();
+    for k in ["firing", "silenced", "resolved"] {
+        assert!(kinds.contains(&k), "{k} missing from {kinds:?}");
+    }
+    let warm = get(&b2.addr, "/api/bongsu/v1/alerts/history?alertname=DemoWarm").json();
+    assert!(warm.as_array().is_some_and(|a| a.iter().any(|e| e["event"] == "inhibited")), "{warm}");
     let m = get(&b2.addr, "/metrics").body;
     assert!(m.contains("alertmanager_notifications_total{integration=\"webhook\"}"), "{m}");
 }

@@ -29,6 +29,7 @@ pub fn router(am: Am) -> Router {
         .route("/api/v2/silences", get(get_silences).post(post_silence))
         .route("/api/v2/silence/{id}", get(get_silence).delete(delete_silence))
         .route("/api/bongsu/v1/notifications", get(notifications))
+        .route("/api/bongsu/v1/alerts/history", get(alert_history))
         .with_state(am)
 }
 
@@ -327,8 +328,45 @@ async fn delete_silence(State(am): State<Am>, Path(id): Path<String>) -> Respons
     }
 }
 
+/// `limit`, `since` (RFC3339 or Unix seconds) and `alertname` of the history endpoints.
+fn history_query(q: &Option<String>) -> Result<bongsu_store::HistoryQuery, Response> {
+    let ps = params(q);
+    let get = |n: &str| ps.iter().rev().find(|(k, _)| k == n).map(|(_, v)| v.clone());
+    let limit = match get("limit") {
+        None => 100,
+        Some(v) => v.parse().map_err(|_| bad(format!("limit: not a number: {v:?}")))?,
+    };
+    let since = match get("since") {
+        None => None,
+        Some(v) => Some(
+            parse_rfc3339_ms(&v)
+                .or_else(|| v.parse::<f64>().ok().map(|s| (s * 1000.0) as i64))
+                .ok_or_else(|| bad(format!("since: not RFC3339 or Unix seconds: {v:?}")))?,
+        ),
+    };
+    Ok(bongsu_store::HistoryQuery { alertname: get("alertname"), since, limit })
+}
+
+/// Every notification attempt (receiver, integration, outcome, error), newest first.
 async fn notifications(State(am): State<Am>, RawQuery(q): RawQuery) -> Response {
-    let ps = params(&q);
-    let limit = ps.iter().find(|(k, _)| k == "limit").and_then(|(_, v)| v.parse().ok()).unwrap_or(100usize);
-    ok(serde_json::to_value(am.history(limit)).unwrap_or(Value::Null))
+    let hq = match history_query(&q) {
+        Ok(h) => h,
+        Err(e) => return e,
+    };
+    match am.notifications(&hq) {
+        Ok(v) => ok(serde_json::to_value(v).unwrap_or(Value::Null)),
+        Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, axum::Json(Value::String(e))).into_response(),
+    }
+}
+
+/// Alert transitions (firing, resolved, silenced, inhibited, active), newest first.
+async fn alert_history(State(am): State<Am>, RawQuery(q): RawQuery) -> Response {
+    let hq = match history_query(&q) {
+        Ok(h) => h,
+        Err(e) => return e,
+    };
+    match am.alert_events(&hq) {
+        Ok(v) => ok(serde_json::to_value(v).unwrap_or(Value::Null)),
+        Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, axum::Json(Value::String(e))).into_response(),
+    }
 }
