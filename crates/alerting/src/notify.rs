@@ -14,6 +14,17 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+pub mod common;
+pub mod discord;
+pub mod email;
+pub mod msteams;
+pub mod msteamsv2;
+pub mod opsgenie;
+pub mod pagerduty;
+pub mod pushover;
+pub mod slack;
+pub mod telegram;
+pub mod webex;
 pub mod webhook;
 
 /// One notification for one integration: a group's alerts at a moment.
@@ -136,25 +147,34 @@ pub trait Integration: Send + Sync {
 /// The integrations of a receiver, in Alertmanager's order, or why one
 /// cannot be built ("not supported yet" for kinds Bongsu cannot deliver).
 pub fn build_integrations(r: &Receiver) -> Result<Vec<Arc<dyn Integration>>, String> {
-    let mut out: Vec<Arc<dyn Integration>> = Vec::new();
-    for c in &r.webhook_configs {
-        out.push(Arc::new(webhook::Webhook::new(c)?));
+    fn add<C, I: Integration + 'static>(
+        out: &mut Vec<Arc<dyn Integration>>,
+        cs: &[C],
+        new: impl Fn(&C) -> Result<I, String>,
+    ) -> Result<(), String> {
+        for c in cs {
+            out.push(Arc::new(new(c)?));
+        }
+        Ok(())
     }
+    let mut out: Vec<Arc<dyn Integration>> = Vec::new();
+    let o = &mut out;
+    add(o, &r.webhook_configs, webhook::Webhook::new)?;
+    add(o, &r.email_configs, email::Email::new)?;
+    add(o, &r.pagerduty_configs, pagerduty::PagerDuty::new)?;
+    add(o, &r.opsgenie_configs, opsgenie::OpsGenie::new)?;
+    add(o, &r.slack_configs, slack::Slack::new)?;
+    add(o, &r.pushover_configs, pushover::Pushover::new)?;
+    add(o, &r.telegram_configs, telegram::Telegram::new)?;
+    add(o, &r.discord_configs, discord::Discord::new)?;
+    add(o, &r.webex_configs, webex::Webex::new)?;
+    add(o, &r.msteams_configs, msteams::MsTeams::new)?;
+    add(o, &r.msteamsv2_configs, msteamsv2::MsTeamsV2::new)?;
     let unsupported: Vec<(&str, usize)> = vec![
-        ("discord_configs", r.discord_configs.len()),
-        ("email_configs", r.email_configs.len()),
         ("incidentio_configs", r.incidentio_configs.len()),
-        ("pagerduty_configs", r.pagerduty_configs.len()),
-        ("slack_configs", r.slack_configs.len()),
-        ("opsgenie_configs", r.opsgenie_configs.len()),
         ("wechat_configs", r.wechat_configs.len()),
-        ("pushover_configs", r.pushover_configs.len()),
         ("victorops_configs", r.victorops_configs.len()),
         ("sns_configs", r.sns_configs.len()),
-        ("telegram_configs", r.telegram_configs.len()),
-        ("webex_configs", r.webex_configs.len()),
-        ("msteams_configs", r.msteams_configs.len()),
-        ("msteamsv2_configs", r.msteamsv2_configs.len()),
         ("jira_configs", r.jira_configs.len()),
         ("rocketchat_configs", r.rocketchat_configs.len()),
         ("mattermost_configs", r.mattermost_configs.len()),

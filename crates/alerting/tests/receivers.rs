@@ -1,0 +1,579 @@
+//! The integrations against real servers on 127.0.0.1: an HTTP server
+//! (axum) that records what each integration sends — method, path, headers,
+//! JSON — and answers as the service would; for email a real SMTP server
+//! (`aiosmtpd` from PyPI, started by the test, see `smtp_sink.py`).
+//!
+//! The expected payloads are Alertmanager 0.34's (`notify/<kind>/<kind>.go`):
+//! fixed fields as its structs encode them, templated fields rendered from a
+//! fixed notification. Where a field uses one of Alertmanager's default
+//! templates, the expectation renders that template name with the same
+//! data (the templates themselves are proven against Alertmanager in
+//! `bongsu-template`).
+
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use axum::response::IntoResponse;
+use bongsu_alerting::alert::Alert;
+use bongsu_alerting::config::Receiver;
+use bongsu_alerting::notify::{build_integrations, Integration, Notification, NotifyContext, NotifyError};
+use bongsu_alerting::Config;
+use bongsu_model::Labels;
+use serde_json::{json, Value};
+
+// ---------------------------------------------------------------------------
+// the HTTP server
+
+#[derive(Debug, Clone)]
+struct Captured {
+    method: Method,
+    /// Path and query.
+    uri: String,
+    headers: HeaderMap,
+    body: Bytes,
+}
+
+impl Captured {
+    fn json(&self) -> Value {
+        serde_json::from_slice(&self.body).unwrap_or_else(|e| panic!("body is not JSON ({e}): {:?}", self.body))
+    }
+    fn header(&self, h: &str) -> &str {
+        self.headers.get(h).and_then(|v| v.to_str().ok()).unwrap_or("")
+    }
+}
+
+/// status, content type, body
+type Answer = (u16, &'static str, String);
+
+#[derive(Clone, Default)]
+struct Shared {
+    seen: Arc<Mutex<Vec<Captured>>>,
+    answers: Arc<Mutex<VecDeque<Answer>>>,
+    default: Arc<Mutex<Option<Answer>>>,
+}
+
+struct Server {
+    url: String,
+    shared: Shared,
+}
+
+impl Server {
+    /// Answers `default` unless answers were queued with [`Server::answer`].
+    async fn start(default: Answer) -> Server {
+        let shared = Shared::default();
+        *shared.default.lock().unwrap() = Some(default);
+        let app = axum::Router::new().fallback(record).with_state(shared.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr: SocketAddr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            axum::serve(listener, app).await.unwrap();
+        });
+        Server { url: format!("http://{addr}"), shared }
+    }
+    fn answer(&self, a: Answer) {
+        self.shared.answers.lock().unwrap().push_back(a);
+    }
+    fn take(&self) -> Vec<Captured> {
+        std::mem::take(&mut *self.shared.seen.lock().unwrap())
+    }
+    fn one(&self) -> Captured {
+        let mut all = self.take();
+        assert_eq!(all.len(), 1, "expected one request, got {all:#?}");
+        all.remove(0)
+    }
+}
+
+async fn record(State(s): State<Shared>, method: Method, uri: Uri, headers: HeaderMap, body: Bytes) -> impl IntoResponse {
+    s.seen.lock().unwrap().push(Captured { method, uri: uri.to_string(), headers, body });
+    let a = s.answers.lock().unwrap().pop_front();
+    let (status, ctype, body) = a.or_else(|| s.default.lock().unwrap().clone()).unwrap();
+    (StatusCode::from_u16(status).unwrap(), [("content-type", ctype)], body)
+}
+
+fn ok_json() -> Answer {
+    (200, "application/json", r#"{"ok":true}"#.into())
+}
+
+// ---------------------------------------------------------------------------
+// the notification
+
+const START_MS: i64 = 1_767_225_600_000; // 2026-01-01T00:00:00Z
+const GROUP_KEY: &str = "{}:{alertname=\"DiskFull\"}";
+/// sha256 of GROUP_KEY (`printf '%s' … | sha256sum`).
+const GROUP_KEY_HASH: &str = "17c4e445d234645c9e547ff6d32a864af0ebdadcd1902771c24c8d366637ff41";
+
+fn notification(receiver: &str, resolved: bool) -> Notification {
+    let now = START_MS + 120_000;
+    let alert = Alert {
+        labels: Labels::from_pairs([("alertname", "DiskFull"), ("instance", "db1"), ("severity", "critical")]),
+        annotations: Labels::from_pairs([("summary", "Disk is full")]),
+        starts_at: START_MS,
+        ends_at: if resolved { START_MS + 60_000 } else { 0 },
+        generator_url: "http://prom.example/graph".into(),
+        updated_at: START_MS,
+        timeout: false,
+    };
+    Notification {
+        receiver: receiver.into(),
+        group_key: GROUP_KEY.into(),
+        group_labels: Labels::from_pairs([("alertname", "DiskFull")]),
+        alerts: vec![alert],
+        now,
+        external_url: "http://am.example".into(),
+        route_labels: Default::default(),
+    }
+}
+
+fn context() -> NotifyContext {
+    NotifyContext { templates: Arc::new(bongsu_template::Templates::load(&[], Path::new(".")).unwrap()) }
+}
+
+/// Renders a template as the integration would for `n` (default-template fields).
+fn render(cx: &NotifyContext, n: &Notification, text: &str) -> String {
+    cx.templates.execute_text(text, &n.template_data()).unwrap()
+}
+
+fn receiver(yaml_receiver: &str) -> Receiver {
+    receiver_with_global("", yaml_receiver)
+}
+
+fn receiver_with_global(global: &str, yaml_receiver: &str) -> Receiver {
+    let text = format!("{global}route:\n  receiver: r\nreceivers:\n  - name: r\n{yaml_receiver}");
+    let cfg = Config::parse(&text, "alertmanager.yml").unwrap_or_else(|e| panic!("{e}\n{text}"));
+    cfg.receivers.into_iter().find(|r| r.name.value == "r").unwrap()
+}
+
+fn one_integration(r: &Receiver) -> Arc<dyn Integration> {
+    let mut v = build_integrations(r).unwrap();
+    assert_eq!(v.len(), 1);
+    v.remove(0)
+}
+
+async fn notify(i: &dyn Integration, n: &Notification) -> Result<(), NotifyError> {
+    i.notify(n, &context()).await
+}
+
+// ---------------------------------------------------------------------------
+// Slack
+
+#[tokio::test]
+async fn slack_webhook_payload() {
+    let s = Server::start((200, "text/html", "ok".into())).await;
+    let r = receiver(&format!(
+        "    slack_configs:
+      - api_url: {}/services/T0/B0/X
+        channel: '#ops'
+        title: '[{{{{ .Status | toUpper }}}}] {{{{ .CommonLabels.alertname }}}}'
+        text: '{{{{ range .Alerts }}}}{{{{ .Annotations.summary }}}}{{{{ end }}}}'
+        fields: [{{title: sev, value: '{{{{ .CommonLabels.severity }}}}'}}]
+        actions: [{{type: button, text: Runbook, url: 'http://runbook/{{{{ .CommonLabels.alertname }}}}'}}]
+",
+        s.url
+    ));
+    let i = one_integration(&r);
+    assert_eq!(i.name(), "slack");
+    let n = notification("r", false);
+    notify(&*i, &n).await.unwrap();
+    let req = s.one();
+    assert_eq!(req.method, Method::POST);
+    assert_eq!(req.uri, "/services/T0/B0/X");
+    assert_eq!(req.header("content-type"), "application/json");
+    let cx = context();
+    let d = |name: &str| render(&cx, &n, &format!("{{{{ template \"{name}\" . }}}}"));
+    let mut att = json!({
+        "title": "[FIRING] DiskFull",
+        "title_link": d("slack.default.titlelink"),
+        "text": "Disk is full",
+        "fallback": d("slack.default.fallback"),
+        "callback_id": d("slack.default.callbackid"),
+        "fields": [{"title": "sev", "value": "critical", "short": false}],
+        "actions": [{"type": "button", "text": "Runbook", "url": "http://runbook/DiskFull"}],
+        "footer": d("slack.default.footer"),
+        "color": "danger",
+        "mrkdwn_in": ["fallback", "pretext", "text"],
+    });
+    let pretext = d("slack.default.pretext");
+    if !pretext.is_empty() {
+        att["pretext"] = json!(pretext);
+    }
+    let mut want = json!({"channel": "#ops", "username": d("slack.default.username"), "attachments": [att]});
+    for (k, t) in [("icon_emoji", "slack.default.iconemoji"), ("icon_url", "slack.default.iconurl")] {
+        let v = d(t);
+        if !v.is_empty() {
+            want[k] = json!(v);
+        }
+    }
+    assert_eq!(req.json(), want);
+    assert_eq!(want["username"], "Alertmanager");
+    assert!(want["attachments"][0]["fallback"].as_str().unwrap().starts_with("[FIRING:1] DiskFull"));
+}
+
+#[tokio::test]
+async fn slack_app_token_and_ok_false() {
+    let s = Server::start(ok_json()).await;
+    let r = receiver_with_global(
+        &format!("global:\n  slack_app_token: xoxb-123\n  slack_app_url: {}/api/chat.postMessage\n", s.url),
+        "    slack_configs:\n      - channel: '#ops'\n        title: t\n",
+    );
+    let i = one_integration(&r);
+    let n = notification("r", false);
+    notify(&*i, &n).await.unwrap();
+    let req = s.one();
+    assert_eq!(req.uri, "/api/chat.postMessage");
+    assert_eq!(req.header("authorization"), "Bearer xoxb-123");
+    assert_eq!(req.json()["channel"], "#ops");
+    assert_eq!(req.json()["attachments"][0]["title"], "t");
+
+    // Slack's 200 with ok:false is an error, and not one that a retry fixes.
+    s.answer((200, "application/json; charset=utf-8", r#"{"ok":false,"error":"channel_not_found"}"#.into()));
+    let e = notify(&*i, &n).await.unwrap_err();
+    assert!(!e.retry, "{e:?}");
+    assert!(e.message.contains("channel_not_found"), "{e}");
+    // A long title is cut to 1024 characters, the last being `…`.
+    let r = receiver_with_global(
+        &format!("global:\n  slack_app_token: xoxb-123\n  slack_app_url: {}/api/chat.postMessage\n", s.url),
+        "    slack_configs:\n      - title: '{{ .CommonAnnotations.summary }}'\n",
+    );
+    let i = one_integration(&r);
+    let mut n = notification("r", false);
+    n.alerts[0].annotations = Labels::from_pairs([("summary", "y".repeat(1100).as_str())]);
+    s.take();
+    notify(&*i, &n).await.unwrap();
+    let title = s.one().json()["attachments"][0]["title"].as_str().unwrap().to_string();
+    assert_eq!(title.chars().count(), 1024);
+    assert!(title.ends_with("y…"));
+}
+
+// ---------------------------------------------------------------------------
+// PagerDuty
+
+#[tokio::test]
+async fn pagerduty_events_v2_trigger_and_resolve() {
+    let s = Server::start((202, "application/json", r#"{"status":"success"}"#.into())).await;
+    let r = receiver(&format!(
+        "    pagerduty_configs:
+      - routing_key: rk-123
+        url: {}/v2/enqueue
+        description: '{{{{ .CommonLabels.alertname }}}} on {{{{ .CommonLabels.instance }}}}'
+        severity: '{{{{ .CommonLabels.severity }}}}'
+        details: {{team: ops}}
+        links: [{{href: 'http://runbook/{{{{ .CommonLabels.alertname }}}}', text: runbook}}, {{href: '', text: dropped}}]
+",
+        s.url
+    ));
+    let i = one_integration(&r);
+    assert_eq!(i.name(), "pagerduty");
+    assert!(i.send_resolved());
+    let cx = context();
+    let n = notification("r", false);
+    notify(&*i, &n).await.unwrap();
+    let req = s.one();
+    assert_eq!((req.method.as_str(), req.uri.as_str()), ("POST", "/v2/enqueue"));
+    assert_eq!(req.header("content-type"), "application/json");
+    let firing: Value = serde_json::from_str(&render(&cx, &n, "{{ .Alerts.Firing | toJson }}")).unwrap();
+    assert_eq!(firing[0]["labels"]["alertname"], "DiskFull");
+    let want = json!({
+        "routing_key": "rk-123",
+        "dedup_key": GROUP_KEY_HASH,
+        "event_action": "trigger",
+        "client": "Alertmanager",
+        "client_url": render(&cx, &n, "{{ template \"pagerduty.default.clientURL\" . }}"),
+        "links": [{"href": "http://runbook/DiskFull", "text": "runbook"}],
+        "payload": {
+            "summary": "DiskFull on db1",
+            "source": "Alertmanager",
+            "severity": "critical",
+            "custom_details": {
+                "team": "ops",
+                "firing": firing,
+                "resolved": serde_json::from_str::<Value>(&render(&cx, &n, "{{ .Alerts.Resolved | toJson }}")).unwrap(),
+                "num_firing": 1,
+                "num_resolved": 0,
+            },
+        },
+    });
+    assert_eq!(req.json(), want);
+
+    let n = notification("r", true);
+    notify(&*i, &n).await.unwrap();
+    let got = s.one().json();
+    assert_eq!(got["event_action"], "resolve");
+    assert_eq!(got["dedup_key"], GROUP_KEY_HASH);
+    assert_eq!(got["payload"]["custom_details"]["num_resolved"], 1);
+}
+
+// ---------------------------------------------------------------------------
+// OpsGenie
+
+#[tokio::test]
+async fn opsgenie_create_and_close() {
+    let s = Server::start((202, "application/json", r#"{"result":"Request will be processed"}"#.into())).await;
+    let r = receiver(&format!(
+        "    opsgenie_configs:
+      - api_key: genie-1
+        api_url: {}/
+        message: '{{{{ .CommonLabels.alertname }}}}'
+        description: 'desc {{{{ .CommonLabels.instance }}}}'
+        source: bongsu-test
+        tags: 'a,b'
+        priority: P1
+        responders: [{{name: 'ops,dba', type: teams}}, {{username: jo, type: user}}]
+        details: {{runbook: 'http://rb'}}
+",
+        s.url
+    ));
+    let i = one_integration(&r);
+    notify(&*i, &notification("r", false)).await.unwrap();
+    let req = s.one();
+    assert_eq!((req.method.as_str(), req.uri.as_str()), ("POST", "/v2/alerts"));
+    assert_eq!(req.header("authorization"), "GenieKey genie-1");
+    assert_eq!(req.header("content-type"), "application/json");
+    assert_eq!(
+        req.json(),
+        json!({
+            "alias": GROUP_KEY_HASH,
+            "message": "DiskFull",
+            "description": "desc db1",
+            "details": {"alertname": "DiskFull", "instance": "db1", "severity": "critical", "runbook": "http://rb"},
+            "source": "bongsu-test",
+            "responders": [{"name": "ops", "type": "team"}, {"name": "dba", "type": "team"}, {"username": "jo", "type": "user"}],
+            "tags": ["a", "b"],
+            "priority": "P1",
+        })
+    );
+    notify(&*i, &notification("r", true)).await.unwrap();
+    let req = s.one();
+    assert_eq!(req.method, Method::POST);
+    assert_eq!(req.uri, format!("/v2/alerts/{GROUP_KEY_HASH}/close?identifierType=alias"));
+    assert_eq!(req.json(), json!({"source": "bongsu-test"}));
+}
+
+// ---------------------------------------------------------------------------
+// Microsoft Teams
+
+#[tokio::test]
+async fn msteams_message_card() {
+    let s = Server::start((200, "text/plain", "1".into())).await;
+    let r = receiver(&format!(
+        "    msteams_configs:\n      - webhook_url: {}/webhookb2/x\n        title: '{{{{ .CommonLabels.alertname }}}}'\n        summary: s\n        text: t\n",
+        s.url
+    ));
+    let i = one_integration(&r);
+    notify(&*i, &notification("r", false)).await.unwrap();
+    let req = s.one();
+    assert_eq!((req.method.as_str(), req.uri.as_str()), ("POST", "/webhookb2/x"));
+    assert_eq!(
+        req.json(),
+        json!({"@context": "http://schema.org/extensions", "type": "MessageCard", "title": "DiskFull", "summary": "s", "text": "t", "themeColor": "8C1A1A"})
+    );
+    notify(&*i, &notification("r", true)).await.unwrap();
+    assert_eq!(s.one().json()["themeColor"], "2DC72D");
+}
+
+#[tokio::test]
+async fn msteamsv2_adaptive_card() {
+    let s = Server::start((202, "text/plain", "".into())).await;
+    let r = receiver(&format!(
+        "    msteamsv2_configs:\n      - webhook_url: {}/workflows/x\n        title: '{{{{ .CommonLabels.alertname }}}}'\n        text: '{{{{ .CommonAnnotations.summary }}}}'\n",
+        s.url
+    ));
+    let i = one_integration(&r);
+    notify(&*i, &notification("r", false)).await.unwrap();
+    let req = s.one();
+    assert_eq!(req.uri, "/workflows/x");
+    assert_eq!(
+        req.json(),
+        json!({
+            "type": "message",
+            "attachments": [{
+                "contentType": "application/vnd.microsoft.card.adaptive",
+                "contentUrl": null,
+                "content": {
+                    "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
+                    "type": "AdaptiveCard",
+                    "version": "1.2",
+                    "body": [
+                        {"type": "TextBlock", "text": "DiskFull", "weight": "Bolder", "size": "Medium", "wrap": true, "style": "heading", "color": "Attention"},
+                        {"type": "TextBlock", "text": "Disk is full", "wrap": true},
+                    ],
+                    "msteams": {"width": "full"},
+                },
+            }],
+        })
+    );
+    notify(&*i, &notification("r", true)).await.unwrap();
+    assert_eq!(s.one().json()["attachments"][0]["content"]["body"][0]["color"], "Good");
+}
+
+// ---------------------------------------------------------------------------
+// Telegram
+
+#[tokio::test]
+async fn telegram_send_message() {
+    let s = Server::start((200, "application/json", r#"{"ok":true,"result":{"message_id":1,"chat":{"id":-100123}}}"#.into())).await;
+    let r = receiver(&format!(
+        "    telegram_configs:\n      - api_url: {}\n        bot_token: tok-1\n        chat_id: -100123\n        message_thread_id: 7\n        message: '<b>{{{{ .CommonLabels.alertname }}}}</b> {{{{ .CommonAnnotations.summary }}}} & more'\n",
+        s.url
+    ));
+    let i = one_integration(&r);
+    let mut n = notification("r", false);
+    n.alerts[0].annotations = Labels::from_pairs([("summary", "a<b")]);
+    notify(&*i, &n).await.unwrap();
+    let req = s.one();
+    assert_eq!((req.method.as_str(), req.uri.as_str()), ("POST", "/bottok-1/sendMessage"));
+    assert_eq!(req.header("content-type"), "application/json");
+    // parse_mode HTML: the data is HTML-escaped, the template's own text is not.
+    assert_eq!(
+        req.json(),
+        json!({"chat_id": "-100123", "text": "<b>DiskFull</b> a&lt;b & more", "parse_mode": "HTML", "disable_web_page_preview": "true", "message_thread_id": "7"})
+    );
+    // Telegram's error answer: 400 is final, 429 and 5xx are retried.
+    s.answer((400, "application/json", r#"{"ok":false,"error_code":400,"description":"Bad Request: chat not found"}"#.into()));
+    let e = notify(&*i, &n).await.unwrap_err();
+    assert!(!e.retry && e.message.contains("chat not found"), "{e:?}");
+    s.answer((429, "application/json", r#"{"ok":false,"error_code":429,"description":"Too Many Requests: retry after 5"}"#.into()));
+    assert!(notify(&*i, &n).await.unwrap_err().retry);
+}
+
+#[tokio::test]
+async fn telegram_truncates_plain_messages() {
+    let s = Server::start((200, "application/json", r#"{"ok":true,"result":{"message_id":1,"chat":{"id":1}}}"#.into())).await;
+    let r = receiver(&format!(
+        "    telegram_configs:\n      - api_url: {}\n        bot_token: t\n        chat_id: 1\n        parse_mode: ''\n        message: '{{{{ .CommonAnnotations.summary }}}}'\n",
+        s.url
+    ));
+    let i = one_integration(&r);
+    let mut n = notification("r", false);
+    n.alerts[0].annotations = Labels::from_pairs([("summary", "z".repeat(5000).as_str())]);
+    notify(&*i, &n).await.unwrap();
+    let body = s.one().json();
+    let text = body["text"].as_str().unwrap();
+    assert_eq!(text.chars().count(), 4096);
+    assert!(text.ends_with('…'));
+    assert!(body.get("parse_mode").is_none());
+}
+
+// ---------------------------------------------------------------------------
+// Discord
+
+#[tokio::test]
+async fn discord_embed() {
+    let s = Server::start((204, "text/plain", "".into())).await;
+    let r = receiver(&format!(
+        "    discord_configs:\n      - webhook_url: {}/api/webhooks/1/x\n        title: '{{{{ .CommonLabels.alertname }}}}'\n        message: '{{{{ .CommonAnnotations.summary }}}}'\n        username: bongsu\n",
+        s.url
+    ));
+    let i = one_integration(&r);
+    notify(&*i, &notification("r", false)).await.unwrap();
+    let req = s.one();
+    assert_eq!((req.method.as_str(), req.uri.as_str()), ("POST", "/api/webhooks/1/x"));
+    assert_eq!(
+        req.json(),
+        json!({"content": "", "username": "bongsu", "embeds": [{"title": "DiskFull", "description": "Disk is full", "color": 0x992D22}]})
+    );
+    notify(&*i, &notification("r", true)).await.unwrap();
+    assert_eq!(s.one().json()["embeds"][0]["color"], 0x2ECC71);
+}
+
+// ---------------------------------------------------------------------------
+// Webex
+
+#[tokio::test]
+async fn webex_message() {
+    let s = Server::start((200, "application/json", "{}".into())).await;
+    let r = receiver(&format!(
+        "    webex_configs:\n      - api_url: {}/v1/messages\n        room_id: room-1\n        message: '**{{{{ .CommonLabels.alertname }}}}**'\n        http_config:\n          authorization:\n            credentials: wx-1\n",
+        s.url
+    ));
+    let i = one_integration(&r);
+    notify(&*i, &notification("r", false)).await.unwrap();
+    let req = s.one();
+    assert_eq!((req.method.as_str(), req.uri.as_str()), ("POST", "/v1/messages"));
+    assert_eq!(req.header("authorization"), "Bearer wx-1");
+    assert_eq!(req.json(), json!({"markdown": "**DiskFull**", "roomId": "room-1"}));
+}
+
+// ---------------------------------------------------------------------------
+// Pushover
+
+#[tokio::test]
+async fn pushover_query_parameters() {
+    let s = Server::start((200, "application/json", r#"{"status":1}"#.into())).await;
+    let r = receiver(
+        "    pushover_configs:\n      - user_key: u-1\n        token: t-1\n        title: '{{ .CommonLabels.alertname }}'\n        message: '{{ .CommonAnnotations.summary }}'\n        url: http://x/y\n        ttl: 1h\n",
+    );
+    let p = bongsu_alerting::notify::pushover::Pushover::new(&r.pushover_configs[0])
+        .unwrap()
+        .with_api_url(&format!("{}/1/messages.json", s.url));
+    notify(&p, &notification("r", false)).await.unwrap();
+    let req = s.one();
+    assert_eq!(req.method, Method::POST);
+    assert_eq!(req.header("content-type"), "text/plain");
+    let (path, query) = req.uri.split_once('?').unwrap();
+    assert_eq!(path, "/1/messages.json");
+    let got: Vec<(String, String)> = url::form_urlencoded::parse(query.as_bytes()).into_owned().collect();
+    let want: Vec<(String, String)> = [
+        ("device", ""),
+        ("expire", "3600"),
+        ("message", "Disk is full"),
+        ("priority", "2"),
+        ("retry", "60"),
+        ("sound", ""),
+        ("title", "DiskFull"),
+        ("token", "t-1"),
+        ("ttl", "3600"),
+        ("url", "http://x/y"),
+        ("url_title", ""),
+        ("user", "u-1"),
+    ]
+    .iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    assert_eq!(got, want);
+}
+
+// ---------------------------------------------------------------------------
+// retry semantics
+
+#[tokio::test]
+async fn server_errors_are_retried_client_errors_are_not() {
+    let s = Server::start((200, "text/plain", "".into())).await;
+    let r = receiver(&format!("    discord_configs:\n      - webhook_url: {}/d\n", s.url));
+    let i = one_integration(&r);
+    let n = notification("r", false);
+    s.answer((500, "text/plain", "boom".into()));
+    let e = notify(&*i, &n).await.unwrap_err();
+    assert!(e.retry, "500 must be retried: {e:?}");
+    assert!(e.message.contains("500") && e.message.contains("boom"), "{e}");
+    s.answer((429, "text/plain", "slow down".into()));
+    assert!(notify(&*i, &n).await.unwrap_err().retry, "429 must be retried");
+    s.answer((400, "text/plain", "bad".into()));
+    let e = notify(&*i, &n).await.unwrap_err();
+    assert!(!e.retry, "400 must not be retried: {e:?}");
+    notify(&*i, &n).await.unwrap();
+    assert_eq!(s.take().len(), 4);
+
+    // A server that is not there: retried.
+    let r = receiver("    msteams_configs:\n      - webhook_url: http://127.0.0.1:9/x\n");
+    assert!(notify(&*one_integration(&r), &n).await.unwrap_err().retry);
+}
+
+#[test]
+fn kinds_not_delivered_yet_are_refused_at_load() {
+    for (kind, body) in [
+        ("victorops_configs", "      - api_key: k\n        routing_key: r\n"),
+        ("wechat_configs", "      - api_secret: s\n        corp_id: c\n"),
+        ("sns_configs", "      - topic_arn: arn:aws:sns:us-east-1:1:t\n        sigv4: {region: us-east-1}\n"),
+        ("rocketchat_configs", "      - token_id: a\n        token: b\n"),
+        ("mattermost_configs", "      - webhook_url: http://127.0.0.1/x\n"),
+    ] {
+        let r = receiver(&format!("    {kind}:\n{body}"));
+        let Err(e) = build_integrations(&r) else { panic!("{kind} must be refused") };
+        assert!(e.contains("not supported yet") && e.contains(kind), "{e}");
+    }
+}
