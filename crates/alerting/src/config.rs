@@ -1123,6 +1123,14 @@ pub struct RouteConfig {
     #[serde(deserialize_with = "string_map")]
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub labels: BTreeMap<String, String>,
+    /// Bongsu extension: a receiver that also gets the group's
+    /// notifications once deliveries to `receiver` have failed for
+    /// `fallback_after` (channel redundancy). Inherited like `receiver`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fallback_receiver: Option<Located<String>>,
+    /// How long the primary receiver must keep failing (default 5m).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fallback_after: Option<Duration>,
 }
 
 impl RouteConfig {
@@ -1905,7 +1913,7 @@ fn check_receivers(r: &RouteConfig, names: &HashSet<String>) -> Result<(), (Pos,
     for c in &r.routes {
         check_receivers(c, names)?;
     }
-    if let Some(rcv) = &r.receiver {
+    for rcv in r.receiver.iter().chain(&r.fallback_receiver) {
         if !names.contains(&rcv.value) {
             return Err((
                 (rcv.line, rcv.column),
@@ -2195,6 +2203,7 @@ mod tests {
             (&format!("route:\n  receiver: a\n  match: {{x: y}}\n{RCV}"), "root route must not have any matchers"),
             (&format!("route:\n  receiver: a\n  continue: true\n{RCV}"), "am.yml:2:3: cannot have continue in root route"),
             (&format!("route:\n  receiver: a\n  routes:\n    - receiver: nope\n{RCV}"), "am.yml:4:17: undefined receiver \"nope\" used in route"),
+            (&format!("route:\n  receiver: a\n  fallback_receiver: gone\n{RCV}"), "am.yml:3:22: undefined receiver \"gone\" used in route"),
             (&format!("route:\n  receiver: a\n{RCV}  - name: a\n"), "am.yml:6:11: notification config name \"a\" is not unique"),
             (&format!("route:\n  receiver: a\n  routes:\n    - receiver: b\n      mute_time_intervals: [night]\n{RCV}"), "am.yml:5:29: undefined time interval \"night\" used in route"),
             (&format!("route:\n  receiver: a\n  mute_time_intervals: [x]\n{RCV}"), "root route must not have any mute time intervals"),

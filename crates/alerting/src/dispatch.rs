@@ -75,7 +75,8 @@ pub struct Counters {
     pub alerts_received_firing: AtomicU64,
     pub alerts_received_resolved: AtomicU64,
     pub alerts_invalid: AtomicU64,
-    pub notifications: Mutex<BTreeMap<String, (u64, u64)>>,
+    /// (integration, receiver) → (attempts, failures).
+    pub notifications: Mutex<BTreeMap<(String, String), (u64, u64)>>,
 }
 
 struct Group {
@@ -98,6 +99,8 @@ pub struct Alertmanager {
     store: Arc<Store>,
     /// The last recorded mute state of each alert (`active`, `silenced`, `inhibited`).
     mute_state: Mutex<HashMap<u64, &'static str>>,
+    /// (group key, receiver) → when its deliveries started failing (ms).
+    failing_since: Mutex<HashMap<(String, String), i64>>,
     pub external_url: String,
     pub counters: Counters,
     started: i64,
@@ -129,6 +132,7 @@ impl Alertmanager {
             nflog: Mutex::new(nflog),
             store,
             mute_state: Mutex::new(HashMap::new()),
+            failing_since: Mutex::new(HashMap::new()),
             external_url,
             counters: Counters::default(),
             started: now_ms(),
@@ -338,44 +342,55 @@ impl Alertmanager {
         kept.sort_by(|a, b| a.labels.cmp(&b.labels));
         let firing: BTreeSet<u64> = kept.iter().filter(|a| !a.resolved_at(now)).map(|a| a.fingerprint()).collect();
         let resolved: BTreeSet<u64> = kept.iter().filter(|a| a.resolved_at(now)).map(|a| a.fingerprint()).collect();
-        let receiver = g.opts.receiver.clone();
-        let Some(integrations) = loaded.integrations.get(&receiver).cloned() else { return };
+        // The primary receiver, plus the route's fallback once the primary
+        // has been failing for `fallback_after` (a Bongsu extension).
+        let mut receivers = vec![g.opts.receiver.clone()];
+        if let Some(fb) = &g.opts.fallback_receiver {
+            let since = self.failing_since.lock().get(&(g.key.clone(), g.opts.receiver.clone())).copied();
+            if since.is_some_and(|t| now - t >= g.opts.fallback_after.as_millis() as i64) {
+                tracing::warn!(group = %g.key, primary = %g.opts.receiver, fallback = %fb, "primary receiver keeps failing: notifying the fallback receiver");
+                receivers.push(fb.clone());
+            }
+        }
         let cx = NotifyContext { templates: loaded.templates.clone() };
         let mut sends = Vec::new();
-        for (i, integ) in integrations.iter().enumerate() {
-            let nkey = format!("{}\u{0}{}\u{0}{}\u{0}{}", g.key, receiver, integ.name(), i);
-            let entry = self.nflog.lock().get(&nkey).cloned();
-            if !needs_update(entry.as_ref(), &firing, &resolved, integ.send_resolved(), g.opts.repeat_interval.as_millis() as i64, now) {
-                continue;
+        for receiver in receivers {
+            let Some(integrations) = loaded.integrations.get(&receiver).cloned() else { continue };
+            for (i, integ) in integrations.iter().enumerate() {
+                let nkey = format!("{}\u{0}{}\u{0}{}\u{0}{}", g.key, receiver, integ.name(), i);
+                let entry = self.nflog.lock().get(&nkey).cloned();
+                if !needs_update(entry.as_ref(), &firing, &resolved, integ.send_resolved(), g.opts.repeat_interval.as_millis() as i64, now) {
+                    continue;
+                }
+                let to_send: Vec<Alert> = if integ.send_resolved() {
+                    kept.clone()
+                } else {
+                    kept.iter().filter(|a| !a.resolved_at(now)).cloned().collect()
+                };
+                let n = Notification {
+                    receiver: receiver.clone(),
+                    group_key: g.key.clone(),
+                    group_labels: g.labels.clone(),
+                    alerts: to_send,
+                    now,
+                    external_url: self.external_url.clone(),
+                    route_labels: g.opts.labels.clone(),
+                };
+                let me = self.clone();
+                let (firing, resolved) = (firing.clone(), resolved.clone());
+                let integ = integ.clone();
+                let cx = &cx;
+                sends.push(async move {
+                    if !n.alerts.is_empty() && !me.deliver(integ.as_ref(), &n, cx).await {
+                        return;
+                    }
+                    let entry = NflogEntry { firing, resolved, timestamp: now };
+                    if let Err(e) = me.store.put_nflog(&nkey, &serde_json::to_string(&entry).unwrap_or_default(), now) {
+                        tracing::error!(err = %e, "writing the notification log failed");
+                    }
+                    me.nflog.lock().insert(nkey, entry);
+                });
             }
-            let to_send: Vec<Alert> = if integ.send_resolved() {
-                kept.clone()
-            } else {
-                kept.iter().filter(|a| !a.resolved_at(now)).cloned().collect()
-            };
-            let n = Notification {
-                receiver: receiver.clone(),
-                group_key: g.key.clone(),
-                group_labels: g.labels.clone(),
-                alerts: to_send,
-                now,
-                external_url: self.external_url.clone(),
-                route_labels: g.opts.labels.clone(),
-            };
-            let me = self.clone();
-            let (firing, resolved) = (firing.clone(), resolved.clone());
-            let integ = integ.clone();
-            let cx = &cx;
-            sends.push(async move {
-                if !n.alerts.is_empty() && !me.deliver(integ.as_ref(), &n, cx).await {
-                    return;
-                }
-                let entry = NflogEntry { firing, resolved, timestamp: now };
-                if let Err(e) = me.store.put_nflog(&nkey, &serde_json::to_string(&entry).unwrap_or_default(), now) {
-                    tracing::error!(err = %e, "writing the notification log failed");
-                }
-                me.nflog.lock().insert(nkey, entry);
-            });
         }
         futures::future::join_all(sends).await;
     }
@@ -388,8 +403,17 @@ impl Alertmanager {
             let res = integ.notify(n, cx).await;
             let ok = res.is_ok();
             {
+                let key = (n.group_key.clone(), n.receiver.clone());
+                let mut f = self.failing_since.lock();
+                if ok {
+                    f.remove(&key);
+                } else {
+                    f.entry(key).or_insert(n.now);
+                }
+            }
+            {
                 let mut c = self.counters.notifications.lock();
-                let e = c.entry(integ.name().to_string()).or_default();
+                let e = c.entry((integ.name().to_string(), n.receiver.clone())).or_default();
                 e.0 += 1;
                 if !ok {
                     e.1 += 1;

@@ -36,6 +36,9 @@ pub struct RouteOpts {
     pub active_time_intervals: Vec<String>,
     /// Route labels (values are templates, rendered per group later).
     pub labels: BTreeMap<String, String>,
+    /// Bongsu extension: receiver used when `receiver` keeps failing.
+    pub fallback_receiver: Option<String>,
+    pub fallback_after: Duration,
 }
 
 impl Default for RouteOpts {
@@ -51,6 +54,8 @@ impl Default for RouteOpts {
             mute_time_intervals: Vec::new(),
             active_time_intervals: Vec::new(),
             labels: BTreeMap::new(),
+            fallback_receiver: None,
+            fallback_after: Duration::from_secs(5 * 60),
         }
     }
 }
@@ -200,6 +205,12 @@ fn build(
     }
     if let Some(d) = cfg.repeat_interval {
         opts.repeat_interval = d.as_std();
+    }
+    if let Some(f) = &cfg.fallback_receiver {
+        opts.fallback_receiver = Some(f.value.clone());
+    }
+    if let Some(d) = cfg.fallback_after {
+        opts.fallback_after = d.as_std();
     }
     opts.mute_time_intervals = cfg
         .mute_time_intervals

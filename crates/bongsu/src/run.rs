@@ -522,8 +522,9 @@ impl RuntimeView for Runtime {
         ]);
         m.counter("alertmanager_alerts_invalid_total", "The total number of received alerts that were invalid.", am.alerts_invalid.load(Ordering::Relaxed) as f64);
         let per_integ = am.notifications.lock().clone();
-        m.family("alertmanager_notifications_total", "counter", "The total number of attempted notifications.", &per_integ.iter().map(|(k, v)| (vec![("integration", k.clone())], v.0 as f64)).collect::<Vec<_>>());
-        m.family("alertmanager_notifications_failed_total", "counter", "The total number of failed notifications.", &per_integ.iter().map(|(k, v)| (vec![("integration", k.clone())], v.1 as f64)).collect::<Vec<_>>());
+        let labels = |(i, r): &(String, String)| vec![("integration", i.clone()), ("receiver_name", r.clone())];
+        m.family("alertmanager_notifications_total", "counter", "The total number of attempted notifications.", &per_integ.iter().map(|(k, v)| (labels(k), v.0 as f64)).collect::<Vec<_>>());
+        m.family("alertmanager_notifications_failed_total", "counter", "The total number of failed notifications.", &per_integ.iter().map(|(k, v)| (labels(k), v.1 as f64)).collect::<Vec<_>>());
         let now = bongsu_model::now_ms();
         let sil = self.alertmanager.silences.list();
         m.family("alertmanager_silences", "gauge", "How many silences by state.", &["active", "pending", "expired"].iter().map(|st| (vec![("state", st.to_string())], sil.iter().filter(|s| s.state(now).as_str() == *st).count() as f64)).collect::<Vec<_>>());

@@ -753,7 +753,7 @@ fn builtin_alertmanager_routes_silences_and_notifies_with_amtool() {
     let warm = get(&b2.addr, "/api/bongsu/v1/alerts/history?alertname=DemoWarm").json();
     assert!(warm.as_array().is_some_and(|a| a.iter().any(|e| e["event"] == "inhibited")), "{warm}");
     let m = get(&b2.addr, "/metrics").body;
-    assert!(m.contains("alertmanager_notifications_total{integration=\"webhook\"}"), "{m}");
+    assert!(m.contains("alertmanager_notifications_total{integration=\"webhook\",receiver_name=\"hook\"}"), "{m}");
 }
 
 #[test]
@@ -807,4 +807,42 @@ fn shipped_examples_are_valid() {
         let out = Command::new(p).args(["test", "rules", "rules/host.rules.test.yml"]).current_dir(&ex).output().expect("promtool");
         assert!(out.status.success(), "promtool disagrees: {}", String::from_utf8_lossy(&out.stderr));
     }
+}
+
+#[test]
+fn fallback_receiver_takes_over_when_the_primary_keeps_failing() {
+    let dir = tempfile::tempdir().expect("tmp");
+    // The primary answers 500 to everything.
+    let broken = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let broken_addr = broken.local_addr().expect("addr").to_string();
+    std::thread::spawn(move || {
+        use std::io::{Read, Write};
+        for c in broken.incoming().flatten() {
+            let mut c = c;
+            let _ = c.set_read_timeout(Some(Duration::from_secs(2)));
+            let mut buf = [0u8; 65536];
+            let _ = c.read(&mut buf);
+            let _ = c.write_all(b"HTTP/1.1 500 Internal Server Error\r\nContent-Length: 4\r\nConnection: close\r\n\r\nboom");
+        }
+    });
+    let backup = CaptureServer::start();
+    let amcfg = dir.path().join("alertmanager.yml");
+    std::fs::write(
+        &amcfg,
+        format!(
+            "route:\n  receiver: primary\n  fallback_receiver: backup\n  fallback_after: 2s\n  group_wait: 1s\n  group_interval: 1s\nreceivers:\n  - name: primary\n    webhook_configs:\n      - url: http://{broken_addr}/\n  - name: backup\n    webhook_configs:\n      - url: http://{}/\n",
+            backup.addr
+        ),
+    )
+    .expect("write");
+    let b = Bongsu::start(dir.path(), &dir.path().join("data"), &[&format!("--alertmanager.config.file={}", amcfg.display())]);
+    let r = http("POST", &b.addr, "/api/v2/alerts", Some("[{\"labels\":{\"alertname\":\"Pager\",\"team\":\"db\"}}]")).expect("post");
+    assert_eq!(r.status, 200, "{}", r.body);
+    let body = wait_for("the fallback receiver is notified", Duration::from_secs(40), || backup.bodies().into_iter().next());
+    assert!(body.contains("\"receiver\":\"backup\""), "{body}");
+    assert!(body.contains("Pager"));
+    let n = get(&b.addr, "/api/bongsu/v1/notifications").json();
+    let failed = n.as_array().map(|a| a.iter().filter(|x| x["receiver"] == "primary" && x["ok"] == false).count()).unwrap_or(0);
+    assert!(failed >= 1, "the primary's failures are recorded: {n}");
+    assert!(n.as_array().is_some_and(|a| a.iter().any(|x| x["receiver"] == "primary" && x["error"].as_str().unwrap_or("").contains("500"))));
 }
