@@ -26,6 +26,17 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+/// Someone took an alert (Bongsu extension): recorded in the history,
+/// shown by the API, and the alert's group is not re-notified on
+/// `repeat_interval` while every firing alert in it is acknowledged.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Ack {
+    pub owner: String,
+    pub comment: String,
+    /// ms
+    pub at: i64,
+}
+
 /// Everything built from one `alertmanager.yml`.
 pub struct Loaded {
     pub config: Config,
@@ -99,6 +110,8 @@ pub struct Alertmanager {
     store: Arc<Store>,
     /// The last recorded mute state of each alert (`active`, `silenced`, `inhibited`).
     mute_state: Mutex<HashMap<u64, &'static str>>,
+    /// Acknowledged firing alerts: fingerprint → acknowledgement.
+    acks: Mutex<HashMap<u64, Ack>>,
     /// (group key, receiver) → when its deliveries started failing (ms).
     failing_since: Mutex<HashMap<(String, String), i64>>,
     pub external_url: String,
@@ -124,6 +137,26 @@ impl Alertmanager {
                 nflog.insert(k, e);
             }
         }
+        // Acknowledgements of alerts that may still fire, from the history.
+        let mut acks = HashMap::new();
+        let since = now_ms() - RETENTION;
+        let mut events = store
+            .alert_events(&HistoryQuery { alertname: None, since: Some(since), limit: 100_000 })
+            .map_err(|e| e.to_string())?;
+        events.reverse(); // oldest first
+        for e in events {
+            let Ok(fp) = u64::from_str_radix(&e.fingerprint, 16) else { continue };
+            match e.event.as_str() {
+                "acknowledged" => {
+                    let (owner, comment) = e.detail.split_once(": ").unwrap_or((e.detail.as_str(), ""));
+                    acks.insert(fp, Ack { owner: owner.to_string(), comment: comment.to_string(), at: e.ts });
+                }
+                "resolved" => {
+                    acks.remove(&fp);
+                }
+                _ => {}
+            }
+        }
         let am = Arc::new(Alertmanager {
             loaded: RwLock::new(Arc::new(loaded)),
             alerts: Mutex::new(HashMap::new()),
@@ -133,6 +166,7 @@ impl Alertmanager {
             store,
             mute_state: Mutex::new(HashMap::new()),
             failing_since: Mutex::new(HashMap::new()),
+            acks: Mutex::new(acks),
             external_url,
             counters: Counters::default(),
             started: now_ms(),
@@ -202,6 +236,9 @@ impl Alertmanager {
                 (merged, event)
             };
             if let Some(ev) = event {
+                if ev == "resolved" {
+                    self.acks.lock().remove(&fp);
+                }
                 self.record_event(&merged, ev, now, "");
             }
             self.route(merged, now);
@@ -352,6 +389,10 @@ impl Alertmanager {
                 receivers.push(fb.clone());
             }
         }
+        let all_acked = !firing.is_empty() && {
+            let acks = self.acks.lock();
+            firing.iter().all(|fp| acks.contains_key(fp))
+        };
         let cx = NotifyContext { templates: loaded.templates.clone() };
         let mut sends = Vec::new();
         for receiver in receivers {
@@ -359,7 +400,9 @@ impl Alertmanager {
             for (i, integ) in integrations.iter().enumerate() {
                 let nkey = format!("{}\u{0}{}\u{0}{}\u{0}{}", g.key, receiver, integ.name(), i);
                 let entry = self.nflog.lock().get(&nkey).cloned();
-                if !needs_update(entry.as_ref(), &firing, &resolved, integ.send_resolved(), g.opts.repeat_interval.as_millis() as i64, now) {
+                // Acknowledged groups are not repeated (new or resolved alerts still notify).
+                let repeat = if all_acked { i64::MAX / 2 } else { g.opts.repeat_interval.as_millis() as i64 };
+                if !needs_update(entry.as_ref(), &firing, &resolved, integ.send_resolved(), repeat, now) {
                     continue;
                 }
                 let to_send: Vec<Alert> = if integ.send_resolved() {
@@ -506,6 +549,36 @@ impl Alertmanager {
             .collect();
         v.sort_by(|a, b| (&a.0, &a.1).cmp(&(&b.0, &b.1)));
         v
+    }
+
+    /// Acknowledges a firing alert (by fingerprint). Fails for an unknown
+    /// or resolved alert, or without an owner.
+    pub fn acknowledge(&self, fp: u64, owner: &str, comment: &str) -> Result<Ack, String> {
+        if owner.trim().is_empty() {
+            return Err("owner: required".into());
+        }
+        let now = now_ms();
+        let alert = self.alerts.lock().get(&fp).cloned();
+        let Some(a) = alert.filter(|a| !a.resolved_at(now)) else {
+            return Err(format!("no firing alert with fingerprint {}", fingerprint_hex(fp)));
+        };
+        let ack = Ack { owner: owner.to_string(), comment: comment.to_string(), at: now };
+        let ev = AlertEvent {
+            ts: now,
+            fingerprint: fingerprint_hex(fp),
+            alertname: a.labels.get("alertname").unwrap_or("").to_string(),
+            event: "acknowledged".into(),
+            labels: serde_json::Value::Object(a.labels.iter().map(|l| (l.name.clone(), serde_json::Value::String(l.value.clone()))).collect()),
+            detail: format!("{owner}: {comment}"),
+        };
+        self.store.record_events(&[ev]).map_err(|e| format!("recording the acknowledgement: {e}"))?;
+        self.acks.lock().insert(fp, ack.clone());
+        Ok(ack)
+    }
+
+    /// The acknowledgement of an alert, if any.
+    pub fn ack_of(&self, fp: u64) -> Option<Ack> {
+        self.acks.lock().get(&fp).cloned()
     }
 
     /// Delivery attempts, newest first.

@@ -539,6 +539,7 @@ fn rules_record_alert_and_reload_like_prometheus() {
     let r = get(&b.addr, "/api/v1/rules").json();
     assert_eq!(r["data"]["groups"][0]["name"], "other");
     assert!(m.contains("prometheus_rule_evaluations_total{rule_group="), "rule metrics exported");
+    assert!(m.contains("alertname=\"DemoErrors\"} 1"), "alerts fired per rule: {m}");
 }
 
 #[test]
@@ -841,6 +842,16 @@ fn fallback_receiver_takes_over_when_the_primary_keeps_failing() {
     let body = wait_for("the fallback receiver is notified", Duration::from_secs(40), || backup.bodies().into_iter().next());
     assert!(body.contains("\"receiver\":\"backup\""), "{body}");
     assert!(body.contains("Pager"));
+    // Acknowledging: owner required, recorded in the history, shown on the alert.
+    let fp = get(&b.addr, "/api/v2/alerts").json()[0]["fingerprint"].as_str().unwrap_or("").to_string();
+    let r = http("POST", &b.addr, &format!("/api/bongsu/v1/alerts/{fp}/ack"), Some("{\"comment\":\"looking\"}")).expect("ack");
+    assert_eq!(r.status, 400, "{}", r.body);
+    let r = http("POST", &b.addr, &format!("/api/bongsu/v1/alerts/{fp}/ack"), Some("{\"owner\":\"kim\",\"comment\":\"looking\"}")).expect("ack");
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(get(&b.addr, "/api/v2/alerts").json()[0]["acknowledged"]["owner"], "kim");
+    let h = get(&b.addr, "/api/bongsu/v1/alerts/history?alertname=Pager").json();
+    assert!(h.as_array().is_some_and(|a| a.iter().any(|e| e["event"] == "acknowledged" && e["detail"] == "kim: looking")), "{h}");
+    assert_eq!(http("POST", &b.addr, "/api/bongsu/v1/alerts/00000000000000ff/ack", Some("{\"owner\":\"kim\"}")).expect("ack").status, 404);
     let n = get(&b.addr, "/api/bongsu/v1/notifications").json();
     let failed = n.as_array().map(|a| a.iter().filter(|x| x["receiver"] == "primary" && x["ok"] == false).count()).unwrap_or(0);
     assert!(failed >= 1, "the primary's failures are recorded: {n}");

@@ -181,6 +181,20 @@ impl Manager {
             bongsu_model::fmt_float(g.last_eval().1)
         });
         fam(&mut s, "prometheus_rule_group_rules", "The number of rules.", "gauge", &|g| g.rules.len().to_string());
+        s.push_str("# HELP bongsu_rule_alerts_fired_total Alert instances of an alerting rule that went to firing.\n# TYPE bongsu_rule_alerts_fired_total counter\n");
+        for g in &groups {
+            for r in &g.rules {
+                let r = r.lock();
+                if r.is_alerting() {
+                    s.push_str(&format!(
+                        "bongsu_rule_alerts_fired_total{{rule_group=\"{}\",alertname=\"{}\"}} {}\n",
+                        escape(&g.key()),
+                        escape(r.name()),
+                        r.fired_total
+                    ));
+                }
+            }
+        }
         s
     }
 }

@@ -146,12 +146,14 @@ pub struct Rule {
     /// Whether the `for` state was restored (or needs none): until then an
     /// alerting rule writes no `ALERTS` series.
     pub restored: bool,
+    /// Alert instances that went to firing since start (an operations-quality figure).
+    pub fired_total: u64,
 }
 
 impl Rule {
     pub fn new(spec: RuleSpec) -> Rule {
         let query = spec.expr.to_string();
-        Rule { spec, query, status: RuleStatus::default(), active: HashMap::new(), restored: false }
+        Rule { spec, query, status: RuleStatus::default(), active: HashMap::new(), restored: false, fired_total: 0 }
     }
 
     pub fn is_alerting(&self) -> bool {
@@ -308,6 +310,7 @@ impl Rule {
         let mut out = Vec::new();
         let mut n_active = 0usize;
         let mut remove = Vec::new();
+        let mut fired = 0u64;
         for (h, a) in self.active.iter_mut() {
             if !result.contains(h) {
                 let mut keep_firing = false;
@@ -332,6 +335,7 @@ impl Rule {
             if a.state == AlertState::Pending && ts - a.active_at >= hold {
                 a.state = AlertState::Firing;
                 a.fired_at = Some(ts);
+                fired += 1;
             }
             if a.state == AlertState::Firing && ts - a.active_at < hold {
                 a.state = AlertState::Pending;
@@ -347,6 +351,7 @@ impl Rule {
                 });
             }
         }
+        self.fired_total += fired;
         for h in remove {
             self.active.remove(&h);
         }

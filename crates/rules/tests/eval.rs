@@ -107,6 +107,7 @@ fn pending_then_firing_then_resolved_with_alerts_series() {
     assert_eq!(g.rules[0].lock().state(), AlertState::Pending, "1m of 2m");
     env.eval(&g, 3 * MIN);
     assert_eq!(g.rules[0].lock().state(), AlertState::Firing);
+    assert_eq!(g.rules[0].lock().fired_total, 1);
     {
         let sent = env.sink.0.lock();
         assert_eq!(sent.len(), 1);

@@ -30,6 +30,7 @@ pub fn router(am: Am) -> Router {
         .route("/api/v2/silence/{id}", get(get_silence).delete(delete_silence))
         .route("/api/bongsu/v1/notifications", get(notifications))
         .route("/api/bongsu/v1/alerts/history", get(alert_history))
+        .route("/api/bongsu/v1/alerts/{fingerprint}/ack", axum::routing::post(ack))
         .with_state(am)
 }
 
@@ -78,7 +79,7 @@ fn kv(l: &Labels) -> Value {
 fn alert_json(am: &Alertmanager, a: &Alert, receivers: &[String], now: i64) -> (Value, bool, bool) {
     let (silenced, inhibited) = am.muted(a, now);
     let state = if silenced.is_empty() && inhibited.is_empty() { "active" } else { "suppressed" };
-    let v = json!({
+    let mut v = json!({
         "annotations": kv(&a.annotations),
         "endsAt": api_time(a.ends_at),
         "fingerprint": fingerprint_hex(a.fingerprint()),
@@ -89,6 +90,10 @@ fn alert_json(am: &Alertmanager, a: &Alert, receivers: &[String], now: i64) -> (
         "generatorURL": a.generator_url,
         "labels": kv(&a.labels),
     });
+    // Bongsu extension, ignored by Alertmanager clients.
+    if let Some(ack) = am.ack_of(a.fingerprint()) {
+        v["acknowledged"] = json!({"owner": ack.owner, "comment": ack.comment, "at": api_time(ack.at)});
+    }
     (v, !silenced.is_empty(), !inhibited.is_empty())
 }
 
@@ -368,5 +373,22 @@ async fn alert_history(State(am): State<Am>, RawQuery(q): RawQuery) -> Response 
     match am.alert_events(&hq) {
         Ok(v) => ok(serde_json::to_value(v).unwrap_or(Value::Null)),
         Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, axum::Json(Value::String(e))).into_response(),
+    }
+}
+
+/// `POST /api/bongsu/v1/alerts/{fingerprint}/ack` with `{"owner": …, "comment": …}`.
+async fn ack(State(am): State<Am>, Path(fp): Path<String>, body: String) -> Response {
+    let Ok(fpv) = u64::from_str_radix(&fp, 16) else {
+        return bad(format!("fingerprint: not a hex fingerprint: {fp:?}"));
+    };
+    let v: Value = match serde_json::from_str(&body) {
+        Ok(v) => v,
+        Err(e) => return bad(format!("body: {e}")),
+    };
+    let field = |n: &str| v.get(n).and_then(Value::as_str).unwrap_or("").to_string();
+    match am.acknowledge(fpv, &field("owner"), &field("comment")) {
+        Ok(a) => ok(json!({"owner": a.owner, "comment": a.comment, "at": api_time(a.at)})),
+        Err(e) if e.starts_with("no firing alert") => (StatusCode::NOT_FOUND, axum::Json(Value::String(e))).into_response(),
+        Err(e) => bad(e),
     }
 }
