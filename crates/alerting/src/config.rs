@@ -1131,6 +1131,11 @@ pub struct RouteConfig {
     /// How long the primary receiver must keep failing (default 5m).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub fallback_after: Option<Duration>,
+    /// Bongsu extension (flap damping): a resolved alert is reported as
+    /// still firing for this long; firing again within it counts a flap
+    /// instead of a resolve and a new notification. Inherited; default 0.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resolve_hold: Option<Duration>,
 }
 
 impl RouteConfig {

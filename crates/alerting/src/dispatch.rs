@@ -86,6 +86,8 @@ pub struct Counters {
     pub alerts_received_firing: AtomicU64,
     pub alerts_received_resolved: AtomicU64,
     pub alerts_invalid: AtomicU64,
+    /// Alerts that fired again within their route's `resolve_hold`.
+    pub flaps: AtomicU64,
     /// (integration, receiver) → (attempts, failures).
     pub notifications: Mutex<BTreeMap<(String, String), (u64, u64)>>,
 }
@@ -112,6 +114,8 @@ pub struct Alertmanager {
     mute_state: Mutex<HashMap<u64, &'static str>>,
     /// Acknowledged firing alerts: fingerprint → acknowledgement.
     acks: Mutex<HashMap<u64, Ack>>,
+    /// Silences that have silenced a firing alert (for `expire_when_resolved`).
+    silence_matched: Mutex<BTreeSet<String>>,
     /// (group key, receiver) → when its deliveries started failing (ms).
     failing_since: Mutex<HashMap<(String, String), i64>>,
     pub external_url: String,
@@ -167,16 +171,22 @@ impl Alertmanager {
             mute_state: Mutex::new(HashMap::new()),
             failing_since: Mutex::new(HashMap::new()),
             acks: Mutex::new(acks),
+            silence_matched: Mutex::new(BTreeSet::new()),
             external_url,
             counters: Counters::default(),
             started: now_ms(),
         });
         let gc = Arc::downgrade(&am);
         tokio::spawn(async move {
+            let mut tick = 0u64;
             loop {
-                tokio::time::sleep(Duration::from_secs(60)).await;
+                tokio::time::sleep(Duration::from_secs(5)).await;
                 let Some(am) = gc.upgrade() else { return };
-                am.gc(now_ms());
+                am.expire_resolved_silences(now_ms());
+                tick += 1;
+                if tick % 12 == 0 {
+                    am.gc(now_ms());
+                }
             }
         });
         Ok(am)
@@ -222,6 +232,7 @@ impl Alertmanager {
             let (merged, event) = {
                 let mut m = self.alerts.lock();
                 let was_firing = m.get(&fp).map(|o| !o.resolved_at(now));
+                let resolved_ago = m.get(&fp).filter(|o| o.resolved_at(now)).map(|o| now - o.ends_at);
                 let merged = match m.get(&fp) {
                     Some(old) => old.merge(&a, now),
                     None => a,
@@ -233,16 +244,29 @@ impl Alertmanager {
                     (Some(true), false) => Some("resolved"),
                     _ => None,
                 };
-                (merged, event)
+                (merged, event.map(|e| (e, resolved_ago)))
             };
-            if let Some(ev) = event {
+            if let Some((ev, resolved_ago)) = event {
                 if ev == "resolved" {
                     self.acks.lock().remove(&fp);
                 }
-                self.record_event(&merged, ev, now, "");
+                // Firing again within a route's resolve_hold: a flap.
+                let hold = self.max_resolve_hold(&merged.labels);
+                if ev == "firing" && resolved_ago.is_some_and(|ago| ago < hold) {
+                    self.counters.flaps.fetch_add(1, Ordering::Relaxed);
+                    self.record_event(&merged, "flapped", now, "");
+                } else {
+                    self.record_event(&merged, ev, now, "");
+                }
             }
             self.route(merged, now);
         }
+    }
+
+    /// The longest `resolve_hold` of the routes these labels reach (ms).
+    fn max_resolve_hold(&self, labels: &Labels) -> i64 {
+        let loaded = self.loaded();
+        loaded.tree.match_routes(labels).iter().map(|r| r.opts.resolve_hold.as_millis() as i64).max().unwrap_or(0)
     }
 
     fn route(self: &Arc<Self>, a: Alert, now: i64) {
@@ -307,8 +331,9 @@ impl Alertmanager {
             // Resolved alerts that were part of this flush leave the group.
             {
                 let mut ga = g.alerts.lock();
+                let hold = g.opts.resolve_hold.as_millis() as i64;
                 for a in &alerts {
-                    if a.resolved_at(now) && ga.get(&a.fingerprint()).is_some_and(|x| x == a) {
+                    if a.resolved_at(now) && now - a.ends_at >= hold && ga.get(&a.fingerprint()).is_some_and(|x| x == a) {
                         ga.remove(&a.fingerprint());
                     }
                 }
@@ -350,13 +375,21 @@ impl Alertmanager {
             return;
         }
         let firing_sources = self.firing_labels(now);
+        let hold = g.opts.resolve_hold.as_millis() as i64;
         let mut kept: Vec<Alert> = Vec::with_capacity(alerts.len());
-        for a in alerts {
+        for mut a in alerts {
+            if a.resolved_at(now) && now - a.ends_at < hold {
+                // Flap damping: held as firing until the hold has passed.
+                a.ends_at = 0;
+            }
             if a.resolved_at(now) {
                 kept.push(a);
                 continue;
             }
             let silenced = self.silences.silenced_by(&a.labels, now);
+            if !silenced.is_empty() {
+                self.silence_matched.lock().extend(silenced.iter().cloned());
+            }
             let state = if !silenced.is_empty() {
                 "silenced"
             } else if loaded.inhibitor.mutes(&a.labels, &firing_sources).is_some() {
@@ -500,6 +533,27 @@ impl Alertmanager {
         };
         if let Err(e) = self.store.record_events(&[ev]) {
             tracing::error!(err = %e, "recording an alert transition failed");
+        }
+    }
+
+    /// Expires `expire_when_resolved` silences that have silenced something
+    /// and now match no firing alert.
+    pub fn expire_resolved_silences(&self, now: i64) {
+        let firing = self.firing_labels(now);
+        let matched: Vec<String> = self.silence_matched.lock().iter().cloned().collect();
+        for id in matched {
+            let Some(s) = self.silences.get(&id) else { continue };
+            if !s.expire_when_resolved || s.state(now) != crate::silence::SilenceState::Active {
+                self.silence_matched.lock().remove(&id);
+                continue;
+            }
+            if firing.iter().any(|l| s.matches(l)) {
+                continue;
+            }
+            if self.silences.expire(&id, now).is_ok() {
+                tracing::info!(silence = %id, "everything the silence matched has resolved: expired");
+            }
+            self.silence_matched.lock().remove(&id);
         }
     }
 

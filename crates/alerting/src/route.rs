@@ -39,6 +39,8 @@ pub struct RouteOpts {
     /// Bongsu extension: receiver used when `receiver` keeps failing.
     pub fallback_receiver: Option<String>,
     pub fallback_after: Duration,
+    /// Bongsu extension: flap damping (0 = off).
+    pub resolve_hold: Duration,
 }
 
 impl Default for RouteOpts {
@@ -56,6 +58,7 @@ impl Default for RouteOpts {
             labels: BTreeMap::new(),
             fallback_receiver: None,
             fallback_after: Duration::from_secs(5 * 60),
+            resolve_hold: Duration::ZERO,
         }
     }
 }
@@ -211,6 +214,9 @@ fn build(
     }
     if let Some(d) = cfg.fallback_after {
         opts.fallback_after = d.as_std();
+    }
+    if let Some(d) = cfg.resolve_hold {
+        opts.resolve_hold = d.as_std();
     }
     opts.mute_time_intervals = cfg
         .mute_time_intervals

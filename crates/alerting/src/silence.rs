@@ -45,6 +45,9 @@ pub struct Silence {
     pub updated_at: i64,
     pub created_by: String,
     pub comment: String,
+    /// Bongsu extension: expire once every alert it silenced has resolved.
+    #[serde(default)]
+    pub expire_when_resolved: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -269,6 +272,7 @@ mod tests {
             updated_at: 0,
             created_by: "me".into(),
             comment: "c".into(),
+            expire_when_resolved: false,
         }
     }
 

@@ -577,3 +577,219 @@ fn kinds_not_delivered_yet_are_refused_at_load() {
         assert!(e.contains("not supported yet") && e.contains(kind), "{e}");
     }
 }
+
+// ---------------------------------------------------------------------------
+// email, against aiosmtpd
+
+/// Whether `aiosmtpd` can be imported; when not, the email tests say so
+/// loudly and pass, except under `CI=true`, where they fail.
+fn aiosmtpd_available() -> bool {
+    let ok = std::process::Command::new("python3")
+        .args(["-c", "import aiosmtpd"])
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false);
+    if !ok {
+        eprintln!(
+            "\n!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!\n\
+             !! aiosmtpd NOT FOUND: the email integration was NOT tested\n\
+             !! install it with `pip install aiosmtpd` (scripts/test.sh does)\n\
+             !!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!\n"
+        );
+        if std::env::var("CI").map(|v| v == "true").unwrap_or(false) {
+            panic!("aiosmtpd missing in CI");
+        }
+    }
+    ok
+}
+
+/// An aiosmtpd server (tests/smtp_sink.py) writing what it receives to a file.
+struct SmtpSink {
+    child: std::process::Child,
+    port: u16,
+    out: std::path::PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl SmtpSink {
+    fn start(extra: &[&str]) -> SmtpSink {
+        use std::io::BufRead;
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("mail.jsonl");
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/smtp_sink.py");
+        let mut child = std::process::Command::new("python3")
+            .arg(script)
+            .arg(port.to_string())
+            .arg(&out)
+            .args(extra)
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("python3");
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+        assert_eq!(line.trim(), "READY", "smtp_sink.py did not start");
+        SmtpSink { child, port, out, _dir: dir }
+    }
+    fn messages(&self) -> Vec<Value> {
+        std::fs::read_to_string(&self.out)
+            .unwrap_or_default()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    }
+}
+
+impl Drop for SmtpSink {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[tokio::test]
+async fn email_plain_smtp_message_as_alertmanager_writes_it() {
+    if !aiosmtpd_available() {
+        return;
+    }
+    let sink = SmtpSink::start(&[]);
+    let r = receiver(&format!(
+        "    email_configs:
+      - to: 'oncall@example.org, Ops Team <ops@example.org>'
+        from: 'Bongsu <alerts@example.org>'
+        smarthost: 127.0.0.1:{}
+        hello: bongsu.test
+        require_tls: false
+        text: 'Summary: {{{{ .CommonAnnotations.summary }}}} = {{{{ .Status }}}}'
+        headers:
+          x-team: '{{{{ .CommonLabels.severity }}}}-team'
+",
+        sink.port
+    ));
+    let i = one_integration(&r);
+    assert_eq!(i.name(), "email");
+    let n = notification("r", false);
+    notify(&*i, &n).await.unwrap();
+    let msgs = sink.messages();
+    assert_eq!(msgs.len(), 1);
+    let m = &msgs[0];
+    assert_eq!(m["mail_from"], "alerts@example.org");
+    assert_eq!(m["rcpt_tos"], json!(["oncall@example.org", "ops@example.org"]));
+    assert_eq!(m["helo"], "bongsu.test");
+    assert_eq!(m["encrypted"], false);
+    assert_eq!(m["login"], Value::Null);
+    let cx = context();
+    let h = &m["headers"];
+    assert_eq!(h["Subject"], render(&cx, &n, "{{ template \"email.default.subject\" . }}"));
+    assert_eq!(h["Subject"], "[FIRING:1] DiskFull (db1 critical)");
+    assert_eq!(h["To"], "oncall@example.org, Ops Team <ops@example.org>");
+    assert_eq!(h["From"], "Bongsu <alerts@example.org>");
+    assert_eq!(h["X-Team"], "critical-team");
+    assert_eq!(h["MIME-Version"], "1.0");
+    assert!(h["Message-Id"].as_str().unwrap().starts_with('<'), "{h}");
+    assert!(h["Date"].as_str().unwrap().contains(", "), "{h}");
+    assert_eq!(m["content_type"], "multipart/alternative");
+    let parts = m["parts"].as_array().unwrap();
+    assert_eq!(parts.len(), 2, "{m}");
+    assert_eq!(parts[0]["content_type"], "text/plain");
+    assert_eq!(parts[0]["charset"], "utf-8");
+    assert_eq!(parts[0]["transfer_encoding"], "quoted-printable");
+    assert_eq!(parts[0]["body"], "Summary: Disk is full = firing");
+    assert_eq!(parts[1]["content_type"], "text/html");
+    // Quoted-printable in text mode carries line ends as CRLF (as Go's writer does).
+    let html = cx.templates.execute_html("{{ template \"email.default.html\" . }}", &n.template_data()).unwrap();
+    assert_eq!(parts[1]["body"].as_str().unwrap().replace("\r\n", "\n"), html);
+    assert!(parts[1]["body"].as_str().unwrap().contains("DiskFull"));
+}
+
+#[tokio::test]
+async fn email_starttls_and_auth() {
+    if !aiosmtpd_available() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let sh = |args: &[&str]| {
+        let o = std::process::Command::new("openssl").args(args).current_dir(d).output().expect("openssl");
+        assert!(o.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&o.stderr));
+    };
+    sh(&["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", "ca.key", "-out", "ca.pem", "-days", "2", "-subj", "/CN=bongsu test CA"]);
+    sh(&["req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", "leaf.key", "-out", "leaf.csr", "-subj", "/CN=localhost"]);
+    std::fs::write(d.join("ext"), "subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\n").unwrap();
+    sh(&["x509", "-req", "-in", "leaf.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial", "-out", "leaf.pem", "-days", "2", "-extfile", "ext"]);
+    std::fs::write(d.join("password"), "s3cret\n").unwrap();
+    let (cert, key) = (d.join("leaf.pem"), d.join("leaf.key"));
+    let (cert, key) = (cert.to_str().unwrap(), key.to_str().unwrap());
+
+    for exclude in ["LOGIN", "PLAIN"] {
+        // PLAIN, then LOGIN (the server offers only the other one).
+        let sink = SmtpSink::start(&["--auth", "alice:s3cret", "--tls", cert, key, "--exclude", exclude]);
+        let r = receiver(&format!(
+            "    email_configs:
+      - to: oncall@example.org
+        from: alerts@example.org
+        smarthost: 127.0.0.1:{}
+        auth_username: alice
+        auth_password_file: {}
+        tls_config:
+          ca_file: {}
+",
+            sink.port,
+            d.join("password").display(),
+            d.join("ca.pem").display()
+        ));
+        let i = one_integration(&r);
+        notify(&*i, &notification("r", false)).await.unwrap_or_else(|e| panic!("without {exclude}: {e:?}"));
+        let msgs = sink.messages();
+        assert_eq!(msgs.len(), 1);
+        assert_eq!(msgs[0]["encrypted"], true, "STARTTLS must have been used");
+        assert_eq!(msgs[0]["login"], "alice");
+        assert_eq!(msgs[0]["rcpt_tos"], json!(["oncall@example.org"]));
+    }
+
+    // A wrong password: the server refuses (535), a final error.
+    let sink = SmtpSink::start(&["--auth", "alice:other", "--tls", cert, key]);
+    let r = receiver(&format!(
+        "    email_configs:\n      - to: o@example.org\n        from: a@example.org\n        smarthost: 127.0.0.1:{}\n        auth_username: alice\n        auth_password: s3cret\n        tls_config:\n          ca_file: {}\n",
+        sink.port,
+        d.join("ca.pem").display()
+    ));
+    let e = notify(&*one_integration(&r), &notification("r", false)).await.unwrap_err();
+    assert!(!e.retry && e.message.contains("auth"), "{e:?}");
+    assert!(sink.messages().is_empty());
+
+    // An untrusted certificate: no delivery.
+    let sink = SmtpSink::start(&["--tls", cert, key]);
+    let r = receiver(&format!(
+        "    email_configs:\n      - to: o@example.org\n        from: a@example.org\n        smarthost: 127.0.0.1:{}\n",
+        sink.port
+    ));
+    assert!(notify(&*one_integration(&r), &notification("r", false)).await.is_err());
+    assert!(sink.messages().is_empty());
+}
+
+#[tokio::test]
+async fn email_require_tls_without_starttls_is_an_error() {
+    if !aiosmtpd_available() {
+        return;
+    }
+    let sink = SmtpSink::start(&[]);
+    let r = receiver(&format!(
+        "    email_configs:\n      - to: o@example.org\n        from: a@example.org\n        smarthost: 127.0.0.1:{}\n        headers: {{Subject: 'Füllstand {{{{ .CommonLabels.alertname }}}}'}}\n",
+        sink.port
+    ));
+    let i = one_integration(&r);
+    let e = notify(&*i, &notification("r", false)).await.unwrap_err();
+    assert!(e.retry && e.message.contains("STARTTLS"), "{e:?}");
+    assert!(sink.messages().is_empty());
+
+    // The same without require_tls delivers, the UTF-8 subject Q-encoded.
+    let r = receiver(&format!(
+        "    email_configs:\n      - to: o@example.org\n        from: a@example.org\n        smarthost: 127.0.0.1:{}\n        require_tls: false\n        headers: {{Subject: 'Füllstand {{{{ .CommonLabels.alertname }}}}'}}\n",
+        sink.port
+    ));
+    notify(&*one_integration(&r), &notification("r", false)).await.unwrap();
+    let m = &sink.messages()[0];
+    assert_eq!(m["headers"]["Subject"], "Füllstand DiskFull");
+    assert!(m["raw"].as_str().unwrap().contains("Subject: =?utf-8?q?F=C3=BCllstand_DiskFull?="), "{}", m["raw"]);
+}

@@ -520,6 +520,7 @@ impl RuntimeView for Runtime {
             (vec![("status", "firing".to_string())], am.alerts_received_firing.load(Ordering::Relaxed) as f64),
             (vec![("status", "resolved".to_string())], am.alerts_received_resolved.load(Ordering::Relaxed) as f64),
         ]);
+        m.counter("bongsu_alert_flaps_total", "Alerts that fired again within their route's resolve_hold (flap damping).", am.flaps.load(Ordering::Relaxed) as f64);
         m.counter("alertmanager_alerts_invalid_total", "The total number of received alerts that were invalid.", am.alerts_invalid.load(Ordering::Relaxed) as f64);
         let per_integ = am.notifications.lock().clone();
         let labels = |(i, r): &(String, String)| vec![("integration", i.clone()), ("receiver_name", r.clone())];

@@ -857,3 +857,54 @@ fn fallback_receiver_takes_over_when_the_primary_keeps_failing() {
     assert!(failed >= 1, "the primary's failures are recorded: {n}");
     assert!(n.as_array().is_some_and(|a| a.iter().any(|x| x["receiver"] == "primary" && x["error"].as_str().unwrap_or("").contains("500"))));
 }
+
+#[test]
+fn flap_damping_and_silences_that_expire_when_resolved() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let hook = CaptureServer::start();
+    let amcfg = dir.path().join("alertmanager.yml");
+    std::fs::write(
+        &amcfg,
+        format!(
+            "route:\n  receiver: hook\n  group_by: [alertname]\n  group_wait: 1s\n  group_interval: 1s\n  resolve_hold: 6s\nreceivers:\n  - name: hook\n    webhook_configs:\n      - url: http://{}/\n",
+            hook.addr
+        ),
+    )
+    .expect("write");
+    let b = Bongsu::start(dir.path(), &dir.path().join("data"), &[&format!("--alertmanager.config.file={}", amcfg.display())]);
+    let post = |body: &str| {
+        let r = http("POST", &b.addr, "/api/v2/alerts", Some(body)).expect("post");
+        assert_eq!(r.status, 200, "{}", r.body);
+    };
+    let iso = |ms: i64| humantime::format_rfc3339_millis(std::time::UNIX_EPOCH + Duration::from_millis(ms as u64)).to_string();
+    post(r#"[{"labels":{"alertname":"Flappy"}}]"#);
+    wait_for("firing notification", Duration::from_secs(20), || hook.bodies().iter().any(|b| b.contains("Flappy")).then_some(()));
+    // Resolves, then fires again 2s later: within the 6s hold.
+    post(&format!(r#"[{{"labels":{{"alertname":"Flappy"}},"endsAt":"{}"}}]"#, iso(bongsu_model_now() * 1000)));
+    std::thread::sleep(Duration::from_secs(2));
+    post(r#"[{"labels":{"alertname":"Flappy"}}]"#);
+    std::thread::sleep(Duration::from_secs(3));
+    assert!(hook.bodies().iter().all(|b| !b.contains("\"status\":\"resolved\"")), "the flap must not be notified as a resolve");
+    let h = get(&b.addr, "/api/bongsu/v1/alerts/history?alertname=Flappy").json();
+    assert!(h.as_array().is_some_and(|a| a.iter().any(|e| e["event"] == "flapped")), "{h}");
+    assert!(get(&b.addr, "/metrics").body.lines().any(|l| l == "bongsu_alert_flaps_total 1"));
+
+    // A silence that expires by itself once what it silenced has resolved.
+    post(r#"[{"labels":{"alertname":"Maint","host":"db-1"}}]"#);
+    let now = bongsu_model_now() * 1000;
+    let sil = format!(
+        r#"{{"matchers":[{{"name":"alertname","value":"Maint","isRegex":false,"isEqual":true}}],"startsAt":"{}","endsAt":"{}","createdBy":"ops","comment":"reboot","expireWhenResolved":true}}"#,
+        iso(now),
+        iso(now + 3_600_000)
+    );
+    let r = http("POST", &b.addr, "/api/v2/silences", Some(&sil)).expect("silence");
+    assert_eq!(r.status, 200, "{}", r.body);
+    let id = r.json()["silenceID"].as_str().unwrap_or("").to_string();
+    std::thread::sleep(Duration::from_secs(3)); // a flush sees the silenced alert
+    assert_eq!(get(&b.addr, &format!("/api/v2/silence/{id}")).json()["status"]["state"], "active");
+    post(&format!(r#"[{{"labels":{{"alertname":"Maint","host":"db-1"}},"endsAt":"{}"}}]"#, iso(bongsu_model_now() * 1000)));
+    wait_for("silence expired by itself", Duration::from_secs(30), || {
+        (get(&b.addr, &format!("/api/v2/silence/{id}")).json()["status"]["state"] == "expired").then_some(())
+    });
+    assert!(hook.bodies().iter().all(|b| !b.contains("Maint")), "a silenced alert was notified");
+}

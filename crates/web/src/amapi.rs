@@ -244,6 +244,7 @@ fn silence_json(s: &Silence, t: i64) -> Value {
         "endsAt": api_time(s.ends_at),
         "matchers": s.matchers.iter().map(|m| json!({"isEqual": m.is_equal, "isRegex": m.is_regex, "name": m.name, "value": m.value})).collect::<Vec<_>>(),
         "startsAt": api_time(s.starts_at),
+        "expireWhenResolved": s.expire_when_resolved,
     })
 }
 
@@ -299,7 +300,12 @@ pub fn parse_postable_silence(body: &str) -> Result<Silence, String> {
         let m: SilenceMatcher = serde_json::from_value(m.clone()).map_err(|e| format!("matchers[{i}]: {e}"))?;
         matchers.push(m);
     }
-    Ok(Silence { id: str_field("id")?, matchers, starts_at, ends_at, updated_at: 0, created_by, comment })
+    let expire_when_resolved = match v.get("expireWhenResolved") {
+        None | Some(Value::Null) => false,
+        Some(Value::Bool(b)) => *b,
+        Some(_) => return Err("expireWhenResolved: must be a boolean".into()),
+    };
+    Ok(Silence { id: str_field("id")?, matchers, starts_at, ends_at, updated_at: 0, created_by, comment, expire_when_resolved })
 }
 
 async fn post_silence(State(am): State<Am>, body: String) -> Response {
