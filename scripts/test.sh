@@ -22,6 +22,14 @@ if [ ${#need_pkgs[@]} -gt 0 ]; then
   done
 fi
 
+# aiosmtpd (PyPI): the real SMTP server the email integration's tests talk to.
+if ! python3 -c "import aiosmtpd" >/dev/null 2>&1; then
+  echo "== installing aiosmtpd (PyPI)"
+  python3 -m pip install -q aiosmtpd >/dev/null 2>&1 \
+    || python3 -m pip install -q --user --break-system-packages aiosmtpd >/dev/null 2>&1 \
+    || echo "!! could not install aiosmtpd: the email tests will say so and fail under CI=true" >&2
+fi
+
 # Upstream conformance data (PromQL scripts, exposition samples, …).
 export BONGSU_CONFORMANCE_DIR="${BONGSU_CONFORMANCE_DIR:-$(cd .. && pwd)/shared/conformance}"
 if [ ! -d "$BONGSU_CONFORMANCE_DIR" ]; then

@@ -156,9 +156,11 @@ impl Email {
         )
         .await
         .map_err(|e| NotifyError::retry(format!("establish connection to server: {e}")))?;
-        let result = self.session(&mut conn, &hello, tls, implicit, &envelope, &message).await;
+        self.session(&mut conn, &hello, tls, implicit, &envelope, &message).await?;
+        // Only a healthy session is closed politely: after a failed TLS
+        // upgrade lettre's stream is gone, and QUIT on it would panic.
         let _ = conn.quit().await;
-        result
+        Ok(())
     }
 
     async fn session(
