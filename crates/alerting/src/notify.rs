@@ -17,6 +17,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 pub mod common;
 pub mod discord;
 pub mod email;
+pub mod jira;
 pub mod msteams;
 pub mod msteamsv2;
 pub mod opsgenie;
@@ -170,12 +171,12 @@ pub fn build_integrations(r: &Receiver) -> Result<Vec<Arc<dyn Integration>>, Str
     add(o, &r.webex_configs, webex::Webex::new)?;
     add(o, &r.msteams_configs, msteams::MsTeams::new)?;
     add(o, &r.msteamsv2_configs, msteamsv2::MsTeamsV2::new)?;
+    add(o, &r.jira_configs, jira::Jira::new)?;
     let unsupported: Vec<(&str, usize)> = vec![
         ("incidentio_configs", r.incidentio_configs.len()),
         ("wechat_configs", r.wechat_configs.len()),
         ("victorops_configs", r.victorops_configs.len()),
         ("sns_configs", r.sns_configs.len()),
-        ("jira_configs", r.jira_configs.len()),
         ("rocketchat_configs", r.rocketchat_configs.len()),
         ("mattermost_configs", r.mattermost_configs.len()),
     ];

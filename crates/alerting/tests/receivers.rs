@@ -793,3 +793,109 @@ async fn email_require_tls_without_starttls_is_an_error() {
     assert_eq!(m["headers"]["Subject"], "Füllstand DiskFull");
     assert!(m["raw"].as_str().unwrap().contains("Subject: =?utf-8?q?F=C3=BCllstand_DiskFull?="), "{}", m["raw"]);
 }
+
+// ---------------------------------------------------------------------------
+// Jira
+
+#[tokio::test]
+async fn jira_create_then_update_and_resolve() {
+    let s = Server::start((200, "application/json", "{}".into())).await;
+    let r = receiver(&format!(
+        "    jira_configs:
+      - api_url: {}/rest/api/2
+        project: OPS
+        issue_type: Bug
+        summary: '{{{{ .CommonLabels.alertname }}}} on {{{{ .CommonLabels.instance }}}}'
+        description: '{{{{ .CommonAnnotations.summary }}}}'
+        priority: '{{{{ if eq .CommonLabels.severity \"critical\" }}}}High{{{{ end }}}}'
+        labels: ['{{{{ .CommonLabels.severity }}}}', alertmanager]
+        resolve_transition: Done
+        reopen_transition: Reopen
+        fields:
+          customfield_10001: '{{{{ .CommonLabels.instance }}}}'
+          components: [{{name: storage}}]
+",
+        s.url
+    ));
+    let i = one_integration(&r);
+    assert_eq!(i.name(), "jira");
+    let label = format!("ALERT{{{GROUP_KEY_HASH}}}");
+
+    // No issue yet: search, then create.
+    s.answer((200, "application/json", r#"{"issues":[]}"#.into()));
+    s.answer((201, "application/json", r#"{"id":"10000","key":"OPS-1"}"#.into()));
+    notify(&*i, &notification("r", false)).await.unwrap();
+    let reqs = s.take();
+    assert_eq!(reqs.len(), 2, "{reqs:#?}");
+    assert_eq!((reqs[0].method.as_str(), reqs[0].uri.as_str()), ("POST", "/rest/api/2/search"));
+    assert_eq!(reqs[0].header("content-type"), "application/json");
+    assert_eq!(reqs[0].header("accept-language"), "en");
+    assert_eq!(
+        reqs[0].json(),
+        json!({
+            "fields": ["status"],
+            "jql": format!("statusCategory != Done and project=\"OPS\" and labels=\"{label}\" order by status ASC,resolutiondate DESC"),
+            "maxResults": 2,
+        })
+    );
+    assert_eq!((reqs[1].method.as_str(), reqs[1].uri.as_str()), ("POST", "/rest/api/2/issue"));
+    let mut labels = vec!["critical".to_string(), "alertmanager".into(), label.clone()];
+    labels.sort();
+    let fields = json!({
+        "summary": "DiskFull on db1",
+        "description": "Disk is full",
+        "issuetype": {"name": "Bug"},
+        "labels": labels,
+        "priority": {"name": "High"},
+        "project": {"key": "OPS"},
+        "customfield_10001": "db1",
+        "components": [{"name": "storage"}],
+    });
+    assert_eq!(reqs[1].json(), json!({ "fields": fields }));
+
+    // Resolved, the open issue found: update it, then move it through `Done`.
+    s.answer((200, "application/json", r#"{"issues":[{"key":"OPS-1","fields":{"status":{"name":"Open","statusCategory":{"key":"new"}}}}]}"#.into()));
+    s.answer((204, "application/json", "".into()));
+    s.answer((200, "application/json", r#"{"transitions":[{"id":"21","name":"Reopen"},{"id":"31","name":"Done"}]}"#.into()));
+    s.answer((204, "application/json", "".into()));
+    notify(&*i, &notification("r", true)).await.unwrap();
+    let reqs = s.take();
+    let calls: Vec<(String, String)> = reqs.iter().map(|r| (r.method.to_string(), r.uri.clone())).collect();
+    assert_eq!(
+        calls,
+        [
+            ("POST".to_string(), "/rest/api/2/search".to_string()),
+            ("PUT".into(), "/rest/api/2/issue/OPS-1".into()),
+            ("GET".into(), "/rest/api/2/issue/OPS-1/transitions".into()),
+            ("POST".into(), "/rest/api/2/issue/OPS-1/transitions".into()),
+        ]
+    );
+    assert_eq!(reqs[1].json()["fields"]["summary"], "DiskFull on db1");
+    assert_eq!(reqs[3].json(), json!({"transition": {"id": "31"}}));
+
+    // Resolved with no open issue: only the search.
+    s.answer((200, "application/json", r#"{"issues":[]}"#.into()));
+    notify(&*i, &notification("r", true)).await.unwrap();
+    assert_eq!(s.take().len(), 1);
+
+    // A 400 from Jira is final, a 503 is retried.
+    s.answer((400, "application/json", r#"{"errorMessages":["bad jql"]}"#.into()));
+    assert!(!notify(&*i, &notification("r", false)).await.unwrap_err().retry);
+    s.answer((503, "text/plain", "down".into()));
+    assert!(notify(&*i, &notification("r", false)).await.unwrap_err().retry);
+}
+
+#[tokio::test]
+async fn jira_cloud_search_path_and_adf_description() {
+    let s = Server::start((200, "application/json", r#"{"issues":[]}"#.into())).await;
+    let r = receiver(&format!(
+        "    jira_configs:\n      - api_url: {}/rest/api/3\n        api_type: cloud\n        project: OPS\n        issue_type: Task\n        description: '{{\"type\":\"doc\",\"version\":1,\"content\":[]}}'\n",
+        s.url
+    ));
+    let i = one_integration(&r);
+    notify(&*i, &notification("r", false)).await.unwrap();
+    let reqs = s.take();
+    assert_eq!(reqs[0].uri, "/rest/api/3/search/jql");
+    assert_eq!(reqs[1].uri, "/rest/api/3/issue");
+    assert_eq!(reqs[1].json()["fields"]["description"], json!({"type": "doc", "version": 1, "content": []}));
+}
