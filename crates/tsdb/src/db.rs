@@ -970,7 +970,7 @@ impl Appender for DbAppender {
                 .filter_map(|&id| {
                     let st = db.head.stripe(id).lock();
                     let s = st.get(id)?;
-                    let pairs = crate::head::sym_pairs(&s.labels)
+                    let pairs = crate::head::sym_pairs(st.syms(s))
                         .map(|(n, v)| (ix.syms.resolve(n), ix.syms.resolve(v)))
                         .collect();
                     Some((id, pairs))

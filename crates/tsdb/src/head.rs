@@ -409,6 +409,11 @@ pub(crate) struct SeriesTable {
     /// Series per page.
     live: Vec<u16>,
     len: usize,
+    /// Encoded labels of the stripe's series back to back (exact sizes,
+    /// no allocation per series); bytes of removed series are garbage
+    /// until a compaction when they are half of it.
+    label_bytes: Vec<u8>,
+    garbage: usize,
     /// Isolation: series id → the last commit that appended to it and the
     /// time of its first sample there, while that commit may be invisible
     /// to some reader (its sequence number is at or above the low
@@ -432,6 +437,8 @@ impl SeriesTable {
             pages: Vec::new(),
             live: Vec::new(),
             len: 0,
+            label_bytes: Vec::new(),
+            garbage: 0,
             marks: IdMap::default(),
             marks_max: 0,
             prune_at: MIN_PRUNE,
@@ -529,23 +536,52 @@ impl SeriesTable {
         }
     }
 
-    pub fn insert(&mut self, id: u64, s: MemSeries) {
+    /// The encoded label symbols of `s` (a series of this table).
+    #[inline]
+    pub fn syms(&self, s: &MemSeries) -> &[u8] {
+        let off = s.lab_off as usize;
+        self.label_bytes
+            .get(off..off + s.lab_len as usize)
+            .unwrap_or_default()
+    }
+
+    /// Stores series `id` with its encoded label symbols.
+    pub fn insert(&mut self, id: u64, mut s: MemSeries, syms: &[u8]) {
         debug_assert_eq!(id % STRIPES as u64, self.stripe);
+        let spare = self.label_bytes.capacity() - self.label_bytes.len();
+        if spare < syms.len() {
+            // Grow by an eighth: the arena is the only copy, slack is waste.
+            let more = (self.label_bytes.len() / 8).max(syms.len()).max(1024);
+            self.label_bytes.reserve_exact(more);
+        }
+        s.lab_off = u32::try_from(self.label_bytes.len())
+            .expect("a stripe's label bytes stay below 4 GiB (256 GiB of labels in all)");
+        s.lab_len = syms.len() as u32;
+        self.label_bytes.extend_from_slice(syms);
         let (p, i) = Self::slot(id);
         if self.pages.len() <= p {
             self.pages.resize_with(p + 1, || None);
             self.live.resize(p + 1, 0);
         }
         let page = self.pages[p].get_or_insert_with(|| (0..PAGE_LEN).map(|_| None).collect());
-        if page[i].replace(s).is_none() {
-            self.live[p] += 1;
-            self.len += 1;
+        match page[i].replace(s) {
+            None => {
+                self.live[p] += 1;
+                self.len += 1;
+            }
+            Some(old) => self.garbage += old.lab_len as usize,
         }
     }
 
-    pub fn remove(&mut self, id: u64) -> Option<MemSeries> {
+    /// Removes series `id`; returns it with its encoded label symbols.
+    pub fn remove(&mut self, id: u64) -> Option<(MemSeries, Box<[u8]>)> {
         let (p, i) = Self::slot(id);
         let s = self.pages.get_mut(p)?.as_mut()?[i].take()?;
+        let syms: Box<[u8]> = self.syms(&s).into();
+        self.garbage += syms.len();
+        if self.garbage > 4096 && 2 * self.garbage > self.label_bytes.len() {
+            self.compact_labels();
+        }
         if !self.marks.is_empty() {
             self.marks.remove(&id);
             self.older.remove(&id);
@@ -555,7 +591,24 @@ impl SeriesTable {
         if self.live[p] == 0 {
             self.pages[p] = None;
         }
-        Some(s)
+        Some((s, syms))
+    }
+
+    /// Rewrites the label arena without the bytes of removed series.
+    fn compact_labels(&mut self) {
+        let live = self.label_bytes.len() - self.garbage;
+        let mut out = Vec::with_capacity(live + live / 8);
+        let old = std::mem::take(&mut self.label_bytes);
+        for pg in self.pages.iter_mut().flatten() {
+            for s in pg.iter_mut().flatten() {
+                let off = s.lab_off as usize;
+                let b = old.get(off..off + s.lab_len as usize).unwrap_or_default();
+                s.lab_off = out.len() as u32;
+                out.extend_from_slice(b);
+            }
+        }
+        self.label_bytes = out;
+        self.garbage = 0;
     }
 
     #[cfg(test)]
@@ -605,8 +658,11 @@ pub(crate) struct HeadChunk {
 }
 
 pub(crate) struct MemSeries {
-    /// (name, value) symbol ids, sorted by name string, varint-encoded.
-    pub labels: Box<[u8]>,
+    /// Where the series' labels are in its stripe's
+    /// [`SeriesTable::label_bytes`]: (name, value) symbol ids, sorted by
+    /// name string, varint-encoded ([`SeriesTable::syms`]).
+    lab_off: u32,
+    lab_len: u32,
     /// A boxed slice (not a `Vec`: 8 bytes less per series); rebuilt when
     /// a chunk is sealed, every 120 samples.
     pub sealed: Box<[HeadChunk]>,
@@ -625,7 +681,8 @@ pub(crate) struct MemSeries {
 impl MemSeries {
     fn new() -> Self {
         MemSeries {
-            labels: Box::default(),
+            lab_off: 0,
+            lab_len: 0,
             sealed: Box::default(),
             open: None,
             last_t: i64::MIN,
@@ -870,19 +927,15 @@ impl Head {
 
     fn has_labels(&self, ix: &Index, id: u32, l: &Labels) -> bool {
         let id = u64::from(id);
-        self.stripe(id)
-            .lock()
-            .get(id)
-            .is_some_and(|s| ix.equal(&s.labels, l))
+        let st = self.stripe(id).lock();
+        st.get(id).is_some_and(|s| ix.equal(st.syms(s), l))
     }
 
     /// Labels of series `id` (the caller holds the index lock: lock order
     /// is index, then stripe).
     pub fn labels(&self, ix: &Index, id: u64) -> Option<Labels> {
-        self.stripe(id)
-            .lock()
-            .get(id)
-            .map(|s| ix.labels_of(&s.labels))
+        let st = self.stripe(id).lock();
+        st.get(id).map(|s| ix.labels_of(st.syms(s)))
     }
 
     /// The next fresh id, or an error once all 32-bit ids are used: ids
@@ -901,13 +954,12 @@ impl Head {
     fn create(&self, ix: &mut Index, id: u64, hash: u64, l: &Labels, logged: bool) {
         debug_assert!(id <= MAX_SERIES_ID);
         let syms = ix.insert(id as u32, hash, l);
-        let mut s = if logged {
+        let s = if logged {
             MemSeries::logged()
         } else {
             MemSeries::new()
         };
-        s.labels = syms;
-        self.stripe(id).lock().insert(id, s);
+        self.stripe(id).lock().insert(id, s, &syms);
     }
 
     /// The series id for `l`, creating the series if needed; `true` when created.
@@ -1141,10 +1193,10 @@ impl Head {
             for id in empty {
                 let mut st = self.stripe(id).lock();
                 if st.get(id).is_some_and(|s| s.is_empty() && s.pending == 0) {
-                    if let Some(s) = st.remove(id) {
+                    if let Some((s, syms)) = st.remove(id) {
                         self.num_chunks
                             .fetch_sub(s.num_chunks() as i64, Ordering::Relaxed);
-                        gone.push((id as u32, s.labels));
+                        gone.push((id as u32, syms));
                     }
                 }
             }
@@ -1207,7 +1259,7 @@ impl Head {
         let mut v: Vec<(Labels, u64)> = Vec::with_capacity(ix.num_series() as usize);
         for stripe in self.stripes.iter() {
             let st = stripe.lock();
-            v.extend(st.iter().map(|(id, s)| (ix.labels_of(&s.labels), id)));
+            v.extend(st.iter().map(|(id, s)| (ix.labels_of(st.syms(s)), id)));
         }
         drop(ix);
         v.sort_unstable_by(|a, b| a.0.cmp(&b.0));
@@ -1237,8 +1289,8 @@ mod tests {
         }
         fn remove_hashed(&self, id: u64, hash: u64) {
             let mut ix = self.index.write();
-            if let Some(s) = self.stripe(id).lock().remove(id) {
-                ix.remove_many_hashed(&[(id as u32, s.labels)], Some(hash));
+            if let Some((_, syms)) = self.stripe(id).lock().remove(id) {
+                ix.remove_many_hashed(&[(id as u32, syms)], Some(hash));
             }
         }
     }
@@ -1377,7 +1429,7 @@ mod tests {
         let mut next = 3u64;
         for round in 0..20u64 {
             for _ in 0..1000 {
-                t.insert(next, MemSeries::new());
+                t.insert(next, MemSeries::new(), &encode_syms(&[next as u32, 7]));
                 live.insert(next);
                 next += STRIPES as u64;
             }
@@ -1399,6 +1451,11 @@ mod tests {
             let ids: Vec<u64> = t.iter().map(|(id, _)| id).collect();
             assert_eq!(ids, live.iter().copied().collect::<Vec<_>>());
             assert!(live.iter().all(|&id| t.get(id).is_some()));
+            // labels survive the arena's compactions
+            assert!(live.iter().all(|&id| {
+                let s = t.get(id).unwrap();
+                sym_pairs(t.syms(s)).collect::<Vec<_>>() == vec![(id as u32, 7)]
+            }));
         }
         // pages of gone series are freed: only pages that hold live ids remain
         let pages = t.pages.iter().filter(|p| p.is_some()).count();
@@ -1409,6 +1466,7 @@ mod tests {
             t.remove(id);
         }
         assert!(t.pages.iter().all(|p| p.is_none()) && t.len() == 0);
+        assert!(t.label_bytes.len() <= 4096 + 64, "compacted: {}", t.label_bytes.len());
     }
 
     #[test]
@@ -1539,7 +1597,7 @@ fn head_memory_breakdown() {
         let st = st.lock();
         pages += st.pages.iter().filter(|p| p.is_some()).count();
         for (_, s) in st.iter() {
-            label_bytes += s.labels.len();
+            label_bytes += st.syms(s).len();
             open_bytes += s.open.as_ref().map_or(0, |c| c.bytes().len());
         }
     }
