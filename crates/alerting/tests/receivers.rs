@@ -899,3 +899,46 @@ async fn jira_cloud_search_path_and_adf_description() {
     assert_eq!(reqs[1].uri, "/rest/api/3/issue");
     assert_eq!(reqs[1].json()["fields"]["description"], json!({"type": "doc", "version": 1, "content": []}));
 }
+
+// ---------------------------------------------------------------------------
+// goldens from a real Alertmanager
+
+/// `tests/golden/am-0.25/`: what Debian's Alertmanager 0.25 sent for the
+/// same receivers (alertmanager.yml there) and the same alert, firing and
+/// resolved, captured by `generate.py`. Bongsu must send the same method,
+/// path, content type, authorization and JSON body.
+#[tokio::test]
+async fn payloads_match_real_alertmanager_goldens() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/am-0.25");
+    let s = Server::start((200, "application/json", "{}".into())).await;
+    s.shared.answers.lock().unwrap().clear();
+    let yml = std::fs::read_to_string(dir.join("alertmanager.yml")).unwrap().replace("BASE", &s.url);
+    let cfg = Config::parse(&yml, "alertmanager.yml").unwrap();
+    let integrations = build_integrations(&cfg.receivers[0]).unwrap();
+    let mut checked = 0;
+    for (state, resolved) in [("firing", false), ("resolved", true)] {
+        let n = notification("r", resolved);
+        for i in &integrations {
+            // Answers as each service gives them.
+            match i.name() {
+                "telegram" => s.answer((200, "application/json", r#"{"ok":true,"result":{"message_id":1,"chat":{"id":-100123}}}"#.into())),
+                "slack" => s.answer((200, "text/plain", "ok".into())),
+                _ => s.answer((200, "application/json", "{}".into())),
+            }
+            notify(&**i, &n).await.unwrap_or_else(|e| panic!("{}: {e}", i.name()));
+            let got = s.one();
+            let kind = got.uri.trim_start_matches('/').split('/').next().unwrap().to_string();
+            let golden_path = dir.join(format!("{kind}-{state}.json"));
+            let golden: Value = serde_json::from_str(&std::fs::read_to_string(&golden_path).unwrap()).unwrap();
+            let ctx = format!("{} ({state})", i.name());
+            assert_eq!(got.method.as_str(), golden["method"], "{ctx}");
+            assert_eq!(got.uri, golden["path"], "{ctx}");
+            for h in ["content-type", "authorization"] {
+                assert_eq!(got.header(h), golden["headers"][h].as_str().unwrap_or(""), "{ctx}: {h}");
+            }
+            assert_eq!(got.json(), golden["body"], "{ctx}: body");
+            checked += 1;
+        }
+    }
+    assert_eq!(checked, 12);
+}
