@@ -108,6 +108,42 @@ def main():
     finally:
         am.terminate()
         am.wait()
+    # Email: the same alert through email.yml to an aiosmtpd server.
+    smtp_port = free_port()
+    mail = os.path.join(tmp, "mail.jsonl")
+    sink = subprocess.Popen([sys.executable, os.path.join(HERE, "..", "..", "smtp_sink.py"), str(smtp_port), mail],
+                            stdout=subprocess.PIPE)
+    sink.stdout.readline()
+    cfg = open(os.path.join(HERE, "email.yml")).read().replace("SMTP_PORT", str(smtp_port))
+    open(os.path.join(tmp, "email.yml"), "w").write(cfg)
+    port = free_port()
+    am = subprocess.Popen(["/usr/bin/prometheus-alertmanager", "--config.file=" + os.path.join(tmp, "email.yml"),
+                           "--storage.path=" + os.path.join(tmp, "email-data"), "--web.listen-address=127.0.0.1:%d" % port,
+                           "--cluster.listen-address=", "--web.external-url=http://am.example"],
+                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        url = "http://127.0.0.1:%d" % port
+        for _ in range(50):
+            try:
+                urllib.request.urlopen(url + "/-/ready").read()
+                break
+            except Exception:
+                time.sleep(0.2)
+        post_alert(url, "2099-01-01T00:00:00Z")
+        end = time.time() + 30
+        while time.time() < end and not (os.path.exists(mail) and open(mail).read().strip()):
+            time.sleep(0.2)
+    finally:
+        am.terminate()
+        am.wait()
+        sink.terminate()
+        sink.wait()
+    rec = json.loads(open(mail).read().splitlines()[0])
+    del rec["raw"]
+    with open(os.path.join(HERE, "email-firing.json"), "w") as f:
+        json.dump(rec, f, indent=2, sort_keys=True, ensure_ascii=False)
+        f.write("\n")
+
     version = subprocess.run(["/usr/bin/prometheus-alertmanager", "--version"], capture_output=True, text=True)
     for state, reqs in (("firing", firing), ("resolved", resolved)):
         for r in reqs:
