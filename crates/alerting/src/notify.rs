@@ -25,8 +25,10 @@ pub mod pagerduty;
 pub mod pushover;
 pub mod slack;
 pub mod telegram;
+pub mod victorops;
 pub mod webex;
 pub mod webhook;
+pub mod wechat;
 
 /// One notification for one integration: a group's alerts at a moment.
 #[derive(Debug, Clone)]
@@ -164,7 +166,9 @@ pub fn build_integrations(r: &Receiver) -> Result<Vec<Arc<dyn Integration>>, Str
     add(o, &r.email_configs, email::Email::new)?;
     add(o, &r.pagerduty_configs, pagerduty::PagerDuty::new)?;
     add(o, &r.opsgenie_configs, opsgenie::OpsGenie::new)?;
+    add(o, &r.wechat_configs, wechat::Wechat::new)?;
     add(o, &r.slack_configs, slack::Slack::new)?;
+    add(o, &r.victorops_configs, victorops::VictorOps::new)?;
     add(o, &r.pushover_configs, pushover::Pushover::new)?;
     add(o, &r.telegram_configs, telegram::Telegram::new)?;
     add(o, &r.discord_configs, discord::Discord::new)?;
@@ -174,8 +178,6 @@ pub fn build_integrations(r: &Receiver) -> Result<Vec<Arc<dyn Integration>>, Str
     add(o, &r.jira_configs, jira::Jira::new)?;
     let unsupported: Vec<(&str, usize)> = vec![
         ("incidentio_configs", r.incidentio_configs.len()),
-        ("wechat_configs", r.wechat_configs.len()),
-        ("victorops_configs", r.victorops_configs.len()),
         ("sns_configs", r.sns_configs.len()),
         ("rocketchat_configs", r.rocketchat_configs.len()),
         ("mattermost_configs", r.mattermost_configs.len()),

@@ -28,7 +28,11 @@ class Capture(BaseHTTPRequestHandler):
         seen.append({"method": self.command, "path": self.path,
                      "headers": {k.lower(): v for k, v in self.headers.items()},
                      "body": body})
-        if self.path.startswith("/telegram/"):
+        if "/gettoken" in self.path:
+            out, ctype = b'{"access_token":"wx-token"}', "application/json"
+        elif self.path.startswith("/wechat/"):
+            out, ctype = b'{"errcode":0,"errmsg":"ok"}', "application/json"
+        elif self.path.startswith("/telegram/"):
             out, ctype = b'{"ok":true,"result":{"message_id":1,"chat":{"id":-100123}}}', "application/json"
         elif self.path.startswith("/slack/"):
             out, ctype = b"ok", "text/plain"
@@ -55,7 +59,10 @@ def free_port():
 
 
 def kind(path):
-    return path.strip("/").split("/")[0]
+    k = path.strip("/").split("/")[0]
+    if k == "wechat":
+        return "wechat-gettoken" if "/gettoken" in path else "wechat-send"
+    return k
 
 
 def post_alert(am, ends):
@@ -98,12 +105,12 @@ def main():
                 break
             except Exception:
                 time.sleep(0.2)
-        kinds = 6
+        # 8 integrations; WeChat fetches its token once, first.
         post_alert(url, "2099-01-01T00:00:00Z")
-        wait_for(kinds)
+        wait_for(9)
         firing = list(seen)
         post_alert(url, "2026-01-01T00:01:00Z")
-        wait_for(2 * kinds)
+        wait_for(17)
         resolved = seen[len(firing):]
     finally:
         am.terminate()
