@@ -1013,3 +1013,53 @@ async fn email_matches_real_alertmanager_golden() {
         assert_eq!(form(h, &gh[h]), form(h, v), "header {h}");
     }
 }
+
+#[tokio::test]
+async fn pagerduty_v1_service_key() {
+    let s = Server::start((200, "application/json", r#"{"status":"success"}"#.into())).await;
+    let r = receiver("    pagerduty_configs:\n      - service_key: sk-1\n        description: '{{ .CommonLabels.alertname }}'\n        details: {team: ops, firing: f, resolved: r, num_firing: nf, num_resolved: nr}\n");
+    let p = bongsu_alerting::notify::pagerduty::PagerDuty::new(&r.pagerduty_configs[0])
+        .unwrap()
+        .with_v1_url(&format!("{}/generic/2010-04-15/create_event.json", s.url));
+    let cx = context();
+    let n = notification("r", false);
+    notify(&p, &n).await.unwrap();
+    let req = s.one();
+    assert_eq!(req.uri, "/generic/2010-04-15/create_event.json");
+    assert_eq!(
+        req.json(),
+        json!({
+            "service_key": "sk-1",
+            "incident_key": GROUP_KEY_HASH,
+            "event_type": "trigger",
+            "description": "DiskFull",
+            "event_action": "",
+            "payload": null,
+            "client": "Alertmanager",
+            "client_url": render(&cx, &n, "{{ template \"pagerduty.default.clientURL\" . }}"),
+            "details": {"team": "ops", "firing": "f", "resolved": "r", "num_firing": "nf", "num_resolved": "nr"},
+        })
+    );
+    notify(&p, &notification("r", true)).await.unwrap();
+    let got = s.one().json();
+    assert_eq!(got["event_type"], "resolve");
+    assert!(got.get("client").is_none());
+    // v1 retries 403 (its rate limit).
+    s.answer((403, "text/plain", "throttled".into()));
+    assert!(notify(&p, &n).await.unwrap_err().retry);
+}
+
+#[tokio::test]
+async fn slack_api_url_file_and_secrets_read_at_send_time() {
+    let s = Server::start((200, "text/plain", "ok".into())).await;
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("url");
+    std::fs::write(&f, format!("{}/from-file\n", s.url)).unwrap();
+    let r = receiver(&format!("    slack_configs:\n      - api_url_file: {}\n", f.display()));
+    let i = one_integration(&r);
+    notify(&*i, &notification("r", false)).await.unwrap();
+    assert_eq!(s.one().uri, "/from-file");
+    std::fs::remove_file(&f).unwrap();
+    let e = notify(&*i, &notification("r", false)).await.unwrap_err();
+    assert!(!e.retry && e.message.contains("api_url_file"), "{e:?}");
+}

@@ -18,6 +18,14 @@ pub struct Slack {
 
 impl Slack {
     pub fn new(c: &SlackConfig) -> Result<Slack, String> {
+        if c.update_message {
+            // Updating needs the message's ts and channel kept per group in
+            // the notification log, which Bongsu does not keep yet.
+            tracing::warn!(
+                integration = "slack",
+                "update_message is not supported yet: each notification posts a new message"
+            );
+        }
         Ok(Slack { conf: c.clone(), http: common::Http::new(&c.http_config)? })
     }
 
