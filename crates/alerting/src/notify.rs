@@ -17,7 +17,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 pub mod common;
 pub mod discord;
 pub mod email;
+pub mod incidentio;
 pub mod jira;
+pub mod mattermost;
 pub mod msteams;
 pub mod msteamsv2;
 pub mod opsgenie;
@@ -176,11 +178,11 @@ pub fn build_integrations(r: &Receiver) -> Result<Vec<Arc<dyn Integration>>, Str
     add(o, &r.msteams_configs, msteams::MsTeams::new)?;
     add(o, &r.msteamsv2_configs, msteamsv2::MsTeamsV2::new)?;
     add(o, &r.jira_configs, jira::Jira::new)?;
+    add(o, &r.incidentio_configs, incidentio::Incidentio::new)?;
+    add(o, &r.mattermost_configs, mattermost::Mattermost::new)?;
     let unsupported: Vec<(&str, usize)> = vec![
-        ("incidentio_configs", r.incidentio_configs.len()),
         ("sns_configs", r.sns_configs.len()),
         ("rocketchat_configs", r.rocketchat_configs.len()),
-        ("mattermost_configs", r.mattermost_configs.len()),
     ];
     for (kind, n) in unsupported {
         if n > 0 {

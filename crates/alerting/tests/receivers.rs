@@ -568,7 +568,6 @@ fn kinds_not_delivered_yet_are_refused_at_load() {
     for (kind, body) in [
         ("sns_configs", "      - topic_arn: arn:aws:sns:us-east-1:1:t\n        sigv4: {region: us-east-1}\n"),
         ("rocketchat_configs", "      - token_id: a\n        token: b\n"),
-        ("mattermost_configs", "      - webhook_url: http://127.0.0.1/x\n"),
     ] {
         let r = receiver(&format!("    {kind}:\n{body}"));
         let Err(e) = build_integrations(&r) else { panic!("{kind} must be refused") };
@@ -1062,4 +1061,64 @@ async fn slack_api_url_file_and_secrets_read_at_send_time() {
     std::fs::remove_file(&f).unwrap();
     let e = notify(&*i, &notification("r", false)).await.unwrap_err();
     assert!(!e.retry && e.message.contains("api_url_file"), "{e:?}");
+}
+
+// ---------------------------------------------------------------------------
+// Mattermost, incident.io
+
+#[tokio::test]
+async fn mattermost_message() {
+    let s = Server::start((200, "text/plain", "ok".into())).await;
+    let r = receiver(&format!(
+        "    mattermost_configs:\n      - webhook_url: {}/hooks/x\n        channel: ops\n        title: '{{{{ .CommonLabels.alertname }}}}'\n        text: '{{{{ .CommonAnnotations.summary }}}}'\n        fields: [{{title: sev, value: '{{{{ .CommonLabels.severity }}}}', short: true}}]\n        priority: {{priority: URGENT, requested_ack: true, persistent_notifications: true}}\n",
+        s.url
+    ));
+    let i = one_integration(&r);
+    assert_eq!(i.name(), "mattermost");
+    let n = notification("r", false);
+    notify(&*i, &n).await.unwrap();
+    let req = s.one();
+    assert_eq!((req.method.as_str(), req.uri.as_str()), ("POST", "/hooks/x"));
+    let cx = context();
+    let d = |name: &str| render(&cx, &n, &format!("{{{{ template \"{name}\" . }}}}"));
+    let mut att = json!({"text": "Disk is full", "title": "DiskFull", "fields": [{"title": "sev", "value": "critical", "short": true}]});
+    for (k, t) in [("fallback", "mattermost.default.fallback"), ("color", "mattermost.default.color"), ("title_link", "mattermost.default.titlelink")] {
+        let v = d(t);
+        if !v.is_empty() {
+            att[k] = json!(v);
+        }
+    }
+    let mut want = json!({"channel": "ops", "attachments": [att], "priority": {"priority": "urgent", "requested_ack": true, "persistent_notifications": true}});
+    let user = d("mattermost.default.username");
+    if !user.is_empty() {
+        want["username"] = json!(user);
+    }
+    assert_eq!(req.json(), want);
+}
+
+#[tokio::test]
+async fn incidentio_message() {
+    let s = Server::start((202, "application/json", r#"{"status":"ok"}"#.into())).await;
+    let r = receiver(&format!(
+        "    incidentio_configs:\n      - url: {}/v2/alert_events/http/src-1\n        alert_source_token: inc-1\n",
+        s.url
+    ));
+    let i = one_integration(&r);
+    let n = notification("r", false);
+    notify(&*i, &n).await.unwrap();
+    let req = s.one();
+    assert_eq!((req.method.as_str(), req.uri.as_str()), ("POST", "/v2/alert_events/http/src-1"));
+    assert_eq!(req.header("authorization"), "Bearer inc-1");
+    let got = req.json();
+    let mut want = bongsu_alerting::notify::webhook::message(&n, 0);
+    want["version"] = json!("1");
+    want["notification_reason"] = json!("");
+    want["routeLabels"] = json!({});
+    assert_eq!(got, want);
+    assert_eq!(got["groupKey"], GROUP_KEY);
+    assert_eq!(got["alerts"][0]["labels"]["alertname"], "DiskFull");
+    // incident.io's error body is reported; 4xx final.
+    s.answer((422, "application/json", r#"{"message":"invalid","errors":["title missing"]}"#.into()));
+    let e = notify(&*i, &n).await.unwrap_err();
+    assert!(!e.retry && e.message.contains("invalid: title missing"), "{e:?}");
 }
