@@ -25,6 +25,7 @@ pub mod msteamsv2;
 pub mod opsgenie;
 pub mod pagerduty;
 pub mod pushover;
+pub mod rocketchat;
 pub mod slack;
 pub mod telegram;
 pub mod victorops;
@@ -179,10 +180,10 @@ pub fn build_integrations(r: &Receiver) -> Result<Vec<Arc<dyn Integration>>, Str
     add(o, &r.msteamsv2_configs, msteamsv2::MsTeamsV2::new)?;
     add(o, &r.jira_configs, jira::Jira::new)?;
     add(o, &r.incidentio_configs, incidentio::Incidentio::new)?;
+    add(o, &r.rocketchat_configs, rocketchat::Rocketchat::new)?;
     add(o, &r.mattermost_configs, mattermost::Mattermost::new)?;
     let unsupported: Vec<(&str, usize)> = vec![
         ("sns_configs", r.sns_configs.len()),
-        ("rocketchat_configs", r.rocketchat_configs.len()),
     ];
     for (kind, n) in unsupported {
         if n > 0 {

@@ -567,7 +567,6 @@ async fn server_errors_are_retried_client_errors_are_not() {
 fn kinds_not_delivered_yet_are_refused_at_load() {
     for (kind, body) in [
         ("sns_configs", "      - topic_arn: arn:aws:sns:us-east-1:1:t\n        sigv4: {region: us-east-1}\n"),
-        ("rocketchat_configs", "      - token_id: a\n        token: b\n"),
     ] {
         let r = receiver(&format!("    {kind}:\n{body}"));
         let Err(e) = build_integrations(&r) else { panic!("{kind} must be refused") };
@@ -1121,4 +1120,44 @@ async fn incidentio_message() {
     s.answer((422, "application/json", r#"{"message":"invalid","errors":["title missing"]}"#.into()));
     let e = notify(&*i, &n).await.unwrap_err();
     assert!(!e.retry && e.message.contains("invalid: title missing"), "{e:?}");
+}
+
+#[tokio::test]
+async fn rocketchat_message() {
+    let s = Server::start((200, "application/json", r#"{"success":true}"#.into())).await;
+    let r = receiver(&format!(
+        "    rocketchat_configs:\n      - api_url: {}/\n        token_id: uid-1\n        token: tok-1\n        channel: '#ops'\n        title: '{{{{ .CommonLabels.alertname }}}}'\n        text: '{{{{ .CommonAnnotations.summary }}}}'\n        fields: [{{title: sev, value: '{{{{ .CommonLabels.severity }}}}'}}]\n        actions: [{{text: Runbook, url: 'http://rb'}}]\n",
+        s.url
+    ));
+    let i = one_integration(&r);
+    let n = notification("r", false);
+    notify(&*i, &n).await.unwrap();
+    let req = s.one();
+    assert_eq!((req.method.as_str(), req.uri.as_str()), ("POST", "/api/v1/chat.postMessage"));
+    assert_eq!(req.header("x-auth-token"), "tok-1");
+    assert_eq!(req.header("x-user-id"), "uid-1");
+    let cx = context();
+    let d = |name: &str| render(&cx, &n, &format!("{{{{ template \"{name}\" . }}}}"));
+    let mut att = json!({
+        "title": "DiskFull",
+        "text": "Disk is full",
+        "color": "red",
+        "fields": [{"short": false, "title": "sev", "value": "critical"}],
+        "actions": [{"type": "button", "text": "Runbook", "url": "http://rb", "is_webview": false, "msg_in_chat_window": false}],
+    });
+    let link = d("rocketchat.default.titlelink");
+    if !link.is_empty() {
+        att["title_link"] = json!(link);
+    }
+    let mut want = json!({"channel": "#ops", "attachments": [att]});
+    for (k, t) in [("emoji", "rocketchat.default.emoji"), ("avatar", "rocketchat.default.iconurl")] {
+        let v = d(t);
+        if !v.is_empty() {
+            want[k] = json!(v);
+        }
+    }
+    assert_eq!(req.json(), want);
+    s.answer((200, "application/json", r#"{"success":false,"error":"error-not-allowed"}"#.into()));
+    let e = notify(&*i, &n).await.unwrap_err();
+    assert!(!e.retry && e.message.contains("error-not-allowed"), "{e:?}");
 }
