@@ -214,6 +214,8 @@ impl Alertmanager {
     pub fn put(self: &Arc<Self>, alerts: Vec<Alert>) {
         let now = now_ms();
         let resolve_timeout = self.loaded().resolve_timeout;
+        let mut events = Vec::new();
+        let mut routed = Vec::with_capacity(alerts.len());
         for mut a in alerts {
             if a.starts_at == 0 {
                 a.starts_at = if a.ends_at != 0 { a.ends_at } else { now };
@@ -254,12 +256,17 @@ impl Alertmanager {
                 let hold = self.max_resolve_hold(&merged.labels);
                 if ev == "firing" && resolved_ago.is_some_and(|ago| ago < hold) {
                     self.counters.flaps.fetch_add(1, Ordering::Relaxed);
-                    self.record_event(&merged, "flapped", now, "");
+                    events.push(event_of(&merged, "flapped", now, ""));
                 } else {
-                    self.record_event(&merged, ev, now, "");
+                    events.push(event_of(&merged, ev, now, ""));
                 }
             }
-            self.route(merged, now);
+            routed.push(merged);
+        }
+        // History first (one transaction), then the alerts enter their groups.
+        self.record_events(events);
+        for a in routed {
+            self.route(a, now);
         }
     }
 
@@ -350,15 +357,29 @@ impl Alertmanager {
         }
     }
 
-    /// Labels of the alerts firing now (the inhibition sources).
+    /// Labels of the alerts firing now.
     fn firing_labels(&self, now: i64) -> Vec<Labels> {
         self.alerts.lock().values().filter(|a| !a.resolved_at(now)).map(|a| a.labels.clone()).collect()
+    }
+
+    /// The firing alerts that can inhibit something: those matching a
+    /// rule's source side (none without inhibition rules).
+    fn inhibition_sources(&self, inhibitor: &Inhibitor, now: i64) -> Vec<Labels> {
+        if inhibitor.rules.is_empty() {
+            return Vec::new();
+        }
+        self.alerts
+            .lock()
+            .values()
+            .filter(|a| !a.resolved_at(now) && inhibitor.rules.iter().any(|r| r.source_matchers.matches(&a.labels)))
+            .map(|a| a.labels.clone())
+            .collect()
     }
 
     /// Is this alert muted by inhibition or a silence now?
     pub fn muted(&self, a: &Alert, now: i64) -> (Vec<String>, Vec<String>) {
         let loaded = self.loaded();
-        let firing = self.firing_labels(now);
+        let firing = self.inhibition_sources(&loaded.inhibitor, now);
         let inhibited_by: Vec<String> = loaded
             .inhibitor
             .mutes(&a.labels, &firing)
@@ -374,7 +395,7 @@ impl Alertmanager {
         if g.opts.muted_at(&loaded.intervals, ts) {
             return;
         }
-        let firing_sources = self.firing_labels(now);
+        let firing_sources = self.inhibition_sources(&loaded.inhibitor, now);
         let hold = g.opts.resolve_hold.as_millis() as i64;
         let mut kept: Vec<Alert> = Vec::with_capacity(alerts.len());
         for mut a in alerts {
@@ -408,6 +429,11 @@ impl Alertmanager {
             if state == "active" {
                 kept.push(a);
             }
+        }
+        // Everything muted: the pipeline stops here, the log is untouched
+        // (Alertmanager's MultiStage stops on an empty alert list).
+        if kept.is_empty() {
+            return;
         }
         kept.sort_by(|a, b| a.labels.cmp(&b.labels));
         let firing: BTreeSet<u64> = kept.iter().filter(|a| !a.resolved_at(now)).map(|a| a.fingerprint()).collect();
@@ -523,16 +549,13 @@ impl Alertmanager {
     }
 
     fn record_event(&self, a: &Alert, event: &str, now: i64, detail: &str) {
-        let ev = AlertEvent {
-            ts: now,
-            fingerprint: fingerprint_hex(a.fingerprint()),
-            alertname: a.labels.get("alertname").unwrap_or("").to_string(),
-            event: event.to_string(),
-            labels: serde_json::Value::Object(a.labels.iter().map(|l| (l.name.clone(), serde_json::Value::String(l.value.clone()))).collect()),
-            detail: detail.to_string(),
-        };
-        if let Err(e) = self.store.record_events(&[ev]) {
-            tracing::error!(err = %e, "recording an alert transition failed");
+        self.record_events(vec![event_of(a, event, now, detail)]);
+    }
+
+    /// Records transitions in one transaction (one fsync for a whole batch).
+    fn record_events(&self, evs: Vec<AlertEvent>) {
+        if let Err(e) = self.store.record_events(&evs) {
+            tracing::error!(err = %e, "recording alert transitions failed");
         }
     }
 
@@ -648,6 +671,17 @@ impl Alertmanager {
     /// Unix ms at start.
     pub fn started(&self) -> i64 {
         self.started
+    }
+}
+
+fn event_of(a: &Alert, event: &str, now: i64, detail: &str) -> AlertEvent {
+    AlertEvent {
+        ts: now,
+        fingerprint: fingerprint_hex(a.fingerprint()),
+        alertname: a.labels.get("alertname").unwrap_or("").to_string(),
+        event: event.to_string(),
+        labels: serde_json::Value::Object(a.labels.iter().map(|l| (l.name.clone(), serde_json::Value::String(l.value.clone()))).collect()),
+        detail: detail.to_string(),
     }
 }
 
