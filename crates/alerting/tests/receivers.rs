@@ -565,13 +565,10 @@ async fn server_errors_are_retried_client_errors_are_not() {
 
 #[test]
 fn kinds_not_delivered_yet_are_refused_at_load() {
-    for (kind, body) in [
-        ("sns_configs", "      - topic_arn: arn:aws:sns:us-east-1:1:t\n        sigv4: {region: us-east-1}\n"),
-    ] {
-        let r = receiver(&format!("    {kind}:\n{body}"));
-        let Err(e) = build_integrations(&r) else { panic!("{kind} must be refused") };
-        assert!(e.contains("not supported yet") && e.contains(kind), "{e}");
-    }
+    // SNS needs AWS SigV4 signing, which Bongsu does not do yet.
+    let r = receiver("    sns_configs:\n      - topic_arn: arn:aws:sns:us-east-1:1:t\n        sigv4: {region: us-east-1}\n");
+    let Err(e) = build_integrations(&r) else { panic!("sns_configs must be refused") };
+    assert!(e.contains("not supported yet") && e.contains("sns_configs"), "{e}");
 }
 
 // ---------------------------------------------------------------------------
