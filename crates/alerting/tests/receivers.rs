@@ -1158,3 +1158,48 @@ async fn rocketchat_message() {
     let e = notify(&*i, &n).await.unwrap_err();
     assert!(!e.retry && e.message.contains("error-not-allowed"), "{e:?}");
 }
+
+#[tokio::test]
+async fn email_threading_headers() {
+    if !aiosmtpd_available() {
+        return;
+    }
+    let sink = SmtpSink::start(&[]);
+    let r = receiver(&format!(
+        "    email_configs:\n      - to: o@example.org\n        from: a@example.org\n        smarthost: 127.0.0.1:{}\n        require_tls: false\n        threading: {{enabled: true, thread_by_date: daily}}\n",
+        sink.port
+    ));
+    notify(&*one_integration(&r), &notification("r", false)).await.unwrap();
+    let m = &sink.messages()[0];
+    let refs = m["headers"]["References"].as_str().unwrap();
+    let today = jiff::Zoned::now().strftime("%Y-%m-%d").to_string();
+    assert_eq!(refs, format!("<alert-{}-{today}@alertmanager>", &GROUP_KEY_HASH[..16]));
+    assert_eq!(m["headers"]["In-Reply-To"], refs);
+}
+
+#[tokio::test]
+async fn wechat_token_is_cached_and_dropped_on_42001() {
+    let s = Server::start((200, "application/json", r#"{"errcode":0,"errmsg":"ok"}"#.into())).await;
+    let r = receiver(&format!(
+        "    wechat_configs:\n      - api_url: {}/cgi-bin/\n        api_secret: sec\n        corp_id: corp\n        message: hi\n",
+        s.url
+    ));
+    let i = one_integration(&r);
+    let n = notification("r", false);
+    s.answer((200, "application/json", r#"{"access_token":"t1"}"#.into()));
+    notify(&*i, &n).await.unwrap();
+    notify(&*i, &n).await.unwrap();
+    let uris: Vec<String> = s.take().into_iter().map(|r| r.uri).collect();
+    assert_eq!(uris, ["/cgi-bin/gettoken?corpid=corp&corpsecret=sec", "/cgi-bin/message/send?access_token=t1", "/cgi-bin/message/send?access_token=t1"]);
+    // An expired token: retried, and fetched again next time.
+    s.answer((200, "application/json", r#"{"errcode":42001,"errmsg":"access_token expired"}"#.into()));
+    assert!(notify(&*i, &n).await.unwrap_err().retry);
+    s.answer((200, "application/json", r#"{"access_token":"t2"}"#.into()));
+    notify(&*i, &n).await.unwrap();
+    let uris: Vec<String> = s.take().into_iter().map(|r| r.uri).collect();
+    assert_eq!(uris[1..], ["/cgi-bin/gettoken?corpid=corp&corpsecret=sec".to_string(), "/cgi-bin/message/send?access_token=t2".into()]);
+    // Any other errcode is final.
+    s.answer((200, "application/json", r#"{"errcode":40003,"errmsg":"invalid userid"}"#.into()));
+    let e = notify(&*i, &n).await.unwrap_err();
+    assert!(!e.retry && e.message.contains("invalid userid"), "{e:?}");
+}
