@@ -833,7 +833,7 @@ impl DbAppender {
     fn release(&mut self) {
         for (&id, _) in self.pending.iter() {
             if let Some(s) = self.db.head.stripe(id).lock().get_mut(id) {
-                s.pending = s.pending.saturating_sub(1);
+                s.sub_pending();
             }
         }
         self.pending.clear();
@@ -881,8 +881,9 @@ impl Appender for DbAppender {
                 let Some(labels) = labels else {
                     return Err(AppendError::UnknownRef);
                 };
-                // All 32-bit series ids used (TsdbError::SeriesIdsExhausted):
-                // the sample is refused like one outside the head's range.
+                // All 32-bit series ids used (TsdbError::SeriesIdsExhausted),
+                // or more than MAX_LABELS labels: the sample is refused like
+                // one outside the head's range.
                 let Ok((id, created)) = db.head.get_or_create(labels) else {
                     db.c.out_of_bounds.fetch_add(1, Ordering::Relaxed);
                     return Err(AppendError::OutOfBounds);
@@ -933,8 +934,8 @@ impl Appender for DbAppender {
                 Ok(false) => return Ok(id),
                 Ok(true) => {
                     if !self.pending.contains_key(&id) {
-                        s.pending += 1;
-                        if !s.logged {
+                        s.add_pending();
+                        if !s.logged() {
                             self.unlogged.push(id);
                         }
                     }
@@ -988,7 +989,7 @@ impl Appender for DbAppender {
         }
         for id in unlogged {
             if let Some(s) = db.head.stripe(id).lock().get_mut(id) {
-                s.logged = true;
+                s.set_logged();
             }
         }
         if db.opts.wal_fsync_interval == Some(Duration::ZERO) {

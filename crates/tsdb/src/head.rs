@@ -392,6 +392,12 @@ impl PostingsReader for Index {
     }
 }
 
+/// [`MemSeries`] flag: the series record is in the WAL.
+const LOGGED: u16 = 0x8000;
+
+/// Labels a head series may have (their encoding then fits 16 bits).
+pub(crate) const MAX_LABELS: usize = 6500;
+
 /// [`SeriesTable::marks`] is pruned from this size on.
 const MIN_PRUNE: usize = 1024;
 
@@ -556,7 +562,8 @@ impl SeriesTable {
         }
         s.lab_off = u32::try_from(self.label_bytes.len())
             .expect("a stripe's label bytes stay below 4 GiB (256 GiB of labels in all)");
-        s.lab_len = syms.len() as u32;
+        // At most MAX_LABELS labels of at most 10 varint bytes each.
+        s.lab_len = u16::try_from(syms.len()).unwrap_or(u16::MAX);
         self.label_bytes.extend_from_slice(syms);
         let (p, i) = Self::slot(id);
         if self.pages.len() <= p {
@@ -662,40 +669,66 @@ pub(crate) struct MemSeries {
     /// [`SeriesTable::label_bytes`]: (name, value) symbol ids, sorted by
     /// name string, varint-encoded ([`SeriesTable::syms`]).
     lab_off: u32,
-    lab_len: u32,
+    lab_len: u16,
+    /// Appenders holding uncommitted samples for this series (low 15 bits;
+    /// no GC while > 0) and [`LOGGED`] (its series record is in the WAL).
+    flags: u16,
     /// A boxed slice (not a `Vec`: 8 bytes less per series); rebuilt when
     /// a chunk is sealed, every 120 samples.
     pub sealed: Box<[HeadChunk]>,
     pub open: Option<XorChunk>,
     pub last_t: i64,
     pub last_v: u64,
-    /// Appenders holding uncommitted samples for this series (no GC while > 0).
-    pub pending: u32,
-    /// Its series record is in the WAL.
-    pub logged: bool,
     // Isolation marks (which commit appended from when) are kept by the
     // stripe only while some reader may not see that commit: see
     // [`SeriesTable::mark`].
 }
 
 impl MemSeries {
+    /// Appenders holding uncommitted samples for this series.
+    pub fn pending(&self) -> u16 {
+        self.flags & !LOGGED
+    }
+
+    /// One more appender holds samples (saturating: 32767 appenders of one
+    /// series at once are not a real load).
+    pub fn add_pending(&mut self) {
+        if self.pending() < !LOGGED {
+            self.flags += 1;
+        }
+    }
+
+    pub fn sub_pending(&mut self) {
+        if self.pending() > 0 {
+            self.flags -= 1;
+        }
+    }
+
+    /// Its series record is in the WAL.
+    pub fn logged(&self) -> bool {
+        self.flags & LOGGED != 0
+    }
+
+    pub fn set_logged(&mut self) {
+        self.flags |= LOGGED;
+    }
+
     fn new() -> Self {
         MemSeries {
             lab_off: 0,
             lab_len: 0,
+            flags: 0,
             sealed: Box::default(),
             open: None,
             last_t: i64::MIN,
             last_v: 0,
-            pending: 0,
-            logged: false,
         }
     }
 
     /// A series whose record is already in the WAL (replay).
-    fn logged() -> Self {
+    fn new_logged() -> Self {
         MemSeries {
-            logged: true,
+            flags: LOGGED,
             ..MemSeries::new()
         }
     }
@@ -872,6 +905,16 @@ impl Snapshot {
     }
 }
 
+fn check_label_count(l: &Labels) -> Result<(), TsdbError> {
+    if l.len() > MAX_LABELS {
+        return Err(TsdbError::Invalid(format!(
+            "a series with {} labels: the head takes at most {MAX_LABELS}",
+            l.len()
+        )));
+    }
+    Ok(())
+}
+
 pub(crate) struct Head {
     pub index: RwLock<Index>,
     pub stripes: Box<[Stripe]>,
@@ -955,7 +998,7 @@ impl Head {
         debug_assert!(id <= MAX_SERIES_ID);
         let syms = ix.insert(id as u32, hash, l);
         let s = if logged {
-            MemSeries::logged()
+            MemSeries::new_logged()
         } else {
             MemSeries::new()
         };
@@ -964,6 +1007,7 @@ impl Head {
 
     /// The series id for `l`, creating the series if needed; `true` when created.
     pub fn get_or_create(&self, l: &Labels) -> Result<(u64, bool), TsdbError> {
+        check_label_count(l)?;
         let hash = l.stable_hash();
         if let Some(id) = self.lookup(&self.index.read(), hash, l) {
             return Ok((id, false));
@@ -980,6 +1024,7 @@ impl Head {
     /// Replay: creates the series with a given id. Returns the id to use
     /// (an existing series' id when the labels are already known).
     pub fn create_with_id(&self, id: u64, l: &Labels) -> Result<u64, TsdbError> {
+        check_label_count(l)?;
         let hash = l.stable_hash();
         let mut ix = self.index.write();
         if let Some(existing) = self.lookup(&ix, hash, l) {
@@ -1179,7 +1224,7 @@ impl Head {
                 match s.min_time() {
                     Some(t) => min_t = min_t.min(t),
                     None => {
-                        if s.pending == 0 {
+                        if s.pending() == 0 {
                             empty.push(id);
                         }
                     }
@@ -1192,7 +1237,7 @@ impl Head {
             let mut gone = Vec::with_capacity(empty.len());
             for id in empty {
                 let mut st = self.stripe(id).lock();
-                if st.get(id).is_some_and(|s| s.is_empty() && s.pending == 0) {
+                if st.get(id).is_some_and(|s| s.is_empty() && s.pending() == 0) {
                     if let Some((s, syms)) = st.remove(id) {
                         self.num_chunks
                             .fetch_sub(s.num_chunks() as i64, Ordering::Relaxed);
@@ -1344,6 +1389,29 @@ mod tests {
         assert_eq!(enc.len(), 1 + 1 + 1 + 2 + 2 + 3 + 4 + 5);
         let back: Vec<u32> = sym_pairs(&enc).flat_map(|(n, v)| [n, v]).collect();
         assert_eq!(back, syms);
+    }
+
+    #[test]
+    fn pending_and_logged_share_a_word() {
+        let mut s = MemSeries::new_logged();
+        assert!(s.logged() && s.pending() == 0);
+        for _ in 0..40_000 {
+            s.add_pending();
+        }
+        assert_eq!(s.pending(), 0x7fff, "saturates");
+        assert!(s.logged());
+        for _ in 0..40_000 {
+            s.sub_pending();
+        }
+        assert_eq!(s.pending(), 0);
+        let mut n = MemSeries::new();
+        n.add_pending();
+        n.set_logged();
+        assert!(n.logged() && n.pending() == 1);
+        let huge = Labels::from_pairs((0..MAX_LABELS + 1).map(|i| (format!("l{i}"), "v".to_string())));
+        let h = Head::new(7_200_000);
+        assert!(matches!(h.get_or_create(&huge), Err(TsdbError::Invalid(_))));
+        assert_eq!(h.num_series(), 0);
     }
 
     #[test]
