@@ -183,8 +183,11 @@ impl Alertmanager {
                 tokio::time::sleep(Duration::from_secs(5)).await;
                 let Some(am) = gc.upgrade() else { return };
                 am.expire_resolved_silences(now_ms());
+                if let Err(e) = am.store.checkpoint() {
+                    tracing::error!(err = %e, "checkpointing the alerting state failed");
+                }
                 tick += 1;
-                if tick % 12 == 0 {
+                if tick.is_multiple_of(12) {
                     am.gc(now_ms());
                 }
             }
