@@ -61,6 +61,9 @@ impl RuleSpec {
     }
 }
 
+/// Checks one template: `(template name, text)`.
+pub type TemplateCheck<'a> = &'a dyn Fn(&str, &str) -> Result<(), String>;
+
 /// What the parser accepts beyond the default.
 #[derive(Default, Clone, Copy)]
 pub struct ParseOptions<'a> {
@@ -70,7 +73,7 @@ pub struct ParseOptions<'a> {
     pub legacy_names: bool,
     /// Checks that an alerting rule's label or annotation template parses
     /// (`(template name, text)`); `None` skips the check.
-    pub check_template: Option<&'a dyn Fn(&str, &str) -> Result<(), String>>,
+    pub check_template: Option<TemplateCheck<'a>>,
 }
 
 /// Every problem found in one file, each a full message

@@ -46,7 +46,7 @@ fn conformance_dir() -> Option<PathBuf> {
     None
 }
 
-fn check(path: &PathBuf, ignore_unknown_fields: bool, legacy: bool) -> Result<bongsu_rules::file::RuleFile, String> {
+fn check(path: &std::path::Path, ignore_unknown_fields: bool, legacy: bool) -> Result<bongsu_rules::file::RuleFile, String> {
     let c = |n: &str, t: &str| GoTemplates.check(n, t);
     let opts = ParseOptions { ignore_unknown_fields, legacy_names: legacy, check_template: Some(&c) };
     load_rules(path, &opts).map_err(|e| e.to_string())

@@ -53,20 +53,20 @@ fn params(q: &Option<String>) -> Vec<(String, String)> {
         .unwrap_or_default()
 }
 
-fn bool_param(ps: &[(String, String)], name: &str) -> Result<bool, Response> {
+fn bool_param(ps: &[(String, String)], name: &str) -> Result<bool, String> {
     match ps.iter().rev().find(|(k, _)| k == name).map(|(_, v)| v.as_str()) {
         None => Ok(true),
         Some("true") | Some("1") => Ok(true),
         Some("false") | Some("0") => Ok(false),
-        Some(v) => Err(bad(format!("{name}: not a boolean: {v:?}"))),
+        Some(v) => Err(format!("{name}: not a boolean: {v:?}")),
     }
 }
 
-fn filters(ps: &[(String, String)]) -> Result<Vec<Matcher>, Response> {
+fn filters(ps: &[(String, String)]) -> Result<Vec<Matcher>, String> {
     let mut out = Vec::new();
     for (k, v) in ps {
         if k == "filter" {
-            out.extend(bongsu_alerting::parse_matchers(v).map_err(|e| bad(format!("filter: {}", e.0)))?);
+            out.extend(bongsu_alerting::parse_matchers(v).map_err(|e| format!("filter: {}", e.0))?);
         }
     }
     Ok(out)
@@ -120,11 +120,11 @@ async fn get_alerts(State(am): State<Am>, RawQuery(q): RawQuery) -> Response {
     let ps = params(&q);
     let (active, silenced, inhibited) = match (bool_param(&ps, "active"), bool_param(&ps, "silenced"), bool_param(&ps, "inhibited")) {
         (Ok(a), Ok(s), Ok(i)) => (a, s, i),
-        (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => return e,
+        (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => return bad(e),
     };
     let fs = match filters(&ps) {
         Ok(f) => f,
-        Err(e) => return e,
+        Err(e) => return bad(e),
     };
     let recv = match ps.iter().find(|(k, _)| k == "receiver") {
         Some((_, r)) => match regex::Regex::new(&format!("^(?:{r})$")) {
@@ -216,7 +216,7 @@ async fn get_groups(State(am): State<Am>, RawQuery(q): RawQuery) -> Response {
     let ps = params(&q);
     let fs = match filters(&ps) {
         Ok(f) => f,
-        Err(e) => return e,
+        Err(e) => return bad(e),
     };
     let t = now();
     let mut out = Vec::new();
@@ -252,7 +252,7 @@ async fn get_silences(State(am): State<Am>, RawQuery(q): RawQuery) -> Response {
     let ps = params(&q);
     let fs = match filters(&ps) {
         Ok(f) => f,
-        Err(e) => return e,
+        Err(e) => return bad(e),
     };
     let t = now();
     let mut list = am.silences.list();
@@ -340,19 +340,19 @@ async fn delete_silence(State(am): State<Am>, Path(id): Path<String>) -> Respons
 }
 
 /// `limit`, `since` (RFC3339 or Unix seconds) and `alertname` of the history endpoints.
-fn history_query(q: &Option<String>) -> Result<bongsu_store::HistoryQuery, Response> {
+fn history_query(q: &Option<String>) -> Result<bongsu_store::HistoryQuery, String> {
     let ps = params(q);
     let get = |n: &str| ps.iter().rev().find(|(k, _)| k == n).map(|(_, v)| v.clone());
     let limit = match get("limit") {
         None => 100,
-        Some(v) => v.parse().map_err(|_| bad(format!("limit: not a number: {v:?}")))?,
+        Some(v) => v.parse().map_err(|_| format!("limit: not a number: {v:?}"))?,
     };
     let since = match get("since") {
         None => None,
         Some(v) => Some(
             parse_rfc3339_ms(&v)
                 .or_else(|| v.parse::<f64>().ok().map(|s| (s * 1000.0) as i64))
-                .ok_or_else(|| bad(format!("since: not RFC3339 or Unix seconds: {v:?}")))?,
+                .ok_or_else(|| format!("since: not RFC3339 or Unix seconds: {v:?}"))?,
         ),
     };
     Ok(bongsu_store::HistoryQuery { alertname: get("alertname"), since, limit })
@@ -362,7 +362,7 @@ fn history_query(q: &Option<String>) -> Result<bongsu_store::HistoryQuery, Respo
 async fn notifications(State(am): State<Am>, RawQuery(q): RawQuery) -> Response {
     let hq = match history_query(&q) {
         Ok(h) => h,
-        Err(e) => return e,
+        Err(e) => return bad(e),
     };
     match am.notifications(&hq) {
         Ok(v) => ok(serde_json::to_value(v).unwrap_or(Value::Null)),
@@ -374,7 +374,7 @@ async fn notifications(State(am): State<Am>, RawQuery(q): RawQuery) -> Response 
 async fn alert_history(State(am): State<Am>, RawQuery(q): RawQuery) -> Response {
     let hq = match history_query(&q) {
         Ok(h) => h,
-        Err(e) => return e,
+        Err(e) => return bad(e),
     };
     match am.alert_events(&hq) {
         Ok(v) => ok(serde_json::to_value(v).unwrap_or(Value::Null)),

@@ -11,20 +11,18 @@ pub struct Webhook {
     max_alerts: usize,
     send_resolved: bool,
     timeout: Option<std::time::Duration>,
-    client: reqwest::Client,
+    http: super::common::Http,
 }
 
 impl Webhook {
     pub fn new(c: &WebhookConfig) -> Result<Webhook, String> {
-        let http = c.http_config.as_ref().map(|h| h.http_client()).unwrap_or_default();
-        let client = bongsu_scrape::http::build_client(&http, false)?;
         Ok(Webhook {
             url: c.url.0.expose().to_string(),
             url_file: c.url_file.clone(),
             max_alerts: c.max_alerts as usize,
             send_resolved: c.send_resolved,
             timeout: (!c.timeout.0.is_zero()).then_some(c.timeout.0),
-            client,
+            http: super::common::Http::new(&c.http_config)?,
         })
     }
 }
@@ -99,18 +97,8 @@ impl Integration for Webhook {
                     .execute_text(&url, &n.template_data())
                     .map_err(|e| NotifyError::fatal(format!("templating the webhook URL: {e}")))?;
             }
-            let body = message(n, self.max_alerts).to_string();
-            let mut req = self.client.post(&url).header(reqwest::header::CONTENT_TYPE, "application/json").body(body);
-            if let Some(t) = self.timeout {
-                req = req.timeout(t);
-            }
-            let resp = req.send().await.map_err(|e| NotifyError::retry(e.to_string()))?;
-            let status = resp.status();
-            if status.is_success() {
-                return Ok(());
-            }
-            let text = resp.text().await.unwrap_or_default();
-            Err(NotifyError::from_status(status, &text))
+            // http_config's authentication applies (basic auth, bearer, OAuth2).
+            super::common::post_json(&self.http, &url, &message(n, self.max_alerts), self.timeout).await.map(|_| ())
         })
     }
 }
