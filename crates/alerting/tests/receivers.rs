@@ -1283,3 +1283,27 @@ print(req.headers["Authorization"])
     assert!(out.status.success());
     assert_eq!(String::from_utf8(out.stdout).unwrap().trim(), auth);
 }
+
+// ---------------------------------------------------------------------------
+// Webhook with a templated payload (SMS gateways, ITSM tools)
+
+#[tokio::test]
+async fn webhook_templated_payload_for_sms_and_itsm() {
+    let s = Server::start((200, "application/json", "{}".into())).await;
+    let r = receiver(&format!(
+        "    webhook_configs:\n      - url: {}/sms\n        http_config:\n          authorization: {{credentials: gw-token}}\n        payload:\n          to: 'tel:+821012345678'\n          priority: '{{{{ if eq .Status \"firing\" }}}}1{{{{ else }}}}0{{{{ end }}}}'\n          text: '[{{{{ .Status | toUpper }}}}] {{{{ .CommonLabels.alertname }}}}: {{{{ .CommonAnnotations.summary }}}}'\n          count: '{{{{ len .Alerts }}}}'\n",
+        s.url
+    ));
+    // Like Alertmanager, a rendered string that reads as a YAML number,
+    // boolean, list or map becomes that value (`priority` → 1).
+    let i = one_integration(&r);
+    notify(&*i, &notification("r", false)).await.unwrap();
+    let req = s.one();
+    assert_eq!((req.method.as_str(), req.uri.as_str()), ("POST", "/sms"));
+    assert_eq!(req.header("authorization"), "Bearer gw-token");
+    assert_eq!(req.json(), json!({"to": "tel:+821012345678", "priority": 1, "text": "[FIRING] DiskFull: Disk is full", "count": 1}));
+    // A broken template fails the notification, final (not retried).
+    let r = receiver(&format!("    webhook_configs:\n      - url: {}/sms\n        payload: {{text: '{{{{ .Nope.Missing }}}}'}}\n", s.url));
+    let e = notify(&*one_integration(&r), &notification("r", false)).await.unwrap_err();
+    assert!(!e.retry, "{e:?}");
+}

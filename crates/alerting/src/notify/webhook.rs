@@ -1,5 +1,8 @@
 //! The webhook integration: Alertmanager's JSON message (version 4) POSTed
-//! to a URL (`notify/webhook`).
+//! to a URL (`notify/webhook`), or — with `payload:` — any JSON body whose
+//! strings are templates, which makes it the generic templated HTTP
+//! receiver for SMS gateways and ITSM tools (headers and auth come from
+//! `http_config`).
 
 use super::{Integration, Notification, NotifyContext, NotifyError, NotifyFuture};
 use crate::receivers::WebhookConfig;
@@ -12,6 +15,9 @@ pub struct Webhook {
     send_resolved: bool,
     timeout: Option<std::time::Duration>,
     http: super::common::Http,
+    /// A custom body: every string value is a template (SMS gateways, ITSM
+    /// tools); `None` sends Alertmanager's message.
+    payload: Option<serde_json::Value>,
 }
 
 impl Webhook {
@@ -23,6 +29,7 @@ impl Webhook {
             send_resolved: c.send_resolved,
             timeout: (!c.timeout.0.is_zero()).then_some(c.timeout.0),
             http: super::common::Http::new(&c.http_config)?,
+            payload: c.payload.clone(),
         })
     }
 }
@@ -97,8 +104,13 @@ impl Integration for Webhook {
                     .execute_text(&url, &n.template_data())
                     .map_err(|e| NotifyError::fatal(format!("templating the webhook URL: {e}")))?;
             }
-            // http_config's authentication applies (basic auth, bearer, OAuth2).
-            super::common::post_json(&self.http, &url, &message(n, self.max_alerts), self.timeout).await.map(|_| ())
+            let body = match &self.payload {
+                // A template error fails this notification visibly (recorded, not retried).
+                Some(p) => super::common::Tmpl::new(n, cx).deep(p)?,
+                None => message(n, self.max_alerts),
+            };
+            // http_config's authentication and headers apply (basic auth, bearer, OAuth2).
+            super::common::post_json(&self.http, &url, &body, self.timeout).await.map(|_| ())
         })
     }
 }
