@@ -908,3 +908,42 @@ fn flap_damping_and_silences_that_expire_when_resolved() {
     });
     assert!(hook.bodies().iter().all(|b| !b.contains("Maint")), "a silenced alert was notified");
 }
+
+#[test]
+fn for_state_survives_a_restart() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let target = ExpositionServer::start(EXPOSITION);
+    let cfg = dir.path().join("prometheus.yml");
+    std::fs::write(dir.path().join("r.yml"), "groups:\n  - name: g\n    interval: 1s\n    rules:\n      - alert: Slow\n        expr: demo_temperature > 20\n        for: 10m\n").expect("write");
+    std::fs::write(&cfg, format!("{}rule_files: ['r.yml']\n", config_for(&target.addr, "1s"))).expect("write");
+    let args = [format!("--config.file={}", cfg.display()), "--rules.alert.for-grace-period=1s".to_string()];
+    let active_at = |addr: &str| -> Option<String> {
+        let a = get(addr, "/api/v1/alerts").json();
+        a["data"]["alerts"][0]["activeAt"].as_str().map(str::to_string)
+    };
+    let mut b = Bongsu::start(dir.path(), &dir.path().join("data"), &[&args[0], &args[1]]);
+    let first = wait_for("pending alert", Duration::from_secs(30), || active_at(&b.addr));
+    // Let ALERTS_FOR_STATE be written a few times, then restart.
+    wait_for("ALERTS_FOR_STATE stored", Duration::from_secs(30), || (!vector_values(&query(&b.addr, "ALERTS_FOR_STATE")).is_empty()).then_some(()));
+    // Pending for a while before the restart: without a restore the new
+    // activeAt would be the restart time, at least these 6 s later.
+    std::thread::sleep(Duration::from_secs(6));
+    b.proc.stop();
+    let down = std::time::Instant::now();
+    std::thread::sleep(Duration::from_secs(3));
+    let b2 = Bongsu::start(dir.path(), &dir.path().join("data"), &[&args[0], &args[1]]);
+    let downtime = down.elapsed().as_secs_f64();
+    // After the second evaluation the restored activeAt is the old one
+    // moved forward by the downtime, not the restart time.
+    let parse = |s: &str| humantime::parse_rfc3339_weak(s).expect("time").duration_since(std::time::UNIX_EPOCH).expect("epoch").as_secs_f64();
+    let restored = wait_for("restored activeAt", Duration::from_secs(30), || {
+        let t = parse(&active_at(&b2.addr)?);
+        // The first evaluation after the restart sets activeAt to "now"; the
+        // restore after the second moves it back.
+        let shift = t - parse(&first);
+        (shift > 2.0 && shift < downtime + 3.0).then_some(t)
+    });
+    let shift = restored - parse(&first);
+    assert!(shift > 2.0 && shift < downtime + 3.0, "activeAt moved by {shift:.1}s for {downtime:.1}s down");
+    assert_eq!(get(&b2.addr, "/api/v1/alerts").json()["data"]["alerts"][0]["state"], "pending");
+}
