@@ -136,39 +136,6 @@ fn is_reserved(c: char) -> bool {
     c.is_whitespace() || "{}!=~,\\\"'`".contains(c)
 }
 
-/// Go's `strconv.Quote`, for names and values with reserved characters.
-fn quote(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            '\u{07}' => out.push_str("\\a"),
-            '\u{08}' => out.push_str("\\b"),
-            '\u{0c}' => out.push_str("\\f"),
-            '\u{0b}' => out.push_str("\\v"),
-            c if (c as u32) < 0x20 || c as u32 == 0x7f => {
-                out.push_str(&format!("\\x{:02x}", c as u32))
-            }
-            c if c.is_control() => {
-                let n = c as u32;
-                if n <= 0xffff {
-                    out.push_str(&format!("\\u{n:04x}"))
-                } else {
-                    out.push_str(&format!("\\U{n:08x}"))
-                }
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
-}
-
 /// As Alertmanager prints a matcher: `name="value"`, both quoted when the
 /// name has reserved characters.
 impl fmt::Display for Matcher {
@@ -177,9 +144,9 @@ impl fmt::Display for Matcher {
             return write!(
                 f,
                 "{}{}{}",
-                quote(&self.name),
+                bongsu_model::labels::quote_go(&self.name),
                 self.match_type,
-                quote(&self.value)
+                bongsu_model::labels::quote_go(&self.value)
             );
         }
         let mut v = String::with_capacity(self.value.len());

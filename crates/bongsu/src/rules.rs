@@ -4,44 +4,11 @@
 use bongsu_rules::file::{ParseOptions, RuleFile, RuleFileErrors};
 use bongsu_rules::group::{Notifier, OutgoingAlert};
 use bongsu_rules::manager::{Manager, RulesConfig};
-use bongsu_rules::rule::{QuerySample, TemplateContext, Templater};
+pub use bongsu_rules::gotemplates::GoTemplates;
+use bongsu_rules::rule::Templater;
 use bongsu_scrape::config::Config;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-
-/// Alert templates with Prometheus' semantics (`bongsu-template`).
-pub struct GoTemplates;
-
-impl Templater for GoTemplates {
-    fn expand(
-        &self,
-        name: &str,
-        text: &str,
-        ctx: &TemplateContext,
-        query: &dyn Fn(&str) -> Result<Vec<QuerySample>, String>,
-    ) -> Result<String, String> {
-        let data = bongsu_template::RuleTemplateData {
-            labels: ctx.labels,
-            external_labels: ctx.external_labels,
-            external_url: ctx.external_url,
-            value: ctx.value,
-        };
-        let q = |expr: &str| -> Result<Vec<bongsu_template::QueryResultSample>, String> {
-            Ok(query(expr)?
-                .into_iter()
-                .map(|s| bongsu_template::QueryResultSample {
-                    labels: s.labels.iter().map(|l| (l.name.clone(), l.value.clone())).collect(),
-                    value: s.v,
-                })
-                .collect())
-        };
-        bongsu_template::expand_rule_template_at(name, text, &data, Some(&q), ctx.ts).map_err(|e| e.to_string())
-    }
-
-    fn check(&self, name: &str, text: &str) -> Result<(), String> {
-        bongsu_template::check_rule_template(name, text).map_err(|e| e.to_string())
-    }
-}
 
 /// The rule files a configuration names, globs expanded, in order.
 pub fn rule_files(cfg: &Config) -> Vec<PathBuf> {

@@ -182,7 +182,7 @@ impl<'a> IntoIterator for &'a Labels {
     }
 }
 
-/// Quotes a string as Go's `strconv.Quote` does for printable text.
+/// Quotes a string as Go's `strconv.Quote` does (control characters escaped).
 pub fn quote_go(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 2);
     out.push('"');
@@ -199,6 +199,14 @@ pub fn quote_go(s: &str) -> String {
             '\u{0b}' => out.push_str("\\v"),
             c if (c as u32) < 0x20 || c as u32 == 0x7f => {
                 out.push_str(&format!("\\x{:02x}", c as u32));
+            }
+            c if c.is_control() => {
+                let n = c as u32;
+                if n <= 0xffff {
+                    out.push_str(&format!("\\u{n:04x}"))
+                } else {
+                    out.push_str(&format!("\\U{n:08x}"))
+                }
             }
             c => out.push(c),
         }

@@ -12,9 +12,11 @@
 //!   renders `/api/v1/rules` and `/api/v1/alerts`.
 //! * [`unittest`]: `promtool test rules` files.
 //!
-//! Templates are a seam ([`rule::Templater`]) filled by `bongsu-template`.
+//! Templates are a seam ([`rule::Templater`]); [`gotemplates::GoTemplates`]
+//! fills it with `bongsu-template`.
 
 pub mod file;
+pub mod gotemplates;
 pub mod group;
 pub mod manager;
 pub mod rule;

@@ -4,35 +4,10 @@
 //! or fail as upstream's own tests assert.
 
 use bongsu_rules::file::{duplicate_rules, load_rules, ParseOptions};
-use bongsu_rules::rule::{QuerySample, TemplateContext, Templater};
+use bongsu_rules::gotemplates::GoTemplates;
+use bongsu_rules::rule::Templater;
 use bongsu_rules::unittest::{run_test_file, TestOptions};
 use std::path::PathBuf;
-
-/// The real Go-template engine, as the binary wires it.
-struct GoTemplates;
-impl Templater for GoTemplates {
-    fn expand(&self, name: &str, text: &str, ctx: &TemplateContext, query: &dyn Fn(&str) -> Result<Vec<QuerySample>, String>) -> Result<String, String> {
-        let data = bongsu_template::RuleTemplateData {
-            labels: ctx.labels,
-            external_labels: ctx.external_labels,
-            external_url: ctx.external_url,
-            value: ctx.value,
-        };
-        let q = |e: &str| -> Result<Vec<bongsu_template::QueryResultSample>, String> {
-            Ok(query(e)?
-                .into_iter()
-                .map(|s| bongsu_template::QueryResultSample {
-                    labels: s.labels.iter().map(|l| (l.name.clone(), l.value.clone())).collect(),
-                    value: s.v,
-                })
-                .collect())
-        };
-        bongsu_template::expand_rule_template_at(name, text, &data, Some(&q), ctx.ts).map_err(|e| e.to_string())
-    }
-    fn check(&self, name: &str, text: &str) -> Result<(), String> {
-        bongsu_template::check_rule_template(name, text).map_err(|e| e.to_string())
-    }
-}
 
 fn conformance_dir() -> Option<PathBuf> {
     let d = std::env::var_os("BONGSU_CONFORMANCE_DIR")

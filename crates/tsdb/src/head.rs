@@ -528,8 +528,16 @@ impl SeriesTable {
     /// before this time.
     fn visible_until(&self, id: u64, snap: Option<&Snapshot>) -> i64 {
         let Some(sn) = snap else { return i64::MAX };
-        if self.marks.is_empty() {
+        // No mark here is newer than what the reader sees (the common case
+        // for a query while no commit is in flight): no lookups per series.
+        if self.marks.is_empty() || (sn.in_flight.is_empty() && self.marks_max <= sn.max_seq) {
             return i64::MAX;
+        }
+        if self.older.is_empty() {
+            return match self.marks.get(&id) {
+                Some(&(seq, t)) if !sn.visible(seq) => t,
+                _ => i64::MAX,
+            };
         }
         if let Some(older) = self.older.get(&id) {
             if let Some(&(_, t)) = older.iter().find(|(seq, _)| !sn.visible(*seq)) {
