@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh machine: installs what the tests need
-# (Debian's prometheus/promtool and node_exporter, used as real peers), then
-# builds and runs every test. Usage: ./scripts/test.sh [extra cargo test args]
+# (Debian's prometheus/promtool, node_exporter and alertmanager/amtool, used as
+# real peers; aiosmtpd from PyPI as the SMTP server), then builds and runs
+# every test. Usage: ./scripts/test.sh [extra cargo test args]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
