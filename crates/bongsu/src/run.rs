@@ -211,11 +211,15 @@ async fn serve(args: RunArgs) -> anyhow::Result<()> {
         queryable: db.clone(),
         appendable: db.clone(),
         templater: Arc::new(crate::rules::GoTemplates),
-        notifier: Some(Arc::new(crate::amsend::Fanout(vec![
-            Arc::new(crate::rules::LogNotifier),
-            Arc::new(crate::rules::InProcess(alertmanager.clone())),
-            am_sender.clone(),
-        ]))),
+        notifier: Some(Arc::new(crate::amsend::Fanout({
+            let mut sinks: Vec<Arc<dyn bongsu_rules::group::Notifier>> =
+                vec![Arc::new(crate::rules::InProcess(alertmanager.clone())), am_sender.clone()];
+            // Without an alertmanager.yml nothing is delivered: the log shows every alert.
+            if args.alertmanager_config_file.is_none() {
+                sinks.push(Arc::new(crate::rules::LogNotifier));
+            }
+            sinks
+        }))),
         external_url,
         resend_delay: parse_duration(&args.rules_resend_delay).with_context(|| "--rules.alert.resend-delay")?,
         outage_tolerance: parse_duration(&args.rules_outage_tolerance).with_context(|| "--rules.alert.for-outage-tolerance")?,
