@@ -99,7 +99,6 @@ struct Group {
     opts: RouteOpts,
     alerts: Mutex<HashMap<u64, Alert>>,
     wake: tokio::sync::Notify,
-    flushed: std::sync::atomic::AtomicBool,
 }
 
 /// The dispatcher with its state.
@@ -295,7 +294,6 @@ impl Alertmanager {
                             opts: r.opts.clone(),
                             alerts: Mutex::new(HashMap::new()),
                             wake: tokio::sync::Notify::new(),
-                            flushed: Default::default(),
                         });
                         groups.insert((r.idx, key), g.clone());
                         (g, true)
@@ -337,7 +335,6 @@ impl Alertmanager {
             }
             let deadline = g.opts.group_interval.max(Duration::from_secs(10));
             let _ = tokio::time::timeout(deadline, self.flush(&g, alerts.clone(), now)).await;
-            g.flushed.store(true, Ordering::Relaxed);
             // Resolved alerts that were part of this flush leave the group.
             {
                 let mut ga = g.alerts.lock();
@@ -358,11 +355,6 @@ impl Alertmanager {
             }
             wait = g.opts.group_interval;
         }
-    }
-
-    /// Labels of the alerts firing now.
-    fn firing_labels(&self, now: i64) -> Vec<Labels> {
-        self.alerts.lock().values().filter(|a| !a.resolved_at(now)).map(|a| a.labels.clone()).collect()
     }
 
     /// The firing alerts that can inhibit something: those matching a
@@ -565,7 +557,6 @@ impl Alertmanager {
     /// Expires `expire_when_resolved` silences that have silenced something
     /// and now match no firing alert.
     pub fn expire_resolved_silences(&self, now: i64) {
-        let firing = self.firing_labels(now);
         let matched: Vec<String> = self.silence_matched.lock().iter().cloned().collect();
         for id in matched {
             let Some(s) = self.silences.get(&id) else { continue };
@@ -573,7 +564,8 @@ impl Alertmanager {
                 self.silence_matched.lock().remove(&id);
                 continue;
             }
-            if firing.iter().any(|l| s.matches(l)) {
+            let still_firing = self.alerts.lock().values().any(|a| !a.resolved_at(now) && s.matches(&a.labels));
+            if still_firing {
                 continue;
             }
             if self.silences.expire(&id, now).is_ok() {

@@ -79,8 +79,9 @@ impl Silence {
     }
 
     /// Does it silence an alert with these labels (ignoring time)?
+    /// Compiles the matchers: on a hot path use [`Silences::silenced_by`].
     pub fn matches(&self, labels: &Labels) -> bool {
-        self.matchers.iter().all(|m| m.to_matcher().map(|m| m.matches_labels(labels)).unwrap_or(false))
+        compile(&self.matchers).is_some_and(|ms| ms.iter().all(|m| m.matches_labels(labels)))
     }
 
     /// Alertmanager's `validateSilence`, with the field named in the error.
@@ -114,12 +115,20 @@ impl Silence {
     }
 }
 
+/// A silence's matchers compiled (regexes built once); `None` if one is invalid.
+fn compile(ms: &[SilenceMatcher]) -> Option<Vec<Matcher>> {
+    ms.iter().map(|m| m.to_matcher().ok()).collect()
+}
+
 /// The silences of one Alertmanager.
 pub struct Silences {
     store: Option<Arc<Store>>,
     /// Expired silences are kept this long (ms), then forgotten.
     retention: i64,
     inner: Mutex<Vec<Silence>>,
+    /// Compiled matchers by silence id, filled on first use and dropped
+    /// when a silence changes.
+    compiled: Mutex<std::collections::HashMap<String, Option<Vec<Matcher>>>>,
 }
 
 fn new_id() -> String {
@@ -142,11 +151,20 @@ impl Silences {
                 list.push(serde_json::from_str::<Silence>(&body).map_err(|e| format!("stored silence: {e}"))?);
             }
         }
-        Ok(Silences { store, retention, inner: Mutex::new(list) })
+        Ok(Silences { store, retention, inner: Mutex::new(list), compiled: Mutex::new(Default::default()) })
     }
 
     /// Writes changed silences (and forgets deleted ones) durably.
     fn persist(&self, changed: &[&Silence], deleted: &[String]) -> Result<(), String> {
+        {
+            let mut c = self.compiled.lock();
+            for s in changed {
+                c.remove(&s.id);
+            }
+            for id in deleted {
+                c.remove(id);
+            }
+        }
         let Some(st) = &self.store else { return Ok(()) };
         let rows: Vec<(String, String, i64)> = changed
             .iter()
@@ -238,10 +256,17 @@ impl Silences {
 
     /// Ids of the active silences that mute these labels.
     pub fn silenced_by(&self, labels: &Labels, now: i64) -> Vec<String> {
-        self.inner
-            .lock()
-            .iter()
-            .filter(|s| s.state(now) == SilenceState::Active && s.matches(labels))
+        let list = self.inner.lock();
+        let mut compiled = self.compiled.lock();
+        list.iter()
+            .filter(|s| s.state(now) == SilenceState::Active)
+            .filter(|s| {
+                compiled
+                    .entry(s.id.clone())
+                    .or_insert_with(|| compile(&s.matchers))
+                    .as_ref()
+                    .is_some_and(|ms| ms.iter().all(|m| m.matches_labels(labels)))
+            })
             .map(|s| s.id.clone())
             .collect()
     }
