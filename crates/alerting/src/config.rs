@@ -1432,13 +1432,13 @@ pub struct Receiver {
     #[serde(deserialize_with = "items")]
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub mattermost_configs: Vec<MattermostConfig>,
+    /// Bongsu extension: hand the group to a runbook (`crates/respond`).
+    #[serde(deserialize_with = "items")]
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub runbook_configs: Vec<crate::receivers::RunbookConfig>,
     // Receiver kinds Bongsu will add beyond Alertmanager. Named here so a
     // file written for a later Bongsu fails with a clear message instead of
     // "unknown field".
-    #[serde(deserialize_with = "reserved_runbook")]
-    #[doc(hidden)]
-    #[serde(skip_serializing)]
-    pub runbook_configs: (),
     #[serde(deserialize_with = "reserved_http")]
     #[doc(hidden)]
     #[serde(skip_serializing)]
@@ -1467,6 +1467,9 @@ impl ListItem for PagerdutyConfig {
 }
 impl ListItem for SlackConfig {
     const MISSING: Option<&'static str> = None;
+}
+impl ListItem for crate::receivers::RunbookConfig {
+    const MISSING: Option<&'static str> = Some("missing runbook config");
 }
 impl ListItem for WebhookConfig {
     const MISSING: Option<&'static str> = Some("missing webhook config");
@@ -1548,16 +1551,13 @@ pub const ALERTMANAGER_RECEIVER_KINDS: &[&str] = &[
 
 /// Bongsu-only receiver kinds that are planned but not implemented yet: a
 /// file using one is refused with "not supported yet".
-pub const BONGSU_RESERVED_RECEIVER_KINDS: &[&str] = &["runbook_configs", "http_configs"];
+pub const BONGSU_RESERVED_RECEIVER_KINDS: &[&str] = &["http_configs"];
 
 fn reserved<'de, D: Deserializer<'de>>(d: D, kind: &str) -> Result<(), D::Error> {
     let _ = serde::de::IgnoredAny::deserialize(d)?;
     Err(D::Error::custom(format!(
         "receiver kind {kind} is a Bongsu extension that is not supported yet"
     )))
-}
-fn reserved_runbook<'de, D: Deserializer<'de>>(d: D) -> Result<(), D::Error> {
-    reserved(d, "runbook_configs")
 }
 fn reserved_http<'de, D: Deserializer<'de>>(d: D) -> Result<(), D::Error> {
     reserved(d, "http_configs")
@@ -1577,6 +1577,9 @@ impl Receiver {
             }
         }
         self.labels.insert("name".into(), self.name.value.clone());
+        if self.runbook_configs.iter().any(|r| r.runbook.is_empty()) {
+            return Err("runbook_configs: missing runbook name".into());
+        }
         Ok(())
     }
 
@@ -1603,6 +1606,7 @@ impl Receiver {
         add(self.jira_configs.len(), "jira");
         add(self.rocketchat_configs.len(), "rocketchat");
         add(self.mattermost_configs.len(), "mattermost");
+        add(self.runbook_configs.len(), "runbook");
         v
     }
 
@@ -1671,6 +1675,53 @@ pub struct Config {
     /// the outputs themselves are not interpreted yet.
     #[serde(skip_serializing_if = "EventRecorderConfig::is_unset")]
     pub event_recorder: EventRecorderConfig,
+    /// Bongsu extension: runbook file globs (`crates/respond`), resolved
+    /// against the file's directory by [`Config::load`].
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub runbook_files: Vec<String>,
+    /// Bongsu extension: the responder's settings.
+    #[serde(skip_serializing_if = "ResponderConfig::is_unset")]
+    pub responder: ResponderConfig,
+}
+
+/// `responder:` (Bongsu extension): how the automated responder is reached
+/// and when it holds back. File paths are resolved against the
+/// configuration file's directory.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ResponderConfig {
+    /// A bearer token accepted on the responder's endpoints (webhook,
+    /// approvals, administration), besides the web config's basic auth.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub api_token_file: String,
+    /// Secret for HMAC-signed webhook deliveries (`X-Bongsu-Signature`
+    /// over `X-Bongsu-Timestamp` and the body).
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub webhook_hmac_secret_file: String,
+    /// Every runbook in shadow mode: guards and rendering run, nothing acts.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub dry_run: bool,
+    /// Automation pauses while monitoring itself looks unhealthy.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pause_when: Option<PauseWhen>,
+}
+
+/// Thresholds beyond which telemetry is not trusted enough to act on.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PauseWhen {
+    /// Share of scrape targets down (`up == 0`) above which automation
+    /// pauses; 0 disables the check. `up` absent always pauses.
+    pub targets_down_fraction: f64,
+    /// Firing alerts above which automation pauses (an alert storm); 0
+    /// disables the check.
+    pub firing_alerts: u64,
+}
+
+impl ResponderConfig {
+    fn is_unset(&self) -> bool {
+        *self == ResponderConfig::default()
+    }
 }
 
 /// `event_recorder:` (Alertmanager 0.34): where alerting events are
@@ -1706,6 +1757,8 @@ struct RawConfig {
     time_intervals: Vec<TimeIntervalItem>,
     tracing: TracingConfig,
     event_recorder: EventRecorderConfig,
+    runbook_files: Vec<String>,
+    responder: ResponderConfig,
 }
 
 /// Strips the parser's own " at line N, column M" suffix and snippet; our
@@ -1745,11 +1798,15 @@ impl Config {
         })?;
         let mut cfg = Config::parse(&text, &path.display().to_string())?;
         let dir: PathBuf = path.parent().map(Path::to_path_buf).unwrap_or_default();
-        for t in &mut cfg.templates {
+        let rel = |t: &mut String| {
             if !t.is_empty() && Path::new(t.as_str()).is_relative() {
                 *t = dir.join(t.as_str()).display().to_string();
             }
-        }
+        };
+        cfg.templates.iter_mut().for_each(rel);
+        cfg.runbook_files.iter_mut().for_each(rel);
+        rel(&mut cfg.responder.api_token_file);
+        rel(&mut cfg.responder.webhook_hmac_secret_file);
         cfg.global.http_config.resolve_paths(&dir);
         for r in &mut cfg.receivers {
             r.resolve_paths(&dir);
@@ -1872,6 +1929,8 @@ impl Config {
             time_intervals,
             tracing: raw.tracing,
             event_recorder: raw.event_recorder,
+            runbook_files: raw.runbook_files,
+            responder: raw.responder,
         })
     }
 
@@ -2255,7 +2314,8 @@ mod tests {
             ("route:\n  receiver: a\nreceivers:\n  - name: a\n    slack_configs:\n      - api_url: http://x/\n        actions: [{type: button, text: t}]\n", "missing name or url in Slack action configuration"),
             ("route:\n  receiver: a\nreceivers:\n  - name: a\n    incidentio_configs:\n      - url: http://x/\n        http_config: {}\n", "at least one of alert_source_token"),
             ("route:\n  receiver: a\nreceivers:\n  - name: a\n    http_config: {}\n", "unknown field `http_config`"),
-            ("route:\n  receiver: a\nreceivers:\n  - name: a\n    runbook_configs: [{}]\n", "receiver kind runbook_configs is a Bongsu extension that is not supported yet"),
+            ("route:\n  receiver: a\nreceivers:\n  - name: a\n    http_configs: [{}]\n", "receiver kind http_configs is a Bongsu extension that is not supported yet"),
+            ("route:\n  receiver: a\nreceivers:\n  - name: a\n    runbook_configs: [{}]\n", "runbook_configs: missing runbook name"),
             ("route:\n  receiver: a\nreceivers:\n  - name: a\n    sms_configs: [{}]\n", "unknown field `sms_configs`"),
             ("route:\n  receiver: a\nreceivers:\n  - {}\n", "missing name in receiver"),
             ("route:\n  receiver: a\nreceivers:\n  - name: a\n    labels: {name: b}\n", "receiver label \"name\" must match receiver name \"a\", got \"b\""),

@@ -50,13 +50,32 @@ pub struct Loaded {
     pub resolve_timeout: i64,
 }
 
+/// Builds the integrations of a receiver's `runbook_configs` (the
+/// responder lives in another crate and plugs in here).
+pub type RunbookIntegrations<'a> = &'a dyn Fn(&crate::config::Receiver) -> Result<Vec<Arc<dyn Integration>>, String>;
+
 impl Loaded {
     /// Builds everything a configuration needs; an error changes nothing.
+    /// `runbook_configs` are refused: see [`Loaded::with_runbooks`].
     pub fn new(config: Config, base_dir: &std::path::Path) -> Result<Loaded, String> {
+        Self::with_runbooks(config, base_dir, &|r| {
+            if r.runbook_configs.is_empty() {
+                Ok(Vec::new())
+            } else {
+                Err(format!("receiver {:?}: runbook_configs need the responder", r.name.value))
+            }
+        })
+    }
+
+    /// [`Loaded::new`] with the builder of `runbook_configs` integrations;
+    /// they come after Alertmanager's kinds, as [`crate::config::Receiver::integrations`] lists them.
+    pub fn with_runbooks(config: Config, base_dir: &std::path::Path, runbooks: RunbookIntegrations) -> Result<Loaded, String> {
         let templates = bongsu_template::Templates::load(&config.templates, base_dir).map_err(|e| format!("templates: {e}"))?;
         let mut integrations = HashMap::new();
         for r in &config.receivers {
-            integrations.insert(r.name.value.clone(), build_integrations(r)?);
+            let mut v = build_integrations(r)?;
+            v.extend(runbooks(r)?);
+            integrations.insert(r.name.value.clone(), v);
         }
         Ok(Loaded {
             yaml: config.to_yaml(),
@@ -490,6 +509,45 @@ impl Alertmanager {
             }
         }
         futures::future::join_all(sends).await;
+    }
+
+    /// Notifies every integration of `receiver` outside routing (the
+    /// responder's escalations and `notify` steps), each attempt recorded
+    /// like a routed notification. `runbook` integrations are skipped, so
+    /// an escalation never triggers automation. Errors name the failing
+    /// integrations; a retryable failure is retried for up to `deadline`.
+    pub async fn notify_receiver(&self, receiver: &str, group_key: &str, group_labels: Labels, alerts: Vec<Alert>, deadline: Duration) -> Result<(), String> {
+        let loaded = self.loaded.read().clone();
+        let Some(integrations) = loaded.integrations.get(receiver).cloned() else {
+            return Err(format!("no receiver named {receiver:?}"));
+        };
+        let cx = NotifyContext { templates: loaded.templates.clone() };
+        let n = Notification {
+            receiver: receiver.to_string(),
+            group_key: group_key.to_string(),
+            group_labels,
+            alerts,
+            now: now_ms(),
+            external_url: self.external_url.clone(),
+            route_labels: BTreeMap::new(),
+        };
+        let mut failed = Vec::new();
+        for integ in integrations.iter().filter(|i| i.name() != "runbook") {
+            match tokio::time::timeout(deadline, self.deliver(integ.as_ref(), &n, &cx)).await {
+                Ok(true) => {}
+                _ => failed.push(integ.name()),
+            }
+        }
+        if failed.is_empty() {
+            Ok(())
+        } else {
+            Err(format!("receiver {receiver:?}: {} failed", failed.join(", ")))
+        }
+    }
+
+    /// Whether the alert with this fingerprint is firing now (`None`: not known here).
+    pub fn alert_firing(&self, fingerprint: u64) -> Option<bool> {
+        self.alerts.lock().get(&fingerprint).map(|a| !a.resolved_at(now_ms()))
     }
 
     /// Sends with exponential backoff until delivered, a non-retryable

@@ -188,6 +188,23 @@ impl EmailConfig {
 // ---------------------------------------------------------------------------
 // webhook
 
+/// `runbook_configs` entry (Bongsu extension).
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RunbookConfig {
+    /// Whether resolved notifications reach the responder (they close
+    /// tickets and incidents; they never run a remediation step).
+    pub send_resolved: bool,
+    /// The runbook's name, from the files `runbook_files` lists.
+    pub runbook: String,
+}
+
+impl Default for RunbookConfig {
+    fn default() -> Self {
+        RunbookConfig { send_resolved: true, runbook: String::new() }
+    }
+}
+
 /// `webhook_configs` entry.
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(remote = "Self", deny_unknown_fields, default)]

@@ -30,6 +30,9 @@ impl From<rusqlite::Error> for StoreError {
 
 type Result<T> = std::result::Result<T, StoreError>;
 
+mod respond;
+pub use respond::{ExecutionFilter, ExecutionRow, IncidentEvent, IncidentRow};
+
 /// Schema steps; step `i` brings `user_version` from `i` to `i + 1`.
 const MIGRATIONS: &[&str] = &[
     "CREATE TABLE silences (id TEXT PRIMARY KEY, body TEXT NOT NULL, updated_at INTEGER NOT NULL);
@@ -44,6 +47,25 @@ const MIGRATIONS: &[&str] = &[
         integration TEXT NOT NULL, group_key TEXT NOT NULL, alerts INTEGER NOT NULL,
         status TEXT NOT NULL, ok INTEGER NOT NULL, error TEXT);
      CREATE INDEX notifications_ts ON notifications (ts);",
+    // The responder (crates/respond): executions, side-effect claims,
+    // incidents and their timelines, and small settings (kill switch,
+    // circuit breakers).
+    "CREATE TABLE executions (
+        id TEXT PRIMARY KEY, incident TEXT NOT NULL, runbook TEXT NOT NULL, target TEXT NOT NULL,
+        state TEXT NOT NULL, created INTEGER NOT NULL, updated INTEGER NOT NULL, body TEXT NOT NULL);
+     CREATE INDEX executions_created ON executions (created);
+     CREATE INDEX executions_runbook ON executions (runbook, created);
+     CREATE TABLE side_effects (
+        key TEXT PRIMARY KEY, execution TEXT NOT NULL, step TEXT NOT NULL, ts INTEGER NOT NULL, outcome TEXT);
+     CREATE TABLE incidents (
+        id TEXT PRIMARY KEY, group_key TEXT NOT NULL, state TEXT NOT NULL, opened INTEGER NOT NULL,
+        acknowledged INTEGER, resolved INTEGER, body TEXT NOT NULL);
+     CREATE INDEX incidents_opened ON incidents (opened);
+     CREATE TABLE incident_events (
+        id INTEGER PRIMARY KEY AUTOINCREMENT, incident TEXT NOT NULL, ts INTEGER NOT NULL,
+        kind TEXT NOT NULL, detail TEXT NOT NULL);
+     CREATE INDEX incident_events_incident ON incident_events (incident, id);
+     CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);",
 ];
 
 /// One alert transition (`firing`, `resolved`, `silenced`, `inhibited`, …).
