@@ -8,13 +8,14 @@ pub fn check_config(files: &[PathBuf]) -> anyhow::Result<()> {
     for f in files {
         println!("Checking {}", f.display());
         if is_alertmanager_config(f) {
-            match crate::rules::load_alertmanager(Some(f)) {
-                Ok(l) => println!(
-                    "  SUCCESS: {} is valid alertmanager config file syntax ({} receivers, {} inhibit rules, {} templates)",
+            match crate::rules::load_alertmanager_config(Some(f)).and_then(|(c, d)| crate::respond::check(c, &d)) {
+                Ok((l, runbooks)) => println!(
+                    "  SUCCESS: {} is valid alertmanager config file syntax ({} receivers, {} inhibit rules, {} templates, {} runbooks)",
                     f.display(),
                     l.config.receivers.len(),
                     l.config.inhibit_rules.len(),
-                    l.config.templates.len()
+                    l.config.templates.len(),
+                    runbooks
                 ),
                 Err(e) => {
                     failed += 1;
@@ -145,6 +146,31 @@ pub fn test_rules(files: &[PathBuf], run: &[String], ignore_unknown_fields: bool
             }
         }
         println!();
+    }
+    Ok(if failed { std::process::ExitCode::from(1) } else { std::process::ExitCode::SUCCESS })
+}
+
+/// `bongsu check runbooks FILE…`: strict parse and validation of runbook files.
+pub fn check_runbooks(files: &[PathBuf]) -> anyhow::Result<std::process::ExitCode> {
+    let mut failed = false;
+    for f in files {
+        println!("Checking {}", f.display());
+        match bongsu_respond::runbook::load_file(f) {
+            Ok(rbs) => {
+                println!("  SUCCESS: {} runbooks found", rbs.len());
+                for rb in rbs {
+                    let steps: Vec<String> = rb.steps.iter().map(|s| format!("{} ({})", s.name, s.action.kind())).collect();
+                    println!("    {}: tier {:?}, target {}, steps: {}", rb.name, rb.tier, rb.target, steps.join(", "));
+                }
+            }
+            Err(errs) => {
+                failed = true;
+                eprintln!("  FAILED:");
+                for e in errs {
+                    eprintln!("{e}");
+                }
+            }
+        }
     }
     Ok(if failed { std::process::ExitCode::from(1) } else { std::process::ExitCode::SUCCESS })
 }

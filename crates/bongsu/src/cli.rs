@@ -76,6 +76,11 @@ pub enum CheckCmd {
         #[arg(long = "lint-fatal")]
         lint_fatal: bool,
     },
+    /// Check runbook files (the responder's): strict YAML, templates, targets that could name nothing or everything.
+    Runbooks {
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
 }
 
 #[derive(Args, Debug)]

@@ -13,6 +13,7 @@ mod cli;
 mod defaults;
 mod logging;
 mod query;
+mod respond;
 mod rules;
 mod run;
 mod selfmetrics;
@@ -55,6 +56,10 @@ fn main() -> ExitCode {
                 Err(e) => Err(e),
             }
         }
+        Command::Check { cmd: CheckCmd::Runbooks { files } } => match check::check_runbooks(&files) {
+            Ok(code) => return code,
+            Err(e) => Err(e),
+        },
         Command::Test { cmd: TestCmd::Rules { files, run, ignore_unknown_fields, enable_feature } } => {
             match check::test_rules(&files, &run, ignore_unknown_fields, enable_feature) {
                 Ok(code) => return code,

@@ -83,9 +83,10 @@ impl Notifier for InProcess {
 /// API and the log.
 pub const DEFAULT_ALERTMANAGER_YML: &str = "route:\n  receiver: default\n  group_by: ['alertname']\nreceivers:\n  - name: default\n";
 
-/// Loads alertmanager.yml (or the default) into a ready configuration.
-pub fn load_alertmanager(path: Option<&std::path::Path>) -> Result<bongsu_alerting::dispatch::Loaded, String> {
-    let (cfg, dir) = match path {
+/// Reads alertmanager.yml (or the default) and the directory its relative
+/// paths are taken from.
+pub fn load_alertmanager_config(path: Option<&std::path::Path>) -> Result<(bongsu_alerting::Config, PathBuf), String> {
+    Ok(match path {
         Some(p) => (
             bongsu_alerting::Config::load(p).map_err(|e| e.to_string())?,
             p.parent().map(|d| d.to_path_buf()).unwrap_or_default(),
@@ -94,6 +95,5 @@ pub fn load_alertmanager(path: Option<&std::path::Path>) -> Result<bongsu_alerti
             bongsu_alerting::Config::parse(DEFAULT_ALERTMANAGER_YML, "<embedded alertmanager default>").map_err(|e| e.to_string())?,
             PathBuf::from("."),
         ),
-    };
-    bongsu_alerting::dispatch::Loaded::new(cfg, &dir)
+    })
 }

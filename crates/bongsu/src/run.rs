@@ -62,6 +62,7 @@ struct Runtime {
     rules: Arc<bongsu_rules::manager::Manager>,
     am_sender: Arc<crate::amsend::AmSender>,
     alertmanager: Arc<bongsu_alerting::dispatch::Alertmanager>,
+    responder: bongsu_respond::Responder,
 }
 
 fn unix_secs(t: SystemTime) -> f64 {
@@ -195,8 +196,9 @@ async fn serve(args: RunArgs) -> anyhow::Result<()> {
     });
     let (rules_cfg, rule_files) = crate::rules::load(&cfg).map_err(|e| anyhow::anyhow!("loading rule files:\n{e}"))?;
     scrape.apply_config(&cfg).await.map_err(|e| anyhow::anyhow!("applying configuration: {e}"))?;
-    let am_loaded = crate::rules::load_alertmanager(args.alertmanager_config_file.as_deref())
+    let (am_cfg, am_cfg_dir) = crate::rules::load_alertmanager_config(args.alertmanager_config_file.as_deref())
         .map_err(|e| anyhow::anyhow!("loading the Alertmanager configuration: {e}"))?;
+    let (runbooks, respond_settings) = crate::respond::load(&am_cfg).map_err(|e| anyhow::anyhow!("loading the Alertmanager configuration: {e}"))?;
     let am_dir = args.alertmanager_storage_path.clone().unwrap_or_else(|| args.tsdb_path.join("alertmanager"));
     let am_sender = crate::amsend::AmSender::new();
     am_sender.apply(cfg.alerting.as_ref(), &cfg.global.external_labels).await.map_err(|e| anyhow::anyhow!("alerting: {e}"))?;
@@ -204,8 +206,17 @@ async fn serve(args: RunArgs) -> anyhow::Result<()> {
     let store = Arc::new(
         bongsu_store::Store::open(&am_dir.join("state.db")).map_err(|e| anyhow::anyhow!("opening the alerting state {}: {e}", am_dir.display()))?,
     );
+    let querier = Arc::new(crate::respond::EngineQuerier { engine: engine.clone(), queryable: db.clone() });
+    let nrunbooks = runbooks.by_name.len();
+    let responder = bongsu_respond::Responder::new(store.clone(), runbooks, respond_settings, querier, external_url.clone())
+        .map_err(|e| anyhow::anyhow!("opening the responder state: {e}"))?;
+    let am_loaded = crate::respond::loaded(am_cfg, &am_cfg_dir, &responder).map_err(|e| anyhow::anyhow!("loading the Alertmanager configuration: {e}"))?;
     let alertmanager = bongsu_alerting::dispatch::Alertmanager::new(am_loaded, store, external_url.clone())
         .map_err(|e| anyhow::anyhow!("opening the Alertmanager state: {e}"))?;
+    let abandoned = responder
+        .start(Arc::new(bongsu_respond::integration::AlertmanagerEscalator(Arc::downgrade(&alertmanager))))
+        .map_err(|e| anyhow::anyhow!("recovering the responder's executions: {e}"))?;
+    tracing::info!(runbooks = nrunbooks, abandoned, "responder ready");
     let rules = Arc::new(bongsu_rules::manager::Manager::new(bongsu_rules::manager::ManagerOptions {
         engine: engine.clone(),
         queryable: db.clone(),
@@ -240,6 +251,7 @@ async fn serve(args: RunArgs) -> anyhow::Result<()> {
         rules: rules.clone(),
         am_sender: am_sender.clone(),
         alertmanager: alertmanager.clone(),
+        responder: responder.clone(),
     });
 
     // One reload path for SIGHUP and /-/reload; serialised so two reloads never interleave.
@@ -252,6 +264,7 @@ async fn serve(args: RunArgs) -> anyhow::Result<()> {
         let am_sender = am_sender.clone();
         let alertmanager = alertmanager.clone();
         let am_file = args.alertmanager_config_file.clone();
+        let responder = responder.clone();
         move || {
             let source = source.clone();
             let scrape = scrape.clone();
@@ -260,6 +273,7 @@ async fn serve(args: RunArgs) -> anyhow::Result<()> {
             let am_sender = am_sender.clone();
             let alertmanager = alertmanager.clone();
             let am_file = am_file.clone();
+            let responder = responder.clone();
             let lock = reload_lock.clone();
             async move {
                 let _g = lock.lock().await;
@@ -267,7 +281,20 @@ async fn serve(args: RunArgs) -> anyhow::Result<()> {
                     let (cfg, yaml) = source.load()?;
                     // Everything is checked before anything changes.
                     let (rules_cfg, rule_files) = crate::rules::load(&cfg).map_err(|e| format!("loading rule files: {e}"))?;
-                    let am_loaded = crate::rules::load_alertmanager(am_file.as_deref()).map_err(|e| format!("loading the Alertmanager configuration: {e}"))?;
+                    let (am_cfg, am_dir) = crate::rules::load_alertmanager_config(am_file.as_deref()).map_err(|e| format!("loading the Alertmanager configuration: {e}"))?;
+                    let (runbooks, settings) = crate::respond::load(&am_cfg).map_err(|e| format!("loading the Alertmanager configuration: {e}"))?;
+                    // Integrations are built against a responder holding the new runbooks;
+                    // on any error below the old runbooks are put back.
+                    let old_runbooks = responder.runbooks();
+                    let old_settings = responder.settings();
+                    responder.apply(runbooks, settings);
+                    let am_loaded = match crate::respond::loaded(am_cfg, &am_dir, &responder) {
+                        Ok(l) => l,
+                        Err(e) => {
+                            responder.apply((*old_runbooks).clone(), old_settings);
+                            return Err(format!("loading the Alertmanager configuration: {e}"));
+                        }
+                    };
                     scrape.apply_config(&cfg).await.map_err(|e| e.to_string())?;
                     am_sender.apply(cfg.alerting.as_ref(), &cfg.global.external_labels).await.map_err(|e| format!("alerting: {e}"))?;
                     rules.update(&rules_cfg, rule_files);
@@ -317,7 +344,11 @@ async fn serve(args: RunArgs) -> anyhow::Result<()> {
             Arc::new(move || reload.external_labels.read().clone())
         },
     };
-    let router = bongsu_web::router(state).merge(bongsu_web::amapi::router(alertmanager.clone())).route(
+    let basic_auth = web_config.as_ref().is_some_and(|w| !w.basic_auth_users.is_empty());
+    let router = bongsu_web::router(state)
+        .merge(bongsu_web::amapi::router(alertmanager.clone()))
+        .merge(bongsu_respond::api::router(responder.clone(), basic_auth))
+        .route(
         "/collect/node",
         axum::routing::get(|| async {
             let body = tokio::task::spawn_blocking(bongsu_collect::gather_node_text).await.unwrap_or_default();
@@ -540,6 +571,7 @@ impl RuntimeView for Runtime {
         m.gauge("prometheus_notifications_queue_length", "The number of alert notifications in the queue.", self.am_sender.queue_len() as f64);
         m.gauge("prometheus_notifications_queue_capacity", "The capacity of the alert notifications queue.", 10_000.0);
         m.gauge("prometheus_notifications_alertmanagers_discovered", "The number of alertmanagers discovered and active.", self.am_sender.alertmanagers_json()["activeAlertmanagers"].as_array().map_or(0, |a| a.len()) as f64);
+        crate::respond::metrics(&self.responder, &mut m);
         m.gauge("prometheus_engine_query_max_samples", "Maximum samples a query may load (--query.max-samples).", self.engine.opts.max_samples as f64);
         process_metrics(&mut m, unix_secs(self.start_time));
         m.finish() + &self.rules.metrics_text()
