@@ -8,20 +8,6 @@ use std::process::Command;
 use std::time::Duration;
 use support::*;
 
-fn tool(name: &str) -> Option<String> {
-    let out = Command::new("sh").arg("-c").arg(format!("command -v {name}")).output().ok()?;
-    let p = String::from_utf8_lossy(&out.stdout).trim().to_string();
-    if p.is_empty() {
-        if std::env::var("CI").as_deref() == Ok("true") {
-            panic!("{name} is required under CI=true (scripts/test.sh installs it)");
-        }
-        eprintln!("!! {name} not installed: skipping the part of this test that needs it");
-        None
-    } else {
-        Some(p)
-    }
-}
-
 const EXPOSITION: &str = "# HELP demo_requests_total Requests.\n# TYPE demo_requests_total counter\ndemo_requests_total{code=\"200\"} 10\ndemo_requests_total{code=\"500\"} 2\n# TYPE demo_temperature gauge\ndemo_temperature 21.5\n";
 
 fn config_for(target: &str, interval: &str) -> String {

@@ -8,6 +8,22 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+/// The path of an installed tool (a real peer); `None` (said loudly) when
+/// absent, a panic under `CI=true` where `scripts/test.sh` installs it.
+pub fn tool(name: &str) -> Option<String> {
+    let out = Command::new("sh").arg("-c").arg(format!("command -v {name}")).output().ok()?;
+    let p = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    if p.is_empty() {
+        if std::env::var("CI").as_deref() == Ok("true") {
+            panic!("{name} is required under CI=true (scripts/test.sh installs it)");
+        }
+        eprintln!("!! {name} not installed: skipping the part of this test that needs it");
+        None
+    } else {
+        Some(p)
+    }
+}
+
 pub fn bongsu_bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_bongsu"))
 }
@@ -105,12 +121,18 @@ impl Response {
 
 /// Minimal HTTP/1.1 client (Connection: close), bounded by a timeout.
 pub fn http(method: &str, addr: &str, path: &str, body: Option<&str>) -> std::io::Result<Response> {
+    http_with(method, addr, path, &[], body)
+}
+
+/// [`http`] with extra request headers.
+pub fn http_with(method: &str, addr: &str, path: &str, headers: &[(&str, &str)], body: Option<&str>) -> std::io::Result<Response> {
     let mut s = TcpStream::connect_timeout(&addr.parse().expect("addr"), Duration::from_secs(5))?;
     s.set_read_timeout(Some(Duration::from_secs(60)))?;
     s.set_write_timeout(Some(Duration::from_secs(10)))?;
     let body = body.unwrap_or("");
     let req = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{body}",
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Type: application/x-www-form-urlencoded\r\n{}Content-Length: {}\r\n\r\n{body}",
+        headers.iter().map(|(k, v)| format!("{k}: {v}\r\n")).collect::<String>(),
         body.len()
     );
     s.write_all(req.as_bytes())?;
