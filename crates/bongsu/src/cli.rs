@@ -46,6 +46,12 @@ pub enum Command {
     Query(QueryArgs),
     /// The built-in Alertmanager's records on a running server: alert transitions and notification attempts.
     Alerts(AlertsArgs),
+    /// The automated responder on a running server: executions, approvals, breakers, kill switch, replay.
+    Respond(RespondArgs),
+    /// Incidents on a running server: list, show with the timeline, acknowledge.
+    Incidents(IncidentsArgs),
+    /// Incident tools: `incident report ID` writes a post-incident draft in Markdown.
+    Incident(IncidentArgs),
     /// Offline TSDB tools.
     Tsdb {
         #[command(subcommand)]
@@ -116,8 +122,118 @@ pub enum AlertsCmd {
     },
 }
 
+/// How to reach a running server (and prove who you are when changing things).
+#[derive(Args, Debug, Clone)]
+pub struct ServerArgs {
+    /// The Bongsu server to ask.
+    #[arg(long = "server", global = true, default_value = "http://localhost:9090")]
+    pub server: String,
+    /// Bearer token (`responder.api_token_file`) for changes; also read from BONGSU_TOKEN.
+    #[arg(long = "token", global = true, env = "BONGSU_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+    /// Basic-auth user:password (web config) for changes.
+    #[arg(long = "user", global = true)]
+    pub user: Option<String>,
+    #[arg(long = "format", short = 'o', global = true, value_enum, default_value = "table")]
+    pub format: OutputFormat,
+}
+
+#[derive(Args, Debug)]
+pub struct RespondArgs {
+    #[command(flatten)]
+    pub server: ServerArgs,
+    #[command(subcommand)]
+    pub cmd: RespondCmd,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum RespondCmd {
+    /// Executions, newest first (or one in full with --id).
+    History {
+        #[arg(long = "runbook")]
+        runbook: Option<String>,
+        #[arg(long = "state")]
+        state: Option<String>,
+        /// One execution, the whole record.
+        #[arg(long = "id")]
+        id: Option<String>,
+        #[arg(long = "limit", default_value_t = 50)]
+        limit: usize,
+    },
+    /// Approve an execution waiting for approval.
+    Approve { id: String },
+    /// Reject an execution waiting for approval (it is escalated).
+    Reject { id: String },
+    /// Cancel a running execution before its next step.
+    Cancel { id: String },
+    /// Re-arm a runbook whose circuit breaker opened.
+    Arm { runbook: String },
+    /// Switch all automation off (`on`) or back on (`off`).
+    KillSwitch {
+        #[arg(value_parser = ["on", "off"])]
+        state: String,
+    },
+    /// Run a runbook over the stored alert history as if it had been live:
+    /// every target it would have touched, every guard that would have tripped. Nothing acts.
+    Replay {
+        /// The runbook file (may be new, not yet loaded by the server).
+        #[arg(long = "runbook-file")]
+        runbook_file: PathBuf,
+        /// The runbook's name in that file (default: the only one).
+        #[arg(long = "runbook")]
+        runbook: Option<String>,
+        /// How far back: a duration (`7d`) or a time.
+        #[arg(long = "since", default_value = "7d")]
+        since: String,
+        /// Only alerts with these labels (`name=value`, repeatable).
+        #[arg(long = "match")]
+        matchers: Vec<String>,
+    },
+}
+
+#[derive(Args, Debug)]
+pub struct IncidentsArgs {
+    #[command(flatten)]
+    pub server: ServerArgs,
+    /// Only open incidents.
+    #[arg(long = "open")]
+    pub open: bool,
+    /// One incident with its timeline and executions.
+    #[arg(long = "id")]
+    pub id: Option<String>,
+    /// Acknowledge the incident given by --id.
+    #[arg(long = "ack")]
+    pub ack: bool,
+    #[arg(long = "limit", default_value_t = 50)]
+    pub limit: usize,
+}
+
+#[derive(Args, Debug)]
+pub struct IncidentArgs {
+    #[command(flatten)]
+    pub server: ServerArgs,
+    #[command(subcommand)]
+    pub cmd: IncidentCmd,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum IncidentCmd {
+    /// A post-incident draft in Markdown: timeline, actions and their output, the queries that fired.
+    Report {
+        id: String,
+        /// Write to this file instead of standard output.
+        #[arg(long = "output")]
+        output: Option<PathBuf>,
+    },
+}
+
 #[derive(Subcommand, Debug)]
 pub enum TestCmd {
+    /// Run runbook unit-test files: alert deliveries in (fire, flap, resolve, duplicates), expected executions, steps and guard decisions out. Nothing acts; time is simulated.
+    Runbooks {
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
     /// Run rule unit-test files: input series, rules evaluated in simulated time, expected alerts and query results.
     Rules {
         #[arg(required = true)]

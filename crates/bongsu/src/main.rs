@@ -14,6 +14,7 @@ mod defaults;
 mod logging;
 mod query;
 mod respond;
+mod respondcli;
 mod rules;
 mod run;
 mod selfmetrics;
@@ -66,6 +67,13 @@ fn main() -> ExitCode {
                 Err(e) => Err(e),
             }
         }
+        Command::Test { cmd: TestCmd::Runbooks { files } } => match respondcli::test_runbooks(&files) {
+            Ok(code) => return code,
+            Err(e) => Err(e),
+        },
+        Command::Respond(a) => respondcli::respond(a),
+        Command::Incidents(a) => respondcli::incidents(a),
+        Command::Incident(a) => respondcli::incident(a),
         Command::Query(q) => query::query(q),
         Command::Alerts(a) => alerts::alerts(a),
         Command::Tsdb { cmd: TsdbCmd::CreateBlocksFrom { max_block_duration, quiet, cmd } } => backfill::run(cmd, &max_block_duration, quiet),

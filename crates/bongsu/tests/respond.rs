@@ -177,6 +177,20 @@ fn killed_service_is_restarted_verified_and_the_incident_closes() {
     assert!(m.contains("bongsu_respond_side_effects_total{runbook=\"restart-svc\",kind=\"exec\"} 1"), "{m}");
     // The humans got the alert too (the route continues), but no escalation.
     assert!(hook.bodies().iter().all(|b| !b.contains("bongsu_execution")), "no escalation for a remediated incident");
+
+    // The CLI: history, incidents, the post-incident draft.
+    let server = format!("--server=http://{}", b.addr);
+    let out = Command::new(bongsu_bin()).args(["respond", "history", &server]).output().expect("respond history");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success() && text.contains("restart-svc") && text.contains("remediated"), "{text}");
+    let out = Command::new(bongsu_bin()).args(["incidents", &server]).output().expect("incidents");
+    assert!(String::from_utf8_lossy(&out.stdout).contains(&inc), "{out:?}");
+    let out = Command::new(bongsu_bin()).args(["incident", "report", &inc, &server]).output().expect("report");
+    let md = String::from_utf8_lossy(&out.stdout);
+    assert!(md.starts_with("# Post-incident review: ServiceDown"), "{md}");
+    for want in ["time to resolve", "up{job=\"svc\"} == 0", "restart-svc on", "remediated", "verification `up{job=\"svc\"} == 0`: cleared"] {
+        assert!(md.contains(want), "{want} missing from:\n{md}");
+    }
 }
 
 /// (b) A fix that does not work: verification fails, the rollback runs,
@@ -285,6 +299,25 @@ fn flapping_alert_acts_no_more_than_the_rate_limit() {
         let g = x["guards"].as_array().and_then(|g| g.iter().find(|g| g["allowed"] == false)).expect("a blocking guard");
         assert_eq!(g["guard"], "rate_limit", "{x}");
     }
+
+    // Replay: a stricter version of the runbook over the same stored
+    // history says what it would have done, acting on nothing.
+    std::fs::write(
+        dir.path().join("stricter.yml"),
+        "runbooks:\n  - name: act\n    target: '{{ $labels.instance }}'\n    steps:\n      - exec: {argv: [sh, -c, 'echo replayed >> /dev/null']}\n    guards: {rate_limit: {max: 1, window: 1h}}\n",
+    )
+    .expect("write");
+    let out = Command::new(bongsu_bin())
+        .args(["respond", "replay", "--since=1h", "--match=alertname=Flapping", "-o", "json", &format!("--server=http://{}", b.addr)])
+        .arg(format!("--runbook-file={}", dir.path().join("stricter.yml").display()))
+        .output()
+        .expect("replay");
+    assert!(out.status.success(), "{out:?}");
+    let rep: serde_json::Value = serde_json::from_slice(&out.stdout).expect("replay JSON");
+    assert_eq!(rep["executions"].as_array().map(|a| a.len()), Some(4), "{rep}");
+    assert_eq!(rep["touched"][&target.addr], 1, "{rep}");
+    assert_eq!(rep["guard_blocks"]["rate_limit"], 3, "{rep}");
+    assert_eq!(lines(&dir.path().join("acted.log")), 2, "a replay acts on nothing");
 }
 
 /// (d) Debian's Prometheus + Alertmanager, with a webhook receiver pointing

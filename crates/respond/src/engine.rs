@@ -114,6 +114,10 @@ pub(crate) struct Inner {
     http: reqwest::Client,
     pub(crate) external_url: String,
     pub(crate) link_secret: Vec<u8>,
+    clock: Clock,
+    /// Simulation (runbook tests, replay): steps are not performed; each
+    /// ends as this map says (default: ok).
+    simulate: Option<HashMap<String, bool>>,
 }
 
 /// The automated responder. Cheap to clone.
@@ -122,8 +126,21 @@ pub struct Responder {
     pub(crate) inner: Arc<Inner>,
 }
 
-fn now_ms() -> i64 {
-    bongsu_model::now_ms()
+/// Where "now" comes from: the wall clock, or a virtual clock that
+/// advances with tokio's paused time (runbook tests and replay).
+#[derive(Clone, Copy)]
+pub enum Clock {
+    Wall,
+    Virtual { base_ms: i64, start: tokio::time::Instant },
+}
+
+impl Clock {
+    pub fn now(&self) -> i64 {
+        match self {
+            Clock::Wall => bongsu_model::now_ms(),
+            Clock::Virtual { base_ms, start } => base_ms + start.elapsed().as_millis() as i64,
+        }
+    }
 }
 
 fn hex(b: &[u8]) -> String {
@@ -164,6 +181,8 @@ impl Responder {
         for i in store.incidents(true, None, 100_000).map_err(|e| e.to_string())? {
             live.incidents.insert(i.group_key, i.id);
         }
+        // The process may not have chosen a TLS crypto provider (CLI tools).
+        let _ = rustls::crypto::CryptoProvider::install_default(rustls::crypto::ring::default_provider());
         let http = reqwest::Client::builder().build().map_err(|e| e.to_string())?;
         Ok(Responder {
             inner: Arc::new(Inner {
@@ -177,8 +196,27 @@ impl Responder {
                 http,
                 external_url,
                 link_secret,
+                clock: Clock::Wall,
+                simulate: None,
             }),
         })
+    }
+
+    /// A responder that performs nothing: every step ends as `step_results`
+    /// says (default ok), time is `clock`, state lives in memory. For
+    /// `bongsu test runbooks` and `bongsu respond replay`.
+    pub fn simulated(runbooks: Runbooks, settings: Settings, querier: Arc<dyn Querier>, clock: Clock, step_results: HashMap<String, bool>) -> Result<Responder, String> {
+        let store = Arc::new(Store::in_memory().map_err(|e| e.to_string())?);
+        let mut r = Responder::new(store, runbooks, settings, querier, "http://bongsu".into())?;
+        let inner = Arc::get_mut(&mut r.inner).ok_or("responder shared too early")?;
+        inner.clock = clock;
+        inner.simulate = Some(step_results);
+        Ok(r)
+    }
+
+    /// Now, by the responder's clock.
+    pub fn now(&self) -> i64 {
+        self.inner.clock.now()
     }
 
     /// Connects the escalator and recovers executions a previous process
@@ -234,7 +272,7 @@ impl Responder {
     /// it starts is durably recorded (the caller may then acknowledge the
     /// delivery); the executions run in the background.
     pub fn submit(&self, t: Trigger) -> Result<Vec<String>, String> {
-        let received = now_ms();
+        let received = self.now();
         self.inner.metrics.triggers.fetch_add(1, Ordering::Relaxed);
         let Some(rb) = self.inner.runbooks.read().get(&t.runbook).cloned() else {
             return Err(format!("no runbook named {:?}", t.runbook));
@@ -381,14 +419,14 @@ impl Responder {
     }
 
     pub(crate) fn event(&self, incident: &str, kind: &str, detail: serde_json::Value) {
-        let e = IncidentEvent { incident: incident.to_string(), ts: now_ms(), kind: kind.to_string(), detail };
+        let e = IncidentEvent { incident: incident.to_string(), ts: self.now(), kind: kind.to_string(), detail };
         if let Err(e) = self.inner.store.record_incident_event(&e) {
             tracing::error!(err = %e, "recording an incident event failed");
         }
     }
 
     fn save(&self, x: &mut Execution) {
-        x.updated = now_ms();
+        x.updated = self.now();
         let body = serde_json::to_string(&x).unwrap_or_default();
         if let Err(e) = self.inner.store.update_execution(&x.id, &x.state, x.updated, &body) {
             tracing::error!(err = %e, execution = %x.id, "recording an execution failed");
@@ -396,7 +434,7 @@ impl Responder {
     }
 
     fn decide(&self, x: &mut Execution, guard: &str, allowed: bool, detail: String) -> bool {
-        x.guards.push(GuardDecision { guard: guard.into(), allowed, detail: detail.clone(), ts: now_ms() });
+        x.guards.push(GuardDecision { guard: guard.into(), allowed, detail: detail.clone(), ts: self.now() });
         if !allowed {
             *self.inner.metrics.guard_blocks.lock().entry((x.runbook.clone(), guard.to_string())).or_default() += 1;
             self.event(&x.incident, "guard_blocked", serde_json::json!({"execution": x.id, "guard": guard, "detail": detail}));
@@ -428,7 +466,7 @@ impl Responder {
     /// Runs the guards in order; `true` when all allow (the target's lease
     /// is then held and the concurrency slot taken).
     fn guards(&self, rb: &Runbook, x: &mut Execution) -> bool {
-        let now = now_ms();
+        let now = self.now();
         let kill = self.inner.store.setting(KILL_SWITCH).ok().flatten();
         if !self.decide(x, "kill_switch", kill.is_none(), kill.map_or("off".into(), |v| format!("automation is switched off ({v})"))) {
             return false;
@@ -594,7 +632,7 @@ impl Responder {
             if first {
                 first = false;
                 let mut v = self.inner.metrics.trigger_to_step_ms.lock();
-                v.push(now_ms() - received);
+                v.push(self.now() - received);
                 if v.len() > 10_000 {
                     v.drain(..5_000);
                 }
@@ -655,7 +693,7 @@ impl Responder {
         self.event(&x.incident, "approval_requested", serde_json::json!({"execution": x.id, "timeout_ms": rb.approval_timeout}));
         if let (Some(recv), Some(esc)) = (&rb.escalate, self.inner.escalator.get()) {
             let mut a = x.alert.clone();
-            let expires = (now_ms() + rb.approval_timeout) / 1000;
+            let expires = (self.now() + rb.approval_timeout) / 1000;
             a.annotations.insert("bongsu_approve_url".into(), self.signed_link(&x.id, "approve", expires));
             a.annotations.insert("bongsu_reject_url".into(), self.signed_link(&x.id, "reject", expires));
             a.annotations.insert("bongsu_execution".into(), x.id.clone());
@@ -689,7 +727,7 @@ impl Responder {
     pub fn decide_approval(&self, id: &str, approved: bool, by: &str) -> Result<(), String> {
         let tx = self.inner.live.lock().approvals.remove(id);
         match tx {
-            Some(tx) => tx.send(Decision { approved, by: by.to_string(), at: now_ms() }).map_err(|_| "the execution stopped waiting".to_string()),
+            Some(tx) => tx.send(Decision { approved, by: by.to_string(), at: self.now() }).map_err(|_| "the execution stopped waiting".to_string()),
             None => Err(format!("execution {id} is not waiting for approval")),
         }
     }
@@ -721,7 +759,7 @@ impl Responder {
 
     /// The global kill switch: while on, no runbook acts.
     pub fn set_kill_switch(&self, on: bool, by: &str) -> Result<(), String> {
-        let v = format!("switched on by {by} at {}", bongsu_model::timefmt::rfc3339_ms(now_ms()));
+        let v = format!("switched on by {by} at {}", bongsu_model::timefmt::rfc3339_ms(self.now()));
         self.inner.store.put_setting(KILL_SWITCH, if on { Some(&v) } else { None }).map_err(|e| e.to_string())
     }
 
@@ -737,7 +775,7 @@ impl Responder {
 
     async fn finish_no_release(&self, x: &mut Execution, st: &str, rb: &Runbook) {
         x.state = st.into();
-        x.finished = Some(now_ms());
+        x.finished = Some(self.now());
         self.save(x);
         *self.inner.metrics.executions.lock().entry((x.runbook.clone(), st.to_string())).or_default() += 1;
         self.event(&x.incident, "execution_finished", serde_json::json!({"execution": x.id, "state": st, "error": x.error}));
@@ -763,7 +801,7 @@ impl Responder {
                 let res = esc.notify(&recv, &format!("bongsu-escalation/{}", x.id), vec![a]).await;
                 let ok = res.is_ok();
                 self.event(&x.incident, "escalated", serde_json::json!({"execution": x.id, "receiver": recv, "ok": ok, "error": res.as_ref().err()}));
-                x.escalation = Some(EscalationRecord { receiver: recv, at: now_ms(), ok, error: res.err().unwrap_or_default() });
+                x.escalation = Some(EscalationRecord { receiver: recv, at: self.now(), ok, error: res.err().unwrap_or_default() });
                 if ok && st == state::FAILED {
                     st = state::ESCALATED;
                 }
@@ -789,18 +827,18 @@ impl Responder {
             Some(rb) => self.finish_no_release(x, st, rb).await,
             None => {
                 x.state = st.into();
-                x.finished = Some(now_ms());
+                x.finished = Some(self.now());
                 self.save(x);
             }
         }
     }
 
     async fn verify(&self, x: &Execution, rb: &Runbook) -> VerifyRecord {
-        let started = now_ms();
+        let started = self.now();
         let (expr, default) = match &rb.verify.expr {
             Some(e) => match crate::render::render("verify.expr", e, &x.alert.labels, &x.target) {
                 Ok(s) => (s, false),
-                Err(e) => return VerifyRecord { expr: String::new(), started, finished: now_ms(), ok: false, polls: 0, detail: format!("verify.expr: {e}") },
+                Err(e) => return VerifyRecord { expr: String::new(), started, finished: self.now(), ok: false, polls: 0, detail: format!("verify.expr: {e}") },
             },
             None => match expr_from_generator_url(&x.alert.generator_url) {
                 Some(e) => (e, true),
@@ -808,7 +846,7 @@ impl Responder {
                     return VerifyRecord {
                         expr: String::new(),
                         started,
-                        finished: now_ms(),
+                        finished: self.now(),
                         ok: false,
                         polls: 0,
                         detail: "no verify.expr and the alert's generator URL holds no expression".into(),
@@ -822,7 +860,7 @@ impl Responder {
         let mut last;
         loop {
             tokio::time::sleep(Duration::from_millis(rb.verify.interval as u64)).await;
-            let now = now_ms();
+            let now = self.now();
             polls += 1;
             let still = match self.inner.querier.query(&expr, now) {
                 Ok(v) => {
@@ -851,52 +889,60 @@ impl Responder {
 
     /// Runs one step under its claim.
     async fn step(&self, x: &Execution, step: &Step, phase: &str, t: &Trigger) -> StepRecord {
-        let mut rec = StepRecord { phase: phase.into(), name: step.name.clone(), kind: step.action.kind().into(), started: now_ms(), ..Default::default() };
+        let mut rec = StepRecord { phase: phase.into(), name: step.name.clone(), kind: step.action.kind().into(), started: self.now(), ..Default::default() };
         let labels = &x.alert.labels;
         let r = |what: &str, s: &str| crate::render::render(what, s, labels, &x.target);
         // Render everything first: a template error acts on nothing.
         let plan = match plan(step, &r) {
             Ok(p) => p,
             Err(e) => {
-                rec.finished = now_ms();
+                rec.finished = self.now();
                 rec.summary = e;
                 return rec;
             }
         };
         rec.rendered = plan.rendered();
         if x.dry_run {
-            rec.finished = now_ms();
+            rec.finished = self.now();
             rec.ok = true;
             rec.skipped = Some("dry run".into());
             rec.summary = "would run".into();
             return rec;
         }
         let key = sha(&[&x.id, phase, &step.name]);
-        match self.inner.store.claim(&key, &x.id, &format!("{phase}/{}", step.name), now_ms()) {
+        match self.inner.store.claim(&key, &x.id, &format!("{phase}/{}", step.name), self.now()) {
             Ok(true) => {}
             Ok(false) => {
-                rec.finished = now_ms();
+                rec.finished = self.now();
                 rec.skipped = Some("already claimed: this side effect was started before".into());
                 rec.summary = "not run twice".into();
                 return rec;
             }
             Err(e) => {
-                rec.finished = now_ms();
+                rec.finished = self.now();
                 rec.summary = format!("cannot record the claim, not acting: {e}");
                 return rec;
             }
         }
         *self.inner.metrics.side_effects.lock().entry((x.runbook.clone(), rec.kind.clone())).or_default() += 1;
-        let (ok, summary, output) = self.act(x, plan, t).await;
+        let (ok, summary, output) = self.act(x, &step.name, plan, t).await;
         rec.ok = ok;
         rec.summary = summary;
         rec.output = output;
-        rec.finished = now_ms();
+        rec.finished = self.now();
         let _ = self.inner.store.finish_claim(&key, if ok { "ok" } else { "failed" });
         rec
     }
 
-    async fn act(&self, x: &Execution, plan: Plan, t: &Trigger) -> (bool, String, String) {
+    async fn act(&self, x: &Execution, step: &str, plan: Plan, t: &Trigger) -> (bool, String, String) {
+        if let Some(sim) = &self.inner.simulate {
+            let _ = (x, t);
+            if let Plan::Wait { ms } = plan {
+                tokio::time::sleep(Duration::from_millis(ms as u64)).await;
+            }
+            let ok = sim.get(step).copied().unwrap_or(true);
+            return (ok, if ok { "simulated: ok".into() } else { "simulated: failed".into() }, String::new());
+        }
         match plan {
             Plan::Exec { argv, env, timeout } => {
                 let mut vars: Vec<(String, String)> = vec![
@@ -927,7 +973,7 @@ impl Responder {
                     Err(e) => (false, e, String::new()),
                 }
             }
-            Plan::Http { spec } => match crate::action::http::send(&self.inner.http, &spec, now_ms() / 1000).await {
+            Plan::Http { spec } => match crate::action::http::send(&self.inner.http, &spec, self.now() / 1000).await {
                 Ok(o) => (o.success(), format!("HTTP {}", o.status), o.body),
                 Err(e) => (false, e.message, String::new()),
             },
@@ -953,7 +999,7 @@ impl Responder {
     pub fn acknowledge(&self, incident: &str, by: &str) -> Result<(), String> {
         let mut row = self.inner.store.incident(incident).map_err(|e| e.to_string())?.ok_or_else(|| format!("no incident {incident}"))?;
         if row.acknowledged.is_none() {
-            row.acknowledged = Some(now_ms());
+            row.acknowledged = Some(self.now());
             self.inner.store.put_incident(&row).map_err(|e| e.to_string())?;
         }
         self.event(incident, "acknowledged", serde_json::json!({"by": by}));

@@ -24,6 +24,7 @@ pub mod integration;
 pub mod model;
 pub mod render;
 pub mod runbook;
+pub mod sim;
 
 pub use engine::{Escalator, Querier, Responder, Settings};
 pub use model::{Execution, Trigger, TriggerAlert};
