@@ -12,7 +12,7 @@
 //! `abandoned` and escalated, never re-run.
 
 use crate::model::{state, Decision, EscalationRecord, Execution, GuardDecision, StepRecord, Trigger, TriggerAlert, VerifyRecord};
-use crate::runbook::{Action, Runbook, Runbooks, Step, Tier};
+use crate::runbook::{Action, Runbook, Runbooks, Step, Ticket, TicketRequest, Tier};
 use bongsu_store::{ExecutionFilter, ExecutionRow, IncidentEvent, IncidentRow, Store};
 use parking_lot::{Mutex, RwLock};
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -293,8 +293,13 @@ impl Responder {
             }
         }
         if t.firing().next().is_none() {
-            // A RESOLVED notification never runs a remediation step.
+            // A RESOLVED notification never runs a remediation step; it
+            // closes the incident and the tickets opened for it.
             self.close_incident(&t, &incident, received);
+            if rb.steps.iter().any(|s| matches!(&s.action, Action::Ticket(tk) if tk.close.is_some())) {
+                let me = self.clone();
+                tokio::spawn(async move { me.close_tickets(rb, incident, t).await });
+            }
             return Ok(Vec::new());
         }
         let dry_run = rb.dry_run || self.inner.settings.read().dry_run;
@@ -890,6 +895,9 @@ impl Responder {
     /// Runs one step under its claim.
     async fn step(&self, x: &Execution, step: &Step, phase: &str, t: &Trigger) -> StepRecord {
         let mut rec = StepRecord { phase: phase.into(), name: step.name.clone(), kind: step.action.kind().into(), started: self.now(), ..Default::default() };
+        if let Action::Ticket(tk) = &step.action {
+            return self.ticket_step(x, step, tk, phase, rec).await;
+        }
         let labels = &x.alert.labels;
         let r = |what: &str, s: &str| crate::render::render(what, s, labels, &x.target);
         // Render everything first: a template error acts on nothing.
@@ -992,6 +1000,127 @@ impl Responder {
                 tokio::time::sleep(Duration::from_millis(ms as u64)).await;
                 (true, format!("waited {}", fmt_ms(ms)), String::new())
             }
+        }
+    }
+
+    /// A ticket step: open the incident's ticket the first time, update it
+    /// on later executions, each call claimed so it happens at most once.
+    async fn ticket_step(&self, x: &Execution, step: &Step, tk: &Ticket, phase: &str, mut rec: StepRecord) -> StepRecord {
+        let key = ticket_setting(&x.runbook, &x.incident, &step.name);
+        let existing = self.inner.store.setting(&key).ok().flatten();
+        let (which, req, claim) = match (&existing, &tk.update) {
+            (None, _) => ("open", &tk.open, sha(&[&x.incident, &x.runbook, &step.name, "open"])),
+            (Some(_), Some(u)) => ("update", u, sha(&[&x.id, phase, &step.name, "update"])),
+            (Some(id), None) => {
+                rec.finished = self.now();
+                rec.ok = true;
+                rec.skipped = Some(format!("ticket {id} is already open for this incident"));
+                return rec;
+            }
+        };
+        let ticket = existing.clone().unwrap_or_default();
+        let spec = match ticket_spec(tk, req, &x.alert.labels, &x.target, &ticket) {
+            Ok(s) => s,
+            Err(e) => {
+                rec.finished = self.now();
+                rec.summary = e;
+                return rec;
+            }
+        };
+        rec.rendered = serde_json::json!({"call": which, "ticket": ticket, "method": spec.method, "url": redact_url(&spec.url)});
+        if x.dry_run {
+            rec.finished = self.now();
+            rec.ok = true;
+            rec.skipped = Some("dry run".into());
+            rec.summary = format!("would {which} the ticket");
+            return rec;
+        }
+        match self.inner.store.claim(&claim, &x.id, &format!("{phase}/{}/{which}", step.name), self.now()) {
+            Ok(true) => {}
+            Ok(false) => {
+                rec.finished = self.now();
+                rec.ok = true;
+                rec.skipped = Some(format!("the ticket {which} was already made for this incident"));
+                return rec;
+            }
+            Err(e) => {
+                rec.finished = self.now();
+                rec.summary = format!("cannot record the claim, not acting: {e}");
+                return rec;
+            }
+        }
+        *self.inner.metrics.side_effects.lock().entry((x.runbook.clone(), "ticket".into())).or_default() += 1;
+        if let Some(sim) = &self.inner.simulate {
+            rec.ok = sim.get(&step.name).copied().unwrap_or(true);
+            rec.summary = format!("simulated: {which}");
+            rec.finished = self.now();
+            if rec.ok && which == "open" {
+                let _ = self.inner.store.put_setting(&key, Some("SIMULATED-1"));
+            }
+            return rec;
+        }
+        let res = crate::action::http::send(&self.inner.http, &spec, self.now() / 1000).await;
+        rec.finished = self.now();
+        match res {
+            Ok(o) if o.success() => {
+                rec.ok = true;
+                if which == "open" {
+                    let id = serde_json::from_str::<serde_json::Value>(&o.body)
+                        .ok()
+                        .and_then(|v| v.pointer(&tk.id_from).map(|i| i.as_str().map(str::to_string).unwrap_or_else(|| i.to_string())));
+                    match id {
+                        Some(id) => {
+                            let _ = self.inner.store.put_setting(&key, Some(&id));
+                            rec.summary = format!("opened ticket {id}");
+                            self.event(&x.incident, "ticket_opened", serde_json::json!({"execution": x.id, "ticket": id}));
+                        }
+                        None => {
+                            rec.ok = false;
+                            rec.summary = format!("HTTP {} but no ticket id at {} in the response", o.status, tk.id_from);
+                        }
+                    }
+                } else {
+                    rec.summary = format!("updated ticket {ticket}");
+                }
+                rec.output = o.body;
+            }
+            Ok(o) => {
+                rec.summary = format!("HTTP {}", o.status);
+                rec.output = o.body;
+            }
+            Err(e) => rec.summary = e.message,
+        }
+        let _ = self.inner.store.finish_claim(&claim, if rec.ok { "ok" } else { "failed" });
+        rec
+    }
+
+    /// Closes the tickets a runbook opened for an incident that resolved
+    /// (a resolved notification runs no remediation, but it closes tickets).
+    async fn close_tickets(&self, rb: Runbook, incident: String, t: Trigger) {
+        let labels = t.alerts.first().map(|a| a.labels.clone()).unwrap_or_default();
+        for step in &rb.steps {
+            let Action::Ticket(tk) = &step.action else { continue };
+            let Some(close) = &tk.close else { continue };
+            let key = ticket_setting(&rb.name, &incident, &step.name);
+            let Some(id) = self.inner.store.setting(&key).ok().flatten() else { continue };
+            let claim = sha(&[&incident, &rb.name, &step.name, "close"]);
+            if !self.inner.store.claim(&claim, &incident, &format!("close/{}", step.name), self.now()).unwrap_or(false) {
+                continue;
+            }
+            if self.inner.simulate.is_some() {
+                let _ = self.inner.store.put_setting(&key, None);
+                continue;
+            }
+            let res = match ticket_spec(tk, close, &labels, "", &id) {
+                Ok(spec) => crate::action::http::send(&self.inner.http, &spec, self.now() / 1000).await.map_err(|e| e.message).and_then(|o| if o.success() { Ok(()) } else { Err(format!("HTTP {}", o.status)) }),
+                Err(e) => Err(e),
+            };
+            let ok = res.is_ok();
+            let _ = self.inner.store.finish_claim(&claim, if ok { "ok" } else { "failed" });
+            if ok {
+                let _ = self.inner.store.put_setting(&key, None);
+            }
+            self.event(&incident, "ticket_closed", serde_json::json!({"runbook": rb.name, "ticket": id, "ok": ok, "error": res.err()}));
         }
     }
 
@@ -1112,7 +1241,39 @@ fn plan(step: &Step, r: &dyn Fn(&str, &str) -> Result<String, String>) -> Result
         }
         Action::Notify { receiver } => Plan::Notify { receiver: receiver.clone() },
         Action::Wait { duration } => Plan::Wait { ms: *duration },
+        Action::Ticket(_) => return Err("ticket steps are planned by ticket_step".into()),
     })
+}
+
+/// One ticket call, rendered (`$ticket` = the id known so far).
+fn ticket_spec(tk: &Ticket, req: &TicketRequest, labels: &BTreeMap<String, String>, target: &str, ticket: &str) -> Result<crate::action::http::HttpSpec, String> {
+    let r = |what: &str, s: &str| crate::render::render_with(what, s, labels, target, ticket);
+    let url = r("url", &req.url)?;
+    url::Url::parse(&url).map_err(|e| format!("url {url:?}: {e}"))?;
+    let mut headers: BTreeMap<String, String> = BTreeMap::new();
+    for (k, v) in tk.headers.iter().chain(req.headers.iter()) {
+        headers.insert(k.clone(), r(k, v)?);
+    }
+    let hmac_secret = match &tk.hmac_secret_file {
+        Some(f) => Some(std::fs::read_to_string(f).map_err(|e| format!("hmac_secret_file {f}: {e}"))?.trim().as_bytes().to_vec()),
+        None => None,
+    };
+    Ok(crate::action::http::HttpSpec {
+        method: req.method.clone(),
+        url,
+        headers: headers.into_iter().collect(),
+        body: match &req.body {
+            Some(b) => Some(r("body", b)?.into_bytes()),
+            None => None,
+        },
+        timeout: Duration::from_millis(tk.timeout as u64),
+        hmac_secret,
+        max_response: 64 * 1024,
+    })
+}
+
+fn ticket_setting(runbook: &str, incident: &str, step: &str) -> String {
+    format!("respond.ticket.{runbook}.{incident}.{step}")
 }
 
 /// The expression of a Prometheus generator URL (`…/graph?g0.expr=…`).

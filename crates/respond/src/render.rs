@@ -6,15 +6,21 @@
 
 use std::collections::BTreeMap;
 
-/// Declares `$target` for the parse-time check.
-pub const PRELUDE_CHECK: &str = "{{ $target := \"\" }}";
+/// Declares `$target` and `$ticket` for the parse-time check.
+pub const PRELUDE_CHECK: &str = "{{ $target := \"\" }}{{ $ticket := \"\" }}";
 
 /// Renders `text` with `$labels` = `labels` and `$target` = `target`.
 pub fn render(name: &str, text: &str, labels: &BTreeMap<String, String>, target: &str) -> Result<String, String> {
+    render_with(name, text, labels, target, "")
+}
+
+/// [`render`] with `$ticket` = the incident's external ticket id.
+pub fn render_with(name: &str, text: &str, labels: &BTreeMap<String, String>, target: &str, ticket: &str) -> Result<String, String> {
     if !text.contains("{{") {
         return Ok(text.to_string());
     }
-    let full = format!("{{{{ $target := {} }}}}{text}", bongsu_model::labels::quote_go(target));
+    let q = bongsu_model::labels::quote_go;
+    let full = format!("{{{{ $target := {} }}}}{{{{ $ticket := {} }}}}{text}", q(target), q(ticket));
     let ext = BTreeMap::new();
     let data = bongsu_template::RuleTemplateData { labels, external_labels: &ext, external_url: "", value: 0.0 };
     bongsu_template::expand_rule_template(name, &full, &data, None).map_err(|e| e.to_string())

@@ -83,6 +83,31 @@ pub enum Action {
     Systemd { unit: String, action: String, user: bool, timeout: i64 },
     Notify { receiver: String },
     Wait { duration: i64 },
+    /// One ticket per incident in an ITSM tool: opened on the first firing,
+    /// updated on later executions, closed when the incident resolves.
+    Ticket(Ticket),
+}
+
+/// One HTTP request of a ticket action (templates; `$ticket` is the id).
+#[derive(Debug, Clone, Serialize)]
+pub struct TicketRequest {
+    pub method: String,
+    pub url: String,
+    pub headers: BTreeMap<String, String>,
+    pub body: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Ticket {
+    pub open: TicketRequest,
+    pub update: Option<TicketRequest>,
+    pub close: Option<TicketRequest>,
+    /// Headers of every call (authentication, content type).
+    pub headers: BTreeMap<String, String>,
+    /// JSON pointer to the ticket's id in the open call's response.
+    pub id_from: String,
+    pub timeout: i64,
+    pub hmac_secret_file: Option<String>,
 }
 
 impl Action {
@@ -93,6 +118,7 @@ impl Action {
             Action::Systemd { .. } => "systemd",
             Action::Notify { .. } => "notify",
             Action::Wait { .. } => "wait",
+            Action::Ticket(_) => "ticket",
         }
     }
 }
@@ -194,6 +220,30 @@ struct RawStep {
     systemd: Option<RawSystemd>,
     notify: Option<RawNotify>,
     wait: Option<String>,
+    ticket: Option<RawTicket>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTicket {
+    #[serde(default)]
+    headers: BTreeMap<String, String>,
+    timeout: Option<String>,
+    id_from: Option<String>,
+    hmac_secret_file: Option<String>,
+    open: RawTicketRequest,
+    update: Option<RawTicketRequest>,
+    close: Option<RawTicketRequest>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTicketRequest {
+    method: Option<String>,
+    url: String,
+    #[serde(default)]
+    headers: BTreeMap<String, String>,
+    body: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -503,11 +553,42 @@ fn steps(v: Vec<RawStep>, what: &str) -> Result<Vec<Step>, String> {
     let mut out: Vec<Step> = Vec::new();
     for (i, s) in v.into_iter().enumerate() {
         let at = format!("{what}[{i}]");
-        let kinds = [s.exec.is_some(), s.http.is_some(), s.systemd.is_some(), s.notify.is_some(), s.wait.is_some()];
+        let kinds = [s.exec.is_some(), s.http.is_some(), s.systemd.is_some(), s.notify.is_some(), s.wait.is_some(), s.ticket.is_some()];
         if kinds.iter().filter(|k| **k).count() != 1 {
-            return Err(format!("{at}: a step needs exactly one of exec, http, systemd, notify, wait"));
+            return Err(format!("{at}: a step needs exactly one of exec, http, systemd, notify, wait, ticket"));
         }
-        let action = if let Some(e) = s.exec {
+        let action = if let Some(tk) = s.ticket {
+            let req = |r: RawTicketRequest, what: &str, default_method: &str| -> Result<TicketRequest, String> {
+                let method = r.method.unwrap_or_else(|| default_method.into()).to_ascii_uppercase();
+                if method.is_empty() || !method.chars().all(|c| c.is_ascii_alphabetic()) {
+                    return Err(format!("{at}.ticket.{what}.method: invalid method {method:?}"));
+                }
+                check_template(&format!("{at}.ticket.{what}.url"), &r.url)?;
+                for (k, v) in &r.headers {
+                    check_template(&format!("{at}.ticket.{what}.headers.{k}"), v)?;
+                }
+                if let Some(b) = &r.body {
+                    check_template(&format!("{at}.ticket.{what}.body"), b)?;
+                }
+                Ok(TicketRequest { method, url: r.url, headers: r.headers, body: r.body })
+            };
+            for (k, v) in &tk.headers {
+                check_template(&format!("{at}.ticket.headers.{k}"), v)?;
+            }
+            let id_from = tk.id_from.unwrap_or_else(|| "/id".into());
+            if !id_from.starts_with('/') {
+                return Err(format!("{at}.ticket.id_from: {id_from:?} is not a JSON pointer (it starts with /)"));
+            }
+            Action::Ticket(Ticket {
+                open: req(tk.open, "open", "POST")?,
+                update: tk.update.map(|r| req(r, "update", "PATCH")).transpose()?,
+                close: tk.close.map(|r| req(r, "close", "POST")).transpose()?,
+                headers: tk.headers,
+                id_from,
+                timeout: positive(&tk.timeout, &format!("{at}.ticket.timeout"), 10_000)?,
+                hmac_secret_file: tk.hmac_secret_file,
+            })
+        } else if let Some(e) = s.exec {
             if e.argv.is_empty() || e.argv[0].trim().is_empty() {
                 return Err(format!("{at}.exec.argv: missing program"));
             }
@@ -639,7 +720,7 @@ runbooks:
         let e = err("runbooks:\n  - name: a\n    target: x\n    stepz: []\n");
         assert!(e.starts_with("f.yml:4:5: unknown field `stepz`"), "{e}");
         let e = err("runbooks:\n  - name: a\n    target: x\n    steps: [{wait: 1s, exec: {argv: [a]}}]\n");
-        assert_eq!(e, "f.yml:2:5: runbook \"a\": steps[0]: a step needs exactly one of exec, http, systemd, notify, wait");
+        assert_eq!(e, "f.yml:2:5: runbook \"a\": steps[0]: a step needs exactly one of exec, http, systemd, notify, wait, ticket");
         let e = err("runbooks:\n  - name: a\n    target: x\n    steps: [{wait: soon}]\n");
         assert!(e.contains("steps[0].wait:"), "{e}");
         let e = err("runbooks:\n  - name: a\n    target: '{{ $labels.instance '\n    steps: [{wait: 1s}]\n");
