@@ -30,6 +30,18 @@ impl Querier for EngineQuerier {
 /// The runbooks and responder settings an Alertmanager configuration names.
 pub fn load(cfg: &bongsu_alerting::Config) -> Result<(Runbooks, Settings), String> {
     let runbooks = Runbooks::load(&cfg.runbook_files).map_err(|e| format!("runbook files:\n  {}", e.join("\n  ")))?;
+    let receivers: std::collections::HashSet<&str> = cfg.receivers.iter().map(|r| r.name.value.as_str()).collect();
+    for rb in runbooks.by_name.values() {
+        let notify = rb.steps.iter().chain(&rb.rollback).filter_map(|s| match &s.action {
+            bongsu_respond::runbook::Action::Notify { receiver } => Some(receiver.as_str()),
+            _ => None,
+        });
+        for r in rb.escalate.as_deref().into_iter().chain(notify) {
+            if !receivers.contains(r) {
+                return Err(format!("{}: runbook {:?} names receiver {r:?}, which alertmanager.yml does not define", rb.source, rb.name));
+            }
+        }
+    }
     let settings = Settings::from_config(&cfg.responder)?;
     Ok((runbooks, settings))
 }

@@ -790,6 +790,11 @@ fn shipped_examples_are_valid() {
     run(&["check", "config", "prometheus.yml", "alertmanager.yml", "docker-compose/prometheus.yml"]);
     run(&["check", "rules", "rules/host.rules.yml"]);
     run(&["test", "rules", "rules/host.rules.test.yml"]);
+    let runbooks: Vec<String> = std::fs::read_dir(ex.join("runbooks")).expect("examples/runbooks").filter_map(|e| e.ok()).map(|e| format!("runbooks/{}", e.file_name().to_string_lossy())).collect();
+    let (tests, files): (Vec<String>, Vec<String>) = runbooks.into_iter().partition(|f| f.ends_with(".test.yml"));
+    assert!(tests.len() >= 4 && files.len() >= 4, "{tests:?} {files:?}");
+    run(&[&["check", "runbooks"][..], &files.iter().map(String::as_str).collect::<Vec<_>>()].concat());
+    run(&[&["test", "runbooks"][..], &tests.iter().map(String::as_str).collect::<Vec<_>>()].concat());
     if let Some(p) = tool("promtool") {
         let out = Command::new(p).args(["test", "rules", "rules/host.rules.test.yml"]).current_dir(&ex).output().expect("promtool");
         assert!(out.status.success(), "promtool disagrees: {}", String::from_utf8_lossy(&out.stderr));

@@ -115,6 +115,10 @@ pub(crate) struct Inner {
     pub(crate) external_url: String,
     pub(crate) link_secret: Vec<u8>,
     clock: Clock,
+    /// Guards of different executions are decided one at a time, and an
+    /// allowed execution is recorded as running before the next is decided
+    /// (so a burst of alerts cannot slip past a blast-radius budget).
+    guard_lock: tokio::sync::Mutex<()>,
     /// Simulation (runbook tests, replay): steps are not performed; each
     /// ends as this map says (default: ok).
     simulate: Option<HashMap<String, bool>>,
@@ -197,6 +201,7 @@ impl Responder {
                 external_url,
                 link_secret,
                 clock: Clock::Wall,
+                guard_lock: tokio::sync::Mutex::new(()),
                 simulate: None,
             }),
         })
@@ -464,13 +469,13 @@ impl Responder {
             .executions(&ExecutionFilter { runbook: Some(rb.into()), since: Some(since), limit: 100_000, ..Default::default() })
             .unwrap_or_default()
             .into_iter()
-            .filter(|r| r.id != me && state::acted(&r.state))
+            .filter(|r| r.id != me && (state::acted(&r.state) || r.state == state::AWAITING_APPROVAL))
             .collect()
     }
 
     /// Runs the guards in order; `true` when all allow (the target's lease
     /// is then held and the concurrency slot taken).
-    fn guards(&self, rb: &Runbook, x: &mut Execution) -> bool {
+    fn guards(&self, rb: &Runbook, x: &mut Execution, queued_ms: i64) -> bool {
         let now = self.now();
         let kill = self.inner.store.setting(KILL_SWITCH).ok().flatten();
         if !self.decide(x, "kill_switch", kill.is_none(), kill.map_or("off".into(), |v| format!("automation is switched off ({v})"))) {
@@ -537,7 +542,7 @@ impl Responder {
         let running = live.running.get(&rb.name).copied().unwrap_or(0);
         if running >= rb.guards.max_concurrent {
             drop(live);
-            return self.decide(x, "concurrency", false, format!("{running} executions of {} running, limit {}", rb.name, rb.guards.max_concurrent));
+            return self.decide(x, "concurrency", false, format!("{running} executions of {} running, limit {}; waited {} for a slot", rb.name, rb.guards.max_concurrent, fmt_ms(queued_ms)));
         }
         if let Some(l) = live.leases.get(&x.target) {
             if l.expires > now && l.execution != x.id {
@@ -591,14 +596,23 @@ impl Responder {
     }
 
     async fn run(self, mut x: Execution, rb: Runbook, t: Trigger, received: i64) {
-        if !self.guards(&rb, &mut x) {
+        // Concurrency queues: wait for a slot (bounded), then decide.
+        let queued = self.now();
+        while self.inner.live.lock().running.get(&rb.name).copied().unwrap_or(0) >= rb.guards.max_concurrent && self.now() - queued < rb.guards.queue_timeout {
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+        let approve = rb.tier == Tier::Approve && !x.dry_run;
+        let lock = self.inner.guard_lock.lock().await;
+        if !self.guards(&rb, &mut x, self.now() - queued) {
+            drop(lock);
             x.error = x.guards.iter().rev().find(|g| !g.allowed).map(|g| format!("{}: {}", g.guard, g.detail)).unwrap_or_default();
             self.finish_no_release(&mut x, state::BLOCKED, &rb).await;
             return;
         }
-        if rb.tier == Tier::Approve && !x.dry_run {
-            x.state = state::AWAITING_APPROVAL.into();
-            self.save(&mut x);
+        x.state = if approve { state::AWAITING_APPROVAL } else { state::RUNNING }.into();
+        self.save(&mut x);
+        drop(lock);
+        if approve {
             match self.await_approval(&mut x, &rb).await {
                 Some(d) if d.approved => {
                     self.event(&x.incident, "approved", serde_json::json!({"execution": x.id, "by": d.by}));
@@ -901,7 +915,7 @@ impl Responder {
         let labels = &x.alert.labels;
         let r = |what: &str, s: &str| crate::render::render(what, s, labels, &x.target);
         // Render everything first: a template error acts on nothing.
-        let plan = match plan(step, &r) {
+        let plan = match plan(step, &r, self.inner.simulate.is_some()) {
             Ok(p) => p,
             Err(e) => {
                 rec.finished = self.now();
@@ -1019,7 +1033,7 @@ impl Responder {
             }
         };
         let ticket = existing.clone().unwrap_or_default();
-        let spec = match ticket_spec(tk, req, &x.alert.labels, &x.target, &ticket) {
+        let spec = match ticket_spec(tk, req, &x.alert.labels, &x.target, &ticket, self.inner.simulate.is_some()) {
             Ok(s) => s,
             Err(e) => {
                 rec.finished = self.now();
@@ -1111,7 +1125,7 @@ impl Responder {
                 let _ = self.inner.store.put_setting(&key, None);
                 continue;
             }
-            let res = match ticket_spec(tk, close, &labels, "", &id) {
+            let res = match ticket_spec(tk, close, &labels, "", &id, false) {
                 Ok(spec) => crate::action::http::send(&self.inner.http, &spec, self.now() / 1000).await.map_err(|e| e.message).and_then(|o| if o.success() { Ok(()) } else { Err(format!("HTTP {}", o.status)) }),
                 Err(e) => Err(e),
             };
@@ -1196,7 +1210,8 @@ fn valid_unit(u: &str) -> bool {
     !u.is_empty() && !u.starts_with('-') && u.chars().all(|c| c.is_ascii_alphanumeric() || ":_.@-\\".contains(c))
 }
 
-fn plan(step: &Step, r: &dyn Fn(&str, &str) -> Result<String, String>) -> Result<Plan, String> {
+/// `simulating`: secret files are not read (a test machine has none).
+fn plan(step: &Step, r: &dyn Fn(&str, &str) -> Result<String, String>, simulating: bool) -> Result<Plan, String> {
     Ok(match &step.action {
         Action::Exec { argv, env, timeout } => Plan::Exec {
             argv: argv.iter().enumerate().map(|(i, a)| r(&format!("argv[{i}]"), a)).collect::<Result<_, _>>()?,
@@ -1220,7 +1235,7 @@ fn plan(step: &Step, r: &dyn Fn(&str, &str) -> Result<String, String>) -> Result
         Action::Http { method, url, headers, body, timeout, hmac_secret_file } => {
             let url = r("url", url)?;
             url::Url::parse(&url).map_err(|e| format!("url {url:?}: {e}"))?;
-            let hmac_secret = match hmac_secret_file {
+            let hmac_secret = match hmac_secret_file.as_ref().filter(|_| !simulating) {
                 Some(f) => Some(std::fs::read_to_string(f).map_err(|e| format!("hmac_secret_file {f}: {e}"))?.trim().as_bytes().to_vec()),
                 None => None,
             };
@@ -1246,7 +1261,7 @@ fn plan(step: &Step, r: &dyn Fn(&str, &str) -> Result<String, String>) -> Result
 }
 
 /// One ticket call, rendered (`$ticket` = the id known so far).
-fn ticket_spec(tk: &Ticket, req: &TicketRequest, labels: &BTreeMap<String, String>, target: &str, ticket: &str) -> Result<crate::action::http::HttpSpec, String> {
+fn ticket_spec(tk: &Ticket, req: &TicketRequest, labels: &BTreeMap<String, String>, target: &str, ticket: &str, simulating: bool) -> Result<crate::action::http::HttpSpec, String> {
     let r = |what: &str, s: &str| crate::render::render_with(what, s, labels, target, ticket);
     let url = r("url", &req.url)?;
     url::Url::parse(&url).map_err(|e| format!("url {url:?}: {e}"))?;
@@ -1254,7 +1269,7 @@ fn ticket_spec(tk: &Ticket, req: &TicketRequest, labels: &BTreeMap<String, Strin
     for (k, v) in tk.headers.iter().chain(req.headers.iter()) {
         headers.insert(k.clone(), r(k, v)?);
     }
-    let hmac_secret = match &tk.hmac_secret_file {
+    let hmac_secret = match tk.hmac_secret_file.as_ref().filter(|_| !simulating) {
         Some(f) => Some(std::fs::read_to_string(f).map_err(|e| format!("hmac_secret_file {f}: {e}"))?.trim().as_bytes().to_vec()),
         None => None,
     };

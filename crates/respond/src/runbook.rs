@@ -149,8 +149,10 @@ pub struct Guards {
     pub cooldown: i64,
     /// At most `max` executions of this runbook per `window`.
     pub rate_limit: Option<(u64, i64)>,
-    /// Executions of this runbook running at once.
+    /// Executions of this runbook running at once; more wait their turn
+    /// for up to `queue_timeout` ms, then are blocked.
     pub max_concurrent: u64,
+    pub queue_timeout: i64,
     pub blast_radius: Option<BlastRadius>,
     /// Consecutive failed executions that open the breaker (the runbook is
     /// disabled until a human re-arms it); 0 = never.
@@ -316,6 +318,7 @@ struct RawGuards {
     cooldown: Option<String>,
     rate_limit: Option<RawRate>,
     max_concurrent: Option<u64>,
+    queue_timeout: Option<String>,
     blast_radius: Option<RawBlast>,
     circuit_breaker: Option<RawBreaker>,
 }
@@ -523,6 +526,7 @@ fn validate(r: RawRunbook, source: &str) -> Result<Runbook, String> {
         cooldown: dur(&g.cooldown, "guards.cooldown", 0)?,
         rate_limit,
         max_concurrent: g.max_concurrent.unwrap_or(1).max(1),
+        queue_timeout: dur(&g.queue_timeout, "guards.queue_timeout", 600_000)?,
         blast_radius,
         circuit_breaker: g.circuit_breaker.map_or(3, |b| b.failures),
     };
