@@ -83,4 +83,39 @@ pub fn metrics(r: &Responder, m: &mut crate::selfmetrics::MetricsText) {
     m.counter("bongsu_respond_triggers_total", "Alert groups handed to the responder.", mt.triggers.load(Ordering::Relaxed) as f64);
     m.gauge("bongsu_respond_kill_switch", "1 while the responder's kill switch is on.", if r.kill_switch().is_some() { 1.0 } else { 0.0 });
     m.gauge("bongsu_respond_circuit_breakers_open", "Runbooks disabled by their circuit breaker.", r.breakers().len() as f64);
+    m.family(
+        "bongsu_respond_recurrences_total",
+        "counter",
+        "Incidents that fired again within a day of a runbook remediating them, by runbook.",
+        &mt.recurrences.lock().iter().map(|(k, n)| (vec![("runbook", k.clone())], *n as f64)).collect::<Vec<_>>(),
+    );
+    let (wsum, wn) = *mt.approval_wait.lock();
+    m.counter("bongsu_respond_approval_wait_seconds_sum", "Time humans took to approve or reject executions.", wsum as f64 / 1000.0);
+    m.counter("bongsu_respond_approval_wait_seconds_count", "Approval decisions made.", wn as f64);
+    let mut lat = mt.trigger_to_step_ms.lock().clone();
+    lat.sort_unstable();
+    let q = |p: f64| lat.get(((lat.len() as f64 - 1.0) * p).round() as usize).map_or(f64::NAN, |v| *v as f64 / 1000.0);
+    m.family(
+        "bongsu_respond_trigger_to_first_step_seconds",
+        "gauge",
+        "From an alert group reaching the responder to its execution's first step (recent executions).",
+        &[0.5, 0.99, 1.0].iter().map(|p| (vec![("quantile", p.to_string())], q(*p))).collect::<Vec<_>>(),
+    );
+    // Incidents of the last 30 days by who resolved them, with MTTA and MTTR.
+    let since = bongsu_model::now_ms() - 30 * 86_400_000;
+    let stats = r.store().incident_stats(since).unwrap_or_default();
+    let lbl = |s: &bongsu_store::IncidentStats| vec![("resolved_by", s.by.clone())];
+    m.family("bongsu_incidents", "gauge", "Incidents opened in the last 30 days, by who resolved them (automation, human, self) or open.", &stats.iter().map(|s| (lbl(s), s.count as f64)).collect::<Vec<_>>());
+    m.family(
+        "bongsu_incident_mtta_seconds",
+        "gauge",
+        "Mean time to acknowledge over the last 30 days' acknowledged incidents.",
+        &stats.iter().filter(|s| s.acked > 0).map(|s| (lbl(s), s.tta_sum as f64 / s.acked as f64 / 1000.0)).collect::<Vec<_>>(),
+    );
+    m.family(
+        "bongsu_incident_mttr_seconds",
+        "gauge",
+        "Mean time to resolve over the last 30 days' resolved incidents.",
+        &stats.iter().filter(|s| s.resolved > 0).map(|s| (lbl(s), s.ttr_sum as f64 / s.resolved as f64 / 1000.0)).collect::<Vec<_>>(),
+    );
 }

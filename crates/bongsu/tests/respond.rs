@@ -175,6 +175,9 @@ fn killed_service_is_restarted_verified_and_the_incident_closes() {
     let m = get(&b.addr, "/metrics").body;
     assert!(m.contains("bongsu_respond_executions_total{runbook=\"restart-svc\",state=\"remediated\"} 1"), "{m}");
     assert!(m.contains("bongsu_respond_side_effects_total{runbook=\"restart-svc\",kind=\"exec\"} 1"), "{m}");
+    assert!(m.contains("bongsu_incidents{resolved_by=\"automation\"} 1"), "{m}");
+    assert!(m.contains("bongsu_incident_mttr_seconds{resolved_by=\"automation\"}"), "{m}");
+    assert!(m.contains("bongsu_respond_trigger_to_first_step_seconds{quantile=\"0.99\"}"), "{m}");
     // The humans got the alert too (the route continues), but no escalation.
     assert!(hook.bodies().iter().all(|b| !b.contains("bongsu_execution")), "no escalation for a remediated incident");
 
@@ -438,4 +441,113 @@ fn external_prometheus_and_alertmanager_drive_the_restart_through_the_webhook() 
 fn bongsu_model_time(ms: i64) -> String {
     let out = Command::new("date").args(["-u", "-d", &format!("@{}.{:03}", ms / 1000, ms % 1000), "+%Y-%m-%dT%H:%M:%S.%3NZ"]).output().expect("date");
     String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// Approval tier: the execution waits; the escalation receiver gets signed
+/// approve/reject links; opening one shows a form (a chat tool's link
+/// preview decides nothing); posting it lets the restart run.
+#[test]
+fn approval_through_a_signed_link() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let mut svc = Service::start(dir.path());
+    let hook = CaptureServer::start();
+    let rb = runbook("restart-svc", dir.path(), "    tier: approve\n    approval: {timeout: 2m}\n    verify: {timeout: 30s, interval: 1s}\n    escalate: {receiver: humans}\n");
+    let args = configure(dir.path(), &svc, &hook.addr, "restart-svc", &rb);
+    let b = Bongsu::start(dir.path(), &dir.path().join("data"), &[&args[0], &args[1], &format!("--web.external-url=http://{}", "bongsu.example")]);
+    wait_for("service scraped up", Duration::from_secs(30), || up_is(&b.addr, 1.0).then_some(()));
+    svc.kill();
+    let x = wait_execution(&b.addr, "restart-svc", "awaiting_approval", Duration::from_secs(60));
+    let body = wait_for("approval request delivered", Duration::from_secs(20), || hook.bodies().into_iter().find(|b| b.contains("bongsu_approve_url")));
+    let v: serde_json::Value = serde_json::from_str(&body).expect("json");
+    let url = v["alerts"][0]["annotations"]["bongsu_approve_url"].as_str().expect("approve url").to_string();
+    assert!(url.starts_with(&format!("http://bongsu.example/api/bongsu/v1/respond/executions/{}/approve?expires=", x["id"].as_str().unwrap_or(""))), "{url}");
+    let path = url.trim_start_matches("http://bongsu.example");
+    assert_eq!(lines(&dir.path().join("restarts.log")), 0, "nothing runs before approval");
+    // GET (a browser, a link preview): a confirmation form only.
+    let r = get(&b.addr, path);
+    assert_eq!(r.status, 200);
+    assert!(r.body.contains("<form method=post"), "{}", r.body);
+    assert_eq!(executions(&b.addr, "restart-svc")[0]["state"], "awaiting_approval");
+    // A forged signature is refused.
+    let forged = format!("{}0", path);
+    assert_eq!(http("POST", &b.addr, &forged, Some("")).expect("post").status, 401);
+    let r = http("POST", &b.addr, path, Some("")).expect("post");
+    assert_eq!(r.status, 200, "{}", r.body);
+    let x = wait_execution(&b.addr, "restart-svc", "remediated", Duration::from_secs(60));
+    assert_eq!(x["approval"]["approved"], true);
+    assert_eq!(x["approval"]["by"], "signed-link");
+    assert_eq!(lines(&dir.path().join("restarts.log")), 1);
+    assert!(svc.answers());
+}
+
+/// `kill -9` in the middle of a step: after the restart the execution is
+/// marked abandoned and escalated, and the step is never run again.
+#[test]
+fn crash_mid_step_is_abandoned_and_escalated_never_rerun() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let mut svc = Service::start(dir.path());
+    let hook = CaptureServer::start();
+    let d = dir.path().display();
+    let rb = format!("runbooks:\n  - name: slow-fix\n    target: '{{{{ $labels.instance }}}}'\n    steps:\n      - name: slow\n        exec: {{argv: [sh, -c, 'echo started >> {d}/started.log; sleep 8'], timeout: 20s}}\n    escalate: {{receiver: humans}}\n");
+    let args = configure(dir.path(), &svc, &hook.addr, "slow-fix", &rb);
+    let mut b = Bongsu::start(dir.path(), &dir.path().join("data"), &[&args[0], &args[1]]);
+    wait_for("service scraped up", Duration::from_secs(30), || up_is(&b.addr, 1.0).then_some(()));
+    svc.kill();
+    wait_for("the step started", Duration::from_secs(60), || (lines(&dir.path().join("started.log")) == 1).then_some(()));
+    b.proc.kill9();
+    let b2 = Bongsu::start(dir.path(), &dir.path().join("data"), &[&args[0], &args[1]]);
+    let x = wait_execution(&b2.addr, "slow-fix", "abandoned", Duration::from_secs(30));
+    assert!(x["error"].as_str().unwrap_or("").contains("after a restart"), "{x}");
+    let esc = wait_for("abandonment escalated", Duration::from_secs(20), || hook.bodies().into_iter().find(|b| b.contains("\"bongsu_execution_state\":\"abandoned\"")));
+    assert!(esc.contains(x["id"].as_str().unwrap_or("-")));
+    // The alert still fires and is re-notified to the runbook receiver
+    // after the restart: the same alert's execution exists, nothing re-runs.
+    std::thread::sleep(Duration::from_secs(10));
+    assert_eq!(lines(&dir.path().join("started.log")), 1, "a step is never run twice");
+    assert_eq!(executions(&b2.addr, "slow-fix").len(), 1);
+}
+
+/// The webhook also takes HMAC-signed deliveries (for senders that can
+/// sign); a bad signature, an old timestamp and a replay are refused.
+#[test]
+fn signed_webhook_deliveries_and_replays() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let d = dir.path().display();
+    std::fs::write(dir.path().join("hmac"), "hmac-secret\n").expect("write");
+    std::fs::write(dir.path().join("runbooks.yml"), format!("runbooks:\n  - name: note\n    target: '{{{{ $labels.instance }}}}'\n    steps:\n      - exec: {{argv: [sh, -c, 'echo \"$BONGSU_TARGET\" >> {d}/noted.log']}}\n    verify: {{disabled: true}}\n")).expect("write");
+    std::fs::write(dir.path().join("am.yml"), "runbook_files: ['runbooks.yml']\nresponder:\n  webhook_hmac_secret_file: hmac\nroute:\n  receiver: none\nreceivers:\n  - name: none\n").expect("write");
+    let b = Bongsu::start(dir.path(), &dir.path().join("data"), &[&format!("--alertmanager.config.file={}", dir.path().join("am.yml").display())]);
+    let body = r#"{"version":"4","groupKey":"g","status":"firing","receiver":"x","groupLabels":{},"alerts":[{"status":"firing","labels":{"alertname":"A","instance":"h1"},"startsAt":"2026-11-26T00:00:00Z","endsAt":"0001-01-01T00:00:00Z","generatorURL":"","fingerprint":""}]}"#;
+    let sign = |ts: i64, body: &str| -> String {
+        let out = Command::new("python3")
+            .args(["-c", "import hmac,hashlib,sys; print('sha256='+hmac.new(b'hmac-secret', sys.argv[1].encode()+b'.'+sys.argv[2].encode(), hashlib.sha256).hexdigest())", &ts.to_string(), body])
+            .output()
+            .expect("python3");
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    };
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("time").as_secs() as i64;
+    let post = |ts: i64, sig: &str, body: &str| {
+        let ts = ts.to_string();
+        http_with("POST", &b.addr, "/api/bongsu/v1/respond/webhook?runbook=note", &[("X-Bongsu-Timestamp", &ts), ("X-Bongsu-Signature", sig), ("Content-Type", "application/json")], Some(body)).expect("post")
+    };
+    let good = sign(now, body);
+    let r = post(now, &good, body);
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.json()["data"]["executions"].as_array().map(|a| a.len()), Some(1));
+    let r = post(now, &good, body);
+    assert_eq!(r.status, 401);
+    assert!(r.body.contains("replayed"), "{}", r.body);
+    let r = post(now, &sign(now, "{}"), body);
+    assert_eq!(r.status, 401);
+    assert!(r.body.contains("signature mismatch"), "{}", r.body);
+    let old = now - 3600;
+    let r = post(old, &sign(old, body), body);
+    assert_eq!(r.status, 401);
+    assert!(r.body.contains("window"), "{}", r.body);
+    // Without a signature and without any other credentials: refused.
+    let r = http("POST", &b.addr, "/api/bongsu/v1/respond/webhook?runbook=note", Some(body)).expect("post");
+    assert_eq!(r.status, 401, "{}", r.body);
+    wait_for("the one accepted delivery acted", Duration::from_secs(20), || (lines(&dir.path().join("noted.log")) == 1).then_some(()));
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(std::fs::read_to_string(dir.path().join("noted.log")).expect("log"), "h1\n");
 }

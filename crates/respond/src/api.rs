@@ -53,7 +53,7 @@ pub fn router(r: Responder, basic_auth: bool) -> Router {
     Router::new()
         .route("/api/bongsu/v1/respond/executions", get(list))
         .route("/api/bongsu/v1/respond/executions/{id}", get(one))
-        .route("/api/bongsu/v1/respond/executions/{id}/{action}", post(act))
+        .route("/api/bongsu/v1/respond/executions/{id}/{action}", get(confirm).post(act))
         .route("/api/bongsu/v1/respond/runbooks", get(runbooks))
         .route("/api/bongsu/v1/respond/runbooks/{name}/arm", post(arm))
         .route("/api/bongsu/v1/respond/kill-switch", post(kill_switch))
@@ -169,6 +169,29 @@ async fn act(State(api): S, Path((id, action)): Path<(String, String)>, Query(q)
         Ok(()) => ok(json!({"execution": id, "action": action, "by": by})),
         Err(e) => err(StatusCode::CONFLICT, e),
     }
+}
+
+/// A signed link opened in a browser (or unfurled by a chat tool) only
+/// shows a confirmation form: deciding takes a POST.
+async fn confirm(State(api): S, Path((id, action)): Path<(String, String)>, Query(q): Query<HashMap<String, String>>) -> Response {
+    if action != "approve" && action != "reject" {
+        return err(StatusCode::NOT_FOUND, format!("unknown action {action:?}"));
+    }
+    let (Some(sig), Some(exp)) = (q.get("sig"), q.get("expires")) else {
+        return err(StatusCode::UNAUTHORIZED, "a signed link is needed");
+    };
+    let desc = match api.r.store().execution(&id) {
+        Ok(Some(row)) => format!("{} on {} ({})", row.runbook, row.target, row.state),
+        _ => return err(StatusCode::NOT_FOUND, format!("no execution {id}")),
+    };
+    let esc = |s: &str| s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;");
+    let html = format!(
+        "<!doctype html><meta charset=utf-8><title>Bongsu: {action}</title><h1>{action} execution {id}?</h1><p>{}</p><form method=post action=\"?expires={}&amp;sig={}\"><button type=submit>{action}</button></form>",
+        esc(&desc),
+        esc(exp),
+        esc(sig)
+    );
+    ([(axum::http::header::CONTENT_TYPE, "text/html; charset=utf-8")], html).into_response()
 }
 
 async fn runbooks(State(api): S) -> Response {

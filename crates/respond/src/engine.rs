@@ -82,8 +82,12 @@ pub struct Metrics {
     pub side_effects: Mutex<BTreeMap<(String, String), u64>>,
     pub duplicates: AtomicU64,
     pub triggers: AtomicU64,
-    /// Seconds from the trigger's arrival to the first step's start.
+    /// Milliseconds from the trigger's arrival to the first step's start (recent).
     pub trigger_to_step_ms: Mutex<Vec<i64>>,
+    /// runbook → incidents that fired again within a day of being remediated
+    pub recurrences: Mutex<BTreeMap<String, u64>>,
+    /// (sum ms, count) of waits for a human's approval decision
+    pub approval_wait: Mutex<(i64, u64)>,
 }
 
 struct Lease {
@@ -408,9 +412,22 @@ impl Responder {
             body: serde_json::json!({"group_key": t.group_key, "group_labels": t.group_labels, "source": t.source, "receiver": t.receiver,
                 "alerts": t.alerts.iter().map(|a| &a.labels).collect::<Vec<_>>()}).to_string(),
         };
+        // Fired again within a day of automation fixing it: a recurrence.
+        let prev = self.inner.store.last_resolved_incident(&key).ok().flatten().filter(|p| p.resolved.is_some_and(|r| now - r < 24 * 3_600_000));
         self.inner.store.put_incident(&row).map_err(|e| e.to_string())?;
         live.incidents.insert(key, id.clone());
         drop(live);
+        if let Some(p) = prev {
+            let fixed = self
+                .inner
+                .store
+                .executions(&ExecutionFilter { incident: Some(p.id.clone()), state: Some(state::REMEDIATED.into()), limit: 10, ..Default::default() })
+                .unwrap_or_default();
+            for rbname in fixed.iter().map(|e| e.runbook.clone()).collect::<std::collections::BTreeSet<_>>() {
+                *self.inner.metrics.recurrences.lock().entry(rbname.clone()).or_default() += 1;
+                self.event(&id, "recurrence", serde_json::json!({"previous_incident": p.id, "remediated_by": rbname}));
+            }
+        }
         self.event(&id, "fired", serde_json::json!({"alerts": t.alerts.iter().map(|a| serde_json::json!({"labels": a.labels, "startsAt": a.starts_at, "generatorURL": a.generator_url})).collect::<Vec<_>>()}));
         Ok(id)
     }
@@ -721,10 +738,17 @@ impl Responder {
                 tracing::warn!(err = %e, "sending the approval request failed");
             }
         }
-        match tokio::time::timeout(Duration::from_millis(rb.approval_timeout as u64), rx).await {
+        let asked = self.now();
+        let d = match tokio::time::timeout(Duration::from_millis(rb.approval_timeout as u64), rx).await {
             Ok(Ok(d)) => Some(d),
             _ => None,
+        };
+        if d.is_some() {
+            let mut w = self.inner.metrics.approval_wait.lock();
+            w.0 += self.now() - asked;
+            w.1 += 1;
         }
+        d
     }
 
     /// A link that approves or rejects without other credentials, valid

@@ -31,7 +31,7 @@ impl From<rusqlite::Error> for StoreError {
 type Result<T> = std::result::Result<T, StoreError>;
 
 mod respond;
-pub use respond::{ExecutionFilter, ExecutionRow, IncidentEvent, IncidentRow};
+pub use respond::{ExecutionFilter, ExecutionRow, IncidentEvent, IncidentRow, IncidentStats};
 
 /// Schema steps; step `i` brings `user_version` from `i` to `i + 1`.
 const MIGRATIONS: &[&str] = &[

@@ -223,6 +223,57 @@ impl Store {
     }
 }
 
+/// Incident figures by who resolved them: `automation` (a remediated
+/// execution), `human` (acknowledged before it resolved), `self` (neither),
+/// and `open`.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct IncidentStats {
+    pub by: String,
+    pub count: i64,
+    /// Sum of time to acknowledge (ms) over `acked` incidents.
+    pub tta_sum: i64,
+    pub acked: i64,
+    /// Sum of time to resolve (ms) over resolved incidents.
+    pub ttr_sum: i64,
+    pub resolved: i64,
+}
+
+impl Store {
+    /// Incident figures (MTTA, MTTR, who resolved) over incidents opened since `since`.
+    pub fn incident_stats(&self, since: i64) -> Result<Vec<IncidentStats>> {
+        let c = self.conn.lock();
+        let mut st = c.prepare(
+            "SELECT CASE WHEN resolved IS NULL THEN 'open'
+                         WHEN EXISTS (SELECT 1 FROM executions e WHERE e.incident = i.id AND e.state = 'remediated') THEN 'automation'
+                         WHEN acknowledged IS NOT NULL AND acknowledged <= resolved THEN 'human'
+                         ELSE 'self' END AS by,
+                    COUNT(*),
+                    COALESCE(SUM(CASE WHEN acknowledged IS NOT NULL THEN acknowledged - opened END), 0),
+                    COUNT(acknowledged),
+                    COALESCE(SUM(CASE WHEN resolved IS NOT NULL THEN resolved - opened END), 0),
+                    COUNT(resolved)
+             FROM incidents i WHERE opened >= ?1 GROUP BY by ORDER BY by",
+        )?;
+        let rows = st
+            .query_map(params![since], |r| {
+                Ok(IncidentStats { by: r.get(0)?, count: r.get(1)?, tta_sum: r.get(2)?, acked: r.get(3)?, ttr_sum: r.get(4)?, resolved: r.get(5)? })
+            })?
+            .collect::<std::result::Result<Vec<_>, _>>()?;
+        Ok(rows)
+    }
+
+    /// The newest resolved incident of a group (for recurrence).
+    pub fn last_resolved_incident(&self, group_key: &str) -> Result<Option<IncidentRow>> {
+        let c = self.conn.lock();
+        Ok(c.query_row(
+            "SELECT id, group_key, state, opened, acknowledged, resolved, body FROM incidents WHERE group_key = ?1 AND resolved IS NOT NULL ORDER BY resolved DESC LIMIT 1",
+            params![group_key],
+            incident_row,
+        )
+        .optional()?)
+    }
+}
+
 fn incident_row(r: &rusqlite::Row) -> rusqlite::Result<IncidentRow> {
     Ok(IncidentRow {
         id: r.get(0)?,
@@ -290,5 +341,17 @@ mod tests {
         let ev = s.incident_events("i").unwrap();
         assert_eq!(ev.iter().map(|e| e.kind.as_str()).collect::<Vec<_>>(), ["fired", "resolved"]);
         assert_eq!(ev[0].detail["a"], 1);
+        assert_eq!(s.last_resolved_incident("g").unwrap().map(|r| r.id), Some("i".to_string()));
+        let e = ExecutionRow { id: "e".into(), incident: "i".into(), runbook: "r".into(), target: "t".into(), state: "remediated".into(), created: 1, updated: 2, body: "{}".into() };
+        s.create_execution(&e).unwrap();
+        let mut j = IncidentRow { id: "j".into(), group_key: "h".into(), state: "open".into(), opened: 10, acknowledged: Some(15), resolved: None, body: "{}".into() };
+        s.put_incident(&j).unwrap();
+        let st = s.incident_stats(0).unwrap();
+        assert_eq!(st.iter().map(|x| (x.by.as_str(), x.count, x.ttr_sum)).collect::<Vec<_>>(), [("automation", 1, 1), ("open", 1, 0)]);
+        j.resolved = Some(40);
+        s.put_incident(&j).unwrap();
+        let st = s.incident_stats(0).unwrap();
+        let human = st.iter().find(|x| x.by == "human").unwrap();
+        assert_eq!((human.tta_sum, human.acked, human.ttr_sum, human.resolved), (5, 1, 30, 1));
     }
 }
