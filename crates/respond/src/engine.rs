@@ -105,6 +105,8 @@ struct Live {
     incidents: HashMap<String, String>,
     approvals: HashMap<String, tokio::sync::oneshot::Sender<Decision>>,
     cancelled: HashSet<String>,
+    /// Executions that hold a concurrency slot (only these give one back).
+    admitted: HashSet<String>,
 }
 
 pub(crate) struct Inner {
@@ -570,6 +572,7 @@ impl Responder {
         }
         live.leases.insert(x.target.clone(), Lease { execution: x.id.clone(), expires: now + rb.guards.lock_lease });
         *live.running.entry(rb.name.clone()).or_default() += 1;
+        live.admitted.insert(x.id.clone());
         drop(live);
         self.decide(x, "lock", true, format!("lease on {} until +{}", x.target, fmt_ms(rb.guards.lock_lease)))
     }
@@ -601,8 +604,10 @@ impl Responder {
         if live.leases.get(&x.target).is_some_and(|l| l.execution == x.id) {
             live.leases.remove(&x.target);
         }
-        if let Some(n) = live.running.get_mut(&x.runbook) {
-            *n = n.saturating_sub(1);
+        if live.admitted.remove(&x.id) {
+            if let Some(n) = live.running.get_mut(&x.runbook) {
+                *n = n.saturating_sub(1);
+            }
         }
         live.cancelled.remove(&x.id);
         live.approvals.remove(&x.id);
