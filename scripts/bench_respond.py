@@ -148,6 +148,7 @@ def run_stack(kind, args, interval, repeats, work):
             procs.append(subprocess.Popen([args.bongsu, "run", f"--config.file={d}/prometheus.yml", f"--alertmanager.config.file={d}/am.yml", f"--storage.tsdb.path={d}/data", f"--web.listen-address=127.0.0.1:{port}"], stdout=subprocess.DEVNULL, stderr=open(os.path.join(d, "bongsu.log"), "w")))
             wait_http(f"http://127.0.0.1:{port}/-/ready")
             alerts_url = f"http://127.0.0.1:{port}/api/v2/alerts?active=true"
+            rules_url = f"http://127.0.0.1:{port}/api/v1/alerts"
         else:
             bridge = Bridge(script)
             am_port, p_port = free_port(), free_port()
@@ -160,8 +161,9 @@ def run_stack(kind, args, interval, repeats, work):
             wait_http(f"http://127.0.0.1:{am_port}/-/ready")
             wait_http(f"http://127.0.0.1:{p_port}/-/ready")
             alerts_url = f"http://127.0.0.1:{am_port}/api/v2/alerts?active=true"
+            rules_url = f"http://127.0.0.1:{p_port}/api/v1/alerts"
         time.sleep(2 * interval + 2)  # the target is known and healthy
-        lat = []
+        lat, hop = [], []
         for i in range(repeats):
             time.sleep(random.uniform(0, interval))  # random phase
             before = len(lines(steps))
@@ -175,7 +177,16 @@ def run_stack(kind, args, interval, repeats, work):
                 print(f"  {kind} @{iv}: repeat {i}: no step within {end - t0:.0f}s", file=sys.stderr)
                 continue
             lat.append(float(got[before]) - t0)
-            print(f"  {kind} @{iv}: repeat {i}: {lat[-1] * 1000:.0f} ms", file=sys.stderr)
+            # The alerting hop alone: the rule's alert fired (activeAt) → step.
+            try:
+                act = [a["activeAt"] for a in get_json(rules_url)["data"]["alerts"] if a["state"] == "firing"]
+                if act:
+                    ts = act[0].replace("Z", "+00:00")
+                    from datetime import datetime
+                    hop.append(float(got[before]) - datetime.fromisoformat(ts).timestamp())
+            except Exception as e:
+                print(f"  (activeAt unavailable: {e})", file=sys.stderr)
+            print(f"  {kind} @{iv}: repeat {i}: {lat[-1] * 1000:.0f} ms (alert → step {hop[-1] * 1000 if hop else float('nan'):.0f} ms)", file=sys.stderr)
             t.value = 0
             # resolved everywhere before the next repeat
             end = time.time() + 8 * interval + 60
@@ -187,7 +198,7 @@ def run_stack(kind, args, interval, repeats, work):
                     pass
                 time.sleep(0.2)
             time.sleep(interval + 1)
-        return lat
+        return lat, hop
     finally:
         for p in procs:
             p.terminate()
@@ -260,19 +271,20 @@ def main():
         if not shutil.which(tool):
             raise SystemExit(f"{tool} not installed (apt-get install prometheus prometheus-alertmanager)")
     work = tempfile.mkdtemp(prefix="bench-respond-")
-    res = {"machine": os.uname().nodename, "cpus": os.cpu_count(), "condition_to_step": {}, "webhook_to_step": None}
+    res = {"machine": os.uname().nodename, "cpus": os.cpu_count(), "condition_to_step": {}, "alert_to_step": {}, "webhook_to_step": None}
     try:
         for interval, n in ((1, args.repeats), (15, args.repeats_slow)):
             for kind in ("bongsu", "prom+am+bridge"):
-                lat = run_stack(kind, args, interval, n, work)
+                lat, hop = run_stack(kind, args, interval, n, work)
                 res["condition_to_step"][f"{kind}@{interval}s"] = summary(lat) if lat else {"n": 0}
+                res["alert_to_step"][f"{kind}@{interval}s"] = summary(hop) if hop else {"n": 0}
         res["webhook_to_step"] = webhook_hop(args, args.posts, work)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     print(json.dumps(res, indent=2))
     print("\n| path | n | median | p99 | worst | best |", file=sys.stderr)
     print("|---|---|---|---|---|---|", file=sys.stderr)
-    for k, v in list(res["condition_to_step"].items()) + [(f"webhook POST → step ({k})", v) for k, v in res["webhook_to_step"].items()]:
+    for k, v in list(res["condition_to_step"].items()) + [(f"alert fired → step ({k})", v) for k, v in res["alert_to_step"].items()] + [(f"webhook POST → step ({k})", v) for k, v in res["webhook_to_step"].items()]:
         if v.get("n"):
             print(f"| {k} | {v['n']} | {v['median_ms']} ms | {v['p99_ms']} ms | {v['worst_ms']} ms | {v['best_ms']} ms |", file=sys.stderr)
 
