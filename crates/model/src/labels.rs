@@ -23,12 +23,16 @@ impl Label {
 ///
 /// Ordering compares label by label (name, then value), which is the order
 /// Prometheus sorts series in API results and matrices.
+///
+/// Immutable and shared: a clone is a reference count, not a copy of every
+/// name and value (the PromQL engine hands one series' labels to every step
+/// of a range query, as Go shares its label strings).
 #[derive(Clone, PartialEq, Eq, Hash, Default, PartialOrd, Ord)]
-pub struct Labels(Vec<Label>);
+pub struct Labels(std::sync::Arc<[Label]>);
 
 impl Labels {
     pub fn empty() -> Self {
-        Labels(Vec::new())
+        Labels::default()
     }
 
     /// Builds from pairs: sorts, drops empty values; on a repeated name the
@@ -49,7 +53,7 @@ impl Labels {
     /// Wraps an already sorted, duplicate-free vector (checked in debug builds).
     pub fn from_sorted(v: Vec<Label>) -> Self {
         debug_assert!(v.windows(2).all(|w| w[0].name < w[1].name), "labels not sorted: {v:?}");
-        Labels(v)
+        Labels(v.into())
     }
 
     pub fn get(&self, name: &str) -> Option<&str> {
@@ -89,7 +93,7 @@ impl Labels {
     }
 
     pub fn into_vec(self) -> Vec<Label> {
-        self.0
+        self.0.to_vec()
     }
 
     /// A copy without the metric name.
@@ -111,7 +115,7 @@ impl Labels {
     /// separators). Stable across processes and versions: usable on disk.
     pub fn stable_hash(&self) -> u64 {
         let mut h = xxhash_rust::xxh3::Xxh3::new();
-        for l in &self.0 {
+        for l in self.0.iter() {
             h.update(l.name.as_bytes());
             h.update(&[0xff]);
             h.update(l.value.as_bytes());
@@ -123,7 +127,7 @@ impl Labels {
     /// Hash of only the named labels (for `on(...)` / `by(...)` grouping).
     pub fn hash_for(&self, names: &[String]) -> u64 {
         let mut h = xxhash_rust::xxh3::Xxh3::new();
-        for l in &self.0 {
+        for l in self.0.iter() {
             if names.iter().any(|n| n == &l.name) {
                 h.update(l.name.as_bytes());
                 h.update(&[0xff]);
@@ -137,7 +141,7 @@ impl Labels {
     /// Hash of all labels except the named ones (for `ignoring(...)` / `without(...)`).
     pub fn hash_without(&self, names: &[String]) -> u64 {
         let mut h = xxhash_rust::xxh3::Xxh3::new();
-        for l in &self.0 {
+        for l in self.0.iter() {
             if !names.iter().any(|n| n == &l.name) {
                 h.update(l.name.as_bytes());
                 h.update(&[0xff]);
@@ -149,7 +153,7 @@ impl Labels {
     }
 
     pub fn builder(&self) -> LabelsBuilder {
-        LabelsBuilder { labels: self.0.clone() }
+        LabelsBuilder { labels: self.0.to_vec() }
     }
 }
 
@@ -268,11 +272,11 @@ impl LabelsBuilder {
     }
 
     pub fn build(&self) -> Labels {
-        Labels(self.labels.clone())
+        Labels(self.labels.as_slice().into())
     }
 
     pub fn into_labels(self) -> Labels {
-        Labels(self.labels)
+        Labels(self.labels.into())
     }
 }
 
