@@ -23,16 +23,12 @@ impl Label {
 ///
 /// Ordering compares label by label (name, then value), which is the order
 /// Prometheus sorts series in API results and matrices.
-///
-/// Immutable and shared: a clone is a reference count, not a copy of every
-/// name and value (the PromQL engine hands one series' labels to every step
-/// of a range query, as Go shares its label strings).
 #[derive(Clone, PartialEq, Eq, Hash, Default, PartialOrd, Ord)]
-pub struct Labels(std::sync::Arc<[Label]>);
+pub struct Labels(Vec<Label>);
 
 impl Labels {
     pub fn empty() -> Self {
-        Labels::default()
+        Labels(Vec::new())
     }
 
     /// Builds from pairs: sorts, drops empty values; on a repeated name the
@@ -53,7 +49,7 @@ impl Labels {
     /// Wraps an already sorted, duplicate-free vector (checked in debug builds).
     pub fn from_sorted(v: Vec<Label>) -> Self {
         debug_assert!(v.windows(2).all(|w| w[0].name < w[1].name), "labels not sorted: {v:?}");
-        Labels(v.into())
+        Labels(v)
     }
 
     pub fn get(&self, name: &str) -> Option<&str> {
@@ -93,7 +89,7 @@ impl Labels {
     }
 
     pub fn into_vec(self) -> Vec<Label> {
-        self.0.to_vec()
+        self.0
     }
 
     /// A copy without the metric name.
@@ -115,7 +111,7 @@ impl Labels {
     /// separators). Stable across processes and versions: usable on disk.
     pub fn stable_hash(&self) -> u64 {
         let mut h = xxhash_rust::xxh3::Xxh3::new();
-        for l in self.0.iter() {
+        for l in &self.0 {
             h.update(l.name.as_bytes());
             h.update(&[0xff]);
             h.update(l.value.as_bytes());
@@ -127,7 +123,7 @@ impl Labels {
     /// Hash of only the named labels (for `on(...)` / `by(...)` grouping).
     pub fn hash_for(&self, names: &[String]) -> u64 {
         let mut h = xxhash_rust::xxh3::Xxh3::new();
-        for l in self.0.iter() {
+        for l in &self.0 {
             if names.iter().any(|n| n == &l.name) {
                 h.update(l.name.as_bytes());
                 h.update(&[0xff]);
@@ -141,7 +137,7 @@ impl Labels {
     /// Hash of all labels except the named ones (for `ignoring(...)` / `without(...)`).
     pub fn hash_without(&self, names: &[String]) -> u64 {
         let mut h = xxhash_rust::xxh3::Xxh3::new();
-        for l in self.0.iter() {
+        for l in &self.0 {
             if !names.iter().any(|n| n == &l.name) {
                 h.update(l.name.as_bytes());
                 h.update(&[0xff]);
@@ -153,7 +149,7 @@ impl Labels {
     }
 
     pub fn builder(&self) -> LabelsBuilder {
-        LabelsBuilder { labels: self.0.to_vec() }
+        LabelsBuilder { labels: self.0.clone() }
     }
 }
 
@@ -272,11 +268,11 @@ impl LabelsBuilder {
     }
 
     pub fn build(&self) -> Labels {
-        Labels(self.labels.as_slice().into())
+        Labels(self.labels.clone())
     }
 
     pub fn into_labels(self) -> Labels {
-        Labels(self.labels.into())
+        Labels(self.labels)
     }
 }
 
