@@ -1,11 +1,15 @@
 //! `bongsu` — one binary that scrapes, stores and answers PromQL over the
 //! Prometheus HTTP API.
 //!
-//! Subcommands: `run` (the server), `check config|rules`, `test rules`,
-//! `query instant|range`, `tsdb create-blocks-from openmetrics`, `version`.
-#![forbid(unsafe_code)]
+//! Subcommands: `run` (the server), `check config|rules|runbooks`,
+//! `test rules|runbooks`, `query instant|range`, `alerts`, `respond`,
+//! `incidents`, `incident report`, `tsdb create-blocks-from openmetrics`,
+//! `version`.
+// One unsafe call, in `alloc` (setting a mimalloc option); denied elsewhere.
+#![deny(unsafe_code)]
 
 mod alerts;
+mod alloc;
 mod amsend;
 mod backfill;
 mod check;
@@ -35,6 +39,7 @@ use std::process::ExitCode;
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
+    alloc::tune();
     let cli = Cli::parse();
     if cli.version {
         println!("{}", cli::version_line());

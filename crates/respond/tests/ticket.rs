@@ -147,9 +147,9 @@ async fn one_ticket_per_incident_opened_updated_closed() {
     assert_eq!(
         seen,
         [
-            format!("POST /api/now/table/incident {{\"short_description\": \"disk full on db-1\"}} auth=true"),
-            format!("PATCH /api/now/table/incident/INC-42 {{\"work_notes\": \"also db-2\"}} auth=true"),
-            format!("POST /api/now/table/incident/INC-42/close  auth=true"),
+            "POST /api/now/table/incident {\"short_description\": \"disk full on db-1\"} auth=true".to_string(),
+            "PATCH /api/now/table/incident/INC-42 {\"work_notes\": \"also db-2\"} auth=true".to_string(),
+            "POST /api/now/table/incident/INC-42/close  auth=true".to_string(),
         ]
     );
     assert_eq!(r.store().executions(&Default::default()).unwrap().len(), 2);
