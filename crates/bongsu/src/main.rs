@@ -5,11 +5,9 @@
 //! `test rules|runbooks`, `query instant|range`, `alerts`, `respond`,
 //! `incidents`, `incident report`, `tsdb create-blocks-from openmetrics`,
 //! `version`.
-// One unsafe call, in `alloc` (setting a mimalloc option); denied elsewhere.
-#![deny(unsafe_code)]
+#![forbid(unsafe_code)]
 
 mod alerts;
-mod alloc;
 mod amsend;
 mod backfill;
 mod check;
@@ -39,7 +37,6 @@ use std::process::ExitCode;
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
-    alloc::tune();
     let cli = Cli::parse();
     if cli.version {
         println!("{}", cli::version_line());
