@@ -177,7 +177,7 @@ impl bongsu_respond::Querier for HttpQuerier {
     fn query(&self, expr: &str, ts: i64) -> Result<Vec<(BTreeMap<String, String>, f64)>, String> {
         let (base, expr) = (self.base.clone(), expr.to_string());
         std::thread::scope(|s| {
-            s.spawn(move || -> Result<Vec<(BTreeMap<String, String>, f64)>, String> {
+            s.spawn(move || -> Result<bongsu_respond::engine::QueryResult, String> {
                 let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| e.to_string())?;
                 rt.block_on(async move {
                     let http = crate::query::http_client().map_err(|e| e.to_string())?;

@@ -72,7 +72,8 @@ fn ok(v: Value) -> Response {
     Json(json!({"status": "success", "data": v})).into_response()
 }
 
-/// Who is asking, when they may change things.
+/// Who is asking, when they may change things (the error is the answer).
+#[allow(clippy::result_large_err)]
 fn authenticated(api: &Api, h: &HeaderMap) -> Result<String, Response> {
     let token = api.r.settings().api_token;
     if let (Some(t), Some(v)) = (&token, h.get("authorization").and_then(|v| v.to_str().ok())) {

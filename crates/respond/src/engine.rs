@@ -22,10 +22,13 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
+/// An instant query's result: each series' labels and value.
+pub type QueryResult = Vec<(BTreeMap<String, String>, f64)>;
+
 /// Instant PromQL queries for guards and verification.
 pub trait Querier: Send + Sync {
     /// The series (labels, value) `expr` returns at `ts` (ms).
-    fn query(&self, expr: &str, ts: i64) -> Result<Vec<(BTreeMap<String, String>, f64)>, String>;
+    fn query(&self, expr: &str, ts: i64) -> Result<QueryResult, String>;
 }
 
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;

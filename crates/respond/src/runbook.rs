@@ -85,7 +85,7 @@ pub enum Action {
     Wait { duration: i64 },
     /// One ticket per incident in an ITSM tool: opened on the first firing,
     /// updated on later executions, closed when the incident resolves.
-    Ticket(Ticket),
+    Ticket(Box<Ticket>),
 }
 
 /// One HTTP request of a ticket action (templates; `$ticket` is the id).
@@ -583,7 +583,7 @@ fn steps(v: Vec<RawStep>, what: &str) -> Result<Vec<Step>, String> {
             if !id_from.starts_with('/') {
                 return Err(format!("{at}.ticket.id_from: {id_from:?} is not a JSON pointer (it starts with /)"));
             }
-            Action::Ticket(Ticket {
+            Action::Ticket(Box::new(Ticket {
                 open: req(tk.open, "open", "POST")?,
                 update: tk.update.map(|r| req(r, "update", "PATCH")).transpose()?,
                 close: tk.close.map(|r| req(r, "close", "POST")).transpose()?,
@@ -591,7 +591,7 @@ fn steps(v: Vec<RawStep>, what: &str) -> Result<Vec<Step>, String> {
                 id_from,
                 timeout: positive(&tk.timeout, &format!("{at}.ticket.timeout"), 10_000)?,
                 hmac_secret_file: tk.hmac_secret_file,
-            })
+            }))
         } else if let Some(e) = s.exec {
             if e.argv.is_empty() || e.argv[0].trim().is_empty() {
                 return Err(format!("{at}.exec.argv: missing program"));
@@ -716,7 +716,7 @@ runbooks:
     }
 
     fn err(text: &str) -> String {
-        parse(text, "f.yml").err().expect("must be refused").join("\n")
+        parse(text, "f.yml").expect_err("must be refused").join("\n")
     }
 
     #[test]
