@@ -26,17 +26,8 @@ Prints a JSON summary (and a table) to stdout.
 import argparse, http.server, json, os, random, shutil, socket, statistics, subprocess, sys, tempfile, threading, time, urllib.request
 
 
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
-
-
-class Server(http.server.ThreadingHTTPServer):
-    request_queue_size = 1024
-    daemon_threads = True
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from bench_alerting import Server, free_port  # noqa: E402  (shared with the alerting benchmark)
 
 
 class Target:

@@ -400,7 +400,7 @@ impl Responder {
 
     /// The open incident of the trigger's group, or a new one.
     fn incident_for(&self, t: &Trigger, now: i64) -> Result<String, String> {
-        let key = format!("{}\u{0}{}", t.source_key(), t.group_key);
+        let key = incident_key(t);
         let mut live = self.inner.live.lock();
         if let Some(id) = live.incidents.get(&key) {
             return Ok(id.clone());
@@ -438,7 +438,7 @@ impl Responder {
     }
 
     fn close_incident(&self, t: &Trigger, id: &str, now: i64) {
-        let key = format!("{}\u{0}{}", t.source_key(), t.group_key);
+        let key = incident_key(t);
         self.inner.live.lock().incidents.remove(&key);
         if let Ok(Some(mut row)) = self.inner.store.incident(id) {
             if row.resolved.is_none() {
@@ -631,7 +631,7 @@ impl Responder {
         if !self.guards(&rb, &mut x, self.now() - queued) {
             drop(lock);
             x.error = x.guards.iter().rev().find(|g| !g.allowed).map(|g| format!("{}: {}", g.guard, g.detail)).unwrap_or_default();
-            self.finish_no_release(&mut x, state::BLOCKED, &rb).await;
+            self.record_end(&mut x, state::BLOCKED);
             return;
         }
         x.state = if approve { state::AWAITING_APPROVAL } else { state::RUNNING }.into();
@@ -656,8 +656,11 @@ impl Responder {
                 }
             }
         }
-        x.state = state::RUNNING.into();
-        self.save(&mut x);
+        if approve {
+            // Recorded as running when the guards passed, unless it waited for approval.
+            x.state = state::RUNNING.into();
+            self.save(&mut x);
+        }
         self.event(&x.incident, "steps_started", serde_json::json!({"execution": x.id, "runbook": rb.name, "target": x.target}));
         let mut failed = false;
         let mut first = true;
@@ -824,13 +827,13 @@ impl Responder {
         rbs.by_name.keys().filter_map(|n| self.inner.store.setting(&breaker_key(n)).ok().flatten().map(|v| (n.clone(), v))).collect()
     }
 
-    async fn finish_no_release(&self, x: &mut Execution, st: &str, rb: &Runbook) {
+    /// Records the final state (without giving back a lease or slot).
+    fn record_end(&self, x: &mut Execution, st: &str) {
         x.state = st.into();
         x.finished = Some(self.now());
         self.save(x);
         *self.inner.metrics.executions.lock().entry((x.runbook.clone(), st.to_string())).or_default() += 1;
         self.event(&x.incident, "execution_finished", serde_json::json!({"execution": x.id, "state": st, "error": x.error}));
-        let _ = rb;
     }
 
     /// Ends an execution: escalates a failure, updates the circuit breaker,
@@ -875,7 +878,7 @@ impl Responder {
         }
         self.release(x);
         match rb {
-            Some(rb) => self.finish_no_release(x, st, rb).await,
+            Some(_) => self.record_end(x, st),
             None => {
                 x.state = st.into();
                 x.finished = Some(self.now());
@@ -1182,10 +1185,9 @@ impl Responder {
     }
 }
 
-impl Trigger {
-    fn source_key(&self) -> &str {
-        &self.source
-    }
+/// Incidents are per trigger source and alert group.
+fn incident_key(t: &Trigger) -> String {
+    format!("{}\u{0}{}", t.source, t.group_key)
 }
 
 /// A step with every template rendered.

@@ -477,8 +477,8 @@ fn validate(r: RawRunbook, source: &str) -> Result<Runbook, String> {
     if r.steps.is_empty() {
         return Err("no steps".into());
     }
-    let steps = steps(r.steps, "steps")?;
-    let rollback = steps_of_rollback(r.rollback)?;
+    let main_steps = steps(r.steps, "steps")?;
+    let rollback = steps(r.rollback, "rollback")?;
     let v = r.verify.unwrap_or_default();
     if let Some(e) = &v.expr {
         check_template("verify.expr", e)?;
@@ -539,7 +539,7 @@ fn validate(r: RawRunbook, source: &str) -> Result<Runbook, String> {
         dry_run: r.dry_run,
         target: r.target,
         requires,
-        steps,
+        steps: main_steps,
         rollback,
         verify,
         escalate: r.escalate.map(|e| e.receiver),
@@ -547,10 +547,6 @@ fn validate(r: RawRunbook, source: &str) -> Result<Runbook, String> {
         approval_timeout,
         source: source.to_string(),
     })
-}
-
-fn steps_of_rollback(v: Vec<RawStep>) -> Result<Vec<Step>, String> {
-    steps(v, "rollback")
 }
 
 fn steps(v: Vec<RawStep>, what: &str) -> Result<Vec<Step>, String> {

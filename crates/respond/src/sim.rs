@@ -38,15 +38,12 @@ pub struct Delivery {
     pub trigger: Trigger,
 }
 
-/// Escalations a simulation would have sent.
-#[derive(Default)]
-struct RecordingEscalator {
-    sent: parking_lot::Mutex<Vec<(String, String)>>,
-}
+/// Escalations in a simulation: accepted, sent nowhere (the execution
+/// record says whom it would have told).
+struct NoEscalation;
 
-impl Escalator for RecordingEscalator {
-    fn notify<'a>(&'a self, receiver: &'a str, group_key: &'a str, _alerts: Vec<TriggerAlert>) -> crate::engine::BoxFuture<'a, Result<(), String>> {
-        self.sent.lock().push((receiver.to_string(), group_key.to_string()));
+impl Escalator for NoEscalation {
+    fn notify<'a>(&'a self, _receiver: &'a str, _group_key: &'a str, _alerts: Vec<TriggerAlert>) -> crate::engine::BoxFuture<'a, Result<(), String>> {
         Box::pin(async { Ok(()) })
     }
     fn firing(&self, _fingerprint: &str) -> Option<bool> {
@@ -69,7 +66,7 @@ pub async fn simulate(
     let base = deliveries.first().map_or(TEST_EPOCH_MS, |d| d.at);
     let clock = Clock::Virtual { base_ms: base, start: tokio::time::Instant::now() };
     let r = Responder::simulated(runbooks, settings, querier, clock, step_results)?;
-    r.start(Arc::new(RecordingEscalator::default()))?;
+    r.start(Arc::new(NoEscalation))?;
     setup(&r);
     for d in deliveries {
         let wait = d.at - r.now();
