@@ -186,6 +186,7 @@ async fn serve(args: RunArgs) -> anyhow::Result<()> {
         max_samples: args.query_max_samples,
         timeout: Duration::from_millis(query_timeout.max(1) as u64),
         features: args.enable_feature.clone(),
+        ..Default::default()
     }));
     let scrape = ScrapeManager::new(db.clone());
     let reload = Arc::new(ReloadState {

@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 mod aggregate;
 mod binary;
 mod funcs;
+mod range;
 
 #[derive(Debug, Clone)]
 pub struct EngineOptions {
@@ -26,11 +27,21 @@ pub struct EngineOptions {
     /// `--enable-feature` names that change PromQL (e.g. "promql-experimental-functions",
     /// "promql-delayed-name-removal", "type-and-unit-labels").
     pub features: Vec<String>,
+    /// Range queries: evaluate the common shapes a series at a time
+    /// (`engine/range.rs`); off = every step through the step evaluator.
+    /// On by default; `BONGSU_PROMQL_STEPWISE=1` turns it off for comparison.
+    pub series_at_a_time: bool,
 }
 
 impl Default for EngineOptions {
     fn default() -> Self {
-        EngineOptions { lookback_delta: 300_000, max_samples: 50_000_000, timeout: Duration::from_secs(120), features: vec![] }
+        EngineOptions {
+            lookback_delta: 300_000,
+            max_samples: 50_000_000,
+            timeout: Duration::from_secs(120),
+            features: vec![],
+            series_at_a_time: std::env::var_os("BONGSU_PROMQL_STEPWISE").is_none(),
+        }
     }
 }
 
@@ -165,6 +176,19 @@ impl Engine {
         }
         let mut ev = Evaluator::new(q, &self.opts, start, end, step, true);
         ev.plan(expr)?;
+        if self.opts.series_at_a_time && expr.value_type() == crate::ast::ValueType::Vector && ev.streamable(expr) {
+            let series = ev.stream_result(expr)?;
+            let mut m = ev.cleanup_matrix(series)?;
+            m.sort_by(|a, b| a.labels.cmp(&b.labels));
+            return Ok(QueryResult {
+                value: Value::Matrix(m.into_iter().map(|s| MatrixSeries { labels: s.labels, samples: s.pts }).collect()),
+                warnings: ev.warnings,
+                infos: ev.infos,
+            });
+        }
+        if self.opts.series_at_a_time {
+            ev.precompute(expr)?;
+        }
         let mut out: HashMap<Labels, usize> = HashMap::new();
         let mut series: Vec<Ser> = Vec::new();
         let mut total = 0usize;
@@ -283,6 +307,8 @@ pub(crate) struct Evaluator<'a> {
     /// Subquery inner results by (subquery node, inner step time): each inner
     /// step is evaluated once per query even when outer steps overlap.
     sub_memo: HashMap<(usize, i64), Rc<Val>>,
+    /// Range queries: nodes already evaluated for every step (see `range.rs`).
+    pre: HashMap<usize, Rc<Vec<range::StepSer>>>,
     pub(crate) warnings: Vec<String>,
     pub(crate) infos: Vec<String>,
     deadline: Instant,
@@ -303,6 +329,7 @@ impl<'a> Evaluator<'a> {
             ranges: HashMap::new(),
             data: HashMap::new(),
             sub_memo: HashMap::new(),
+            pre: HashMap::new(),
             warnings: vec![],
             infos: vec![],
             deadline: Instant::now().checked_add(opts.timeout).unwrap_or_else(|| Instant::now() + Duration::from_secs(86_400 * 365)),
@@ -575,6 +602,11 @@ impl<'a> Evaluator<'a> {
 
     pub(crate) fn eval(&mut self, e: &Expr, ts: i64) -> Result<Val, QueryError> {
         self.check_timeout()?;
+        if !self.pre.is_empty() {
+            if let (Some(m), Some(i)) = (self.pre.get(&(e as *const Expr as usize)), self.step_index(ts)) {
+                return Ok(Val::Vec(Self::precomputed_at(m, i)));
+            }
+        }
         match e {
             Expr::Number(n, _) => Ok(Val::Scalar(*n)),
             Expr::String(s, _) => Ok(Val::Str(s.clone())),

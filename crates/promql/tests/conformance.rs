@@ -720,6 +720,7 @@ fn run_file(path: &Path, verbose: bool) -> Counts {
         .iter()
         .map(|s| s.to_string())
         .collect(),
+        ..Default::default()
     };
     let mut r = Runner { engine: Engine::new(opts), store: MemStore::new(), hist_series: vec![] };
     let mut c = Counts::default();

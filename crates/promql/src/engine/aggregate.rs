@@ -51,20 +51,125 @@ pub(crate) fn fmt_g(v: f64) -> String {
     format!("{v}")
 }
 
-#[derive(Default)]
-struct Group {
-    labels: Labels,
+/// Running state of one aggregation group at one evaluation time, for the
+/// operators that fold values (`sum`, `avg`, `min`, `max`, `count`, `group`,
+/// `stddev`, `stdvar`, `quantile`). Shared by the step-at-a-time and the
+/// series-at-a-time (range) evaluation so both add in the same order.
+#[derive(Default, Clone)]
+pub(crate) struct Acc {
     value: f64,
     c: f64,
     mean: f64,
     count: f64,
     incremental: bool,
-    drop: bool,
+    pub(crate) drop: bool,
     values: Vec<f64>,
+    n: usize,
+}
+
+impl Acc {
+    /// Whether no value was added yet.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.n == 0
+    }
+
+    /// Adds one input value.
+    pub(crate) fn add(&mut self, op: AggregateOp, f: f64, drop: bool) {
+        if drop {
+            self.drop = true;
+        }
+        self.n += 1;
+        if self.n == 1 {
+            self.value = f;
+            self.mean = f;
+            self.count = 1.0;
+            self.c = 0.0;
+            match op {
+                AggregateOp::Stddev | AggregateOp::Stdvar => {
+                    self.value = if f.is_nan() || f.is_infinite() { f64::NAN } else { 0.0 };
+                }
+                AggregateOp::Quantile => self.values.push(f),
+                AggregateOp::Group => self.value = 1.0,
+                _ => {}
+            }
+            return;
+        }
+        match op {
+            AggregateOp::Sum => {
+                let (v, c) = kahan_inc(f, self.value, self.c);
+                self.value = v;
+                self.c = c;
+            }
+            AggregateOp::Avg => {
+                self.count += 1.0;
+                if !self.incremental {
+                    let (v, c) = kahan_inc(f, self.value, self.c);
+                    if !v.is_infinite() {
+                        self.value = v;
+                        self.c = c;
+                        return;
+                    }
+                    self.incremental = true;
+                    self.mean = self.value / (self.count - 1.0);
+                    self.c /= self.count - 1.0;
+                }
+                let q = (self.count - 1.0) / self.count;
+                let (m, c) = kahan_inc(f / self.count, q * self.mean, q * self.c);
+                self.mean = m;
+                self.c = c;
+            }
+            AggregateOp::Group => {}
+            AggregateOp::Max if self.value < f || self.value.is_nan() => self.value = f,
+            AggregateOp::Min if self.value > f || self.value.is_nan() => self.value = f,
+            AggregateOp::Max | AggregateOp::Min => {}
+            AggregateOp::Count => self.count += 1.0,
+            AggregateOp::Stddev | AggregateOp::Stdvar => {
+                self.count += 1.0;
+                let delta = f - self.mean;
+                self.mean += delta / self.count;
+                self.value += delta * (f - self.mean);
+            }
+            AggregateOp::Quantile => self.values.push(f),
+            _ => {}
+        }
+    }
+
+    /// The aggregated value (`param` is `quantile`'s φ).
+    pub(crate) fn finish(&mut self, op: AggregateOp, param: f64) -> f64 {
+        match op {
+            AggregateOp::Avg => {
+                if self.count == 1.0 {
+                    self.value
+                } else if self.incremental {
+                    self.mean + self.c
+                } else {
+                    self.value / self.count + self.c / self.count
+                }
+            }
+            AggregateOp::Count => self.count,
+            AggregateOp::Stdvar => self.value / self.count,
+            AggregateOp::Stddev => (self.value / self.count).sqrt(),
+            AggregateOp::Quantile => quantile(param, &mut self.values),
+            AggregateOp::Sum => {
+                if self.value.is_infinite() {
+                    self.value
+                } else {
+                    self.value + self.c
+                }
+            }
+            _ => self.value,
+        }
+    }
+}
+
+#[derive(Default)]
+struct Group {
+    labels: Labels,
+    acc: Acc,
     members: Vec<usize>,
 }
 
-fn group_labels(l: &Labels, grouping: &[String], without: bool) -> Labels {
+pub(crate) fn group_labels(l: &Labels, grouping: &[String], without: bool) -> Labels {
     if without {
         let mut b = l.builder();
         b.retain(|x| x.name != METRIC_NAME && !grouping.iter().any(|g| g == &x.name));
@@ -221,91 +326,11 @@ impl<'a> Evaluator<'a> {
         }
 
         for g in groups.iter_mut() {
-            for (n, &i) in g.members.iter().enumerate() {
-                let f = input[i].v;
-                if input[i].drop {
-                    g.drop = true;
-                }
-                if n == 0 {
-                    g.value = f;
-                    g.mean = f;
-                    g.count = 1.0;
-                    g.c = 0.0;
-                    match op {
-                        AggregateOp::Stddev | AggregateOp::Stdvar => {
-                            g.value = if f.is_nan() || f.is_infinite() { f64::NAN } else { 0.0 };
-                        }
-                        AggregateOp::Quantile => g.values.push(f),
-                        AggregateOp::Group => g.value = 1.0,
-                        _ => {}
-                    }
-                    continue;
-                }
-                match op {
-                    AggregateOp::Sum => {
-                        let (v, c) = kahan_inc(f, g.value, g.c);
-                        g.value = v;
-                        g.c = c;
-                    }
-                    AggregateOp::Avg => {
-                        g.count += 1.0;
-                        if !g.incremental {
-                            let (v, c) = kahan_inc(f, g.value, g.c);
-                            if !v.is_infinite() {
-                                g.value = v;
-                                g.c = c;
-                                continue;
-                            }
-                            g.incremental = true;
-                            g.mean = g.value / (g.count - 1.0);
-                            g.c /= g.count - 1.0;
-                        }
-                        let q = (g.count - 1.0) / g.count;
-                        let (m, c) = kahan_inc(f / g.count, q * g.mean, q * g.c);
-                        g.mean = m;
-                        g.c = c;
-                    }
-                    AggregateOp::Group => {}
-                    AggregateOp::Max if g.value < f || g.value.is_nan() => g.value = f,
-                    AggregateOp::Min if g.value > f || g.value.is_nan() => g.value = f,
-                    AggregateOp::Max | AggregateOp::Min => {}
-                    AggregateOp::Count => g.count += 1.0,
-                    AggregateOp::Stddev | AggregateOp::Stdvar => {
-                        g.count += 1.0;
-                        let delta = f - g.mean;
-                        g.mean += delta / g.count;
-                        g.value += delta * (f - g.mean);
-                    }
-                    AggregateOp::Quantile => g.values.push(f),
-                    _ => {}
-                }
+            for &i in &g.members {
+                g.acc.add(op, input[i].v, input[i].drop);
             }
-        }
-        for g in groups.iter_mut() {
-            let v = match op {
-                AggregateOp::Avg => {
-                    if g.count == 1.0 {
-                        g.value
-                    } else if g.incremental {
-                        g.mean + g.c
-                    } else {
-                        g.value / g.count + g.c / g.count
-                    }
-                }
-                AggregateOp::Count => g.count,
-                AggregateOp::Stdvar => g.value / g.count,
-                AggregateOp::Stddev => (g.value / g.count).sqrt(),
-                AggregateOp::Quantile => quantile(param_f, &mut g.values),
-                AggregateOp::Sum => {
-                    if g.value.is_infinite() {
-                        g.value
-                    } else {
-                        g.value + g.c
-                    }
-                }
-                _ => g.value,
-            };
-            out.push(Elem { labels: std::mem::take(&mut g.labels), v, drop: g.drop });
+            let v = g.acc.finish(op, param_f);
+            out.push(Elem { labels: std::mem::take(&mut g.labels), v, drop: g.acc.drop });
         }
         Ok(Val::Vec(out))
     }

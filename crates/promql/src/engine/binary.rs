@@ -43,7 +43,7 @@ fn go_pow(x: f64, y: f64) -> f64 {
 }
 
 /// Applies `op` to two floats: (value, keep).
-fn elem_op(op: BinaryOp, l: f64, r: f64) -> (f64, bool) {
+pub(crate) fn elem_op(op: BinaryOp, l: f64, r: f64) -> (f64, bool) {
     use BinaryOp::*;
     match op {
         Eql => (l, l == r),
@@ -57,13 +57,28 @@ fn elem_op(op: BinaryOp, l: f64, r: f64) -> (f64, bool) {
     }
 }
 
-fn changes_schema(op: BinaryOp) -> bool {
+/// The value of one vector element `v` against the scalar `s` (`swap`: the
+/// scalar is on the left); `None` when a comparison filters it out.
+pub(crate) fn vector_scalar_value(b: &Binary, v: f64, s: f64, swap: bool) -> Option<f64> {
+    let (lf, rf) = if swap { (s, v) } else { (v, s) };
+    let (mut val, mut keep) = elem_op(b.op, lf, rf);
+    if b.op.is_comparison() && swap {
+        val = rf;
+    }
+    if b.return_bool {
+        val = if keep { 1.0 } else { 0.0 };
+        keep = true;
+    }
+    keep.then_some(val)
+}
+
+pub(crate) fn changes_schema(op: BinaryOp) -> bool {
     use BinaryOp::*;
     matches!(op, Add | Sub | Mul | Div | Pow | Mod | Atan2)
 }
 
 /// Join signature of a series under the matching.
-fn signature(l: &Labels, on: bool, names: &[String]) -> String {
+pub(crate) fn signature(l: &Labels, on: bool, names: &[String]) -> String {
     let mut s = String::new();
     for lb in l.iter() {
         let named = names.iter().any(|n| n == &lb.name);
@@ -140,16 +155,7 @@ impl<'a> Evaluator<'a> {
         }
         let mut out = Vec::with_capacity(v.len());
         for mut e in v {
-            let (lf, rf) = if swap { (s, e.v) } else { (e.v, s) };
-            let (mut val, mut keep) = elem_op(b.op, lf, rf);
-            if b.op.is_comparison() && swap {
-                val = rf;
-            }
-            if b.return_bool {
-                val = if keep { 1.0 } else { 0.0 };
-                keep = true;
-            }
-            if keep {
+            if let Some(val) = vector_scalar_value(b, e.v, s, swap) {
                 e.v = val;
                 if changes_schema(b.op) || b.return_bool {
                     e.labels = self.drop_name_now(e.labels);
@@ -275,7 +281,7 @@ struct MatchState {
     result_cache: HashMap<(Labels, Labels), Labels>,
 }
 
-fn result_metric(lhs: &Labels, rhs: &Labels, op: BinaryOp, m: &VectorMatching, drop_name: bool) -> Labels {
+pub(crate) fn result_metric(lhs: &Labels, rhs: &Labels, op: BinaryOp, m: &VectorMatching, drop_name: bool) -> Labels {
     let mut b = lhs.builder();
     if drop_name || changes_schema(op) {
         for n in METADATA_LABELS {

@@ -670,12 +670,6 @@ impl<'a> Evaluator<'a> {
                 return Err(exec_err(format!("invalid trend factor. Expected: 0 < tf < 1, got: {tf:.6}")));
             }
         }
-        if name == "quantile_over_time" {
-            let q = param.unwrap_or(f64::NAN);
-            if q.is_nan() || !(0.0..=1.0).contains(&q) {
-                // Warned only when there is data, below.
-            }
-        }
         let sel_ext = match unwrap_parens(range_expr) {
             Expr::MatrixSelector(ms) if ms.selector.anchored || ms.selector.smoothed => Some(ms),
             _ => None,
@@ -695,134 +689,21 @@ impl<'a> Evaluator<'a> {
             };
             return Ok(Val::Vec(vec![Elem { labels, v: 1.0, drop: true }]));
         }
+        if name == "quantile_over_time" {
+            let q = param.unwrap_or(f64::NAN);
+            if (q.is_nan() || !(0.0..=1.0).contains(&q)) && ra.series.iter().any(|s| !s.pts.is_empty()) {
+                self.warn(format!("PromQL warning: quantile value should be between 0 and 1, got {}", fmt_g(q)));
+            }
+        }
         let mut out = Vec::with_capacity(ra.series.len());
         for s in ra.series {
             let pts = &s.pts;
             if pts.is_empty() {
                 continue;
             }
-            let v: Option<f64> = match name {
-                "rate" | "increase" | "delta" => extrapolated_rate(pts, ra.start, ra.end, ra.range, name != "delta", name == "rate"),
-                "irate" | "idelta" => instant_value(pts, name == "irate"),
-                "deriv" => {
-                    if pts.len() < 2 {
-                        None
-                    } else {
-                        Some(linear_regression(pts, pts[0].t).0)
-                    }
-                }
-                "predict_linear" => {
-                    if pts.len() < 2 {
-                        None
-                    } else {
-                        let (slope, icpt) = linear_regression(pts, ts);
-                        Some(slope * param.unwrap_or(f64::NAN) + icpt)
-                    }
-                }
-                "resets" => Some(pts.windows(2).filter(|w| w[1].v < w[0].v).count() as f64),
-                "changes" => Some(
-                    pts.windows(2)
-                        .filter(|w| w[1].v != w[0].v && !(w[1].v.is_nan() && w[0].v.is_nan()))
-                        .count() as f64,
-                ),
-                "avg_over_time" => Some(avg_over_time(pts)),
-                "sum_over_time" => {
-                    let (mut s, mut c) = (0.0, 0.0);
-                    for p in pts {
-                        (s, c) = kahan_inc(p.v, s, c);
-                    }
-                    Some(if s.is_infinite() { s } else { s + c })
-                }
-                "min_over_time" => {
-                    let mut m = pts[0].v;
-                    for p in pts {
-                        if p.v < m || m.is_nan() {
-                            m = p.v;
-                        }
-                    }
-                    Some(m)
-                }
-                "max_over_time" => {
-                    let mut m = pts[0].v;
-                    for p in pts {
-                        if p.v > m || m.is_nan() {
-                            m = p.v;
-                        }
-                    }
-                    Some(m)
-                }
-                "count_over_time" => Some(pts.len() as f64),
-                "present_over_time" => Some(1.0),
-                "last_over_time" => pts.last().map(|p| p.v),
-                "first_over_time" => pts.first().map(|p| p.v),
-                "ts_of_last_over_time" => pts.last().map(|p| p.t as f64 / 1000.0),
-                "ts_of_first_over_time" => pts.first().map(|p| p.t as f64 / 1000.0),
-                "ts_of_max_over_time" | "ts_of_min_over_time" => {
-                    let max = name == "ts_of_max_over_time";
-                    let mut best = pts[0];
-                    for p in pts.iter().skip(1) {
-                        let better = if max { p.v >= best.v || best.v.is_nan() } else { p.v <= best.v || best.v.is_nan() };
-                        if better && !p.v.is_nan() {
-                            best = *p;
-                        }
-                    }
-                    Some(best.t as f64 / 1000.0)
-                }
-                "stddev_over_time" | "stdvar_over_time" => {
-                    let (mut count, mut mean, mut cm, mut aux, mut ca) = (0.0, 0.0, 0.0, 0.0, 0.0);
-                    for p in pts {
-                        count += 1.0;
-                        let delta = p.v - (mean + cm);
-                        (mean, cm) = kahan_inc(delta / count, mean, cm);
-                        (aux, ca) = kahan_inc(delta * (p.v - (mean + cm)), aux, ca);
-                    }
-                    let var = (aux + ca) / count;
-                    Some(if name == "stddev_over_time" { var.sqrt() } else { var })
-                }
-                "quantile_over_time" => {
-                    let q = param.unwrap_or(f64::NAN);
-                    if q.is_nan() || !(0.0..=1.0).contains(&q) {
-                        self.warn(format!("PromQL warning: quantile value should be between 0 and 1, got {}", fmt_g(q)));
-                    }
-                    let mut vals: Vec<f64> = pts.iter().map(|p| p.v).collect();
-                    Some(quantile(q, &mut vals))
-                }
-                "mad_over_time" => {
-                    let mut vals: Vec<f64> = pts.iter().map(|p| p.v).collect();
-                    if vals.iter().any(|x| x.is_nan()) {
-                        Some(f64::NAN)
-                    } else {
-                        let med = quantile(0.5, &mut vals);
-                        let mut dev: Vec<f64> = vals.iter().map(|x| (x - med).abs()).collect();
-                        Some(quantile(0.5, &mut dev))
-                    }
-                }
-                "double_exponential_smoothing" | "holt_winters" => {
-                    let (sf, tf) = extra.unwrap_or((0.5, 0.5));
-                    holt_winters(pts, sf, tf)
-                }
-                _ => return Err(exec_err(format!("function \"{name}\" is not supported"))),
-            };
+            let v = window_value(name, pts, ra.start, ra.end, ra.range, param, extra, ts)?;
             let Some(v) = v else { continue };
-            if matches!(name, "rate" | "increase") {
-                if let Some(mn) = s.labels.get(METRIC_NAME) {
-                    if self.type_and_unit {
-                        let tl = s.labels.get_or_empty("__type__");
-                        if tl != "counter" && tl != "histogram" {
-                            self.info(format!(
-                                "PromQL info: metric might not be a counter, __type__ label is not set to \"counter\" or \"histogram\", got {}: {}",
-                                bongsu_model::labels::quote_go(tl),
-                                bongsu_model::labels::quote_go(mn)
-                            ));
-                        }
-                    } else if !(mn.ends_with("_total") || mn.ends_with("_sum") || mn.ends_with("_count") || mn.ends_with("_bucket")) {
-                        self.info(format!(
-                            "PromQL info: metric might not be a counter, name does not end in _total/_sum/_count/_bucket: {}",
-                            bongsu_model::labels::quote_go(mn)
-                        ));
-                    }
-                }
-            }
+            self.counter_info(name, &s.labels);
             let (labels, drop) = if keep_name { (s.labels, s.drop) } else { (self.drop_name_now(s.labels), true) };
             out.push(Elem { labels, v, drop });
         }
@@ -830,6 +711,29 @@ impl<'a> Evaluator<'a> {
             check_dups(&out)?;
         }
         Ok(Val::Vec(out))
+    }
+
+    /// Prometheus' "metric might not be a counter" info for `rate`/`increase` over `labels`.
+    pub(crate) fn counter_info(&mut self, name: &str, labels: &Labels) {
+        if matches!(name, "rate" | "increase") {
+            if let Some(mn) = labels.get(METRIC_NAME) {
+                if self.type_and_unit {
+                    let tl = labels.get_or_empty("__type__");
+                    if tl != "counter" && tl != "histogram" {
+                        self.info(format!(
+                            "PromQL info: metric might not be a counter, __type__ label is not set to \"counter\" or \"histogram\", got {}: {}",
+                            bongsu_model::labels::quote_go(tl),
+                            bongsu_model::labels::quote_go(mn)
+                        ));
+                    }
+                } else if !(mn.ends_with("_total") || mn.ends_with("_sum") || mn.ends_with("_count") || mn.ends_with("_bucket")) {
+                    self.info(format!(
+                        "PromQL info: metric might not be a counter, name does not end in _total/_sum/_count/_bucket: {}",
+                        bongsu_model::labels::quote_go(mn)
+                    ));
+                }
+            }
+        }
     }
 
     /// rate/increase/delta (and changes/resets) with `anchored` or `smoothed`.
@@ -885,6 +789,122 @@ impl<'a> Evaluator<'a> {
         }
         Ok(Val::Vec(out))
     }
+}
+
+/// The value of a range function over one window of float samples `pts`
+/// (non-empty, stale markers removed) in `(start, end]`; `ts` is the
+/// evaluation time (for `predict_linear`). `None`: no output for this series.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn window_value(
+    name: &str,
+    pts: &[Sample],
+    start: i64,
+    end: i64,
+    range: i64,
+    param: Option<f64>,
+    extra: Option<(f64, f64)>,
+    ts: i64,
+) -> Result<Option<f64>, QueryError> {
+    let v: Option<f64> = match name {
+        "rate" | "increase" | "delta" => extrapolated_rate(pts, start, end, range, name != "delta", name == "rate"),
+        "irate" | "idelta" => instant_value(pts, name == "irate"),
+        "deriv" => {
+            if pts.len() < 2 {
+                None
+            } else {
+                Some(linear_regression(pts, pts[0].t).0)
+            }
+        }
+        "predict_linear" => {
+            if pts.len() < 2 {
+                None
+            } else {
+                let (slope, icpt) = linear_regression(pts, ts);
+                Some(slope * param.unwrap_or(f64::NAN) + icpt)
+            }
+        }
+        "resets" => Some(pts.windows(2).filter(|w| w[1].v < w[0].v).count() as f64),
+        "changes" => Some(
+            pts.windows(2)
+                .filter(|w| w[1].v != w[0].v && !(w[1].v.is_nan() && w[0].v.is_nan()))
+                .count() as f64,
+        ),
+        "avg_over_time" => Some(avg_over_time(pts)),
+        "sum_over_time" => {
+            let (mut s, mut c) = (0.0, 0.0);
+            for p in pts {
+                (s, c) = kahan_inc(p.v, s, c);
+            }
+            Some(if s.is_infinite() { s } else { s + c })
+        }
+        "min_over_time" => {
+            let mut m = pts[0].v;
+            for p in pts {
+                if p.v < m || m.is_nan() {
+                    m = p.v;
+                }
+            }
+            Some(m)
+        }
+        "max_over_time" => {
+            let mut m = pts[0].v;
+            for p in pts {
+                if p.v > m || m.is_nan() {
+                    m = p.v;
+                }
+            }
+            Some(m)
+        }
+        "count_over_time" => Some(pts.len() as f64),
+        "present_over_time" => Some(1.0),
+        "last_over_time" => pts.last().map(|p| p.v),
+        "first_over_time" => pts.first().map(|p| p.v),
+        "ts_of_last_over_time" => pts.last().map(|p| p.t as f64 / 1000.0),
+        "ts_of_first_over_time" => pts.first().map(|p| p.t as f64 / 1000.0),
+        "ts_of_max_over_time" | "ts_of_min_over_time" => {
+            let max = name == "ts_of_max_over_time";
+            let mut best = pts[0];
+            for p in pts.iter().skip(1) {
+                let better = if max { p.v >= best.v || best.v.is_nan() } else { p.v <= best.v || best.v.is_nan() };
+                if better && !p.v.is_nan() {
+                    best = *p;
+                }
+            }
+            Some(best.t as f64 / 1000.0)
+        }
+        "stddev_over_time" | "stdvar_over_time" => {
+            let (mut count, mut mean, mut cm, mut aux, mut ca) = (0.0, 0.0, 0.0, 0.0, 0.0);
+            for p in pts {
+                count += 1.0;
+                let delta = p.v - (mean + cm);
+                (mean, cm) = kahan_inc(delta / count, mean, cm);
+                (aux, ca) = kahan_inc(delta * (p.v - (mean + cm)), aux, ca);
+            }
+            let var = (aux + ca) / count;
+            Some(if name == "stddev_over_time" { var.sqrt() } else { var })
+        }
+        "quantile_over_time" => {
+            let q = param.unwrap_or(f64::NAN);
+            let mut vals: Vec<f64> = pts.iter().map(|p| p.v).collect();
+            Some(quantile(q, &mut vals))
+        }
+        "mad_over_time" => {
+            let mut vals: Vec<f64> = pts.iter().map(|p| p.v).collect();
+            if vals.iter().any(|x| x.is_nan()) {
+                Some(f64::NAN)
+            } else {
+                let med = quantile(0.5, &mut vals);
+                let mut dev: Vec<f64> = vals.iter().map(|x| (x - med).abs()).collect();
+                Some(quantile(0.5, &mut dev))
+            }
+        }
+        "double_exponential_smoothing" | "holt_winters" => {
+            let (sf, tf) = extra.unwrap_or((0.5, 0.5));
+            holt_winters(pts, sf, tf)
+        }
+        _ => return Err(exec_err(format!("function \"{name}\" is not supported"))),
+    };
+    Ok(v)
 }
 
 fn interpolate(p1: Sample, p2: Sample, t: i64, counter: bool) -> f64 {

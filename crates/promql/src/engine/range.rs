@@ -1,0 +1,670 @@
+//! Range queries a series at a time.
+//!
+//! The step-at-a-time evaluator (`Evaluator::eval`) computes the whole
+//! expression once per output step: at every step each selected series is
+//! cut to its window, its labels copied, the name dropped, the group key of
+//! an aggregation rebuilt and hashed. Over 300k series and 60 steps that label
+//! work, not the arithmetic, is the cost.
+//!
+//! Here the common shapes are evaluated once per *series* for all steps:
+//! a vector selector, a range function over a matrix selector (`rate`,
+//! `*_over_time`, …), unary minus, a vector/scalar operator, a one-to-one
+//! vector/vector operator, `and`/`unless`, and the folding aggregations
+//! (`sum`, `avg`, `min`, `max`, `count`, `group`, `stddev`, `stdvar`,
+//! `quantile`). Each produces a stream of [`StepSer`] — one series' values at
+//! every step — and aggregations fold that stream into per-group, per-step
+//! accumulators ([`Acc`], shared with the step evaluator so both add in the
+//! same order and agree to the bit).
+//!
+//! Everything else keeps the step evaluator; the largest streamable parts
+//! under it are computed here first and handed to it step by step
+//! ([`Evaluator::precompute`]), so `histogram_quantile(0.99, sum by (le)
+//! (rate(x[1m])))` runs the `sum`/`rate` part here and only the small
+//! `histogram_quantile` part per step. The semantics checks are the same as
+//! the step evaluator's: the per-step sample limit, "vector cannot contain
+//! metrics with the same labelset" (a streamed node whose output could collide
+//! after dropping the metric name is not streamed), one-to-one matching
+//! errors, annotations.
+use super::aggregate::{group_labels, Acc};
+use super::binary::{changes_schema, elem_op, result_metric, signature, vector_scalar_value};
+use super::funcs::window_value;
+use super::{exec_err, Elem, Evaluator, QueryError, Ser};
+use crate::ast::{AggregateOp, Binary, BinaryOp, Call, Cardinality, Expr, MatrixSelector, ValueType, VectorMatching, VectorSelector};
+use bongsu_model::{is_stale_nan, Labels, MatchOp, Sample, METRIC_NAME};
+use std::collections::HashMap;
+use std::rc::Rc;
+
+/// One series' values at every step of the range query.
+#[derive(Debug, Clone)]
+pub(crate) struct StepSer {
+    pub labels: Labels,
+    pub drop: bool,
+    pub vals: Vec<f64>,
+    /// Whether the series has a value at the step.
+    pub ok: Vec<bool>,
+}
+
+type Sink<'s> = dyn FnMut(StepSer) -> Result<(), QueryError> + 's;
+
+/// Range functions over a matrix selector evaluated here (with at most a
+/// scalar parameter before or after the range argument).
+const WINDOW_FUNCS: &[&str] = &[
+    "rate",
+    "increase",
+    "delta",
+    "irate",
+    "idelta",
+    "deriv",
+    "predict_linear",
+    "resets",
+    "changes",
+    "avg_over_time",
+    "sum_over_time",
+    "min_over_time",
+    "max_over_time",
+    "count_over_time",
+    "stddev_over_time",
+    "stdvar_over_time",
+    "last_over_time",
+    "first_over_time",
+    "present_over_time",
+    "quantile_over_time",
+    "mad_over_time",
+    "ts_of_max_over_time",
+    "ts_of_min_over_time",
+    "ts_of_last_over_time",
+    "ts_of_first_over_time",
+];
+
+fn unparen(e: &Expr) -> &Expr {
+    match e {
+        Expr::Paren(inner, _) => unparen(inner),
+        other => other,
+    }
+}
+
+fn ptr(e: &Expr) -> usize {
+    e as *const Expr as usize
+}
+
+/// The range argument and the scalar parameter of a window function call.
+fn window_args(c: &Call) -> Option<(&MatrixSelector, Option<&Expr>)> {
+    let (range, param) = match c.func.as_str() {
+        "quantile_over_time" => (c.args.get(1)?, Some(c.args.first()?)),
+        "predict_linear" => (c.args.first()?, Some(c.args.get(1)?)),
+        _ if c.args.len() == 1 => (&c.args[0], None),
+        _ => return None,
+    };
+    match unparen(range) {
+        Expr::MatrixSelector(ms) if !ms.selector.anchored && !ms.selector.smoothed => Some((ms, param)),
+        _ => None,
+    }
+}
+
+fn is_fold(op: AggregateOp) -> bool {
+    use AggregateOp::*;
+    matches!(op, Sum | Avg | Min | Max | Count | Group | Stddev | Stdvar | Quantile)
+}
+
+/// One-to-one (or set-operator) matching without `group_*`/`fill*`.
+fn plain_matching(b: &Binary) -> Option<VectorMatching> {
+    let m = b.matching.clone().unwrap_or(VectorMatching {
+        card: if b.op.is_set() { Cardinality::ManyToMany } else { Cardinality::OneToOne },
+        labels: vec![],
+        on: false,
+        include: vec![],
+        fill: Default::default(),
+    });
+    let card_ok = if b.op.is_set() { m.card == Cardinality::ManyToMany } else { m.card == Cardinality::OneToOne };
+    (card_ok && m.include.is_empty() && m.fill.lhs.is_none() && m.fill.rhs.is_none()).then_some(m)
+}
+
+impl<'a> Evaluator<'a> {
+    fn nsteps(&self) -> usize {
+        ((self.end - self.start) / self.interval + 1) as usize
+    }
+
+    fn step_time(&self, i: usize) -> i64 {
+        self.start + i as i64 * self.interval
+    }
+
+    /// The step index of `ts` when it is one of the range query's steps.
+    pub(crate) fn step_index(&self, ts: i64) -> Option<usize> {
+        if !self.is_range || ts < self.start || ts > self.end || (ts - self.start) % self.interval != 0 {
+            return None;
+        }
+        Some(((ts - self.start) / self.interval) as usize)
+    }
+
+    /// The elements of a precomputed node at step `i`.
+    pub(crate) fn precomputed_at(m: &[StepSer], i: usize) -> Vec<Elem> {
+        m.iter().filter(|s| s.ok[i]).map(|s| Elem { labels: s.labels.clone(), v: s.vals[i], drop: s.drop }).collect()
+    }
+
+    /// Whether the series of `e` stay distinct when the metric name (and
+    /// type/unit) labels are dropped now.
+    fn distinct_after_drop(&self, e: &Expr) -> bool {
+        if self.delayed {
+            return true;
+        }
+        if self.type_and_unit {
+            return false;
+        }
+        self.names_distinct(e)
+    }
+
+    fn names_distinct(&self, e: &Expr) -> bool {
+        match e {
+            Expr::Paren(inner, _) | Expr::Neg(inner, _) => self.names_distinct(inner),
+            Expr::VectorSelector(vs) => one_name(vs),
+            Expr::Call(c) => match window_args(c) {
+                Some((ms, _)) => one_name(&ms.selector),
+                None => false,
+            },
+            Expr::Aggregate(a) => a.without || !a.grouping.iter().any(|g| g == METRIC_NAME),
+            Expr::Binary(b) => {
+                if b.lhs.value_type() == ValueType::Scalar {
+                    self.names_distinct(&b.rhs)
+                } else if b.rhs.value_type() == ValueType::Scalar || b.op.is_set() || !(changes_schema(b.op) || b.return_bool) {
+                    self.names_distinct(&b.lhs)
+                } else {
+                    true
+                }
+            }
+            _ => false,
+        }
+    }
+
+    /// Whether `e` (an instant vector) is evaluated here a series at a time.
+    pub(crate) fn streamable(&self, e: &Expr) -> bool {
+        match e {
+            Expr::Paren(inner, _) => self.streamable(inner),
+            Expr::VectorSelector(vs) => !vs.smoothed && !vs.anchored,
+            Expr::Neg(inner, _) => {
+                inner.value_type() == ValueType::Vector && self.streamable(inner) && self.distinct_after_drop(inner)
+            }
+            Expr::Call(c) => {
+                if !WINDOW_FUNCS.contains(&c.func.as_str()) {
+                    return false;
+                }
+                match window_args(c) {
+                    Some((ms, _)) => {
+                        matches!(c.func.as_str(), "last_over_time" | "first_over_time")
+                            || self.delayed
+                            || (!self.type_and_unit && one_name(&ms.selector))
+                    }
+                    None => false,
+                }
+            }
+            Expr::Aggregate(a) => is_fold(a.op) && self.streamable(&a.expr),
+            Expr::Binary(b) => {
+                let (lt, rt) = (b.lhs.value_type(), b.rhs.value_type());
+                if matches!(b.op, BinaryOp::TrimUpper | BinaryOp::TrimLower | BinaryOp::Or) {
+                    return false;
+                }
+                let drops = changes_schema(b.op) || b.return_bool;
+                match (lt, rt) {
+                    (ValueType::Vector, ValueType::Scalar) => {
+                        self.streamable(&b.lhs) && (!drops || self.distinct_after_drop(&b.lhs))
+                    }
+                    (ValueType::Scalar, ValueType::Vector) => {
+                        self.streamable(&b.rhs) && (!drops || self.distinct_after_drop(&b.rhs))
+                    }
+                    (ValueType::Vector, ValueType::Vector) => {
+                        plain_matching(b).is_some() && self.streamable(&b.lhs) && self.streamable(&b.rhs)
+                    }
+                    _ => false,
+                }
+            }
+            _ => false,
+        }
+    }
+
+    /// Evaluates the largest streamable parts of `e` for every step and keeps
+    /// them for the step evaluator (see the module docs).
+    pub(crate) fn precompute(&mut self, e: &Expr) -> Result<(), QueryError> {
+        if e.value_type() == ValueType::Vector && self.streamable(e) {
+            if !self.pre.contains_key(&ptr(e)) {
+                let m = self.materialize(e)?;
+                self.pre.insert(ptr(e), Rc::new(m));
+            }
+            return Ok(());
+        }
+        match e {
+            Expr::Paren(inner, _) | Expr::Neg(inner, _) => self.precompute(inner),
+            Expr::Call(c) => {
+                let n = if c.func == "info" { 1 } else { c.args.len() };
+                for (i, a) in c.args.iter().take(n).enumerate() {
+                    // timestamp() reads a selector's sample times itself.
+                    if i == 0 && c.func == "timestamp" && matches!(unparen(a), Expr::VectorSelector(_)) {
+                        continue;
+                    }
+                    self.precompute(a)?;
+                }
+                Ok(())
+            }
+            Expr::Aggregate(a) => {
+                if let Some(p) = &a.param {
+                    self.precompute(p)?;
+                }
+                self.precompute(&a.expr)
+            }
+            Expr::Binary(b) => {
+                self.precompute(&b.lhs)?;
+                self.precompute(&b.rhs)
+            }
+            // A subquery's inner steps are not the query's steps.
+            _ => Ok(()),
+        }
+    }
+
+    fn materialize(&mut self, e: &Expr) -> Result<Vec<StepSer>, QueryError> {
+        let mut out = Vec::new();
+        let mut n = 0usize;
+        let max = self.opts.max_samples;
+        self.stream(e, &mut |s: StepSer| {
+            n += s.ok.iter().filter(|x| **x).count();
+            if n > max {
+                return Err(QueryError::TooManySamples("query execution".into()));
+            }
+            out.push(s);
+            Ok(())
+        })?;
+        Ok(out)
+    }
+
+    /// The range query's result for a streamable `e`, before name cleanup.
+    pub(crate) fn stream_result(&mut self, e: &Expr) -> Result<Vec<Ser>, QueryError> {
+        let mut out = Vec::new();
+        let mut total = 0usize;
+        let (start, step, max) = (self.start, self.interval, self.opts.max_samples);
+        self.stream(e, &mut |s: StepSer| {
+            let pts: Vec<Sample> = s
+                .ok
+                .iter()
+                .zip(&s.vals)
+                .enumerate()
+                .filter(|(_, (ok, _))| **ok)
+                .map(|(i, (_, v))| Sample { t: start + i as i64 * step, v: *v })
+                .collect();
+            total += pts.len();
+            if total > max {
+                return Err(QueryError::TooManySamples("query execution".into()));
+            }
+            out.push(Ser { labels: s.labels, pts, drop: s.drop });
+            Ok(())
+        })?;
+        Ok(out)
+    }
+
+    fn stream(&mut self, e: &Expr, sink: &mut Sink) -> Result<(), QueryError> {
+        if let Some(m) = self.pre.get(&ptr(e)).cloned() {
+            for s in m.iter() {
+                sink(s.clone())?;
+            }
+            return Ok(());
+        }
+        match e {
+            Expr::Paren(inner, _) => self.stream(inner, sink),
+            Expr::VectorSelector(vs) => self.stream_selector(vs, sink),
+            Expr::Neg(inner, _) => {
+                let delayed = self.delayed;
+                self.stream(inner, &mut |mut s: StepSer| {
+                    for v in s.vals.iter_mut() {
+                        *v = -*v;
+                    }
+                    if !delayed {
+                        s.labels = s.labels.without(&super::METADATA_LABELS);
+                    }
+                    s.drop = true;
+                    sink(s)
+                })
+            }
+            Expr::Call(c) => self.stream_window(c, sink),
+            Expr::Aggregate(a) => self.stream_aggregate(a, sink),
+            Expr::Binary(b) => match (b.lhs.value_type(), b.rhs.value_type()) {
+                (ValueType::Vector, ValueType::Scalar) => self.stream_vector_scalar(b, &b.lhs, &b.rhs, false, sink),
+                (ValueType::Scalar, ValueType::Vector) => self.stream_vector_scalar(b, &b.rhs, &b.lhs, true, sink),
+                _ => self.stream_vector_vector(b, sink),
+            },
+            _ => Err(exec_err("internal error: expression is not streamable")),
+        }
+    }
+
+    /// A scalar expression's value at every step.
+    fn scalar_steps(&mut self, e: &Expr) -> Result<Vec<f64>, QueryError> {
+        if let Expr::Number(v, _) = unparen(e) {
+            return Ok(vec![*v; self.nsteps()]);
+        }
+        self.precompute(e)?;
+        (0..self.nsteps()).map(|i| self.eval_scalar(e, self.step_time(i))).collect()
+    }
+
+    fn stream_selector(&mut self, vs: &VectorSelector, sink: &mut Sink) -> Result<(), QueryError> {
+        let n = self.nsteps();
+        let off = self.opt_duration(&vs.offset)?;
+        let at = self.at_time(&vs.at);
+        let lb = self.lookback();
+        let times: Vec<i64> = (0..n).map(|i| at.unwrap_or(self.step_time(i)) - off).collect();
+        let (mint, maxt) = (times.iter().min().copied().unwrap_or(0), times.iter().max().copied().unwrap_or(0));
+        let data = self.series_for(vs, mint - lb, maxt)?;
+        let mut per_step = vec![0usize; n];
+        for s in data.iter() {
+            self.check_timeout()?;
+            let mut vals = vec![0.0; n];
+            let mut ok = vec![false; n];
+            let mut any = false;
+            let mut j = 0usize;
+            for (i, &t) in times.iter().enumerate() {
+                if i > 0 && t < times[i - 1] {
+                    j = 0;
+                }
+                while j < s.samples.len() && s.samples[j].t <= t {
+                    j += 1;
+                }
+                if j == 0 {
+                    continue;
+                }
+                let smp = s.samples[j - 1];
+                if smp.t <= t - lb || is_stale_nan(smp.v) {
+                    continue;
+                }
+                vals[i] = smp.v;
+                ok[i] = true;
+                per_step[i] += 1;
+                any = true;
+            }
+            if any {
+                sink(StepSer { labels: s.labels.clone(), drop: false, vals, ok })?;
+            }
+        }
+        for c in per_step {
+            self.check_samples(c)?;
+        }
+        Ok(())
+    }
+
+    fn stream_window(&mut self, c: &Call, sink: &mut Sink) -> Result<(), QueryError> {
+        let name = c.func.as_str();
+        let (ms, param_expr) = window_args(c).ok_or_else(|| exec_err("internal error: not a window function"))?;
+        let params = match param_expr {
+            Some(p) => Some(self.scalar_steps(p)?),
+            None => None,
+        };
+        let n = self.nsteps();
+        let vs = &ms.selector;
+        let off = self.opt_duration(&vs.offset)?;
+        let at = self.at_time(&vs.at);
+        let range = self.duration(&ms.range)?;
+        let times: Vec<i64> = (0..n).map(|i| at.unwrap_or(self.step_time(i)) - off).collect();
+        let (mint, maxt) = (times.iter().min().copied().unwrap_or(0), times.iter().max().copied().unwrap_or(0));
+        let data = self.series_for(vs, mint - range, maxt)?;
+        let keep_name = matches!(name, "last_over_time" | "first_over_time");
+        let mut per_step = vec![0usize; n];
+        let mut data_at = vec![false; n];
+        let mut f: Vec<Sample> = Vec::new();
+        for s in data.iter() {
+            self.check_timeout()?;
+            f.clear();
+            f.extend(s.samples.iter().filter(|p| !is_stale_nan(p.v)));
+            let mut vals = vec![0.0; n];
+            let mut ok = vec![false; n];
+            let mut any = false;
+            let (mut lo, mut hi) = (0usize, 0usize);
+            for (i, &t) in times.iter().enumerate() {
+                if i > 0 && t < times[i - 1] {
+                    (lo, hi) = (0, 0);
+                }
+                while lo < f.len() && f[lo].t <= t - range {
+                    lo += 1;
+                }
+                hi = hi.max(lo);
+                while hi < f.len() && f[hi].t <= t {
+                    hi += 1;
+                }
+                if hi == lo {
+                    continue;
+                }
+                per_step[i] += hi - lo;
+                data_at[i] = true;
+                let param = params.as_ref().map(|p| p[i]);
+                if let Some(v) = window_value(name, &f[lo..hi], t - range, t, range, param, None, self.step_time(i))? {
+                    vals[i] = v;
+                    ok[i] = true;
+                    any = true;
+                }
+            }
+            if any {
+                self.counter_info(name, &s.labels);
+                let (labels, drop) =
+                    if keep_name { (s.labels.clone(), false) } else { (self.drop_name_now(s.labels.clone()), true) };
+                sink(StepSer { labels, drop, vals, ok })?;
+            }
+        }
+        for c in per_step {
+            self.check_samples(c)?;
+        }
+        if name == "quantile_over_time" {
+            if let Some(p) = &params {
+                for (i, q) in p.iter().enumerate() {
+                    if data_at[i] && (q.is_nan() || !(0.0..=1.0).contains(q)) {
+                        self.warn(format!(
+                            "PromQL warning: quantile value should be between 0 and 1, got {}",
+                            super::aggregate::fmt_g(*q)
+                        ));
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn stream_aggregate(&mut self, a: &crate::ast::Aggregate, sink: &mut Sink) -> Result<(), QueryError> {
+        let n = self.nsteps();
+        let op = a.op;
+        let params = match &a.param {
+            Some(p) => self.scalar_steps(p)?,
+            None => vec![f64::NAN; n],
+        };
+        if op == AggregateOp::Quantile {
+            for q in &params {
+                if q.is_nan() || !(0.0..=1.0).contains(q) {
+                    self.warn(format!(
+                        "PromQL warning: quantile value should be between 0 and 1, got {}",
+                        super::aggregate::fmt_g(*q)
+                    ));
+                }
+            }
+        }
+        let mut groups: Vec<Labels> = Vec::new();
+        let mut index: HashMap<Labels, usize> = HashMap::new();
+        let mut accs: Vec<Acc> = Vec::new();
+        self.stream(&a.expr, &mut |s: StepSer| {
+            let gl = group_labels(&s.labels, &a.grouping, a.without);
+            let gi = match index.get(&gl) {
+                Some(&g) => g,
+                None => {
+                    groups.push(gl.clone());
+                    index.insert(gl, groups.len() - 1);
+                    accs.resize(accs.len() + n, Acc::default());
+                    groups.len() - 1
+                }
+            };
+            let row = &mut accs[gi * n..(gi + 1) * n];
+            for ((acc, ok), v) in row.iter_mut().zip(&s.ok).zip(&s.vals) {
+                if *ok {
+                    acc.add(op, *v, s.drop);
+                }
+            }
+            Ok(())
+        })?;
+        for (gi, labels) in groups.into_iter().enumerate() {
+            let row = &mut accs[gi * n..(gi + 1) * n];
+            let mut vals = vec![0.0; n];
+            let mut ok = vec![false; n];
+            let mut drop = false;
+            for (i, acc) in row.iter_mut().enumerate() {
+                if acc.is_empty() {
+                    continue;
+                }
+                vals[i] = acc.finish(op, params[i]);
+                ok[i] = true;
+                drop |= acc.drop;
+            }
+            sink(StepSer { labels, drop, vals, ok })?;
+        }
+        Ok(())
+    }
+
+    fn stream_vector_scalar(&mut self, b: &Binary, vec_side: &Expr, scalar_side: &Expr, swap: bool, sink: &mut Sink) -> Result<(), QueryError> {
+        let svals = self.scalar_steps(scalar_side)?;
+        let drops = changes_schema(b.op) || b.return_bool;
+        let delayed = self.delayed;
+        self.stream(vec_side, &mut |mut s: StepSer| {
+            let mut any = false;
+            for ((v, ok), sv) in s.vals.iter_mut().zip(s.ok.iter_mut()).zip(&svals) {
+                if !*ok {
+                    continue;
+                }
+                match vector_scalar_value(b, *v, *sv, swap) {
+                    Some(x) => {
+                        *v = x;
+                        any = true;
+                    }
+                    None => *ok = false,
+                }
+            }
+            if !any {
+                return Ok(());
+            }
+            if drops {
+                if !delayed {
+                    s.labels = s.labels.without(&super::METADATA_LABELS);
+                }
+                s.drop = true;
+            }
+            sink(s)
+        })
+    }
+
+    fn stream_vector_vector(&mut self, b: &Binary, sink: &mut Sink) -> Result<(), QueryError> {
+        let m = plain_matching(b).ok_or_else(|| exec_err("internal error: matching is not streamable"))?;
+        let rhs = self.materialize(&b.rhs)?;
+        let n = self.nsteps();
+        if matches!(b.op, BinaryOp::And | BinaryOp::Unless) {
+            let mut masks: HashMap<String, Vec<bool>> = HashMap::new();
+            for r in &rhs {
+                let mask = masks.entry(signature(&r.labels, m.on, &m.labels)).or_insert_with(|| vec![false; n]);
+                for (x, y) in mask.iter_mut().zip(&r.ok) {
+                    *x |= *y;
+                }
+            }
+            let and = b.op == BinaryOp::And;
+            return self.stream(&b.lhs, &mut |mut s: StepSer| {
+                let mask = masks.get(&signature(&s.labels, m.on, &m.labels));
+                let mut any = false;
+                for i in 0..n {
+                    let hit = mask.map(|mk| mk[i]).unwrap_or(false);
+                    s.ok[i] &= if and { hit } else { !hit };
+                    any |= s.ok[i];
+                }
+                if any {
+                    sink(s)
+                } else {
+                    Ok(())
+                }
+            });
+        }
+        let mut index: HashMap<String, usize> = HashMap::with_capacity(rhs.len());
+        let mut duplicate = false;
+        for (j, r) in rhs.iter().enumerate() {
+            if index.insert(signature(&r.labels, m.on, &m.labels), j).is_some() {
+                duplicate = true;
+            }
+        }
+        if duplicate {
+            // Duplicate right-hand match groups are an error only at the steps
+            // where both are present: let the step evaluator decide.
+            return self.stream_by_steps(b, rhs, sink);
+        }
+        let mut used: Vec<Vec<bool>> = vec![Vec::new(); rhs.len()];
+        let drop_name = b.return_bool && !self.delayed;
+        self.stream(&b.lhs, &mut |ls: StepSer| {
+            let Some(&j) = index.get(&signature(&ls.labels, m.on, &m.labels)) else {
+                return Ok(());
+            };
+            let rs = &rhs[j];
+            let mut vals = vec![0.0; n];
+            let mut ok = vec![false; n];
+            let mut any = false;
+            for i in 0..n {
+                if !(ls.ok[i] && rs.ok[i]) {
+                    continue;
+                }
+                let u = &mut used[j];
+                if u.is_empty() {
+                    u.resize(n, false);
+                }
+                if u[i] {
+                    return Err(exec_err(
+                        "multiple matches for labels: many-to-one matching must be explicit (group_left/group_right)",
+                    ));
+                }
+                u[i] = true;
+                let (mut val, keep) = elem_op(b.op, ls.vals[i], rs.vals[i]);
+                if b.return_bool {
+                    val = if keep { 1.0 } else { 0.0 };
+                } else if !keep {
+                    continue;
+                }
+                vals[i] = val;
+                ok[i] = true;
+                any = true;
+            }
+            if any {
+                let labels = result_metric(&ls.labels, &rs.labels, b.op, &m, drop_name);
+                sink(StepSer { labels, drop: b.return_bool, vals, ok })?;
+            }
+            Ok(())
+        })
+    }
+
+    /// `b` evaluated by the step evaluator over precomputed sides, collected
+    /// into series.
+    fn stream_by_steps(&mut self, b: &Binary, rhs: Vec<StepSer>, sink: &mut Sink) -> Result<(), QueryError> {
+        self.pre.insert(ptr(&b.rhs), Rc::new(rhs));
+        let lhs = self.materialize(&b.lhs)?;
+        self.pre.insert(ptr(&b.lhs), Rc::new(lhs));
+        let n = self.nsteps();
+        let mut index: HashMap<Labels, usize> = HashMap::new();
+        let mut out: Vec<StepSer> = Vec::new();
+        for i in 0..n {
+            let ts = self.step_time(i);
+            let v = match self.eval_binary(b, ts)? {
+                super::Val::Vec(v) => v,
+                _ => return Err(exec_err("internal error: expected a vector")),
+            };
+            for e in v {
+                let k = match index.get(&e.labels) {
+                    Some(&k) => k,
+                    None => {
+                        out.push(StepSer { labels: e.labels.clone(), drop: e.drop, vals: vec![0.0; n], ok: vec![false; n] });
+                        index.insert(e.labels, out.len() - 1);
+                        out.len() - 1
+                    }
+                };
+                out[k].vals[i] = e.v;
+                out[k].ok[i] = true;
+            }
+        }
+        for s in out {
+            sink(s)?;
+        }
+        Ok(())
+    }
+}
+
+/// Whether a selector can only match one metric name.
+fn one_name(vs: &VectorSelector) -> bool {
+    vs.matchers.iter().any(|m| m.name == METRIC_NAME && m.op == MatchOp::Equal)
+}
