@@ -31,6 +31,9 @@ pub struct EngineOptions {
     /// (`engine/range.rs`); off = every step through the step evaluator.
     /// On by default; `BONGSU_PROMQL_STEPWISE=1` turns it off for comparison.
     pub series_at_a_time: bool,
+    /// Range functions over at least this many series are computed on
+    /// several threads (default 2048; tests lower it to cover that path).
+    pub parallel_min_series: usize,
 }
 
 impl Default for EngineOptions {
@@ -41,6 +44,7 @@ impl Default for EngineOptions {
             timeout: Duration::from_secs(120),
             features: vec![],
             series_at_a_time: std::env::var_os("BONGSU_PROMQL_STEPWISE").is_none(),
+            parallel_min_series: 2048,
         }
     }
 }

@@ -28,7 +28,9 @@ impl Rng {
 fn store() -> MemStore {
     let s = MemStore::new();
     let mut r = Rng(7);
-    let l = |pairs: &[(&str, &str)]| Labels::from_pairs(pairs.iter().map(|(a, b)| (a.to_string(), b.to_string())));
+    let l = |pairs: &[(&str, &str)]| {
+        Labels::from_pairs(pairs.iter().map(|(a, b)| (a.to_string(), b.to_string())))
+    };
     for job in ["api", "db"] {
         for inst in ["a", "b", "c"] {
             for mode in ["user", "idle"] {
@@ -43,9 +45,31 @@ fn store() -> MemStore {
                     if i == 60 && inst == "b" {
                         v = 3.0;
                     }
-                    let val = if inst == "a" && mode == "user" && i == 90 { STALE_NAN } else { v };
-                    s.add(l(&[("__name__", "req_total"), ("job", job), ("inst", inst), ("mode", mode)]), t, val);
-                    s.add(l(&[("__name__", "err_total"), ("job", job), ("inst", inst), ("mode", mode)]), t + 3, v / 7.0);
+                    let val = if inst == "a" && mode == "user" && i == 90 {
+                        STALE_NAN
+                    } else {
+                        v
+                    };
+                    s.add(
+                        l(&[
+                            ("__name__", "req_total"),
+                            ("job", job),
+                            ("inst", inst),
+                            ("mode", mode),
+                        ]),
+                        t,
+                        val,
+                    );
+                    s.add(
+                        l(&[
+                            ("__name__", "err_total"),
+                            ("job", job),
+                            ("inst", inst),
+                            ("mode", mode),
+                        ]),
+                        t + 3,
+                        v / 7.0,
+                    );
                 }
             }
             // gauges with NaN and negative values, a gap in the middle
@@ -59,8 +83,16 @@ fn store() -> MemStore {
                     1 => -3.5,
                     _ => (r.below(1000) as f64) / 10.0,
                 };
-                s.add(l(&[("__name__", "temp"), ("job", job), ("inst", inst)]), t, v);
-                s.add(l(&[("__name__", "limit"), ("job", job), ("inst", inst)]), t + 11, 50.0);
+                s.add(
+                    l(&[("__name__", "temp"), ("job", job), ("inst", inst)]),
+                    t,
+                    v,
+                );
+                s.add(
+                    l(&[("__name__", "limit"), ("job", job), ("inst", inst)]),
+                    t + 11,
+                    50.0,
+                );
             }
             // classic histogram buckets
             let mut counts = [0.0f64; 4];
@@ -69,7 +101,16 @@ fn store() -> MemStore {
                 for (k, le) in ["0.1", "1", "10", "+Inf"].iter().enumerate() {
                     counts[k] += (r.below(5) * (k + 1)) as f64;
                     let c: f64 = counts[..=k].iter().sum();
-                    s.add(l(&[("__name__", "lat_bucket"), ("job", job), ("inst", inst), ("le", le)]), t, c);
+                    s.add(
+                        l(&[
+                            ("__name__", "lat_bucket"),
+                            ("job", job),
+                            ("inst", inst),
+                            ("le", le),
+                        ]),
+                        t,
+                        c,
+                    );
                 }
             }
         }
@@ -162,12 +203,33 @@ const HAND: &[&str] = &[
 
 fn random_expr(r: &mut Rng, depth: u32) -> String {
     let leaf = |r: &mut Rng| -> String {
-        let sel = r.pick(&["req_total", "err_total", "temp", "limit", "{__name__=~\"req_total|err_total\"}", "temp{inst!=\"a\"}"]);
+        let sel = r.pick(&[
+            "req_total",
+            "err_total",
+            "temp",
+            "limit",
+            "{__name__=~\"req_total|err_total\"}",
+            "temp{inst!=\"a\"}",
+        ]);
         let off = r.pick(&["", "", " offset 30s", " @ 900"]);
         match r.below(4) {
             0 => format!("{sel}{off}"),
             _ => {
-                let f = r.pick(&["rate", "increase", "delta", "irate", "avg_over_time", "max_over_time", "min_over_time", "sum_over_time", "count_over_time", "last_over_time", "changes", "resets", "stddev_over_time"]);
+                let f = r.pick(&[
+                    "rate",
+                    "increase",
+                    "delta",
+                    "irate",
+                    "avg_over_time",
+                    "max_over_time",
+                    "min_over_time",
+                    "sum_over_time",
+                    "count_over_time",
+                    "last_over_time",
+                    "changes",
+                    "resets",
+                    "stddev_over_time",
+                ]);
                 let w = r.pick(&["30s", "1m", "2m", "5m"]);
                 format!("{f}({sel}[{w}]{off})")
             }
@@ -180,7 +242,13 @@ fn random_expr(r: &mut Rng, depth: u32) -> String {
         0 | 1 => leaf(r),
         2 => {
             let op = r.pick(&["sum", "avg", "min", "max", "count", "group", "stddev"]);
-            let g = r.pick(&["", " by (job)", " by (inst, job)", " without (mode)", " by (__name__)"]);
+            let g = r.pick(&[
+                "",
+                " by (job)",
+                " by (inst, job)",
+                " without (mode)",
+                " by (__name__)",
+            ]);
             format!("{op}{g} ({})", random_expr(r, depth - 1))
         }
         3 => {
@@ -195,7 +263,11 @@ fn random_expr(r: &mut Rng, depth: u32) -> String {
         4 => {
             let op = r.pick(&["+", "/", ">", "> bool", "and", "unless", "or"]);
             let m = r.pick(&["", " on (job, inst)", " ignoring (mode)", " on (inst)"]);
-            format!("({}) {op}{m} ({})", random_expr(r, depth - 1), random_expr(r, depth - 1))
+            format!(
+                "({}) {op}{m} ({})",
+                random_expr(r, depth - 1),
+                random_expr(r, depth - 1)
+            )
         }
         _ => format!("-({})", random_expr(r, depth - 1)),
     }
@@ -233,7 +305,13 @@ fn engines(delayed: bool) -> (Engine, Engine) {
         .chain(delayed.then(|| "promql-delayed-name-removal".to_string()))
         .collect();
     let mk = |fast: bool| {
-        Engine::new(EngineOptions { features: features.clone(), series_at_a_time: fast, ..Default::default() })
+        // parallel_min_series 2: the threaded window computation runs too.
+        Engine::new(EngineOptions {
+            features: features.clone(),
+            series_at_a_time: fast,
+            parallel_min_series: 2,
+            ..Default::default()
+        })
     };
     (mk(true), mk(false))
 }
@@ -243,11 +321,18 @@ fn series_at_a_time_agrees_with_step_at_a_time() {
     let st = store();
     let mut exprs: Vec<String> = HAND.iter().map(|s| s.to_string()).collect();
     let mut r = Rng(42);
-    let n: usize = std::env::var("RANGE_PATHS_COUNT").ok().and_then(|s| s.parse().ok()).unwrap_or(400);
+    let n: usize = std::env::var("RANGE_PATHS_COUNT")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(400);
     for _ in 0..n {
         exprs.push(random_expr(&mut r, 3));
     }
-    let windows = [(0i64, 1_800_000i64, 60_000i64), (95_000, 1_234_000, 17_000), (600_000, 600_000, 1_000)];
+    let windows = [
+        (0i64, 1_800_000i64, 60_000i64),
+        (95_000, 1_234_000, 17_000),
+        (600_000, 600_000, 1_000),
+    ];
     let mut failures = Vec::new();
     let mut compared = 0;
     let mut both_failed = 0;
@@ -255,7 +340,10 @@ fn series_at_a_time_agrees_with_step_at_a_time() {
         let (fast, slow) = engines(delayed);
         for e in &exprs {
             for &(start, end, step) in &windows {
-                let (ra, rb) = (fast.range_query(&st, e, start, end, step), slow.range_query(&st, e, start, end, step));
+                let (ra, rb) = (
+                    fast.range_query(&st, e, start, end, step),
+                    slow.range_query(&st, e, start, end, step),
+                );
                 compared += 1;
                 // Both failing is agreement: the two paths find errors in a
                 // different order (series at a time checks a whole child
@@ -276,7 +364,20 @@ fn series_at_a_time_agrees_with_step_at_a_time() {
             }
         }
     }
-    eprintln!("range paths: {compared} comparisons ({both_failed} both errors), {} differ", failures.len());
-    assert!(failures.is_empty(), "{} differences:\n{}", failures.len(), failures.iter().take(10).cloned().collect::<Vec<_>>().join("\n"));
+    eprintln!(
+        "range paths: {compared} comparisons ({both_failed} both errors), {} differ",
+        failures.len()
+    );
+    assert!(
+        failures.is_empty(),
+        "{} differences:\n{}",
+        failures.len(),
+        failures
+            .iter()
+            .take(10)
+            .cloned()
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
     assert!(compared > 1000);
 }

@@ -637,40 +637,48 @@ impl Db {
         let i = &*self.inner;
         let (mint, maxt) = (hints.mint, hints.maxt);
         let blocks = i.blocks.read().clone();
-        let mut merged: BTreeMap<Labels, Vec<Sample>> = BTreeMap::new();
-        let mut multi = false;
+        // Every source's series, sorted by labels (a stable sort keeps the
+        // blocks' samples before the head's for the same series), then the
+        // same series from several sources merged.
+        let mut all: Vec<(Labels, Vec<Sample>)> = Vec::new();
+        let mut sources = 0;
         for b in blocks.iter().filter(|b| b.overlaps(mint, maxt)) {
-            for (l, s) in b.select(matchers, mint, maxt, with_samples)? {
-                match merged.entry(l) {
-                    std::collections::btree_map::Entry::Vacant(e) => {
-                        e.insert(s);
-                    }
-                    std::collections::btree_map::Entry::Occupied(mut e) => {
-                        e.get_mut().extend(s);
-                        multi = true;
-                    }
-                }
+            let part = b.select(matchers, mint, maxt, with_samples)?;
+            if !part.is_empty() {
+                sources += 1;
+                all.extend(part);
             }
         }
-        for (l, s) in i.head.select(matchers, mint, maxt, with_samples) {
-            match merged.entry(l) {
-                std::collections::btree_map::Entry::Vacant(e) => {
-                    e.insert(s);
-                }
-                std::collections::btree_map::Entry::Occupied(mut e) => {
-                    e.get_mut().extend(s);
+        let part = i.head.select(matchers, mint, maxt, with_samples);
+        if !part.is_empty() {
+            sources += 1;
+            all.extend(part);
+        }
+        if !all.windows(2).all(|w| w[0].0 < w[1].0) {
+            all.sort_by(|a, b| a.0.cmp(&b.0));
+        }
+        if sources < 2 {
+            return Ok(all);
+        }
+        let mut merged: Vec<(Labels, Vec<Sample>)> = Vec::with_capacity(all.len());
+        let mut multi = false;
+        for (l, s) in all {
+            match merged.last_mut() {
+                Some((pl, ps)) if *pl == l => {
+                    ps.extend(s);
                     multi = true;
                 }
+                _ => merged.push((l, s)),
             }
         }
         if multi && with_samples {
-            for s in merged.values_mut() {
+            for (_, s) in merged.iter_mut() {
                 if !s.windows(2).all(|w| w[0].t < w[1].t) {
                     sort_dedup(s);
                 }
             }
         }
-        Ok(merged.into_iter().collect())
+        Ok(merged)
     }
 }
 

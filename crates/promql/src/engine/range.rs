@@ -29,7 +29,10 @@ use super::aggregate::{group_labels, Acc};
 use super::binary::{changes_schema, elem_op, result_metric, signature, vector_scalar_value};
 use super::funcs::window_value;
 use super::{exec_err, Elem, Evaluator, QueryError, Ser};
-use crate::ast::{AggregateOp, Binary, BinaryOp, Call, Cardinality, Expr, MatrixSelector, ValueType, VectorMatching, VectorSelector};
+use crate::ast::{
+    AggregateOp, Binary, BinaryOp, Call, Cardinality, Expr, MatrixSelector, ValueType,
+    VectorMatching, VectorSelector,
+};
 use bongsu_model::{is_stale_nan, Labels, MatchOp, Sample, METRIC_NAME};
 use std::collections::HashMap;
 use std::rc::Rc;
@@ -76,6 +79,83 @@ const WINDOW_FUNCS: &[&str] = &[
     "ts_of_first_over_time",
 ];
 
+/// Series per block of the parallel window computation.
+const BLOCK: usize = 4096;
+fn workers() -> usize {
+    std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+        .clamp(1, 4)
+}
+
+/// A window function's work for every step, shareable across threads.
+struct Window<'w> {
+    name: &'w str,
+    /// The window end (selector time) at each step.
+    times: &'w [i64],
+    /// The evaluation time at each step (for `predict_linear`).
+    step_times: &'w [i64],
+    range: i64,
+    params: Option<&'w [f64]>,
+}
+
+/// One part's results: values and presence per series (`None`: no value at
+/// any step), and the samples in the windows at each step.
+struct WindowPart {
+    out: Vec<Option<(Vec<f64>, Vec<bool>)>>,
+    per_step: Vec<usize>,
+}
+
+impl Window<'_> {
+    fn series(&self, series: &[bongsu_model::storage::Series]) -> Result<WindowPart, QueryError> {
+        let n = self.times.len();
+        let mut per_step = vec![0usize; n];
+        let mut out = Vec::with_capacity(series.len());
+        let mut f: Vec<Sample> = Vec::new();
+        for s in series {
+            f.clear();
+            f.extend(s.samples.iter().filter(|p| !is_stale_nan(p.v)));
+            let mut vals = vec![0.0; n];
+            let mut ok = vec![false; n];
+            let mut any = false;
+            let (mut lo, mut hi) = (0usize, 0usize);
+            for (i, &t) in self.times.iter().enumerate() {
+                if i > 0 && t < self.times[i - 1] {
+                    (lo, hi) = (0, 0);
+                }
+                while lo < f.len() && f[lo].t <= t - self.range {
+                    lo += 1;
+                }
+                hi = hi.max(lo);
+                while hi < f.len() && f[hi].t <= t {
+                    hi += 1;
+                }
+                if hi == lo {
+                    continue;
+                }
+                per_step[i] += hi - lo;
+                let param = self.params.map(|p| p[i]);
+                if let Some(v) = window_value(
+                    self.name,
+                    &f[lo..hi],
+                    t - self.range,
+                    t,
+                    self.range,
+                    param,
+                    None,
+                    self.step_times[i],
+                )? {
+                    vals[i] = v;
+                    ok[i] = true;
+                    any = true;
+                }
+            }
+            out.push(any.then_some((vals, ok)));
+        }
+        Ok(WindowPart { out, per_step })
+    }
+}
+
 fn unparen(e: &Expr) -> &Expr {
     match e {
         Expr::Paren(inner, _) => unparen(inner),
@@ -96,26 +176,39 @@ fn window_args(c: &Call) -> Option<(&MatrixSelector, Option<&Expr>)> {
         _ => return None,
     };
     match unparen(range) {
-        Expr::MatrixSelector(ms) if !ms.selector.anchored && !ms.selector.smoothed => Some((ms, param)),
+        Expr::MatrixSelector(ms) if !ms.selector.anchored && !ms.selector.smoothed => {
+            Some((ms, param))
+        }
         _ => None,
     }
 }
 
 fn is_fold(op: AggregateOp) -> bool {
     use AggregateOp::*;
-    matches!(op, Sum | Avg | Min | Max | Count | Group | Stddev | Stdvar | Quantile)
+    matches!(
+        op,
+        Sum | Avg | Min | Max | Count | Group | Stddev | Stdvar | Quantile
+    )
 }
 
 /// One-to-one (or set-operator) matching without `group_*`/`fill*`.
 fn plain_matching(b: &Binary) -> Option<VectorMatching> {
     let m = b.matching.clone().unwrap_or(VectorMatching {
-        card: if b.op.is_set() { Cardinality::ManyToMany } else { Cardinality::OneToOne },
+        card: if b.op.is_set() {
+            Cardinality::ManyToMany
+        } else {
+            Cardinality::OneToOne
+        },
         labels: vec![],
         on: false,
         include: vec![],
         fill: Default::default(),
     });
-    let card_ok = if b.op.is_set() { m.card == Cardinality::ManyToMany } else { m.card == Cardinality::OneToOne };
+    let card_ok = if b.op.is_set() {
+        m.card == Cardinality::ManyToMany
+    } else {
+        m.card == Cardinality::OneToOne
+    };
     (card_ok && m.include.is_empty() && m.fill.lhs.is_none() && m.fill.rhs.is_none()).then_some(m)
 }
 
@@ -130,7 +223,11 @@ impl<'a> Evaluator<'a> {
 
     /// The step index of `ts` when it is one of the range query's steps.
     pub(crate) fn step_index(&self, ts: i64) -> Option<usize> {
-        if !self.is_range || ts < self.start || ts > self.end || (ts - self.start) % self.interval != 0 {
+        if !self.is_range
+            || ts < self.start
+            || ts > self.end
+            || (ts - self.start) % self.interval != 0
+        {
             return None;
         }
         Some(((ts - self.start) / self.interval) as usize)
@@ -138,7 +235,14 @@ impl<'a> Evaluator<'a> {
 
     /// The elements of a precomputed node at step `i`.
     pub(crate) fn precomputed_at(m: &[StepSer], i: usize) -> Vec<Elem> {
-        m.iter().filter(|s| s.ok[i]).map(|s| Elem { labels: s.labels.clone(), v: s.vals[i], drop: s.drop }).collect()
+        m.iter()
+            .filter(|s| s.ok[i])
+            .map(|s| Elem {
+                labels: s.labels.clone(),
+                v: s.vals[i],
+                drop: s.drop,
+            })
+            .collect()
     }
 
     /// Whether the series of `e` stay distinct when the metric name (and
@@ -165,7 +269,10 @@ impl<'a> Evaluator<'a> {
             Expr::Binary(b) => {
                 if b.lhs.value_type() == ValueType::Scalar {
                     self.names_distinct(&b.rhs)
-                } else if b.rhs.value_type() == ValueType::Scalar || b.op.is_set() || !(changes_schema(b.op) || b.return_bool) {
+                } else if b.rhs.value_type() == ValueType::Scalar
+                    || b.op.is_set()
+                    || !(changes_schema(b.op) || b.return_bool)
+                {
                     self.names_distinct(&b.lhs)
                 } else {
                     true
@@ -181,7 +288,9 @@ impl<'a> Evaluator<'a> {
             Expr::Paren(inner, _) => self.streamable(inner),
             Expr::VectorSelector(vs) => !vs.smoothed && !vs.anchored,
             Expr::Neg(inner, _) => {
-                inner.value_type() == ValueType::Vector && self.streamable(inner) && self.distinct_after_drop(inner)
+                inner.value_type() == ValueType::Vector
+                    && self.streamable(inner)
+                    && self.distinct_after_drop(inner)
             }
             Expr::Call(c) => {
                 if !WINDOW_FUNCS.contains(&c.func.as_str()) {
@@ -199,7 +308,10 @@ impl<'a> Evaluator<'a> {
             Expr::Aggregate(a) => is_fold(a.op) && self.streamable(&a.expr),
             Expr::Binary(b) => {
                 let (lt, rt) = (b.lhs.value_type(), b.rhs.value_type());
-                if matches!(b.op, BinaryOp::TrimUpper | BinaryOp::TrimLower | BinaryOp::Or) {
+                if matches!(
+                    b.op,
+                    BinaryOp::TrimUpper | BinaryOp::TrimLower | BinaryOp::Or
+                ) {
                     return false;
                 }
                 let drops = changes_schema(b.op) || b.return_bool;
@@ -211,7 +323,9 @@ impl<'a> Evaluator<'a> {
                         self.streamable(&b.rhs) && (!drops || self.distinct_after_drop(&b.rhs))
                     }
                     (ValueType::Vector, ValueType::Vector) => {
-                        plain_matching(b).is_some() && self.streamable(&b.lhs) && self.streamable(&b.rhs)
+                        plain_matching(b).is_some()
+                            && self.streamable(&b.lhs)
+                            && self.streamable(&b.rhs)
                     }
                     _ => false,
                 }
@@ -236,7 +350,10 @@ impl<'a> Evaluator<'a> {
                 let n = if c.func == "info" { 1 } else { c.args.len() };
                 for (i, a) in c.args.iter().take(n).enumerate() {
                     // timestamp() reads a selector's sample times itself.
-                    if i == 0 && c.func == "timestamp" && matches!(unparen(a), Expr::VectorSelector(_)) {
+                    if i == 0
+                        && c.func == "timestamp"
+                        && matches!(unparen(a), Expr::VectorSelector(_))
+                    {
                         continue;
                     }
                     self.precompute(a)?;
@@ -279,19 +396,25 @@ impl<'a> Evaluator<'a> {
         let mut total = 0usize;
         let (start, step, max) = (self.start, self.interval, self.opts.max_samples);
         self.stream(e, &mut |s: StepSer| {
-            let pts: Vec<Sample> = s
-                .ok
-                .iter()
-                .zip(&s.vals)
-                .enumerate()
-                .filter(|(_, (ok, _))| **ok)
-                .map(|(i, (_, v))| Sample { t: start + i as i64 * step, v: *v })
-                .collect();
+            let pts: Vec<Sample> =
+                s.ok.iter()
+                    .zip(&s.vals)
+                    .enumerate()
+                    .filter(|(_, (ok, _))| **ok)
+                    .map(|(i, (_, v))| Sample {
+                        t: start + i as i64 * step,
+                        v: *v,
+                    })
+                    .collect();
             total += pts.len();
             if total > max {
                 return Err(QueryError::TooManySamples("query execution".into()));
             }
-            out.push(Ser { labels: s.labels, pts, drop: s.drop });
+            out.push(Ser {
+                labels: s.labels,
+                pts,
+                drop: s.drop,
+            });
             Ok(())
         })?;
         Ok(out)
@@ -323,8 +446,12 @@ impl<'a> Evaluator<'a> {
             Expr::Call(c) => self.stream_window(c, sink),
             Expr::Aggregate(a) => self.stream_aggregate(a, sink),
             Expr::Binary(b) => match (b.lhs.value_type(), b.rhs.value_type()) {
-                (ValueType::Vector, ValueType::Scalar) => self.stream_vector_scalar(b, &b.lhs, &b.rhs, false, sink),
-                (ValueType::Scalar, ValueType::Vector) => self.stream_vector_scalar(b, &b.rhs, &b.lhs, true, sink),
+                (ValueType::Vector, ValueType::Scalar) => {
+                    self.stream_vector_scalar(b, &b.lhs, &b.rhs, false, sink)
+                }
+                (ValueType::Scalar, ValueType::Vector) => {
+                    self.stream_vector_scalar(b, &b.rhs, &b.lhs, true, sink)
+                }
                 _ => self.stream_vector_vector(b, sink),
             },
             _ => Err(exec_err("internal error: expression is not streamable")),
@@ -337,7 +464,9 @@ impl<'a> Evaluator<'a> {
             return Ok(vec![*v; self.nsteps()]);
         }
         self.precompute(e)?;
-        (0..self.nsteps()).map(|i| self.eval_scalar(e, self.step_time(i))).collect()
+        (0..self.nsteps())
+            .map(|i| self.eval_scalar(e, self.step_time(i)))
+            .collect()
     }
 
     fn stream_selector(&mut self, vs: &VectorSelector, sink: &mut Sink) -> Result<(), QueryError> {
@@ -345,8 +474,13 @@ impl<'a> Evaluator<'a> {
         let off = self.opt_duration(&vs.offset)?;
         let at = self.at_time(&vs.at);
         let lb = self.lookback();
-        let times: Vec<i64> = (0..n).map(|i| at.unwrap_or(self.step_time(i)) - off).collect();
-        let (mint, maxt) = (times.iter().min().copied().unwrap_or(0), times.iter().max().copied().unwrap_or(0));
+        let times: Vec<i64> = (0..n)
+            .map(|i| at.unwrap_or(self.step_time(i)) - off)
+            .collect();
+        let (mint, maxt) = (
+            times.iter().min().copied().unwrap_or(0),
+            times.iter().max().copied().unwrap_or(0),
+        );
         let data = self.series_for(vs, mint - lb, maxt)?;
         let mut per_step = vec![0usize; n];
         for s in data.iter() {
@@ -375,7 +509,12 @@ impl<'a> Evaluator<'a> {
                 any = true;
             }
             if any {
-                sink(StepSer { labels: s.labels.clone(), drop: false, vals, ok })?;
+                sink(StepSer {
+                    labels: s.labels.clone(),
+                    drop: false,
+                    vals,
+                    ok,
+                })?;
             }
         }
         for c in per_step {
@@ -386,7 +525,8 @@ impl<'a> Evaluator<'a> {
 
     fn stream_window(&mut self, c: &Call, sink: &mut Sink) -> Result<(), QueryError> {
         let name = c.func.as_str();
-        let (ms, param_expr) = window_args(c).ok_or_else(|| exec_err("internal error: not a window function"))?;
+        let (ms, param_expr) =
+            window_args(c).ok_or_else(|| exec_err("internal error: not a window function"))?;
         let params = match param_expr {
             Some(p) => Some(self.scalar_steps(p)?),
             None => None,
@@ -396,49 +536,83 @@ impl<'a> Evaluator<'a> {
         let off = self.opt_duration(&vs.offset)?;
         let at = self.at_time(&vs.at);
         let range = self.duration(&ms.range)?;
-        let times: Vec<i64> = (0..n).map(|i| at.unwrap_or(self.step_time(i)) - off).collect();
-        let (mint, maxt) = (times.iter().min().copied().unwrap_or(0), times.iter().max().copied().unwrap_or(0));
+        let times: Vec<i64> = (0..n)
+            .map(|i| at.unwrap_or(self.step_time(i)) - off)
+            .collect();
+        let (mint, maxt) = (
+            times.iter().min().copied().unwrap_or(0),
+            times.iter().max().copied().unwrap_or(0),
+        );
         let data = self.series_for(vs, mint - range, maxt)?;
         let keep_name = matches!(name, "last_over_time" | "first_over_time");
+        let step_times: Vec<i64> = (0..n).map(|i| self.step_time(i)).collect();
+        let w = Window {
+            name,
+            times: &times,
+            step_times: &step_times,
+            range,
+            params: params.as_deref(),
+        };
         let mut per_step = vec![0usize; n];
         let mut data_at = vec![false; n];
-        let mut f: Vec<Sample> = Vec::new();
-        for s in data.iter() {
+        // Series are computed in blocks, a block split over the cores; the
+        // results are handed on in series order so sums stay reproducible.
+        let threads = if data.len() >= self.opts.parallel_min_series.max(2) {
+            workers()
+        } else {
+            1
+        };
+        let one_name_checked = one_name(vs);
+        let mut info_done = false;
+        for block in data.chunks(BLOCK) {
             self.check_timeout()?;
-            f.clear();
-            f.extend(s.samples.iter().filter(|p| !is_stale_nan(p.v)));
-            let mut vals = vec![0.0; n];
-            let mut ok = vec![false; n];
-            let mut any = false;
-            let (mut lo, mut hi) = (0usize, 0usize);
-            for (i, &t) in times.iter().enumerate() {
-                if i > 0 && t < times[i - 1] {
-                    (lo, hi) = (0, 0);
+            let results = if threads > 1 {
+                let part = block.len().div_ceil(threads);
+                let w = &w;
+                std::thread::scope(|sc| {
+                    let handles: Vec<_> = block
+                        .chunks(part)
+                        .map(|c| sc.spawn(move || w.series(c)))
+                        .collect();
+                    handles
+                        .into_iter()
+                        .map(|h| {
+                            h.join().unwrap_or_else(|_| {
+                                Err(exec_err("internal error: a query worker panicked"))
+                            })
+                        })
+                        .collect::<Result<Vec<_>, _>>()
+                })?
+            } else {
+                vec![w.series(block)?]
+            };
+            let mut it = block.iter();
+            for part in results {
+                for k in 0..part.per_step.len() {
+                    per_step[k] += part.per_step[k];
+                    data_at[k] |= part.per_step[k] > 0;
                 }
-                while lo < f.len() && f[lo].t <= t - range {
-                    lo += 1;
+                for out in part.out {
+                    let Some(s) = it.next() else { break };
+                    let Some((vals, ok)) = out else { continue };
+                    if !(one_name_checked && info_done) {
+                        self.counter_info(name, &s.labels);
+                        info_done = true;
+                    }
+                    let (labels, drop) = if keep_name {
+                        (s.labels.clone(), false)
+                    } else if self.delayed {
+                        (s.labels.clone(), true)
+                    } else {
+                        (s.labels.without(&super::METADATA_LABELS), true)
+                    };
+                    sink(StepSer {
+                        labels,
+                        drop,
+                        vals,
+                        ok,
+                    })?;
                 }
-                hi = hi.max(lo);
-                while hi < f.len() && f[hi].t <= t {
-                    hi += 1;
-                }
-                if hi == lo {
-                    continue;
-                }
-                per_step[i] += hi - lo;
-                data_at[i] = true;
-                let param = params.as_ref().map(|p| p[i]);
-                if let Some(v) = window_value(name, &f[lo..hi], t - range, t, range, param, None, self.step_time(i))? {
-                    vals[i] = v;
-                    ok[i] = true;
-                    any = true;
-                }
-            }
-            if any {
-                self.counter_info(name, &s.labels);
-                let (labels, drop) =
-                    if keep_name { (s.labels.clone(), false) } else { (self.drop_name_now(s.labels.clone()), true) };
-                sink(StepSer { labels, drop, vals, ok })?;
             }
         }
         for c in per_step {
@@ -459,7 +633,11 @@ impl<'a> Evaluator<'a> {
         Ok(())
     }
 
-    fn stream_aggregate(&mut self, a: &crate::ast::Aggregate, sink: &mut Sink) -> Result<(), QueryError> {
+    fn stream_aggregate(
+        &mut self,
+        a: &crate::ast::Aggregate,
+        sink: &mut Sink,
+    ) -> Result<(), QueryError> {
         let n = self.nsteps();
         let op = a.op;
         let params = match &a.param {
@@ -511,12 +689,24 @@ impl<'a> Evaluator<'a> {
                 ok[i] = true;
                 drop |= acc.drop;
             }
-            sink(StepSer { labels, drop, vals, ok })?;
+            sink(StepSer {
+                labels,
+                drop,
+                vals,
+                ok,
+            })?;
         }
         Ok(())
     }
 
-    fn stream_vector_scalar(&mut self, b: &Binary, vec_side: &Expr, scalar_side: &Expr, swap: bool, sink: &mut Sink) -> Result<(), QueryError> {
+    fn stream_vector_scalar(
+        &mut self,
+        b: &Binary,
+        vec_side: &Expr,
+        scalar_side: &Expr,
+        swap: bool,
+        sink: &mut Sink,
+    ) -> Result<(), QueryError> {
         let svals = self.scalar_steps(scalar_side)?;
         let drops = changes_schema(b.op) || b.return_bool;
         let delayed = self.delayed;
@@ -548,13 +738,16 @@ impl<'a> Evaluator<'a> {
     }
 
     fn stream_vector_vector(&mut self, b: &Binary, sink: &mut Sink) -> Result<(), QueryError> {
-        let m = plain_matching(b).ok_or_else(|| exec_err("internal error: matching is not streamable"))?;
+        let m = plain_matching(b)
+            .ok_or_else(|| exec_err("internal error: matching is not streamable"))?;
         let rhs = self.materialize(&b.rhs)?;
         let n = self.nsteps();
         if matches!(b.op, BinaryOp::And | BinaryOp::Unless) {
             let mut masks: HashMap<String, Vec<bool>> = HashMap::new();
             for r in &rhs {
-                let mask = masks.entry(signature(&r.labels, m.on, &m.labels)).or_insert_with(|| vec![false; n]);
+                let mask = masks
+                    .entry(signature(&r.labels, m.on, &m.labels))
+                    .or_insert_with(|| vec![false; n]);
                 for (x, y) in mask.iter_mut().zip(&r.ok) {
                     *x |= *y;
                 }
@@ -578,7 +771,10 @@ impl<'a> Evaluator<'a> {
         let mut index: HashMap<String, usize> = HashMap::with_capacity(rhs.len());
         let mut duplicate = false;
         for (j, r) in rhs.iter().enumerate() {
-            if index.insert(signature(&r.labels, m.on, &m.labels), j).is_some() {
+            if index
+                .insert(signature(&r.labels, m.on, &m.labels), j)
+                .is_some()
+            {
                 duplicate = true;
             }
         }
@@ -631,7 +827,12 @@ impl<'a> Evaluator<'a> {
 
     /// `b` evaluated by the step evaluator over precomputed sides, collected
     /// into series.
-    fn stream_by_steps(&mut self, b: &Binary, rhs: Vec<StepSer>, sink: &mut Sink) -> Result<(), QueryError> {
+    fn stream_by_steps(
+        &mut self,
+        b: &Binary,
+        rhs: Vec<StepSer>,
+        sink: &mut Sink,
+    ) -> Result<(), QueryError> {
         self.pre.insert(ptr(&b.rhs), Rc::new(rhs));
         let lhs = self.materialize(&b.lhs)?;
         self.pre.insert(ptr(&b.lhs), Rc::new(lhs));
@@ -648,7 +849,12 @@ impl<'a> Evaluator<'a> {
                 let k = match index.get(&e.labels) {
                     Some(&k) => k,
                     None => {
-                        out.push(StepSer { labels: e.labels.clone(), drop: e.drop, vals: vec![0.0; n], ok: vec![false; n] });
+                        out.push(StepSer {
+                            labels: e.labels.clone(),
+                            drop: e.drop,
+                            vals: vec![0.0; n],
+                            ok: vec![false; n],
+                        });
                         index.insert(e.labels, out.len() - 1);
                         out.len() - 1
                     }
@@ -666,5 +872,7 @@ impl<'a> Evaluator<'a> {
 
 /// Whether a selector can only match one metric name.
 fn one_name(vs: &VectorSelector) -> bool {
-    vs.matchers.iter().any(|m| m.name == METRIC_NAME && m.op == MatchOp::Equal)
+    vs.matchers
+        .iter()
+        .any(|m| m.name == METRIC_NAME && m.op == MatchOp::Equal)
 }
