@@ -141,7 +141,21 @@ impl Engine {
         let t = clamp_time(t);
         let mut ev = Evaluator::new(q, &self.opts, t, t, 1, false);
         ev.plan(expr)?;
-        let val = ev.eval(expr, t)?;
+        let val = if self.opts.series_at_a_time && expr.value_type() == crate::ast::ValueType::Vector && ev.streamable(expr) {
+            // One step: the same series-at-a-time evaluation as a range query.
+            let series = ev.stream_result(expr)?;
+            Val::Vec(
+                series
+                    .into_iter()
+                    .filter_map(|s| s.pts.first().map(|p| Elem { labels: s.labels, v: p.v, drop: s.drop }))
+                    .collect(),
+            )
+        } else {
+            if self.opts.series_at_a_time {
+                ev.precompute(expr)?;
+            }
+            ev.eval(expr, t)?
+        };
         let value = match val {
             Val::Scalar(v) => Value::Scalar { t, v },
             Val::Str(s) => Value::String { t, s },

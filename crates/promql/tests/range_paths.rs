@@ -1,4 +1,4 @@
-//! The two range-query paths must agree to the bit: the series-at-a-time
+//! The two evaluation paths must agree to the bit (range and instant queries): the series-at-a-time
 //! evaluation (`engine/range.rs`) against the step-at-a-time evaluator
 //! (`series_at_a_time: false`), on hand-picked and seeded random
 //! expressions, with and without delayed name removal, over data with
@@ -241,7 +241,7 @@ fn random_expr(r: &mut Rng, depth: u32) -> String {
     match r.below(6) {
         0 | 1 => leaf(r),
         2 => {
-            let op = r.pick(&["sum", "avg", "min", "max", "count", "group", "stddev"]);
+            let op = r.pick(&["sum", "avg", "min", "max", "count", "group", "stddev", "topk", "bottomk", "quantile"]);
             let g = r.pick(&[
                 "",
                 " by (job)",
@@ -249,7 +249,12 @@ fn random_expr(r: &mut Rng, depth: u32) -> String {
                 " without (mode)",
                 " by (__name__)",
             ]);
-            format!("{op}{g} ({})", random_expr(r, depth - 1))
+            let p = match op {
+                "topk" | "bottomk" => r.pick(&["1, ", "2, ", "0, ", "scalar(count(temp)), "]),
+                "quantile" => r.pick(&["0.5, ", "0.9, "]),
+                _ => "",
+            };
+            format!("{op}{g} ({p}{})", random_expr(r, depth - 1))
         }
         3 => {
             let op = r.pick(&["+", "-", "*", "/", ">", "<", "> bool", "==", "%"]);
@@ -339,6 +344,18 @@ fn series_at_a_time_agrees_with_step_at_a_time() {
     for delayed in [false, true] {
         let (fast, slow) = engines(delayed);
         for e in &exprs {
+            for t in [0i64, 600_000, 1_234_567, 1_800_000] {
+                let (ra, rb) = (fast.instant_query(&st, e, t), slow.instant_query(&st, e, t));
+                compared += 1;
+                if ra.is_err() && rb.is_err() {
+                    both_failed += 1;
+                    continue;
+                }
+                let (a, b) = (render(&ra), render(&rb));
+                if a != b {
+                    failures.push(format!("{e} instant at {t} delayed={delayed}\n  series-at-a-time: {}\n  step-at-a-time:   {}", &a[..a.len().min(600)], &b[..b.len().min(600)]));
+                }
+            }
             for &(start, end, step) in &windows {
                 let (ra, rb) = (
                     fast.range_query(&st, e, start, end, step),

@@ -223,11 +223,7 @@ impl<'a> Evaluator<'a> {
 
     /// The step index of `ts` when it is one of the range query's steps.
     pub(crate) fn step_index(&self, ts: i64) -> Option<usize> {
-        if !self.is_range
-            || ts < self.start
-            || ts > self.end
-            || (ts - self.start) % self.interval != 0
-        {
+        if ts < self.start || ts > self.end || (ts - self.start) % self.interval != 0 {
             return None;
         }
         Some(((ts - self.start) / self.interval) as usize)
@@ -305,7 +301,11 @@ impl<'a> Evaluator<'a> {
                     None => false,
                 }
             }
-            Expr::Aggregate(a) => is_fold(a.op) && self.streamable(&a.expr),
+            Expr::Aggregate(a) => {
+                // topk/bottomk keep their per-step output order in an instant query.
+                let topk = matches!(a.op, AggregateOp::Topk | AggregateOp::Bottomk) && self.is_range;
+                (is_fold(a.op) || topk) && self.streamable(&a.expr)
+            }
             Expr::Binary(b) => {
                 let (lt, rt) = (b.lhs.value_type(), b.rhs.value_type());
                 if matches!(
@@ -638,6 +638,9 @@ impl<'a> Evaluator<'a> {
         a: &crate::ast::Aggregate,
         sink: &mut Sink,
     ) -> Result<(), QueryError> {
+        if matches!(a.op, AggregateOp::Topk | AggregateOp::Bottomk) {
+            return self.stream_topk(a, sink);
+        }
         let n = self.nsteps();
         let op = a.op;
         let params = match &a.param {
@@ -695,6 +698,71 @@ impl<'a> Evaluator<'a> {
                 vals,
                 ok,
             })?;
+        }
+        Ok(())
+    }
+
+    /// `topk`/`bottomk`: at each step the k largest (smallest) present
+    /// members of each group, ties in input order, NaN last — as the step
+    /// evaluator picks them; each input series keeps its values at the steps
+    /// where it is picked.
+    fn stream_topk(&mut self, a: &crate::ast::Aggregate, sink: &mut Sink) -> Result<(), QueryError> {
+        let n = self.nsteps();
+        let param = a.param.as_deref().ok_or_else(|| exec_err("topk/bottomk need a parameter"))?;
+        let mut ks = Vec::with_capacity(n);
+        for p in self.scalar_steps(param)? {
+            if p.is_nan() {
+                return Err(exec_err("Parameter value is NaN"));
+            }
+            if p < 1.0 {
+                ks.push(0usize);
+                continue;
+            }
+            if p >= i64::MAX as f64 {
+                return Err(exec_err(format!("Scalar value {} overflows int64", super::aggregate::fmt_g(p))));
+            }
+            ks.push(p as i64 as usize);
+        }
+        let mut input = self.materialize(&a.expr)?;
+        let mut index: HashMap<Labels, usize> = HashMap::new();
+        let mut members: Vec<Vec<usize>> = Vec::new();
+        for (i, s) in input.iter().enumerate() {
+            let gl = group_labels(&s.labels, &a.grouping, a.without);
+            let g = *index.entry(gl).or_insert_with(|| {
+                members.push(Vec::new());
+                members.len() - 1
+            });
+            members[g].push(i);
+        }
+        let top = a.op == AggregateOp::Topk;
+        let mut picked: Vec<Vec<bool>> = vec![vec![false; n]; input.len()];
+        let mut present: Vec<usize> = Vec::new();
+        for (step, &k) in ks.iter().enumerate() {
+            if k == 0 {
+                continue;
+            }
+            for m in &members {
+                present.clear();
+                present.extend(m.iter().copied().filter(|&i| input[i].ok[step]));
+                present.sort_by(|&x, &y| {
+                    let (a, b) = (input[x].vals[step], input[y].vals[step]);
+                    match (a.is_nan(), b.is_nan()) {
+                        (true, true) => std::cmp::Ordering::Equal,
+                        (true, false) => std::cmp::Ordering::Greater,
+                        (false, true) => std::cmp::Ordering::Less,
+                        _ if top => b.partial_cmp(&a).unwrap_or(std::cmp::Ordering::Equal),
+                        _ => a.partial_cmp(&b).unwrap_or(std::cmp::Ordering::Equal),
+                    }
+                });
+                for &i in present.iter().take(k) {
+                    picked[i][step] = true;
+                }
+            }
+        }
+        for (s, ok) in input.iter_mut().zip(picked) {
+            if ok.iter().any(|x| *x) {
+                sink(StepSer { labels: std::mem::take(&mut s.labels), drop: s.drop, vals: std::mem::take(&mut s.vals), ok })?;
+            }
         }
         Ok(())
     }
