@@ -326,7 +326,10 @@ pub(crate) struct Evaluator<'a> {
     /// step is evaluated once per query even when outer steps overlap.
     sub_memo: HashMap<(usize, i64), Rc<Val>>,
     /// Range queries: nodes already evaluated for every step (see `range.rs`).
-    pre: HashMap<usize, Rc<Vec<range::StepSer>>>,
+    pre: HashMap<usize, Rc<range::Pre>>,
+    /// The steps `range.rs` evaluates at: first time, step, count (the
+    /// query's steps, or a subquery's inner steps while it is evaluated).
+    grid: (i64, i64, usize),
     pub(crate) warnings: Vec<String>,
     pub(crate) infos: Vec<String>,
     deadline: Instant,
@@ -348,6 +351,7 @@ impl<'a> Evaluator<'a> {
             data: HashMap::new(),
             sub_memo: HashMap::new(),
             pre: HashMap::new(),
+            grid: (start, interval.max(1), ((end - start) / interval.max(1) + 1).max(1) as usize),
             warnings: vec![],
             infos: vec![],
             deadline: Instant::now().checked_add(opts.timeout).unwrap_or_else(|| Instant::now() + Duration::from_secs(86_400 * 365)),
@@ -621,8 +625,10 @@ impl<'a> Evaluator<'a> {
     pub(crate) fn eval(&mut self, e: &Expr, ts: i64) -> Result<Val, QueryError> {
         self.check_timeout()?;
         if !self.pre.is_empty() {
-            if let (Some(m), Some(i)) = (self.pre.get(&(e as *const Expr as usize)), self.step_index(ts)) {
-                return Ok(Val::Vec(Self::precomputed_at(m, i)));
+            if let Some(p) = self.pre.get(&(e as *const Expr as usize)) {
+                if let Some(i) = p.index(ts) {
+                    return Ok(Val::Vec(p.at(i)));
+                }
             }
         }
         match e {

@@ -193,6 +193,12 @@ const HAND: &[&str] = &[
     "temp > scalar(max(limit))",
     "time() - temp",
     "max_over_time(sum by (job) (rate(req_total[1m]))[2m:20s])",
+    "rate(req_total[5m:30s])",
+    "last_over_time(temp[3m:] offset 1m)",
+    "avg_over_time((temp > 20)[2m:15s] @ 1200)",
+    "quantile_over_time(0.9, (sum by (inst) (temp))[5m:1m])",
+    "max_over_time(rate({__name__=~\"req_total|err_total\"}[1m])[2m:20s])",
+    "min_over_time(max_over_time(temp[1m:10s])[3m:30s])",
     "abs(-temp)",
     "label_replace(rate(req_total[1m]), \"x\", \"$1\", \"inst\", \"(.*)\")",
     "absent(nope)",
@@ -273,6 +279,14 @@ fn random_expr(r: &mut Rng, depth: u32) -> String {
                 random_expr(r, depth - 1),
                 random_expr(r, depth - 1)
             )
+        }
+        5 if r.below(2) == 0 => {
+            let f = r.pick(&["max_over_time", "avg_over_time", "rate", "last_over_time", "count_over_time", "quantile_over_time"]);
+            let p = if f == "quantile_over_time" { "0.5, " } else { "" };
+            let w = r.pick(&["1m", "2m", "90s"]);
+            let st = r.pick(&["", "20s", "45s", "1m"]);
+            let off = r.pick(&["", "", " offset 1m", " @ 900"]);
+            format!("{f}({p}({})[{w}:{st}]{off})", random_expr(r, depth - 1))
         }
         _ => format!("-({})", random_expr(r, depth - 1)),
     }

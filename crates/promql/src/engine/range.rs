@@ -30,12 +30,37 @@ use super::binary::{changes_schema, elem_op, result_metric, signature, vector_sc
 use super::funcs::window_value;
 use super::{exec_err, Elem, Evaluator, QueryError, Ser};
 use crate::ast::{
-    AggregateOp, Binary, BinaryOp, Call, Cardinality, Expr, MatrixSelector, ValueType,
+    AggregateOp, Binary, BinaryOp, Call, Cardinality, Expr, MatrixSelector, Subquery, ValueType,
     VectorMatching, VectorSelector,
 };
 use bongsu_model::{is_stale_nan, Labels, MatchOp, Sample, METRIC_NAME};
 use std::collections::HashMap;
 use std::rc::Rc;
+
+/// A node evaluated at every step of a grid, for the step evaluator to read.
+#[derive(Debug)]
+pub(crate) struct Pre {
+    start: i64,
+    step: i64,
+    n: usize,
+    series: Vec<StepSer>,
+}
+
+impl Pre {
+    /// The step index of `ts` when it is on the grid.
+    pub(crate) fn index(&self, ts: i64) -> Option<usize> {
+        if ts < self.start || (ts - self.start) % self.step != 0 {
+            return None;
+        }
+        let i = ((ts - self.start) / self.step) as usize;
+        (i < self.n).then_some(i)
+    }
+
+    /// The elements present at step `i`.
+    pub(crate) fn at(&self, i: usize) -> Vec<Elem> {
+        self.series.iter().filter(|s| s.ok[i]).map(|s| Elem { labels: s.labels.clone(), v: s.vals[i], drop: s.drop }).collect()
+    }
+}
 
 /// One series' values at every step of the range query.
 #[derive(Debug, Clone)]
@@ -167,18 +192,29 @@ fn ptr(e: &Expr) -> usize {
     e as *const Expr as usize
 }
 
-/// The range argument and the scalar parameter of a window function call.
-fn window_args(c: &Call) -> Option<(&MatrixSelector, Option<&Expr>)> {
+/// The range argument (unparenthesised) and the scalar parameter of a window function call.
+fn range_arg(c: &Call) -> Option<(&Expr, Option<&Expr>)> {
     let (range, param) = match c.func.as_str() {
         "quantile_over_time" => (c.args.get(1)?, Some(c.args.first()?)),
         "predict_linear" => (c.args.first()?, Some(c.args.get(1)?)),
         _ if c.args.len() == 1 => (&c.args[0], None),
         _ => return None,
     };
-    match unparen(range) {
-        Expr::MatrixSelector(ms) if !ms.selector.anchored && !ms.selector.smoothed => {
-            Some((ms, param))
-        }
+    Some((unparen(range), param))
+}
+
+/// A window function over a plain matrix selector: the selector and the parameter.
+fn window_args(c: &Call) -> Option<(&MatrixSelector, Option<&Expr>)> {
+    match range_arg(c)? {
+        (Expr::MatrixSelector(ms), param) if !ms.selector.anchored && !ms.selector.smoothed => Some((ms, param)),
+        _ => None,
+    }
+}
+
+/// A window function over a subquery: the subquery and the parameter.
+fn subquery_args(c: &Call) -> Option<(&Subquery, Option<&Expr>)> {
+    match range_arg(c)? {
+        (Expr::Subquery(sq), param) => Some((sq, param)),
         _ => None,
     }
 }
@@ -214,31 +250,19 @@ fn plain_matching(b: &Binary) -> Option<VectorMatching> {
 
 impl<'a> Evaluator<'a> {
     fn nsteps(&self) -> usize {
-        ((self.end - self.start) / self.interval + 1) as usize
+        self.grid.2
     }
 
     fn step_time(&self, i: usize) -> i64 {
-        self.start + i as i64 * self.interval
+        self.grid.0 + i as i64 * self.grid.1
     }
 
-    /// The step index of `ts` when it is one of the range query's steps.
-    pub(crate) fn step_index(&self, ts: i64) -> Option<usize> {
-        if ts < self.start || ts > self.end || (ts - self.start) % self.interval != 0 {
-            return None;
-        }
-        Some(((ts - self.start) / self.interval) as usize)
+    fn same_grid(&self, p: &Pre) -> bool {
+        (p.start, p.step, p.n) == self.grid
     }
 
-    /// The elements of a precomputed node at step `i`.
-    pub(crate) fn precomputed_at(m: &[StepSer], i: usize) -> Vec<Elem> {
-        m.iter()
-            .filter(|s| s.ok[i])
-            .map(|s| Elem {
-                labels: s.labels.clone(),
-                v: s.vals[i],
-                drop: s.drop,
-            })
-            .collect()
+    fn pre_of(&self, series: Vec<StepSer>) -> Pre {
+        Pre { start: self.grid.0, step: self.grid.1, n: self.grid.2, series }
     }
 
     /// Whether the series of `e` stay distinct when the metric name (and
@@ -257,9 +281,10 @@ impl<'a> Evaluator<'a> {
         match e {
             Expr::Paren(inner, _) | Expr::Neg(inner, _) => self.names_distinct(inner),
             Expr::VectorSelector(vs) => one_name(vs),
-            Expr::Call(c) => match window_args(c) {
-                Some((ms, _)) => one_name(&ms.selector),
-                None => false,
+            Expr::Call(c) => match (window_args(c), subquery_args(c)) {
+                (Some((ms, _)), _) => one_name(&ms.selector),
+                (_, Some((sq, _))) => self.names_distinct(&sq.expr),
+                _ => false,
             },
             Expr::Aggregate(a) => a.without || !a.grouping.iter().any(|g| g == METRIC_NAME),
             Expr::Binary(b) => {
@@ -292,13 +317,17 @@ impl<'a> Evaluator<'a> {
                 if !WINDOW_FUNCS.contains(&c.func.as_str()) {
                     return false;
                 }
-                match window_args(c) {
-                    Some((ms, _)) => {
-                        matches!(c.func.as_str(), "last_over_time" | "first_over_time")
-                            || self.delayed
-                            || (!self.type_and_unit && one_name(&ms.selector))
+                let keep_name = matches!(c.func.as_str(), "last_over_time" | "first_over_time");
+                match (window_args(c), subquery_args(c)) {
+                    (Some((ms, _)), _) => {
+                        keep_name || self.delayed || (!self.type_and_unit && one_name(&ms.selector))
                     }
-                    None => false,
+                    (_, Some((sq, _))) => {
+                        sq.expr.value_type() == ValueType::Vector
+                            && self.streamable(&sq.expr)
+                            && (keep_name || self.distinct_after_drop(&sq.expr))
+                    }
+                    _ => false,
                 }
             }
             Expr::Aggregate(a) => {
@@ -338,9 +367,10 @@ impl<'a> Evaluator<'a> {
     /// them for the step evaluator (see the module docs).
     pub(crate) fn precompute(&mut self, e: &Expr) -> Result<(), QueryError> {
         if e.value_type() == ValueType::Vector && self.streamable(e) {
-            if !self.pre.contains_key(&ptr(e)) {
+            if !self.pre.get(&ptr(e)).is_some_and(|p| self.same_grid(p)) {
                 let m = self.materialize(e)?;
-                self.pre.insert(ptr(e), Rc::new(m));
+                let p = self.pre_of(m);
+                self.pre.insert(ptr(e), Rc::new(p));
             }
             return Ok(());
         }
@@ -394,7 +424,7 @@ impl<'a> Evaluator<'a> {
     pub(crate) fn stream_result(&mut self, e: &Expr) -> Result<Vec<Ser>, QueryError> {
         let mut out = Vec::new();
         let mut total = 0usize;
-        let (start, step, max) = (self.start, self.interval, self.opts.max_samples);
+        let (start, step, max) = (self.grid.0, self.grid.1, self.opts.max_samples);
         self.stream(e, &mut |s: StepSer| {
             let pts: Vec<Sample> =
                 s.ok.iter()
@@ -421,11 +451,13 @@ impl<'a> Evaluator<'a> {
     }
 
     fn stream(&mut self, e: &Expr, sink: &mut Sink) -> Result<(), QueryError> {
-        if let Some(m) = self.pre.get(&ptr(e)).cloned() {
-            for s in m.iter() {
-                sink(s.clone())?;
+        if let Some(p) = self.pre.get(&ptr(e)).cloned() {
+            if self.same_grid(&p) {
+                for s in p.series.iter() {
+                    sink(s.clone())?;
+                }
+                return Ok(());
             }
-            return Ok(());
         }
         match e {
             Expr::Paren(inner, _) => self.stream(inner, sink),
@@ -525,6 +557,9 @@ impl<'a> Evaluator<'a> {
 
     fn stream_window(&mut self, c: &Call, sink: &mut Sink) -> Result<(), QueryError> {
         let name = c.func.as_str();
+        if let Some((sq, param_expr)) = subquery_args(c) {
+            return self.stream_subquery_window(c, sq, param_expr, sink);
+        }
         let (ms, param_expr) =
             window_args(c).ok_or_else(|| exec_err("internal error: not a window function"))?;
         let params = match param_expr {
@@ -618,19 +653,112 @@ impl<'a> Evaluator<'a> {
         for c in per_step {
             self.check_samples(c)?;
         }
-        if name == "quantile_over_time" {
-            if let Some(p) = &params {
-                for (i, q) in p.iter().enumerate() {
-                    if data_at[i] && (q.is_nan() || !(0.0..=1.0).contains(q)) {
-                        self.warn(format!(
-                            "PromQL warning: quantile value should be between 0 and 1, got {}",
-                            super::aggregate::fmt_g(*q)
-                        ));
+        self.quantile_warning(name, params.as_deref(), &data_at);
+        Ok(())
+    }
+
+    /// A window function over a subquery: the subquery's expression is
+    /// evaluated once on the grid of its inner steps (multiples of its step),
+    /// each outer step reads its window `(t - range, t]` from that.
+    fn stream_subquery_window(&mut self, c: &Call, sq: &Subquery, param_expr: Option<&Expr>, sink: &mut Sink) -> Result<(), QueryError> {
+        let name = c.func.as_str();
+        let params = match param_expr {
+            Some(p) => Some(self.scalar_steps(p)?),
+            None => None,
+        };
+        let n = self.nsteps();
+        let off = self.opt_duration(&sq.offset)?;
+        let range = self.duration(&sq.range)?;
+        let step = match &sq.step {
+            Some(d) => self.duration(d)?,
+            None => 60_000,
+        };
+        if step <= 0 {
+            return Err(exec_err("zero or negative subquery step"));
+        }
+        let at = self.at_time(&sq.at);
+        let bases: Vec<i64> = (0..n).map(|i| at.unwrap_or(self.step_time(i)) - off).collect();
+        let (min_base, max_base) = (bases.iter().min().copied().unwrap_or(0), bases.iter().max().copied().unwrap_or(0));
+        // First multiple of the step after the earliest window start (Go's
+        // division truncates toward zero, as Rust's does).
+        let lo = min_base - range;
+        let mut first = step * (lo / step);
+        if first <= lo {
+            first += step;
+        }
+        if first > max_base {
+            return Ok(());
+        }
+        let grid_n = ((max_base - first) / step + 1) as usize;
+        let saved = self.grid;
+        self.grid = (first, step, grid_n);
+        let inner = self.materialize(&sq.expr);
+        self.grid = saved;
+        let mut inner = inner?;
+        // The step evaluator hands a subquery's series on sorted by labels.
+        inner.sort_by(|a, b| a.labels.cmp(&b.labels));
+        let keep_name = matches!(name, "last_over_time" | "first_over_time");
+        let mut per_step = vec![0usize; n];
+        let mut data_at = vec![false; n];
+        let mut pts: Vec<Sample> = Vec::new();
+        for s in inner {
+            self.check_timeout()?;
+            let mut vals = vec![0.0; n];
+            let mut ok = vec![false; n];
+            let mut any = false;
+            for (i, &base) in bases.iter().enumerate() {
+                pts.clear();
+                // grid indices k with first + k*step in (base - range, base]
+                let lo_t = base - range;
+                let k0 = if lo_t < first { 0 } else { ((lo_t - first) / step + 1) as usize };
+                let mut k = k0;
+                while k < grid_n && first + k as i64 * step <= base {
+                    if s.ok[k] {
+                        pts.push(Sample { t: first + k as i64 * step, v: s.vals[k] });
                     }
+                    k += 1;
+                }
+                if pts.is_empty() {
+                    continue;
+                }
+                per_step[i] += pts.len();
+                data_at[i] = true;
+                let param = params.as_ref().map(|p| p[i]);
+                if let Some(v) = window_value(name, &pts, lo_t, base, range, param, None, self.step_time(i))? {
+                    vals[i] = v;
+                    ok[i] = true;
+                    any = true;
                 }
             }
+            if any {
+                self.counter_info(name, &s.labels);
+                let (labels, drop) = if keep_name {
+                    (s.labels, s.drop)
+                } else if self.delayed {
+                    (s.labels, true)
+                } else {
+                    (s.labels.without(&super::METADATA_LABELS), true)
+                };
+                sink(StepSer { labels, drop, vals, ok })?;
+            }
         }
+        for c in per_step {
+            self.check_samples(c)?;
+        }
+        self.quantile_warning(name, params.as_deref(), &data_at);
         Ok(())
+    }
+
+    /// quantile_over_time's warning for a φ outside [0, 1] at a step with data.
+    fn quantile_warning(&mut self, name: &str, params: Option<&[f64]>, data_at: &[bool]) {
+        if name != "quantile_over_time" {
+            return;
+        }
+        for (q, _) in params.unwrap_or(&[]).iter().zip(data_at).filter(|(_, d)| **d) {
+            if q.is_nan() || !(0.0..=1.0).contains(q) {
+                self.warn(format!("PromQL warning: quantile value should be between 0 and 1, got {}", super::aggregate::fmt_g(*q)));
+            }
+        }
     }
 
     fn stream_aggregate(
@@ -901,9 +1029,11 @@ impl<'a> Evaluator<'a> {
         rhs: Vec<StepSer>,
         sink: &mut Sink,
     ) -> Result<(), QueryError> {
-        self.pre.insert(ptr(&b.rhs), Rc::new(rhs));
+        let p = self.pre_of(rhs);
+        self.pre.insert(ptr(&b.rhs), Rc::new(p));
         let lhs = self.materialize(&b.lhs)?;
-        self.pre.insert(ptr(&b.lhs), Rc::new(lhs));
+        let p = self.pre_of(lhs);
+        self.pre.insert(ptr(&b.lhs), Rc::new(p));
         let n = self.nsteps();
         let mut index: HashMap<Labels, usize> = HashMap::new();
         let mut out: Vec<StepSer> = Vec::new();
