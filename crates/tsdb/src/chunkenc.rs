@@ -58,6 +58,15 @@ impl<'a> BitReader<'a> {
         if self.pos + n as usize > self.buf.len() * 8 {
             return None;
         }
+        // Fast path: the bits lie in the 8 bytes from the current one.
+        let (byte, off) = (self.pos / 8, (self.pos % 8) as u32);
+        if n > 0 && off + n <= 64 {
+            if let Some(b) = self.buf.get(byte..byte + 8) {
+                let w = u64::from_be_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]);
+                self.pos += n as usize;
+                return Some((w << off) >> (64 - n));
+            }
+        }
         let mut v = 0u64;
         let mut n = n;
         while n > 0 {
@@ -77,6 +86,20 @@ impl<'a> BitReader<'a> {
     /// terminating `0` (if fewer than `max`).
     #[inline]
     fn read_unary(&mut self, max: u32) -> Option<u32> {
+        // Fast path: count the leading ones of the next bits at once.
+        let (byte, off) = (self.pos / 8, (self.pos % 8) as u32);
+        if let Some(b) = self.buf.get(byte..byte + 2) {
+            let w = (u16::from_be_bytes([b[0], b[1]]) << off) as u16;
+            let ones = w.leading_ones().min(16 - off);
+            if ones < max && ones < 16 - off {
+                self.pos += ones as usize + 1;
+                return Some(ones);
+            }
+            if ones >= max {
+                self.pos += max as usize;
+                return Some(max);
+            }
+        }
         let mut n = 0;
         while n < max {
             if !self.read_bit()? {

@@ -655,7 +655,12 @@ impl Db {
             all.extend(part);
         }
         if !all.windows(2).all(|w| w[0].0 < w[1].0) {
-            all.sort_by(|a, b| a.0.cmp(&b.0));
+            if sources < 2 {
+                // One source has no duplicates: no order of ties to keep.
+                all.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+            } else {
+                all.sort_by(|a, b| a.0.cmp(&b.0));
+            }
         }
         if sources < 2 {
             return Ok(all);
