@@ -375,12 +375,22 @@ const POW10: [f64; 8] = [1.0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7];
 /// `round(x·10^e)` as the decoder computes it; `None` outside ±2^53.
 #[inline]
 fn scaled(x: f64, e: usize) -> Option<i64> {
-    let m = (x * POW10[e]).round();
-    if m.is_finite() && m.abs() < 9.0e15 {
-        Some(m as i64)
-    } else {
-        None
+    let y = x * POW10[e];
+    // |y| ≥ 9e15 (or NaN/∞) is refused; below 2^53 the truncation and its
+    // fraction are exact, so this is `y.round()` (half away from zero)
+    // without the libm call.
+    if !(y.abs() < 9.0e15) {
+        return None;
     }
+    let i = y as i64;
+    let frac = y - i as f64;
+    Some(if frac >= 0.5 {
+        i + 1
+    } else if frac <= -0.5 {
+        i - 1
+    } else {
+        i
+    })
 }
 
 /// The D encoding of `cur` after `prev`: (e, delta, cost in bits after the
@@ -621,6 +631,26 @@ mod tests {
             .collect();
         let enc = encode(&s);
         assert!(same(&decode(&enc).unwrap(), &s));
+    }
+
+    #[test]
+    fn scaled_rounds_like_f64_round() {
+        let mut x: u64 = 0x1234_5678_9abc_def0;
+        let mut cases = vec![0.5, -0.5, 1.5, -1.5, 2.5, -2.5, 0.49999999999999994, -0.49999999999999994, 8.9e15, -8.9e15, 9.0e15, f64::NAN, f64::INFINITY, 4503599627370495.5, -4503599627370495.5];
+        for _ in 0..100_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            cases.push(f64::from_bits(x));
+            cases.push((x % 2_000_000) as f64 / 1000.0 - 1000.0);
+        }
+        for c in cases {
+            for e in 0..POW10.len() {
+                let m = (c * POW10[e]).round();
+                let want = if m.is_finite() && m.abs() < 9.0e15 { Some(m as i64) } else { None };
+                assert_eq!(scaled(c, e), want, "{c} e={e}");
+            }
+        }
     }
 
     #[test]
