@@ -923,6 +923,31 @@ fn check_label_count(l: &Labels) -> Result<(), TsdbError> {
     Ok(())
 }
 
+/// Selects of at least this many series are split over the cores.
+const PARALLEL_SELECT_MIN: usize = 8192;
+
+/// Merges parts each sorted by labels (distinct series) into one sorted list.
+fn merge_sorted(parts: Vec<Vec<(Labels, Vec<Sample>)>>) -> Vec<(Labels, Vec<Sample>)> {
+    let mut parts = parts.into_iter();
+    let mut acc = parts.next().unwrap_or_default();
+    for p in parts {
+        let mut out = Vec::with_capacity(acc.len() + p.len());
+        let (mut a, mut b) = (acc.into_iter().peekable(), p.into_iter().peekable());
+        loop {
+            let take_a = match (a.peek(), b.peek()) {
+                (Some(x), Some(y)) => x.0 <= y.0,
+                (Some(_), None) => true,
+                (None, Some(_)) => false,
+                (None, None) => break,
+            };
+            let next = if take_a { a.next() } else { b.next() };
+            out.extend(next);
+        }
+        acc = out;
+    }
+    acc
+}
+
 pub(crate) struct Head {
     pub index: RwLock<Index>,
     pub stripes: Box<[Stripe]>,
@@ -1148,18 +1173,54 @@ impl Head {
         with_samples: bool,
     ) -> Vec<(Labels, Vec<Sample>)> {
         let snap = self.snapshot();
+        // Sorted by labels, as the engine needs them (sums in label order).
+        let ids: Vec<u64> = crate::postings::select(&*self.index.read(), matchers);
+        // Many series: labels, samples and the sort by labels split over the
+        // cores, the sorted parts merged.
+        let threads = if ids.len() >= PARALLEL_SELECT_MIN {
+            std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).clamp(1, 4)
+        } else {
+            1
+        };
+        let out = if threads > 1 {
+            let part = ids.len().div_ceil(threads);
+            let snap = &snap;
+            let parts: Vec<Vec<(Labels, Vec<Sample>)>> = std::thread::scope(|sc| {
+                let handles: Vec<_> = ids
+                    .chunks(part)
+                    .map(|c| sc.spawn(move || self.select_part(c, mint, maxt, with_samples, snap)))
+                    .collect();
+                // A worker cannot panic short of a bug; its part is then empty.
+                handles.into_iter().map(|h| h.join().unwrap_or_default()).collect()
+            });
+            merge_sorted(parts)
+        } else {
+            self.select_part(&ids, mint, maxt, with_samples, &snap)
+        };
+        self.end_read(snap);
+        out
+    }
+
+    /// The series `ids` with their samples in `[mint, maxt]`, sorted by labels.
+    fn select_part(
+        &self,
+        ids: &[u64],
+        mint: i64,
+        maxt: i64,
+        with_samples: bool,
+        snap: &Snapshot,
+    ) -> Vec<(Labels, Vec<Sample>)> {
         let ids: Vec<(u64, Labels)> = {
             let ix = self.index.read();
-            let ids = crate::postings::select(&*ix, matchers);
-            ids.into_iter()
-                .filter_map(|id| self.labels(&ix, id).map(|l| (id, l)))
+            ids.iter()
+                .filter_map(|&id| self.labels(&ix, id).map(|l| (id, l)))
                 .collect()
         };
         let mut out = Vec::with_capacity(ids.len());
         for (id, l) in ids {
             let st = self.stripe(id).lock();
             let Some(s) = st.get(id) else { continue };
-            let maxt = maxt.min(st.visible_until(id, Some(&snap)).saturating_sub(1));
+            let maxt = maxt.min(st.visible_until(id, Some(snap)).saturating_sub(1));
             if with_samples {
                 let mut v = Vec::new();
                 s.samples(mint, maxt, &mut v);
@@ -1171,7 +1232,7 @@ impl Head {
                 out.push((l, Vec::new()));
             }
         }
-        self.end_read(snap);
+        out.sort_unstable_by(|a, b| a.0.cmp(&b.0));
         out
     }
 

@@ -690,3 +690,33 @@ fn a_foreign_wal_is_left_alone() {
         foreign
     );
 }
+
+/// Selects of many series run on several threads (head parts sorted, then
+/// merged): the result is every matching series once, sorted by labels,
+/// with its own samples — inserted in an order unlike label order.
+#[test]
+fn large_select_is_sorted_and_complete() {
+    let d = tempfile::tempdir().unwrap();
+    let db = Db::open(opts(d.path())).unwrap();
+    let n = 20_000u64;
+    for round in 0..3i64 {
+        let mut app = db.appender();
+        for i in 0..n {
+            // a permutation of 0..n, so ids and label order disagree
+            let k = (i * 7_919) % n;
+            let l = Labels::from_pairs([("__name__", "m"), ("k", &format!("{k:05}")), ("parity", if k % 2 == 0 { "even" } else { "odd" })]);
+            app.append(&l, round * 1000, (k as i64 * 10 + round) as f64).unwrap();
+        }
+        app.commit().unwrap();
+    }
+    let r = db.select(all(), &[eq("__name__", "m")]).unwrap();
+    assert_eq!(r.len(), n as usize);
+    for (i, s) in r.iter().enumerate() {
+        assert_eq!(s.labels.get("k"), Some(format!("{i:05}").as_str()));
+        let want: Vec<Sample> = (0..3).map(|round| Sample::new(round * 1000, (i as i64 * 10 + round) as f64)).collect();
+        assert!(same(&s.samples, &want), "series {i}");
+    }
+    let r = db.select(all(), &[eq("__name__", "m"), eq("parity", "odd")]).unwrap();
+    assert_eq!(r.len(), n as usize / 2);
+    assert!(r.windows(2).all(|w| w[0].labels < w[1].labels));
+}
