@@ -5,6 +5,7 @@
 #
 #   ./scripts/bench.sh                       # 100k and 1M series, 3 peers (~40 min)
 #   SIZES=100000 DURATION=60 ./scripts/bench.sh   # quicker
+#   QUERIES_FILE=$PWD/scripts/queries-promql.txt ./scripts/bench.sh   # + the PromQL heavy cases
 #
 # Needs Debian's prometheus and victoria-metrics (apt-get install prometheus victoria-metrics).
 set -euo pipefail
@@ -30,6 +31,8 @@ export SIZES=${SIZES:-"100000 1000000"}
 export INTERVAL=${INTERVAL:-10}
 export DURATION=${DURATION:-100}
 export REPEATS=${REPEATS:-5}
+# Query set (default: the harness' queries.txt); must be an absolute path.
+[ -n "${QUERIES_FILE:-}" ] && export QUERIES_FILE=$(realpath "$QUERIES_FILE")
 echo "== ingest + queries: peers=[$PEERS] sizes=[$SIZES] interval=${INTERVAL}s window=${DURATION}s repeats=$REPEATS -> $OUT"
 "$HARNESS/bench_ingest.sh"
 if [ "${SKIP_DISK:-0}" != 1 ]; then
