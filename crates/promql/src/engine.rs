@@ -388,6 +388,14 @@ impl<'a> Evaluator<'a> {
         Ok(())
     }
 
+    /// The timeout, checked at every call (for loops doing much work per call).
+    pub(crate) fn check_deadline(&self) -> Result<(), QueryError> {
+        if Instant::now() > self.deadline {
+            return Err(QueryError::Timeout("expression evaluation".into()));
+        }
+        Ok(())
+    }
+
     pub(crate) fn check_samples(&self, n: usize) -> Result<(), QueryError> {
         if n > self.opts.max_samples {
             return Err(QueryError::TooManySamples("query execution".into()));

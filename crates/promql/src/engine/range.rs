@@ -104,6 +104,10 @@ const WINDOW_FUNCS: &[&str] = &[
     "ts_of_first_over_time",
 ];
 
+/// Subqueries with more inner steps than this over the whole query are
+/// left to the step evaluator.
+const MAX_SUBQUERY_GRID: usize = 100_000;
+
 /// Series per block of the parallel window computation.
 const BLOCK: usize = 4096;
 fn workers() -> usize {
@@ -516,7 +520,7 @@ impl<'a> Evaluator<'a> {
         let data = self.series_for(vs, mint - lb, maxt)?;
         let mut per_step = vec![0usize; n];
         for s in data.iter() {
-            self.check_timeout()?;
+            self.check_deadline()?;
             let mut vals = vec![0.0; n];
             let mut ok = vec![false; n];
             let mut any = false;
@@ -600,7 +604,7 @@ impl<'a> Evaluator<'a> {
         let one_name_checked = one_name(vs);
         let mut info_done = false;
         for block in data.chunks(BLOCK) {
-            self.check_timeout()?;
+            self.check_deadline()?;
             let results = if threads > 1 {
                 let part = block.len().div_ceil(threads);
                 let w = &w;
@@ -690,6 +694,11 @@ impl<'a> Evaluator<'a> {
             return Ok(());
         }
         let grid_n = ((max_base - first) / step + 1) as usize;
+        if grid_n > MAX_SUBQUERY_GRID {
+            // Millions of inner steps: the step evaluator walks them with
+            // its timeout and sample checks instead of allocating them here.
+            return self.collect_steps(&mut |ev: &mut Self, ts| ev.eval_call(c, ts), sink);
+        }
         let saved = self.grid;
         self.grid = (first, step, grid_n);
         let inner = self.materialize(&sq.expr);
@@ -702,7 +711,7 @@ impl<'a> Evaluator<'a> {
         let mut data_at = vec![false; n];
         let mut pts: Vec<Sample> = Vec::new();
         for s in inner {
-            self.check_timeout()?;
+            self.check_deadline()?;
             let mut vals = vec![0.0; n];
             let mut ok = vec![false; n];
             let mut any = false;
@@ -869,6 +878,7 @@ impl<'a> Evaluator<'a> {
             if k == 0 {
                 continue;
             }
+            self.check_deadline()?;
             for m in &members {
                 present.clear();
                 present.extend(m.iter().copied().filter(|&i| input[i].ok[step]));
@@ -1034,12 +1044,22 @@ impl<'a> Evaluator<'a> {
         let lhs = self.materialize(&b.lhs)?;
         let p = self.pre_of(lhs);
         self.pre.insert(ptr(&b.lhs), Rc::new(p));
+        self.collect_steps(&mut |ev: &mut Self, ts| ev.eval_binary(b, ts), sink)
+    }
+
+    /// A node evaluated by the step evaluator at every step, collected into
+    /// series.
+    fn collect_steps(
+        &mut self,
+        eval: &mut dyn FnMut(&mut Self, i64) -> Result<super::Val, QueryError>,
+        sink: &mut Sink,
+    ) -> Result<(), QueryError> {
         let n = self.nsteps();
         let mut index: HashMap<Labels, usize> = HashMap::new();
         let mut out: Vec<StepSer> = Vec::new();
         for i in 0..n {
             let ts = self.step_time(i);
-            let v = match self.eval_binary(b, ts)? {
+            let v = match eval(self, ts)? {
                 super::Val::Vec(v) => v,
                 _ => return Err(exec_err("internal error: expected a vector")),
             };
