@@ -89,7 +89,7 @@ impl<'a> BitReader<'a> {
         // Fast path: count the leading ones of the next bits at once.
         let (byte, off) = (self.pos / 8, (self.pos % 8) as u32);
         if let Some(b) = self.buf.get(byte..byte + 2) {
-            let w = (u16::from_be_bytes([b[0], b[1]]) << off) as u16;
+            let w = u16::from_be_bytes([b[0], b[1]]) << off;
             let ones = w.leading_ones().min(16 - off);
             if ones < max && ones < 16 - off {
                 self.pos += ones as usize + 1;
@@ -379,7 +379,7 @@ fn scaled(x: f64, e: usize) -> Option<i64> {
     // |y| ≥ 9e15 (or NaN/∞) is refused; below 2^53 the truncation and its
     // fraction are exact, so this is `y.round()` (half away from zero)
     // without the libm call.
-    if !(y.abs() < 9.0e15) {
+    if y.is_nan() || y.abs() >= 9.0e15 {
         return None;
     }
     let i = y as i64;
@@ -645,8 +645,8 @@ mod tests {
             cases.push((x % 2_000_000) as f64 / 1000.0 - 1000.0);
         }
         for c in cases {
-            for e in 0..POW10.len() {
-                let m = (c * POW10[e]).round();
+            for (e, p) in POW10.iter().enumerate() {
+                let m = (c * p).round();
                 let want = if m.is_finite() && m.abs() < 9.0e15 { Some(m as i64) } else { None };
                 assert_eq!(scaled(c, e), want, "{c} e={e}");
             }

@@ -704,7 +704,7 @@ fn large_select_is_sorted_and_complete() {
         for i in 0..n {
             // a permutation of 0..n, so ids and label order disagree
             let k = (i * 7_919) % n;
-            let l = Labels::from_pairs([("__name__", "m"), ("k", &format!("{k:05}")), ("parity", if k % 2 == 0 { "even" } else { "odd" })]);
+            let l = Labels::from_pairs([("__name__", "m"), ("k", &format!("{k:05}")), ("parity", if k & 1 == 0 { "even" } else { "odd" })]);
             app.append(&l, round * 1000, (k as i64 * 10 + round) as f64).unwrap();
         }
         app.commit().unwrap();
