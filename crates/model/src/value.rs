@@ -30,19 +30,158 @@ impl Sample {
 /// magnitudes (Go switches to `e` notation when exponent < -4 || >= 21 with 'g';
 /// the API uses 'f' -1, which never uses an exponent).
 pub fn fmt_float(v: f64) -> String {
+    let mut s = String::new();
+    push_float(&mut s, v);
+    s
+}
+
+/// Appends [`fmt_float`]`(v)` to `out`, allocating nothing in the common
+/// case.
+pub fn push_float(out: &mut String, v: f64) {
+    use std::fmt::Write as _;
     if v.is_nan() {
-        return "NaN".to_string();
+        out.push_str("NaN");
+        return;
     }
     if v.is_infinite() {
-        return if v > 0.0 { "+Inf".into() } else { "-Inf".into() };
+        out.push_str(if v > 0.0 { "+Inf" } else { "-Inf" });
+        return;
     }
     // Rust's Display for f64 prints the shortest round-trip representation
-    // without exponent, exactly like Go's 'f' with precision -1.
-    let s = format!("{v}");
-    if s == "-0" {
-        return "-0".into();
+    // without exponent, like Go's 'f' with precision -1 — except when two
+    // equally short candidates are exactly as close to `v` (see
+    // `tie_to_even`). `-0` prints as Go prints it.
+    let start = out.len();
+    let _ = write!(out, "{v}");
+    let written = &out[start..];
+    let abs = written.trim_start_matches('-');
+    let last = abs.as_bytes()[abs.len() - 1];
+    // The cheap cases: an even last digit, or an exact integer below 2^53
+    // (its digits are exact), cannot need the even candidate.
+    if last & 1 == 0 || (!abs.contains('.') && v.abs() < 9_007_199_254_740_992.0) {
+        return;
     }
-    s
+    let (digits, exp) = match abs.split_once('.') {
+        Some((int, frac)) if int != "0" => ([int, frac].concat().into_bytes(), int.len() as i32 - 1),
+        Some((_, frac)) => {
+            let sig = frac.trim_start_matches('0');
+            (sig.as_bytes().to_vec(), -((frac.len() - sig.len()) as i32) - 1)
+        }
+        None => (abs.trim_end_matches('0').as_bytes().to_vec(), abs.len() as i32 - 1),
+    };
+    if let Some((even, even_exp)) = tie_to_even(v, &digits, exp) {
+        out.truncate(start);
+        if v < 0.0 {
+            out.push('-');
+        }
+        let ds = std::str::from_utf8(&even).unwrap_or("0");
+        let point = even_exp + 1; // digits before the decimal point
+        if point <= 0 {
+            out.push_str("0.");
+            out.extend(std::iter::repeat_n('0', (-point) as usize));
+            out.push_str(ds);
+        } else if point as usize >= ds.len() {
+            out.push_str(ds);
+            out.extend(std::iter::repeat_n('0', point as usize - ds.len()));
+        } else {
+            out.push_str(&ds[..point as usize]);
+            out.push('.');
+            out.push_str(&ds[point as usize..]);
+        }
+    }
+}
+
+/// `format!("{v:e}")` (shortest digits, `1.5e-7`) with Go's choice between
+/// two equally short candidates, for formatters that build Go's `'e'` and
+/// `'g'` forms from it.
+pub fn fmt_shortest_e(v: f64) -> String {
+    let s = format!("{v:e}");
+    if !v.is_finite() || v == 0.0 {
+        return s;
+    }
+    let (m, e) = s.split_once('e').unwrap_or((&s, "0"));
+    let digits: Vec<u8> = m.bytes().filter(u8::is_ascii_digit).collect();
+    match tie_to_even(v, &digits, e.parse().unwrap_or(0)) {
+        None => s,
+        Some((d, exp)) => {
+            let sign = if v < 0.0 { "-" } else { "" };
+            let rest = std::str::from_utf8(&d[1..]).unwrap_or("");
+            if rest.is_empty() {
+                format!("{sign}{}e{exp}", d[0] as char)
+            } else {
+                format!("{sign}{}.{rest}e{exp}", d[0] as char)
+            }
+        }
+    }
+}
+
+/// Go's shortest formatting (Ryū) breaks an exact tie between two equally
+/// short round-trip candidates towards the even last digit; Rust's picks
+/// the upper one. Example: 826563004656.65625 is exactly halfway between
+/// `826563004656.6562` and `…6563`, both of which parse back to it; Go (and
+/// so Prometheus' API) prints `826563004656.6562`. `digits` (no trailing
+/// zeros) and `exp` (decimal exponent of the first digit) are Rust's
+/// shortest representation of the finite, nonzero `v`; the result is the
+/// even candidate when it must replace them.
+fn tie_to_even(v: f64, digits: &[u8], exp: i32) -> Option<(Vec<u8>, i32)> {
+    let n = digits.len();
+    if n == 0 || digits[n - 1] & 1 == 0 {
+        return None;
+    }
+    // A tie means |v| is exactly an (n+1)-digit decimal (ending in 5).
+    // |v| = m·2^q with m odd: for q < 0 its exact expansion has exactly -q
+    // fractional digits, so it has n+1 significant digits iff -q == n - exp.
+    let bits = v.to_bits();
+    let biased = ((bits >> 52) & 0x7ff) as i32;
+    let frac_bits = bits & ((1 << 52) - 1);
+    let mant = if biased == 0 { frac_bits } else { frac_bits | (1 << 52) };
+    if mant == 0 {
+        return None;
+    }
+    let q = if biased == 0 { -1074 } else { biased - 1075 } + mant.trailing_zeros() as i32;
+    let exact = if q < 0 {
+        if -q != n as i32 - exp {
+            return None;
+        }
+        format!("{:.*}", (-q) as usize, v.abs())
+    } else {
+        format!("{:.0}", v.abs())
+    };
+    let exact: Vec<u8> = exact.bytes().filter(u8::is_ascii_digit).skip_while(|&d| d == b'0').collect();
+    let sig = exact.iter().rposition(|&d| d != b'0').map_or(0, |i| i + 1);
+    if sig != n + 1 || exact[n] != b'5' {
+        return None;
+    }
+    // The candidates: the first n digits, and that plus one in the last place.
+    let mut even = exact[..n].to_vec();
+    let mut even_exp = exp;
+    if (even[n - 1] - b'0') & 1 == 1 {
+        let mut i = n;
+        loop {
+            if i == 0 {
+                even.insert(0, b'1');
+                even.pop();
+                even_exp += 1;
+                break;
+            }
+            i -= 1;
+            if even[i] == b'9' {
+                even[i] = b'0';
+            } else {
+                even[i] += 1;
+                break;
+            }
+        }
+    }
+    while even.len() > 1 && even[even.len() - 1] == b'0' {
+        even.pop();
+    }
+    if even == digits {
+        return None;
+    }
+    let rest = std::str::from_utf8(&even[1..]).unwrap_or("");
+    let candidate = format!("{}.{}e{even_exp}", even[0] as char, if rest.is_empty() { "0" } else { rest });
+    (candidate.parse::<f64>().ok() == Some(v.abs())).then_some((even, even_exp))
 }
 
 /// Parses a float the way Go's `strconv.ParseFloat` accepts it in the text
@@ -84,6 +223,34 @@ mod tests {
         assert_eq!(fmt_float(f64::NEG_INFINITY), "-Inf");
         assert_eq!(fmt_float(1e21), "1000000000000000000000");
         assert_eq!(fmt_float(1.5e-7), "0.00000015");
+    }
+
+    /// Exact ties between two equally short candidates go to the even
+    /// digit, as Go's strconv (and so Prometheus' API) prints them — values
+    /// checked against Prometheus 2.42 (`vector(…)` through its API).
+    #[test]
+    #[allow(clippy::excessive_precision)] // the exact binary values are the point
+    fn shortest_ties_go_to_even_like_go() {
+        assert_eq!(fmt_float(826563004656.65625), "826563004656.6562");
+        assert_eq!(fmt_float(-826563004656.65625), "-826563004656.6562");
+        assert_eq!(fmt_float(139944532028.984375), "139944532028.98438");
+        assert_eq!(fmt_float(945028906300.78125), "945028906300.7812");
+        assert_eq!(fmt_float(197463108312.328125), "197463108312.32812");
+        assert_eq!(fmt_float(119665516326.703125), "119665516326.70312");
+        // Not ties: unchanged.
+        assert_eq!(fmt_float(0.3), "0.3");
+        assert_eq!(fmt_float(2.5), "2.5");
+        assert_eq!(fmt_float(1e23), "100000000000000000000000");
+        assert_eq!(fmt_float(5e-324), format!("{}", 5e-324));
+        assert_eq!(fmt_float(f64::MAX), format!("{}", f64::MAX));
+        assert_eq!(fmt_float(123456789.125), "123456789.125");
+        // The same in exponent form.
+        assert_eq!(fmt_shortest_e(826563004656.65625), "8.265630046566562e11");
+        assert_eq!(fmt_shortest_e(-2.4422375151393765e-17), "-2.4422375151393765e-17");
+        assert_eq!(fmt_shortest_e(1.5e-7), "1.5e-7");
+        let mut s = String::from("x");
+        push_float(&mut s, -102965718.830078125);
+        assert_eq!(s, "x-102965718.83007812");
     }
 
     #[test]

@@ -104,11 +104,7 @@ pub fn timestamp(out: &mut String, t: i64) {
 pub fn push_sample_value(out: &mut String, v: f64) {
     let a = v.abs();
     if v.is_finite() && (a == 0.0 || (1e-6..1e21).contains(&a)) {
-        if v == 0.0 && v.is_sign_negative() {
-            out.push_str("-0");
-        } else {
-            let _ = write!(out, "{v}");
-        }
+        bongsu_model::value::push_float(out, v);
     } else {
         out.push_str(&sample_value(v));
     }
@@ -135,7 +131,7 @@ pub fn sample_value(v: f64) -> String {
 /// `1.5e+21`. With `trim_exp_zero`, a two-digit negative exponent with a
 /// leading zero loses it (`1e-7`), as `encoding/json` does for float64 fields.
 pub fn go_exp(v: f64, trim_exp_zero: bool) -> String {
-    let s = format!("{v:e}");
+    let s = bongsu_model::value::fmt_shortest_e(v);
     let (mant, exp) = match s.split_once('e') {
         Some(p) => p,
         None => return s,
@@ -161,7 +157,7 @@ pub fn go_json_number(v: f64) -> String {
     if a != 0.0 && !(1e-6..1e21).contains(&a) {
         go_exp(v, true)
     } else {
-        format!("{v}")
+        bongsu_model::fmt_float(v)
     }
 }
 
@@ -185,7 +181,7 @@ pub fn go_g(v: f64) -> String {
     if !(-4..6).contains(&exp) {
         return go_exp(v, false);
     }
-    format!("{v}")
+    bongsu_model::fmt_float(v)
 }
 
 /// Appends a `serde_json::Value` the way Go would encode the equivalent
@@ -301,6 +297,7 @@ mod tests {
     }
 
     #[test]
+    #[allow(clippy::excessive_precision)] // exact ties between two shortest forms
     fn floats() {
         assert_eq!(sample_value(1.0), "1");
         assert_eq!(sample_value(1e-7), "1e-07");
@@ -321,6 +318,14 @@ mod tests {
         assert_eq!(go_g(1.0), "1");
         assert_eq!(go_g(1e21), "1e+21");
         assert_eq!(go_g(12345678.5), "1.23456785e+07");
+        // Exactly halfway between two shortest candidates: Go picks the even
+        // digit (Prometheus 2.42 answers these; found by
+        // crates/bongsu/tests/promql_diff.rs).
+        let mut s = String::new();
+        push_sample_value(&mut s, -102965718.830078125);
+        assert_eq!(s, "-102965718.83007812");
+        assert_eq!(sample_value(22033256751604.5625), "22033256751604.562");
+        assert_eq!(go_g(826563004656.65625), "8.265630046566562e+11");
     }
 
     #[test]
