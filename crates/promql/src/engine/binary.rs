@@ -31,15 +31,154 @@ fn go_mod(x: f64, y: f64) -> f64 {
     x % y
 }
 
-/// Go's `math.Pow` special cases differ from `powf` only in corner cases.
-fn go_pow(x: f64, y: f64) -> f64 {
-    if y == 0.0 {
+/// `x ^ y` as Go's `math.Pow` computes it, so results match Prometheus to
+/// the bit: its special cases, `y = ±0.5` through `sqrt`, and an integer
+/// exponent by repeated squaring of the normalised fraction (libm's `pow`
+/// rounds once, correctly; Go's rounds at each step, so e.g. `0.3 ^ 11` is
+/// 1.7714699999999997e-06 in Prometheus and 1.7714699999999993e-06 with
+/// `powf`). A fractional exponent needs `exp(yf·ln x)`, which still comes
+/// from libm here rather than from Go's `math.Exp`/`math.Log` (they can
+/// differ in the last bit).
+pub(crate) fn go_pow(x: f64, y: f64) -> f64 {
+    let is_odd_int = |v: f64| {
+        if v.abs() >= (1u64 << 53) as f64 {
+            return false;
+        }
+        v.fract() == 0.0 && (v as i64) & 1 == 1
+    };
+    if y == 0.0 || x == 1.0 {
         return 1.0;
     }
-    if x == 1.0 {
-        return 1.0;
+    if y == 1.0 {
+        return x;
     }
-    x.powf(y)
+    if x.is_nan() || y.is_nan() {
+        return f64::NAN;
+    }
+    if x == 0.0 {
+        return if y < 0.0 {
+            if x.is_sign_negative() && is_odd_int(y) {
+                f64::NEG_INFINITY
+            } else {
+                f64::INFINITY
+            }
+        } else if x.is_sign_negative() && is_odd_int(y) {
+            x
+        } else {
+            0.0
+        };
+    }
+    if y.is_infinite() {
+        return if x == -1.0 {
+            1.0
+        } else if (x.abs() < 1.0) == (y > 0.0) {
+            0.0
+        } else {
+            f64::INFINITY
+        };
+    }
+    if x.is_infinite() {
+        if x < 0.0 {
+            return go_pow(1.0 / x, -y); // Pow(-0, -y)
+        }
+        return if y < 0.0 { 0.0 } else { f64::INFINITY };
+    }
+    if y == 0.5 {
+        return x.sqrt();
+    }
+    if y == -0.5 {
+        return 1.0 / x.sqrt();
+    }
+    let mut yi = y.abs().trunc();
+    let mut yf = y.abs() - yi;
+    if yf != 0.0 && x < 0.0 {
+        return f64::NAN;
+    }
+    if yi >= (1u64 << 63) as f64 {
+        // A huge even integer: overflow or underflow for every x but -1.
+        return if x == -1.0 {
+            1.0
+        } else if (x.abs() < 1.0) == (y > 0.0) {
+            0.0
+        } else {
+            f64::INFINITY
+        };
+    }
+    // ans = a1 · 2^ae
+    let mut a1 = 1.0;
+    let mut ae: i64 = 0;
+    if yf != 0.0 {
+        if yf > 0.5 {
+            yf -= 1.0;
+            yi += 1.0;
+        }
+        a1 = (yf * x.ln()).exp();
+    }
+    let (mut x1, xe) = frexp(x);
+    let mut xe = xe as i64;
+    let mut i = yi as i64;
+    while i != 0 {
+        if !(-(1 << 12)..=(1 << 12)).contains(&xe) {
+            // Certain overflow or underflow: ldexp sorts it out.
+            ae += xe;
+            break;
+        }
+        if i & 1 == 1 {
+            a1 *= x1;
+            ae += xe;
+        }
+        x1 *= x1;
+        xe <<= 1;
+        if x1 < 0.5 {
+            x1 += x1;
+            xe -= 1;
+        }
+        i >>= 1;
+    }
+    if y < 0.0 {
+        a1 = 1.0 / a1;
+        ae = -ae;
+    }
+    ldexp(a1, ae)
+}
+
+/// Splits `x` into a fraction in [0.5, 1) and a power of two (Go's
+/// `math.Frexp`); zero, infinities and NaN come back unchanged with 0.
+pub(crate) fn frexp(x: f64) -> (f64, i32) {
+    if x == 0.0 || !x.is_finite() {
+        return (x, 0);
+    }
+    let (mut x, mut e) = (x, 0);
+    if x.abs() < f64::MIN_POSITIVE {
+        x *= (1u64 << 52) as f64;
+        e = -52;
+    }
+    let bits = x.to_bits();
+    e += ((bits >> 52) & 0x7ff) as i32 - 1022;
+    (f64::from_bits((bits & !(0x7ff << 52)) | (1022 << 52)), e)
+}
+
+/// `frac · 2^exp`, rounded once (Go's `math.Ldexp`).
+fn ldexp(frac: f64, exp: i64) -> f64 {
+    if frac == 0.0 || !frac.is_finite() {
+        return frac;
+    }
+    let (f, e) = frexp(frac);
+    // f = 1.m · 2^-1, so the result is 1.m · 2^(exp + e - 1).
+    let mut ue = exp.saturating_add(e as i64) - 1;
+    if ue < -1075 {
+        return 0.0f64.copysign(frac);
+    }
+    if ue > 1023 {
+        return f64::INFINITY.copysign(frac);
+    }
+    let mut m = 1.0;
+    if ue < -1022 {
+        // Subnormal: build it 2^53 larger and scale once.
+        ue += 53;
+        m = 1.0 / (1u64 << 53) as f64;
+    }
+    m * f64::from_bits((f.to_bits() & !(0x7ff << 52)) | (((ue + 1023) as u64) << 52))
 }
 
 /// Applies `op` to two floats: (value, keep).
@@ -348,4 +487,53 @@ fn set_unless(l: Vec<Elem>, r: Vec<Elem>, m: &VectorMatching) -> Vec<Elem> {
     }
     let rs: HashSet<String> = r.iter().map(|e| signature(&e.labels, m.on, &m.labels)).collect();
     l.into_iter().filter(|e| !rs.contains(&signature(&e.labels, m.on, &m.labels))).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `x ^ y` against Prometheus 2.42's API answers (found by the
+    /// differential test, `crates/bongsu/tests/promql_diff.rs`): integer
+    /// exponents go through Go's repeated squaring, not libm's `pow`.
+    #[test]
+    fn pow_computes_like_go() {
+        let f = |x: f64, y: f64| bongsu_model::fmt_float(go_pow(x, y));
+        assert_eq!(f(0.3, 11.0), "0.0000017714699999999997");
+        assert_eq!(f(1.0000001, 1000.0), "1.000100004995219");
+        assert_eq!(f(1.7, -7.0), "0.024370113416046467");
+        assert_eq!(f(1.1, 3.0), "1.3310000000000004");
+        assert_eq!(f(-2.2, 3.0), "-10.648000000000003");
+        assert_eq!(f(2.5, -3.0), "0.064");
+        assert_eq!(f(12345.678, 3.0), "1881675960266.5586");
+        assert_eq!(f(7.1, 0.5), "2.6645825188948455");
+        assert_eq!(f(7.1, -0.5), "0.37529331252040077");
+        // Go's special cases.
+        assert_eq!(go_pow(f64::NAN, 0.0), 1.0);
+        assert_eq!(go_pow(1.0, f64::NAN), 1.0);
+        assert!(go_pow(-8.0, 1.0 / 3.0).is_nan());
+        assert_eq!(go_pow(-0.0, -3.0), f64::NEG_INFINITY);
+        assert_eq!(go_pow(0.0, -3.0), f64::INFINITY);
+        assert_eq!(go_pow(-0.0, -2.0), f64::INFINITY);
+        assert!(go_pow(-0.0, 3.0) == 0.0 && go_pow(-0.0, 3.0).is_sign_negative());
+        assert_eq!(go_pow(-1.0, f64::INFINITY), 1.0);
+        assert_eq!(go_pow(0.5, f64::INFINITY), 0.0);
+        assert_eq!(go_pow(2.0, f64::NEG_INFINITY), 0.0);
+        assert_eq!(go_pow(f64::NEG_INFINITY, 3.0), f64::NEG_INFINITY);
+        assert_eq!(go_pow(f64::NEG_INFINITY, -3.0), 0.0);
+        assert_eq!(go_pow(10.0, 400.0), f64::INFINITY);
+        assert_eq!(go_pow(10.0, -400.0), 0.0);
+        assert_eq!(go_pow(2.0, -1074.0), 5e-324);
+        assert_eq!(go_pow(2.0, 1023.0), 2f64.powi(1023));
+        assert_eq!(go_pow(-1.0, 1e19), 1.0);
+        assert_eq!(go_pow(1.5, 1e19), f64::INFINITY);
+    }
+
+    #[test]
+    fn frexp_like_go() {
+        assert_eq!(frexp(8.0), (0.5, 4));
+        assert_eq!(frexp(-3.0), (-0.75, 2));
+        assert_eq!(frexp(5e-324), (0.5, -1073));
+        assert_eq!(frexp(0.0), (0.0, 0));
+    }
 }

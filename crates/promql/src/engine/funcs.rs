@@ -171,8 +171,8 @@ impl<'a> Evaluator<'a> {
                     "exp" => f64::exp,
                     "sqrt" => f64::sqrt,
                     "ln" => f64::ln,
-                    "log2" => f64::log2,
-                    "log10" => f64::log10,
+                    "log2" => go_log2,
+                    "log10" => go_log10,
                     "sin" => f64::sin,
                     "cos" => f64::cos,
                     "tan" => f64::tan,
@@ -1012,6 +1012,25 @@ fn openmetrics_float(v: f64) -> String {
     s
 }
 
+/// Go's `math.Log2`: exact for powers of two, otherwise `ln(frac)/ln 2 +
+/// exp` over the binary fraction — not libm's `log2`, whose last bit
+/// differs (`log2(579)`: Prometheus 9.177419537989238, libm
+/// 9.177419537989236). `ln` is still libm's, which can differ from Go's
+/// `math.Log` in the last bit.
+pub(crate) fn go_log2(x: f64) -> f64 {
+    let (frac, exp) = super::binary::frexp(x);
+    if frac == 0.5 {
+        return (exp - 1) as f64;
+    }
+    frac.ln() * std::f64::consts::LOG2_E + exp as f64
+}
+
+/// Go's `math.Log10`: `ln(x) · (1 / ln 10)`, not libm's `log10` (so
+/// `log10(0.1)` is -0.9999999999999999 in Prometheus).
+pub(crate) fn go_log10(x: f64) -> f64 {
+    x.ln() * std::f64::consts::LOG10_E
+}
+
 fn go_max(a: f64, b: f64) -> f64 {
     if a.is_nan() || b.is_nan() {
         f64::NAN
@@ -1481,6 +1500,26 @@ mod tests {
         assert_eq!(date_part("day_of_month", 1_456_704_000.0), 29.0);
         assert_eq!(date_part("days_in_month", 1_456_704_000.0), 29.0);
         assert_eq!(date_part("day_of_year", 1_456_704_000.0), 60.0);
+    }
+
+    /// Values from Prometheus 2.42's API (`log2(vector(x))`,
+    /// `log10(vector(x))`), found by the differential test
+    /// (`crates/bongsu/tests/promql_diff.rs`).
+    #[test]
+    fn log2_and_log10_compute_like_go() {
+        let f = bongsu_model::fmt_float;
+        assert_eq!(f(go_log2(579.0)), "9.177419537989238");
+        assert_eq!(f(go_log2(3.0)), "1.5849625007211563");
+        assert_eq!(f(go_log2(1024.0)), "10");
+        assert_eq!(f(go_log2(0.125)), "-3");
+        assert_eq!(f(go_log10(579.0)), "2.7626785637274365");
+        assert_eq!(f(go_log10(7.0)), "0.8450980400142568");
+        assert_eq!(f(go_log10(0.1)), "-0.9999999999999999");
+        assert_eq!(f(go_log10(1e-5)), "-5");
+        assert_eq!(go_log2(0.0), f64::NEG_INFINITY);
+        assert_eq!(go_log2(f64::INFINITY), f64::INFINITY);
+        assert!(go_log2(-1.0).is_nan() && go_log10(f64::NAN).is_nan());
+        assert_eq!(f(go_log2(5e-324)), "-1074");
     }
 
     #[test]
