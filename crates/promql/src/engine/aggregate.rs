@@ -259,24 +259,7 @@ impl<'a> Evaluator<'a> {
             AggregateOp::Topk | AggregateOp::Bottomk => {
                 let k = param_f as i64 as usize;
                 for g in &groups {
-                    let mut m: Vec<usize> = g.members.clone();
-                    // Stable sort: ties keep input order, like the heap keeps the first seen.
-                    m.sort_by(|&x, &y| {
-                        let (a, b) = (input[x].v, input[y].v);
-                        match (a.is_nan(), b.is_nan()) {
-                            (true, true) => std::cmp::Ordering::Equal,
-                            (true, false) => std::cmp::Ordering::Greater,
-                            (false, true) => std::cmp::Ordering::Less,
-                            _ => {
-                                if op == AggregateOp::Topk {
-                                    b.partial_cmp(&a).unwrap_or(std::cmp::Ordering::Equal)
-                                } else {
-                                    a.partial_cmp(&b).unwrap_or(std::cmp::Ordering::Equal)
-                                }
-                            }
-                        }
-                    });
-                    for &i in m.iter().take(k) {
+                    for i in heap_select(&input, &g.members, k, op == AggregateOp::Topk) {
                         out.push(input[i].clone());
                     }
                 }
@@ -304,19 +287,25 @@ impl<'a> Evaluator<'a> {
                 return Ok(Val::Vec(out));
             }
             AggregateOp::CountValues => {
+                // As Prometheus does it: the value label is set first and
+                // the series grouped afterwards, `by` keeping the value label
+                // too — so a `without` list that names the value label drops
+                // it again.
+                let mut grouping = a.grouping.clone();
+                if !a.without {
+                    grouping.push(param_s.clone());
+                }
                 let mut counts: Vec<(Labels, f64)> = Vec::new();
                 let mut idx: HashMap<Labels, usize> = HashMap::new();
-                for g in &groups {
-                    for &i in &g.members {
-                        let mut b = g.labels.builder();
-                        b.set(param_s.clone(), fmt_float(input[i].v));
-                        let l = b.into_labels();
-                        match idx.get(&l) {
-                            Some(&j) => counts[j].1 += 1.0,
-                            None => {
-                                idx.insert(l.clone(), counts.len());
-                                counts.push((l, 1.0));
-                            }
+                for e in &input {
+                    let mut b = e.labels.builder();
+                    b.set(param_s.clone(), fmt_float(e.v));
+                    let l = group_labels(&b.into_labels(), &grouping, a.without);
+                    match idx.get(&l) {
+                        Some(&j) => counts[j].1 += 1.0,
+                        None => {
+                            idx.insert(l.clone(), counts.len());
+                            counts.push((l, 1.0));
                         }
                     }
                 }
@@ -342,4 +331,148 @@ fn ratio_offset(l: &Labels) -> f64 {
 
 pub(crate) fn valid_label_name(s: &str) -> bool {
     !s.is_empty() && std::str::from_utf8(s.as_bytes()).is_ok()
+}
+
+/// `topk`/`bottomk` of one group exactly as Prometheus 3 selects it, so
+/// that ties pick the same series: a binary heap (Go's `container/heap`)
+/// of up to `k` members with the smallest (topk) or largest (bottomk) value
+/// on top, NaN below everything; a later member replaces the top only when
+/// strictly better (or the top is NaN and it is not). Then the heap is
+/// sorted best first with `sort.Reverse` — Go sorts up to 12 elements by
+/// insertion, which this does for any size (the order only shows in
+/// instant results). Returns indexes into `input`.
+pub(crate) fn heap_select(input: &[Elem], members: &[usize], k: usize, top: bool) -> Vec<usize> {
+    // Less of Prometheus' vectorByValueHeap (topk) and
+    // vectorByReverseValueHeap (bottomk).
+    let less = |h: &[usize], i: usize, j: usize| {
+        let (a, b) = (input[h[i]].v, input[h[j]].v);
+        a.is_nan() || if top { a < b } else { a > b }
+    };
+    fn up(h: &mut [usize], mut j: usize, less: &dyn Fn(&[usize], usize, usize) -> bool) {
+        while j > 0 {
+            let i = (j - 1) / 2;
+            if !less(h, j, i) {
+                break;
+            }
+            h.swap(i, j);
+            j = i;
+        }
+    }
+    fn down(h: &mut [usize], i0: usize, less: &dyn Fn(&[usize], usize, usize) -> bool) -> bool {
+        let n = h.len();
+        let mut i = i0;
+        loop {
+            let j1 = 2 * i + 1;
+            if j1 >= n {
+                break;
+            }
+            let mut j = j1;
+            if j1 + 1 < n && less(h, j1 + 1, j1) {
+                j = j1 + 1;
+            }
+            if !less(h, j, i) {
+                break;
+            }
+            h.swap(i, j);
+            i = j;
+        }
+        i > i0
+    }
+    let mut h: Vec<usize> = Vec::with_capacity(k.min(members.len()));
+    for &m in members {
+        let v = input[m].v;
+        if h.len() < k {
+            h.push(m);
+            let last = h.len() - 1;
+            up(&mut h, last, &less);
+            continue;
+        }
+        let t = input[h[0]].v;
+        let better = if top { t < v } else { t > v };
+        if better || (t.is_nan() && !v.is_nan()) {
+            h[0] = m;
+            if k > 1 && !down(&mut h, 0, &less) {
+                up(&mut h, 0, &less);
+            }
+        }
+    }
+    // sort.Sort(sort.Reverse(heap)): Less(j, j-1) of the reverse is
+    // Less(j-1, j) of the heap.
+    for i in 1..h.len() {
+        let mut j = i;
+        while j > 0 && less(&h, j - 1, j) {
+            h.swap(j, j - 1);
+            j -= 1;
+        }
+    }
+    h
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::engine::{Engine, EngineOptions, Value};
+    use crate::memstore::MemStore;
+
+    /// Series `x="a"`, `x="b"`, … with the given values, in that order.
+    fn vector_of(values: &[&str]) -> String {
+        let parts: Vec<String> =
+            values.iter().enumerate().map(|(i, v)| format!("label_replace(vector({v}), \"x\", \"{}\", \"\", \"\")", (b'a' + i as u8) as char)).collect();
+        parts.join(" or ")
+    }
+
+    fn picked(query: &str) -> Vec<String> {
+        let r = Engine::new(EngineOptions::default()).instant_query(&MemStore::new(), query, 1000).expect("query");
+        match r.value {
+            Value::Vector(v) => v.iter().map(|s| format!("{}={}", s.labels.get("x").unwrap_or(""), s.v)).collect(),
+            other => panic!("not a vector: {other:?}"),
+        }
+    }
+
+    /// Ties pick the series Prometheus picks (its heap), not the first
+    /// seen: found by the differential test against Prometheus 2.42
+    /// (`crates/bongsu/tests/promql_diff.rs`), whose answers these are; 3.x
+    /// replaces the heap top in place instead of pop+push, which gives the
+    /// same picks here.
+    /// `count_values` sets the value label before grouping: a `without`
+    /// list naming it drops it again (Prometheus 2.42's answers, found by
+    /// crates/bongsu/tests/promql_diff.rs; 3.x groups the same way).
+    #[test]
+    fn count_values_groups_after_setting_the_value_label() {
+        let two = "label_replace(vector(1), \"code\", \"200\", \"\", \"\") or label_replace(vector(2), \"code\", \"500\", \"\", \"\")";
+        let counts = |q: &str| -> Vec<String> {
+            let r = Engine::new(EngineOptions::default()).instant_query(&MemStore::new(), q, 1000).expect("query");
+            let Value::Vector(v) = r.value else { panic!("not a vector") };
+            let mut out: Vec<String> = v.iter().map(|s| format!("{}={}", s.labels, s.v)).collect();
+            out.sort();
+            out
+        };
+        assert_eq!(counts(&format!("count_values without (code) (\"code\", {two})")), ["{}=2"]);
+        assert_eq!(counts(&format!("count_values (\"code\", {two})")), ["{code=\"1\"}=1", "{code=\"2\"}=1"]);
+        assert_eq!(counts(&format!("count_values by (code) (\"code\", {two})")), ["{code=\"1\"}=1", "{code=\"2\"}=1"]);
+        assert_eq!(
+            counts(&format!("count_values without (x) (\"v\", {})", vector_of(&["1", "1", "3"]))),
+            ["{v=\"1\"}=2", "{v=\"3\"}=1"]
+        );
+    }
+
+    #[test]
+    fn topk_and_bottomk_break_ties_like_prometheus() {
+        assert_eq!(picked(&format!("topk(2, {})", vector_of(&["1", "1", "2", "1"]))), ["c=2", "b=1"]);
+        assert_eq!(picked(&format!("bottomk(2, {})", vector_of(&["1", "1", "0", "1"]))), ["c=0", "b=1"]);
+        // Without ties: best first.
+        assert_eq!(picked(&format!("topk(3, {})", vector_of(&["5", "9", "1", "7", "3"]))), ["b=9", "d=7", "a=5"]);
+        assert_eq!(picked(&format!("bottomk(2, {})", vector_of(&["5", "9", "1", "7", "3"]))), ["c=1", "e=3"]);
+        // NaN ranks below every number; a NaN top stays against a later NaN
+        // (3.x: replaced only by a number).
+        assert_eq!(picked(&format!("topk(2, {})", vector_of(&["NaN", "5", "NaN"]))), ["b=5", "a=NaN"]);
+        assert_eq!(picked(&format!("bottomk(1, {})", vector_of(&["NaN", "NaN", "4"]))), ["c=4"]);
+        // k = 1 keeps the first of equal values.
+        assert_eq!(picked(&format!("topk(1, {})", vector_of(&["3", "3", "1"]))), ["a=3"]);
+        // Here 2.42 (pop + push) answers g, d, b; 3.x replaces the top in
+        // place and sifts it down, which keeps c (traced by hand through
+        // 3.14's aggregationK and Go's container/heap).
+        assert_eq!(picked(&format!("topk(3, {})", vector_of(&["1", "1", "1", "2", "1", "1", "3", "1"]))), ["g=3", "d=2", "c=1"]);
+        // k larger than the group: everything, best first.
+        assert_eq!(picked(&format!("topk(9, {})", vector_of(&["1", "3", "2"]))), ["b=3", "c=2", "a=1"]);
+    }
 }
