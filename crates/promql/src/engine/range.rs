@@ -840,8 +840,8 @@ impl<'a> Evaluator<'a> {
     }
 
     /// `topk`/`bottomk`: at each step the k largest (smallest) present
-    /// members of each group, ties in input order, NaN last — as the step
-    /// evaluator picks them; each input series keeps its values at the steps
+    /// members of each group, picked by the step evaluator's heap (so ties
+    /// go the same way); each input series keeps its values at the steps
     /// where it is picked.
     fn stream_topk(&mut self, a: &crate::ast::Aggregate, sink: &mut Sink) -> Result<(), QueryError> {
         let n = self.nsteps();
@@ -874,26 +874,24 @@ impl<'a> Evaluator<'a> {
         let top = a.op == AggregateOp::Topk;
         let mut picked: Vec<Vec<bool>> = vec![vec![false; n]; input.len()];
         let mut present: Vec<usize> = Vec::new();
+        let mut vals: Vec<Elem> = Vec::new();
+        let mut idx: Vec<usize> = Vec::new();
         for (step, &k) in ks.iter().enumerate() {
             if k == 0 {
                 continue;
             }
             self.check_deadline()?;
             for m in &members {
+                // The step's present members as the step evaluator sees
+                // them (values only), picked by the same heap.
                 present.clear();
                 present.extend(m.iter().copied().filter(|&i| input[i].ok[step]));
-                present.sort_by(|&x, &y| {
-                    let (a, b) = (input[x].vals[step], input[y].vals[step]);
-                    match (a.is_nan(), b.is_nan()) {
-                        (true, true) => std::cmp::Ordering::Equal,
-                        (true, false) => std::cmp::Ordering::Greater,
-                        (false, true) => std::cmp::Ordering::Less,
-                        _ if top => b.partial_cmp(&a).unwrap_or(std::cmp::Ordering::Equal),
-                        _ => a.partial_cmp(&b).unwrap_or(std::cmp::Ordering::Equal),
-                    }
-                });
-                for &i in present.iter().take(k) {
-                    picked[i][step] = true;
+                vals.clear();
+                vals.extend(present.iter().map(|&i| Elem { labels: Labels::empty(), v: input[i].vals[step], drop: false }));
+                idx.clear();
+                idx.extend(0..present.len());
+                for j in super::aggregate::heap_select(&vals, &idx, k, top) {
+                    picked[present[j]][step] = true;
                 }
             }
         }
