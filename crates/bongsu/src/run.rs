@@ -188,6 +188,9 @@ async fn serve(args: RunArgs) -> anyhow::Result<()> {
         features: args.enable_feature.clone(),
         ..Default::default()
     }));
+    // A subquery without a step uses the global evaluation interval (Prometheus' noStepSubqueryIntervalFn).
+    let subquery_step = engine.opts.subquery_step.clone();
+    subquery_step.store(cfg.global.evaluation_interval.as_millis().max(1), Ordering::Relaxed);
     let scrape = ScrapeManager::new(db.clone());
     let reload = Arc::new(ReloadState {
         successful: AtomicBool::new(true),
@@ -266,6 +269,7 @@ async fn serve(args: RunArgs) -> anyhow::Result<()> {
         let alertmanager = alertmanager.clone();
         let am_file = args.alertmanager_config_file.clone();
         let responder = responder.clone();
+        let subquery_step = subquery_step.clone();
         move || {
             let source = source.clone();
             let scrape = scrape.clone();
@@ -275,6 +279,7 @@ async fn serve(args: RunArgs) -> anyhow::Result<()> {
             let alertmanager = alertmanager.clone();
             let am_file = am_file.clone();
             let responder = responder.clone();
+            let subquery_step = subquery_step.clone();
             let lock = reload_lock.clone();
             async move {
                 let _g = lock.lock().await;
@@ -299,6 +304,7 @@ async fn serve(args: RunArgs) -> anyhow::Result<()> {
                     scrape.apply_config(&cfg).await.map_err(|e| e.to_string())?;
                     am_sender.apply(cfg.alerting.as_ref(), &cfg.global.external_labels).await.map_err(|e| format!("alerting: {e}"))?;
                     rules.update(&rules_cfg, rule_files);
+                    subquery_step.store(cfg.global.evaluation_interval.as_millis().max(1), Ordering::Relaxed);
                     alertmanager.apply(am_loaded);
                     *reload.config_yaml.write() = yaml;
                     *reload.external_labels.write() = Labels::from_pairs(cfg.global.external_labels.clone());

@@ -34,6 +34,10 @@ pub struct EngineOptions {
     /// Range functions over at least this many series are computed on
     /// several threads (default 2048; tests lower it to cover that path).
     pub parallel_min_series: usize,
+    /// Step (ms) of a subquery written without one (`x[10m:]`): Prometheus
+    /// uses the global `evaluation_interval`, so the server sets this at
+    /// start and on every reload (default 1m).
+    pub subquery_step: std::sync::Arc<std::sync::atomic::AtomicI64>,
 }
 
 impl Default for EngineOptions {
@@ -45,6 +49,7 @@ impl Default for EngineOptions {
             features: vec![],
             series_at_a_time: std::env::var_os("BONGSU_PROMQL_STEPWISE").is_none(),
             parallel_min_series: 2048,
+            subquery_step: std::sync::Arc::new(std::sync::atomic::AtomicI64::new(60_000)),
         }
     }
 }
@@ -797,7 +802,7 @@ impl<'a> Evaluator<'a> {
         let range = self.duration(&sq.range)?;
         let step = match &sq.step {
             Some(d) => self.duration(d)?,
-            None => 60_000,
+            None => self.opts.subquery_step.load(std::sync::atomic::Ordering::Relaxed),
         };
         if step <= 0 {
             return Err(exec_err("zero or negative subquery step"));

@@ -675,7 +675,7 @@ impl<'a> Evaluator<'a> {
         let range = self.duration(&sq.range)?;
         let step = match &sq.step {
             Some(d) => self.duration(d)?,
-            None => 60_000,
+            None => self.opts.subquery_step.load(std::sync::atomic::Ordering::Relaxed),
         };
         if step <= 0 {
             return Err(exec_err("zero or negative subquery step"));
