@@ -796,8 +796,9 @@ impl<'a> Evaluator<'a> {
         self.series_for(vs, mint, maxt)
     }
 
-    /// Evaluates a subquery at `ts`. Returns the series and the window.
-    pub(crate) fn eval_subquery(&mut self, sq: &crate::ast::Subquery, ts: i64) -> Result<(Vec<Ser>, i64, i64), QueryError> {
+    /// A subquery's offset, range and step (ms); without a step, the global
+    /// evaluation interval.
+    pub(crate) fn subquery_params(&self, sq: &crate::ast::Subquery) -> Result<(i64, i64, i64), QueryError> {
         let off = self.opt_duration(&sq.offset)?;
         let range = self.duration(&sq.range)?;
         let step = match &sq.step {
@@ -807,13 +808,15 @@ impl<'a> Evaluator<'a> {
         if step <= 0 {
             return Err(exec_err("zero or negative subquery step"));
         }
+        Ok((off, range, step))
+    }
+
+    /// Evaluates a subquery at `ts`. Returns the series and the window.
+    pub(crate) fn eval_subquery(&mut self, sq: &crate::ast::Subquery, ts: i64) -> Result<(Vec<Ser>, i64, i64), QueryError> {
+        let (off, range, step) = self.subquery_params(sq)?;
         let base = self.at_time(&sq.at).unwrap_or(ts) - off;
         let lo = base - range;
-        // Go integer division truncates toward zero.
-        let mut t = step * (lo / step);
-        if t <= lo {
-            t += step;
-        }
+        let mut t = first_inner_step(lo, step);
         let mut idx: HashMap<Labels, usize> = HashMap::new();
         let mut out: Vec<Ser> = Vec::new();
         let mut n = 0usize;
@@ -861,6 +864,18 @@ impl<'a> Evaluator<'a> {
         }
         out.sort_by(|a, b| a.labels.cmp(&b.labels));
         Ok((out, lo, base))
+    }
+}
+
+/// A subquery's first inner step for a window starting (exclusive) at
+/// `lo`: the first multiple of `step` after it (Go's integer division
+/// truncates toward zero, as Rust's does).
+pub(crate) fn first_inner_step(lo: i64, step: i64) -> i64 {
+    let t = step * (lo / step);
+    if t <= lo {
+        t + step
+    } else {
+        t
     }
 }
 

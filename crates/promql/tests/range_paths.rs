@@ -365,43 +365,38 @@ fn series_at_a_time_agrees_with_step_at_a_time() {
     let mut failures = Vec::new();
     let mut compared = 0;
     let mut both_failed = 0;
+    type R = Result<QueryResult, bongsu_promql::engine::QueryError>;
+    let mut compare = |what: String, ra: R, rb: R| {
+        compared += 1;
+        // Both failing is agreement: the two paths find errors in a
+        // different order (series at a time checks a whole child before
+        // its parent, as Prometheus' rangeEval does), so with several
+        // errors in one query the first one reported differs.
+        if ra.is_err() && rb.is_err() {
+            both_failed += 1;
+            return;
+        }
+        let (a, b) = (render(&ra), render(&rb));
+        if a != b {
+            failures.push(format!(
+                "{what}\n  series-at-a-time: {}\n  step-at-a-time:   {}",
+                &a[..a.len().min(600)],
+                &b[..b.len().min(600)]
+            ));
+        }
+    };
     for delayed in [false, true] {
         let (fast, slow) = engines(delayed);
         for e in &exprs {
             for t in [0i64, 600_000, 1_234_567, 1_800_000] {
-                let (ra, rb) = (fast.instant_query(&st, e, t), slow.instant_query(&st, e, t));
-                compared += 1;
-                if ra.is_err() && rb.is_err() {
-                    both_failed += 1;
-                    continue;
-                }
-                let (a, b) = (render(&ra), render(&rb));
-                if a != b {
-                    failures.push(format!("{e} instant at {t} delayed={delayed}\n  series-at-a-time: {}\n  step-at-a-time:   {}", &a[..a.len().min(600)], &b[..b.len().min(600)]));
-                }
+                compare(format!("{e} instant at {t} delayed={delayed}"), fast.instant_query(&st, e, t), slow.instant_query(&st, e, t));
             }
             for &(start, end, step) in &windows {
-                let (ra, rb) = (
+                compare(
+                    format!("{e} [{start}, {end}, {step}] delayed={delayed}"),
                     fast.range_query(&st, e, start, end, step),
                     slow.range_query(&st, e, start, end, step),
                 );
-                compared += 1;
-                // Both failing is agreement: the two paths find errors in a
-                // different order (series at a time checks a whole child
-                // before its parent, as Prometheus' rangeEval does), so with
-                // several errors in one query the first one reported differs.
-                if ra.is_err() && rb.is_err() {
-                    both_failed += 1;
-                    continue;
-                }
-                let (a, b) = (render(&ra), render(&rb));
-                if a != b {
-                    failures.push(format!(
-                        "{e} [{start}, {end}, {step}] delayed={delayed}\n  series-at-a-time: {}\n  step-at-a-time:   {}",
-                        &a[..a.len().min(600)],
-                        &b[..b.len().min(600)]
-                    ));
-                }
             }
         }
     }

@@ -69,13 +69,7 @@ pub(crate) fn go_pow(x: f64, y: f64) -> f64 {
         };
     }
     if y.is_infinite() {
-        return if x == -1.0 {
-            1.0
-        } else if (x.abs() < 1.0) == (y > 0.0) {
-            0.0
-        } else {
-            f64::INFINITY
-        };
+        return pow_overflow(x, y);
     }
     if x.is_infinite() {
         if x < 0.0 {
@@ -96,13 +90,7 @@ pub(crate) fn go_pow(x: f64, y: f64) -> f64 {
     }
     if yi >= (1u64 << 63) as f64 {
         // A huge even integer: overflow or underflow for every x but -1.
-        return if x == -1.0 {
-            1.0
-        } else if (x.abs() < 1.0) == (y > 0.0) {
-            0.0
-        } else {
-            f64::INFINITY
-        };
+        return pow_overflow(x, y);
     }
     // ans = a1 · 2^ae
     let mut a1 = 1.0;
@@ -140,6 +128,18 @@ pub(crate) fn go_pow(x: f64, y: f64) -> f64 {
         ae = -ae;
     }
     ldexp(a1, ae)
+}
+
+/// `x ^ y` for an infinite or huge even `y`: 1 for x = -1, else 0 or +Inf
+/// by whether |x| < 1 and the sign of y (Go's special cases).
+fn pow_overflow(x: f64, y: f64) -> f64 {
+    if x == -1.0 {
+        1.0
+    } else if (x.abs() < 1.0) == (y > 0.0) {
+        0.0
+    } else {
+        f64::INFINITY
+    }
 }
 
 /// Splits `x` into a fraction in [0.5, 1) and a power of two (Go's

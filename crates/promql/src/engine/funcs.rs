@@ -24,7 +24,7 @@ struct RangeArg<'e> {
     _sel: std::marker::PhantomData<&'e ()>,
 }
 
-const MATRIX_FUNCS: &[&str] = &[
+pub(crate) const MATRIX_FUNCS: &[&str] = &[
     "rate",
     "increase",
     "delta",

@@ -30,7 +30,7 @@ use super::binary::{changes_schema, elem_op, result_metric, signature, vector_sc
 use super::funcs::window_value;
 use super::{exec_err, Elem, Evaluator, QueryError, Ser};
 use crate::ast::{
-    AggregateOp, Binary, BinaryOp, Call, Cardinality, Expr, MatrixSelector, Subquery, ValueType,
+    AggregateOp, AtModifier, Binary, BinaryOp, Call, Cardinality, Expr, MatrixSelector, Subquery, ValueType,
     VectorMatching, VectorSelector,
 };
 use bongsu_model::{is_stale_nan, Labels, MatchOp, Sample, METRIC_NAME};
@@ -74,35 +74,14 @@ pub(crate) struct StepSer {
 
 type Sink<'s> = dyn FnMut(StepSer) -> Result<(), QueryError> + 's;
 
-/// Range functions over a matrix selector evaluated here (with at most a
-/// scalar parameter before or after the range argument).
-const WINDOW_FUNCS: &[&str] = &[
-    "rate",
-    "increase",
-    "delta",
-    "irate",
-    "idelta",
-    "deriv",
-    "predict_linear",
-    "resets",
-    "changes",
-    "avg_over_time",
-    "sum_over_time",
-    "min_over_time",
-    "max_over_time",
-    "count_over_time",
-    "stddev_over_time",
-    "stdvar_over_time",
-    "last_over_time",
-    "first_over_time",
-    "present_over_time",
-    "quantile_over_time",
-    "mad_over_time",
-    "ts_of_max_over_time",
-    "ts_of_min_over_time",
-    "ts_of_last_over_time",
-    "ts_of_first_over_time",
-];
+/// Range functions evaluated here: every matrix function but
+/// `absent_over_time` (an absence check, not a per-series value) and
+/// `double_exponential_smoothing`/`holt_winters` (their parameters are
+/// validated per evaluation).
+fn is_window_func(name: &str) -> bool {
+    super::funcs::MATRIX_FUNCS.contains(&name)
+        && !matches!(name, "absent_over_time" | "double_exponential_smoothing" | "holt_winters")
+}
 
 /// Subqueries with more inner steps than this over the whole query are
 /// left to the step evaluator.
@@ -261,6 +240,15 @@ impl<'a> Evaluator<'a> {
         self.grid.0 + i as i64 * self.grid.1
     }
 
+    /// The selection time at every step (`@` or the step, minus the
+    /// offset), with its minimum and maximum.
+    fn window_ends(&self, at: &Option<AtModifier>, off: i64) -> (Vec<i64>, i64, i64) {
+        let at = self.at_time(at);
+        let times: Vec<i64> = (0..self.nsteps()).map(|i| at.unwrap_or(self.step_time(i)) - off).collect();
+        let (min, max) = (times.iter().min().copied().unwrap_or(0), times.iter().max().copied().unwrap_or(0));
+        (times, min, max)
+    }
+
     fn same_grid(&self, p: &Pre) -> bool {
         (p.start, p.step, p.n) == self.grid
     }
@@ -318,7 +306,7 @@ impl<'a> Evaluator<'a> {
                     && self.distinct_after_drop(inner)
             }
             Expr::Call(c) => {
-                if !WINDOW_FUNCS.contains(&c.func.as_str()) {
+                if !is_window_func(&c.func) {
                     return false;
                 }
                 let keep_name = matches!(c.func.as_str(), "last_over_time" | "first_over_time");
@@ -508,15 +496,8 @@ impl<'a> Evaluator<'a> {
     fn stream_selector(&mut self, vs: &VectorSelector, sink: &mut Sink) -> Result<(), QueryError> {
         let n = self.nsteps();
         let off = self.opt_duration(&vs.offset)?;
-        let at = self.at_time(&vs.at);
         let lb = self.lookback();
-        let times: Vec<i64> = (0..n)
-            .map(|i| at.unwrap_or(self.step_time(i)) - off)
-            .collect();
-        let (mint, maxt) = (
-            times.iter().min().copied().unwrap_or(0),
-            times.iter().max().copied().unwrap_or(0),
-        );
+        let (times, mint, maxt) = self.window_ends(&vs.at, off);
         let data = self.series_for(vs, mint - lb, maxt)?;
         let mut per_step = vec![0usize; n];
         for s in data.iter() {
@@ -573,15 +554,8 @@ impl<'a> Evaluator<'a> {
         let n = self.nsteps();
         let vs = &ms.selector;
         let off = self.opt_duration(&vs.offset)?;
-        let at = self.at_time(&vs.at);
         let range = self.duration(&ms.range)?;
-        let times: Vec<i64> = (0..n)
-            .map(|i| at.unwrap_or(self.step_time(i)) - off)
-            .collect();
-        let (mint, maxt) = (
-            times.iter().min().copied().unwrap_or(0),
-            times.iter().max().copied().unwrap_or(0),
-        );
+        let (times, mint, maxt) = self.window_ends(&vs.at, off);
         let data = self.series_for(vs, mint - range, maxt)?;
         let keep_name = matches!(name, "last_over_time" | "first_over_time");
         let step_times: Vec<i64> = (0..n).map(|i| self.step_time(i)).collect();
@@ -593,7 +567,6 @@ impl<'a> Evaluator<'a> {
             params: params.as_deref(),
         };
         let mut per_step = vec![0usize; n];
-        let mut data_at = vec![false; n];
         // Series are computed in blocks, a block split over the cores; the
         // results are handed on in series order so sums stay reproducible.
         let threads = if data.len() >= self.opts.parallel_min_series.max(2) {
@@ -629,7 +602,6 @@ impl<'a> Evaluator<'a> {
             for part in results {
                 for k in 0..part.per_step.len() {
                     per_step[k] += part.per_step[k];
-                    data_at[k] |= part.per_step[k] > 0;
                 }
                 for out in part.out {
                     let Some(s) = it.next() else { break };
@@ -654,10 +626,10 @@ impl<'a> Evaluator<'a> {
                 }
             }
         }
-        for c in per_step {
+        for &c in &per_step {
             self.check_samples(c)?;
         }
-        self.quantile_warning(name, params.as_deref(), &data_at);
+        self.quantile_warning(name, params.as_deref(), &per_step);
         Ok(())
     }
 
@@ -671,25 +643,9 @@ impl<'a> Evaluator<'a> {
             None => None,
         };
         let n = self.nsteps();
-        let off = self.opt_duration(&sq.offset)?;
-        let range = self.duration(&sq.range)?;
-        let step = match &sq.step {
-            Some(d) => self.duration(d)?,
-            None => self.opts.subquery_step.load(std::sync::atomic::Ordering::Relaxed),
-        };
-        if step <= 0 {
-            return Err(exec_err("zero or negative subquery step"));
-        }
-        let at = self.at_time(&sq.at);
-        let bases: Vec<i64> = (0..n).map(|i| at.unwrap_or(self.step_time(i)) - off).collect();
-        let (min_base, max_base) = (bases.iter().min().copied().unwrap_or(0), bases.iter().max().copied().unwrap_or(0));
-        // First multiple of the step after the earliest window start (Go's
-        // division truncates toward zero, as Rust's does).
-        let lo = min_base - range;
-        let mut first = step * (lo / step);
-        if first <= lo {
-            first += step;
-        }
+        let (off, range, step) = self.subquery_params(sq)?;
+        let (bases, min_base, max_base) = self.window_ends(&sq.at, off);
+        let first = super::first_inner_step(min_base - range, step);
         if first > max_base {
             return Ok(());
         }
@@ -708,7 +664,6 @@ impl<'a> Evaluator<'a> {
         inner.sort_by(|a, b| a.labels.cmp(&b.labels));
         let keep_name = matches!(name, "last_over_time" | "first_over_time");
         let mut per_step = vec![0usize; n];
-        let mut data_at = vec![false; n];
         let mut pts: Vec<Sample> = Vec::new();
         for s in inner {
             self.check_deadline()?;
@@ -731,7 +686,6 @@ impl<'a> Evaluator<'a> {
                     continue;
                 }
                 per_step[i] += pts.len();
-                data_at[i] = true;
                 let param = params.as_ref().map(|p| p[i]);
                 if let Some(v) = window_value(name, &pts, lo_t, base, range, param, None, self.step_time(i))? {
                     vals[i] = v;
@@ -751,19 +705,20 @@ impl<'a> Evaluator<'a> {
                 sink(StepSer { labels, drop, vals, ok })?;
             }
         }
-        for c in per_step {
+        for &c in &per_step {
             self.check_samples(c)?;
         }
-        self.quantile_warning(name, params.as_deref(), &data_at);
+        self.quantile_warning(name, params.as_deref(), &per_step);
         Ok(())
     }
 
-    /// quantile_over_time's warning for a φ outside [0, 1] at a step with data.
-    fn quantile_warning(&mut self, name: &str, params: Option<&[f64]>, data_at: &[bool]) {
+    /// quantile_over_time's warning for a φ outside [0, 1] at a step with
+    /// data (`per_step`: samples in the windows at each step).
+    fn quantile_warning(&mut self, name: &str, params: Option<&[f64]>, per_step: &[usize]) {
         if name != "quantile_over_time" {
             return;
         }
-        for (q, _) in params.unwrap_or(&[]).iter().zip(data_at).filter(|(_, d)| **d) {
+        for (q, _) in params.unwrap_or(&[]).iter().zip(per_step).filter(|(_, n)| **n > 0) {
             if q.is_nan() || !(0.0..=1.0).contains(q) {
                 self.warn(format!("PromQL warning: quantile value should be between 0 and 1, got {}", super::aggregate::fmt_g(*q)));
             }
