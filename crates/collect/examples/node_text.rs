@@ -1,4 +1,9 @@
-//! Prints what `/collect/node` serves: `cargo run -p bongsu-collect --example node_text`.
+//! Prints what `/collect/node` serves: `cargo run -p bongsu-collect --example node_text`,
+//! or `/collect/containers` with the argument `containers`.
 fn main() {
-    print!("{}", bongsu_collect::gather_node_text());
+    if std::env::args().nth(1).as_deref() == Some("containers") {
+        print!("{}", bongsu_collect::gather_container_text());
+    } else {
+        print!("{}", bongsu_collect::gather_node_text());
+    }
 }

@@ -28,7 +28,7 @@ impl Kind {
 pub(crate) struct Family {
     help: String,
     kind: Kind,
-    label_names: &'static [&'static str],
+    label_names: Vec<String>,
     samples: Vec<(Vec<String>, f64)>,
 }
 
@@ -76,7 +76,20 @@ impl Families {
             .or_insert_with(|| Family {
                 help: help.to_string(),
                 kind,
-                label_names,
+                label_names: label_names.iter().map(|n| n.to_string()).collect(),
+                samples: Vec::new(),
+            })
+    }
+
+    /// [`Families::family`] with label names known only at run time (a
+    /// container's own labels). Same first-call-wins rule.
+    pub(crate) fn family_dyn(&mut self, name: &str, help: &str, kind: Kind, label_names: &[String]) -> &mut Family {
+        self.by_name
+            .entry(name.to_string())
+            .or_insert_with(|| Family {
+                help: help.to_string(),
+                kind,
+                label_names: label_names.to_vec(),
                 samples: Vec::new(),
             })
     }
@@ -114,7 +127,7 @@ impl Families {
             }
             // Labels print sorted by name; series sort by those sorted values.
             let mut order: Vec<usize> = (0..fam.label_names.len()).collect();
-            order.sort_by_key(|&i| fam.label_names[i]);
+            order.sort_by_key(|&i| &fam.label_names[i]);
             for (values, _) in fam.samples.iter_mut() {
                 let sorted: Vec<String> = order
                     .iter()
@@ -122,7 +135,7 @@ impl Families {
                     .collect();
                 *values = sorted;
             }
-            let names: Vec<&str> = order.iter().map(|&i| fam.label_names[i]).collect();
+            let names: Vec<&str> = order.iter().map(|&i| fam.label_names[i].as_str()).collect();
             // Stable sort keeps the first of duplicate series first; dedup keeps it.
             fam.samples.sort_by(|a, b| a.0.cmp(&b.0));
             fam.samples.dedup_by(|b, a| a.0 == b.0);

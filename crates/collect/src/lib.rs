@@ -21,6 +21,7 @@
 //! costs at most one second per gather.
 #![deny(unsafe_code)]
 
+mod cgroup;
 mod cpu;
 mod diskstats;
 mod expo;
@@ -123,6 +124,20 @@ const COLLECTORS: &[(&str, CollectFn)] = &[
 /// a few `/proc` and `/sys` files, even with a hung mount.
 pub fn gather_node_text() -> String {
     gather_node_text_from(&HostPaths::default())
+}
+
+/// Every control group of the host (cgroup v2, or v1's cpu, cpuacct,
+/// memory and blkio controllers) as cAdvisor's `container_*` families, in
+/// the text format 0.0.4. Never panics; a host without cgroups yields
+/// `container_scrape_error 1`.
+pub fn gather_container_text() -> String {
+    gather_container_text_from(&HostPaths::default())
+}
+
+/// [`gather_container_text`] reading the host's interfaces under `paths`.
+pub fn gather_container_text_from(paths: &HostPaths) -> String {
+    catch_unwind(AssertUnwindSafe(|| cgroup::gather_text(paths)))
+        .unwrap_or_else(|_| "# HELP container_scrape_error 1 if there was an error while getting container metrics, 0 otherwise\n# TYPE container_scrape_error gauge\ncontainer_scrape_error 1\n".into())
 }
 
 /// [`gather_node_text`] reading the host's interfaces under `paths`.
