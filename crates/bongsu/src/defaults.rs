@@ -1,7 +1,8 @@
 //! The embedded default configuration used when `--config.file` is not given:
 //! Bongsu scrapes itself and its built-in host collector (node_exporter's
-//! metric names, served at `/collect/node`), so a newcomer sees their machine
-//! within one scrape interval.
+//! metric names, served at `/collect/node`) and cgroup collector (cAdvisor's
+//! names, `/collect/containers`), so a newcomer sees their machine within one
+//! scrape interval.
 
 /// Scrape interval of the embedded default.
 pub const DEFAULT_INTERVAL: &str = "15s";
@@ -45,6 +46,15 @@ scrape_configs:
     relabel_configs:
       - target_label: instance
         replacement: '{host}'
+  # The built-in cgroup collector: cAdvisor's container_* names, one
+  # "container" per control group (Docker containers, systemd services).
+  - job_name: cadvisor
+    metrics_path: /collect/containers
+    static_configs:
+      - targets: ['{target}']
+    relabel_configs:
+      - target_label: instance
+        replacement: '{host}'
 "#
     )
 }
@@ -72,6 +82,6 @@ mod tests {
     fn default_config_parses() {
         let text = default_config_yaml("0.0.0.0:9090");
         let cfg = bongsu_scrape::config::load_str(&text, "<default>").expect("default config must parse");
-        assert_eq!(cfg.scrape_configs.len(), 2);
+        assert_eq!(cfg.scrape_configs.len(), 3);
     }
 }

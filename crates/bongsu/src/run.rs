@@ -361,6 +361,13 @@ async fn serve(args: RunArgs) -> anyhow::Result<()> {
             let body = tokio::task::spawn_blocking(bongsu_collect::gather_node_text).await.unwrap_or_default();
             ([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], body)
         }),
+    )
+    .route(
+        "/collect/containers",
+        axum::routing::get(|| async {
+            let body = tokio::task::spawn_blocking(bongsu_collect::gather_container_text).await.unwrap_or_default();
+            ([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], body)
+        }),
     );
 
     // Storage maintenance: head cut, compaction, retention.

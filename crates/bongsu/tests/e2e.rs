@@ -202,6 +202,12 @@ fn default_config_monitors_this_machine() {
     for q in ["node_memory_MemTotal_bytes", "node_load1", "up{job=\"bongsu\"}", "prometheus_tsdb_head_series"] {
         wait_for(q, Duration::from_secs(30), || (!vector_values(&query(&b.addr, q)).is_empty()).then_some(()));
     }
+    // The cgroup collector: the root cgroup is always there, with CPU time.
+    wait_for("containers scraped", Duration::from_secs(30), || {
+        let up = vector_values(&query(&b.addr, "up{job=\"cadvisor\"}"));
+        let cpu = vector_values(&query(&b.addr, "sum(container_cpu_usage_seconds_total{id=\"/\"})"));
+        (up.first().map(|x| x.1) == Some(1.0) && cpu.first().is_some_and(|x| x.1 > 0.0)).then_some(())
+    });
 }
 
 #[test]
