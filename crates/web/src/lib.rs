@@ -15,6 +15,7 @@ pub mod json;
 mod misc;
 pub mod params;
 mod server;
+pub mod ui;
 mod webconfig;
 
 use bongsu_model::storage::Queryable;

@@ -5,7 +5,7 @@ use crate::{api, federate, AppState};
 use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::{header, HeaderValue, Method, StatusCode};
 use axum::middleware::{self, Next};
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use bongsu_promql::ast::{AtModifier, BinaryOp, Cardinality, DurationExpr, Expr, VectorSelector};
@@ -57,7 +57,7 @@ pub fn router(state: AppState) -> Router {
         .route("/-/ready", get(ready).head(ready_head))
         .route("/-/reload", post(reload).put(reload).get(lifecycle_get))
         .route("/-/quit", get(lifecycle_get))
-        .route("/", get(landing))
+        .merge(crate::ui::router())
         .fallback(api_fallback)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(10 << 20))
@@ -153,31 +153,6 @@ async fn reload(State(state): State<AppState>) -> Response {
 async fn lifecycle_get() -> Response {
     (StatusCode::METHOD_NOT_ALLOWED, "Only POST or PUT requests allowed").into_response()
 }
-
-async fn landing() -> Html<&'static str> {
-    Html(LANDING)
-}
-
-const LANDING: &str = r#"<!DOCTYPE html>
-<html>
-<head><meta charset="utf-8"><title>Bongsu</title></head>
-<body>
-<h1>Bongsu</h1>
-<p>Prometheus-compatible monitoring. The web UI is not built into this binary yet.</p>
-<ul>
-<li><a href="api/v1/status/buildinfo">Build information</a></li>
-<li><a href="api/v1/targets">Targets</a></li>
-<li><a href="api/v1/status/config">Configuration</a></li>
-<li><a href="api/v1/status/flags">Flags</a></li>
-<li><a href="api/v1/status/runtimeinfo">Runtime information</a></li>
-<li><a href="api/v1/status/tsdb">TSDB status</a></li>
-<li><a href="api/v1/rules">Rules</a></li>
-<li><a href="api/v1/alerts">Alerts</a></li>
-<li><a href="metrics">Metrics</a></li>
-</ul>
-</body>
-</html>
-"#;
 
 // ---- PromQL helpers ------------------------------------------------------------
 

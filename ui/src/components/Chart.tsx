@@ -1,0 +1,73 @@
+// A time-series chart over a range-query result, drawn with uPlot.
+import { useEffect, useRef } from 'preact/hooks';
+import uPlot from 'uplot';
+import 'uplot/dist/uPlot.min.css';
+import { MatrixSeries, seriesName } from '../api';
+
+const PALETTE = ['#3b82f6', '#ef4444', '#10b981', '#f59e0b', '#8b5cf6', '#ec4899', '#14b8a6', '#f97316', '#6366f1', '#84cc16'];
+
+export function color(i: number): string {
+  return PALETTE[i % PALETTE.length];
+}
+
+/** Aligns series on the union of their timestamps (gaps are null). */
+export function align(series: MatrixSeries[], stacked: boolean): uPlot.AlignedData {
+  const times = new Set<number>();
+  series.forEach((s) => s.values.forEach(([t]) => times.add(t)));
+  const xs = [...times].sort((a, b) => a - b);
+  const index = new Map(xs.map((t, i) => [t, i]));
+  const cols: (number | null)[][] = series.map((s) => {
+    const col: (number | null)[] = new Array(xs.length).fill(null);
+    s.values.forEach(([t, v]) => {
+      const f = Number(v);
+      col[index.get(t)!] = Number.isFinite(f) ? f : null;
+    });
+    return col;
+  });
+  if (stacked) {
+    for (let i = 1; i < cols.length; i++) {
+      for (let j = 0; j < xs.length; j++) {
+        const below = cols[i - 1][j];
+        const own = cols[i][j];
+        if (own !== null && below !== null) cols[i][j] = own + below;
+      }
+    }
+  }
+  return [xs, ...cols] as uPlot.AlignedData;
+}
+
+export function Chart(props: { series: MatrixSeries[]; stacked: boolean; height?: number; legend?: (m: MatrixSeries) => string }) {
+  const el = useRef<HTMLDivElement>(null);
+  useEffect(() => {
+    if (!el.current) return;
+    const width = el.current.clientWidth || 800;
+    const opts: uPlot.Options = {
+      width,
+      height: props.height ?? 320,
+      legend: { show: props.series.length <= 20 },
+      scales: { x: { time: true } },
+      axes: [{ stroke: 'var(--fg-muted)' }, { stroke: 'var(--fg-muted)', size: 70 }],
+      series: [
+        {},
+        ...props.series.map((s, i) => ({
+          label: props.legend ? props.legend(s) : seriesName(s.metric),
+          stroke: color(i),
+          fill: props.stacked ? color(i) + '55' : undefined,
+          width: 1.5,
+          spanGaps: false,
+          points: { show: false },
+        })),
+      ],
+    };
+    const plot = new uPlot(opts, align(props.series, props.stacked), el.current);
+    const resize = new ResizeObserver(() => {
+      if (el.current) plot.setSize({ width: el.current.clientWidth, height: props.height ?? 320 });
+    });
+    resize.observe(el.current);
+    return () => {
+      resize.disconnect();
+      plot.destroy();
+    };
+  }, [props.series, props.stacked, props.height]);
+  return <div class="chart" ref={el} data-testid="chart" data-series={props.series.length} />;
+}

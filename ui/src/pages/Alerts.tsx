@@ -1,0 +1,86 @@
+// Alerts as the built-in Alertmanager groups them (route tree and
+// group_by), each with a one-click "Silence" that opens the silence form
+// prefilled with the alert's labels.
+import { Labels, useApi } from '../api';
+import { t } from '../i18n';
+import { navigate } from '../router';
+import { ago } from '../time';
+
+export interface AmAlert {
+  labels: Labels;
+  annotations: Labels;
+  startsAt: string;
+  fingerprint: string;
+  status: { state: string; silencedBy: string[]; inhibitedBy: string[] };
+}
+
+interface AlertGroup {
+  labels: Labels;
+  receiver: { name: string };
+  alerts: AmAlert[];
+}
+
+export function silenceLink(labels: Labels): string {
+  const matchers = Object.entries(labels).map(([name, value]) => ({ name, value, isRegex: false, isEqual: true }));
+  return `/silences?new=${encodeURIComponent(JSON.stringify(matchers))}`;
+}
+
+export function AlertRow(props: { alert: AmAlert }) {
+  const a = props.alert;
+  const state = a.status.silencedBy.length ? 'silenced' : a.status.inhibitedBy.length ? 'inhibited' : 'active';
+  return (
+    <li class="alert" data-testid="alert" data-state={state}>
+      <div class="alert-head">
+        <strong>{a.labels.alertname}</strong>
+        <span class={`badge state-${state}`}>{t(`alerts.${state}` as 'alerts.active')}</span>
+        <span class="muted">
+          {t('alerts.since')} {ago(a.startsAt)}
+        </span>
+        <button class="small" data-testid="silence-alert" onClick={() => navigate(silenceLink(a.labels))}>
+          {t('alerts.silence')}
+        </button>
+      </div>
+      <div>
+        {Object.entries(a.labels)
+          .filter(([k]) => k !== 'alertname')
+          .map(([k, v]) => (
+            <span class="label">
+              {k}="{v}"
+            </span>
+          ))}
+      </div>
+      {a.annotations.summary && <div class="muted">{a.annotations.summary}</div>}
+    </li>
+  );
+}
+
+export function Alerts() {
+  const res = useApi<AlertGroup[]>('/api/v2/alerts/groups');
+  if (res.error) return <p class="error" role="alert">{res.error}</p>;
+  if (!res.data) return <p class="muted">{t('common.loading')}</p>;
+  const groups = res.data.filter((g) => g.alerts.length > 0);
+  if (groups.length === 0) return <p class="muted" data-testid="no-alerts">{t('alerts.none')}</p>;
+  return (
+    <section class="page">
+      <div class="toolbar">
+        <button onClick={res.reload}>↻</button>
+      </div>
+      {groups.map((g) => (
+        <details open class="pool" data-testid="alert-group">
+          <summary>
+            {Object.keys(g.labels).length === 0 ? <em>{'{}'}</em> : Object.entries(g.labels).map(([k, v]) => <span class="label">{k}="{v}"</span>)}
+            <span class="muted">
+              {' '}
+              {t('alerts.receiver')}: {g.receiver.name} · {g.alerts.length}
+            </span>
+          </summary>
+          <ul class="alerts">
+            {g.alerts.map((a) => (
+              <AlertRow alert={a} />
+            ))}
+          </ul>
+        </details>
+      ))}
+    </section>
+  );
+}
