@@ -10,6 +10,10 @@ need_pkgs=()
 command -v promtool >/dev/null 2>&1 || need_pkgs+=(prometheus)
 command -v prometheus-node-exporter >/dev/null 2>&1 || need_pkgs+=(prometheus-node-exporter)
 command -v amtool >/dev/null 2>&1 || need_pkgs+=(prometheus-alertmanager)
+# Debian's Chromium for the web UI's browser test; a Korean font so its
+# screenshots of the Korean UI are readable.
+command -v chromium >/dev/null 2>&1 || need_pkgs+=(chromium)
+[ -d /usr/share/fonts/truetype/nanum ] || need_pkgs+=(fonts-nanum)
 if [ ${#need_pkgs[@]} -gt 0 ]; then
   echo "== installing Debian packages: ${need_pkgs[*]}"
   SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
@@ -29,6 +33,17 @@ if ! python3 -c "import aiosmtpd" >/dev/null 2>&1; then
   python3 -m pip install -q aiosmtpd >/dev/null 2>&1 \
     || python3 -m pip install -q --user --break-system-packages aiosmtpd >/dev/null 2>&1 \
     || echo "!! could not install aiosmtpd: the email tests will say so and fail under CI=true" >&2
+fi
+
+# The web UI's test dependencies (playwright-core drives Chromium). The UI
+# itself is committed pre-built in ui/dist; a test checks it matches ui/src.
+if command -v npm >/dev/null 2>&1; then
+  if [ ! -d ui/node_modules/playwright-core ]; then
+    echo "== npm ci (ui/)"
+    (cd ui && npm ci --no-audit --no-fund >/dev/null 2>&1) || echo "!! npm ci in ui/ failed: the browser test will say so" >&2
+  fi
+else
+  echo "!! npm not found: the browser test will be skipped (and fail under CI=true)" >&2
 fi
 
 # Upstream conformance data (PromQL scripts, exposition samples, …).

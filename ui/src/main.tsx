@@ -9,7 +9,8 @@ import { Silences } from './pages/Silences';
 import { Status } from './pages/Status';
 import { Targets } from './pages/Targets';
 import { navigate, path } from './router';
-import { signal, useSignal } from './state';
+import { useSignal } from './state';
+import { applyTheme, setTheme, theme, Theme } from './theme';
 import './style.css';
 
 const PAGES = [
@@ -20,13 +21,6 @@ const PAGES = [
   { href: '/rules', key: 'nav.rules', page: Rules },
   { href: '/status', key: 'nav.status', page: Status },
 ] as const;
-
-type Theme = 'dark' | 'light';
-const theme = signal<Theme>((localStorage.getItem('bongsu.theme') as Theme) ?? (matchMedia('(prefers-color-scheme: dark)').matches ? 'dark' : 'light'));
-
-function applyTheme(th: Theme) {
-  document.documentElement.dataset.theme = th;
-}
 
 function App() {
   const current = useSignal(path);
@@ -60,12 +54,7 @@ function App() {
         <div class="header-tools">
           <button
             data-testid="theme"
-            onClick={() => {
-              const next: Theme = th === 'dark' ? 'light' : 'dark';
-              localStorage.setItem('bongsu.theme', next);
-              applyTheme(next);
-              theme.set(next);
-            }}
+            onClick={() => setTheme((th === 'dark' ? 'light' : 'dark') as Theme)}
           >
             {th === 'dark' ? t('theme.light') : t('theme.dark')}
           </button>

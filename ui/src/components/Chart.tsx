@@ -3,6 +3,8 @@ import { useEffect, useRef } from 'preact/hooks';
 import uPlot from 'uplot';
 import 'uplot/dist/uPlot.min.css';
 import { MatrixSeries, seriesName } from '../api';
+import { useSignal } from '../state';
+import { cssVar, theme } from '../theme';
 
 const PALETTE = ['#3b82f6', '#ef4444', '#10b981', '#f59e0b', '#8b5cf6', '#ec4899', '#14b8a6', '#f97316', '#6366f1', '#84cc16'];
 
@@ -36,17 +38,34 @@ export function align(series: MatrixSeries[], stacked: boolean): uPlot.AlignedDa
   return [xs, ...cols] as uPlot.AlignedData;
 }
 
-export function Chart(props: { series: MatrixSeries[]; stacked: boolean; height?: number; legend?: (m: MatrixSeries) => string }) {
+export interface ChartProps {
+  series: MatrixSeries[];
+  stacked: boolean;
+  /** The queried time range in seconds: the x axis spans it even when the
+   *  data covers only part of it. */
+  start: number;
+  end: number;
+  height?: number;
+  legend?: (m: MatrixSeries) => string;
+}
+
+export function Chart(props: ChartProps) {
   const el = useRef<HTMLDivElement>(null);
+  const th = useSignal(theme);
   useEffect(() => {
     if (!el.current) return;
     const width = el.current.clientWidth || 800;
+    const axis = cssVar('--fg-muted') || '#888';
+    const grid = { stroke: cssVar('--border') || '#ddd', width: 1 };
     const opts: uPlot.Options = {
       width,
       height: props.height ?? 320,
       legend: { show: props.series.length <= 20 },
-      scales: { x: { time: true } },
-      axes: [{ stroke: 'var(--fg-muted)' }, { stroke: 'var(--fg-muted)', size: 70 }],
+      scales: { x: { time: true, range: [props.start, props.end] } },
+      axes: [
+        { stroke: axis, grid, ticks: grid },
+        { stroke: axis, grid, ticks: grid, size: 70 },
+      ],
       series: [
         {},
         ...props.series.map((s, i) => ({
@@ -55,7 +74,8 @@ export function Chart(props: { series: MatrixSeries[]; stacked: boolean; height?
           fill: props.stacked ? color(i) + '55' : undefined,
           width: 1.5,
           spanGaps: false,
-          points: { show: false },
+          // Sparse series (a few samples so far) show their points.
+          points: { show: s.values.length < 60, size: 5 },
         })),
       ],
     };
@@ -68,6 +88,6 @@ export function Chart(props: { series: MatrixSeries[]; stacked: boolean; height?
       resize.disconnect();
       plot.destroy();
     };
-  }, [props.series, props.stacked, props.height]);
+  }, [props.series, props.stacked, props.height, props.start, props.end, th]);
   return <div class="chart" ref={el} data-testid="chart" data-series={props.series.length} />;
 }

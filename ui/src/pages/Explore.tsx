@@ -44,6 +44,9 @@ function writeUrl(v: ViewState) {
 
 interface Outcome {
   result?: QueryResult;
+  /** The evaluated range (seconds), for the chart's x axis. */
+  start?: number;
+  end?: number;
   error?: string;
   warnings?: string[];
   took?: number;
@@ -61,7 +64,7 @@ async function run(v: ViewState): Promise<Outcome> {
     } else {
       result = await api<QueryResult>('/api/v1/query', form({ query: v.expr, time: String(end) }));
     }
-    return { result, took: performance.now() - started };
+    return { result, took: performance.now() - started, start: end - range, end };
   } catch (e: any) {
     return { error: String(e.message ?? e) };
   }
@@ -154,17 +157,17 @@ export function Explore() {
           {outcome.error}
         </p>
       )}
-      {outcome.result && <Result result={outcome.result} view={view} took={outcome.took ?? 0} />}
+      {outcome.result && <Result outcome={outcome} view={view} />}
     </section>
   );
 }
 
-function Result(props: { result: QueryResult; view: ViewState; took: number }) {
-  const r = props.result;
+function Result(props: { outcome: Outcome; view: ViewState }) {
+  const r = props.outcome.result!;
   const count = r.resultType === 'matrix' || r.resultType === 'vector' ? r.result.length : 1;
   const stats = (
     <p class="muted" data-testid="result-stats">
-      {count} {t('explore.series')} · {t('explore.took')} {Math.round(props.took)} ms
+      {count} {t('explore.series')} · {t('explore.took')} {Math.round(props.outcome.took ?? 0)} ms
     </p>
   );
   if (r.resultType === 'matrix' && props.view.tab === 'graph') {
@@ -172,7 +175,7 @@ function Result(props: { result: QueryResult; view: ViewState; took: number }) {
     return (
       <>
         {stats}
-        <Chart series={r.result as MatrixSeries[]} stacked={props.view.stacked} />
+        <Chart series={r.result as MatrixSeries[]} stacked={props.view.stacked} start={props.outcome.start ?? 0} end={props.outcome.end ?? 0} />
       </>
     );
   }

@@ -1,0 +1,122 @@
+//! The web UI in a real browser: Debian's Chromium, headless, driven by
+//! `ui/tests/browser.mjs` (playwright-core) against the real binary with a
+//! scrape target, a firing alert and the built-in Alertmanager. Screenshots
+//! land in `target/test-artifacts/ui/` (or `$BONGSU_ARTIFACTS_DIR/ui`).
+
+mod support;
+
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::Duration;
+use support::*;
+
+const EXPOSITION: &str = "# TYPE demo_temperature gauge\ndemo_temperature{room=\"a\"} 21.5\ndemo_temperature{room=\"b\"} 19\n";
+
+fn ui_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../ui")
+}
+
+/// Skips (loudly; fails under CI=true) when a prerequisite is missing.
+fn require(what: &str, ok: bool) -> bool {
+    if !ok {
+        let msg = format!("{what} is missing: SKIPPING the browser test (./scripts/test.sh installs it)");
+        if std::env::var("CI").as_deref() == Ok("true") {
+            panic!("{msg}; CI=true requires it");
+        }
+        eprintln!("\n!!!!!!!! {msg} !!!!!!!!\n");
+    }
+    ok
+}
+
+#[test]
+fn committed_ui_build_matches_its_sources() {
+    let Some(node) = tool("node") else {
+        require("node", false);
+        return;
+    };
+    let out = Command::new(node).arg("scripts/stamp.mjs").arg("--check").current_dir(ui_dir()).output().expect("run node");
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn ui_pages_work_in_chromium() {
+    let node = tool("node");
+    let chromium = tool("chromium");
+    if !require("node", node.is_some())
+        || !require("chromium (Debian package)", chromium.is_some())
+        || !require("ui/node_modules/playwright-core (npm ci in ui/)", ui_dir().join("node_modules/playwright-core").is_dir())
+    {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tmp");
+    let target = ExpositionServer::start(EXPOSITION);
+    let hook = CaptureServer::start();
+    std::fs::write(
+        dir.path().join("a.rules.yml"),
+        "groups:\n  - name: demo\n    interval: 1s\n    rules:\n      - alert: DemoHot\n        expr: demo_temperature > 20\n        labels: {severity: page}\n        annotations: {summary: 'hot'}\n",
+    )
+    .expect("write rules");
+    let cfg = dir.path().join("prometheus.yml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\n  evaluation_interval: 1s\nscrape_configs:\n  - job_name: demo\n    static_configs:\n      - targets: ['{}']\nrule_files: ['a.rules.yml']\n",
+            target.addr
+        ),
+    )
+    .expect("write config");
+    let amcfg = dir.path().join("alertmanager.yml");
+    std::fs::write(
+        &amcfg,
+        format!("route:\n  receiver: hook\n  group_by: ['alertname']\n  group_wait: 1s\nreceivers:\n  - name: hook\n    webhook_configs:\n      - url: http://{}/hook\n", hook.addr),
+    )
+    .expect("write am config");
+    let b = Bongsu::start(
+        dir.path(),
+        &dir.path().join("data"),
+        &[&format!("--config.file={}", cfg.display()), &format!("--alertmanager.config.file={}", amcfg.display())],
+    );
+    wait_for("DemoHot firing in the Alertmanager", Duration::from_secs(40), || {
+        let alerts = get(&b.addr, "/api/v2/alerts?filter=alertname%3D%22DemoHot%22").json();
+        (alerts.as_array().is_some_and(|a| !a.is_empty())).then_some(())
+    });
+    // The UI paths answer with the app; unknown API paths still 404.
+    for p in ["/", "/graph", "/targets", "/alerts", "/silences", "/rules", "/status"] {
+        let r = get(&b.addr, p);
+        assert_eq!(r.status, 200, "{p}");
+        assert!(r.body.contains("<div id=\"app\">"), "{p}: {}", r.body);
+    }
+
+    let artifacts = std::env::var_os("BONGSU_ARTIFACTS_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/test-artifacts"))
+        .join("ui");
+    let out = Command::new(node.expect("checked"))
+        .arg("tests/browser.mjs")
+        .arg(format!("http://{}", b.addr))
+        .arg(&artifacts)
+        .env("CHROMIUM", chromium.expect("checked"))
+        .current_dir(ui_dir())
+        .output()
+        .expect("run the browser script");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "browser run failed (screenshots in {}):\n{stdout}\n{}",
+        artifacts.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let summary: serde_json::Value = serde_json::from_str(stdout.trim().lines().last().unwrap_or("{}")).expect("summary JSON");
+    assert!(summary["steps"].as_array().is_some_and(|s| s.len() >= 10), "{summary}");
+    // The silence the browser created is in the Alertmanager.
+    let silences = get(&b.addr, "/api/v2/silences").json();
+    let found = silences.as_array().into_iter().flatten().any(|s| {
+        s["status"]["state"] == "active" && s["matchers"].as_array().into_iter().flatten().any(|m| m["name"] == "alertname" && m["value"] == "DemoHot")
+    });
+    assert!(found, "no active silence for DemoHot: {silences}");
+}

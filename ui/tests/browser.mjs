@@ -1,0 +1,163 @@
+// Drives Debian's Chromium (headless, through playwright-core) against a
+// running Bongsu: loads every page, runs a query and checks a series is
+// drawn, completes a metric name, silences an alert from the alerts page,
+// switches language and theme, and reaches the navigation by keyboard.
+// Any console error or page error fails the run. Screenshots go to OUTDIR.
+//
+// Usage: node tests/browser.mjs BASE_URL OUTDIR
+// Env:   CHROMIUM (default /usr/bin/chromium)
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { chromium } from 'playwright-core';
+
+const [base, outdir] = process.argv.slice(2);
+if (!base || !outdir) {
+  console.error('usage: node tests/browser.mjs BASE_URL OUTDIR');
+  process.exit(2);
+}
+mkdirSync(outdir, { recursive: true });
+
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+  args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage'],
+});
+const context = await browser.newContext({ viewport: { width: 1280, height: 900 }, locale: 'en-US' });
+const page = await context.newPage();
+const problems = [];
+const steps = [];
+// A step may expect one kind of console error (the browser logs a 400 from
+// an intentionally bad query); anything else fails the run.
+let expectedConsoleError = null;
+page.on('console', (m) => {
+  if (m.type() !== 'error') return;
+  if (expectedConsoleError && expectedConsoleError.test(m.text())) return;
+  problems.push(`console error: ${m.text()}`);
+});
+page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
+page.on('requestfailed', (r) => problems.push(`request failed: ${r.url()} ${r.failure()?.errorText}`));
+
+async function step(name, fn) {
+  const started = Date.now();
+  try {
+    await fn();
+    steps.push({ name, ok: true, ms: Date.now() - started });
+  } catch (e) {
+    steps.push({ name, ok: false, ms: Date.now() - started, error: String(e.message ?? e).split('\n')[0] });
+    problems.push(`${name}: ${String(e.message ?? e).split('\n')[0]}`);
+  }
+  await page.screenshot({ path: join(outdir, `${steps.length.toString().padStart(2, '0')}-${name}.png`), fullPage: true }).catch(() => {});
+}
+
+const T = { timeout: 15000 };
+
+await step('targets', async () => {
+  await page.goto(`${base}/targets`);
+  await page.locator('[data-testid=target][data-health=up]').first().waitFor(T);
+});
+
+await step('explore-completion', async () => {
+  await page.goto(`${base}/graph?range=5m`);
+  const ed = page.locator('[data-testid=expr]');
+  await ed.click();
+  await ed.pressSequentially('demo_te');
+  await page.locator('[data-testid=completions] li', { hasText: 'demo_temperature' }).first().waitFor(T);
+  await ed.press('Tab');
+  const v = await ed.inputValue();
+  if (v !== 'demo_temperature') throw new Error(`completion gave ${JSON.stringify(v)}`);
+});
+
+await step('explore-graph', async () => {
+  await page.locator('[data-testid=run]').click();
+  const chart = page.locator('[data-testid=chart]');
+  await chart.waitFor(T);
+  const n = Number(await chart.getAttribute('data-series'));
+  if (!(n >= 1)) throw new Error(`chart has ${n} series`);
+  // uPlot drew the first series: pixels in its colour (#3b82f6) on the canvas.
+  const painted = await page.evaluate(() => {
+    const c = document.querySelector('[data-testid=chart] canvas');
+    if (!c) return 0;
+    const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+    let n = 0;
+    for (let i = 0; i < d.length; i += 4) {
+      if (Math.abs(d[i] - 59) < 24 && Math.abs(d[i + 1] - 130) < 24 && Math.abs(d[i + 2] - 246) < 24 && d[i + 3] > 128) n++;
+    }
+    return n;
+  });
+  if (painted < 20) throw new Error(`the first series is not drawn: ${painted} pixels of its colour`);
+  if (!page.url().includes('expr=demo_temperature')) throw new Error(`URL does not hold the query: ${page.url()}`);
+});
+
+await step('explore-table', async () => {
+  await page.getByRole('tab', { name: 'Table' }).click();
+  await page.locator('[data-testid=result-table] tr').first().waitFor(T);
+});
+
+await step('explore-error', async () => {
+  expectedConsoleError = /status of 400/;
+  const ed = page.locator('[data-testid=expr]');
+  await ed.fill('sum(');
+  await page.locator('[data-testid=run]').click();
+  const err = page.locator('[data-testid=query-error]');
+  await err.waitFor(T);
+  const text = await err.textContent();
+  if (!/unclosed|unexpected|parse error/i.test(text)) throw new Error(`error text: ${text}`);
+  await page.waitForTimeout(200);
+  expectedConsoleError = null;
+});
+
+await step('alerts-silence', async () => {
+  await page.goto(`${base}/alerts`);
+  const alert = page.locator('[data-testid=alert]', { hasText: 'DemoHot' }).first();
+  await alert.waitFor(T);
+  await alert.locator('[data-testid=silence-alert]').click();
+  await page.locator('[data-testid=silence-form]').waitFor(T);
+  const m = await page.locator('[data-testid=silence-matchers]').inputValue();
+  if (!m.includes('alertname="DemoHot"')) throw new Error(`matchers not prefilled: ${m}`);
+  await page.waitForFunction(() => Number(document.querySelector('[data-testid=silence-preview-count]')?.textContent) >= 1, null, T);
+  await page.locator('[data-testid=silence-create]').click();
+  await page.locator('[data-testid=silence][data-state=active]').first().waitFor(T);
+});
+
+await step('alerts-silenced', async () => {
+  await page.goto(`${base}/alerts`);
+  await page.locator('[data-testid=alert][data-state=silenced]', { hasText: 'DemoHot' }).first().waitFor(T);
+});
+
+await step('rules', async () => {
+  await page.goto(`${base}/rules`);
+  await page.locator('[data-testid=rule]', { hasText: 'DemoHot' }).first().waitFor(T);
+});
+
+await step('status', async () => {
+  await page.goto(`${base}/status`);
+  await page.locator('[data-testid=head-series]').waitFor(T);
+  await page.locator('[data-testid=cardinality] td', { hasText: 'demo_temperature' }).first().waitFor(T);
+});
+
+await step('korean-dark', async () => {
+  await page.locator('[data-testid=lang]').click();
+  await page.locator('nav a', { hasText: '탐색' }).waitFor(T);
+  const before = await page.evaluate(() => document.documentElement.dataset.theme);
+  await page.locator('[data-testid=theme]').click();
+  const after = await page.evaluate(() => document.documentElement.dataset.theme);
+  if (before === after) throw new Error(`theme stayed ${after}`);
+  await page.reload();
+  await page.locator('nav a', { hasText: '탐색' }).waitFor(T);
+  const kept = await page.evaluate(() => document.documentElement.dataset.theme);
+  if (kept !== after) throw new Error(`theme not kept across reload: ${kept}`);
+});
+
+await step('keyboard', async () => {
+  await page.goto(`${base}/graph`);
+  // Tab 1: the brand link, 2: Explore, 3: Targets.
+  for (let i = 0; i < 3; i++) await page.keyboard.press('Tab');
+  const focused = await page.evaluate(() => `${document.activeElement?.tagName} ${document.activeElement?.getAttribute('href')}`);
+  if (focused !== 'A /targets') throw new Error(`third Tab focused ${focused}`);
+  await page.keyboard.press('Enter');
+  await page.waitForURL(/\/targets/, T);
+});
+
+await browser.close();
+writeFileSync(join(outdir, 'summary.json'), JSON.stringify({ steps, problems }, null, 2));
+console.log(JSON.stringify({ steps, problems }));
+process.exit(problems.length ? 1 : 0);
