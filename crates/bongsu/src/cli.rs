@@ -327,7 +327,6 @@ pub struct RunArgs {
     /// How far back to look for the most recent sample of a series.
     #[arg(long = "query.lookback-delta", default_value = "5m")]
     pub lookback_delta: String,
-    /// Comma-separated feature names to enable (Prometheus' names, e.g. promql-experimental-functions).
     /// The built-in Alertmanager's configuration (alertmanager.yml). Without it, every alert is
     /// kept visible in the API (/api/v2/alerts) and the log.
     #[arg(long = "alertmanager.config.file")]
@@ -344,8 +343,14 @@ pub struct RunArgs {
     /// Minimum duration between an alert's restored 'for' state and it firing.
     #[arg(long = "rules.alert.for-grace-period", default_value = "10m")]
     pub rules_grace_period: String,
+    /// Comma-separated feature names to enable (Prometheus' names, e.g. promql-experimental-functions).
     #[arg(long = "enable-feature", value_delimiter = ',')]
     pub enable_feature: Vec<String>,
+    /// A folder of Grafana dashboard JSON (or YAML) files to show in the web UI, next to the
+    /// built-in ones (dashboards as code; re-read on reload). Files of Grafana's "export for
+    /// sharing" work unchanged: datasource inputs resolve to Bongsu itself.
+    #[arg(long = "dashboards.dir")]
+    pub dashboards_dir: Option<PathBuf>,
     /// Only log messages with the given severity or above: debug, info, warn, error.
     #[arg(long = "log.level", default_value = "info")]
     pub log_level: String,

@@ -112,6 +112,7 @@ fn flags_map(a: &RunArgs) -> BTreeMap<String, String> {
     m.insert("rules.alert.resend-delay".into(), a.rules_resend_delay.clone());
     m.insert("alertmanager.config.file".into(), p(&a.alertmanager_config_file));
     m.insert("alertmanager.storage.path".into(), p(&a.alertmanager_storage_path));
+    m.insert("dashboards.dir".into(), p(&a.dashboards_dir));
     m.insert("rules.alert.for-outage-tolerance".into(), a.rules_outage_tolerance.clone());
     m.insert("rules.alert.for-grace-period".into(), a.rules_grace_period.clone());
     m.insert("log.level".into(), a.log_level.clone());
@@ -355,6 +356,7 @@ async fn serve(args: RunArgs) -> anyhow::Result<()> {
     let router = bongsu_web::router(state)
         .merge(bongsu_web::amapi::router(alertmanager.clone()))
         .merge(bongsu_respond::api::router(responder.clone(), basic_auth))
+        .merge(bongsu_web::dashboards::router(bongsu_web::dashboards::Dashboards { dir: args.dashboards_dir.clone() }))
         .route(
         "/collect/node",
         axum::routing::get(|| async {

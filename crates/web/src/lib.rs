@@ -16,6 +16,7 @@ mod misc;
 pub mod params;
 mod server;
 pub mod ui;
+pub mod dashboards;
 mod webconfig;
 
 use bongsu_model::storage::Queryable;

@@ -11,7 +11,7 @@ use axum::Router;
 include!(concat!(env!("OUT_DIR"), "/ui_assets.rs"));
 
 /// The paths the UI answers with `index.html`.
-pub const UI_PATHS: &[&str] = &["/", "/graph", "/targets", "/alerts", "/silences", "/rules", "/status"];
+pub const UI_PATHS: &[&str] = &["/", "/graph", "/targets", "/alerts", "/silences", "/rules", "/status", "/dashboards"];
 
 fn asset(path: &str) -> Option<&'static [u8]> {
     ASSETS.iter().find(|(p, _)| *p == path).map(|(_, b)| *b)
@@ -66,7 +66,7 @@ async fn asset_file(Path(file): Path<String>) -> Response {
 
 /// The UI's routes, to merge into the main router.
 pub fn router<S: Clone + Send + Sync + 'static>() -> Router<S> {
-    let mut r = Router::new().route("/assets/{*file}", get(asset_file));
+    let mut r = Router::new().route("/assets/{*file}", get(asset_file)).route("/d/{*dashboard}", get(index));
     for p in UI_PATHS {
         r = r.route(p, get(index));
     }
