@@ -3,6 +3,7 @@
 import { render } from 'preact';
 import { lang, setLang, t } from './i18n';
 import { Alerts } from './pages/Alerts';
+import { DashboardList, DashboardView } from './pages/Dashboards';
 import { Explore } from './pages/Explore';
 import { Rules } from './pages/Rules';
 import { Silences } from './pages/Silences';
@@ -14,6 +15,7 @@ import { applyTheme, setTheme, theme, Theme } from './theme';
 import './style.css';
 
 const PAGES = [
+  { href: '/dashboards', key: 'nav.dashboards', page: DashboardList },
   { href: '/graph', key: 'nav.explore', page: Explore },
   { href: '/targets', key: 'nav.targets', page: Targets },
   { href: '/alerts', key: 'nav.alerts', page: Alerts },
@@ -27,12 +29,13 @@ function App() {
   const th = useSignal(theme);
   useSignal(lang);
   const pathname = current.split('?')[0];
-  const active = PAGES.find((p) => pathname === p.href || pathname.startsWith(p.href + '/')) ?? PAGES[0];
+  const dashUid = pathname.startsWith('/d/') ? decodeURIComponent(pathname.slice(3).split('/')[0]) : null;
+  const active = dashUid ? PAGES[0] : PAGES.find((p) => pathname === p.href || pathname.startsWith(p.href + '/')) ?? PAGES[1];
   const Page = active.page;
   return (
     <>
       <header>
-        <a class="brand" href="/graph" onClick={(e) => (e.preventDefault(), navigate('/graph'))}>
+        <a class="brand" href="/dashboards" onClick={(e) => (e.preventDefault(), navigate('/dashboards'))}>
           봉수 Bongsu
         </a>
         <nav>
@@ -63,15 +66,14 @@ function App() {
           </button>
         </div>
       </header>
-      <main>
-        <Page key={pathname} />
-      </main>
+      <main>{dashUid ? <DashboardView uid={dashUid} key={pathname} /> : <Page key={pathname} />}</main>
     </>
   );
 }
 
 applyTheme(theme.get());
 document.documentElement.lang = lang.get();
-if (location.pathname === '/' || location.pathname === '') history.replaceState(null, '', '/graph');
+// A newcomer lands on the host dashboard.
+if (location.pathname === '/' || location.pathname === '') history.replaceState(null, '', '/d/bongsu-host');
 path.set(location.pathname + location.search);
 render(<App />, document.getElementById('app')!);

@@ -131,7 +131,7 @@ await step('rules', async () => {
 await step('status', async () => {
   await page.goto(`${base}/status`);
   await page.locator('[data-testid=head-series]').waitFor(T);
-  await page.locator('[data-testid=cardinality] td', { hasText: 'demo_temperature' }).first().waitFor(T);
+  await page.locator('[data-testid=cardinality] tbody tr').first().waitFor(T);
 });
 
 await step('korean-dark', async () => {
@@ -149,15 +149,99 @@ await step('korean-dark', async () => {
 
 await step('keyboard', async () => {
   await page.goto(`${base}/graph`);
-  // Tab 1: the brand link, 2: Explore, 3: Targets.
-  for (let i = 0; i < 3; i++) await page.keyboard.press('Tab');
+  // Tab 1: the brand link, 2: Dashboards, 3: Explore, 4: Targets.
+  for (let i = 0; i < 4; i++) await page.keyboard.press('Tab');
   const focused = await page.evaluate(() => `${document.activeElement?.tagName} ${document.activeElement?.getAttribute('href')}`);
-  if (focused !== 'A /targets') throw new Error(`third Tab focused ${focused}`);
+  if (focused !== 'A /targets') throw new Error(`fourth Tab focused ${focused}`);
   await page.keyboard.press('Enter');
   await page.waitForURL(/\/targets/, T);
 });
 
+// ---- dashboards --------------------------------------------------------
+
+const dashboards = {};
+
+async function panelsSettled() {
+  await page.locator('[data-testid=dashboard]').waitFor(T);
+  await page.waitForFunction(
+    () => {
+      const ps = [...document.querySelectorAll('[data-testid=panel]')];
+      return ps.length > 0 && ps.every((p) => p.dataset.loaded === 'true');
+    },
+    null,
+    { timeout: 30000 },
+  );
+  return page.evaluate(() => ({
+    panels: document.querySelectorAll('[data-testid=panel]').length,
+    errors: [...document.querySelectorAll('[data-panel-error]')].map((e) => `${e.closest('[data-testid=panel]').querySelector('.panel-title').textContent}: ${e.textContent.slice(0, 300)}`),
+    unsupported: [...document.querySelectorAll('[data-panel-unsupported]')].map((e) => e.dataset.panelUnsupported),
+    noData: document.querySelectorAll('[data-testid=panel] .no-data').length,
+  }));
+}
+
+await step('dashboards-list', async () => {
+  await page.goto(`${base}/dashboards`);
+  await page.locator('[data-testid=dashboard-item]').first().waitFor(T);
+  const n = await page.locator('[data-testid=dashboard-item]').count();
+  const errors = await page.locator('[data-testid=dashboard-item] td.error:not(:empty)').count();
+  if (n < 6 || errors) throw new Error(`${n} dashboards listed, ${errors} with errors`);
+});
+
+// Every dashboard renders with no panel in error and no unsupported panel.
+const expectations = {
+  'bongsu-host': { minWithData: 12 },
+  'bongsu-containers': { minWithData: 2 },
+  rYdddlPWk: { minWithData: 10 },
+  'blackbox-exporter-j4da': { minWithData: 0 },
+  k8s_views_pods: { minWithData: 0 },
+  docker_containers: { minWithData: 0 },
+};
+for (const [uid, want] of Object.entries(expectations)) {
+  await step(`dashboard-${uid}`, async () => {
+    await page.goto(`${base}/d/${uid}`);
+    const s = await panelsSettled();
+    dashboards[uid] = s;
+    if (s.errors.length) throw new Error(`panels in error: ${s.errors.join(' | ')}`);
+    if (s.unsupported.length) throw new Error(`unsupported panels: ${s.unsupported.join(', ')}`);
+    if (s.panels - s.noData < want.minWithData) throw new Error(`only ${s.panels - s.noData} of ${s.panels} panels have data (want ${want.minWithData})`);
+  });
+}
+
+await step('dashboard-variable', async () => {
+  await page.goto(`${base}/d/bongsu-host?from=now-15m`);
+  await panelsSettled();
+  const queries = [];
+  const onRequest = (r) => {
+    if (r.url().includes('/api/v1/query')) queries.push(decodeURIComponent((r.postData() ?? '').replace(/\+/g, ' ')));
+  };
+  page.on('request', onRequest);
+  await page.locator('[data-testid=var-job]').selectOption('node2');
+  await page.waitForFunction(() => location.search.includes('var-job=node2'), null, T);
+  await page.waitForTimeout(300);
+  const s = await panelsSettled();
+  page.off('request', onRequest);
+  if (!queries.some((q) => q.includes('job="node2"'))) throw new Error(`no panel query used job="node2": ${queries.slice(0, 3).join(' || ')}`);
+  if (s.errors.length || s.noData) throw new Error(`after the change: ${s.errors.length} errors, ${s.noData} panels without data`);
+});
+
+await step('dashboard-row-expand', async () => {
+  await page.goto(`${base}/d/rYdddlPWk`);
+  const before = (await panelsSettled()).panels;
+  await page.locator('[data-testid=row]', { hasText: 'CPU / Memory / Net / Disk' }).click();
+  const after = await panelsSettled();
+  if (after.panels <= before) throw new Error(`expanding the row showed no panels (${before} → ${after.panels})`);
+  if (after.errors.length) throw new Error(`panels in error: ${after.errors.join(' | ')}`);
+});
+
+await step('dashboard-kiosk', async () => {
+  await page.goto(`${base}/d/bongsu-host`);
+  await panelsSettled();
+  await page.locator('[data-testid=kiosk]').click();
+  if (await page.locator('header').isVisible()) throw new Error('header still visible in kiosk mode');
+  if (!page.url().includes('kiosk')) throw new Error('kiosk not in the URL');
+});
+
 await browser.close();
-writeFileSync(join(outdir, 'summary.json'), JSON.stringify({ steps, problems }, null, 2));
-console.log(JSON.stringify({ steps, problems }));
+writeFileSync(join(outdir, 'summary.json'), JSON.stringify({ steps, dashboards, problems }, null, 2));
+console.log(JSON.stringify({ steps, dashboards, problems }));
 process.exit(problems.length ? 1 : 0);

@@ -1,6 +1,7 @@
 //! The web UI in a real browser: Debian's Chromium, headless, driven by
 //! `ui/tests/browser.mjs` (playwright-core) against the real binary with a
-//! scrape target, a firing alert and the built-in Alertmanager. Screenshots
+//! scrape target, the built-in collectors, a firing alert, the built-in
+//! Alertmanager and the shared Grafana dashboards. Screenshots
 //! land in `target/test-artifacts/ui/` (or `$BONGSU_ARTIFACTS_DIR/ui`).
 
 mod support;
@@ -76,17 +77,45 @@ fn ui_pages_work_in_chromium() {
         format!("route:\n  receiver: hook\n  group_by: ['alertname']\n  group_wait: 1s\nreceivers:\n  - name: hook\n    webhook_configs:\n      - url: http://{}/hook\n", hook.addr),
     )
     .expect("write am config");
+    let conformance = std::env::var_os("BONGSU_CONFORMANCE_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/conformance"));
+    let shared_dashboards = conformance.join("dashboards");
+    if !shared_dashboards.is_dir() {
+        let msg = format!("{} is missing: the shared Grafana dashboards cannot be checked", shared_dashboards.display());
+        if std::env::var("CI").as_deref() == Ok("true") {
+            panic!("{msg} (CI=true)");
+        }
+        eprintln!("\n!!!!!!!! {msg} !!!!!!!!\n");
+    }
     let b = Bongsu::start(
         dir.path(),
         &dir.path().join("data"),
-        &[&format!("--config.file={}", cfg.display()), &format!("--alertmanager.config.file={}", amcfg.display())],
+        &[
+            &format!("--config.file={}", cfg.display()),
+            &format!("--alertmanager.config.file={}", amcfg.display()),
+            &format!("--dashboards.dir={}", shared_dashboards.display()),
+        ],
     );
+    // Now that the address is known: the built-in collectors as two node
+    // jobs (a variable with two values) and the cgroup collector.
+    let own = |job: &str, path: &str| format!("  - job_name: {job}\n    metrics_path: {path}\n    static_configs:\n      - targets: ['{}']\n", b.addr);
+    let text = std::fs::read_to_string(&cfg).expect("read config").replace(
+        "rule_files:",
+        &format!("{}{}{}rule_files:", own("node", "/collect/node"), own("node2", "/collect/node"), own("cadvisor", "/collect/containers")),
+    );
+    std::fs::write(&cfg, text).expect("rewrite config");
+    assert_eq!(http("POST", &b.addr, "/-/reload", None).expect("reload").status, 200);
+    wait_for("host metrics of both node jobs", Duration::from_secs(40), || {
+        let v = vector_values(&query(&b.addr, "count by (job) (rate(node_cpu_seconds_total[10s]))"));
+        (v.len() == 2).then_some(())
+    });
     wait_for("DemoHot firing in the Alertmanager", Duration::from_secs(40), || {
         let alerts = get(&b.addr, "/api/v2/alerts?filter=alertname%3D%22DemoHot%22").json();
         (alerts.as_array().is_some_and(|a| !a.is_empty())).then_some(())
     });
     // The UI paths answer with the app; unknown API paths still 404.
-    for p in ["/", "/graph", "/targets", "/alerts", "/silences", "/rules", "/status"] {
+    for p in ["/", "/graph", "/targets", "/alerts", "/silences", "/rules", "/status", "/dashboards", "/d/bongsu-host"] {
         let r = get(&b.addr, p);
         assert_eq!(r.status, 200, "{p}");
         assert!(r.body.contains("<div id=\"app\">"), "{p}: {}", r.body);
@@ -112,7 +141,12 @@ fn ui_pages_work_in_chromium() {
         String::from_utf8_lossy(&out.stderr)
     );
     let summary: serde_json::Value = serde_json::from_str(stdout.trim().lines().last().unwrap_or("{}")).expect("summary JSON");
-    assert!(summary["steps"].as_array().is_some_and(|s| s.len() >= 10), "{summary}");
+    assert!(summary["steps"].as_array().is_some_and(|s| s.len() >= 20), "{summary}");
+    // Every shared dashboard was rendered (and none had a panel in error:
+    // the script fails otherwise).
+    for uid in ["rYdddlPWk", "blackbox-exporter-j4da", "docker_containers", "k8s_views_pods", "bongsu-host", "bongsu-containers"] {
+        assert!(summary["dashboards"][uid]["panels"].as_u64().is_some_and(|n| n > 0), "{uid} not rendered: {summary}");
+    }
     // The silence the browser created is in the Alertmanager.
     let silences = get(&b.addr, "/api/v2/silences").json();
     let found = silences.as_array().into_iter().flatten().any(|s| {

@@ -5,6 +5,7 @@ import 'uplot/dist/uPlot.min.css';
 import { MatrixSeries, seriesName } from '../api';
 import { useSignal } from '../state';
 import { cssVar, theme } from '../theme';
+import { formatValue } from '../dash/units';
 
 const PALETTE = ['#3b82f6', '#ef4444', '#10b981', '#f59e0b', '#8b5cf6', '#ec4899', '#14b8a6', '#f97316', '#6366f1', '#84cc16'];
 
@@ -47,6 +48,13 @@ export interface ChartProps {
   end: number;
   height?: number;
   legend?: (m: MatrixSeries) => string;
+  /** Grafana unit id and decimals for the y axis and the legend values. */
+  unit?: string;
+  decimals?: number;
+  min?: number;
+  max?: number;
+  /** Hide the legend (small dashboard panels with many series). */
+  hideLegend?: boolean;
 }
 
 export function Chart(props: ChartProps) {
@@ -60,11 +68,26 @@ export function Chart(props: ChartProps) {
     const opts: uPlot.Options = {
       width,
       height: props.height ?? 320,
-      legend: { show: props.series.length <= 20 },
-      scales: { x: { time: true, range: [props.start, props.end] } },
+      legend: { show: !props.hideLegend && props.series.length <= 20 },
+      scales: {
+        x: { time: true, range: [props.start, props.end] },
+        y: {
+          range: (_u: uPlot, dmin: number, dmax: number): uPlot.Range.MinMax => {
+            const lo = props.min ?? (dmin === dmax ? dmin - 1 : dmin);
+            const hi = props.max ?? (dmin === dmax ? dmax + 1 : dmax);
+            return [lo, hi];
+          },
+        },
+      },
       axes: [
         { stroke: axis, grid, ticks: grid },
-        { stroke: axis, grid, ticks: grid, size: 70 },
+        {
+          stroke: axis,
+          grid,
+          ticks: grid,
+          size: 80,
+          values: props.unit ? (_u: uPlot, splits: number[]) => splits.map((v) => formatValue(v, props.unit, props.decimals)) : undefined,
+        },
       ],
       series: [
         {},
@@ -76,6 +99,7 @@ export function Chart(props: ChartProps) {
           spanGaps: false,
           // Sparse series (a few samples so far) show their points.
           points: { show: s.values.length < 60, size: 5 },
+          value: props.unit ? (_u: uPlot, v: number | null) => (v == null ? '—' : formatValue(v, props.unit, props.decimals)) : undefined,
         })),
       ],
     };
@@ -88,6 +112,6 @@ export function Chart(props: ChartProps) {
       resize.disconnect();
       plot.destroy();
     };
-  }, [props.series, props.stacked, props.height, props.start, props.end, th]);
+  }, [props.series, props.stacked, props.height, props.start, props.end, props.unit, props.min, props.max, th]);
   return <div class="chart" ref={el} data-testid="chart" data-series={props.series.length} />;
 }
