@@ -184,13 +184,15 @@ await step('dashboards-list', async () => {
   await page.locator('[data-testid=dashboard-item]').first().waitFor(T);
   const n = await page.locator('[data-testid=dashboard-item]').count();
   const errors = await page.locator('[data-testid=dashboard-item] td.error:not(:empty)').count();
-  if (n < 6 || errors) throw new Error(`${n} dashboards listed, ${errors} with errors`);
+  if (n < 8 || errors) throw new Error(`${n} dashboards listed, ${errors} with errors`);
 });
 
 // Every dashboard renders with no panel in error and no unsupported panel.
 const expectations = {
   'bongsu-host': { minWithData: 12 },
   'bongsu-containers': { minWithData: 2 },
+  'bongsu-probes': { minWithData: 2 },
+  'bongsu-operations': { minWithData: 7 },
   rYdddlPWk: { minWithData: 10 },
   'blackbox-exporter-j4da': { minWithData: 0 },
   k8s_views_pods: { minWithData: 0 },
@@ -237,7 +239,7 @@ await step('dashboard-kiosk', async () => {
   await page.goto(`${base}/d/bongsu-host`);
   await panelsSettled();
   await page.locator('[data-testid=kiosk]').click();
-  if (await page.locator('header').isVisible()) throw new Error('header still visible in kiosk mode');
+  await page.locator('header').waitFor({ state: 'hidden', timeout: 5000 });
   if (!page.url().includes('kiosk')) throw new Error('kiosk not in the URL');
 });
 

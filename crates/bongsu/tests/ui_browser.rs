@@ -97,12 +97,19 @@ fn ui_pages_work_in_chromium() {
             &format!("--dashboards.dir={}", shared_dashboards.display()),
         ],
     );
-    // Now that the address is known: the built-in collectors as two node
-    // jobs (a variable with two values) and the cgroup collector.
+    // Now that the address is known: Bongsu's own metrics (the operations
+    // dashboard), the built-in collectors as two node jobs (a variable with
+    // two values) and the cgroup collector.
     let own = |job: &str, path: &str| format!("  - job_name: {job}\n    metrics_path: {path}\n    static_configs:\n      - targets: ['{}']\n", b.addr);
     let text = std::fs::read_to_string(&cfg).expect("read config").replace(
         "rule_files:",
-        &format!("{}{}{}rule_files:", own("node", "/collect/node"), own("node2", "/collect/node"), own("cadvisor", "/collect/containers")),
+        &format!(
+            "{}{}{}{}rule_files:",
+            own("bongsu", "/metrics"),
+            own("node", "/collect/node"),
+            own("node2", "/collect/node"),
+            own("cadvisor", "/collect/containers")
+        ),
     );
     std::fs::write(&cfg, text).expect("rewrite config");
     assert_eq!(http("POST", &b.addr, "/-/reload", None).expect("reload").status, 200);
@@ -144,7 +151,7 @@ fn ui_pages_work_in_chromium() {
     assert!(summary["steps"].as_array().is_some_and(|s| s.len() >= 20), "{summary}");
     // Every shared dashboard was rendered (and none had a panel in error:
     // the script fails otherwise).
-    for uid in ["rYdddlPWk", "blackbox-exporter-j4da", "docker_containers", "k8s_views_pods", "bongsu-host", "bongsu-containers"] {
+    for uid in ["rYdddlPWk", "blackbox-exporter-j4da", "docker_containers", "k8s_views_pods", "bongsu-host", "bongsu-containers", "bongsu-probes", "bongsu-operations"] {
         assert!(summary["dashboards"][uid]["panels"].as_u64().is_some_and(|n| n > 0), "{uid} not rendered: {summary}");
     }
     // The silence the browser created is in the Alertmanager.

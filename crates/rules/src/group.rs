@@ -232,7 +232,10 @@ impl Group {
             r.status = o.status.clone();
             if r.is_alerting() {
                 r.active = o.active.clone();
-                r.restored = o.restored;
+                // `restored` stays the new group's own (true after a
+                // reload), as Prometheus' CopyState leaves it: a reload
+                // before the first load's restore must not keep the rule
+                // from writing ALERTS for good.
             }
         }
     }

@@ -211,3 +211,26 @@ fn for_state_is_restored_from_alerts_for_state() {
     env.eval(&g2, 40 * MIN);
     assert_eq!(g2.rules[0].lock().state(), AlertState::Firing, "30m after the shifted activeAt");
 }
+
+#[test]
+fn a_reload_before_the_first_restore_still_writes_alerts() {
+    // First load: rules wait for the `for` restore (restored = false); a
+    // reload replaces the group before that restore ran. The new group
+    // must write ALERTS (Prometheus creates reloaded rules as restored and
+    // CopyState does not copy the flag).
+    let env = Env::new();
+    let yaml = "groups:\n- name: g\n  rules:\n  - alert: Hot\n    expr: t > 20\n";
+    let f = parse_rules(yaml, "t.yml", &ParseOptions::default()).expect("valid rules");
+    let first = Group::new("t.yml", &f.groups[0], 60_000, 0, false);
+    for m in 0..=3 {
+        env.store.add(lbl(&[("__name__", "t")]), m * MIN, 21.0);
+    }
+    env.eval(&first, 0);
+    assert!(env.series("ALERTS", 0).is_empty(), "not restored yet: no ALERTS");
+    let reloaded = Group::new("t.yml", &f.groups[0], 60_000, 0, true);
+    reloaded.copy_state(&first);
+    env.eval(&reloaded, MIN);
+    let alerts = env.series("ALERTS", MIN);
+    assert_eq!(alerts.len(), 1, "{alerts:?}");
+    assert_eq!(alerts[0].0.get("alertstate"), Some("firing"));
+}

@@ -22,6 +22,8 @@ use serde_json::{json, Value};
 const BUILTIN: &[(&str, &str)] = &[
     ("host.json", include_str!("../dashboards/host.json")),
     ("containers.json", include_str!("../dashboards/containers.json")),
+    ("probes.json", include_str!("../dashboards/probes.json")),
+    ("operations.json", include_str!("../dashboards/operations.json")),
 ];
 
 /// Where dashboards come from.
