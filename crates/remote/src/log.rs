@@ -304,7 +304,7 @@ impl Log {
         let (end, _) = tokio::sync::watch::channel(Pos { segment, offset: 0 });
         let log = Arc::new(Log {
             dir: dir.to_path_buf(),
-            segment_bytes: segment_bytes.max(4096),
+            segment_bytes: segment_bytes.max(256),
             series: RwLock::new(SeriesTable { next_id: 1, ..Default::default() }),
             writer: Mutex::new(Writer { file, segment, offset: 0, dirty: false }),
             end,

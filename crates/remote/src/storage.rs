@@ -28,6 +28,9 @@ pub struct RemoteStorage {
     queues: tokio::sync::Mutex<Vec<Queue>>,
     views: RwLock<Vec<QueueView>>,
     agent: bool,
+    /// A configuration was applied: before that, "no queue" means "not yet
+    /// known", not "nothing to keep".
+    applied: std::sync::atomic::AtomicBool,
     maintenance: parking_lot::Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
 
@@ -61,6 +64,7 @@ impl RemoteStorage {
             queues: tokio::sync::Mutex::new(Vec::new()),
             views: RwLock::new(Vec::new()),
             agent,
+            applied: std::sync::atomic::AtomicBool::new(false),
             maintenance: parking_lot::Mutex::new(None),
         });
         let weak = Arc::downgrade(&rs);
@@ -90,20 +94,30 @@ impl RemoteStorage {
         self.views.read().clone()
     }
 
+    /// Checks a `remote_write` section without applying it.
+    pub fn check(cfgs: &[RemoteWriteConfig], external: &BTreeMap<String, String>) -> Result<(), String> {
+        Self::settings(cfgs, external).map(|_| ())
+    }
+
+    fn settings(cfgs: &[RemoteWriteConfig], external: &BTreeMap<String, String>) -> Result<Vec<QueueSettings>, String> {
+        let mut want: Vec<QueueSettings> = Vec::new();
+        for rw in cfgs {
+            let s = QueueSettings::from_config(rw, external)?;
+            if want.iter().any(|w| w.dir_name() == s.dir_name()) {
+                return Err(format!("two entries named {:?} (set distinct `name`s)", s.name));
+            }
+            bongsu_scrape::http::build_client(&s.http, false).map_err(|e| format!("{}: {e}", s.url))?;
+            want.push(s);
+        }
+        Ok(want)
+    }
+
     /// Applies the `remote_write` section of a (re)loaded configuration:
     /// unchanged queues keep running, changed ones restart from their saved
     /// position, removed ones stop, new ones start at the log's end. Every
     /// entry is checked before anything changes.
     pub async fn apply(&self, cfgs: &[RemoteWriteConfig], external: &BTreeMap<String, String>) -> Result<(), String> {
-        let mut want = Vec::new();
-        for rw in cfgs {
-            let s = QueueSettings::from_config(rw, external)?;
-            if want.iter().any(|w: &QueueSettings| w.dir_name() == s.dir_name()) {
-                return Err(format!("remote_write: two entries named {:?} (set distinct `name`s)", s.name));
-            }
-            bongsu_scrape::http::build_client(&s.http, false).map_err(|e| format!("remote_write {}: {e}", s.url))?;
-            want.push(s);
-        }
+        let want = Self::settings(cfgs, external)?;
         let mut queues = self.queues.lock().await;
         let old = std::mem::take(&mut *queues);
         let mut keep = Vec::new();
@@ -136,6 +150,7 @@ impl RemoteStorage {
         if queues.is_empty() {
             self.appendable.set_active(false);
         }
+        self.applied.store(true, std::sync::atomic::Ordering::SeqCst);
         *self.views.write() = queues.iter().map(|q| QueueView { settings: q.settings.clone(), stats: q.stats.clone() }).collect();
         Ok(())
     }
@@ -155,8 +170,9 @@ impl RemoteStorage {
         }
         let before = match min {
             Some(p) => p.segment,
-            // No queue: nothing will read what is there (run mode: logging is off).
-            None if !self.agent => self.log.end().segment,
+            // No queue configured: nothing will read what is there (run
+            // mode: logging is off).
+            None if !self.agent && self.applied.load(std::sync::atomic::Ordering::SeqCst) => self.log.end().segment,
             None => return,
         };
         drop(queues);
