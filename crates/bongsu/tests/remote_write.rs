@@ -486,3 +486,99 @@ fn agent_without_remote_write_explains_itself() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("no remote_write") && err.contains("url"), "{err}");
 }
+
+/// Figures for the docs (ignored: run with `--ignored --nocapture`):
+/// receiver ingest (requests of 2000 series × 1 sample, as Prometheus sends)
+/// and sender drain rate (a backlog built while the receiver was down).
+#[test]
+#[ignore]
+fn throughput() {
+    use bongsu_remote::prompb::{Label, Sample, TimeSeries, WriteRequest};
+    let dir = tempfile::tempdir().expect("tmp");
+    let cfg = dir.path().join("b.yml");
+    std::fs::write(&cfg, "global:\n  scrape_interval: 1m\n").expect("write");
+    let (_b, baddr) = start_bongsu_cmd(
+        dir.path(),
+        "bongsu",
+        &["run".into(), format!("--config.file={}", cfg.display()), format!("--storage.tsdb.path={}", dir.path().join("data").display()), "--web.enable-remote-write-receiver".into()],
+    );
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("time").as_millis() as i64 - 600_000;
+    let bodies: Vec<Vec<u8>> = (0..200)
+        .map(|i| {
+            bongsu_remote::codec::encode(&WriteRequest {
+                timeseries: (0..2000)
+                    .map(|s| TimeSeries {
+                        labels: vec![Label::new("__name__", "bench_metric"), Label::new("instance", format!("host-{}", s % 100)), Label::new("series", s.to_string())],
+                        samples: vec![Sample { timestamp: now + i * 1000, value: (i * s) as f64 }],
+                        ..Default::default()
+                    })
+                    .collect(),
+                metadata: vec![],
+            })
+        })
+        .collect();
+    let hdrs = [("Content-Type", "application/x-protobuf"), ("Content-Encoding", "snappy")];
+    let t0 = Instant::now();
+    for b in &bodies {
+        let r = http_bytes("POST", &baddr, "/api/v1/write", &hdrs, b).expect("post");
+        assert_eq!(r.status, 204, "{}", r.body);
+    }
+    let el = t0.elapsed().as_secs_f64();
+    eprintln!("receiver: {} samples in {el:.2}s = {:.0} samples/s (one connection, sequential)", 200 * 2000, 400_000.0 / el);
+
+    // Sender: bongsu (remote_write to a dead port) builds a backlog from a
+    // 5000-series target, then a receiver appears.
+    let body: String = (0..5000).map(|i| format!("bench_gauge{{i=\"{i}\"}} {i}\n")).collect();
+    let target = ExpositionServer::start(&body);
+    let rport = free_port();
+    let scfg = dir.path().join("s.yml");
+    std::fs::write(
+        &scfg,
+        format!("global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\nscrape_configs:\n  - job_name: big\n    static_configs:\n      - targets: ['{}']\nremote_write:\n  - url: http://127.0.0.1:{rport}/api/v1/write\n    queue_config:\n      max_backoff: 200ms\n", target.addr),
+    )
+    .expect("write");
+    let (_s, saddr) = start_bongsu_cmd(dir.path(), "sender", &["run".into(), format!("--config.file={}", scfg.display()), format!("--storage.tsdb.path={}", dir.path().join("sdata").display())]);
+    std::thread::sleep(Duration::from_secs(10));
+    let backlog = metric(&saddr, "prometheus_remote_storage_samples_in_total");
+    let (caddr_tx, caddr_rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let l = TcpListener::bind(format!("127.0.0.1:{rport}")).expect("bind");
+        let _ = caddr_tx.send(());
+        for conn in l.incoming() {
+            let Ok(mut c) = conn else { continue };
+            std::thread::spawn(move || {
+                let mut buf = vec![0u8; 1 << 16];
+                let mut req = Vec::new();
+                loop {
+                    let Some(head_end) = req.windows(4).position(|w| w == b"\r\n\r\n").map(|i| i + 4) else {
+                        match c.read(&mut buf) {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => req.extend_from_slice(&buf[..n]),
+                        }
+                        continue;
+                    };
+                    let head = String::from_utf8_lossy(&req[..head_end]).to_ascii_lowercase();
+                    let len: usize = head.lines().find_map(|l| l.strip_prefix("content-length:").map(|v| v.trim().parse().unwrap_or(0))).unwrap_or(0);
+                    while req.len() < head_end + len {
+                        match c.read(&mut buf) {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => req.extend_from_slice(&buf[..n]),
+                        }
+                    }
+                    req.drain(..head_end + len);
+                    if c.write_all(b"HTTP/1.1 204 No Content\r\n\r\n").is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    let _ = caddr_rx.recv();
+    let t0 = Instant::now();
+    wait_for("backlog sent", Duration::from_secs(120), || {
+        let sent = metric(&saddr, "prometheus_remote_storage_samples_total") - metric(&saddr, "prometheus_remote_storage_samples_retried_total");
+        (sent >= backlog).then_some(())
+    });
+    let el = t0.elapsed().as_secs_f64();
+    eprintln!("sender: backlog of {backlog} samples drained in {el:.2}s = {:.0} samples/s (while scraping 5000 series/s); shards {}", backlog / el, metric(&saddr, "prometheus_remote_storage_shards"));
+}

@@ -106,6 +106,34 @@ mod tests {
         assert_eq!(raw, want);
     }
 
+    /// A body the real Prometheus 2.42 sent (captured by
+    /// `tests/remote_write.rs` with `BONGSU_CAPTURE_REMOTE_WRITE`): the first
+    /// scrape of a target serving `demo_seq 1`.
+    #[test]
+    fn decodes_what_prometheus_sends_and_re_encodes_it_byte_for_byte() {
+        let body = include_bytes!("../testdata/prometheus-2.42-write.snappy");
+        let req = decode(body, MAX_DECODED_BYTES).expect("decode");
+        let names: Vec<&str> = req
+            .timeseries
+            .iter()
+            .filter_map(|t| t.labels.iter().find(|l| l.name == "__name__").map(|l| l.value.as_str()))
+            .collect();
+        for want in ["demo_seq", "up", "scrape_duration_seconds", "scrape_samples_scraped"] {
+            assert!(names.contains(&want), "{want} in {names:?}");
+        }
+        for ts in &req.timeseries {
+            assert!(ts.labels.windows(2).all(|w| w[0].name < w[1].name), "sorted labels");
+            assert_eq!(ts.samples.len(), 1);
+            assert!(ts.labels.iter().any(|l| l.name == "job" && l.value == "demo"));
+        }
+        let seq = req.timeseries.iter().find(|t| t.labels[0].value == "demo_seq").expect("demo_seq");
+        assert_eq!(seq.samples[0].value, 1.0);
+        assert!(seq.samples[0].timestamp > 1_600_000_000_000);
+        // prost writes the same bytes gogo-protobuf wrote.
+        let raw = decompress(body, MAX_DECODED_BYTES).expect("raw");
+        assert_eq!(req.encode_to_vec(), raw);
+    }
+
     #[test]
     fn refuses_before_allocating_oversized_bodies() {
         let big = vec![0u8; 4096];
