@@ -149,7 +149,7 @@ async fn serve(args: AgentArgs) -> anyhow::Result<()> {
             let r = do_reload.clone();
             Arc::new(move || r())
         },
-        external_labels: Arc::new(|| Labels::empty()),
+        external_labels: Arc::new(Labels::empty),
         remote_write: None,
     };
     let router = bongsu_web::router(state)

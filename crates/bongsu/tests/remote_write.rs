@@ -582,3 +582,39 @@ fn throughput() {
     let el = t0.elapsed().as_secs_f64();
     eprintln!("sender: backlog of {backlog} samples drained in {el:.2}s = {:.0} samples/s (while scraping 5000 series/s); shards {}", backlog / el, metric(&saddr, "prometheus_remote_storage_shards"));
 }
+
+#[test]
+fn reload_adds_and_changes_a_remote_write_queue() {
+    let Some(prom) = tool("prometheus") else { return };
+    let dir = tempfile::tempdir().expect("tmp");
+    let (_p, paddr) = start_prometheus_receiver(&prom, dir.path(), "prom-receiver");
+    let t = CountingTarget::start();
+    let cfg = dir.path().join("bongsu.yml");
+    let without = sender_config(&t.addr, "run", &[]).replace("remote_write:\n", "");
+    std::fs::write(&cfg, &without).expect("write");
+    let (_b, baddr) = start_bongsu_cmd(
+        dir.path(),
+        "bongsu",
+        &["run".into(), format!("--config.file={}", cfg.display()), format!("--storage.tsdb.path={}", dir.path().join("data").display())],
+    );
+    wait_for("3 scrapes", Duration::from_secs(20), || (t.served() >= 3).then_some(()));
+    // Switch remote write on: series the scrape already knows are logged from now on.
+    let url = format!("http://{paddr}/api/v1/write");
+    std::fs::write(&cfg, sender_config(&t.addr, "run", &[("prom", url.clone())])).expect("write");
+    assert_eq!(post(&baddr, "/-/reload", "").status, 200);
+    let first = t.served();
+    wait_for("3 more scrapes", Duration::from_secs(20), || (t.served() >= first + 3).then_some(()));
+    // A changed queue (a header added) restarts from its saved position.
+    std::fs::write(&cfg, sender_config(&t.addr, "run", &[("prom", url)]).replace("    queue_config:", "    headers:\n      X-Scope-OrgID: test\n    queue_config:")).expect("write");
+    assert_eq!(post(&baddr, "/-/reload", "").status, 200);
+    let second = t.served();
+    wait_for("3 more scrapes", Duration::from_secs(20), || (t.served() >= second + 3).then_some(()));
+    let n = t.fail();
+    // Every sample from the first scrape after the reload on, without a gap.
+    wait_for("receiver has every sample since the reload", Duration::from_secs(20), || {
+        let c = scalar(&paddr, "count_over_time(demo_seq[1h])")? as u64;
+        let s = scalar(&paddr, "sum_over_time(demo_seq[1h])")? as u64;
+        let lo = n + 1 - c;
+        (c >= n - first && s == (lo..=n).sum::<u64>()).then_some(())
+    });
+}

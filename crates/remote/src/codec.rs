@@ -142,7 +142,7 @@ mod tests {
         // A forged header claiming 4 GiB is refused from the header alone.
         let forged = [0xff, 0xff, 0xff, 0xff, 0x0f, 0x00];
         assert!(matches!(decode(&forged, MAX_DECODED_BYTES), Err(DecodeError::DecodedTooLarge { .. })));
-        assert!(matches!(decode(&vec![0; 100], 10), Err(DecodeError::BodyTooLarge { .. })));
+        assert!(matches!(decode(&[0; 100], 10), Err(DecodeError::BodyTooLarge { .. })));
     }
 
     #[test]

@@ -122,7 +122,7 @@ impl Dec<'_> {
     }
 }
 
-fn frame(buf: &mut Vec<u8>, start: usize) {
+fn frame(buf: &mut [u8], start: usize) {
     let len = (buf.len() - start - HEADER) as u32;
     let crc = crc32fast::hash(&buf[start + HEADER..]);
     buf[start..start + 4].copy_from_slice(&len.to_le_bytes());

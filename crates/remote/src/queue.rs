@@ -355,7 +355,8 @@ async fn read_loop(ctx: Arc<Ctx>, reader: LogReader, log: Arc<Log>) {
     let mut reader = Some(reader);
     let mut mode = ctx.mode.clone();
     let mut end_rx = log.subscribe();
-    let mut ids: HashMap<u64, Option<Arc<Labels>>> = HashMap::new();
+    // Log id → the labels to send (None: dropped by relabelling) and their hash.
+    let mut ids: HashMap<u64, Option<(Arc<Labels>, u64)>> = HashMap::new();
     let mut shards = start_shards(&ctx, ctx.s.min_shards);
     let mut rates = Rates::new(&ctx.stats);
     let mut last_tick = Instant::now();
@@ -412,14 +413,17 @@ async fn read_loop(ctx: Arc<Ctx>, reader: LogReader, log: Arc<Log>) {
         for (rec, _) in recs {
             match rec {
                 Record::Series { id, labels } => {
-                    ids.insert(id, prepare_labels(&labels, &ctx.s));
+                    ids.insert(id, prepare_labels(&labels, &ctx.s).map(|l| {
+                        let h = l.stable_hash();
+                        (l, h)
+                    }));
                 }
                 Record::NewSegment => ids.clear(),
                 Record::Samples(v) => {
                     for (id, t, val) in v {
                         match ids.get(&id) {
-                            Some(Some(l)) => {
-                                let shard = (l.stable_hash() % nshards as u64) as usize;
+                            Some(Some((l, h))) => {
+                                let shard = (h % nshards as u64) as usize;
                                 per_shard[shard].push(QSample { labels: l.clone(), t, v: val, seq });
                                 n += 1;
                             }
