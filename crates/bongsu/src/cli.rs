@@ -11,7 +11,7 @@ pub fn version_line() -> String {
 }
 
 pub fn short_help() -> &'static str {
-    "bongsu: monitoring in one binary.\n\n  bongsu run                 start the server (monitors this machine on :9090)\n  bongsu run --config.file=prometheus.yml\n  bongsu check config FILE   validate a prometheus.yml\n  bongsu query instant 'up'  query a running server\n  bongsu --help              everything else"
+    "bongsu: monitoring in one binary.\n\n  bongsu run                 start the server (monitors this machine on :9090)\n  bongsu run --config.file=prometheus.yml\n  bongsu agent --config.file=prometheus.yml   scrape and remote_write only\n  bongsu check config FILE   validate a prometheus.yml\n  bongsu query instant 'up'  query a running server\n  bongsu --help              everything else"
 }
 
 #[derive(Parser, Debug)]
@@ -32,6 +32,9 @@ pub struct Cli {
 pub enum Command {
     /// Run the server: scrape, store, evaluate queries, serve the HTTP API.
     Run(Box<RunArgs>),
+    /// Scrape and forward with remote write only (like `prometheus --enable-feature=agent`):
+    /// no local queries, rules or alerting; needs a `remote_write` in --config.file.
+    Agent(AgentArgs),
     /// Validate configuration files without starting anything.
     Check {
         #[command(subcommand)]
@@ -312,6 +315,9 @@ pub struct RunArgs {
     /// Accepted for compatibility: /-/reload is always enabled in Bongsu.
     #[arg(long = "web.enable-lifecycle")]
     pub enable_lifecycle: bool,
+    /// Accept remote write requests (POST /api/v1/write, remote write 1.0) and store their samples.
+    #[arg(long = "web.enable-remote-write-receiver")]
+    pub enable_remote_write_receiver: bool,
     /// The URL under which Bongsu is reached from outside (used in /api/v1/targets globalUrl).
     #[arg(long = "web.external-url")]
     pub external_url: Option<String>,
@@ -351,6 +357,35 @@ pub struct RunArgs {
     /// sharing" work unchanged: datasource inputs resolve to Bongsu itself.
     #[arg(long = "dashboards.dir")]
     pub dashboards_dir: Option<PathBuf>,
+    /// Only log messages with the given severity or above: debug, info, warn, error.
+    #[arg(long = "log.level", default_value = "info")]
+    pub log_level: String,
+    /// Output format of log messages.
+    #[arg(long = "log.format", value_enum, default_value = "logfmt")]
+    pub log_format: LogFormat,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct AgentArgs {
+    /// Prometheus configuration file with at least one `remote_write` url. Without
+    /// `scrape_configs` the agent scrapes its built-in host collector and itself.
+    #[arg(long = "config.file")]
+    pub config_file: Option<PathBuf>,
+    /// Where the agent keeps its write-ahead log (what is not yet sent) and the queues' positions.
+    #[arg(long = "storage.agent.path", default_value = "data-agent/")]
+    pub agent_path: PathBuf,
+    /// Address to listen on for /metrics, health, reload and /api/v1/targets.
+    #[arg(long = "web.listen-address", default_value = "0.0.0.0:9090")]
+    pub listen_address: String,
+    /// Path to a web configuration file (exporter-toolkit format) enabling TLS and/or basic auth.
+    #[arg(long = "web.config.file")]
+    pub web_config_file: Option<PathBuf>,
+    /// Accepted for compatibility (`--enable-feature=agent` is what `bongsu agent` is).
+    #[arg(long = "enable-feature", value_delimiter = ',')]
+    pub enable_feature: Vec<String>,
+    /// Accepted for compatibility: /-/reload is always enabled in Bongsu.
+    #[arg(long = "web.enable-lifecycle")]
+    pub enable_lifecycle: bool,
     /// Only log messages with the given severity or above: debug, info, warn, error.
     #[arg(long = "log.level", default_value = "info")]
     pub log_level: String,

@@ -24,15 +24,22 @@ pub fn self_target(listen: &str) -> String {
 
 /// The default `prometheus.yml` text for a given listen address.
 pub fn default_config_yaml(listen: &str) -> String {
+    default_config_with(listen, DEFAULT_INTERVAL, "10s")
+}
+
+/// The default jobs (Bongsu itself and its host collector) with the given
+/// global scrape interval and timeout: `bongsu agent` adds them to a
+/// configuration that has a `remote_write` but no `scrape_configs`.
+pub fn default_config_with(listen: &str, interval: &str, timeout: &str) -> String {
     let target = self_target(listen);
     let host = host_name();
     format!(
         r#"# Bongsu's embedded default configuration (no --config.file given).
 # Copy it to a file, edit it, and start with --config.file=that-file.
 global:
-  scrape_interval: {DEFAULT_INTERVAL}
-  scrape_timeout: 10s
-  evaluation_interval: {DEFAULT_INTERVAL}
+  scrape_interval: {interval}
+  scrape_timeout: {timeout}
+  evaluation_interval: {interval}
 scrape_configs:
   # Bongsu's own metrics (prometheus_tsdb_*, prometheus_target_*, process_*).
   - job_name: bongsu

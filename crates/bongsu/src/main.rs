@@ -1,12 +1,13 @@
 //! `bongsu` — one binary that scrapes, stores and answers PromQL over the
 //! Prometheus HTTP API.
 //!
-//! Subcommands: `run` (the server), `check config|rules|runbooks`,
+//! Subcommands: `run` (the server), `agent` (scrape and remote write only), `check config|rules|runbooks`,
 //! `test rules|runbooks`, `query instant|range`, `alerts`, `respond`,
 //! `incidents`, `incident report`, `tsdb create-blocks-from openmetrics`,
 //! `version`.
 #![forbid(unsafe_code)]
 
+mod agent;
 mod alerts;
 mod amsend;
 mod backfill;
@@ -48,6 +49,7 @@ fn main() -> ExitCode {
     };
     let result = match cmd {
         Command::Run(args) => run::run(*args),
+        Command::Agent(args) => agent::agent(args),
         Command::Version => {
             println!("{}", cli::version_line());
             Ok(())

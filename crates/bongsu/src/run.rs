@@ -63,9 +63,11 @@ struct Runtime {
     am_sender: Arc<crate::amsend::AmSender>,
     alertmanager: Arc<bongsu_alerting::dispatch::Alertmanager>,
     responder: bongsu_respond::Responder,
+    remote: Arc<bongsu_remote::RemoteStorage>,
+    receiver: Option<Arc<bongsu_remote::receiver::ReceiverStats>>,
 }
 
-fn unix_secs(t: SystemTime) -> f64 {
+pub(crate) fn unix_secs(t: SystemTime) -> f64 {
     t.duration_since(SystemTime::UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or(0.0)
 }
 
@@ -103,6 +105,7 @@ fn flags_map(a: &RunArgs) -> BTreeMap<String, String> {
     m.insert("web.config.file".into(), p(&a.web_config_file));
     m.insert("web.enable-admin-api".into(), a.enable_admin_api.to_string());
     m.insert("web.enable-lifecycle".into(), "true".into());
+    m.insert("web.enable-remote-write-receiver".into(), a.enable_remote_write_receiver.to_string());
     m.insert("web.external-url".into(), a.external_url.clone().unwrap_or_default());
     m.insert("query.timeout".into(), a.query_timeout.clone());
     m.insert("query.max-samples".into(), a.query_max_samples.to_string());
@@ -127,7 +130,7 @@ fn default_external_url(listen: &str) -> String {
     format!("http://{host}:{port}")
 }
 
-fn normalize_listen(addr: &str) -> String {
+pub(crate) fn normalize_listen(addr: &str) -> String {
     if addr.starts_with(':') {
         format!("0.0.0.0{addr}")
     } else {
@@ -192,7 +195,13 @@ async fn serve(args: RunArgs) -> anyhow::Result<()> {
     // A subquery without a step uses the global evaluation interval (Prometheus' noStepSubqueryIntervalFn).
     let subquery_step = engine.opts.subquery_step.clone();
     subquery_step.store(cfg.global.evaluation_interval.as_millis().max(1), Ordering::Relaxed);
-    let scrape = ScrapeManager::new(db.clone());
+    // Remote write: every commit (scrapes, rules, the receiver) goes through
+    // the append log when a remote_write queue exists, then to the TSDB.
+    let remote = bongsu_remote::RemoteStorage::open_run(&args.tsdb_path.join("remote"), db.clone())
+        .with_context(|| format!("opening the remote write log in {}", args.tsdb_path.join("remote").display()))?;
+    let appendable = remote.appendable();
+    remote.apply(&cfg.remote_write, &cfg.global.external_labels).await.map_err(|e| anyhow::anyhow!("remote_write: {e}"))?;
+    let scrape = ScrapeManager::new(appendable.clone());
     let reload = Arc::new(ReloadState {
         successful: AtomicBool::new(true),
         last_success: Mutex::new(unix_secs(SystemTime::now())),
@@ -225,7 +234,7 @@ async fn serve(args: RunArgs) -> anyhow::Result<()> {
     let rules = Arc::new(bongsu_rules::manager::Manager::new(bongsu_rules::manager::ManagerOptions {
         engine: engine.clone(),
         queryable: db.clone(),
-        appendable: db.clone(),
+        appendable: appendable.clone(),
         templater: Arc::new(crate::rules::GoTemplates),
         notifier: Some(Arc::new(crate::amsend::Fanout({
             let mut sinks: Vec<Arc<dyn bongsu_rules::group::Notifier>> =
@@ -257,6 +266,8 @@ async fn serve(args: RunArgs) -> anyhow::Result<()> {
         am_sender: am_sender.clone(),
         alertmanager: alertmanager.clone(),
         responder: responder.clone(),
+        remote: remote.clone(),
+        receiver: args.enable_remote_write_receiver.then(|| Arc::new(bongsu_remote::receiver::ReceiverStats::default())),
     });
 
     // One reload path for SIGHUP and /-/reload; serialised so two reloads never interleave.
@@ -271,6 +282,7 @@ async fn serve(args: RunArgs) -> anyhow::Result<()> {
         let am_file = args.alertmanager_config_file.clone();
         let responder = responder.clone();
         let subquery_step = subquery_step.clone();
+        let remote = remote.clone();
         move || {
             let source = source.clone();
             let scrape = scrape.clone();
@@ -281,6 +293,7 @@ async fn serve(args: RunArgs) -> anyhow::Result<()> {
             let am_file = am_file.clone();
             let responder = responder.clone();
             let subquery_step = subquery_step.clone();
+            let remote = remote.clone();
             let lock = reload_lock.clone();
             async move {
                 let _g = lock.lock().await;
@@ -290,6 +303,7 @@ async fn serve(args: RunArgs) -> anyhow::Result<()> {
                     let (rules_cfg, rule_files) = crate::rules::load(&cfg).map_err(|e| format!("loading rule files: {e}"))?;
                     let (am_cfg, am_dir) = crate::rules::load_alertmanager_config(am_file.as_deref()).map_err(|e| format!("loading the Alertmanager configuration: {e}"))?;
                     let (runbooks, settings) = crate::respond::load(&am_cfg).map_err(|e| format!("loading the Alertmanager configuration: {e}"))?;
+                    bongsu_remote::RemoteStorage::check(&cfg.remote_write, &cfg.global.external_labels).map_err(|e| format!("remote_write: {e}"))?;
                     // Integrations are built against a responder holding the new runbooks;
                     // on any error below the old runbooks are put back.
                     let old_runbooks = responder.runbooks();
@@ -302,6 +316,7 @@ async fn serve(args: RunArgs) -> anyhow::Result<()> {
                             return Err(format!("loading the Alertmanager configuration: {e}"));
                         }
                     };
+                    remote.apply(&cfg.remote_write, &cfg.global.external_labels).await.map_err(|e| format!("remote_write: {e}"))?;
                     scrape.apply_config(&cfg).await.map_err(|e| e.to_string())?;
                     am_sender.apply(cfg.alerting.as_ref(), &cfg.global.external_labels).await.map_err(|e| format!("alerting: {e}"))?;
                     rules.update(&rules_cfg, rule_files);
@@ -334,7 +349,7 @@ async fn serve(args: RunArgs) -> anyhow::Result<()> {
     let state = AppState {
         queryable: db.clone(),
         engine: engine.clone(),
-        targets: runtime.clone(),
+        targets: Arc::new(ScrapeTargets(scrape.clone())),
         tsdb: runtime.clone(),
         runtime: runtime.clone(),
         enable_admin_api: args.enable_admin_api,
@@ -351,6 +366,7 @@ async fn serve(args: RunArgs) -> anyhow::Result<()> {
             let reload = reload.clone();
             Arc::new(move || reload.external_labels.read().clone())
         },
+        remote_write: runtime.receiver.clone().map(|stats| bongsu_web::RemoteWriteReceiver { appendable: appendable.clone(), stats }),
     };
     let basic_auth = web_config.as_ref().is_some_and(|w| !w.basic_auth_users.is_empty());
     let router = bongsu_web::router(state)
@@ -415,13 +431,15 @@ async fn serve(args: RunArgs) -> anyhow::Result<()> {
     rules.stop();
     scrape.stop().await;
     let _ = tokio::time::timeout(Duration::from_secs(10), server).await;
+    // Queues get a moment to send what they hold; the rest stays in the log.
+    remote.stop(Duration::from_secs(5)).await;
     let db2 = db.clone();
     tokio::task::spawn_blocking(move || db2.close()).await??;
     tracing::info!("bye");
     Ok(())
 }
 
-async fn wait_for_termination() {
+pub(crate) async fn wait_for_termination() {
     use tokio::signal::unix::{signal, SignalKind};
     let mut term = match signal(SignalKind::terminate()) {
         Ok(s) => s,
@@ -588,15 +606,19 @@ impl RuntimeView for Runtime {
         m.gauge("prometheus_notifications_queue_capacity", "The capacity of the alert notifications queue.", 10_000.0);
         m.gauge("prometheus_notifications_alertmanagers_discovered", "The number of alertmanagers discovered and active.", self.am_sender.alertmanagers_json()["activeAlertmanagers"].as_array().map_or(0, |a| a.len()) as f64);
         crate::respond::metrics(&self.responder, &mut m);
+        crate::selfmetrics::remote_metrics(&mut m, &self.remote, self.receiver.as_deref());
         m.gauge("prometheus_engine_query_max_samples", "Maximum samples a query may load (--query.max-samples).", self.engine.opts.max_samples as f64);
         process_metrics(&mut m, unix_secs(self.start_time));
         m.finish() + &self.rules.metrics_text()
     }
 }
 
-impl TargetsView for Runtime {
+/// The scrape manager as `/api/v1/targets` sees it (shared with `agent`).
+pub(crate) struct ScrapeTargets(pub Arc<ScrapeManager>);
+
+impl TargetsView for ScrapeTargets {
     fn active(&self) -> Vec<ActiveTarget> {
-        self.scrape
+        self.0
             .active_targets()
             .into_iter()
             .map(|t| ActiveTarget {
@@ -616,7 +638,7 @@ impl TargetsView for Runtime {
     }
 
     fn dropped(&self) -> Vec<DroppedTarget> {
-        self.scrape
+        self.0
             .dropped_targets()
             .into_iter()
             .map(|t| DroppedTarget { discovered_labels: t.discovered_labels, scrape_pool: t.scrape_pool })
@@ -624,7 +646,7 @@ impl TargetsView for Runtime {
     }
 
     fn metadata(&self) -> Vec<MetricMetadata> {
-        self.scrape
+        self.0
             .metadata()
             .into_iter()
             .map(|m| MetricMetadata { target: m.target, metric: m.metric, metric_type: m.kind, help: m.help, unit: m.unit })

@@ -92,3 +92,53 @@ pub fn scrape_metrics(m: &mut MetricsText, scrape: &bongsu_scrape::manager::Scra
         m.family(name, kind, help, &samples);
     }
 }
+
+/// Remote write: the sender's queues (`prometheus_remote_storage_*`, with
+/// Prometheus' `remote_name` and `url` labels), its append log, and the
+/// receiver's counters.
+pub fn remote_metrics(
+    m: &mut MetricsText,
+    remote: &bongsu_remote::RemoteStorage,
+    receiver: Option<&bongsu_remote::receiver::ReceiverStats>,
+) {
+    use std::sync::atomic::Ordering::Relaxed;
+    let views = remote.views();
+    let log = remote.log();
+    m.gauge("prometheus_remote_storage_highest_timestamp_in_seconds", "Highest timestamp that has come into the remote storage via the Appender interface, in seconds since epoch.", (log.stats.highest_timestamp_ms.load(Relaxed).max(0) / 1000) as f64);
+    m.counter("prometheus_remote_storage_samples_in_total", "Samples in to remote storage, compare to samples out for queue managers.", log.stats.samples_in.load(Relaxed) as f64);
+    m.gauge("bongsu_remote_log_size_bytes", "Bytes of the remote write append log on disk.", log.size_bytes() as f64);
+    m.gauge("bongsu_remote_log_series", "Series the remote write append log knows.", log.stats.series.load(Relaxed) as f64);
+    m.counter("bongsu_remote_log_segments_deleted_total", "Append log segments deleted after every queue sent them.", log.stats.segments_deleted.load(Relaxed) as f64);
+    m.counter("bongsu_remote_log_write_errors_total", "Failed writes to the remote write append log (the commit failed).", log.stats.write_errors.load(Relaxed) as f64);
+    let fam = |m: &mut MetricsText, name: &str, kind: &str, help: &str, f: &dyn Fn(&bongsu_remote::QueueView) -> f64| {
+        let samples: Vec<(Vec<(&str, String)>, f64)> =
+            views.iter().map(|v| (vec![("remote_name", v.settings.name.clone()), ("url", v.settings.url.clone())], f(v))).collect();
+        m.family(name, kind, help, &samples);
+    };
+    fam(m, "prometheus_remote_storage_samples_total", "counter", "Total number of samples sent to remote storage.", &|v| v.stats.samples_total.load(Relaxed) as f64);
+    fam(m, "prometheus_remote_storage_samples_failed_total", "counter", "Total number of samples which failed on send to remote storage, non-recoverable errors.", &|v| v.stats.samples_failed.load(Relaxed) as f64);
+    fam(m, "prometheus_remote_storage_samples_retried_total", "counter", "Total number of samples which failed on send to remote storage but were retried because the send error was recoverable.", &|v| v.stats.samples_retried.load(Relaxed) as f64);
+    fam(m, "prometheus_remote_storage_samples_dropped_total", "counter", "Total number of samples which were dropped after being read from the WAL before being sent via remote write, either via relabelling or unintentionally because of an unknown reference ID.", &|v| v.stats.samples_dropped.load(Relaxed) as f64);
+    fam(m, "prometheus_remote_storage_samples_pending", "gauge", "The number of samples pending in the queues shards to be sent to the remote storage.", &|v| v.stats.pending.load(Relaxed).max(0) as f64);
+    fam(m, "prometheus_remote_storage_bytes_total", "counter", "The total number of bytes of data (not metadata) sent by the queue after compression.", &|v| v.stats.bytes_total.load(Relaxed) as f64);
+    fam(m, "prometheus_remote_storage_queue_highest_sent_timestamp_seconds", "gauge", "Timestamp from a WAL sample, the highest timestamp successfully sent by this queue, in seconds since epoch.", &|v| (v.stats.highest_sent_ms.load(Relaxed).max(0) / 1000) as f64);
+    fam(m, "prometheus_remote_storage_shards", "gauge", "The number of shards used for parallel sending to the remote storage.", &|v| v.stats.shards.load(Relaxed) as f64);
+    fam(m, "prometheus_remote_storage_shards_min", "gauge", "The minimum number of shards that the queue is allowed to run.", &|v| v.settings.min_shards as f64);
+    fam(m, "prometheus_remote_storage_shards_max", "gauge", "The maximum number of shards that the queue is allowed to run.", &|v| v.settings.max_shards as f64);
+    fam(m, "prometheus_remote_storage_shards_desired", "gauge", "The number of shards that the queues shard calculation wants to run based on the rate of samples in vs. samples out.", &|v| v.stats.shards_desired.load(Relaxed) as f64);
+    fam(m, "prometheus_remote_storage_shard_capacity", "gauge", "The capacity of each shard of the queue used for parallel sending to the remote storage.", &|v| v.settings.capacity as f64);
+    fam(m, "prometheus_remote_storage_max_samples_per_send", "gauge", "The maximum number of samples to be sent, in a single request, to the remote storage.", &|v| v.settings.max_samples_per_send as f64);
+    fam(m, "bongsu_remote_storage_batches_sent_total", "counter", "Batches the remote answered with success.", &|v| v.stats.batches_sent.load(Relaxed) as f64);
+    if let Some(r) = receiver {
+        m.family("bongsu_remote_write_requests_total", "counter", "Remote write requests received, by answer.", &[
+            (vec![("code", "204".to_string())], r.requests_ok.load(Relaxed) as f64),
+            (vec![("code", "400".to_string())], r.requests_bad.load(Relaxed) as f64),
+            (vec![("code", "500".to_string())], r.requests_failed.load(Relaxed) as f64),
+        ]);
+        m.counter("bongsu_remote_write_samples_written_total", "Samples committed from remote write requests.", r.samples_written.load(Relaxed) as f64);
+        m.counter("bongsu_remote_write_samples_refused_total", "Remote write requests refused for an out-of-order, duplicate or out-of-bounds sample (the whole request is refused).", r.samples_refused.load(Relaxed) as f64);
+        m.counter("bongsu_remote_write_invalid_label_requests_total", "Remote write requests refused for invalid labels.", r.invalid_label_requests.load(Relaxed) as f64);
+        m.counter("bongsu_remote_write_histograms_ignored_total", "Native histogram samples received and not stored (Bongsu stores float samples).", r.histograms_ignored.load(Relaxed) as f64);
+        m.counter("bongsu_remote_write_exemplars_ignored_total", "Exemplars received and not stored.", r.exemplars_ignored.load(Relaxed) as f64);
+    }
+}

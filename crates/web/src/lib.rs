@@ -1,5 +1,5 @@
 //! Bongsu's HTTP surface: Prometheus' HTTP API v1 with byte-compatible JSON,
-//! `/federate`, `/metrics`, the `/-/healthy`, `/-/ready` and `/-/reload`
+//! `/federate`, `POST /api/v1/write` (remote write receiver), `/metrics`, the `/-/healthy`, `/-/ready` and `/-/reload`
 //! lifecycle endpoints, and the exporter-toolkit web config
 //! (`--web.config.file`: TLS with rustls and bcrypt basic auth).
 //!
@@ -13,6 +13,7 @@ mod api;
 mod federate;
 pub mod json;
 mod misc;
+mod remote;
 pub mod params;
 mod server;
 pub mod ui;
@@ -51,6 +52,16 @@ pub struct AppState {
     pub reload: ReloadFn,
     /// The current `global.external_labels` (a function so reloads apply).
     pub external_labels: Arc<dyn Fn() -> Labels + Send + Sync>,
+    /// `--web.enable-remote-write-receiver`: where `POST /api/v1/write`
+    /// appends (404 when `None`, as Prometheus without the flag).
+    pub remote_write: Option<RemoteWriteReceiver>,
+}
+
+/// The remote write receiver's storage and counters.
+#[derive(Clone)]
+pub struct RemoteWriteReceiver {
+    pub appendable: Arc<dyn bongsu_model::storage::Appendable>,
+    pub stats: Arc<bongsu_remote::receiver::ReceiverStats>,
 }
 
 /// The `/-/reload` hook.

@@ -38,6 +38,7 @@ pub fn router(state: AppState) -> Router {
         .route("/admin/tsdb/delete_series", post(api::delete_series).put(api::delete_series))
         .route("/admin/tsdb/snapshot", post(api::snapshot).put(api::snapshot))
         .route("/admin/tsdb/clean_tombstones", post(api::clean_tombstones).put(api::clean_tombstones))
+        .route("/write", post(crate::remote::write).layer(DefaultBodyLimit::disable()))
         .fallback(api_fallback)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn(cors))

@@ -131,6 +131,7 @@ fn fixture_with(admin: bool, lifecycle: bool) -> Fixture {
         ready: ready.clone(),
         reload: Arc::new(|| async { Err::<(), String>("bad config".into()) }.boxed()),
         external_labels: Arc::new(|| Labels::from_pairs([("region", "eu")])),
+        remote_write: None,
     };
     Fixture { app: router(state), store, tsdb, ready }
 }

@@ -346,3 +346,38 @@ impl CaptureServer {
         self.posts.lock().map(|g| g.clone()).unwrap_or_default()
     }
 }
+
+/// [`http_with`] for a binary body (remote write requests).
+pub fn http_bytes(method: &str, addr: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> std::io::Result<Response> {
+    let mut s = TcpStream::connect_timeout(&addr.parse().expect("addr"), Duration::from_secs(5))?;
+    s.set_read_timeout(Some(Duration::from_secs(60)))?;
+    s.set_write_timeout(Some(Duration::from_secs(30)))?;
+    let head = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n{}Content-Length: {}\r\n\r\n",
+        headers.iter().map(|(k, v)| format!("{k}: {v}\r\n")).collect::<String>(),
+        body.len()
+    );
+    s.write_all(head.as_bytes())?;
+    s.write_all(body)?;
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw)?;
+    let text = String::from_utf8_lossy(&raw).to_string();
+    let (head, rest) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let status = head.split_whitespace().nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
+    let body = if head.to_ascii_lowercase().contains("transfer-encoding: chunked") { dechunk(rest) } else { rest.to_string() };
+    Ok(Response { status, headers: head.to_string(), body })
+}
+
+/// Starts `bongsu` with any subcommand and arguments on a free port and
+/// waits until `/-/ready` answers 200.
+pub fn start_bongsu_cmd(dir: &Path, name: &str, args: &[String]) -> (Proc, String) {
+    let port = free_port();
+    let addr = format!("127.0.0.1:{port}");
+    let mut cmd = Command::new(bongsu_bin());
+    cmd.args(args).arg(format!("--web.listen-address={addr}"));
+    let proc = Proc::spawn(&format!("{name}-{port}"), &mut cmd, dir);
+    wait_for(&format!("{name} ready"), Duration::from_secs(60), || {
+        http("GET", &addr, "/-/ready", None).ok().filter(|r| r.status == 200).map(|_| ())
+    });
+    (proc, addr)
+}
