@@ -152,21 +152,15 @@ const MODULES: &str = r#"modules:
       preferred_ip_protocol: ip4
 "#;
 
-/// Parsed exposition: series identity (name + sorted labels) → value.
-fn parse(text: &str) -> BTreeMap<String, f64> {
+/// Parsed exposition: series identity (name + sorted labels) → value text.
+fn parse(text: &str) -> BTreeMap<String, String> {
     let mut out = BTreeMap::new();
     for line in text.lines() {
         if line.is_empty() || line.starts_with('#') {
             continue;
         }
         let Some((series, value)) = line.rsplit_once(' ') else { continue };
-        let v = match value {
-            "NaN" => f64::NAN,
-            "+Inf" => f64::INFINITY,
-            "-Inf" => f64::NEG_INFINITY,
-            v => v.parse().unwrap_or(f64::NAN),
-        };
-        out.insert(series.to_string(), v);
+        out.insert(series.to_string(), value.to_string());
     }
     out
 }
@@ -463,25 +457,35 @@ fn probe_vs_blackbox() {
             if !DETERMINISTIC.contains(&name_of(s)) {
                 continue;
             }
+            // Compared as text: the value must also be written the way client_golang writes it.
             if let Some(ov) = o.get(s) {
-                let same = tv == ov || (tv.is_nan() && ov.is_nan());
-                if !same {
+                if tv != ov {
                     failures.push(format!("{label}: {s}: blackbox_exporter {tv}, Bongsu {ov}"));
                 }
             }
         }
-        let succ = t.get("probe_success").copied();
-        if let (Some(w), Some(s)) = (want, succ) {
-            if (s == 1.0) != *w {
+        let succ = t.get("probe_success").cloned();
+        if let (Some(w), Some(s)) = (want, &succ) {
+            if (s == "1") != *w {
                 failures.push(format!("{label}: the test expected probe_success {} (blackbox_exporter says {s})", *w as u8));
             }
         }
         compared += 1;
-        println!("{:<18} {:<45} blackbox {:?} bongsu {:?} ({} series)", module, target, succ, o.get("probe_success"), o.len());
+        println!(
+            "{:<18} {:<45} probe_success blackbox_exporter {} Bongsu {} ({} series)",
+            module,
+            target,
+            succ.as_deref().unwrap_or("-"),
+            o.get("probe_success").map(String::as_str).unwrap_or("-"),
+            o.len()
+        );
+        if std::env::var("PROBE_DIFF_SHOW").is_ok() {
+            println!("--- blackbox_exporter\n{theirs}--- Bongsu\n{ours}");
+        }
     }
     // The expired certificate's facts, checked against what the test made.
     let (ours, _) = probe(&bongsu.addr, "http_insecure", &format!("https://{tls_addr}/"));
-    assert!(ours.contains(&format!("probe_ssl_earliest_cert_expiry {}", bongsu_model::fmt_float(expiry as f64))), "{ours}");
+    assert!(ours.contains(&format!("probe_ssl_earliest_cert_expiry {}", bongsu_probe::go_float(expiry as f64))), "{ours}");
     assert!(ours.contains("subject=\"CN=bongsu probe test,O=Bongsu\\\\, Inc.\""), "{ours}");
 
     // Latency on the healthy target: median of N sequential probes each.

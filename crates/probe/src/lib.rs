@@ -162,11 +162,33 @@ impl Registry {
                     out.push('}');
                 }
                 out.push(' ');
-                out.push_str(&bongsu_model::fmt_float(v));
+                out.push_str(&go_float(v));
                 out.push('\n');
             }
         }
         out
+    }
+}
+
+/// A value as client_golang's text format writes it: Go's
+/// `strconv.FormatFloat(v, 'g', -1, 64)` (`8.192e-06`, `3.668918509e+09`, `64`).
+pub fn go_float(v: f64) -> String {
+    if v.is_nan() {
+        return "NaN".into();
+    }
+    if v.is_infinite() {
+        return if v > 0.0 { "+Inf".into() } else { "-Inf".into() };
+    }
+    if v == 0.0 {
+        return if v.is_sign_negative() { "-0".into() } else { "0".into() };
+    }
+    let e = format!("{v:e}");
+    let (mant, exp) = e.split_once('e').unwrap_or((e.as_str(), "0"));
+    let exp: i32 = exp.parse().unwrap_or(0);
+    if !(-4..6).contains(&exp) {
+        format!("{mant}e{}{:02}", if exp < 0 { '-' } else { '+' }, exp.abs())
+    } else {
+        format!("{v}")
     }
 }
 
@@ -265,6 +287,24 @@ mod tests {
              # TYPE probe_success gauge\n\
              probe_success 1\n"
         );
+    }
+
+    #[test]
+    fn floats_like_go() {
+        for (v, want) in [
+            (64.0, "64"),
+            (3668918509.0, "3.668918509e+09"),
+            (8.192e-6, "8.192e-06"),
+            (0.000474808, "0.000474808"),
+            (-62135596800.0, "-6.21355968e+10"),
+            (123456.0, "123456"),
+            (1234567.0, "1.234567e+06"),
+            (1.1, "1.1"),
+            (-1.0, "-1"),
+            (f64::NAN, "NaN"),
+        ] {
+            assert_eq!(go_float(v), want);
+        }
     }
 
     #[test]
