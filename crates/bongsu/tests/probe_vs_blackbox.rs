@@ -84,6 +84,14 @@ const MODULES: &str = r#"modules:
     http:
       tls_config:
         insecure_skip_verify: true
+  http_ca:
+    prober: http
+    timeout: 2s
+    http:
+      fail_if_not_ssl: true
+      tls_config:
+        ca_file: @DIR@/ca.pem
+        server_name: localhost
   http_no_redirect:
     prober: http
     timeout: 2s
@@ -106,6 +114,16 @@ const MODULES: &str = r#"modules:
         - expect: "^SSH-2.0-([^ ]+)"
           send: "SSH-2.0-probe ${1}"
         - expect: "^ACK SSH-2.0-probe"
+  tcp_tls:
+    prober: tcp
+    timeout: 2s
+    tcp:
+      tls: true
+      tls_config:
+        ca_file: @DIR@/ca-tcp.pem
+        server_name: localhost
+      query_response:
+        - expect: "^SSH-2.0-"
   tcp_banner_wrong:
     prober: tcp
     timeout: 2s
@@ -224,16 +242,22 @@ fn serve_http(mut c: std::net::TcpStream) {
     }
 }
 
-/// HTTPS with a self-signed certificate that expired on 2021-01-01.
-fn https_server() -> (String, i64) {
+/// HTTPS with a self-signed certificate for `localhost`: expired on
+/// 2021-01-01, or valid until 2099 (its PEM written to `ca_pem` for a
+/// module's `ca_file`). Speaks HTTP/1.1, or plain lines (`tls_lines`: an
+/// SSH-style banner, like `tcp_line_server`).
+fn tls_server(expired: bool, ca_pem: &std::path::Path, tls_lines: bool) -> (String, i64) {
     let mut params = rcgen::CertificateParams::new(vec!["localhost".to_string()]).expect("params");
     params.distinguished_name = rcgen::DistinguishedName::new();
     params.distinguished_name.push(rcgen::DnType::CommonName, "bongsu probe test");
     params.distinguished_name.push(rcgen::DnType::OrganizationName, "Bongsu, Inc.");
+    params.distinguished_name.push(rcgen::DnType::CountryName, "KR");
     params.not_before = rcgen::date_time_ymd(2020, 1, 1);
-    params.not_after = rcgen::date_time_ymd(2021, 1, 1);
+    let (not_after, unix) = if expired { (rcgen::date_time_ymd(2021, 1, 1), 1_609_459_200) } else { (rcgen::date_time_ymd(2099, 1, 1), 4_070_908_800) };
+    params.not_after = not_after;
     let key = rcgen::KeyPair::generate().expect("key");
     let cert = params.self_signed(&key).expect("cert");
+    std::fs::write(ca_pem, cert.pem()).expect("write ca");
     let der = cert.der().clone();
     let key_der = rustls::pki_types::PrivateKeyDer::try_from(key.serialize_der()).expect("key der");
     let provider = Arc::new(rustls::crypto::ring::default_provider());
@@ -255,6 +279,13 @@ fn https_server() -> (String, i64) {
                 let _ = tcp.set_read_timeout(Some(Duration::from_secs(10)));
                 let Ok(conn) = rustls::ServerConnection::new(cfg) else { return };
                 let mut tls = rustls::StreamOwned::new(conn, tcp);
+                if tls_lines {
+                    let _ = tls.write_all(b"SSH-2.0-BongsuTest_1.0 hello\r\n");
+                    let _ = tls.flush();
+                    let mut buf = [0u8; 256];
+                    let _ = tls.read(&mut buf);
+                    return;
+                }
                 if let Some((_, path)) = read_request(&mut tls) {
                     respond(&mut tls, &path);
                     tls.conn.send_close_notify();
@@ -263,7 +294,7 @@ fn https_server() -> (String, i64) {
             });
         }
     });
-    (addr, 1_609_459_200)
+    (addr, unix)
 }
 
 /// A line server: greets with an SSH-style banner, answers the client's
@@ -374,7 +405,8 @@ fn probe_vs_blackbox() {
     };
     let dir = tempfile::tempdir().expect("tempdir");
     let modules = dir.path().join("blackbox.yml");
-    std::fs::write(&modules, MODULES).expect("write modules");
+    let text = MODULES.replace("@DIR@", &dir.path().display().to_string());
+    std::fs::write(&modules, text).expect("write modules");
 
     let bbe_port = free_port();
     let bbe_addr = format!("127.0.0.1:{bbe_port}");
@@ -392,7 +424,9 @@ fn probe_vs_blackbox() {
     });
 
     let web = http_server();
-    let (tls_addr, expiry) = https_server();
+    let (tls_addr, expiry) = tls_server(true, &dir.path().join("expired.pem"), false);
+    let (valid_addr, _) = tls_server(false, &dir.path().join("ca.pem"), false);
+    let (tls_line, _) = tls_server(false, &dir.path().join("ca-tcp.pem"), true);
     let line = tcp_line_server();
     let dns = dns_server();
     let refused = format!("127.0.0.1:{}", free_port());
@@ -416,6 +450,9 @@ fn probe_vs_blackbox() {
         ("http_2xx", format!("https://{tls_addr}/"), Some(false)),
         ("http_insecure", format!("https://{tls_addr}/"), Some(true)),
         ("http_need_ssl", format!("https://{tls_addr}/"), Some(false)),
+        ("http_ca", format!("https://{valid_addr}/"), Some(true)),
+        ("http_ca", format!("https://{valid_addr}/redirect"), Some(true)),
+        ("tcp_tls", tls_line.clone(), Some(true)),
         ("tcp_connect", line.clone(), Some(true)),
         ("tcp_connect", refused.clone(), Some(false)),
         ("tcp_banner", line.clone(), Some(true)),
@@ -486,7 +523,7 @@ fn probe_vs_blackbox() {
     // The expired certificate's facts, checked against what the test made.
     let (ours, _) = probe(&bongsu.addr, "http_insecure", &format!("https://{tls_addr}/"));
     assert!(ours.contains(&format!("probe_ssl_earliest_cert_expiry {}", bongsu_probe::go_float(expiry as f64))), "{ours}");
-    assert!(ours.contains("subject=\"CN=bongsu probe test,O=Bongsu\\\\, Inc.\""), "{ours}");
+    assert!(ours.contains("subject=\"CN=bongsu probe test,O=Bongsu\\\\, Inc.,C=KR\""), "{ours}");
 
     // Latency on the healthy target: median of N sequential probes each.
     let n = 25;

@@ -184,5 +184,10 @@ mod tests {
         assert!(r.body.contains("probe_success 0\n"), "{}", r.body);
         assert!(r.body.contains("probe_ip_protocol 4\n"), "{}", r.body);
         assert!(r.body.contains("probe_failed_due_to_regex 0\n"), "{}", r.body);
+        let r = probe(&cfg, &ProbeRequest::from_query(&format!("module=tcp_connect&target=127.0.0.1:{port}&debug=true"))).await;
+        assert!(r.body.starts_with("Logs for the probe:\nts="), "{}", r.body);
+        assert!(r.body.contains("msg=\"Error dialing TCP\""), "{}", r.body);
+        assert!(r.body.contains("\n\n\nMetrics that would have been returned:\n# HELP"), "{}", r.body);
+        assert!(r.body.contains("\n\n\nModule configuration:\nprober: tcp\n"), "{}", r.body);
     }
 }

@@ -576,7 +576,7 @@ pub async fn probe_http(target: &str, module: &Module, deadline: Instant, reg: &
         // A relative Location keeps a custom Host header (Go's client).
         let host = if relative { hop.host.clone() } else { host_port(&next) };
         // 301/302/303 drop the body and turn other methods into GET (Go's redirectBehavior).
-        let (method, body) = if matches!(status, 301 | 302 | 303) {
+        let (method, body) = if matches!(status, 301..=303) {
             let m = if matches!(hop.method, hyper::Method::GET | hyper::Method::HEAD) { hop.method.clone() } else { hyper::Method::GET };
             (m, Bytes::new())
         } else {
