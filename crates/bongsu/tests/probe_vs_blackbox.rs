@@ -47,6 +47,9 @@ const DETERMINISTIC: &[&str] = &[
     "probe_dns_query_succeeded",
     "probe_dns_serial",
     "probe_icmp_reply_hop_limit",
+    "probe_grpc_ssl",
+    "probe_grpc_status_code",
+    "probe_grpc_healthcheck_response",
 ];
 
 const MODULES: &str = r#"modules:
@@ -163,6 +166,24 @@ const MODULES: &str = r#"modules:
       query_type: A
       preferred_ip_protocol: ip4
       valid_rcodes: [NXDOMAIN]
+  grpc_ok:
+    prober: grpc
+    timeout: 2s
+    grpc:
+      service: ok
+      preferred_ip_protocol: ip4
+  grpc_down:
+    prober: grpc
+    timeout: 2s
+    grpc:
+      service: down
+      preferred_ip_protocol: ip4
+  grpc_unknown:
+    prober: grpc
+    timeout: 2s
+    grpc:
+      service: nope
+      preferred_ip_protocol: ip4
   icmp:
     prober: icmp
     timeout: 2s
@@ -375,6 +396,59 @@ fn dns_server() -> String {
     addr
 }
 
+/// A gRPC health service over HTTP/2 (prior knowledge), written on the h2
+/// crate: `""` and `ok` are SERVING, `down` is NOT_SERVING, anything else
+/// answers NOT_FOUND (5), like grpc-go's health server.
+fn grpc_server() -> String {
+    let l = TcpListener::bind("127.0.0.1:0").expect("bind");
+    l.set_nonblocking(true).expect("nonblocking");
+    let addr = l.local_addr().expect("addr").to_string();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+        rt.block_on(async move {
+            let l = tokio::net::TcpListener::from_std(l).expect("listener");
+            loop {
+                let Ok((sock, _)) = l.accept().await else { continue };
+                tokio::spawn(async move {
+                    let Ok(mut conn) = h2::server::handshake(sock).await else { return };
+                    while let Some(Ok((req, mut respond))) = conn.accept().await {
+                        tokio::spawn(async move {
+                            let mut body = req.into_body();
+                            let mut msg = Vec::new();
+                            while let Some(Ok(chunk)) = body.data().await {
+                                let _ = body.flow_control().release_capacity(chunk.len());
+                                msg.extend_from_slice(&chunk);
+                            }
+                            // HealthCheckRequest: field 1 (service) after the 5-byte prefix.
+                            let service = if msg.len() > 7 && msg[5] == 0x0a { String::from_utf8_lossy(&msg[7..]).into_owned() } else { String::new() };
+                            let resp = http::Response::builder().status(200).header("content-type", "application/grpc").body(()).expect("response");
+                            let Ok(mut stream) = respond.send_response(resp, false) else { return };
+                            let mut trailers = http::HeaderMap::new();
+                            let status = match service.as_str() {
+                                "" | "ok" => Some(1u8),
+                                "down" => Some(2),
+                                _ => None,
+                            };
+                            match status {
+                                Some(st) => {
+                                    let _ = stream.send_data(bytes::Bytes::from(vec![0, 0, 0, 0, 2, 0x08, st]), false);
+                                    trailers.insert("grpc-status", http::HeaderValue::from_static("0"));
+                                }
+                                None => {
+                                    trailers.insert("grpc-status", http::HeaderValue::from_static("5"));
+                                    trailers.insert("grpc-message", http::HeaderValue::from_static("unknown service"));
+                                }
+                            }
+                            let _ = stream.send_trailers(trailers);
+                        });
+                    }
+                });
+            }
+        });
+    });
+    addr
+}
+
 fn probe(addr: &str, module: &str, target: &str) -> (String, Duration) {
     let path = format!("/probe?module={module}&target={}", enc(target));
     let t0 = Instant::now();
@@ -429,6 +503,7 @@ fn probe_vs_blackbox() {
     let (tls_line, _) = tls_server(false, &dir.path().join("ca-tcp.pem"), true);
     let line = tcp_line_server();
     let dns = dns_server();
+    let grpc = grpc_server();
     let refused = format!("127.0.0.1:{}", free_port());
 
     let mut cases: Vec<(&str, String, Option<bool>)> = vec![
@@ -457,6 +532,10 @@ fn probe_vs_blackbox() {
         ("tcp_connect", refused.clone(), Some(false)),
         ("tcp_banner", line.clone(), Some(true)),
         ("tcp_banner_wrong", line.clone(), Some(false)),
+        ("grpc_ok", grpc.clone(), Some(true)),
+        ("grpc_down", grpc.clone(), Some(false)),
+        ("grpc_unknown", grpc.clone(), Some(false)),
+        ("grpc_ok", refused.clone(), Some(false)),
         ("dns_a", dns.clone(), Some(true)),
         ("dns_a_rejected", dns.clone(), Some(false)),
         ("dns_soa", dns.clone(), Some(true)),
