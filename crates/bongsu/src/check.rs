@@ -24,6 +24,16 @@ pub fn check_config(files: &[PathBuf]) -> anyhow::Result<()> {
             }
             continue;
         }
+        if is_probe_config(f) {
+            match bongsu_probe::ProbeConfig::load_file(f) {
+                Ok(c) => println!("  SUCCESS: {} is valid blackbox_exporter module file syntax ({} modules)", f.display(), c.modules.len()),
+                Err(e) => {
+                    failed += 1;
+                    eprintln!("  FAILED: {e}");
+                }
+            }
+            continue;
+        }
         match bongsu_scrape::config::load_file(f) {
             Ok(cfg) => {
                 println!(
@@ -71,6 +81,12 @@ pub fn check_config(files: &[PathBuf]) -> anyhow::Result<()> {
 /// prometheus.yml never does.
 fn is_alertmanager_config(f: &std::path::Path) -> bool {
     std::fs::read_to_string(f).is_ok_and(|t| t.lines().any(|l| l.starts_with("route:") || l.starts_with("receivers:")))
+}
+
+/// A blackbox_exporter module file has a top-level `modules:`; a
+/// prometheus.yml never does.
+fn is_probe_config(f: &std::path::Path) -> bool {
+    std::fs::read_to_string(f).is_ok_and(|t| t.lines().any(|l| l.starts_with("modules:")))
 }
 
 /// `bongsu check rules`: exit 0 when valid, 1 on errors, 3 on lint

@@ -11,7 +11,7 @@ pub fn version_line() -> String {
 }
 
 pub fn short_help() -> &'static str {
-    "bongsu: monitoring in one binary.\n\n  bongsu run                 start the server (monitors this machine on :9090)\n  bongsu run --config.file=prometheus.yml\n  bongsu agent --config.file=prometheus.yml   scrape and remote_write only\n  bongsu check config FILE   validate a prometheus.yml\n  bongsu query instant 'up'  query a running server\n  bongsu --help              everything else"
+    "bongsu: monitoring in one binary.\n\n  bongsu run                 start the server (monitors this machine on :9090)\n  bongsu run --config.file=prometheus.yml\n  bongsu agent --config.file=prometheus.yml   scrape and remote_write only\n  bongsu check config FILE   validate a prometheus.yml (or alertmanager.yml, blackbox.yml)\n  bongsu query instant 'up'  query a running server\n  bongsu --help              everything else"
 }
 
 #[derive(Parser, Debug)]
@@ -306,6 +306,15 @@ pub struct RunArgs {
     /// Address to listen on for the UI, API and telemetry.
     #[arg(long = "web.listen-address", default_value = "0.0.0.0:9090")]
     pub listen_address: String,
+    /// blackbox_exporter's module file (its `--config.file`, e.g.
+    /// /etc/prometheus/blackbox.yml) for `/probe`. Without it, the default
+    /// modules of blackbox_exporter's blackbox.yml. Reloaded with the rest.
+    #[arg(long = "probe.config.file")]
+    pub probe_config_file: Option<PathBuf>,
+    /// Seconds subtracted from Prometheus' scrape timeout to get a probe's
+    /// timeout (blackbox_exporter's --timeout-offset).
+    #[arg(long = "probe.timeout-offset", default_value_t = 0.5)]
+    pub probe_timeout_offset: f64,
     /// Path to a web configuration file (exporter-toolkit format) enabling TLS and/or basic auth.
     #[arg(long = "web.config.file")]
     pub web_config_file: Option<PathBuf>,

@@ -67,6 +67,14 @@ struct Runtime {
     receiver: Option<Arc<bongsu_remote::receiver::ReceiverStats>>,
 }
 
+/// The probe modules: `--probe.config.file`, or blackbox_exporter's defaults.
+fn load_probe_config(file: Option<&std::path::Path>) -> Result<bongsu_probe::ProbeConfig, String> {
+    match file {
+        Some(p) => bongsu_probe::ProbeConfig::load_file(p).map_err(|e| e.to_string()),
+        None => Ok(bongsu_probe::ProbeConfig::embedded()),
+    }
+}
+
 pub(crate) fn unix_secs(t: SystemTime) -> f64 {
     t.duration_since(SystemTime::UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or(0.0)
 }
@@ -118,6 +126,8 @@ fn flags_map(a: &RunArgs) -> BTreeMap<String, String> {
     m.insert("dashboards.dir".into(), p(&a.dashboards_dir));
     m.insert("rules.alert.for-outage-tolerance".into(), a.rules_outage_tolerance.clone());
     m.insert("rules.alert.for-grace-period".into(), a.rules_grace_period.clone());
+    m.insert("probe.config.file".into(), p(&a.probe_config_file));
+    m.insert("probe.timeout-offset".into(), a.probe_timeout_offset.to_string());
     m.insert("log.level".into(), a.log_level.clone());
     m.insert("log.format".into(), format!("{:?}", a.log_format).to_lowercase());
     m
@@ -157,6 +167,9 @@ async fn serve(args: RunArgs) -> anyhow::Result<()> {
         ConfigSource::File(p) => tracing::info!(file = %p.display(), "loaded configuration"),
         ConfigSource::Default(_) => tracing::info!("no --config.file: using the embedded default (this host and Bongsu itself)"),
     }
+    let probe_cfg = Arc::new(RwLock::new(Arc::new(
+        load_probe_config(args.probe_config_file.as_deref()).map_err(|e| anyhow::anyhow!("--probe.config.file: {e}"))?,
+    )));
     let web_config = match &args.web_config_file {
         Some(p) => Some(bongsu_web::WebConfig::load(p).map_err(|e| anyhow::anyhow!("--web.config.file: {e}"))?),
         None => None,
@@ -283,6 +296,8 @@ async fn serve(args: RunArgs) -> anyhow::Result<()> {
         let responder = responder.clone();
         let subquery_step = subquery_step.clone();
         let remote = remote.clone();
+        let probe_cfg = probe_cfg.clone();
+        let probe_file = args.probe_config_file.clone();
         move || {
             let source = source.clone();
             let scrape = scrape.clone();
@@ -294,6 +309,8 @@ async fn serve(args: RunArgs) -> anyhow::Result<()> {
             let responder = responder.clone();
             let subquery_step = subquery_step.clone();
             let remote = remote.clone();
+            let probe_cfg = probe_cfg.clone();
+            let probe_file = probe_file.clone();
             let lock = reload_lock.clone();
             async move {
                 let _g = lock.lock().await;
@@ -304,6 +321,7 @@ async fn serve(args: RunArgs) -> anyhow::Result<()> {
                     let (am_cfg, am_dir) = crate::rules::load_alertmanager_config(am_file.as_deref()).map_err(|e| format!("loading the Alertmanager configuration: {e}"))?;
                     let (runbooks, settings) = crate::respond::load(&am_cfg).map_err(|e| format!("loading the Alertmanager configuration: {e}"))?;
                     bongsu_remote::RemoteStorage::check(&cfg.remote_write, &cfg.global.external_labels).map_err(|e| format!("remote_write: {e}"))?;
+                    let probe_modules = load_probe_config(probe_file.as_deref()).map_err(|e| format!("loading the probe modules: {e}"))?;
                     // Integrations are built against a responder holding the new runbooks;
                     // on any error below the old runbooks are put back.
                     let old_runbooks = responder.runbooks();
@@ -322,6 +340,7 @@ async fn serve(args: RunArgs) -> anyhow::Result<()> {
                     rules.update(&rules_cfg, rule_files);
                     subquery_step.store(cfg.global.evaluation_interval.as_millis().max(1), Ordering::Relaxed);
                     alertmanager.apply(am_loaded);
+                    *probe_cfg.write() = Arc::new(probe_modules);
                     *reload.config_yaml.write() = yaml;
                     *reload.external_labels.write() = Labels::from_pairs(cfg.global.external_labels.clone());
                     Ok::<(), String>(())
@@ -386,7 +405,26 @@ async fn serve(args: RunArgs) -> anyhow::Result<()> {
             let body = tokio::task::spawn_blocking(bongsu_collect::gather_container_text).await.unwrap_or_default();
             ([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], body)
         }),
-    );
+    )
+    .route("/probe", axum::routing::any({
+        // blackbox_exporter's /probe?target=…&module=…[&debug=true]
+        let probe_cfg = probe_cfg.clone();
+        let offset = args.probe_timeout_offset;
+        move |q: axum::extract::RawQuery, headers: axum::http::HeaderMap| {
+            let cfg = probe_cfg.read().clone();
+            async move {
+                let mut req = bongsu_probe::ProbeRequest::from_query(q.0.as_deref().unwrap_or(""));
+                req.timeout_offset = offset;
+                req.scrape_timeout = headers
+                    .get("X-Prometheus-Scrape-Timeout-Seconds")
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_string);
+                let r = bongsu_probe::probe(&cfg, &req).await;
+                let status = axum::http::StatusCode::from_u16(r.status).unwrap_or(axum::http::StatusCode::INTERNAL_SERVER_ERROR);
+                (status, [(axum::http::header::CONTENT_TYPE, r.content_type)], r.body)
+            }
+        }
+    }));
 
     // Storage maintenance: head cut, compaction, retention.
     let maint_db = db.clone();

@@ -9,8 +9,47 @@ use crate::config::HttpClientConfig;
 /// Builds a client for one HTTP client configuration, with rustls on the
 /// `ring` provider (never a second provider: two make rustls panic).
 pub fn build_client(http: &HttpClientConfig, gzip: bool) -> Result<reqwest::Client, String> {
+    let alpn = if http.enable_http2 {
+        vec![b"h2".to_vec(), b"http/1.1".to_vec()]
+    } else {
+        vec![b"http/1.1".to_vec()]
+    };
+    let config = rustls_client_config(&http.tls_config, alpn)?;
+    let mut b = reqwest::Client::builder()
+        .tls_backend_preconfigured(config)
+        .gzip(gzip)
+        .user_agent(concat!("Bongsu/", env!("CARGO_PKG_VERSION")))
+        .redirect(if http.follow_redirects {
+            reqwest::redirect::Policy::limited(10)
+        } else {
+            reqwest::redirect::Policy::none()
+        });
+    if !http.enable_http2 {
+        b = b.http1_only();
+    }
+    match &http.proxy_url {
+        Some(p) if !p.is_empty() => {
+            let mut proxy = reqwest::Proxy::all(p).map_err(|e| format!("proxy_url: {e}"))?;
+            if let Some(np) = http.no_proxy.as_deref().filter(|s| !s.is_empty()) {
+                proxy = proxy.no_proxy(reqwest::NoProxy::from_string(np));
+            }
+            b = b.proxy(proxy);
+        }
+        // reqwest reads HTTP(S)_PROXY / NO_PROXY itself unless told not to.
+        _ if http.proxy_from_environment => {}
+        _ => b = b.no_proxy(),
+    }
+    b.build().map_err(|e| e.to_string())
+}
+
+/// The rustls client configuration of a `tls_config` section, on the `ring`
+/// provider, offering `alpn` (the scrape client, and the probers, which
+/// drive their own connections to time each phase).
+pub fn rustls_client_config(
+    tls: &crate::config::TlsConfig,
+    alpn: Vec<Vec<u8>>,
+) -> Result<rustls::ClientConfig, String> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let tls = &http.tls_config;
     let versions: Vec<&'static rustls::SupportedProtocolVersion> = match tls.min_version.as_deref()
     {
         Some("TLS13") => vec![&rustls::version::TLS13],
@@ -78,36 +117,8 @@ pub fn build_client(http: &HttpClientConfig, gzip: bool) -> Result<reqwest::Clie
         (None, None) => builder.with_no_client_auth(),
         _ => return Err("tls_config needs both cert_file and key_file".into()),
     };
-    config.alpn_protocols = if http.enable_http2 {
-        vec![b"h2".to_vec(), b"http/1.1".to_vec()]
-    } else {
-        vec![b"http/1.1".to_vec()]
-    };
-    let mut b = reqwest::Client::builder()
-        .tls_backend_preconfigured(config)
-        .gzip(gzip)
-        .user_agent(concat!("Bongsu/", env!("CARGO_PKG_VERSION")))
-        .redirect(if http.follow_redirects {
-            reqwest::redirect::Policy::limited(10)
-        } else {
-            reqwest::redirect::Policy::none()
-        });
-    if !http.enable_http2 {
-        b = b.http1_only();
-    }
-    match &http.proxy_url {
-        Some(p) if !p.is_empty() => {
-            let mut proxy = reqwest::Proxy::all(p).map_err(|e| format!("proxy_url: {e}"))?;
-            if let Some(np) = http.no_proxy.as_deref().filter(|s| !s.is_empty()) {
-                proxy = proxy.no_proxy(reqwest::NoProxy::from_string(np));
-            }
-            b = b.proxy(proxy);
-        }
-        // reqwest reads HTTP(S)_PROXY / NO_PROXY itself unless told not to.
-        _ if http.proxy_from_environment => {}
-        _ => b = b.no_proxy(),
-    }
-    b.build().map_err(|e| e.to_string())
+    config.alpn_protocols = alpn;
+    Ok(config)
 }
 
 fn system_roots() -> Vec<u8> {
