@@ -15,7 +15,7 @@ pub mod value;
 
 pub use labels::{Label, Labels, LabelsBuilder, METRIC_NAME};
 pub use matcher::{MatchOp, Matcher, MatcherError};
-pub use value::{fmt_float, is_stale_nan, parse_go_float, Sample, STALE_NAN, STALE_NAN_BITS};
+pub use value::{fmt_exposition_float, fmt_float, is_stale_nan, parse_go_float, Sample, STALE_NAN, STALE_NAN_BITS};
 
 /// Milliseconds since the Unix epoch, as Prometheus stores time.
 pub type Timestamp = i64;

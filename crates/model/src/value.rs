@@ -35,6 +35,31 @@ pub fn fmt_float(v: f64) -> String {
     s
 }
 
+/// Formats a float as Go's `strconv.FormatFloat(v, 'g', -1, 64)`, which is
+/// what client_golang writes in the text exposition (node_exporter,
+/// blackbox_exporter): shortest round-trip digits, exponent form when the
+/// decimal exponent is below -4 or at least 6 (`3.668918509e+09`,
+/// `5.008e-06`), `NaN`, `+Inf`, `-Inf`, `-0`.
+pub fn fmt_exposition_float(v: f64) -> String {
+    if v.is_nan() {
+        return "NaN".into();
+    }
+    if v.is_infinite() {
+        return if v > 0.0 { "+Inf".into() } else { "-Inf".into() };
+    }
+    if v == 0.0 {
+        return if v.is_sign_negative() { "-0".into() } else { "0".into() };
+    }
+    let e = format!("{v:e}");
+    let (mant, exp) = e.split_once('e').unwrap_or((e.as_str(), "0"));
+    let exp: i32 = exp.parse().unwrap_or(0);
+    if !(-4..6).contains(&exp) {
+        format!("{mant}e{}{:02}", if exp < 0 { '-' } else { '+' }, exp.abs())
+    } else {
+        format!("{v}")
+    }
+}
+
 /// Appends [`fmt_float`]`(v)` to `out`, allocating nothing in the common
 /// case.
 pub fn push_float(out: &mut String, v: f64) {
@@ -267,5 +292,25 @@ mod tests {
         assert!(parse_go_float("NaN").unwrap().is_nan());
         assert_eq!(parse_go_float("0x10"), None);
         assert_eq!(parse_go_float(""), None);
+    }
+}
+
+#[cfg(test)]
+mod exposition_float_tests {
+    use super::fmt_exposition_float as f;
+
+    #[test]
+    fn formats_like_go_g_shortest() {
+        assert_eq!(f(3668918509.0), "3.668918509e+09");
+        assert_eq!(f(0.000005008), "5.008e-06");
+        assert_eq!(f(123456.0), "123456");
+        assert_eq!(f(1e6), "1e+06");
+        assert_eq!(f(0.0001), "0.0001");
+        assert_eq!(f(0.5), "0.5");
+        assert_eq!(f(-2.5e-7), "-2.5e-07");
+        assert_eq!(f(1e21), "1e+21");
+        assert_eq!(f(f64::NAN), "NaN");
+        assert_eq!(f(f64::NEG_INFINITY), "-Inf");
+        assert_eq!(f(-0.0), "-0");
     }
 }

@@ -170,27 +170,7 @@ impl Registry {
     }
 }
 
-/// A value as client_golang's text format writes it: Go's
-/// `strconv.FormatFloat(v, 'g', -1, 64)` (`8.192e-06`, `3.668918509e+09`, `64`).
-pub fn go_float(v: f64) -> String {
-    if v.is_nan() {
-        return "NaN".into();
-    }
-    if v.is_infinite() {
-        return if v > 0.0 { "+Inf".into() } else { "-Inf".into() };
-    }
-    if v == 0.0 {
-        return if v.is_sign_negative() { "-0".into() } else { "0".into() };
-    }
-    let e = format!("{v:e}");
-    let (mant, exp) = e.split_once('e').unwrap_or((e.as_str(), "0"));
-    let exp: i32 = exp.parse().unwrap_or(0);
-    if !(-4..6).contains(&exp) {
-        format!("{mant}e{}{:02}", if exp < 0 { '-' } else { '+' }, exp.abs())
-    } else {
-        format!("{v}")
-    }
-}
+pub use bongsu_model::fmt_exposition_float as go_float;
 
 /// The log of one probe: kept for `debug=true` (logfmt lines, like
 /// blackbox_exporter's per-scrape logger) and sent to `tracing` at debug.
