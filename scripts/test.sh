@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh machine: installs what the tests need
-# (Debian's prometheus/promtool, node_exporter and alertmanager/amtool, used as
-# real peers; aiosmtpd from PyPI as the SMTP server), then builds and runs
+# (Debian's prometheus/promtool, node_exporter, alertmanager/amtool and
+# process-exporter, used as real peers; aiosmtpd from PyPI as the SMTP server), then builds and runs
 # every test. Usage: ./scripts/test.sh [extra cargo test args]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -10,15 +10,16 @@ need_pkgs=()
 command -v promtool >/dev/null 2>&1 || need_pkgs+=(prometheus)
 command -v prometheus-node-exporter >/dev/null 2>&1 || need_pkgs+=(prometheus-node-exporter)
 command -v amtool >/dev/null 2>&1 || need_pkgs+=(prometheus-alertmanager)
+command -v prometheus-process-exporter >/dev/null 2>&1 || need_pkgs+=(prometheus-process-exporter)
 if [ ${#need_pkgs[@]} -gt 0 ]; then
   echo "== installing Debian packages: ${need_pkgs[*]}"
   SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need_pkgs[@]}" >/dev/null
   # the packages' own services must not hold our test ports
-  for s in prometheus prometheus-node-exporter prometheus-alertmanager; do
+  for s in prometheus prometheus-node-exporter prometheus-alertmanager prometheus-process-exporter; do
     $SUDO systemctl stop "$s" >/dev/null 2>&1 || true
-    # (the kernel keeps 15 characters of a process name)
+    # (the kernel keeps 15 characters of a process name: prometheus-proc…)
     $SUDO pkill -x "${s:0:15}" >/dev/null 2>&1 || true
   done
 fi
