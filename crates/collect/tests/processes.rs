@@ -420,3 +420,10 @@ fn mangled_proc_files_never_panic() {
         t.file("proc/200/stat", &stat);
     }
 }
+
+#[test]
+fn shipped_example_config_loads() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/processes.yml");
+    let cfg = ProcessConfig::load(&path).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(cfg.len(), 3);
+}
