@@ -151,13 +151,12 @@ fn compare(before: &str, theirs: &str, after: &str, groups: &[(&str, f64, f64)])
             }
         }
         // Counters: bracketed by our two scrapes.
-        let counters: [(&str, Box<dyn Fn(&BTreeMap<String, Fam>, &str) -> f64>); 4] = [
-            ("cpu_seconds_total", Box::new(move |f, who| cpu(f, group, who))),
-            ("context_switches_total{voluntary}", Box::new(move |f, who| must(f, "context_switches_total", group, &[("ctxswitchtype", "voluntary")], who))),
-            ("minor_page_faults_total", Box::new(move |f, who| must(f, "minor_page_faults_total", group, &[], who))),
-            ("major_page_faults_total", Box::new(move |f, who| must(f, "major_page_faults_total", group, &[], who))),
-        ];
-        for (what, read) in &counters {
+        for what in ["cpu_seconds_total", "context_switches_total", "minor_page_faults_total", "major_page_faults_total"] {
+            let read = |f: &BTreeMap<String, Fam>, who: &str| match what {
+                "cpu_seconds_total" => cpu(f, group, who),
+                "context_switches_total" => must(f, what, group, &[("ctxswitchtype", "voluntary")], who),
+                _ => must(f, what, group, &[], who),
+            };
             let (lo, t, hi) = (read(&a1, "ours"), read(&b, "process-exporter"), read(&a2, "ours"));
             let slack = if what.starts_with("cpu") { COUNTER_SLACK * procs.max(1.0) } else { 0.0 };
             if t < lo - slack || t > hi + slack {
