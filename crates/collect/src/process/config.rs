@@ -82,7 +82,14 @@ impl ProcessConfig {
         let raw: Option<RawFile> = serde_saphyr::from_str(text).map_err(|e| {
             let (line, column) = e.location().map(|l| (l.line(), l.column())).unwrap_or((0, 0));
             let msg = e.without_snippet().to_string();
-            invalid(line, column, msg.lines().next().unwrap_or("").trim().to_string())
+            let mut first = msg.lines().next().unwrap_or("").trim();
+            // Our prefix has the position already.
+            if let Some(i) = first.rfind(" at line ") {
+                if first[i..].contains(", column ") {
+                    first = &first[..i];
+                }
+            }
+            invalid(line, column, first.to_string())
         })?;
         let mut matchers = Vec::new();
         for item in raw.and_then(|r| r.process_names).unwrap_or_default() {
@@ -432,10 +439,14 @@ mod tests {
         let e = ProcessConfig::from_yaml("process_names:\n  - name: x\n", "p.yml").unwrap_err().to_string();
         assert!(e.starts_with("p.yml:2:") && e.contains("no matchers"), "{e}");
         let e = ProcessConfig::from_yaml("process_names:\n  - comm: [a]\n    cmdlin: [b]\n", "p.yml").unwrap_err().to_string();
-        assert!(e.starts_with("p.yml:3:") && e.contains("cmdlin"), "{e}");
+        assert!(e.starts_with("p.yml:3:5: unknown field `cmdlin`") && !e.contains("at line"), "{e}");
         let e = ProcessConfig::from_yaml("process_names:\n  - name: '{{.Comm'\n    comm: [a]\n", "p.yml").unwrap_err().to_string();
         assert!(e.contains("unclosed action"), "{e}");
         assert!(ProcessConfig::from_yaml("", "p.yml").is_ok_and(|c| c.is_empty()));
+        // Plain scalars are strings where a name is expected, as in process-exporter's YAML.
+        let c = cfg("process_names:\n  - name: 42\n    comm: [1234, yes]\n");
+        let a = Attrs { comm: "1234".into(), ..Default::default() };
+        assert_eq!(c.match_and_name(&a).as_deref(), Some("42"));
     }
 
     #[test]
