@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh machine: installs what the tests need
 # (Debian's prometheus/promtool, node_exporter, alertmanager/amtool,
-# victoria-metrics and blackbox_exporter, used as real peers; Chromium for the
-# UI; aiosmtpd from PyPI as the SMTP server), then builds and runs
+# victoria-metrics, blackbox_exporter and process-exporter, used as real
+# peers; Chromium for the UI; aiosmtpd from PyPI as the SMTP server), then
+# builds and runs
 # every test. Usage: ./scripts/test.sh [extra cargo test args]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,15 +18,16 @@ command -v chromium >/dev/null 2>&1 || need_pkgs+=(chromium)
 [ -d /usr/share/fonts/truetype/nanum ] || need_pkgs+=(fonts-nanum)
 command -v victoria-metrics >/dev/null 2>&1 || need_pkgs+=(victoria-metrics)
 command -v prometheus-blackbox-exporter >/dev/null 2>&1 || need_pkgs+=(prometheus-blackbox-exporter)
+command -v prometheus-process-exporter >/dev/null 2>&1 || need_pkgs+=(prometheus-process-exporter)
 if [ ${#need_pkgs[@]} -gt 0 ]; then
   echo "== installing Debian packages: ${need_pkgs[*]}"
   SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need_pkgs[@]}" >/dev/null
   # the packages' own services must not hold our test ports
-  for s in prometheus prometheus-node-exporter prometheus-alertmanager victoria-metrics prometheus-blackbox-exporter; do
+  for s in prometheus prometheus-node-exporter prometheus-alertmanager victoria-metrics prometheus-blackbox-exporter prometheus-process-exporter; do
     $SUDO systemctl stop "$s" >/dev/null 2>&1 || true
-    # (the kernel keeps 15 characters of a process name)
+    # (the kernel keeps 15 characters of a process name: prometheus-proc…)
     $SUDO pkill -x "${s:0:15}" >/dev/null 2>&1 || true
   done
 fi

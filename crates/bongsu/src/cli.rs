@@ -318,6 +318,10 @@ pub struct RunArgs {
     /// Path to a web configuration file (exporter-toolkit format) enabling TLS and/or basic auth.
     #[arg(long = "web.config.file")]
     pub web_config_file: Option<PathBuf>,
+    /// process-exporter's config file (`process_names:`): serve those named
+    /// process groups at /collect/processes. Off without it.
+    #[arg(long = "collector.processes.config")]
+    pub processes_config: Option<PathBuf>,
     /// Enable the admin endpoints (snapshot, delete_series, clean_tombstones).
     #[arg(long = "web.enable-admin-api")]
     pub enable_admin_api: bool,

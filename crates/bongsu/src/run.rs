@@ -174,6 +174,15 @@ async fn serve(args: RunArgs) -> anyhow::Result<()> {
         Some(p) => Some(bongsu_web::WebConfig::load(p).map_err(|e| anyhow::anyhow!("--web.config.file: {e}"))?),
         None => None,
     };
+    // Named process groups (process-exporter), only with a config file.
+    let processes = match &args.processes_config {
+        Some(p) => {
+            let cfg = bongsu_collect::ProcessConfig::load(p).map_err(|e| anyhow::anyhow!("--collector.processes.config: {e}"))?;
+            tracing::info!(file = %p.display(), entries = cfg.len(), "process collector serving /collect/processes");
+            Some(Arc::new(Mutex::new(bongsu_collect::ProcessCollector::new(cfg))))
+        }
+        None => None,
+    };
 
     let retention_time_ms = match &args.retention_time {
         Some(s) => Some(parse_duration(s).with_context(|| format!("--storage.tsdb.retention.time={s}"))?),
@@ -424,7 +433,19 @@ async fn serve(args: RunArgs) -> anyhow::Result<()> {
                 (status, [(axum::http::header::CONTENT_TYPE, r.content_type)], r.body)
             }
         }
-    }));
+    }))
+    .route(
+        "/collect/processes",
+        axum::routing::get(move || async move {
+            use axum::http::{header::CONTENT_TYPE, StatusCode};
+            let Some(p) = processes else {
+                let msg = "the process collector is off: start bongsu with --collector.processes.config=FILE (a process-exporter config file)\n";
+                return (StatusCode::NOT_FOUND, [(CONTENT_TYPE, "text/plain; charset=utf-8")], msg.to_string());
+            };
+            let body = tokio::task::spawn_blocking(move || p.lock().gather()).await.unwrap_or_default();
+            (StatusCode::OK, [(CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], body)
+        }),
+    );
 
     // Storage maintenance: head cut, compaction, retention.
     let maint_db = db.clone();

@@ -30,6 +30,7 @@ mod loadavg;
 mod meminfo;
 mod netdev;
 mod os;
+mod process;
 mod stat;
 mod sys;
 mod time;
@@ -40,6 +41,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::time::Instant;
 
 use expo::{Families, Kind};
+pub use process::{ProcessCollector, ProcessConfig, ProcessConfigError};
 
 /// Why one collector produced nothing.
 #[derive(Debug, thiserror::Error)]

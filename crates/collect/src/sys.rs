@@ -94,6 +94,19 @@ fn raw_uname() -> Option<libc::utsname> {
     }
 }
 
+/// The kernel's page size in bytes (`sysconf(_SC_PAGESIZE)`); 4096 if it
+/// cannot be had.
+#[allow(unsafe_code)]
+pub(crate) fn page_size() -> u64 {
+    // SAFETY: sysconf takes no pointers and only reads a configuration value.
+    let v = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+    if v > 0 {
+        v as u64
+    } else {
+        4096
+    }
+}
+
 /// The local time zone's abbreviation and UTC offset in seconds at `now`
 /// (seconds since the epoch), as `localtime_r(3)` reports them.
 #[allow(unsafe_code)]

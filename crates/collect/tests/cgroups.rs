@@ -12,9 +12,11 @@ use bongsu_collect::{gather_container_text, gather_container_text_from, HostPath
 
 const MIB: f64 = 1024.0 * 1024.0;
 
-/// `(metric name, labels, value)` of every sample of an exposition whose
-/// `id` label is `id`.
-fn samples_of(text: &str, id: &str) -> Vec<(String, Vec<(String, String)>, f64)> {
+/// `(metric name, labels, value)` of one sample.
+type Sample = (String, Vec<(String, String)>, f64);
+
+/// Every sample of an exposition whose `id` label is `id`.
+fn samples_of(text: &str, id: &str) -> Vec<Sample> {
     let parsed = bongsu_scrape::exposition::parse_text(text).expect("the container exposition parses");
     parsed
         .samples
@@ -29,11 +31,11 @@ fn samples_of(text: &str, id: &str) -> Vec<(String, Vec<(String, String)>, f64)>
 }
 
 /// The sum of family `name` over the samples (0 when absent).
-fn sum(samples: &[(String, Vec<(String, String)>, f64)], name: &str) -> f64 {
+fn sum(samples: &[Sample], name: &str) -> f64 {
     samples.iter().filter(|s| s.0 == name).map(|s| s.2).sum()
 }
 
-fn has(samples: &[(String, Vec<(String, String)>, f64)], name: &str) -> bool {
+fn has(samples: &[Sample], name: &str) -> bool {
     samples.iter().any(|s| s.0 == name)
 }
 
@@ -144,7 +146,7 @@ fn reports_a_cgroup_the_test_creates() {
     let usage = sum(&first, "container_memory_usage_bytes");
     let rss = sum(&first, "container_memory_rss");
     let ws = sum(&first, "container_memory_working_set_bytes");
-    assert!(usage >= 64.0 * MIB && usage < 256.0 * MIB, "usage {usage}");
+    assert!((64.0 * MIB..256.0 * MIB).contains(&usage), "usage {usage}");
     assert!(rss >= 60.0 * MIB, "rss {rss}");
     assert!(ws >= 60.0 * MIB && ws <= usage, "working set {ws}, usage {usage}");
 
