@@ -352,13 +352,20 @@ async fn serve(args: RunArgs) -> anyhow::Result<()> {
         },
     };
     let basic_auth = web_config.as_ref().is_some_and(|w| !w.basic_auth_users.is_empty());
+    let node_opts = Arc::new(bongsu_collect::NodeOptions {
+        textfile_dir: args.textfile_directory.clone(),
+        ..Default::default()
+    });
     let router = bongsu_web::router(state)
         .merge(bongsu_web::amapi::router(alertmanager.clone()))
         .merge(bongsu_respond::api::router(responder.clone(), basic_auth))
         .route(
         "/collect/node",
-        axum::routing::get(|| async {
-            let body = tokio::task::spawn_blocking(bongsu_collect::gather_node_text).await.unwrap_or_default();
+        axum::routing::get(move || async move {
+            let opts = node_opts.clone();
+            let body = tokio::task::spawn_blocking(move || bongsu_collect::gather_node_text_with(&opts))
+                .await
+                .unwrap_or_default();
             ([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], body)
         }),
     );

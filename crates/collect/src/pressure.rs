@@ -13,8 +13,11 @@ struct Psi {
     full: Option<u64>,
 }
 
-/// `(resource, [(line, metric, help)])` in node_exporter's order.
-const RESOURCES: [(&str, &[(bool, &str, &str)]); 3] = [
+/// One exported total: whether it is the `full` line's, metric, HELP.
+type Total = (bool, &'static str, &'static str);
+
+/// `(resource, totals)` in node_exporter's order.
+const RESOURCES: [(&str, &[Total]); 3] = [
     (
         "cpu",
         &[(false, "node_pressure_cpu_waiting_seconds_total", "Total time in seconds that processes have waited for CPU time")],

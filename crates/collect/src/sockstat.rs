@@ -78,7 +78,7 @@ fn parse(text: &str) -> std::result::Result<Sockstat, String> {
             return Err(format!("malformed sockstat line: {line:?}"));
         }
         let kvs = &fields[1..];
-        if kvs.len() % 2 != 0 {
+        if !kvs.len().is_multiple_of(2) {
             return Err(format!("odd number of fields in key/value pairs: {line:?}"));
         }
         let mut pairs: Vec<(&str, i64)> = Vec::with_capacity(kvs.len() / 2);

@@ -154,6 +154,8 @@ pub(crate) struct Timex {
 }
 
 /// `adjtimex(2)` with `modes = 0`, which only reads the kernel's state.
+// The fields are C `long`s: i64 here, i32 on 32-bit targets.
+#[allow(clippy::unnecessary_cast)]
 pub(crate) fn adjtimex() -> std::io::Result<Timex> {
     let (state, t) = raw_adjtimex()?;
     Ok(Timex {

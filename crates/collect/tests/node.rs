@@ -1421,3 +1421,50 @@ node_vmstat_pswpout 932
     }
     assert!(problems.is_empty(), "differences from node_exporter on the fixture tree:\n{}", problems.join("\n"));
 }
+
+#[test]
+fn textfile_clashes_and_globs() {
+    let t = Tree::new("clash");
+    t.file("proc/loadavg", "0.25 0.50 1.00 1/100 4242\n");
+    // Another HELP for a collector's family: dropped, no scrape error.
+    t.file("tf/a/clash.prom", "# HELP node_load1 Overridden.\n# TYPE node_load1 gauge\nnode_load1 99\n");
+    // Same HELP and TYPE: admitted next to the collector's series.
+    t.file("tf/a/join.prom", "# HELP node_load5 5m load average.\n# TYPE node_load5 gauge\nnode_load5{source=\"file\"} 7\n");
+    // A family in a later file with another TYPE than an earlier one: dropped.
+    t.file("tf/b/first.prom", "# TYPE app_up gauge\napp_up 1\n");
+    t.file("tf/b/second.prom", "# TYPE app_up counter\napp_up{x=\"y\"} 2\nsecond_ok 1\n");
+    let opts = bongsu_collect::NodeOptions {
+        paths: bongsu_collect::HostPaths {
+            procfs: t.path("proc"),
+            sysfs: t.path("sys"),
+            rootfs: t.path("root"),
+            udev_data: t.path("udev"),
+        },
+        textfile_dir: Some(t.path("tf/*")),
+    };
+    let text = bongsu_collect::gather_node_text_with(&opts);
+    read_exposition(&text);
+    for want in [
+        "# HELP node_load1 1m load average.\n",
+        "node_load1 0.25\n",
+        "node_load5{source=\"\"} 0.5\n",
+        "node_load5{source=\"file\"} 7\n",
+        "# TYPE app_up gauge\n",
+        "app_up 1\n",
+        "second_ok 1\n",
+        "node_textfile_scrape_error 0\n",
+        "node_scrape_collector_success{collector=\"textfile\"} 1\n",
+    ] {
+        assert!(text.contains(want), "missing {want:?} in\n{text}");
+    }
+    assert!(!text.contains("node_load1 99") && !text.contains("Overridden") && !text.contains("x=\"y\""), "{text}");
+    for f in ["a/clash.prom", "a/join.prom", "b/first.prom", "b/second.prom"] {
+        assert!(text.contains(&format!("node_textfile_mtime_seconds{{file=\"{}\"}} ", t.path(&format!("tf/{f}")))), "{f}");
+    }
+    // A directory that does not exist is an error.
+    let missing = bongsu_collect::NodeOptions {
+        textfile_dir: Some(t.path("nowhere")),
+        ..opts
+    };
+    assert!(bongsu_collect::gather_node_text_with(&missing).contains("node_textfile_scrape_error 1\n"));
+}
