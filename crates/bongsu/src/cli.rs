@@ -346,6 +346,10 @@ pub struct RunArgs {
     /// How far back to look for the most recent sample of a series.
     #[arg(long = "query.lookback-delta", default_value = "5m")]
     pub lookback_delta: String,
+    /// Directory (or glob of directories) of `*.prom` files whose metrics the built-in host
+    /// collector (/collect/node) serves, like node_exporter's flag of the same name.
+    #[arg(long = "collector.textfile.directory")]
+    pub textfile_directory: Option<String>,
     /// The built-in Alertmanager's configuration (alertmanager.yml). Without it, every alert is
     /// kept visible in the API (/api/v2/alerts) and the log.
     #[arg(long = "alertmanager.config.file")]

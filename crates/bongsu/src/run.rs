@@ -397,14 +397,21 @@ async fn serve(args: RunArgs) -> anyhow::Result<()> {
         remote_write: runtime.receiver.clone().map(|stats| bongsu_web::RemoteWriteReceiver { appendable: appendable.clone(), stats }),
     };
     let basic_auth = web_config.as_ref().is_some_and(|w| !w.basic_auth_users.is_empty());
+    let node_opts = Arc::new(bongsu_collect::NodeOptions {
+        textfile_dir: args.textfile_directory.clone(),
+        ..Default::default()
+    });
     let router = bongsu_web::router(state)
         .merge(bongsu_web::amapi::router(alertmanager.clone()))
         .merge(bongsu_respond::api::router(responder.clone(), basic_auth))
         .merge(bongsu_web::dashboards::router(bongsu_web::dashboards::Dashboards { dir: args.dashboards_dir.clone() }))
         .route(
         "/collect/node",
-        axum::routing::get(|| async {
-            let body = tokio::task::spawn_blocking(bongsu_collect::gather_node_text).await.unwrap_or_default();
+        axum::routing::get(move || async move {
+            let opts = node_opts.clone();
+            let body = tokio::task::spawn_blocking(move || bongsu_collect::gather_node_text_with(&opts))
+                .await
+                .unwrap_or_default();
             ([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], body)
         }),
     )

@@ -1,41 +1,60 @@
 // NOTE TO OTHER HELPERS (scrape, web, …): crates/collect/** is owned by the
 // collect helper, which is writing it right now. Please do not edit files
-// here; only `gather_node_text()` is public and it keeps that signature.
+// here; the public API is `gather_node_text()`, `gather_node_text_from()`,
+// `gather_node_text_with()`, `HostPaths` and `NodeOptions`.
 
 //! Bongsu's built-in host collector: node_exporter's metric names, label
 //! names, types and HELP texts, read straight from `/proc` and `/sys`.
 //!
 //! The entry point is [`gather_node_text`], which renders the Prometheus
-//! text exposition (0.0.4) of the collectors `cpu`, `diskstats`,
-//! `filesystem`, `loadavg`, `meminfo`, `netdev`, `os`, `stat`, `time` and
-//! `uname`, plus node_exporter's `node_scrape_collector_*` meta families.
+//! text exposition (0.0.4) of node_exporter 1.5's default Linux collectors
+//! `cpu`, `cpufreq`, `diskstats`, `entropy`, `filefd`, `filesystem`,
+//! `hwmon`, `loadavg`, `meminfo`, `netdev`, `netstat`, `nvme`, `os`,
+//! `pressure`, `schedstat`, `sockstat`, `stat`, `textfile`, `thermal_zone`,
+//! `time`, `timex`, `uname` and `vmstat`, plus node_exporter's
+//! `node_scrape_collector_*` meta families.
 //! The binary serves it at `/collect/node` and scrapes it like any target.
 //! [`gather_node_text_from`] reads another `/proc`, `/sys`, root and udev
 //! directory instead ([`HostPaths`], node_exporter's `--path.*` flags), for a
-//! containerised Bongsu watching its host, and for fixture tests.
+//! containerised Bongsu watching its host, and for fixture tests;
+//! [`gather_node_text_with`] also takes the textfile collector's directory
+//! ([`NodeOptions`]).
 //!
 //! Each collector lives in its own module and fills an `expo::Families`;
-//! a collector that fails (or panics) reports `node_scrape_collector_success
-//! 0` and contributes nothing, like node_exporter. The only call that can
-//! block, `statvfs`, runs on helper threads with a deadline, so a hung mount
-//! costs at most one second per gather.
+//! a collector that fails reports `node_scrape_collector_success 0` (what it
+//! emitted before failing is kept, as in node_exporter; a panic discards
+//! it). The only call that can block, `statvfs`, runs on helper threads with
+//! a deadline, so a hung mount costs at most one second per gather.
 #![deny(unsafe_code)]
 
 mod cgroup;
 mod cpu;
+mod cpufreq;
 mod diskstats;
+mod entropy;
 mod expo;
+mod filefd;
 mod filesystem;
+mod hwmon;
 mod loadavg;
 mod meminfo;
 mod netdev;
+mod netstat;
+mod nvme;
 mod os;
 mod process;
+mod pressure;
+mod schedstat;
+mod sockstat;
 mod stat;
 mod sys;
+mod textfile;
+mod thermal_zone;
 mod time;
+mod timex;
 mod uname;
 mod util;
+mod vmstat;
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::time::Instant;
@@ -54,6 +73,10 @@ pub(crate) enum CollectError {
     },
     #[error("parsing {path}: {what}")]
     Parse { path: String, what: String },
+    /// node_exporter's `ErrNoData`: the kernel interface is absent. The
+    /// collector reports success 0, logged at debug level only.
+    #[error("no data: {0}")]
+    NoData(String),
 }
 
 pub(crate) type Result<T = ()> = std::result::Result<T, CollectError>;
@@ -105,18 +128,44 @@ fn join(base: &str, rel: &str) -> String {
     format!("{}/{}", base.trim_end_matches('/'), rel.trim_start_matches('/'))
 }
 
-/// node_exporter's collector names, in the order they run.
+/// What to gather: where the kernel interfaces are, and node_exporter's
+/// `--collector.textfile.directory`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NodeOptions {
+    /// Where `/proc`, `/sys`, the root and udev's database are.
+    pub paths: HostPaths,
+    /// A directory (or a glob of directories) of `*.prom` files in the text
+    /// exposition format, whose metrics are served with the host's. `None`
+    /// reads no files but still reports `node_textfile_scrape_error 0`, as
+    /// node_exporter does with an empty directory flag.
+    pub textfile_dir: Option<String>,
+}
+
+/// node_exporter's collector names, in the order they run. `textfile` runs
+/// after these (it needs their family names to reject clashes).
 const COLLECTORS: &[(&str, CollectFn)] = &[
     ("cpu", cpu::collect),
+    ("cpufreq", cpufreq::collect),
     ("diskstats", diskstats::collect),
+    ("entropy", entropy::collect),
+    ("filefd", filefd::collect),
     ("filesystem", filesystem::collect),
+    ("hwmon", hwmon::collect),
     ("loadavg", loadavg::collect),
     ("meminfo", meminfo::collect),
     ("netdev", netdev::collect),
+    ("netstat", netstat::collect),
+    ("nvme", nvme::collect),
     ("os", os::collect),
+    ("pressure", pressure::collect),
+    ("schedstat", schedstat::collect),
+    ("sockstat", sockstat::collect),
     ("stat", stat::collect),
+    ("thermal_zone", thermal_zone::collect),
     ("time", time::collect),
+    ("timex", timex::collect),
     ("uname", uname::collect),
+    ("vmstat", vmstat::collect),
 ];
 
 /// Gathers every host collector and renders the whole exposition in the
@@ -144,30 +193,33 @@ pub fn gather_container_text_from(paths: &HostPaths) -> String {
 
 /// [`gather_node_text`] reading the host's interfaces under `paths`.
 pub fn gather_node_text_from(paths: &HostPaths) -> String {
+    gather_node_text_with(&NodeOptions {
+        paths: paths.clone(),
+        textfile_dir: None,
+    })
+}
+
+/// [`gather_node_text`] with every option: the host's interfaces under
+/// `opts.paths`, plus the textfile collector's directory.
+pub fn gather_node_text_with(opts: &NodeOptions) -> String {
+    let paths = &opts.paths;
     let mut all = Families::new();
-    let mut meta: Vec<(&str, bool, f64)> = Vec::with_capacity(COLLECTORS.len());
+    let mut meta: Vec<(&str, bool, f64)> = Vec::with_capacity(COLLECTORS.len() + 1);
     for &(name, collect) in COLLECTORS {
         let start = Instant::now();
-        let outcome = catch_unwind(AssertUnwindSafe(|| {
-            let mut fams = Families::new();
-            collect(paths, &mut fams).map(|()| fams)
-        }));
-        let ok = match outcome {
-            Ok(Ok(fams)) => {
-                all.merge(fams);
-                true
-            }
-            Ok(Err(err)) => {
-                tracing::debug!(collector = name, error = %err, "collector failed");
-                false
-            }
-            Err(_) => {
-                tracing::error!(collector = name, "collector panicked");
-                false
-            }
-        };
+        let ok = run_one(name, &mut all, |fams| collect(paths, fams));
         meta.push((name, ok, start.elapsed().as_secs_f64()));
     }
+    // The textfile collector never fails (node_exporter reports problems in
+    // node_textfile_scrape_error instead).
+    let start = Instant::now();
+    let mut files = Families::new();
+    let ok = run_one("textfile", &mut files, |fams| {
+        textfile::collect(opts.textfile_dir.as_deref(), fams);
+        Ok(())
+    });
+    meta.push(("textfile", ok, start.elapsed().as_secs_f64()));
+
     let duration = all.family(
         "node_scrape_collector_duration_seconds",
         "node_exporter: Duration of a collector scrape.",
@@ -186,5 +238,34 @@ pub fn gather_node_text_from(paths: &HostPaths) -> String {
     for &(name, ok, _) in &meta {
         success.push(&[name], if ok { 1.0 } else { 0.0 });
     }
+    textfile::merge_into(&mut all, files);
     catch_unwind(AssertUnwindSafe(|| all.render())).unwrap_or_default()
+}
+
+/// Runs one collector into a fresh [`Families`] and merges what it produced
+/// into `all`. Like node_exporter, samples a collector emitted before it
+/// failed are still served; a panic discards them. Returns success.
+fn run_one(name: &str, all: &mut Families, collect: impl FnOnce(&mut Families) -> Result) -> bool {
+    let mut fams = Families::new();
+    let outcome = catch_unwind(AssertUnwindSafe(|| collect(&mut fams)));
+    match outcome {
+        Ok(Ok(())) => {
+            all.merge(fams);
+            true
+        }
+        Ok(Err(err @ CollectError::NoData(_))) => {
+            tracing::debug!(collector = name, error = %err, "collector returned no data");
+            all.merge(fams);
+            false
+        }
+        Ok(Err(err)) => {
+            tracing::warn!(collector = name, error = %err, "collector failed");
+            all.merge(fams);
+            false
+        }
+        Err(_) => {
+            tracing::error!(collector = name, "collector panicked");
+            false
+        }
+    }
 }

@@ -130,6 +130,71 @@ pub(crate) fn local_zone(now: i64) -> Option<(String, i64)> {
     }
 }
 
+/// The kernel clock's discipline state as `adjtimex(2)` reports it.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub(crate) struct Timex {
+    /// The call's return value, the clock state (`TIME_OK` … `TIME_ERROR`).
+    pub state: i32,
+    pub offset: i64,
+    pub freq: i64,
+    pub maxerror: i64,
+    pub esterror: i64,
+    pub status: i32,
+    pub constant: i64,
+    pub tick: i64,
+    pub ppsfreq: i64,
+    pub jitter: i64,
+    pub shift: i32,
+    pub stabil: i64,
+    pub jitcnt: i64,
+    pub calcnt: i64,
+    pub errcnt: i64,
+    pub stbcnt: i64,
+    pub tai: i32,
+}
+
+/// `adjtimex(2)` with `modes = 0`, which only reads the kernel's state.
+// The fields are C `long`s: i64 here, i32 on 32-bit targets.
+#[allow(clippy::unnecessary_cast)]
+pub(crate) fn adjtimex() -> std::io::Result<Timex> {
+    let (state, t) = raw_adjtimex()?;
+    Ok(Timex {
+        state,
+        offset: t.offset as i64,
+        freq: t.freq as i64,
+        maxerror: t.maxerror as i64,
+        esterror: t.esterror as i64,
+        status: t.status,
+        constant: t.constant as i64,
+        tick: t.tick as i64,
+        ppsfreq: t.ppsfreq as i64,
+        jitter: t.jitter as i64,
+        shift: t.shift,
+        stabil: t.stabil as i64,
+        jitcnt: t.jitcnt as i64,
+        calcnt: t.calcnt as i64,
+        errcnt: t.errcnt as i64,
+        stbcnt: t.stbcnt as i64,
+        tai: t.tai,
+    })
+}
+
+#[allow(unsafe_code)]
+fn raw_adjtimex() -> std::io::Result<(i32, libc::timex)> {
+    // SAFETY: `buf` is a plain-old-data struct; zeroed means `modes == 0`, so
+    // the kernel only writes its current state into it and changes nothing.
+    // We read it only when the call did not return -1.
+    unsafe {
+        let mut buf: libc::timex = std::mem::zeroed();
+        let state = libc::adjtimex(&mut buf);
+        if state == -1 {
+            Err(std::io::Error::last_os_error())
+        } else {
+            Ok((state, buf))
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -150,5 +215,14 @@ mod tests {
         assert!(!u.release.is_empty());
         let (_, offset) = local_zone(0).expect("localtime");
         assert!(offset.abs() <= 14 * 3600);
+    }
+
+    #[test]
+    fn page_size_and_adjtimex() {
+        let page = page_size();
+        assert!(page >= 4096 && page.is_power_of_two());
+        let t = adjtimex().expect("adjtimex read-only");
+        assert!((0..=5).contains(&t.state));
+        assert!(t.tick > 0);
     }
 }
