@@ -399,9 +399,10 @@ async fn lifecycle_endpoints() {
     assert_eq!(s, StatusCode::OK);
     assert!(h.get("content-type").unwrap().to_str().unwrap().starts_with("text/plain; version=0.0.4"));
     assert_eq!(b, "# TYPE up gauge\nup 1\n");
+    // `/` is the embedded web UI (ui/dist).
     let (s, b) = get(&f.app, "/").await;
     assert_eq!(s, StatusCode::OK);
-    assert!(b.contains("api/v1/status/buildinfo"));
+    assert!(b.contains("<div id=\"app\">"), "{b}");
     let (s, b) = get(&f.app, "/api/v1/nope").await;
     assert_eq!((s, b.as_str()), (StatusCode::NOT_FOUND, "404 page not found\n"));
     let (s, _) = get(&f.app, "/nope").await;
