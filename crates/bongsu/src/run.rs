@@ -407,12 +407,20 @@ async fn serve(args: RunArgs) -> anyhow::Result<()> {
         .merge(bongsu_web::dashboards::router(bongsu_web::dashboards::Dashboards { dir: args.dashboards_dir.clone() }))
         .route(
         "/collect/node",
-        axum::routing::get(move || async move {
-            let opts = node_opts.clone();
+        // node_exporter's collector filter: ?collect[]=cpu&collect[]=meminfo
+        // or ?exclude[]=filesystem (the scrape job's `params:`).
+        axum::routing::get(move |q: axum::extract::Query<Vec<(String, String)>>| async move {
+            use axum::http::{header::CONTENT_TYPE, StatusCode};
+            let pick = |k: &str| q.0.iter().filter(|(n, _)| n == k).map(|(_, v)| v.clone()).collect::<Vec<_>>();
+            let only = match bongsu_collect::node_collector_filter(&pick("collect[]"), &pick("exclude[]")) {
+                Ok(only) => only,
+                Err(msg) => return (StatusCode::BAD_REQUEST, [(CONTENT_TYPE, "text/plain; charset=utf-8")], msg + "\n"),
+            };
+            let opts = bongsu_collect::NodeOptions { only, ..(*node_opts).clone() };
             let body = tokio::task::spawn_blocking(move || bongsu_collect::gather_node_text_with(&opts))
                 .await
                 .unwrap_or_default();
-            ([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], body)
+            (StatusCode::OK, [(CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], body)
         }),
     )
     .route(

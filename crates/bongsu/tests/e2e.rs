@@ -944,3 +944,34 @@ fn for_state_survives_a_restart() {
     assert!(shift > 2.0 && shift < downtime + 3.0, "activeAt moved by {shift:.1}s for {downtime:.1}s down");
     assert_eq!(get(&b2.addr, "/api/v1/alerts").json()["data"]["alerts"][0]["state"], "pending");
 }
+
+#[test]
+fn host_collectors_are_chosen_per_scrape_job_like_node_exporter() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let b = Bongsu::start(dir.path(), &dir.path().join("data"), &[]);
+    // node_exporter's URL filter: only the named collectors run.
+    let r = get(&b.addr, "/collect/node?collect[]=loadavg&collect[]=time");
+    assert_eq!(r.status, 200);
+    assert!(r.body.contains("node_load1 ") && r.body.contains("node_time_seconds "), "{}", r.body);
+    assert!(!r.body.contains("node_cpu_seconds_total") && !r.body.contains("collector=\"cpu\""));
+    let r = get(&b.addr, "/collect/node?exclude[]=cpu");
+    assert!(r.body.contains("node_load1 ") && !r.body.contains("node_cpu_seconds_total"));
+    let r = get(&b.addr, "/collect/node?collect[]=nope");
+    assert_eq!((r.status, r.body.trim()), (400, "Couldn't create filtered metrics handler: missing collector: nope"));
+    // The same through a scrape job's `params:`, reloaded into the running server.
+    let cfg = dir.path().join("prometheus.yml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\nscrape_configs:\n  - job_name: load-only\n    metrics_path: /collect/node\n    params:\n      'collect[]': [loadavg]\n    static_configs:\n      - targets: ['{}']\n",
+            b.addr
+        ),
+    )
+    .expect("write");
+    drop(b);
+    let b = Bongsu::start(dir.path(), &dir.path().join("data2"), &[&format!("--config.file={}", cfg.display())]);
+    wait_for("load-only scraped", Duration::from_secs(30), || {
+        (!vector_values(&query(&b.addr, "node_load1{job=\"load-only\"}")).is_empty()).then_some(())
+    });
+    assert!(vector_values(&query(&b.addr, "node_cpu_seconds_total{job=\"load-only\"}")).is_empty());
+}

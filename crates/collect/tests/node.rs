@@ -626,6 +626,7 @@ fn matches_node_exporter() {
     let opts = bongsu_collect::NodeOptions {
         paths: bongsu_collect::HostPaths::default(),
         textfile_dir: Some(dir.clone()),
+        only: None,
     };
 
     // Bongsu, node_exporter, Bongsu: node_exporter's values fall in between.
@@ -1192,6 +1193,7 @@ fn fixture_tree_gives_new_collector_series() {
             udev_data: t.path("udev"),
         },
         textfile_dir: Some(dir.clone()),
+        only: None,
     };
     let text = bongsu_collect::gather_node_text_with(&opts);
     let fams = read_exposition(&text);
@@ -1441,6 +1443,7 @@ fn textfile_clashes_and_globs() {
             udev_data: t.path("udev"),
         },
         textfile_dir: Some(t.path("tf/*")),
+        only: None,
     };
     let text = bongsu_collect::gather_node_text_with(&opts);
     read_exposition(&text);
