@@ -1,5 +1,6 @@
 //! `bongsu agent`: scrape and forward, like `prometheus --enable-feature=agent`.
-//! Scraping (with the built-in host collector at `/collect/node`) writes to
+//! Scraping (with the built-in collectors: `/collect/node`, `/collect/containers`,
+//! `/collect/processes`, `/probe`, as in `bongsu run`) writes to
 //! the remote write append log under `--storage.agent.path`, and the
 //! `remote_write` queues ship it; there is no TSDB, no PromQL, no rules, no
 //! alerting and no UI. A log segment is deleted once every remote has sent
@@ -73,6 +74,7 @@ pub fn agent(args: AgentArgs) -> anyhow::Result<()> {
 async fn serve(args: AgentArgs) -> anyhow::Result<()> {
     let listen = normalize_listen(&args.listen_address);
     let (cfg, yaml) = load(args.config_file.as_deref(), &listen).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let collectors = crate::collectors::Collectors::load(&args.collectors)?;
     let web_config = match &args.web_config_file {
         Some(p) => Some(bongsu_web::WebConfig::load(p).map_err(|e| anyhow::anyhow!("--web.config.file: {e}"))?),
         None => None,
@@ -89,6 +91,9 @@ async fn serve(args: AgentArgs) -> anyhow::Result<()> {
     flags.insert("config.file".to_string(), args.config_file.as_ref().map(|p| p.display().to_string()).unwrap_or_default());
     flags.insert("storage.agent.path".to_string(), args.agent_path.display().to_string());
     flags.insert("web.listen-address".to_string(), args.listen_address.clone());
+    flags.insert("collector.textfile.directory".to_string(), args.collectors.textfile_directory.clone().unwrap_or_default());
+    flags.insert("collector.processes.config".to_string(), args.collectors.processes_config.as_ref().map(|p| p.display().to_string()).unwrap_or_default());
+    flags.insert("probe.config.file".to_string(), args.collectors.probe_config_file.as_ref().map(|p| p.display().to_string()).unwrap_or_default());
     flags.insert("agent".to_string(), "true".to_string());
     let runtime = Arc::new(AgentRuntime {
         scrape: scrape.clone(),
@@ -106,18 +111,22 @@ async fn serve(args: AgentArgs) -> anyhow::Result<()> {
         let file = args.config_file.clone();
         let runtime = runtime.clone();
         let listen = listen.clone();
+        let collectors = collectors.clone();
         Arc::new(move || {
             let file = file.clone();
             let runtime = runtime.clone();
             let listen = listen.clone();
+            let collectors = collectors.clone();
             let lock = reload_lock.clone();
             Box::pin(async move {
                 let _g = lock.lock().await;
                 let res = async {
                     let (cfg, yaml) = load(file.as_deref(), &listen)?;
                     bongsu_remote::RemoteStorage::check(&cfg.remote_write, &cfg.global.external_labels).map_err(|e| format!("remote_write: {e}"))?;
+                    let probe_modules = collectors.reread_probes()?;
                     runtime.remote.apply(&cfg.remote_write, &cfg.global.external_labels).await.map_err(|e| format!("remote_write: {e}"))?;
                     runtime.scrape.apply_config(&cfg).await.map_err(|e| e.to_string())?;
+                    collectors.install_probes(probe_modules);
                     *runtime.config_yaml.write() = yaml;
                     Ok::<(), String>(())
                 }
@@ -153,13 +162,7 @@ async fn serve(args: AgentArgs) -> anyhow::Result<()> {
         remote_write: None,
     };
     let router = bongsu_web::router(state)
-        .route(
-            "/collect/node",
-            axum::routing::get(|| async {
-                let body = tokio::task::spawn_blocking(bongsu_collect::gather_node_text).await.unwrap_or_default();
-                ([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], body)
-            }),
-        )
+        .merge(collectors.router())
         .layer(axum::middleware::from_fn(agent_only));
 
     let hup_reload = do_reload.clone();
@@ -192,7 +195,8 @@ async fn serve(args: AgentArgs) -> anyhow::Result<()> {
 async fn agent_only(req: axum::extract::Request, next: axum::middleware::Next) -> axum::response::Response {
     use axum::response::IntoResponse;
     let p = req.uri().path();
-    let served = matches!(p, "/" | "/metrics" | "/-/healthy" | "/-/ready" | "/-/reload" | "/-/quit" | "/collect/node")
+    let served = matches!(p, "/" | "/metrics" | "/-/healthy" | "/-/ready" | "/-/reload" | "/-/quit")
+        || crate::collectors::is_collector_path(p)
         || p == "/api/v1/targets"
         || p == "/api/v1/targets/metadata"
         || p == "/api/v1/scrape_pools"

@@ -306,22 +306,11 @@ pub struct RunArgs {
     /// Address to listen on for the UI, API and telemetry.
     #[arg(long = "web.listen-address", default_value = "0.0.0.0:9090")]
     pub listen_address: String,
-    /// blackbox_exporter's module file (its `--config.file`, e.g.
-    /// /etc/prometheus/blackbox.yml) for `/probe`. Without it, the default
-    /// modules of blackbox_exporter's blackbox.yml. Reloaded with the rest.
-    #[arg(long = "probe.config.file")]
-    pub probe_config_file: Option<PathBuf>,
-    /// Seconds subtracted from Prometheus' scrape timeout to get a probe's
-    /// timeout (blackbox_exporter's --timeout-offset).
-    #[arg(long = "probe.timeout-offset", default_value_t = 0.5)]
-    pub probe_timeout_offset: f64,
+    #[command(flatten)]
+    pub collectors: CollectorArgs,
     /// Path to a web configuration file (exporter-toolkit format) enabling TLS and/or basic auth.
     #[arg(long = "web.config.file")]
     pub web_config_file: Option<PathBuf>,
-    /// process-exporter's config file (`process_names:`): serve those named
-    /// process groups at /collect/processes. Off without it.
-    #[arg(long = "collector.processes.config")]
-    pub processes_config: Option<PathBuf>,
     /// Enable the admin endpoints (snapshot, delete_series, clean_tombstones).
     #[arg(long = "web.enable-admin-api")]
     pub enable_admin_api: bool,
@@ -346,10 +335,6 @@ pub struct RunArgs {
     /// How far back to look for the most recent sample of a series.
     #[arg(long = "query.lookback-delta", default_value = "5m")]
     pub lookback_delta: String,
-    /// Directory (or glob of directories) of `*.prom` files whose metrics the built-in host
-    /// collector (/collect/node) serves, like node_exporter's flag of the same name.
-    #[arg(long = "collector.textfile.directory")]
-    pub textfile_directory: Option<String>,
     /// The built-in Alertmanager's configuration (alertmanager.yml). Without it, every alert is
     /// kept visible in the API (/api/v2/alerts) and the log.
     #[arg(long = "alertmanager.config.file")]
@@ -382,6 +367,28 @@ pub struct RunArgs {
     pub log_format: LogFormat,
 }
 
+/// The built-in collectors' options, shared by `run` and `agent`.
+#[derive(Args, Debug, Clone, Default)]
+pub struct CollectorArgs {
+    /// Directory (or glob of directories) of `*.prom` files whose metrics the built-in host
+    /// collector (/collect/node) serves, like node_exporter's flag of the same name.
+    #[arg(long = "collector.textfile.directory")]
+    pub textfile_directory: Option<String>,
+    /// process-exporter's config file (`process_names:`): serve those named
+    /// process groups at /collect/processes. Off without it.
+    #[arg(long = "collector.processes.config")]
+    pub processes_config: Option<PathBuf>,
+    /// blackbox_exporter's module file (its `--config.file`, e.g.
+    /// /etc/prometheus/blackbox.yml) for `/probe`. Without it, the default
+    /// modules of blackbox_exporter's blackbox.yml. Reloaded with the rest.
+    #[arg(long = "probe.config.file")]
+    pub probe_config_file: Option<PathBuf>,
+    /// Seconds subtracted from Prometheus' scrape timeout to get a probe's
+    /// timeout (blackbox_exporter's --timeout-offset).
+    #[arg(long = "probe.timeout-offset", default_value_t = 0.5)]
+    pub probe_timeout_offset: f64,
+}
+
 #[derive(Args, Debug, Clone)]
 pub struct AgentArgs {
     /// Prometheus configuration file with at least one `remote_write` url. Without
@@ -391,9 +398,11 @@ pub struct AgentArgs {
     /// Where the agent keeps its write-ahead log (what is not yet sent) and the queues' positions.
     #[arg(long = "storage.agent.path", default_value = "data-agent/")]
     pub agent_path: PathBuf,
-    /// Address to listen on for /metrics, health, reload and /api/v1/targets.
+    /// Address to listen on for /metrics, health, reload, /api/v1/targets and the collectors.
     #[arg(long = "web.listen-address", default_value = "0.0.0.0:9090")]
     pub listen_address: String,
+    #[command(flatten)]
+    pub collectors: CollectorArgs,
     /// Path to a web configuration file (exporter-toolkit format) enabling TLS and/or basic auth.
     #[arg(long = "web.config.file")]
     pub web_config_file: Option<PathBuf>,

@@ -13,6 +13,7 @@ mod amsend;
 mod backfill;
 mod check;
 mod cli;
+mod collectors;
 mod defaults;
 mod logging;
 mod query;

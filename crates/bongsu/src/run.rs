@@ -67,14 +67,6 @@ struct Runtime {
     receiver: Option<Arc<bongsu_remote::receiver::ReceiverStats>>,
 }
 
-/// The probe modules: `--probe.config.file`, or blackbox_exporter's defaults.
-fn load_probe_config(file: Option<&std::path::Path>) -> Result<bongsu_probe::ProbeConfig, String> {
-    match file {
-        Some(p) => bongsu_probe::ProbeConfig::load_file(p).map_err(|e| e.to_string()),
-        None => Ok(bongsu_probe::ProbeConfig::embedded()),
-    }
-}
-
 pub(crate) fn unix_secs(t: SystemTime) -> f64 {
     t.duration_since(SystemTime::UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or(0.0)
 }
@@ -126,8 +118,10 @@ fn flags_map(a: &RunArgs) -> BTreeMap<String, String> {
     m.insert("dashboards.dir".into(), p(&a.dashboards_dir));
     m.insert("rules.alert.for-outage-tolerance".into(), a.rules_outage_tolerance.clone());
     m.insert("rules.alert.for-grace-period".into(), a.rules_grace_period.clone());
-    m.insert("probe.config.file".into(), p(&a.probe_config_file));
-    m.insert("probe.timeout-offset".into(), a.probe_timeout_offset.to_string());
+    m.insert("probe.config.file".into(), p(&a.collectors.probe_config_file));
+    m.insert("probe.timeout-offset".into(), a.collectors.probe_timeout_offset.to_string());
+    m.insert("collector.processes.config".into(), p(&a.collectors.processes_config));
+    m.insert("collector.textfile.directory".into(), a.collectors.textfile_directory.clone().unwrap_or_default());
     m.insert("log.level".into(), a.log_level.clone());
     m.insert("log.format".into(), format!("{:?}", a.log_format).to_lowercase());
     m
@@ -167,20 +161,10 @@ async fn serve(args: RunArgs) -> anyhow::Result<()> {
         ConfigSource::File(p) => tracing::info!(file = %p.display(), "loaded configuration"),
         ConfigSource::Default(_) => tracing::info!("no --config.file: using the embedded default (this host and Bongsu itself)"),
     }
-    let probe_cfg = Arc::new(RwLock::new(Arc::new(
-        load_probe_config(args.probe_config_file.as_deref()).map_err(|e| anyhow::anyhow!("--probe.config.file: {e}"))?,
-    )));
+    // The built-in collectors (host, cgroups, processes, probes).
+    let collectors = crate::collectors::Collectors::load(&args.collectors)?;
     let web_config = match &args.web_config_file {
         Some(p) => Some(bongsu_web::WebConfig::load(p).map_err(|e| anyhow::anyhow!("--web.config.file: {e}"))?),
-        None => None,
-    };
-    // Named process groups (process-exporter), only with a config file.
-    let processes = match &args.processes_config {
-        Some(p) => {
-            let cfg = bongsu_collect::ProcessConfig::load(p).map_err(|e| anyhow::anyhow!("--collector.processes.config: {e}"))?;
-            tracing::info!(file = %p.display(), entries = cfg.len(), "process collector serving /collect/processes");
-            Some(Arc::new(Mutex::new(bongsu_collect::ProcessCollector::new(cfg))))
-        }
         None => None,
     };
 
@@ -305,8 +289,7 @@ async fn serve(args: RunArgs) -> anyhow::Result<()> {
         let responder = responder.clone();
         let subquery_step = subquery_step.clone();
         let remote = remote.clone();
-        let probe_cfg = probe_cfg.clone();
-        let probe_file = args.probe_config_file.clone();
+        let collectors = collectors.clone();
         move || {
             let source = source.clone();
             let scrape = scrape.clone();
@@ -318,8 +301,7 @@ async fn serve(args: RunArgs) -> anyhow::Result<()> {
             let responder = responder.clone();
             let subquery_step = subquery_step.clone();
             let remote = remote.clone();
-            let probe_cfg = probe_cfg.clone();
-            let probe_file = probe_file.clone();
+            let collectors = collectors.clone();
             let lock = reload_lock.clone();
             async move {
                 let _g = lock.lock().await;
@@ -330,7 +312,7 @@ async fn serve(args: RunArgs) -> anyhow::Result<()> {
                     let (am_cfg, am_dir) = crate::rules::load_alertmanager_config(am_file.as_deref()).map_err(|e| format!("loading the Alertmanager configuration: {e}"))?;
                     let (runbooks, settings) = crate::respond::load(&am_cfg).map_err(|e| format!("loading the Alertmanager configuration: {e}"))?;
                     bongsu_remote::RemoteStorage::check(&cfg.remote_write, &cfg.global.external_labels).map_err(|e| format!("remote_write: {e}"))?;
-                    let probe_modules = load_probe_config(probe_file.as_deref()).map_err(|e| format!("loading the probe modules: {e}"))?;
+                    let probe_modules = collectors.reread_probes()?;
                     // Integrations are built against a responder holding the new runbooks;
                     // on any error below the old runbooks are put back.
                     let old_runbooks = responder.runbooks();
@@ -349,7 +331,7 @@ async fn serve(args: RunArgs) -> anyhow::Result<()> {
                     rules.update(&rules_cfg, rule_files);
                     subquery_step.store(cfg.global.evaluation_interval.as_millis().max(1), Ordering::Relaxed);
                     alertmanager.apply(am_loaded);
-                    *probe_cfg.write() = Arc::new(probe_modules);
+                    collectors.install_probes(probe_modules);
                     *reload.config_yaml.write() = yaml;
                     *reload.external_labels.write() = Labels::from_pairs(cfg.global.external_labels.clone());
                     Ok::<(), String>(())
@@ -397,70 +379,11 @@ async fn serve(args: RunArgs) -> anyhow::Result<()> {
         remote_write: runtime.receiver.clone().map(|stats| bongsu_web::RemoteWriteReceiver { appendable: appendable.clone(), stats }),
     };
     let basic_auth = web_config.as_ref().is_some_and(|w| !w.basic_auth_users.is_empty());
-    let node_opts = Arc::new(bongsu_collect::NodeOptions {
-        textfile_dir: args.textfile_directory.clone(),
-        ..Default::default()
-    });
     let router = bongsu_web::router(state)
         .merge(bongsu_web::amapi::router(alertmanager.clone()))
         .merge(bongsu_respond::api::router(responder.clone(), basic_auth))
         .merge(bongsu_web::dashboards::router(bongsu_web::dashboards::Dashboards { dir: args.dashboards_dir.clone() }))
-        .route(
-        "/collect/node",
-        // node_exporter's collector filter: ?collect[]=cpu&collect[]=meminfo
-        // or ?exclude[]=filesystem (the scrape job's `params:`).
-        axum::routing::get(move |q: axum::extract::Query<Vec<(String, String)>>| async move {
-            use axum::http::{header::CONTENT_TYPE, StatusCode};
-            let pick = |k: &str| q.0.iter().filter(|(n, _)| n == k).map(|(_, v)| v.clone()).collect::<Vec<_>>();
-            let only = match bongsu_collect::node_collector_filter(&pick("collect[]"), &pick("exclude[]")) {
-                Ok(only) => only,
-                Err(msg) => return (StatusCode::BAD_REQUEST, [(CONTENT_TYPE, "text/plain; charset=utf-8")], msg + "\n"),
-            };
-            let opts = bongsu_collect::NodeOptions { only, ..(*node_opts).clone() };
-            let body = tokio::task::spawn_blocking(move || bongsu_collect::gather_node_text_with(&opts))
-                .await
-                .unwrap_or_default();
-            (StatusCode::OK, [(CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], body)
-        }),
-    )
-    .route(
-        "/collect/containers",
-        axum::routing::get(|| async {
-            let body = tokio::task::spawn_blocking(bongsu_collect::gather_container_text).await.unwrap_or_default();
-            ([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], body)
-        }),
-    )
-    .route("/probe", axum::routing::any({
-        // blackbox_exporter's /probe?target=…&module=…[&debug=true]
-        let probe_cfg = probe_cfg.clone();
-        let offset = args.probe_timeout_offset;
-        move |q: axum::extract::RawQuery, headers: axum::http::HeaderMap| {
-            let cfg = probe_cfg.read().clone();
-            async move {
-                let mut req = bongsu_probe::ProbeRequest::from_query(q.0.as_deref().unwrap_or(""));
-                req.timeout_offset = offset;
-                req.scrape_timeout = headers
-                    .get("X-Prometheus-Scrape-Timeout-Seconds")
-                    .and_then(|v| v.to_str().ok())
-                    .map(str::to_string);
-                let r = bongsu_probe::probe(&cfg, &req).await;
-                let status = axum::http::StatusCode::from_u16(r.status).unwrap_or(axum::http::StatusCode::INTERNAL_SERVER_ERROR);
-                (status, [(axum::http::header::CONTENT_TYPE, r.content_type)], r.body)
-            }
-        }
-    }))
-    .route(
-        "/collect/processes",
-        axum::routing::get(move || async move {
-            use axum::http::{header::CONTENT_TYPE, StatusCode};
-            let Some(p) = processes else {
-                let msg = "the process collector is off: start bongsu with --collector.processes.config=FILE (a process-exporter config file)\n";
-                return (StatusCode::NOT_FOUND, [(CONTENT_TYPE, "text/plain; charset=utf-8")], msg.to_string());
-            };
-            let body = tokio::task::spawn_blocking(move || p.lock().gather()).await.unwrap_or_default();
-            (StatusCode::OK, [(CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], body)
-        }),
-    );
+        .merge(collectors.router());
 
     // Storage maintenance: head cut, compaction, retention.
     let maint_db = db.clone();

@@ -975,3 +975,29 @@ fn host_collectors_are_chosen_per_scrape_job_like_node_exporter() {
     });
     assert!(vector_values(&query(&b.addr, "node_cpu_seconds_total{job=\"load-only\"}")).is_empty());
 }
+
+#[test]
+fn agent_serves_the_same_collectors_and_its_default_jobs_are_up() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let cfg = dir.path().join("agent.yml");
+    // A receiver that is never there: the agent keeps what it cannot send.
+    std::fs::write(&cfg, "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\nremote_write:\n  - url: http://127.0.0.1:9/api/v1/write\n").expect("write");
+    let port = free_port();
+    let addr = format!("127.0.0.1:{port}");
+    let mut cmd = Command::new(bongsu_bin());
+    cmd.args(["agent", &format!("--config.file={}", cfg.display()), &format!("--web.listen-address={addr}")])
+        .arg(format!("--storage.agent.path={}", dir.path().join("agent").display()));
+    let _agent = Proc::spawn("agent", &mut cmd, dir.path());
+    wait_for("agent ready", Duration::from_secs(30), || http("GET", &addr, "/-/ready", None).ok().filter(|r| r.status == 200).map(|_| ()));
+    assert!(get(&addr, "/collect/node?collect[]=loadavg").body.contains("node_load1 "));
+    assert!(get(&addr, "/collect/containers").body.contains("container_scrape_error 0"));
+    assert_eq!(get(&addr, "/collect/processes").status, 404, "off without --collector.processes.config");
+    let probe = get(&addr, &format!("/probe?target={addr}&module=tcp_connect"));
+    assert!(probe.body.contains("probe_success 1"), "{}", probe.body);
+    // The default jobs (host, cgroups, itself) scrape the agent's own endpoints.
+    wait_for("every default job up", Duration::from_secs(30), || {
+        let t = get(&addr, "/api/v1/targets").json();
+        let ts = t["data"]["activeTargets"].as_array().cloned().unwrap_or_default();
+        (ts.len() >= 3 && ts.iter().all(|x| x["health"] == "up")).then_some(())
+    });
+}
