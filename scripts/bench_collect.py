@@ -11,9 +11,13 @@ Measures, on this machine, with every process started fresh:
     (GET /collect/node);
   * one blackbox http_2xx probe of a local HTTP target — Debian's
     prometheus-blackbox-exporter vs Bongsu's /probe (same module);
-  * idling: `bongsu agent` (host collector + itself every 15 s, remote_write
-    to a local 204 receiver) vs node_exporter, CPU seconds and RSS over
-    60 s of wall time.
+  * idling: `bongsu agent` with its defaults (host and cgroup collectors +
+    itself every 15 s, remote_write to a local 204 receiver) vs an idle
+    node_exporter, CPU seconds and RSS over 60 s of wall time;
+  * per second: `bongsu agent` collecting host, cgroup (per unit) and
+    per-process metrics every 1 s and shipping them, vs node_exporter and
+    prometheus-process-exporter each scraped every 1 s by this script, over
+    the same 60 s.
 Prints a table (median and min–max over the rounds) and appends JSON lines
 to OUT (docs/bench/collect.jsonl by default).
 """
@@ -103,7 +107,7 @@ def start(cmd, log):
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--rounds", type=int, default=5)
-    ap.add_argument("--cycles", type=int, default=40)
+    ap.add_argument("--cycles", type=int, default=200)
     ap.add_argument("--idle", type=int, default=60)
     ap.add_argument("--out", default=os.path.join(ROOT, "docs/bench/collect.jsonl"))
     a = ap.parse_args()
@@ -165,6 +169,61 @@ def main():
             for p in procs:
                 p.terminate()
                 p.wait()
+        # Per second: the agent does host + cgroups + processes every 1 s;
+        # the exporters are scraped every 1 s by a thread here.
+        pe = shutil.which("prometheus-process-exporter")
+        pcfg = os.path.join(work, "processes.yml")
+        with open(pcfg, "w") as f:
+            f.write("process_names:\n  - name: '{{.Comm}}'\n    cmdline: ['.+']\n")
+        pa, pn, pp = free_port(), free_port(), free_port()
+        with open(agentcfg, "w") as f:
+            f.write(f"global: {{scrape_interval: 1s, scrape_timeout: 1s}}\nremote_write:\n  - url: http://127.0.0.1:{local.server_address[1]}/api/v1/write\n"
+                    f"scrape_configs:\n"
+                    f"  - {{job_name: node, metrics_path: /collect/node, static_configs: [{{targets: ['127.0.0.1:{pa}']}}]}}\n"
+                    f"  - {{job_name: cadvisor, metrics_path: /collect/containers, static_configs: [{{targets: ['127.0.0.1:{pa}']}}]}}\n"
+                    f"  - {{job_name: processes, metrics_path: /collect/processes, static_configs: [{{targets: ['127.0.0.1:{pa}']}}]}}\n")
+        procs = [start([binary, "agent", f"--config.file={agentcfg}", f"--storage.agent.path={work}/agent1s", f"--web.listen-address=127.0.0.1:{pa}",
+                        f"--collector.processes.config={pcfg}"], log),
+                 start([ne, f"--web.listen-address=127.0.0.1:{pn}"], log)]
+        if pe:
+            procs.append(start([pe, f"-config.path={pcfg}", f"-web.listen-address=127.0.0.1:{pp}"], log))
+        stop = threading.Event()
+
+        def scrape_loop():
+            while not stop.is_set():
+                t = time.time()
+                for u in [f"http://127.0.0.1:{pn}/metrics"] + ([f"http://127.0.0.1:{pp}/metrics"] if pe else []):
+                    try:
+                        get(u)
+                    except Exception:
+                        pass
+                stop.wait(max(0.0, 1.0 - (time.time() - t)))
+        try:
+            wait_http(f"http://127.0.0.1:{pa}/-/ready")
+            wait_http(f"http://127.0.0.1:{pn}/metrics")
+            if pe:
+                wait_http(f"http://127.0.0.1:{pp}/metrics")
+            th = threading.Thread(target=scrape_loop, daemon=True)
+            th.start()
+            time.sleep(3)
+            c = [cpu_seconds(p.pid) for p in procs]
+            time.sleep(a.idle)
+            used = [cpu_seconds(p.pid) - c0 for p, c0 in zip(procs, c)]
+            per_second = {"agent_cpu_s": used[0], "agent_rss": rss_bytes(procs[0].pid), "ne_cpu_s": used[1], "ne_rss": rss_bytes(procs[1].pid),
+                          "pe_cpu_s": used[2] if pe else None, "pe_rss": rss_bytes(procs[2].pid) if pe else None, "wall_s": a.idle,
+                          "agent_samples_per_s": None}
+            try:
+                m = get(f"http://127.0.0.1:{pa}/metrics").decode()
+                for line in m.splitlines():
+                    if line.startswith("prometheus_remote_storage_samples_total"):
+                        per_second["agent_samples_sent"] = float(line.rsplit(" ", 1)[1])
+            except Exception:
+                pass
+            stop.set()
+        finally:
+            for p in procs:
+                p.terminate()
+                p.wait()
     finally:
         log.close()
         local.shutdown()
@@ -185,10 +244,16 @@ def main():
     row("one http_2xx probe (blackbox_exporter vs /probe)", "probe_bb", "probe_bongsu")
     print(f"\nidle {idle['wall_s']} s: bongsu agent {idle['agent_cpu_s']:.2f} CPU s, {idle['agent_rss'] / 2**20:.1f} MiB RSS; "
           f"node_exporter {idle['ne_cpu_s']:.2f} CPU s, {idle['ne_rss'] / 2**20:.1f} MiB RSS")
+    ps = per_second
+    w = ps["wall_s"]
+    print(f"every 1 s for {w} s: bongsu agent (host + cgroups + processes, shipping) {ps['agent_cpu_s']:.2f} CPU s = {100 * ps['agent_cpu_s'] / w:.2f}% of a core, "
+          f"{ps['agent_rss'] / 2**20:.1f} MiB RSS; node_exporter {ps['ne_cpu_s']:.2f} CPU s ({100 * ps['ne_cpu_s'] / w:.2f}%), {ps['ne_rss'] / 2**20:.1f} MiB"
+          + (f"; process-exporter {ps['pe_cpu_s']:.2f} CPU s ({100 * ps['pe_cpu_s'] / w:.2f}%), {ps['pe_rss'] / 2**20:.1f} MiB" if ps['pe_cpu_s'] is not None else "")
+          + (f"; samples sent {ps.get('agent_samples_sent', 0):.0f}" if ps.get('agent_samples_sent') else ""))
     os.makedirs(os.path.dirname(a.out), exist_ok=True)
     with open(a.out, "a") as f:
         f.write(json.dumps({"date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "rounds": a.rounds, "cycles": a.cycles,
-                            "results": results, "idle": idle}) + "\n")
+                            "results": results, "idle": idle, "per_second": per_second}) + "\n")
 
 
 if __name__ == "__main__":
