@@ -5,6 +5,7 @@ import { lang, setLang, t } from './i18n';
 import { Alerts } from './pages/Alerts';
 import { DashboardList, DashboardView } from './pages/Dashboards';
 import { Explore } from './pages/Explore';
+import { Incidents } from './pages/Incidents';
 import { Rules } from './pages/Rules';
 import { Silences } from './pages/Silences';
 import { Status } from './pages/Status';
@@ -20,6 +21,7 @@ const PAGES = [
   { href: '/targets', key: 'nav.targets', page: Targets },
   { href: '/alerts', key: 'nav.alerts', page: Alerts },
   { href: '/silences', key: 'nav.silences', page: Silences },
+  { href: '/incidents', key: 'nav.incidents', page: Incidents },
   { href: '/rules', key: 'nav.rules', page: Rules },
   { href: '/status', key: 'nav.status', page: Status },
 ] as const;

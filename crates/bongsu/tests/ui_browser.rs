@@ -161,3 +161,58 @@ fn ui_pages_work_in_chromium() {
     });
     assert!(found, "no active silence for DemoHot: {silences}");
 }
+
+#[test]
+fn ui_approves_a_pending_execution() {
+    let node = tool("node");
+    let chromium = tool("chromium");
+    if !require("node", node.is_some())
+        || !require("chromium (Debian package)", chromium.is_some())
+        || !require("ui/node_modules/playwright-core (npm ci in ui/)", ui_dir().join("node_modules/playwright-core").is_dir())
+    {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tmp");
+    let mut svc = support::service::Service::start(dir.path());
+    let hook = CaptureServer::start();
+    let rb = support::service::runbook("restart-svc", dir.path(), "    tier: approve\n    approval: {timeout: 5m}\n    verify: {timeout: 30s, interval: 1s}\n");
+    let args = support::service::configure(dir.path(), &svc, &hook.addr, "restart-svc", &rb);
+    // The responder's bearer token, which the UI sends for approvals.
+    std::fs::write(dir.path().join("token.txt"), "s3cret-token\n").expect("write token");
+    let am = dir.path().join("alertmanager.yml");
+    let text = std::fs::read_to_string(&am).expect("read");
+    std::fs::write(&am, format!("responder:\n  api_token_file: token.txt\n{text}")).expect("write");
+    let b = Bongsu::start(dir.path(), &dir.path().join("data"), &[&args[0], &args[1]]);
+    wait_for("service scraped up", Duration::from_secs(30), || support::service::up_is(&b.addr, 1.0).then_some(()));
+    svc.kill();
+    let x = support::service::wait_execution(&b.addr, "restart-svc", "awaiting_approval", Duration::from_secs(60));
+    let artifacts = std::env::var_os("BONGSU_ARTIFACTS_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/test-artifacts"))
+        .join("ui");
+    let out = Command::new(node.expect("checked"))
+        .arg("tests/browser-respond.mjs")
+        .arg(format!("http://{}", b.addr))
+        .arg(&artifacts)
+        .arg("s3cret-token")
+        .env("CHROMIUM", chromium.expect("checked"))
+        .current_dir(ui_dir())
+        .output()
+        .expect("run the browser script");
+    assert!(
+        out.status.success(),
+        "browser run failed (screenshots in {}):\n{}\n{}",
+        artifacts.display(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // The approval went through the API with the token, and the runbook ran.
+    let id = x["id"].as_str().expect("execution id").to_string();
+    let done = wait_for("the approved execution finishes", Duration::from_secs(60), || {
+        let v = get(&b.addr, &format!("/api/bongsu/v1/respond/executions/{id}")).json();
+        (v["data"]["state"] == "remediated").then_some(v)
+    });
+    assert_eq!(done["data"]["approval"]["approved"], true);
+    assert_eq!(done["data"]["approval"]["by"], "api-token");
+    assert!(svc.answers(), "the service was restarted");
+}

@@ -11,7 +11,7 @@ use axum::Router;
 include!(concat!(env!("OUT_DIR"), "/ui_assets.rs"));
 
 /// The paths the UI answers with `index.html`.
-pub const UI_PATHS: &[&str] = &["/", "/graph", "/targets", "/alerts", "/silences", "/rules", "/status", "/dashboards"];
+pub const UI_PATHS: &[&str] = &["/", "/graph", "/targets", "/alerts", "/silences", "/incidents", "/rules", "/status", "/dashboards"];
 
 fn asset(path: &str) -> Option<&'static [u8]> {
     ASSETS.iter().find(|(p, _)| *p == path).map(|(_, b)| *b)

@@ -2,6 +2,8 @@
 //! ports, talk HTTP to them, and clean up by PID.
 #![allow(dead_code)]
 
+pub mod service;
+
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
