@@ -250,7 +250,10 @@ fn collector(t: &Tree) -> ProcessCollector {
 fn groups_children_templates_and_units() {
     // Boot time in the future: every process "started" after the collector's
     // first scan, so all it consumed counts.
-    let t = base_tree("groups", now_secs() + 100_000);
+    // One boot time for the fixture and the expectation (two now_secs()
+    // calls may straddle a second).
+    let boot = now_secs() + 100_000;
+    let t = base_tree("groups", boot);
     let procs = host(&t);
     let mut c = collector(&t);
     let text = c.gather();
@@ -267,7 +270,7 @@ fn groups_children_templates_and_units() {
     assert_eq!(g(&text, "open_filedesc", "postgres"), 16.0);
     assert_eq!(g(&text, "worst_fd_ratio", "postgres"), 0.004);
     assert_eq!(g(&text, "num_threads", "postgres"), 4.0);
-    let btime = (now_secs() + 100_000) as f64;
+    let btime = boot as f64;
     assert_eq!(g(&text, "oldest_start_time_seconds", "postgres"), (btime + 12.0).floor());
     let mem = |group: &str, kind: &str| value(&text, "namedprocess_namegroup_memory_bytes", &[("groupname", group), ("memtype", kind)]).expect("memory");
     assert_eq!(mem("postgres", "virtual"), 4.0 * (10 << 20) as f64);
