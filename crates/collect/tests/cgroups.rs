@@ -8,7 +8,10 @@ use std::io::Write;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use bongsu_collect::{gather_container_text, gather_container_text_from, HostPaths};
+mod common;
+use common::Tree;
+
+use bongsu_collect::{gather_container_text, gather_container_text_from};
 
 const MIB: f64 = 1024.0 * 1024.0;
 
@@ -174,39 +177,6 @@ fn reports_a_cgroup_the_test_creates() {
     assert!(cpu2 > cpu + 0.2, "cpu did not advance: {cpu} → {cpu2}");
 }
 
-/// A throwaway directory tree, removed on drop.
-struct Tree(std::path::PathBuf);
-
-impl Tree {
-    fn new(tag: &str) -> Tree {
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.subsec_nanos())
-            .unwrap_or(0);
-        let dir = std::env::temp_dir().join(format!("bongsu-cgroup-{tag}-{}-{nanos}", std::process::id()));
-        std::fs::create_dir_all(&dir).expect("create fixture dir");
-        Tree(dir)
-    }
-
-    fn file(&self, rel: &str, content: &str) {
-        let p = self.0.join(rel);
-        if let Some(parent) = p.parent() {
-            std::fs::create_dir_all(parent).expect("create fixture parent");
-        }
-        std::fs::write(p, content).expect("write fixture");
-    }
-
-    fn path(&self, rel: &str) -> String {
-        self.0.join(rel).to_string_lossy().into_owned()
-    }
-}
-
-impl Drop for Tree {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
 #[test]
 fn cgroup_v2_tree_with_a_docker_container() {
     let t = Tree::new("v2");
@@ -242,7 +212,7 @@ fn cgroup_v2_tree_with_a_docker_container() {
         &format!("root/var/lib/docker/containers/{id}/config.v2.json"),
         r#"{"Name":"/web-1","Config":{"Image":"nginx:1.27","Labels":{"com.docker.compose.service":"web"}}}"#,
     );
-    let paths = HostPaths { procfs: t.path("proc"), sysfs: t.path("sys"), rootfs: t.path("root"), udev_data: t.path("udev") };
+    let paths = t.paths();
     let text = gather_container_text_from(&paths);
     let cid = format!("/system.slice/docker-{id}.scope");
     let lines: Vec<&str> = text.lines().filter(|l| l.contains(&cid)).collect();
@@ -290,7 +260,7 @@ fn cgroup_v2_tree_with_a_docker_container() {
 fn host_without_cgroups_reports_a_scrape_error() {
     let t = Tree::new("none");
     t.file("sys/fs/nothing", "");
-    let paths = HostPaths { procfs: t.path("proc"), sysfs: t.path("sys"), rootfs: t.path("root"), udev_data: t.path("udev") };
+    let paths = t.paths();
     let text = gather_container_text_from(&paths);
     assert!(text.ends_with("container_scrape_error 1\n"), "{text}");
 }

@@ -8,6 +8,9 @@ use std::net::{TcpListener, TcpStream};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+mod common;
+use common::Tree;
+
 use bongsu_collect::gather_node_text;
 
 /// One family as read back from an exposition.
@@ -742,48 +745,6 @@ fn value_comparator_can_fail() {
     assert_eq!(normalize_key("x{a=\"1\",b=\"\",c=\"q\\\"\"}"), "x{a=\"1\",c=\"q\\\"\"}");
 }
 
-/// A throwaway directory tree, removed on drop.
-struct Tree(std::path::PathBuf);
-
-impl Tree {
-    fn new(tag: &str) -> Tree {
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.subsec_nanos())
-            .unwrap_or(0);
-        let dir = std::env::temp_dir().join(format!("bongsu-collect-{tag}-{}-{nanos}", std::process::id()));
-        std::fs::create_dir_all(&dir).expect("create fixture dir");
-        Tree(dir)
-    }
-
-    fn file(&self, rel: &str, content: &str) {
-        let p = self.0.join(rel);
-        if let Some(parent) = p.parent() {
-            std::fs::create_dir_all(parent).expect("create fixture parent");
-        }
-        std::fs::write(p, content).expect("write fixture");
-    }
-
-    fn path(&self, rel: &str) -> String {
-        self.0.join(rel).to_string_lossy().into_owned()
-    }
-
-    /// A symbolic link at `rel` pointing to `target` (relative, as in sysfs).
-    fn link(&self, rel: &str, target: &str) {
-        let p = self.0.join(rel);
-        if let Some(parent) = p.parent() {
-            std::fs::create_dir_all(parent).expect("create fixture parent");
-        }
-        std::os::unix::fs::symlink(target, p).expect("create fixture symlink");
-    }
-}
-
-impl Drop for Tree {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
 #[test]
 fn fixture_tree_gives_node_exporter_series() {
     let t = Tree::new("fixture");
@@ -833,12 +794,7 @@ fn fixture_tree_gives_node_exporter_series() {
     );
     t.file("udev/b253:0", "E:DM_NAME=vg-lv\nE:DM_UUID=LVM-x\nE:DM_VG_NAME=vg\nE:DM_LV_NAME=lv\nE:ID_FS_TYPE=ext4\nE:ID_FS_USAGE=filesystem\nE:ID_FS_UUID=u\nE:ID_FS_VERSION=1.0\n");
 
-    let paths = bongsu_collect::HostPaths {
-        procfs: t.path("proc"),
-        sysfs: t.path("sys"),
-        rootfs: root.clone(),
-        udev_data: t.path("udev"),
-    };
+    let paths = bongsu_collect::HostPaths { rootfs: root.clone(), ..t.paths() };
     let text = bongsu_collect::gather_node_text_from(&paths);
     read_exposition(&text);
 
@@ -952,12 +908,7 @@ fn missing_files_fail_only_their_collector() {
     // node_exporter refuses to start without the sysfs directory itself.
     std::fs::create_dir_all(t.path("sys")).expect("sys dir");
     t.file("proc/meminfo", "MemTotal: x kB\n");
-    let paths = bongsu_collect::HostPaths {
-        procfs: t.path("proc"),
-        sysfs: t.path("sys"),
-        rootfs: t.path("root"),
-        udev_data: t.path("udev"),
-    };
+    let paths = t.paths();
     let text = bongsu_collect::gather_node_text_from(&paths);
     read_exposition(&text);
     let expected = [
@@ -1186,12 +1137,7 @@ fn fixture_tree_gives_new_collector_series() {
     new_collectors_tree(&t);
     let dir = textfile_dir(&t);
     let opts = bongsu_collect::NodeOptions {
-        paths: bongsu_collect::HostPaths {
-            procfs: t.path("proc"),
-            sysfs: t.path("sys"),
-            rootfs: t.path("root"),
-            udev_data: t.path("udev"),
-        },
+        paths: t.paths(),
         textfile_dir: Some(dir.clone()),
         only: None,
     };
@@ -1436,12 +1382,7 @@ fn textfile_clashes_and_globs() {
     t.file("tf/b/first.prom", "# TYPE app_up gauge\napp_up 1\n");
     t.file("tf/b/second.prom", "# TYPE app_up counter\napp_up{x=\"y\"} 2\nsecond_ok 1\n");
     let opts = bongsu_collect::NodeOptions {
-        paths: bongsu_collect::HostPaths {
-            procfs: t.path("proc"),
-            sysfs: t.path("sys"),
-            rootfs: t.path("root"),
-            udev_data: t.path("udev"),
-        },
+        paths: t.paths(),
         textfile_dir: Some(t.path("tf/*")),
         only: None,
     };

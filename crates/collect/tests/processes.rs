@@ -6,45 +6,10 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
+mod common;
+use common::Tree;
+
 use bongsu_collect::{HostPaths, ProcessCollector, ProcessConfig};
-
-/// A throwaway directory tree, removed on drop.
-struct Tree(std::path::PathBuf);
-
-impl Tree {
-    fn new(tag: &str) -> Tree {
-        let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
-        let dir = std::env::temp_dir().join(format!("bongsu-proc-{tag}-{}-{nanos}", std::process::id()));
-        std::fs::create_dir_all(&dir).expect("create fixture dir");
-        Tree(dir)
-    }
-
-    fn file(&self, rel: &str, content: &str) {
-        let p = self.0.join(rel);
-        if let Some(parent) = p.parent() {
-            std::fs::create_dir_all(parent).expect("create fixture parent");
-        }
-        std::fs::write(p, content).expect("write fixture");
-    }
-
-    fn remove(&self, rel: &str) {
-        std::fs::remove_dir_all(self.0.join(rel)).expect("remove fixture dir");
-    }
-
-    fn path(&self, rel: &str) -> String {
-        self.0.join(rel).to_string_lossy().into_owned()
-    }
-
-    fn paths(&self) -> HostPaths {
-        HostPaths { procfs: self.path("proc"), sysfs: self.path("sys"), rootfs: self.path("root"), udev_data: self.path("udev") }
-    }
-}
-
-impl Drop for Tree {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
 
 /// One fixture process.
 #[derive(Clone)]
