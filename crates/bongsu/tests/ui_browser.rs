@@ -29,6 +29,54 @@ fn require(what: &str, ok: bool) -> bool {
     ok
 }
 
+/// Node, Chromium and playwright-core: what the browser scripts need.
+struct Browser {
+    node: String,
+    chromium: String,
+}
+
+impl Browser {
+    /// `None` (skipped loudly; a failure under CI=true) when one is missing.
+    fn find() -> Option<Browser> {
+        let node = tool("node");
+        let chromium = tool("chromium");
+        if !require("node", node.is_some())
+            || !require("chromium (Debian package)", chromium.is_some())
+            || !require("ui/node_modules/playwright-core (npm ci in ui/)", ui_dir().join("node_modules/playwright-core").is_dir())
+        {
+            return None;
+        }
+        Some(Browser { node: node?, chromium: chromium? })
+    }
+
+    /// Runs `ui/tests/<script> http://ADDR ARTIFACTS extra…` and returns its
+    /// stdout; a failing run fails the test with both outputs. Screenshots
+    /// go to `target/test-artifacts/ui/` (or `$BONGSU_ARTIFACTS_DIR/ui`).
+    fn run(&self, script: &str, addr: &str, extra: &[&str]) -> String {
+        let artifacts = std::env::var_os("BONGSU_ARTIFACTS_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/test-artifacts"))
+            .join("ui");
+        let out = Command::new(&self.node)
+            .arg(format!("tests/{script}"))
+            .arg(format!("http://{addr}"))
+            .arg(&artifacts)
+            .args(extra)
+            .env("CHROMIUM", &self.chromium)
+            .current_dir(ui_dir())
+            .output()
+            .expect("run the browser script");
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert!(
+            out.status.success(),
+            "browser run failed (screenshots in {}):\n{stdout}\n{}",
+            artifacts.display(),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        stdout
+    }
+}
+
 #[test]
 fn committed_ui_build_matches_its_sources() {
     let Some(node) = tool("node") else {
@@ -46,14 +94,7 @@ fn committed_ui_build_matches_its_sources() {
 
 #[test]
 fn ui_pages_work_in_chromium() {
-    let node = tool("node");
-    let chromium = tool("chromium");
-    if !require("node", node.is_some())
-        || !require("chromium (Debian package)", chromium.is_some())
-        || !require("ui/node_modules/playwright-core (npm ci in ui/)", ui_dir().join("node_modules/playwright-core").is_dir())
-    {
-        return;
-    }
+    let Some(browser) = Browser::find() else { return };
     let dir = tempfile::tempdir().expect("tmp");
     let target = ExpositionServer::start(EXPOSITION);
     let hook = CaptureServer::start();
@@ -128,25 +169,7 @@ fn ui_pages_work_in_chromium() {
         assert!(r.body.contains("<div id=\"app\">"), "{p}: {}", r.body);
     }
 
-    let artifacts = std::env::var_os("BONGSU_ARTIFACTS_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/test-artifacts"))
-        .join("ui");
-    let out = Command::new(node.expect("checked"))
-        .arg("tests/browser.mjs")
-        .arg(format!("http://{}", b.addr))
-        .arg(&artifacts)
-        .env("CHROMIUM", chromium.expect("checked"))
-        .current_dir(ui_dir())
-        .output()
-        .expect("run the browser script");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "browser run failed (screenshots in {}):\n{stdout}\n{}",
-        artifacts.display(),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let stdout = browser.run("browser.mjs", &b.addr, &[]);
     let summary: serde_json::Value = serde_json::from_str(stdout.trim().lines().last().unwrap_or("{}")).expect("summary JSON");
     assert!(summary["steps"].as_array().is_some_and(|s| s.len() >= 20), "{summary}");
     // Every shared dashboard was rendered (and none had a panel in error:
@@ -164,14 +187,7 @@ fn ui_pages_work_in_chromium() {
 
 #[test]
 fn ui_approves_a_pending_execution() {
-    let node = tool("node");
-    let chromium = tool("chromium");
-    if !require("node", node.is_some())
-        || !require("chromium (Debian package)", chromium.is_some())
-        || !require("ui/node_modules/playwright-core (npm ci in ui/)", ui_dir().join("node_modules/playwright-core").is_dir())
-    {
-        return;
-    }
+    let Some(browser) = Browser::find() else { return };
     let dir = tempfile::tempdir().expect("tmp");
     let mut svc = support::service::Service::start(dir.path());
     let hook = CaptureServer::start();
@@ -186,26 +202,7 @@ fn ui_approves_a_pending_execution() {
     wait_for("service scraped up", Duration::from_secs(30), || support::service::up_is(&b.addr, 1.0).then_some(()));
     svc.kill();
     let x = support::service::wait_execution(&b.addr, "restart-svc", "awaiting_approval", Duration::from_secs(60));
-    let artifacts = std::env::var_os("BONGSU_ARTIFACTS_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/test-artifacts"))
-        .join("ui");
-    let out = Command::new(node.expect("checked"))
-        .arg("tests/browser-respond.mjs")
-        .arg(format!("http://{}", b.addr))
-        .arg(&artifacts)
-        .arg("s3cret-token")
-        .env("CHROMIUM", chromium.expect("checked"))
-        .current_dir(ui_dir())
-        .output()
-        .expect("run the browser script");
-    assert!(
-        out.status.success(),
-        "browser run failed (screenshots in {}):\n{}\n{}",
-        artifacts.display(),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    browser.run("browser-respond.mjs", &b.addr, &["s3cret-token"]);
     // The approval went through the API with the token, and the runbook ran.
     let id = x["id"].as_str().expect("execution id").to_string();
     let done = wait_for("the approved execution finishes", Duration::from_secs(60), || {
