@@ -387,20 +387,32 @@ fn prometheus_remote_writes_into_bongsu_and_bad_requests_are_refused() {
         let pv = scalar(&paddr, q);
         wait_for(&format!("bongsu agrees on {q} ({pv:?})"), Duration::from_secs(10), || (scalar(&baddr, q) == pv).then_some(()));
     }
-    // What Prometheus sent decodes with our codec to the same samples.
-    let got = bodies.lock().map(|g| g.clone()).unwrap_or_default();
-    assert!(!got.is_empty(), "the capture receiver got requests");
-    let mut seq: Vec<(i64, f64)> = Vec::new();
-    for body in &got {
-        let req = bongsu_remote::codec::decode(body, bongsu_remote::codec::MAX_DECODED_BYTES).expect("prometheus' body decodes");
-        for ts in req.timeseries {
-            if ts.labels.iter().any(|l| l.name == "__name__" && l.value == "demo_seq") {
-                assert!(ts.labels.windows(2).all(|w| w[0].name < w[1].name), "labels sorted: {:?}", ts.labels);
-                seq.extend(ts.samples.iter().map(|s| (s.timestamp, s.value)));
+    // What Prometheus sent decodes with our codec to the same samples. The capture
+    // receiver is a second queue of Prometheus' and may lag the first by a batch: wait
+    // until it holds n values (or time out and compare what it has).
+    let decode_seq = || -> (Vec<Vec<u8>>, Vec<f64>) {
+        let got = bodies.lock().map(|g| g.clone()).unwrap_or_default();
+        let mut seq: Vec<(i64, f64)> = Vec::new();
+        for body in &got {
+            let req = bongsu_remote::codec::decode(body, bongsu_remote::codec::MAX_DECODED_BYTES).expect("prometheus' body decodes");
+            for ts in req.timeseries {
+                if ts.labels.iter().any(|l| l.name == "__name__" && l.value == "demo_seq") {
+                    assert!(ts.labels.windows(2).all(|w| w[0].name < w[1].name), "labels sorted: {:?}", ts.labels);
+                    seq.extend(ts.samples.iter().map(|s| (s.timestamp, s.value)));
+                }
             }
         }
-    }
-    let values: Vec<f64> = seq.iter().map(|s| s.1).filter(|v| !v.is_nan()).collect();
+        (got, seq.iter().map(|s| s.1).filter(|v| !v.is_nan()).collect())
+    };
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let (got, values) = loop {
+        let (got, values) = decode_seq();
+        if values.len() >= n as usize || std::time::Instant::now() > deadline {
+            break (got, values);
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(!got.is_empty(), "the capture receiver got requests");
     assert_eq!(values, (1..=n).map(|i| i as f64).collect::<Vec<_>>(), "every value, in order");
     if let Ok(p) = std::env::var("BONGSU_CAPTURE_REMOTE_WRITE") {
         let _ = std::fs::write(p, &got[0]);
