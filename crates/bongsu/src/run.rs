@@ -231,6 +231,7 @@ async fn serve(args: RunArgs) -> anyhow::Result<()> {
     let responder = bongsu_respond::Responder::new(store.clone(), runbooks, respond_settings, querier, external_url.clone())
         .map_err(|e| anyhow::anyhow!("opening the responder state: {e}"))?;
     let am_loaded = crate::respond::loaded(am_cfg, &am_cfg_dir, &responder).map_err(|e| anyhow::anyhow!("loading the Alertmanager configuration: {e}"))?;
+    let dashboard_store = store.clone();
     let alertmanager = bongsu_alerting::dispatch::Alertmanager::new(am_loaded, store, external_url.clone())
         .map_err(|e| anyhow::anyhow!("opening the Alertmanager state: {e}"))?;
     let abandoned = responder
@@ -382,7 +383,7 @@ async fn serve(args: RunArgs) -> anyhow::Result<()> {
     let router = bongsu_web::router(state)
         .merge(bongsu_web::amapi::router(alertmanager.clone()))
         .merge(bongsu_respond::api::router(responder.clone(), basic_auth))
-        .merge(bongsu_web::dashboards::router(bongsu_web::dashboards::Dashboards { dir: args.dashboards_dir.clone() }))
+        .merge(bongsu_web::dashboards::router(bongsu_web::dashboards::Dashboards { dir: args.dashboards_dir.clone(), store: Some(dashboard_store) }))
         .merge(collectors.router());
 
     // Storage maintenance: head cut, compaction, retention.

@@ -30,7 +30,9 @@ impl From<rusqlite::Error> for StoreError {
 
 type Result<T> = std::result::Result<T, StoreError>;
 
+mod dashboards;
 mod respond;
+pub use dashboards::{DashboardSave, DashboardVersion};
 pub use respond::{ExecutionFilter, ExecutionRow, IncidentEvent, IncidentRow, IncidentStats};
 
 /// Schema steps; step `i` brings `user_version` from `i` to `i + 1`.
@@ -66,6 +68,11 @@ const MIGRATIONS: &[&str] = &[
         kind TEXT NOT NULL, detail TEXT NOT NULL);
      CREATE INDEX incident_events_incident ON incident_events (incident, id);
      CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);",
+    // Dashboards imported in the web UI, every saved version kept
+    // (crates/web/src/dashboards.rs).
+    "CREATE TABLE dashboard_versions (
+        uid TEXT NOT NULL, version INTEGER NOT NULL, created INTEGER NOT NULL,
+        message TEXT NOT NULL, body TEXT NOT NULL, PRIMARY KEY (uid, version));",
 ];
 
 /// One alert transition (`firing`, `resolved`, `silenced`, `inhibited`, …).

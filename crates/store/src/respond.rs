@@ -58,7 +58,7 @@ pub struct IncidentEvent {
     pub detail: serde_json::Value,
 }
 
-fn durable<T>(c: &mut Connection, f: impl FnOnce(&mut Connection) -> Result<T>) -> Result<T> {
+pub(crate) fn durable<T>(c: &mut Connection, f: impl FnOnce(&mut Connection) -> Result<T>) -> Result<T> {
     c.pragma_update(None, "synchronous", "FULL")?;
     let res = f(c);
     c.pragma_update(None, "synchronous", "NORMAL")?;

@@ -3,19 +3,31 @@
 //! of Grafana dashboard JSON or YAML files, re-read on every request so an
 //! edited file shows on the next page load.
 //!
-//! `GET /api/bongsu/v1/dashboards` lists them (a file that does not parse
-//! is listed with its error and `file:line:column`);
-//! `GET /api/bongsu/v1/dashboards/{uid}` returns `{dashboard, meta}` like
-//! Grafana's `/api/dashboards/uid/{uid}`.
+//! Dashboards imported in the UI (or with the API) are kept in the state
+//! database with every saved version (`bongsu_store`), so an import is
+//! durable once acknowledged and any two versions can be diffed.
+//!
+//! | method | path | |
+//! |---|---|---|
+//! | GET | `/api/bongsu/v1/dashboards` | all; a file that does not parse is listed with its error and `file:line:column` |
+//! | GET | `/api/bongsu/v1/dashboards/{uid}` | `{dashboard, meta}` like Grafana's `/api/dashboards/uid/{uid}` |
+//! | POST | `/api/bongsu/v1/dashboards` | import: a dashboard model, or Grafana's `{dashboard, overwrite, message}`; JSON, or YAML with `Content-Type: application/yaml` |
+//! | DELETE | `/api/bongsu/v1/dashboards/{uid}` | an imported one, with its history |
+//! | GET | `/api/bongsu/v1/dashboards/{uid}/versions[/{n}]` | the history, one version |
+//! | GET | `/api/bongsu/v1/dashboards/{uid}/diff?from=&to=` | unified diff of two versions' JSON |
+//! | POST | `/api/bongsu/v1/dashboards/{uid}/restore` | `{"version": n}` saves n again as the newest |
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use axum::extract::{Path as UrlPath, State};
-use axum::http::StatusCode;
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, Path as UrlPath, Query, State};
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::{Json, Router};
+use bongsu_store::{DashboardSave, Store};
+use serde::Deserialize;
 use serde_json::{json, Value};
 
 /// The dashboards shipped in the binary: (file name, JSON).
@@ -27,10 +39,13 @@ const BUILTIN: &[(&str, &str)] = &[
 ];
 
 /// Where dashboards come from.
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub struct Dashboards {
     /// The provisioned folder, when `--dashboards.dir` is given.
     pub dir: Option<PathBuf>,
+    /// Where imported dashboards and their versions live (none: importing
+    /// is refused).
+    pub store: Option<Arc<Store>>,
 }
 
 /// One dashboard, or a file that failed to load.
@@ -39,17 +54,21 @@ pub struct Entry {
     pub uid: String,
     pub title: String,
     pub tags: Vec<String>,
-    /// `builtin` or `file`.
+    /// `builtin`, `file` or `imported`.
     pub source: &'static str,
-    /// The file, relative to the folder (or the built-in name).
+    /// The file, relative to the folder (or the built-in name; empty for
+    /// an imported one).
     pub file: String,
+    /// The saved version (imported dashboards).
+    pub version: Option<i64>,
     pub model: Option<Value>,
     pub error: Option<String>,
 }
 
 impl Dashboards {
     /// Every dashboard: built-in first, then the folder's files (sorted,
-    /// sub-folders included). A uid used twice is an error on the later one.
+    /// sub-folders included), then the imported ones. A uid used twice is
+    /// an error on the later one.
     pub fn load(&self) -> Vec<Entry> {
         let mut out: Vec<Entry> = BUILTIN.iter().map(|(name, text)| entry("builtin", name, parse(name, text))).collect();
         if let Some(dir) = &self.dir {
@@ -60,6 +79,15 @@ impl Dashboards {
                 let rel = f.strip_prefix(dir).unwrap_or(&f).to_string_lossy().into_owned();
                 let parsed = std::fs::read_to_string(&f).map_err(|e| format!("{}: {e}", f.display())).and_then(|t| parse(&rel, &t));
                 out.push(entry("file", &rel, parsed));
+            }
+        }
+        if let Some(store) = &self.store {
+            match store.dashboards() {
+                Ok(saved) => out.extend(saved.into_iter().map(|d| {
+                    let parsed = serde_json::from_str(&d.body).map_err(|e| format!("{}: stored version {}: {e}", d.uid, d.version));
+                    Entry { version: Some(d.version), ..entry("imported", "", parsed) }
+                })),
+                Err(e) => tracing::error!(error = %e, "reading imported dashboards"),
             }
         }
         for i in 0..out.len() {
@@ -92,6 +120,12 @@ fn parse(name: &str, text: &str) -> Result<Value, String> {
     } else {
         serde_saphyr::from_str(text).map_err(|e| format!("{name}: {e}"))?
     };
+    model_of(name, v)
+}
+
+/// The dashboard model in a parsed file or request (`{"dashboard": {...}}`
+/// unwrapped), or why it is not one.
+fn model_of(name: &str, v: Value) -> Result<Value, String> {
     let v = match v.get("dashboard") {
         Some(d) if d.is_object() && v.get("panels").is_none() => d.clone(),
         _ => v,
@@ -118,35 +152,275 @@ fn entry(source: &'static str, file: &str, parsed: Result<Value, String>) -> Ent
                 .unwrap_or_default(),
             source,
             file: file.to_string(),
+            version: None,
             model: Some(model),
             error: None,
         },
-        Err(e) => Entry { uid: stem.to_string(), title: stem.to_string(), tags: Vec::new(), source, file: file.to_string(), model: None, error: Some(e) },
+        Err(e) => Entry {
+            uid: stem.to_string(),
+            title: stem.to_string(),
+            tags: Vec::new(),
+            source,
+            file: file.to_string(),
+            version: None,
+            model: None,
+            error: Some(e),
+        },
     }
 }
 
-async fn list(State(d): State<Arc<Dashboards>>) -> Response {
+fn fail(code: StatusCode, kind: &str, msg: impl Into<String>) -> Response {
+    (code, Json(json!({"status": "error", "errorType": kind, "error": msg.into()}))).into_response()
+}
+
+fn success(data: Value) -> Response {
+    Json(json!({"status": "success", "data": data})).into_response()
+}
+
+type D = State<Arc<Dashboards>>;
+
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Result<T, Response> {
+    tokio::task::spawn_blocking(f).await.map_err(|e| fail(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))
+}
+
+async fn list(State(d): D) -> Response {
     let entries = tokio::task::spawn_blocking(move || d.load()).await.unwrap_or_default();
     let items: Vec<Value> = entries
         .iter()
-        .map(|e| json!({"uid": e.uid, "title": e.title, "tags": e.tags, "source": e.source, "file": e.file, "error": e.error}))
+        .map(|e| json!({"uid": e.uid, "title": e.title, "tags": e.tags, "source": e.source, "file": e.file, "version": e.version, "error": e.error}))
         .collect();
-    Json(json!({"status": "success", "data": items})).into_response()
+    success(Value::Array(items))
 }
 
-async fn one(State(d): State<Arc<Dashboards>>, UrlPath(uid): UrlPath<String>) -> Response {
+async fn one(State(d): D, UrlPath(uid): UrlPath<String>) -> Response {
     let entries = tokio::task::spawn_blocking(move || d.load()).await.unwrap_or_default();
     match entries.into_iter().find(|e| e.uid == uid && e.error.is_none()) {
-        Some(e) => Json(json!({"status": "success", "data": {"dashboard": e.model, "meta": {"source": e.source, "file": e.file}}})).into_response(),
-        None => (StatusCode::NOT_FOUND, Json(json!({"status": "error", "errorType": "not_found", "error": format!("dashboard {uid:?} not found")}))).into_response(),
+        Some(e) => success(json!({"dashboard": e.model, "meta": {"source": e.source, "file": e.file, "version": e.version}})),
+        None => fail(StatusCode::NOT_FOUND, "not_found", format!("dashboard {uid:?} not found")),
     }
 }
 
-/// `/api/bongsu/v1/dashboards` and `/api/bongsu/v1/dashboards/{uid}`.
+fn store_of(d: &Dashboards) -> Result<Arc<Store>, Response> {
+    d.store.clone().ok_or_else(|| fail(StatusCode::NOT_IMPLEMENTED, "unavailable", "this server keeps no dashboard state (no storage path)"))
+}
+
+/// Grafana's uid rule: 1–40 of letters, digits, `-` and `_`.
+fn valid_uid(uid: &str) -> bool {
+    (1..=40).contains(&uid.len()) && uid.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+/// A new uid for a dashboard imported without one: 9 characters from a
+/// hash of its title and the time.
+fn new_uid(title: &str) -> String {
+    const ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789";
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in title.bytes().chain(bongsu_model::now_ms().to_le_bytes()) {
+        h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+    }
+    (0..9).map(|i| ALPHABET[((h >> (i * 7)) % 36) as usize] as char).collect()
+}
+
+#[derive(Deserialize, Default)]
+struct SaveQ {
+    overwrite: Option<bool>,
+    message: Option<String>,
+}
+
+/// What an import request asks for, checked.
+struct Import {
+    model: serde_json::Map<String, Value>,
+    uid: String,
+    overwrite: bool,
+    message: String,
+}
+
+fn read_import(headers: &HeaderMap, body: &[u8], q: SaveQ) -> Result<Import, String> {
+    let yaml = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|ct| ct.contains("yaml"));
+    let text = std::str::from_utf8(body).map_err(|e| format!("request body: not UTF-8: {e}"))?;
+    let raw: Value = if yaml {
+        serde_saphyr::from_str(text).map_err(|e| format!("request body: {e}"))?
+    } else {
+        serde_json::from_str(text).map_err(|e| format!("request body:{}:{}: {e}", e.line(), e.column()))?
+    };
+    // Grafana's POST /api/dashboards/db shape: {dashboard, overwrite, message}.
+    let wrapped = raw.get("dashboard").is_some_and(Value::is_object) && raw.get("panels").is_none();
+    let overwrite = q.overwrite.or_else(|| wrapped.then(|| raw.get("overwrite").and_then(Value::as_bool)).flatten()).unwrap_or(false);
+    let message =
+        q.message.or_else(|| wrapped.then(|| raw.get("message").and_then(Value::as_str).map(String::from)).flatten()).unwrap_or_default();
+    let Value::Object(mut model) = model_of("request body", raw)? else {
+        return Err("request body: a dashboard is a JSON object".into());
+    };
+    let title = model.get("title").and_then(Value::as_str).unwrap_or("").trim().to_string();
+    if title.is_empty() {
+        return Err("dashboard.title: a dashboard needs a title".into());
+    }
+    let uid = match model.get("uid") {
+        None | Some(Value::Null) => new_uid(&title),
+        Some(Value::String(u)) if u.is_empty() => new_uid(&title),
+        Some(Value::String(u)) if valid_uid(u) => u.clone(),
+        Some(u) => return Err(format!("dashboard.uid: {u} is not a uid (1 to 40 letters, digits, '-' or '_')")),
+    };
+    model.insert("uid".into(), Value::String(uid.clone()));
+    model.insert("id".into(), Value::Null);
+    Ok(Import { model, uid, overwrite, message })
+}
+
+async fn save(State(d): D, Query(q): Query<SaveQ>, headers: HeaderMap, body: Bytes) -> Response {
+    let store = match store_of(&d) {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    let imp = match read_import(&headers, &body, q) {
+        Ok(i) => i,
+        Err(e) => return fail(StatusCode::BAD_REQUEST, "bad_data", e),
+    };
+    let res = blocking(move || {
+        if let Some(p) = d.load().into_iter().find(|e| e.uid == imp.uid && e.source != "imported") {
+            return Err(fail(
+                StatusCode::CONFLICT,
+                "conflict",
+                format!("dashboard uid {:?} is provisioned ({} {}): change that file, or import with another uid", imp.uid, p.source, p.file),
+            ));
+        }
+        let Import { mut model, uid, overwrite, message } = imp;
+        let title = model.get("title").cloned().unwrap_or(Value::Null);
+        let saved = store.save_dashboard(&uid, overwrite, bongsu_model::now_ms(), &message, |v| {
+            model.insert("version".into(), json!(v));
+            Value::Object(model).to_string()
+        });
+        match saved {
+            Ok(DashboardSave::Saved(v)) => Ok(success(json!({"uid": uid, "version": v, "title": title, "url": format!("/d/{uid}")}))),
+            Ok(DashboardSave::Exists(v)) => Err(fail(
+                StatusCode::PRECONDITION_FAILED,
+                "exists",
+                format!("a dashboard with uid {uid:?} already exists (version {v}); import with overwrite to save a new version"),
+            )),
+            Err(e) => Err(fail(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string())),
+        }
+    })
+    .await;
+    res.and_then(|r| r).unwrap_or_else(|r| r)
+}
+
+async fn delete(State(d): D, UrlPath(uid): UrlPath<String>) -> Response {
+    let store = match store_of(&d) {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    let res = blocking(move || {
+        if let Some(p) = d.load().into_iter().find(|e| e.uid == uid && e.source != "imported") {
+            return fail(StatusCode::CONFLICT, "conflict", format!("dashboard {uid:?} is provisioned ({} {}); remove it there", p.source, p.file));
+        }
+        match store.delete_dashboard(&uid) {
+            Ok(true) => success(json!({"uid": uid})),
+            Ok(false) => fail(StatusCode::NOT_FOUND, "not_found", format!("dashboard {uid:?} not found")),
+            Err(e) => fail(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()),
+        }
+    })
+    .await;
+    res.unwrap_or_else(|r| r)
+}
+
+async fn versions(State(d): D, UrlPath(uid): UrlPath<String>) -> Response {
+    let store = match store_of(&d) {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    let res = blocking(move || store.dashboard_versions(&uid).map(|vs| (uid, vs))).await;
+    match res {
+        Ok(Ok((uid, vs))) if vs.is_empty() => fail(StatusCode::NOT_FOUND, "not_found", format!("no saved versions of dashboard {uid:?} (only imported dashboards have versions)")),
+        Ok(Ok((_, vs))) => success(Value::Array(vs.iter().map(|v| json!({"version": v.version, "created": v.created, "message": v.message})).collect())),
+        Ok(Err(e)) => fail(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()),
+        Err(r) => r,
+    }
+}
+
+/// One stored version's model, or the response explaining why not.
+async fn version_of(d: &Dashboards, uid: &str, n: i64) -> Result<Value, Response> {
+    let store = store_of(d)?;
+    let (u, uid) = (uid.to_string(), uid.to_string());
+    match blocking(move || store.dashboard_version(&u, Some(n))).await? {
+        Ok(Some(v)) => serde_json::from_str(&v.body).map_err(|e| fail(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string())),
+        Ok(None) => Err(fail(StatusCode::NOT_FOUND, "not_found", format!("dashboard {uid:?} has no version {n}"))),
+        Err(e) => Err(fail(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string())),
+    }
+}
+
+async fn version(State(d): D, UrlPath((uid, n)): UrlPath<(String, i64)>) -> Response {
+    match version_of(&d, &uid, n).await {
+        Ok(model) => success(json!({"version": n, "dashboard": model})),
+        Err(r) => r,
+    }
+}
+
+#[derive(Deserialize)]
+struct DiffQ {
+    from: i64,
+    to: i64,
+}
+
+/// The unified diff (3 lines of context) of two models as indented JSON.
+pub fn diff_models(a: &Value, b: &Value, from: &str, to: &str) -> String {
+    let (a, b) = (serde_json::to_string_pretty(a).unwrap_or_default() + "\n", serde_json::to_string_pretty(b).unwrap_or_default() + "\n");
+    similar::TextDiff::from_lines(&a, &b).unified_diff().context_radius(3).header(from, to).to_string()
+}
+
+async fn diff(State(d): D, UrlPath(uid): UrlPath<String>, Query(q): Query<DiffQ>) -> Response {
+    let a = match version_of(&d, &uid, q.from).await {
+        Ok(m) => m,
+        Err(r) => return r,
+    };
+    let b = match version_of(&d, &uid, q.to).await {
+        Ok(m) => m,
+        Err(r) => return r,
+    };
+    let text = diff_models(&a, &b, &format!("version {}", q.from), &format!("version {}", q.to));
+    success(json!({"from": q.from, "to": q.to, "diff": text}))
+}
+
+#[derive(Deserialize)]
+struct RestoreBody {
+    version: i64,
+}
+
+async fn restore(State(d): D, UrlPath(uid): UrlPath<String>, body: Bytes) -> Response {
+    let n = match serde_json::from_slice::<RestoreBody>(&body) {
+        Ok(b) => b.version,
+        Err(e) => return fail(StatusCode::BAD_REQUEST, "bad_data", format!("request body: {e}")),
+    };
+    let Value::Object(mut model) = (match version_of(&d, &uid, n).await {
+        Ok(m) => m,
+        Err(r) => return r,
+    }) else {
+        return fail(StatusCode::INTERNAL_SERVER_ERROR, "internal", "stored version is not an object");
+    };
+    let store = match store_of(&d) {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    let res = blocking(move || {
+        store.save_dashboard(&uid, true, bongsu_model::now_ms(), &format!("restored version {n}"), |v| {
+            model.insert("version".into(), json!(v));
+            Value::Object(model).to_string()
+        })
+    })
+    .await;
+    match res {
+        Ok(Ok(DashboardSave::Saved(v) | DashboardSave::Exists(v))) => success(json!({"version": v, "restored": n})),
+        Ok(Err(e)) => fail(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()),
+        Err(r) => r,
+    }
+}
+
+/// The dashboard routes (see the module's table).
 pub fn router<S: Clone + Send + Sync + 'static>(dashboards: Dashboards) -> Router<S> {
     Router::new()
-        .route("/api/bongsu/v1/dashboards", get(list))
-        .route("/api/bongsu/v1/dashboards/{uid}", get(one))
+        .route("/api/bongsu/v1/dashboards", get(list).post(save).layer(DefaultBodyLimit::max(32 << 20)))
+        .route("/api/bongsu/v1/dashboards/{uid}", get(one).delete(delete))
+        .route("/api/bongsu/v1/dashboards/{uid}/versions", get(versions))
+        .route("/api/bongsu/v1/dashboards/{uid}/versions/{n}", get(version))
+        .route("/api/bongsu/v1/dashboards/{uid}/diff", get(diff))
+        .route("/api/bongsu/v1/dashboards/{uid}/restore", post(restore))
         .with_state(Arc::new(dashboards))
 }
 
@@ -173,7 +447,7 @@ mod tests {
         std::fs::write(dir.path().join("bad.json"), "{\"title\": \"x\",\n  \"panels\": [}\n").expect("write");
         std::fs::write(dir.path().join("dup.json"), r#"{"uid":"a1","title":"Again","panels":[]}"#).expect("write");
         std::fs::write(dir.path().join("notes.txt"), "ignored").expect("write");
-        let all = Dashboards { dir: Some(dir.path().to_path_buf()) }.load();
+        let all = Dashboards { dir: Some(dir.path().to_path_buf()), store: None }.load();
         let files: Vec<_> = all.iter().filter(|e| e.source == "file").collect();
         assert_eq!(files.len(), 4);
         let by = |f: &str| files.iter().find(|e| e.file == f).expect(f);

@@ -132,8 +132,9 @@ pub fn http_with(method: &str, addr: &str, path: &str, headers: &[(&str, &str)],
     s.set_read_timeout(Some(Duration::from_secs(60)))?;
     s.set_write_timeout(Some(Duration::from_secs(10)))?;
     let body = body.unwrap_or("");
+    let form = if headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("content-type")) { "" } else { "Content-Type: application/x-www-form-urlencoded\r\n" };
     let req = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Type: application/x-www-form-urlencoded\r\n{}Content-Length: {}\r\n\r\n{body}",
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n{form}{}Content-Length: {}\r\n\r\n{body}",
         headers.iter().map(|(k, v)| format!("{k}: {v}\r\n")).collect::<String>(),
         body.len()
     );
