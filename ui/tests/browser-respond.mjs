@@ -1,4 +1,5 @@
-// The incidents page in Chromium: enter the responder token, open the open
+// The incidents page in Chromium: enter the responder token, acknowledge
+// the alert group in one click from the alerts page, open the open
 // incident, approve its pending runbook execution, see it move on. Any
 // console error fails the run; screenshots go to OUTDIR.
 // Usage: node tests/browser-respond.mjs BASE_URL OUTDIR TOKEN
@@ -18,6 +19,11 @@ try {
   await page.goto(`${base}/incidents`);
   await page.locator('[data-testid=responder-token]').fill(token);
   await page.locator('[data-testid=responder-token]').press('Tab');
+  await page.goto(`${base}/alerts`);
+  await page.locator('[data-testid=ack-group]').first().click();
+  await page.locator('[data-testid=group-acked]').first().waitFor(T);
+  await page.screenshot({ path: join(outdir, 'respond-0-acked-from-alerts.png'), fullPage: true });
+  await page.goto(`${base}/incidents`);
   await page.locator('[data-testid=incident-row] a').first().click();
   await page.locator('[data-testid=execution][data-state=awaiting_approval]').waitFor(T);
   await page.screenshot({ path: join(outdir, 'respond-1-pending.png'), fullPage: true });

@@ -1,12 +1,14 @@
 // Drives Debian's Chromium (headless, through playwright-core) against a
 // running Bongsu: loads every page, runs a query and checks a series is
-// drawn, completes a metric name, silences an alert from the alerts page,
+// drawn, completes a metric name, silences an alert from the alerts page
+// and edits that silence, renders every dashboard, changes a variable,
+// imports a dashboard (then a second version, diffs the two, exports it),
 // switches language and theme, and reaches the navigation by keyboard.
 // Any console error or page error fails the run. Screenshots go to OUTDIR.
 //
 // Usage: node tests/browser.mjs BASE_URL OUTDIR
 // Env:   CHROMIUM (default /usr/bin/chromium)
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
 
@@ -121,6 +123,23 @@ await step('alerts-silence', async () => {
 await step('alerts-silenced', async () => {
   await page.goto(`${base}/alerts`);
   await page.locator('[data-testid=alert][data-state=silenced]', { hasText: 'DemoHot' }).first().waitFor(T);
+});
+
+await step('silence-edit', async () => {
+  await page.goto(`${base}/silences`);
+  const row = page.locator('[data-testid=silence][data-state=active]', { hasText: 'DemoHot' }).first();
+  await row.locator('[data-testid=silence-edit]').click();
+  await page.locator('[data-testid=silence-form]').waitFor(T);
+  await page.getByLabel('Duration').fill('3h');
+  await page.getByLabel('Comment').fill('edited in the browser test');
+  await page.locator('[data-testid=silence-create]').click();
+  await page.locator('[data-testid=silence][data-state=active]', { hasText: 'edited in the browser test' }).waitFor(T);
+  // Same matchers and start: updated in place, not expired and recreated.
+  const sil = await page.evaluate(async () => (await (await fetch('/api/v2/silences')).json()).filter((s) => s.matchers.some((m) => m.value === 'DemoHot')));
+  const active = sil.filter((s) => s.status.state === 'active');
+  if (sil.length !== 1 || active.length !== 1) throw new Error(`want the one silence updated in place, got ${JSON.stringify(sil.map((s) => [s.id, s.status.state]))}`);
+  const left = (Date.parse(active[0].endsAt) - Date.now()) / 3600e3;
+  if (!(left > 2.9 && left <= 3.01)) throw new Error(`ends in ${left.toFixed(2)} h, want 3 h`);
 });
 
 await step('rules', async () => {
@@ -241,6 +260,56 @@ await step('dashboard-kiosk', async () => {
   await page.locator('[data-testid=kiosk]').click();
   await page.locator('header').waitFor({ state: 'hidden', timeout: 5000 });
   if (!page.url().includes('kiosk')) throw new Error('kiosk not in the URL');
+});
+
+const imported = (title, expr) =>
+  JSON.stringify({
+    uid: 'imported-demo',
+    title,
+    schemaVersion: 39,
+    time: { from: 'now-15m', to: 'now' },
+    panels: [{ id: 1, type: 'timeseries', title: 'Temperature', gridPos: { x: 0, y: 0, w: 12, h: 8 }, targets: [{ refId: 'A', expr }] }],
+  });
+
+await step('dashboard-import', async () => {
+  await page.goto(`${base}/dashboards`);
+  await page.locator('[data-testid=import]').click();
+  await page.locator('[data-testid=import-text]').fill(imported('Imported demo', 'demo_temperature'));
+  await page.locator('[data-testid=import-submit]').click();
+  await page.waitForURL(/\/d\/imported-demo/, T);
+  const s = await panelsSettled();
+  if (s.errors.length || s.noData) throw new Error(`imported dashboard: ${s.errors.length} errors, ${s.noData} without data`);
+});
+
+await step('dashboard-new-version-diff', async () => {
+  await page.goto(`${base}/dashboards?import`);
+  await page.locator('[data-testid=import-text]').fill(imported('Imported demo v2', 'demo_temperature * 2'));
+  expectedConsoleError = /status of 412/;
+  await page.locator('[data-testid=import-submit]').click();
+  const err = await page.locator('[data-testid=import-error]').textContent(T);
+  if (!err.includes('already exists')) throw new Error(`re-import without overwrite: ${err}`);
+  await page.waitForTimeout(200);
+  expectedConsoleError = null;
+  await page.locator('[data-testid=import-overwrite]').check();
+  await page.locator('[data-testid=import-submit]').click();
+  await page.waitForURL(/\/d\/imported-demo/, T);
+  await panelsSettled();
+  await page.locator('[data-testid=versions-toggle]').click();
+  await page.locator('[data-testid=version]').nth(1).waitFor(T);
+  if ((await page.locator('[data-testid=version]').count()) !== 2) throw new Error('want two versions listed');
+  await page.locator('[data-testid=show-diff]').click();
+  const diff = await page.locator('[data-testid=diff]').textContent(T);
+  for (const want of ['+  "title": "Imported demo v2"', '-  "title": "Imported demo"', 'demo_temperature * 2']) {
+    if (!diff.includes(want)) throw new Error(`diff lacks ${want}: ${diff.slice(0, 400)}`);
+  }
+});
+
+await step('dashboard-export', async () => {
+  const [dl] = await Promise.all([page.waitForEvent('download', T), page.locator('[data-testid=export]').click()]);
+  const model = JSON.parse(readFileSync(await dl.path(), 'utf8'));
+  if (dl.suggestedFilename() !== 'imported-demo.json' || model.version !== 2 || model.title !== 'Imported demo v2') {
+    throw new Error(`exported ${dl.suggestedFilename()}: version ${model.version}, title ${model.title}`);
+  }
 });
 
 await browser.close();

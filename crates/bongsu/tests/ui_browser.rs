@@ -203,6 +203,10 @@ fn ui_approves_a_pending_execution() {
     svc.kill();
     let x = support::service::wait_execution(&b.addr, "restart-svc", "awaiting_approval", Duration::from_secs(60));
     browser.run("browser-respond.mjs", &b.addr, &["s3cret-token"]);
+    // The acknowledgement from the alerts page reached the incident.
+    let inc = get(&b.addr, &format!("/api/bongsu/v1/incidents/{}", x["incident"].as_str().expect("incident id"))).json();
+    assert!(inc["data"]["acknowledged"].as_i64().is_some(), "not acknowledged: {inc}");
+    assert!(inc["data"]["timeline"].as_array().is_some_and(|t| t.iter().any(|e| e["kind"] == "acknowledged")), "{inc}");
     // The approval went through the API with the token, and the runbook ran.
     let id = x["id"].as_str().expect("execution id").to_string();
     let done = wait_for("the approved execution finishes", Duration::from_secs(60), || {

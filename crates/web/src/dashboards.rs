@@ -169,8 +169,21 @@ fn entry(source: &'static str, file: &str, parsed: Result<Value, String>) -> Ent
     }
 }
 
-fn fail(code: StatusCode, kind: &str, msg: impl Into<String>) -> Response {
-    (code, Json(json!({"status": "error", "errorType": kind, "error": msg.into()}))).into_response()
+/// An API error: status, Prometheus-style `errorType`, message.
+struct Fail(StatusCode, &'static str, String);
+
+impl IntoResponse for Fail {
+    fn into_response(self) -> Response {
+        (self.0, Json(json!({"status": "error", "errorType": self.1, "error": self.2}))).into_response()
+    }
+}
+
+fn internal(e: impl std::fmt::Display) -> Fail {
+    Fail(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string())
+}
+
+fn not_found(msg: String) -> Fail {
+    Fail(StatusCode::NOT_FOUND, "not_found", msg)
 }
 
 fn success(data: Value) -> Response {
@@ -178,30 +191,37 @@ fn success(data: Value) -> Response {
 }
 
 type D = State<Arc<Dashboards>>;
+type Reply = Result<Response, Fail>;
 
-async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Result<T, Response> {
-    tokio::task::spawn_blocking(f).await.map_err(|e| fail(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Result<T, Fail> {
+    tokio::task::spawn_blocking(f).await.map_err(internal)
 }
 
-async fn list(State(d): D) -> Response {
-    let entries = tokio::task::spawn_blocking(move || d.load()).await.unwrap_or_default();
+async fn list(State(d): D) -> Reply {
+    let entries = blocking(move || d.load()).await?;
     let items: Vec<Value> = entries
         .iter()
         .map(|e| json!({"uid": e.uid, "title": e.title, "tags": e.tags, "source": e.source, "file": e.file, "version": e.version, "error": e.error}))
         .collect();
-    success(Value::Array(items))
+    Ok(success(Value::Array(items)))
 }
 
-async fn one(State(d): D, UrlPath(uid): UrlPath<String>) -> Response {
-    let entries = tokio::task::spawn_blocking(move || d.load()).await.unwrap_or_default();
+async fn one(State(d): D, UrlPath(uid): UrlPath<String>) -> Reply {
+    let entries = blocking(move || d.load()).await?;
     match entries.into_iter().find(|e| e.uid == uid && e.error.is_none()) {
-        Some(e) => success(json!({"dashboard": e.model, "meta": {"source": e.source, "file": e.file, "version": e.version}})),
-        None => fail(StatusCode::NOT_FOUND, "not_found", format!("dashboard {uid:?} not found")),
+        Some(e) => Ok(success(json!({"dashboard": e.model, "meta": {"source": e.source, "file": e.file, "version": e.version}}))),
+        None => Err(not_found(format!("dashboard {uid:?} not found"))),
     }
 }
 
-fn store_of(d: &Dashboards) -> Result<Arc<Store>, Response> {
-    d.store.clone().ok_or_else(|| fail(StatusCode::NOT_IMPLEMENTED, "unavailable", "this server keeps no dashboard state (no storage path)"))
+fn store_of(d: &Dashboards) -> Result<Arc<Store>, Fail> {
+    d.store.clone().ok_or_else(|| Fail(StatusCode::NOT_IMPLEMENTED, "unavailable", "this server keeps no dashboard state (no storage path)".into()))
+}
+
+/// The built-in or provisioned dashboard using `uid`: those belong to
+/// their files, not to the import API.
+fn provisioned(d: &Dashboards, uid: &str) -> Option<Entry> {
+    d.load().into_iter().find(|e| e.uid == uid && e.source != "imported")
 }
 
 /// Grafana's uid rule: 1–40 of letters, digits, `-` and `_`.
@@ -244,9 +264,9 @@ fn read_import(headers: &HeaderMap, body: &[u8], q: SaveQ) -> Result<Import, Str
     };
     // Grafana's POST /api/dashboards/db shape: {dashboard, overwrite, message}.
     let wrapped = raw.get("dashboard").is_some_and(Value::is_object) && raw.get("panels").is_none();
-    let overwrite = q.overwrite.or_else(|| wrapped.then(|| raw.get("overwrite").and_then(Value::as_bool)).flatten()).unwrap_or(false);
-    let message =
-        q.message.or_else(|| wrapped.then(|| raw.get("message").and_then(Value::as_str).map(String::from)).flatten()).unwrap_or_default();
+    let field = |name: &str| wrapped.then(|| raw.get(name).cloned()).flatten();
+    let overwrite = q.overwrite.or_else(|| field("overwrite").and_then(|v| v.as_bool())).unwrap_or(false);
+    let message = q.message.or_else(|| field("message").and_then(|v| v.as_str().map(String::from))).unwrap_or_default();
     let Value::Object(mut model) = model_of("request body", raw)? else {
         return Err("request body: a dashboard is a JSON object".into());
     };
@@ -265,92 +285,75 @@ fn read_import(headers: &HeaderMap, body: &[u8], q: SaveQ) -> Result<Import, Str
     Ok(Import { model, uid, overwrite, message })
 }
 
-async fn save(State(d): D, Query(q): Query<SaveQ>, headers: HeaderMap, body: Bytes) -> Response {
-    let store = match store_of(&d) {
-        Ok(s) => s,
-        Err(r) => return r,
-    };
-    let imp = match read_import(&headers, &body, q) {
-        Ok(i) => i,
-        Err(e) => return fail(StatusCode::BAD_REQUEST, "bad_data", e),
-    };
-    let res = blocking(move || {
-        if let Some(p) = d.load().into_iter().find(|e| e.uid == imp.uid && e.source != "imported") {
-            return Err(fail(
-                StatusCode::CONFLICT,
-                "conflict",
-                format!("dashboard uid {:?} is provisioned ({} {}): change that file, or import with another uid", imp.uid, p.source, p.file),
-            ));
-        }
-        let Import { mut model, uid, overwrite, message } = imp;
-        let title = model.get("title").cloned().unwrap_or(Value::Null);
-        let saved = store.save_dashboard(&uid, overwrite, bongsu_model::now_ms(), &message, |v| {
+/// Saves `model` as the next version of `uid`, the version number written
+/// into it.
+fn save_version(store: &Store, uid: &str, overwrite: bool, message: &str, mut model: serde_json::Map<String, Value>) -> Result<DashboardSave, Fail> {
+    store
+        .save_dashboard(uid, overwrite, bongsu_model::now_ms(), message, |v| {
             model.insert("version".into(), json!(v));
             Value::Object(model).to_string()
-        });
-        match saved {
-            Ok(DashboardSave::Saved(v)) => Ok(success(json!({"uid": uid, "version": v, "title": title, "url": format!("/d/{uid}")}))),
-            Ok(DashboardSave::Exists(v)) => Err(fail(
+        })
+        .map_err(internal)
+}
+
+async fn save(State(d): D, Query(q): Query<SaveQ>, headers: HeaderMap, body: Bytes) -> Reply {
+    let store = store_of(&d)?;
+    let imp = read_import(&headers, &body, q).map_err(|e| Fail(StatusCode::BAD_REQUEST, "bad_data", e))?;
+    blocking(move || {
+        if let Some(p) = provisioned(&d, &imp.uid) {
+            let msg = format!("dashboard uid {:?} is provisioned ({} {}): change that file, or import with another uid", imp.uid, p.source, p.file);
+            return Err(Fail(StatusCode::CONFLICT, "conflict", msg));
+        }
+        let title = imp.model.get("title").cloned().unwrap_or(Value::Null);
+        match save_version(&store, &imp.uid, imp.overwrite, &imp.message, imp.model)? {
+            DashboardSave::Saved(v) => Ok(success(json!({"uid": imp.uid, "version": v, "title": title, "url": format!("/d/{}", imp.uid)}))),
+            DashboardSave::Exists(v) => Err(Fail(
                 StatusCode::PRECONDITION_FAILED,
                 "exists",
-                format!("a dashboard with uid {uid:?} already exists (version {v}); import with overwrite to save a new version"),
+                format!("a dashboard with uid {:?} already exists (version {v}); import with overwrite to save a new version", imp.uid),
             )),
-            Err(e) => Err(fail(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string())),
         }
     })
-    .await;
-    res.and_then(|r| r).unwrap_or_else(|r| r)
+    .await?
 }
 
-async fn delete(State(d): D, UrlPath(uid): UrlPath<String>) -> Response {
-    let store = match store_of(&d) {
-        Ok(s) => s,
-        Err(r) => return r,
-    };
-    let res = blocking(move || {
-        if let Some(p) = d.load().into_iter().find(|e| e.uid == uid && e.source != "imported") {
-            return fail(StatusCode::CONFLICT, "conflict", format!("dashboard {uid:?} is provisioned ({} {}); remove it there", p.source, p.file));
+async fn delete(State(d): D, UrlPath(uid): UrlPath<String>) -> Reply {
+    let store = store_of(&d)?;
+    blocking(move || {
+        if let Some(p) = provisioned(&d, &uid) {
+            return Err(Fail(StatusCode::CONFLICT, "conflict", format!("dashboard {uid:?} is provisioned ({} {}); remove it there", p.source, p.file)));
         }
-        match store.delete_dashboard(&uid) {
-            Ok(true) => success(json!({"uid": uid})),
-            Ok(false) => fail(StatusCode::NOT_FOUND, "not_found", format!("dashboard {uid:?} not found")),
-            Err(e) => fail(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()),
+        match store.delete_dashboard(&uid).map_err(internal)? {
+            true => Ok(success(json!({"uid": uid}))),
+            false => Err(not_found(format!("dashboard {uid:?} not found"))),
         }
     })
-    .await;
-    res.unwrap_or_else(|r| r)
+    .await?
 }
 
-async fn versions(State(d): D, UrlPath(uid): UrlPath<String>) -> Response {
-    let store = match store_of(&d) {
-        Ok(s) => s,
-        Err(r) => return r,
-    };
-    let res = blocking(move || store.dashboard_versions(&uid).map(|vs| (uid, vs))).await;
-    match res {
-        Ok(Ok((uid, vs))) if vs.is_empty() => fail(StatusCode::NOT_FOUND, "not_found", format!("no saved versions of dashboard {uid:?} (only imported dashboards have versions)")),
-        Ok(Ok((_, vs))) => success(Value::Array(vs.iter().map(|v| json!({"version": v.version, "created": v.created, "message": v.message})).collect())),
-        Ok(Err(e)) => fail(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()),
-        Err(r) => r,
+async fn versions(State(d): D, UrlPath(uid): UrlPath<String>) -> Reply {
+    let store = store_of(&d)?;
+    let u = uid.clone();
+    let vs = blocking(move || store.dashboard_versions(&u)).await?.map_err(internal)?;
+    if vs.is_empty() {
+        return Err(not_found(format!("no saved versions of dashboard {uid:?} (only imported dashboards have versions)")));
     }
+    Ok(success(Value::Array(vs.iter().map(|v| json!({"version": v.version, "created": v.created, "message": v.message})).collect())))
 }
 
-/// One stored version's model, or the response explaining why not.
-async fn version_of(d: &Dashboards, uid: &str, n: i64) -> Result<Value, Response> {
+/// One stored version's model.
+async fn version_of(d: &Dashboards, uid: &str, n: i64) -> Result<serde_json::Map<String, Value>, Fail> {
     let store = store_of(d)?;
-    let (u, uid) = (uid.to_string(), uid.to_string());
-    match blocking(move || store.dashboard_version(&u, Some(n))).await? {
-        Ok(Some(v)) => serde_json::from_str(&v.body).map_err(|e| fail(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string())),
-        Ok(None) => Err(fail(StatusCode::NOT_FOUND, "not_found", format!("dashboard {uid:?} has no version {n}"))),
-        Err(e) => Err(fail(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string())),
+    let u = uid.to_string();
+    match blocking(move || store.dashboard_version(&u, Some(n))).await?.map_err(internal)? {
+        Some(v) => serde_json::from_str(&v.body).map_err(internal),
+        None => Err(not_found(format!("dashboard {uid:?} has no version {n}"))),
     }
 }
 
-async fn version(State(d): D, UrlPath((uid, n)): UrlPath<(String, i64)>) -> Response {
-    match version_of(&d, &uid, n).await {
-        Ok(model) => success(json!({"version": n, "dashboard": model})),
-        Err(r) => r,
-    }
+async fn version(State(d): D, UrlPath((uid, n)): UrlPath<(String, i64)>) -> Reply {
+    let model = version_of(&d, &uid, n).await?;
+    Ok(success(json!({"version": n, "dashboard": model})))
 }
 
 #[derive(Deserialize)]
@@ -365,17 +368,11 @@ pub fn diff_models(a: &Value, b: &Value, from: &str, to: &str) -> String {
     similar::TextDiff::from_lines(&a, &b).unified_diff().context_radius(3).header(from, to).to_string()
 }
 
-async fn diff(State(d): D, UrlPath(uid): UrlPath<String>, Query(q): Query<DiffQ>) -> Response {
-    let a = match version_of(&d, &uid, q.from).await {
-        Ok(m) => m,
-        Err(r) => return r,
-    };
-    let b = match version_of(&d, &uid, q.to).await {
-        Ok(m) => m,
-        Err(r) => return r,
-    };
+async fn diff(State(d): D, UrlPath(uid): UrlPath<String>, Query(q): Query<DiffQ>) -> Reply {
+    let a = Value::Object(version_of(&d, &uid, q.from).await?);
+    let b = Value::Object(version_of(&d, &uid, q.to).await?);
     let text = diff_models(&a, &b, &format!("version {}", q.from), &format!("version {}", q.to));
-    success(json!({"from": q.from, "to": q.to, "diff": text}))
+    Ok(success(json!({"from": q.from, "to": q.to, "diff": text})))
 }
 
 #[derive(Deserialize)]
@@ -383,33 +380,13 @@ struct RestoreBody {
     version: i64,
 }
 
-async fn restore(State(d): D, UrlPath(uid): UrlPath<String>, body: Bytes) -> Response {
-    let n = match serde_json::from_slice::<RestoreBody>(&body) {
-        Ok(b) => b.version,
-        Err(e) => return fail(StatusCode::BAD_REQUEST, "bad_data", format!("request body: {e}")),
-    };
-    let Value::Object(mut model) = (match version_of(&d, &uid, n).await {
-        Ok(m) => m,
-        Err(r) => return r,
-    }) else {
-        return fail(StatusCode::INTERNAL_SERVER_ERROR, "internal", "stored version is not an object");
-    };
-    let store = match store_of(&d) {
-        Ok(s) => s,
-        Err(r) => return r,
-    };
-    let res = blocking(move || {
-        store.save_dashboard(&uid, true, bongsu_model::now_ms(), &format!("restored version {n}"), |v| {
-            model.insert("version".into(), json!(v));
-            Value::Object(model).to_string()
-        })
-    })
-    .await;
-    match res {
-        Ok(Ok(DashboardSave::Saved(v) | DashboardSave::Exists(v))) => success(json!({"version": v, "restored": n})),
-        Ok(Err(e)) => fail(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()),
-        Err(r) => r,
-    }
+async fn restore(State(d): D, UrlPath(uid): UrlPath<String>, body: Bytes) -> Reply {
+    let n = serde_json::from_slice::<RestoreBody>(&body).map_err(|e| Fail(StatusCode::BAD_REQUEST, "bad_data", format!("request body: {e}")))?.version;
+    let model = version_of(&d, &uid, n).await?;
+    let store = store_of(&d)?;
+    let saved = blocking(move || save_version(&store, &uid, true, &format!("restored version {n}"), model)).await??;
+    let (DashboardSave::Saved(v) | DashboardSave::Exists(v)) = saved;
+    Ok(success(json!({"version": v, "restored": n})))
 }
 
 /// The dashboard routes (see the module's table).

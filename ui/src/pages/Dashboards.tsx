@@ -4,6 +4,7 @@
 // rows, repeated panels and rows.
 import { useEffect, useMemo, useState } from 'preact/hooks';
 import { api, useApi } from '../api';
+import { exportDashboard, ImportForm, Versions } from './DashboardAdmin';
 import { normalize, Dashboard, Panel, Variable } from '../dash/model';
 import { parseTime, values, Scope } from '../dash/interp';
 import { pickCurrent, resolveOptions, ALL } from '../dash/vars';
@@ -18,15 +19,34 @@ interface ListItem {
   tags: string[];
   source: string;
   file: string;
+  version?: number;
   error?: string;
 }
 
 export function DashboardList() {
   const res = useApi<ListItem[]>('/api/bongsu/v1/dashboards');
+  const [importing, setImporting] = useState(new URLSearchParams(location.search).has('import'));
+  const [error, setError] = useState('');
   if (res.error) return <p class="error" role="alert">{res.error}</p>;
   if (!res.data) return <p class="muted">{t('common.loading')}</p>;
+  const remove = async (d: ListItem) => {
+    if (!confirm(`${t('dash.delete')}: ${d.title}?`)) return;
+    try {
+      await api(`/api/bongsu/v1/dashboards/${encodeURIComponent(d.uid)}`, { method: 'DELETE' });
+      res.reload();
+    } catch (e: any) {
+      setError(String(e.message ?? e));
+    }
+  };
   return (
     <section class="page">
+      <div class="toolbar">
+        <button data-testid="import" aria-expanded={importing} onClick={() => setImporting(!importing)}>
+          {t('dash.import')}
+        </button>
+      </div>
+      {importing && <ImportForm onDone={() => setImporting(false)} />}
+      {error && <p class="error">{error}</p>}
       <table class="data" data-testid="dashboard-list">
         <tbody>
           {res.data.map((d) => (
@@ -46,9 +66,16 @@ export function DashboardList() {
                 ))}
               </td>
               <td class="muted">
-                {d.source === 'builtin' ? t('dash.builtin') : d.file}
+                {d.source === 'builtin' ? t('dash.builtin') : d.source === 'imported' ? `${t('dash.imported')} · v${d.version}` : d.file}
               </td>
               <td class="error">{d.error}</td>
+              <td>
+                {d.source === 'imported' && (
+                  <button class="small" data-testid="delete-dashboard" onClick={() => remove(d)}>
+                    {t('dash.delete')}
+                  </button>
+                )}
+              </td>
             </tr>
           ))}
         </tbody>
@@ -221,7 +248,8 @@ function setUrl(params: Record<string, string | string[] | undefined>) {
 }
 
 export function DashboardView(props: { uid: string }) {
-  const res = useApi<{ dashboard: any }>(`/api/bongsu/v1/dashboards/${encodeURIComponent(props.uid)}`);
+  const res = useApi<{ dashboard: any; meta: { source: string; version?: number } }>(`/api/bongsu/v1/dashboards/${encodeURIComponent(props.uid)}`);
+  const [showVersions, setShowVersions] = useState(false);
   const dash: Dashboard | null = useMemo(() => (res.data ? normalize(res.data.dashboard) : null), [res.data]);
   const q = new URLSearchParams(location.search);
   const [from, setFrom] = useState(q.get('from') ?? '');
@@ -353,8 +381,17 @@ export function DashboardView(props: { uid: string }) {
           >
             {kiosk ? t('dash.exitKiosk') : t('dash.kiosk')}
           </button>
+          <button data-testid="export" onClick={() => exportDashboard(res.data!.dashboard)}>
+            {t('dash.export')}
+          </button>
+          {res.data!.meta.source === 'imported' && (
+            <button data-testid="versions-toggle" aria-expanded={showVersions} onClick={() => setShowVersions(!showVersions)}>
+              {t('dash.versions')} (v{res.data!.meta.version})
+            </button>
+          )}
         </div>
       </div>
+      {showVersions && <Versions uid={dash.uid} onRestored={res.reload} />}
       <div class="vars">
         {vars.map((v, i) => (v.hide === 2 || v.type === 'constant' || v.type === 'datasource' || v.type === 'adhoc' ? null : <VariablePicker v={v} onChange={(vals) => changeVar(i, vals)} />))}
         {varError && <span class="error">{varError}</span>}

@@ -34,7 +34,7 @@ interface Execution {
   error?: string;
 }
 
-interface Incident {
+export interface Incident {
   id: string;
   state: string;
   opened: number;
@@ -56,12 +56,12 @@ function title(inc: Incident): string {
   return parts.length ? parts.join(', ') : inc.id;
 }
 
-function authHeaders(): Record<string, string> {
+export function authHeaders(): Record<string, string> {
   const token = localStorage.getItem('bongsu.responderToken');
   return token ? { Authorization: `Bearer ${token}` } : {};
 }
 
-function TokenBox() {
+export function TokenBox() {
   const [token, setToken] = useState(localStorage.getItem('bongsu.responderToken') ?? '');
   return (
     <label class="var">

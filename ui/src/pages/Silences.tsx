@@ -1,5 +1,8 @@
 // Silences: list, create (from an alert's labels or by hand) with a live
-// preview of the alerts the matchers catch, and expire.
+// preview of the alerts the matchers catch, edit, and expire. An edit
+// posts the silence with its id, as Alertmanager's UI does: the server
+// updates it in place when only the end or the comment changed, and
+// otherwise expires it and creates a new one.
 import { useEffect, useState } from 'preact/hooks';
 import { api, useApi } from '../api';
 import { t } from '../i18n';
@@ -48,11 +51,13 @@ export function parseMatchers(text: string): Matcher[] | null {
   return out.length ? out : null;
 }
 
-function NewSilence(props: { initial: Matcher[]; onDone: () => void }) {
-  const [matchers, setMatchers] = useState(props.initial.map(matcherText).join(', '));
-  const [duration, setDuration] = useState('2h');
-  const [createdBy, setCreatedBy] = useState(localStorage.getItem('bongsu.user') ?? '');
-  const [comment, setComment] = useState('');
+function NewSilence(props: { initial: Matcher[]; edit?: Silence; onDone: () => void }) {
+  const ed = props.edit;
+  const [matchers, setMatchers] = useState((ed?.matchers ?? props.initial).map(matcherText).join(', '));
+  const left = ed && ed.status.state !== 'expired' ? Math.max(60, (Date.parse(ed.endsAt) - Date.now()) / 1000) : 0;
+  const [duration, setDuration] = useState(left ? formatDuration(Math.round(left / 60) * 60) : '2h');
+  const [createdBy, setCreatedBy] = useState(ed?.createdBy ?? localStorage.getItem('bongsu.user') ?? '');
+  const [comment, setComment] = useState(ed?.comment ?? '');
   const [error, setError] = useState('');
   const [preview, setPreview] = useState<AmAlert[] | null>(null);
   const parsed = parseMatchers(matchers);
@@ -75,14 +80,19 @@ function NewSilence(props: { initial: Matcher[]; onDone: () => void }) {
     if (!secs) return setError(`${t('silences.duration')}: 1h, 30m, 2d`);
     localStorage.setItem('bongsu.user', createdBy);
     const now = new Date();
+    // Editing keeps the start of a silence that has not expired (so a
+    // change of end or comment is an in-place update).
+    const startsAt = ed && ed.status.state !== 'expired' ? ed.startsAt : now.toISOString();
+    const from = Math.max(now.getTime(), Date.parse(startsAt));
     try {
       await api('/api/v2/silences', {
         method: 'POST',
         headers: { 'Content-Type': 'application/json' },
         body: JSON.stringify({
+          ...(ed && ed.status.state !== 'expired' ? { id: ed.id } : {}),
           matchers: parsed,
-          startsAt: now.toISOString(),
-          endsAt: new Date(now.getTime() + secs * 1000).toISOString(),
+          startsAt,
+          endsAt: new Date(from + secs * 1000).toISOString(),
           createdBy: createdBy || 'bongsu-ui',
           comment: comment || t('silences.created'),
         }),
@@ -95,7 +105,7 @@ function NewSilence(props: { initial: Matcher[]; onDone: () => void }) {
 
   return (
     <form class="card" onSubmit={submit} data-testid="silence-form">
-      <h3>{t('silences.new')}</h3>
+      <h3>{ed ? `${t('silences.edit')} ${ed.id}` : t('silences.new')}</h3>
       <label>
         {t('silences.matchers')}
         <input class="mono wide" data-testid="silence-matchers" value={matchers} onInput={(e) => setMatchers(e.currentTarget.value)} />
@@ -115,7 +125,7 @@ function NewSilence(props: { initial: Matcher[]; onDone: () => void }) {
       {error && <p class="error" role="alert">{error}</p>}
       <div class="buttons">
         <button type="submit" class="primary" data-testid="silence-create">
-          {t('silences.create')}
+          {ed ? t('silences.save') : t('silences.create')}
         </button>
         <button type="button" onClick={props.onDone}>
           {t('silences.cancel')}
@@ -143,6 +153,8 @@ export function Silences() {
     initial = [];
   }
   const res = useApi<Silence[]>('/api/v2/silences');
+  const editId = params.get('edit');
+  const editing = editId ? res.data?.find((s) => s.id === editId) : undefined;
   const done = () => {
     navigate('/silences');
     res.reload();
@@ -154,7 +166,9 @@ export function Silences() {
   const list = (res.data ?? []).slice().sort((a, b) => (a.status.state === b.status.state ? b.endsAt.localeCompare(a.endsAt) : a.status.state === 'active' ? -1 : 1));
   return (
     <section class="page">
-      {initial ? (
+      {editing ? (
+        <NewSilence initial={[]} edit={editing} onDone={done} key={editing.id} />
+      ) : initial ? (
         <NewSilence initial={initial} onDone={done} />
       ) : (
         <div class="toolbar">
@@ -180,6 +194,9 @@ export function Silences() {
                 {s.createdBy}: {s.comment}
               </td>
               <td>
+                <button class="small" data-testid="silence-edit" onClick={() => navigate(`/silences?edit=${encodeURIComponent(s.id)}`)}>
+                  {s.status.state === 'expired' ? t('silences.recreate') : t('silences.edit')}
+                </button>{' '}
                 {s.status.state !== 'expired' && (
                   <button class="small" onClick={() => expire(s.id)}>
                     {t('silences.expire')}
