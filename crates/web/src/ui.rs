@@ -1,6 +1,10 @@
 //! The web UI, embedded at build time from `ui/dist` (see `build.rs`):
 //! `index.html` for every UI path (the UI routes in the browser), and the
 //! content-hashed files under `/assets/` with a one-year cache.
+//!
+//! For UI development, `BONGSU_UI_DIR=ui/dist` makes the server read the
+//! files from that folder on every request instead (rebuild with
+//! `npm run build` and reload the page; no Rust rebuild).
 
 use axum::extract::Path;
 use axum::http::{header, HeaderValue, StatusCode};
@@ -13,8 +17,13 @@ include!(concat!(env!("OUT_DIR"), "/ui_assets.rs"));
 /// The paths the UI answers with `index.html`.
 pub const UI_PATHS: &[&str] = &["/", "/graph", "/targets", "/alerts", "/silences", "/incidents", "/rules", "/status", "/dashboards"];
 
-fn asset(path: &str) -> Option<&'static [u8]> {
-    ASSETS.iter().find(|(p, _)| *p == path).map(|(_, b)| *b)
+fn asset(path: &str) -> Option<std::borrow::Cow<'static, [u8]>> {
+    static DIR: std::sync::OnceLock<Option<std::path::PathBuf>> = std::sync::OnceLock::new();
+    match DIR.get_or_init(|| std::env::var_os("BONGSU_UI_DIR").map(Into::into)) {
+        Some(dir) if !path.contains("..") => std::fs::read(dir.join(path)).ok().map(Into::into),
+        Some(_) => None,
+        None => ASSETS.iter().find(|(p, _)| *p == path).map(|(_, b)| (*b).into()),
+    }
 }
 
 fn content_type(path: &str) -> &'static str {

@@ -104,8 +104,14 @@ export function Chart(props: ChartProps) {
       ],
     };
     const plot = new uPlot(opts, align(props.series, props.stacked), el.current);
+    el.current.dataset.drawn = 'true';
+    // The observer also fires once right away: redraw only on a real change.
+    let drawnWidth = width;
     const resize = new ResizeObserver(() => {
-      if (el.current) plot.setSize({ width: el.current.clientWidth, height: props.height ?? 320 });
+      const w = el.current?.clientWidth;
+      if (!w || w === drawnWidth) return;
+      drawnWidth = w;
+      plot.setSize({ width: w, height: props.height ?? 320 });
     });
     resize.observe(el.current);
     return () => {
