@@ -6,7 +6,10 @@ series for 24 h, in headless Chromium, against a release Bongsu.
 
 Generates 1,000 series (500 counters, 500 gauges in 10 groups) at a 60 s
 interval for 24 h as OpenMetrics, backfills them with `bongsu tsdb
-create-blocks-from openmetrics`, writes a dashboard of 30 panels (20
+create-blocks-from openmetrics` twice — as 24 h blocks (the compacted
+layout a server that has run for a day reads: 2 blocks across the day
+boundary) and as 13 freshly backfilled 2 h blocks (before any compaction)
+— and measures each, writes a dashboard of 30 panels (20
 timeseries, 4 stat, 3 gauge, 3 bar gauge; each panel's queries touch
 50–500 series), serves it with --dashboards.dir, and runs
 ui/tests/bench-render.mjs: open /d/bench-30 with a cold browser context,
@@ -80,6 +83,26 @@ def dashboard():
     return {"uid": "bench-30", "title": "Bench 30 panels", "schemaVersion": 39, "time": {"from": "now-24h", "to": "now"}, "panels": panels}
 
 
+def measure(binary, cfg, data, dash_dir, repeats):
+    """Starts Bongsu on `data` and runs bench-render.mjs against it."""
+    port = free_port()
+    srv = subprocess.Popen([binary, "run", f"--config.file={cfg}", f"--storage.tsdb.path={data}", f"--web.listen-address=127.0.0.1:{port}",
+                            f"--dashboards.dir={dash_dir}"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        for _ in range(200):
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                break
+            except OSError:
+                time.sleep(0.1)
+        out = subprocess.run(["node", "tests/bench-render.mjs", f"http://127.0.0.1:{port}", str(repeats)], cwd=os.path.join(ROOT, "ui"),
+                             capture_output=True, text=True, check=True)
+        return [json.loads(l) for l in out.stdout.splitlines() if l.startswith("{")]
+    finally:
+        srv.terminate()
+        srv.wait()
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--repeats", type=int, default=7)
@@ -93,8 +116,9 @@ def main():
         t0 = time.time()
         write_openmetrics(om, end)
         print(f"== generated 1,000 series × 1,440 samples in {time.time() - t0:.1f} s", flush=True)
-        data = os.path.join(work, "data")
-        subprocess.run([binary, "tsdb", "create-blocks-from", "openmetrics", om, data], check=True, stdout=subprocess.DEVNULL)
+        layouts = {"24h": os.path.join(work, "data-24h"), "2h": os.path.join(work, "data-2h")}
+        for dur, data in layouts.items():
+            subprocess.run([binary, "tsdb", "create-blocks-from", "openmetrics", f"--max-block-duration={dur}", om, data], check=True, stdout=subprocess.DEVNULL)
         os.remove(om)
         dash_dir = os.path.join(work, "dashboards")
         os.makedirs(dash_dir)
@@ -103,29 +127,18 @@ def main():
         cfg = os.path.join(work, "empty.yml")
         with open(cfg, "w") as f:
             f.write("scrape_configs: []\n")
-        port = free_port()
-        srv = subprocess.Popen([binary, "run", f"--config.file={cfg}", f"--storage.tsdb.path={data}", f"--web.listen-address=127.0.0.1:{port}",
-                                f"--dashboards.dir={dash_dir}"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        try:
-            for _ in range(200):
-                try:
-                    socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                    break
-                except OSError:
-                    time.sleep(0.1)
-            out = subprocess.run(["node", "tests/bench-render.mjs", f"http://127.0.0.1:{port}", str(a.repeats)], cwd=os.path.join(ROOT, "ui"),
-                                 capture_output=True, text=True, check=True)
-            runs = [json.loads(l) for l in out.stdout.splitlines() if l.startswith("{")]
-        finally:
-            srv.terminate()
-            srv.wait()
-        ms = [r["ms"] for r in runs]
-        print(f"== first render of 30 panels over 1,000 series × 24 h: median {statistics.median(ms):.0f} ms, "
-              f"min {min(ms):.0f}, max {max(ms):.0f} ({len(ms)} cold loads; panels with data: {runs[-1]['withData']}/{runs[-1]['panels']}, errors: {runs[-1]['errors']})")
-        os.makedirs(os.path.dirname(a.out), exist_ok=True)
-        with open(a.out, "a") as f:
-            for r in runs:
-                f.write(json.dumps({"date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), **r}) + "\n")
+        for dur, data in layouts.items():
+            blocks = len([d for d in os.listdir(data) if len(d) == 26])
+            runs = measure(binary, cfg, data, dash_dir, a.repeats)
+            ms = [r["ms"] for r in runs]
+            print(f"== {blocks} blocks of ≤{dur}: first render of 30 panels over 1,000 series × 24 h: median {statistics.median(ms):.0f} ms, "
+                  f"min {min(ms):.0f}, max {max(ms):.0f} ({len(ms)} cold loads; last query answered at median "
+                  f"{statistics.median(r['lastAnswer'] for r in runs):.0f} ms; panels with data: {runs[-1]['withData']}/{runs[-1]['panels']}, "
+                  f"errors: {runs[-1]['errors']})", flush=True)
+            os.makedirs(os.path.dirname(a.out), exist_ok=True)
+            with open(a.out, "a") as f:
+                for r in runs:
+                    f.write(json.dumps({"date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "blocks": blocks, "block_duration": dur, **r}) + "\n")
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

@@ -3,9 +3,18 @@ import { useEffect, useState } from 'preact/hooks';
 
 export class ApiError extends Error {}
 
+/** Answers index.html started fetching before the app loaded, by path;
+ *  each is used once. */
+function early(path: string): Promise<Response> | undefined {
+  const map = (window as any).__bongsuEarly as Record<string, Promise<Response>> | undefined;
+  const p = map?.[path];
+  if (p) delete map![path];
+  return p;
+}
+
 /** GET or POST `path`; unwraps Prometheus' `{status, data}` envelope. */
 export async function api<T>(path: string, init?: RequestInit): Promise<T> {
-  const res = await fetch(path, init);
+  const res = await ((!init && early(path)) || fetch(path, init));
   const text = await res.text();
   let body: any;
   try {

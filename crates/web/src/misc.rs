@@ -62,7 +62,9 @@ pub fn router(state: AppState) -> Router {
         .fallback(api_fallback)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(10 << 20))
-        .layer(CompressionLayer::new())
+        // The fastest level: on a LAN, CPU is dearer than bytes (level 6 doubled
+        // the server time of a dashboard load for ~15% smaller responses).
+        .layer(CompressionLayer::new().quality(tower_http::CompressionLevel::Fastest))
         .with_state(state)
 }
 

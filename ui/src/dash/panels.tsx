@@ -1,7 +1,7 @@
 // Dashboard panels: queries (instant or range, with the panel's intervals)
 // and the visualisations — timeseries/graph, stat, gauge, bar gauge,
 // table, text, heatmap of classic histogram buckets.
-import { useEffect, useRef, useState } from 'preact/hooks';
+import { useEffect, useLayoutEffect, useRef, useState } from 'preact/hooks';
 import { api, form, Labels, MatrixSeries, seriesName, VectorSample } from '../api';
 import { Chart, color as paletteColor } from '../components/Chart';
 import { builtins, intervals, interpolate, legend, Scope } from './interp';
@@ -463,7 +463,9 @@ export function PanelView(props: { p: Panel; scope: Scope; start: number; end: n
   const [data, setData] = useState<PanelData | null>(null);
   const needsData = p.type !== 'text' && p.type !== 'row';
   const scopeKey = JSON.stringify([props.scope.vars.map((v) => v.current), props.scope.scoped]);
-  useEffect(() => {
+  // A layout effect: the queries leave in the same task the panels are
+  // laid out in, not a frame later.
+  useLayoutEffect(() => {
     if (!needsData || !SUPPORTED.has(p.type)) return;
     let live = true;
     const width = box.current?.clientWidth ?? 600;

@@ -259,16 +259,16 @@ export function DashboardView(props: { uid: string }) {
   const [vars, setVars] = useState<Variable[] | null>(null);
   const [varError, setVarError] = useState('');
   const [tick, setTick] = useState(0);
-  const [scrape, setScrape] = useState(15);
+  // The scrape interval ($__rate_interval needs it): panels wait for it.
+  const [scrape, setScrape] = useState<number | null>(null);
 
   useEffect(() => {
     api<{ yaml: string }>('/api/v1/status/config')
       .then((c) => {
         const m = /scrape_interval:\s*(\S+)/.exec(c.yaml);
-        const s = m && parseDuration(m[1]);
-        if (s) setScrape(s);
+        setScrape((m && parseDuration(m[1])) || 15);
       })
-      .catch(() => undefined);
+      .catch(() => setScrape(15));
   }, []);
 
   const fromS = from || dash?.time.from || 'now-6h';
@@ -317,7 +317,7 @@ export function DashboardView(props: { uid: string }) {
   }, [kiosk]);
 
   if (res.error) return <p class="error" role="alert">{res.error}</p>;
-  if (!dash || !vars) return <p class="muted">{t('common.loading')}</p>;
+  if (!dash || !vars || scrape === null) return <p class="muted">{t('common.loading')}</p>;
 
   const changeVar = (i: number, vals: string[]) => {
     const list = vars.map((v) => ({ ...v }));
