@@ -472,8 +472,14 @@ impl Block {
 
     /// Samples of series `i` in `[mint, maxt]`, tombstones applied.
     pub fn samples(&self, i: usize, mint: i64, maxt: i64) -> Result<Vec<Sample>, TsdbError> {
-        let mut out = Vec::new();
-        for c in self.chunks(i) {
+        self.samples_of(i, &self.chunks(i), mint, maxt, &mut Vec::new())
+    }
+
+    /// [`Block::samples`] from the series' chunk metas, reading through
+    /// `buf` (reused across calls so a query does not allocate per chunk).
+    fn samples_of(&self, i: usize, metas: &[ChunkMeta], mint: i64, maxt: i64, buf: &mut Vec<u8>) -> Result<Vec<Sample>, TsdbError> {
+        let mut out: Vec<Sample> = Vec::new();
+        for c in metas {
             if c.maxt < mint || c.mint > maxt {
                 continue;
             }
@@ -481,15 +487,26 @@ impl Block {
                 .files
                 .get((c.seg as usize).wrapping_sub(1))
                 .ok_or_else(|| malformed(&self.dir, "chunk segment missing"))?;
-            let mut buf = vec![0u8; c.len as usize + 4];
-            f.read_exact_at(&mut buf, c.off)?;
+            buf.clear();
+            buf.resize(c.len as usize + 4, 0);
+            f.read_exact_at(buf, c.off)?;
             let (data, crc) = buf.split_at(c.len as usize);
             if crc32fast::hash(data).to_le_bytes() != crc {
                 return Err(malformed(&self.dir, "chunk checksum mismatch"));
             }
             let s = colenc::decode(data, c.n as usize)
                 .map_err(|_| malformed(&self.dir, "chunk undecodable"))?;
-            out.extend(s.into_iter().filter(|s| s.t >= mint && s.t <= maxt));
+            if c.mint >= mint && c.maxt <= maxt {
+                // The whole chunk is wanted: no filtering, and the first
+                // such chunk is taken as it is.
+                if out.is_empty() {
+                    out = s;
+                } else {
+                    out.extend_from_slice(&s);
+                }
+            } else {
+                out.extend(s.into_iter().filter(|s| s.t >= mint && s.t <= maxt));
+            }
         }
         let ts = self.tombstones.read();
         if !ts.is_empty() {
@@ -519,13 +536,15 @@ impl Block {
         with_samples: bool,
     ) -> Result<Vec<(Labels, Vec<Sample>)>, TsdbError> {
         let mut out = Vec::new();
+        let mut buf = Vec::new();
         for id in self.select_ids(ms) {
             let i = id as usize;
-            if !self.has_chunks_in(i, mint, maxt) {
+            let metas = self.chunks(i);
+            if !metas.iter().any(|c| c.maxt >= mint && c.mint <= maxt) {
                 continue;
             }
             if with_samples {
-                let s = self.samples(i, mint, maxt)?;
+                let s = self.samples_of(i, &metas, mint, maxt, &mut buf)?;
                 if !s.is_empty() {
                     out.push((self.labels(i), s));
                 }

@@ -669,16 +669,26 @@ impl Db {
         if sources < 2 {
             return Ok(all);
         }
+        // Runs of the same series, each concatenated into one allocation of
+        // the run's total length (not grown block by block).
         let mut merged: Vec<(Labels, Vec<Sample>)> = Vec::with_capacity(all.len());
         let mut multi = false;
-        for (l, s) in all {
-            match merged.last_mut() {
-                Some((pl, ps)) if *pl == l => {
-                    ps.extend(s);
-                    multi = true;
-                }
-                _ => merged.push((l, s)),
+        let mut it = all.into_iter().peekable();
+        while let Some((l, first)) = it.next() {
+            if it.peek().is_none_or(|(nl, _)| *nl != l) {
+                merged.push((l, first));
+                continue;
             }
+            multi = true;
+            let mut parts = vec![first];
+            while let Some((_, s)) = it.next_if(|(nl, _)| *nl == l) {
+                parts.push(s);
+            }
+            let mut s = Vec::with_capacity(parts.iter().map(Vec::len).sum());
+            for p in parts {
+                s.extend_from_slice(&p);
+            }
+            merged.push((l, s));
         }
         if multi && with_samples {
             for (_, s) in merged.iter_mut() {
