@@ -88,7 +88,8 @@ mod tests {
 
     #[test]
     fn the_committed_build_is_embedded() {
-        let index = std::str::from_utf8(asset("index.html").expect("ui/dist/index.html is embedded")).expect("utf-8");
+        let index = asset("index.html").expect("ui/dist/index.html is embedded");
+        let index = std::str::from_utf8(&index).expect("utf-8");
         // Every asset index.html references is embedded too.
         let refs: Vec<&str> = index.split('"').filter(|s| s.starts_with("/assets/")).collect();
         assert!(!refs.is_empty(), "index.html references no assets: {index}");
