@@ -10,12 +10,14 @@ const [base, repeats = '5'] = process.argv.slice(2);
 const browser = await chromium.launch({ executablePath: process.env.CHROMIUM || '/usr/bin/chromium', args: ['--no-sandbox', '--disable-gpu'] });
 
 function watch() {
+  const drawn = (p) => p.dataset.loaded === 'true' && [...p.querySelectorAll('[data-testid=chart]')].every((c) => c.dataset.drawn === 'true');
   const done = () => {
-    const ps = document.querySelectorAll('[data-testid=panel]');
+    const ps = [...document.querySelectorAll('[data-testid=panel]')];
     if (ps.length !== 30) return false;
-    for (const p of ps) if (p.dataset.loaded !== 'true') return false;
-    for (const c of document.querySelectorAll('[data-testid=chart]')) if (c.dataset.drawn !== 'true') return false;
-    return true;
+    // Also noted: when the first screen (every panel that starts within
+    // the viewport) is complete.
+    if (window.__viewport == null && ps.filter((p) => p.getBoundingClientRect().top < innerHeight).every(drawn)) window.__viewport = performance.now();
+    return ps.every(drawn);
   };
   window.__rendered = new Promise((resolve) => {
     const start = () => {
@@ -45,6 +47,8 @@ for (let i = 0; i < Number(repeats); i++) {
     const qs = performance.getEntriesByType('resource').filter((e) => e.name.includes('/api/v1/query'));
     return {
       panels: document.querySelectorAll('[data-testid=panel]').length,
+      viewportMs: Math.round(window.__viewport),
+      viewportPanels: [...document.querySelectorAll('[data-testid=panel]')].filter((p) => p.getBoundingClientRect().top < innerHeight).length,
       errors: document.querySelectorAll('[data-panel-error]').length,
       withData: [...document.querySelectorAll('[data-testid=panel]')].filter((p) => !p.querySelector('.no-data')).length,
       // Where the time went, in ms since navigation start: the first query
