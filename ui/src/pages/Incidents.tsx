@@ -3,7 +3,7 @@
 // and acknowledge. Changing things needs the responder's credentials: the
 // browser's basic auth (--web.config.file) or the bearer token of
 // `responder.api_token_file`, entered once here and kept in this browser.
-import { useState } from 'preact/hooks';
+import { useEffect, useState } from 'preact/hooks';
 import { api, useApi } from '../api';
 import { t } from '../i18n';
 import { navigate } from '../router';
@@ -146,6 +146,13 @@ function ExecutionView(props: { x: Execution; onChange: () => void }) {
 function IncidentView(props: { id: string }) {
   const res = useApi<Incident>(`/api/bongsu/v1/incidents/${encodeURIComponent(props.id)}`);
   const [error, setError] = useState('');
+  // The timeline follows a live incident: re-read every 5 s until it resolves.
+  const live = !!res.data && !res.data.resolved;
+  useEffect(() => {
+    if (!live) return;
+    const id = setInterval(res.reload, 5000);
+    return () => clearInterval(id);
+  }, [live]);
   if (res.error) return <p class="error" role="alert">{res.error}</p>;
   if (!res.data) return <p class="muted">{t('common.loading')}</p>;
   const inc = res.data;
