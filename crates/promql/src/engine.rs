@@ -656,7 +656,7 @@ impl<'a> Evaluator<'a> {
         }
         match e {
             Expr::Number(n, _) => Ok(Val::Scalar(*n)),
-            Expr::String(s, _) => Ok(Val::Str(s.clone())),
+            Expr::String(s, _) => Ok(Val::Str(s.to_string())),
             Expr::Paren(e, _) => self.eval(e, ts),
             Expr::Neg(inner, _) => {
                 let v = self.eval(inner, ts)?;

@@ -327,7 +327,7 @@ impl<'a> Evaluator<'a> {
         let re_s = self.string_arg(c, 4, ts)?;
         let re = bongsu_model::matcher::compile_anchored(&re_s)
             .map_err(|_| exec_err(format!("invalid regular expression in label_replace(): {re_s}")))?;
-        if !valid_label_name(&dst) {
+        if !valid_label_name(&dst) || not_utf8_literal(c.args.get(1)).is_some() {
             return Err(exec_err(format!("invalid destination label name in label_replace(): {dst}")));
         }
         let mut out = Vec::with_capacity(v.len());
@@ -355,12 +355,12 @@ impl<'a> Evaluator<'a> {
         let mut srcs = vec![];
         for i in 3..c.args.len() {
             let s = self.string_arg(c, i, ts)?;
-            if !valid_label_name(&s) {
+            if !valid_label_name(&s) || not_utf8_literal(c.args.get(i)).is_some() {
                 return Err(exec_err(format!("invalid source label name in label_join(): {s}")));
             }
             srcs.push(s);
         }
-        if !valid_label_name(&dst) {
+        if !valid_label_name(&dst) || not_utf8_literal(c.args.get(1)).is_some() {
             return Err(exec_err(format!("invalid destination label name in label_join(): {dst}")));
         }
         let mut out = Vec::with_capacity(v.len());
@@ -1090,6 +1090,16 @@ fn parse_le(s: &str) -> Option<f64> {
 
 pub(crate) fn valid_label_name(s: &str) -> bool {
     !s.is_empty()
+}
+
+/// `e` when it is a string literal (in parentheses or not) whose bytes are
+/// not UTF-8 — never a valid label name in Prometheus (`utf8.ValidString`),
+/// though its text here (with U+FFFD) would pass [`valid_label_name`].
+pub(crate) fn not_utf8_literal(e: Option<&Expr>) -> Option<&crate::ast::StrLit> {
+    match e.map(unwrap_parens) {
+        Some(Expr::String(s, _)) if !s.is_utf8() => Some(s),
+        _ => None,
+    }
 }
 
 fn first_selector_time(e: Option<&Expr>) -> (Option<crate::ast::AtModifier>, Option<crate::ast::DurationExpr>) {

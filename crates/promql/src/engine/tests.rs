@@ -274,3 +274,28 @@ fn start_timestamp_reset_rules() {
     assert!(!st_reset(100, 100, 100, 200), "cumulative of unknown start (previous st = its t)");
     assert!(!st_reset(160, 100, 100, 200), "previous st invalid");
 }
+
+#[test]
+fn label_names_that_are_not_utf8_are_refused() {
+    // Prometheus' UTF-8 validation: "\xff" is one byte that is not UTF-8.
+    let s = store();
+    let e = engine();
+    let err = |q: &str| e.instant_query(&s, q, 600_000).err().map(|e| e.to_string()).unwrap_or_default();
+    assert_eq!(
+        err(r#"label_replace(req_total, "\xff", "", "job", "(.*)")"#),
+        "invalid destination label name in label_replace(): \u{fffd}"
+    );
+    assert_eq!(err(r#"label_join(req_total, "\xff", "-", "job")"#), "invalid destination label name in label_join(): \u{fffd}");
+    assert_eq!(err(r#"label_join(req_total, "x", "-", ("a\xff"))"#), "invalid source label name in label_join(): a\u{fffd}");
+    assert_eq!(err(r#"count_values("\xff", req_total)"#), r#"invalid label name "\xff""#);
+    // The same character written as UTF-8 bytes or as a code point is a label name.
+    for q in [r#"label_replace(req_total, "\xc3\xbf", "x", "job", "(.*)")"#, r#"label_replace(req_total, "\u00ff", "x", "job", "(.*)")"#] {
+        let r = e.instant_query(&s, q, 600_000).unwrap();
+        let Value::Vector(v) = r.value else { panic!() };
+        assert_eq!(v[0].labels.get("ÿ"), Some("x"), "{q}");
+    }
+    // Label values may be any bytes in Prometheus; here they carry U+FFFD.
+    let r = e.instant_query(&s, r#"label_replace(req_total, "x", "\xff", "job", "(.*)")"#, 600_000).unwrap();
+    let Value::Vector(v) = r.value else { panic!() };
+    assert_eq!(v[0].labels.get("x"), Some("\u{fffd}"));
+}
