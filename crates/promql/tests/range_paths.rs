@@ -30,6 +30,7 @@ impl Rng {
 fn store() -> MemStore {
     let s = MemStore::new();
     let mut r = Rng(7);
+    let mut st_rng = Rng(11);
     let l = |pairs: &[(&str, &str)]| {
         Labels::from_pairs(pairs.iter().map(|(a, b)| (a.to_string(), b.to_string())))
     };
@@ -98,6 +99,8 @@ fn store() -> MemStore {
             }
             // counters with start timestamps (`st_total`, one per kind)
             if inst == "a" {
+                // Its own generator: the other series stay as they were.
+                let r = &mut st_rng;
                 let mut v = 0.0;
                 let mut start = -3_000i64;
                 let mut prev_t = -15_000i64;
