@@ -186,6 +186,27 @@ impl<'a> IntoIterator for &'a Labels {
 pub fn quote_go(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 2);
     out.push('"');
+    quote_go_body(s, &mut out);
+    out.push('"');
+    out
+}
+
+/// [`quote_go`] of a Go string that need not be UTF-8: bytes outside valid
+/// UTF-8 are written `\xNN`, as Go's `strconv.Quote` writes them.
+pub fn quote_go_bytes(b: &[u8]) -> String {
+    let mut out = String::with_capacity(b.len() + 2);
+    out.push('"');
+    for chunk in b.utf8_chunks() {
+        quote_go_body(chunk.valid(), &mut out);
+        for x in chunk.invalid() {
+            out.push_str(&format!("\\x{x:02x}"));
+        }
+    }
+    out.push('"');
+    out
+}
+
+fn quote_go_body(s: &str, out: &mut String) {
     for c in s.chars() {
         match c {
             '"' => out.push_str("\\\""),
@@ -211,8 +232,6 @@ pub fn quote_go(s: &str) -> String {
             c => out.push(c),
         }
     }
-    out.push('"');
-    out
 }
 
 /// Mutable label set; `build()` yields sorted [`Labels`] without empty values.
@@ -293,5 +312,14 @@ mod tests {
         let a = Labels::from_pairs([("ab", "c")]);
         let b = Labels::from_pairs([("a", "bc")]);
         assert_ne!(a.stable_hash(), b.stable_hash());
+    }
+
+    #[test]
+    fn quote_go_bytes_like_strconv_quote() {
+        assert_eq!(quote_go_bytes(b"\xff"), r#""\xff""#);
+        assert_eq!(quote_go_bytes(b"a\xc3\n\xe2\x82\xac\x80z"), r#""a\xc3\n€\x80z""#);
+        for s in ["", "plain", "tab\t\"q\" é \u{7f}"] {
+            assert_eq!(quote_go_bytes(s.as_bytes()), quote_go(s));
+        }
     }
 }

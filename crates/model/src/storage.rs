@@ -8,10 +8,30 @@ use crate::{Labels, Matcher, Sample};
 
 /// One selected series with its samples in `[mint, maxt]`, ascending by time.
 /// Staleness markers are included as [`crate::STALE_NAN`].
+///
+/// `st` is the optional start-timestamp column (Prometheus' "ST", a.k.a.
+/// created timestamp): when present it has one entry per sample, the
+/// sample's start time in ms, `0` where that sample has none (Prometheus'
+/// convention). `None` means no sample of the selection has one — the case
+/// of every series today, so series without start timestamps cost nothing
+/// beyond the empty `Option`, and readers that do not use them never look.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Series {
     pub labels: Labels,
     pub samples: Vec<Sample>,
+    pub st: Option<Vec<i64>>,
+}
+
+impl Series {
+    /// A series without start timestamps.
+    pub fn new(labels: Labels, samples: Vec<Sample>) -> Self {
+        Series { labels, samples, st: None }
+    }
+
+    /// The start timestamp of sample `i` (`0`: unknown).
+    pub fn st_at(&self, i: usize) -> i64 {
+        self.st.as_ref().and_then(|s| s.get(i).copied()).unwrap_or(0)
+    }
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -277,10 +277,70 @@ pub struct Call {
     pub span: Span,
 }
 
+/// A string literal's value. PromQL strings are Go strings, i.e. bytes: an
+/// escape such as `"\xff"` can make one that is not UTF-8, which a Rust
+/// `String` cannot hold. The text is the value with U+FFFD for such bytes
+/// (what Go's JSON encoder shows too); the exact bytes are kept when they
+/// are not UTF-8, so the printer writes the literal back as it was and a
+/// label name made of them is refused as Prometheus refuses it.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct StrLit {
+    text: String,
+    /// The decoded bytes, only when they are not valid UTF-8.
+    not_utf8: Option<Box<[u8]>>,
+}
+
+impl StrLit {
+    /// The literal's decoded bytes.
+    pub fn from_bytes(b: Vec<u8>) -> StrLit {
+        match String::from_utf8(b) {
+            Ok(text) => StrLit { text, not_utf8: None },
+            Err(e) => {
+                let b = e.into_bytes();
+                StrLit { text: String::from_utf8_lossy(&b).into_owned(), not_utf8: Some(b.into_boxed_slice()) }
+            }
+        }
+    }
+
+    /// The value as text (U+FFFD where the bytes are not UTF-8).
+    pub fn as_str(&self) -> &str {
+        &self.text
+    }
+
+    /// The exact bytes of the value.
+    pub fn as_bytes(&self) -> &[u8] {
+        self.not_utf8.as_deref().unwrap_or(self.text.as_bytes())
+    }
+
+    /// Whether the value is valid UTF-8 (Go's `utf8.ValidString`).
+    pub fn is_utf8(&self) -> bool {
+        self.not_utf8.is_none()
+    }
+}
+
+impl From<&str> for StrLit {
+    fn from(s: &str) -> StrLit {
+        StrLit { text: s.to_string(), not_utf8: None }
+    }
+}
+
+impl From<String> for StrLit {
+    fn from(text: String) -> StrLit {
+        StrLit { text, not_utf8: None }
+    }
+}
+
+impl std::ops::Deref for StrLit {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.text
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub enum Expr {
     Number(f64, Span),
-    String(String, Span),
+    String(StrLit, Span),
     VectorSelector(VectorSelector),
     MatrixSelector(MatrixSelector),
     Subquery(Subquery),

@@ -25,7 +25,7 @@ pub struct EngineOptions {
     /// Query timeout (default 2m).
     pub timeout: Duration,
     /// `--enable-feature` names that change PromQL (e.g. "promql-experimental-functions",
-    /// "promql-delayed-name-removal", "type-and-unit-labels").
+    /// "promql-delayed-name-removal", "type-and-unit-labels", "use-start-timestamps").
     pub features: Vec<String>,
     /// Range queries: evaluate the common shapes a series at a time
     /// (`engine/range.rs`); off = every step through the step evaluator.
@@ -287,6 +287,11 @@ pub(crate) struct Elem {
     pub drop: bool,
 }
 
+/// Matrix selection at one step: the series' windows, their start
+/// timestamps when asked for (`None`: a series without), and the window
+/// `(start, end]`.
+pub(crate) type Windows = (Vec<Ser>, Vec<Option<Vec<i64>>>, i64, i64);
+
 /// One series of a range vector during evaluation.
 #[derive(Debug, Clone)]
 pub(crate) struct Ser {
@@ -325,6 +330,10 @@ pub(crate) struct Evaluator<'a> {
     pub(crate) is_range: bool,
     pub(crate) delayed: bool,
     pub(crate) type_and_unit: bool,
+    /// `use-start-timestamps`: `rate`, `increase`, `irate` and `resets` over
+    /// a matrix selector read the samples' start timestamps (see `funcs.rs`),
+    /// `start_timestamp()` answers them.
+    pub(crate) use_st: bool,
     ranges: HashMap<usize, (i64, i64)>,
     data: HashMap<usize, Rc<Vec<Series>>>,
     /// Subquery inner results by (subquery node, inner step time): each inner
@@ -352,6 +361,7 @@ impl<'a> Evaluator<'a> {
             is_range,
             delayed: opts.feature("promql-delayed-name-removal"),
             type_and_unit: opts.feature("type-and-unit-labels"),
+            use_st: opts.feature("use-start-timestamps"),
             ranges: HashMap::new(),
             data: HashMap::new(),
             sub_memo: HashMap::new(),
@@ -646,7 +656,7 @@ impl<'a> Evaluator<'a> {
         }
         match e {
             Expr::Number(n, _) => Ok(Val::Scalar(*n)),
-            Expr::String(s, _) => Ok(Val::Str(s.clone())),
+            Expr::String(s, _) => Ok(Val::Str(s.to_string())),
             Expr::Paren(e, _) => self.eval(e, ts),
             Expr::Neg(inner, _) => {
                 let v = self.eval(inner, ts)?;
@@ -747,9 +757,40 @@ impl<'a> Evaluator<'a> {
         Ok(out)
     }
 
+    /// `start_timestamp(vs)` at `ts`: the start timestamp (in seconds, `0`
+    /// when unknown) of the sample each series has at `ts`, found as an
+    /// instant selection finds it (Prometheus' `vectorSelectorSingle`).
+    pub(crate) fn eval_start_timestamps(&mut self, vs: &VectorSelector, ts: i64) -> Result<Vec<Elem>, QueryError> {
+        let t = self.at_time(&vs.at).unwrap_or(ts) - self.opt_duration(&vs.offset)?;
+        let lb = self.lookback();
+        let data = self.series_for(vs, t - lb, t)?;
+        let mut out = Vec::new();
+        for s in data.iter() {
+            let i = s.samples.partition_point(|x| x.t <= t);
+            if i == 0 {
+                continue;
+            }
+            let smp = s.samples[i - 1];
+            if smp.t <= t - lb || is_stale_nan(smp.v) {
+                continue;
+            }
+            out.push(Elem { labels: s.labels.clone(), v: s.st_at(i - 1) as f64 / 1000.0, drop: false });
+        }
+        self.check_samples(out.len())?;
+        Ok(out)
+    }
+
     /// Range selection for `ms` at `ts`: samples in `(t-range, t]`. Returns the
     /// series and the window `(start, end]` used.
     pub(crate) fn eval_matrix_selector(&mut self, ms: &MatrixSelector, ts: i64) -> Result<(Vec<Ser>, i64, i64), QueryError> {
+        let (out, _, start, end) = self.matrix_windows(ms, ts, false)?;
+        Ok((out, start, end))
+    }
+
+    /// [`Self::eval_matrix_selector`]; with `with_st` (a plain selector, not
+    /// `anchored`/`smoothed`) also each series' start timestamps aligned
+    /// with its points, `None` for a series without them.
+    pub(crate) fn matrix_windows(&mut self, ms: &MatrixSelector, ts: i64, with_st: bool) -> Result<Windows, QueryError> {
         let vs = &ms.selector;
         let t = self.at_time(&vs.at).unwrap_or(ts) - self.opt_duration(&vs.offset)?;
         let range = self.duration(&ms.range)?;
@@ -766,23 +807,27 @@ impl<'a> Evaluator<'a> {
                     out.push(Ser { labels: s.labels.clone(), pts, drop: false });
                 }
             }
-            return Ok((out, t - range, t));
+            return Ok((out, vec![], t - range, t));
         }
         let data = self.series_for(vs, t - range, t)?;
         let mut out = Vec::new();
+        let mut sts = Vec::new();
         let mut n = 0;
         for s in data.iter() {
             let lo = s.samples.partition_point(|x| x.t <= t - range);
-            let hi = s.samples.partition_point(|x| x.t <= t);
-            let pts: Vec<Sample> = s.samples[lo..hi.max(lo)].iter().filter(|x| !is_stale_nan(x.v)).copied().collect();
+            let hi = s.samples.partition_point(|x| x.t <= t).max(lo);
+            let pts: Vec<Sample> = s.samples[lo..hi].iter().filter(|x| !is_stale_nan(x.v)).copied().collect();
             if pts.is_empty() {
                 continue;
             }
             n += pts.len();
+            if with_st {
+                sts.push(s.st.as_ref().map(|c| (lo..hi).filter(|&i| !is_stale_nan(s.samples[i].v)).map(|i| c[i]).collect()));
+            }
             out.push(Ser { labels: s.labels.clone(), pts, drop: false });
         }
         self.check_samples(n)?;
-        Ok((out, t - range, t))
+        Ok((out, sts, t - range, t))
     }
 
     /// Direct storage select (not planned), for `info()`.

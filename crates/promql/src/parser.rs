@@ -454,7 +454,7 @@ impl<'a> Parser<'a> {
         let t = self.next();
         let span = Span { start: t.start, end: t.end };
         if t.t == T::Str {
-            return Ok(Expr::String(unquote(self.text(t)), span));
+            return Ok(Expr::String(StrLit::from_bytes(unquote_bytes(self.text(t))), span));
         }
         Ok(Expr::Number(self.number_value(t)?, span))
     }
@@ -585,7 +585,15 @@ impl<'a> Parser<'a> {
                 self.text(t).to_string()
             } else if t.t == T::Str {
                 self.next();
-                unquote(self.text(t))
+                let b = unquote_bytes(self.text(t));
+                match String::from_utf8(b) {
+                    Ok(s) => s,
+                    // Prometheus: not a valid (UTF-8) label name.
+                    Err(e) => {
+                        let q = bongsu_model::labels::quote_go_bytes(e.as_bytes());
+                        return Err(self.err(t.start, t.end, format!("invalid label name for grouping: {q}")));
+                    }
+                }
             } else {
                 return Err(self.unexpected("grouping opts", "label"));
             };
@@ -1378,12 +1386,21 @@ impl Checker<'_> {
 // ---- literals ----------------------------------------------------------
 
 /// Unquotes a string token (`"…"`, `'…'` with Go escapes, or `` `…` ``).
-/// The lexer has validated the escapes.
+/// The lexer has validated the escapes. Bytes that are not UTF-8 (`"\xff"`)
+/// become U+FFFD; [`unquote_bytes`] keeps them.
 pub(crate) fn unquote(s: &str) -> String {
-    let Some(q) = s.chars().next() else { return String::new() };
+    match String::from_utf8(unquote_bytes(s)) {
+        Ok(s) => s,
+        Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
+    }
+}
+
+/// The bytes of a string token, as Go's `strconv.Unquote` makes them.
+pub(crate) fn unquote_bytes(s: &str) -> Vec<u8> {
+    let Some(q) = s.chars().next() else { return Vec::new() };
     let body = if s.len() >= 2 { &s[1..s.len() - 1] } else { "" };
     if q == '`' {
-        return body.to_string();
+        return body.as_bytes().to_vec();
     }
     let mut out: Vec<u8> = Vec::with_capacity(body.len());
     let mut chars = body.chars().peekable();
@@ -1437,10 +1454,7 @@ pub(crate) fn unquote(s: &str) -> String {
             out.extend_from_slice(ch.encode_utf8(&mut buf).as_bytes());
         }
     }
-    match String::from_utf8(out) {
-        Ok(s) => s,
-        Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
-    }
+    out
 }
 
 /// Go's `underscoreOK`: underscores only between digits (or after a base prefix).
@@ -1730,5 +1744,20 @@ mod tests {
         let e = err("sum without (without) (foo)");
         assert_eq!((e.message.as_str(), e.start), ("unexpected <without> in grouping opts, expected label", 13));
         assert!(matches!(p("sum by (by, on, bool, offset) (without)"), Expr::Aggregate(_)));
+        // A quoted grouping label must be UTF-8 (Prometheus' `IsValidLabelName`).
+        let e = err(r#"sum by ("\xff") (foo)"#);
+        assert_eq!(e.message, r#"invalid label name for grouping: "\xff""#);
+        assert!(matches!(p(r#"sum by ("\xc3\xbf") (foo)"#), Expr::Aggregate(a) if a.grouping == ["ÿ"]));
+    }
+
+    #[test]
+    fn string_literals_keep_bytes_that_are_not_utf8() {
+        let Expr::String(s, _) = p(r#""a\xff\101""#) else { panic!() };
+        assert!(!s.is_utf8());
+        assert_eq!(s.as_bytes(), b"a\xffA");
+        assert_eq!(s.as_str(), "a\u{fffd}A");
+        let Expr::String(s, _) = p(r#""\xc3\xbf\u00ff""#) else { panic!() };
+        assert!(s.is_utf8());
+        assert_eq!(s.as_str(), "ÿÿ");
     }
 }

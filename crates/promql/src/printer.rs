@@ -337,7 +337,7 @@ impl Display for Expr {
     fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
         match self {
             Expr::Number(v, _) => f.write_str(&format_number(*v)),
-            Expr::String(s, _) => f.write_str(&bongsu_model::labels::quote_go(s)),
+            Expr::String(s, _) => f.write_str(&bongsu_model::labels::quote_go_bytes(s.as_bytes())),
             Expr::VectorSelector(v) => v.fmt(f),
             Expr::MatrixSelector(m) => m.fmt(f),
             Expr::Subquery(s) => s.fmt(f),
@@ -447,6 +447,8 @@ mod tests {
             ("foo[5m] smoothed", "foo[5m] smoothed"),
             (r#"label_replace(up, "a", "$1", "b", "(.*)")"#, r#"label_replace(up, "a", "$1", "b", "(.*)")"#),
             ("'single'", r#""single""#),
+            // Go strings are bytes: one that is not UTF-8 prints as it was.
+            (r#"label_replace(up, "\xff", "", "b", "\xc3\xbf\xc3")"#, r#"label_replace(up, "\xff", "", "b", "ÿ\xc3")"#),
         ];
         for (input, want) in cases {
             assert_eq!(canon(input), want, "{input}");

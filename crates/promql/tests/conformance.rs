@@ -58,10 +58,13 @@ struct EvalCmd {
     needs_histograms: bool,
 }
 
+/// A loaded point: time, value and start timestamp (`0`: none).
+type LoadPoint = (i64, Point, i64);
+
 #[derive(Debug)]
 enum Cmd {
     Clear,
-    Load { series: Vec<(Labels, Vec<(i64, Point)>)>, nhcb: bool },
+    Load { series: Vec<(Labels, Vec<LoadPoint>)>, nhcb: bool },
     Eval(Box<EvalCmd>),
     Bad { line: usize, msg: String },
 }
@@ -70,6 +73,58 @@ enum Cmd {
 
 fn dur(s: &str) -> Result<i64, String> {
     parse_duration(s.trim()).map_err(|e| e.to_string())
+}
+
+/// Upstream's `parseDurationPrefix`: an optionally signed duration (one
+/// number and unit; `x` is never part of the unit) at the start of `s`, in
+/// ms, and the rest.
+fn duration_prefix(s: &str) -> Result<(i64, &str), String> {
+    let (neg, body) = match s.as_bytes().first() {
+        Some(b'-') => (true, &s[1..]),
+        Some(b'+') => (false, &s[1..]),
+        Some(_) => (false, s),
+        None => return Err("empty duration".into()),
+    };
+    let digits = body.bytes().take_while(u8::is_ascii_digit).count();
+    if digits == 0 {
+        return Err(format!("expected digits in duration {s:?}"));
+    }
+    let unit = body[digits..].bytes().take_while(|b| b.is_ascii_alphabetic() && *b != b'x').count();
+    let ms = dur(&body[..digits + unit])?;
+    Ok((if neg { -ms } else { ms }, &body[digits + unit..]))
+}
+
+/// The value sequence of an `@st` line (upstream's `parseSTSequence`): start
+/// timestamp offsets from each sample's time in ms, `None` where omitted.
+/// Items: `_`, `_xN`, `<dur>`, `<dur>xN`, `<dur>+<dur>xN`, `<dur>-<dur>xN`.
+fn parse_st_sequence(s: &str) -> Result<Vec<Option<i64>>, String> {
+    let mut out = vec![];
+    for item in s.split_whitespace() {
+        let bad = |e: String| format!("invalid ST item {item:?}: {e}");
+        if item == "_" {
+            out.push(None);
+            continue;
+        }
+        if let Some(n) = item.strip_prefix("_x") {
+            let n: usize = n.parse().ok().filter(|n| *n > 0).ok_or_else(|| bad("invalid repeat count".into()))?;
+            out.extend(std::iter::repeat_n(None, n));
+            continue;
+        }
+        let (base, rest) = duration_prefix(item).map_err(bad)?;
+        let count = |r: &str| -> Result<usize, String> { r.parse::<usize>().map_err(|_| bad("invalid repeat count".into())) };
+        if rest.is_empty() {
+            out.push(Some(base));
+        } else if let Some(n) = rest.strip_prefix('x') {
+            out.extend(std::iter::repeat_n(Some(base), count(n)? + 1));
+        } else if rest.starts_with(['+', '-']) {
+            let (delta, rest) = duration_prefix(rest).map_err(bad)?;
+            let n = rest.strip_prefix('x').ok_or_else(|| bad("expected 'x<count>' after step duration".into()))?;
+            out.extend((0..=count(n)? as i64).map(|k| Some(base + k * delta)));
+        } else {
+            return Err(bad(format!("unexpected character {:?} after duration", &rest[..1])));
+        }
+    }
+    Ok(out)
 }
 
 // ------------------------------------------------------------------ script parsing
@@ -112,20 +167,47 @@ fn parse_script(text: &str) -> Vec<Cmd> {
                 }
             };
             i += 1;
-            let mut series: Vec<(Labels, Vec<(i64, Point)>)> = vec![];
+            let mut series: Vec<(Labels, Vec<LoadPoint>)> = vec![];
             let mut bad = None;
+            // An `@st` line's labels and offsets, for the sample line after it.
+            let mut pending_st: Option<(Labels, Vec<Option<i64>>)> = None;
             while i < lines.len() && !is_blank(lines[i]) {
                 let d = lines[i].trim();
                 i += 1;
                 match parse_series_labels(d) {
                     Ok((labels, rest)) => {
-                        if rest.starts_with("@st") {
-                            continue; // start timestamps are not modelled
+                        if let Some(seq) = rest.strip_prefix("@st") {
+                            if pending_st.is_some() {
+                                bad = Some("@st line has no following sample line".to_string());
+                            }
+                            match parse_st_sequence(seq) {
+                                Ok(v) => pending_st = Some((labels, v)),
+                                Err(e) => bad = Some(e),
+                            }
+                            continue;
                         }
                         match parse_values(rest) {
                             Ok(vals) => {
-                                let pts: Vec<(i64, Point)> =
-                                    vals.into_iter().enumerate().map(|(k, p)| (k as i64 * step, p)).collect();
+                                let st = match pending_st.take() {
+                                    Some((l, _)) if l != labels => {
+                                        bad = Some("@st metric does not match the following sample line metric".into());
+                                        None
+                                    }
+                                    Some((_, st)) if st.len() != vals.len() => {
+                                        bad = Some(format!("@st line has {} values but sample line has {}", st.len(), vals.len()));
+                                        None
+                                    }
+                                    other => other.map(|(_, st)| st),
+                                };
+                                let pts: Vec<LoadPoint> = vals
+                                    .into_iter()
+                                    .enumerate()
+                                    .map(|(k, p)| {
+                                        let t = k as i64 * step;
+                                        let off = st.as_ref().and_then(|s| s[k]);
+                                        (t, p, off.map_or(0, |o| t + o))
+                                    })
+                                    .collect();
                                 series.retain(|(l, _)| l != &labels);
                                 series.push((labels, pts));
                             }
@@ -134,6 +216,9 @@ fn parse_script(text: &str) -> Vec<Cmd> {
                     }
                     Err(e) => bad = Some(e),
                 }
+            }
+            if pending_st.is_some() {
+                bad = Some("@st line has no following sample line".into());
             }
             match bad {
                 Some(msg) => cmds.push(Cmd::Bad { line: lineno, msg }),
@@ -716,6 +801,7 @@ fn run_file(path: &Path, verbose: bool) -> Counts {
             "promql-extended-range-selectors",
             "promql-delayed-name-removal",
             "promql-binop-fill-modifiers",
+            "use-start-timestamps",
         ]
         .iter()
         .map(|s| s.to_string())
@@ -740,9 +826,9 @@ fn run_file(path: &Path, verbose: bool) -> Counts {
             Cmd::Load { series, nhcb } => {
                 for (labels, pts) in &series {
                     let mut has_hist = false;
-                    for (t, p) in pts {
+                    for (t, p, st) in pts {
                         match p {
-                            Point::Float(v) => r.store.add(labels.clone(), *t, *v),
+                            Point::Float(v) => r.store.add_with_st(labels.clone(), *st, *t, *v),
                             Point::Hist => has_hist = true,
                             Point::Missing => {}
                         }

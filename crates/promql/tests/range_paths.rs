@@ -1,9 +1,11 @@
 //! The two evaluation paths must agree to the bit (range and instant queries): the series-at-a-time
 //! evaluation (`engine/range.rs`) against the step-at-a-time evaluator
 //! (`series_at_a_time: false`), on hand-picked and seeded random
-//! expressions, with and without delayed name removal, over data with
-//! counter resets, NaN, stale markers, gaps, series that end early and
-//! metrics that differ only in their name (the collision cases).
+//! expressions, with and without delayed name removal and with and without
+//! `use-start-timestamps`, over data with counter resets, NaN, stale
+//! markers, gaps, series that end early, metrics that differ only in their
+//! name (the collision cases) and counters with start timestamps (deltas,
+//! start-timestamp resets, overlapping start times, some samples without).
 use bongsu_model::{Labels, STALE_NAN};
 use bongsu_promql::engine::{Engine, EngineOptions, QueryResult, Value};
 use bongsu_promql::memstore::MemStore;
@@ -28,6 +30,7 @@ impl Rng {
 fn store() -> MemStore {
     let s = MemStore::new();
     let mut r = Rng(7);
+    let mut st_rng = Rng(11);
     let l = |pairs: &[(&str, &str)]| {
         Labels::from_pairs(pairs.iter().map(|(a, b)| (a.to_string(), b.to_string())))
     };
@@ -93,6 +96,37 @@ fn store() -> MemStore {
                     t + 11,
                     50.0,
                 );
+            }
+            // counters with start timestamps (`st_total`, one per kind)
+            if inst == "a" {
+                // Its own generator: the other series stay as they were.
+                let r = &mut st_rng;
+                let mut v = 0.0;
+                let mut start = -3_000i64;
+                let mut prev_t = -15_000i64;
+                for i in 0..120i64 {
+                    let t = i * 15_000 + 5 + (r.below(700) as i64);
+                    let (val, st) = match job {
+                        // deltas: each sample counts since the previous one
+                        "api" => (r.below(30) as f64, prev_t),
+                        // cumulative, restarted (by start time) every 25
+                        // samples, the value not always dropping
+                        _ => {
+                            if i % 25 == 0 && i > 0 {
+                                start = prev_t + 1 + r.below(9_000) as i64;
+                                v = if i % 50 == 0 { v + 1.0 } else { 2.0 };
+                            }
+                            v += r.below(40) as f64;
+                            (v, start)
+                        }
+                    };
+                    let kinds = [("plain", st), ("overlap", if i % 17 == 5 { t - 40_000 } else { st }), ("some", if i % 3 == 0 { 0 } else { st })];
+                    for (kind, st) in kinds {
+                        let val = if kind == "some" && i == 77 { STALE_NAN } else { val };
+                        s.add_with_st(l(&[("__name__", "st_total"), ("job", job), ("kind", kind)]), st, t, val);
+                    }
+                    prev_t = t;
+                }
             }
             // classic histogram buckets
             let mut counts = [0.0f64; 4];
@@ -215,6 +249,21 @@ const HAND: &[&str] = &[
     "timestamp(temp)",
     "sum(req_total) + sum(err_total)",
     "count_values(\"v\", round(temp))",
+    "rate(st_total[1m])",
+    "increase(st_total[5m])",
+    "irate(st_total[1m])",
+    "resets(st_total[5m])",
+    "rate(st_total[30s])",
+    "increase(st_total[2m] offset 1m)",
+    "rate(st_total[2m] @ 900)",
+    "sum by (kind) (increase(st_total[2m]))",
+    "rate(st_total[5m:1m])",
+    "resets(st_total[3m] anchored)",
+    "increase(st_total[3m] anchored)",
+    "rate({__name__=~\"st_total|req_total\"}[2m])",
+    "start_timestamp(st_total)",
+    "start_timestamp(st_total offset 1m) - timestamp(st_total offset 1m)",
+    "start_timestamp(-st_total)",
 ];
 
 fn random_expr(r: &mut Rng, depth: u32) -> String {
@@ -226,6 +275,7 @@ fn random_expr(r: &mut Rng, depth: u32) -> String {
             "limit",
             "{__name__=~\"req_total|err_total\"}",
             "temp{inst!=\"a\"}",
+            "st_total",
         ]);
         let off = r.pick(&["", "", " offset 30s", " @ 900"]);
         match r.below(4) {
@@ -328,10 +378,11 @@ fn render(r: &Result<QueryResult, bongsu_promql::engine::QueryError>) -> String 
     }
 }
 
-fn engines(delayed: bool) -> (Engine, Engine) {
+fn engines(delayed: bool, st: bool) -> (Engine, Engine) {
     let features: Vec<String> = ["promql-experimental-functions".to_string()]
         .into_iter()
         .chain(delayed.then(|| "promql-delayed-name-removal".to_string()))
+        .chain(st.then(|| "use-start-timestamps".to_string()))
         .collect();
     let mk = |fast: bool| {
         // parallel_min_series 2: the threaded window computation runs too.
@@ -385,15 +436,15 @@ fn series_at_a_time_agrees_with_step_at_a_time() {
             ));
         }
     };
-    for delayed in [false, true] {
-        let (fast, slow) = engines(delayed);
+    for (delayed, use_st) in [(false, false), (true, false), (false, true), (true, true)] {
+        let (fast, slow) = engines(delayed, use_st);
         for e in &exprs {
             for t in [0i64, 600_000, 1_234_567, 1_800_000] {
-                compare(format!("{e} instant at {t} delayed={delayed}"), fast.instant_query(&st, e, t), slow.instant_query(&st, e, t));
+                compare(format!("{e} instant at {t} delayed={delayed} st={use_st}"), fast.instant_query(&st, e, t), slow.instant_query(&st, e, t));
             }
             for &(start, end, step) in &windows {
                 compare(
-                    format!("{e} [{start}, {end}, {step}] delayed={delayed}"),
+                    format!("{e} [{start}, {end}, {step}] delayed={delayed} st={use_st}"),
                     fast.range_query(&st, e, start, end, step),
                     slow.range_query(&st, e, start, end, step),
                 );
@@ -416,4 +467,17 @@ fn series_at_a_time_agrees_with_step_at_a_time() {
             .join("\n")
     );
     assert!(compared > 1000);
+
+    // The start-timestamp data is exercised: the feature changes answers
+    // and the overlapping kind warns.
+    let (on, _) = engines(false, true);
+    let (off, _) = engines(false, false);
+    for q in ["resets(st_total[10m])", "rate(st_total[2m])", "irate(st_total[1m])"] {
+        let (a, b) = (render(&on.range_query(&st, q, 0, 1_800_000, 60_000)), render(&off.range_query(&st, q, 0, 1_800_000, 60_000)));
+        assert_ne!(a, b, "{q}: use-start-timestamps changes nothing");
+    }
+    let r = on.range_query(&st, "rate(st_total[2m])", 0, 1_800_000, 60_000);
+    assert!(render(&r).contains("overlaps with previous sample timestamp for metric \\\"st_total\\\""), "{}", render(&r));
+    let r = off.range_query(&st, "rate(st_total[2m])", 0, 1_800_000, 60_000);
+    assert!(!render(&r).contains("overlaps"));
 }

@@ -1073,6 +1073,8 @@ impl Appendable for Db {
     }
 }
 
+// Start timestamps are not stored (nothing ingests them yet): every series is
+// returned without an ST column.
 impl Queryable for Db {
     fn select(
         &self,
@@ -1082,7 +1084,7 @@ impl Queryable for Db {
         Ok(self
             .select_all(hints, matchers, true)?
             .into_iter()
-            .map(|(labels, samples)| Series { labels, samples })
+            .map(|(labels, samples)| Series::new(labels, samples))
             .collect())
     }
 

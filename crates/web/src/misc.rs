@@ -355,7 +355,7 @@ pub fn translate_ast(e: &Expr) -> J {
         }
         Expr::Number(v, _) => obj(vec![("type", json!("numberLiteral")), ("val", json!(bongsu_model::fmt_float(*v)))]),
         Expr::Paren(inner, _) => obj(vec![("type", json!("parenExpr")), ("expr", translate_ast(inner))]),
-        Expr::String(s, _) => obj(vec![("type", json!("stringLiteral")), ("val", json!(s))]),
+        Expr::String(s, _) => obj(vec![("type", json!("stringLiteral")), ("val", json!(s.as_str()))]),
         Expr::Neg(inner, _) => obj(vec![("type", json!("unaryExpr")), ("op", json!(BinaryOp::Sub.as_str())), ("expr", translate_ast(inner))]),
         Expr::VectorSelector(vs) => {
             let (ts, soe) = at_fields(&vs.at);

@@ -235,6 +235,11 @@ impl<'a> Evaluator<'a> {
             AggregateOp::CountValues if !valid_label_name(&param_s) => {
                 return Err(exec_err(format!("invalid label name {}", bongsu_model::labels::quote_go(&param_s))));
             }
+            AggregateOp::CountValues => {
+                if let Some(s) = super::funcs::not_utf8_literal(a.param.as_deref()) {
+                    return Err(exec_err(format!("invalid label name {}", bongsu_model::labels::quote_go_bytes(s.as_bytes()))));
+                }
+            }
             _ => {}
         }
 

@@ -162,6 +162,20 @@ impl<'a> Evaluator<'a> {
                 };
                 self.map_vector(v, |x| x)
             }
+            "start_timestamp" => {
+                // Only a selector carries start timestamps, and only with
+                // `use-start-timestamps`; otherwise nothing (as Prometheus).
+                match c.args.first().map(unwrap_parens) {
+                    Some(Expr::VectorSelector(vs)) if self.use_st => {
+                        let v = self.eval_start_timestamps(vs, ts)?;
+                        self.map_vector(v, |x| x)
+                    }
+                    _ => {
+                        let _ = self.vector_arg(c, 0, ts)?;
+                        vec![]
+                    }
+                }
+            }
             "abs" | "ceil" | "floor" | "exp" | "sqrt" | "ln" | "log2" | "log10" | "sin" | "cos" | "tan" | "asin" | "acos"
             | "atan" | "sinh" | "cosh" | "tanh" | "asinh" | "acosh" | "atanh" | "deg" | "rad" | "sgn" => {
                 let f: fn(f64) -> f64 = match name {
@@ -313,7 +327,7 @@ impl<'a> Evaluator<'a> {
         let re_s = self.string_arg(c, 4, ts)?;
         let re = bongsu_model::matcher::compile_anchored(&re_s)
             .map_err(|_| exec_err(format!("invalid regular expression in label_replace(): {re_s}")))?;
-        if !valid_label_name(&dst) {
+        if !valid_label_name(&dst) || not_utf8_literal(c.args.get(1)).is_some() {
             return Err(exec_err(format!("invalid destination label name in label_replace(): {dst}")));
         }
         let mut out = Vec::with_capacity(v.len());
@@ -341,12 +355,12 @@ impl<'a> Evaluator<'a> {
         let mut srcs = vec![];
         for i in 3..c.args.len() {
             let s = self.string_arg(c, i, ts)?;
-            if !valid_label_name(&s) {
+            if !valid_label_name(&s) || not_utf8_literal(c.args.get(i)).is_some() {
                 return Err(exec_err(format!("invalid source label name in label_join(): {s}")));
             }
             srcs.push(s);
         }
-        if !valid_label_name(&dst) {
+        if !valid_label_name(&dst) || not_utf8_literal(c.args.get(1)).is_some() {
             return Err(exec_err(format!("invalid destination label name in label_join(): {dst}")));
         }
         let mut out = Vec::with_capacity(v.len());
@@ -677,7 +691,16 @@ impl<'a> Evaluator<'a> {
         if let Some(ms) = sel_ext {
             return self.extended_rate(c, ms, ts);
         }
-        let ra = self.eval_range_arg(range_expr, ts)?;
+        // Start timestamps reach rate/increase/irate/resets over a selector
+        // only (a subquery's points have none).
+        let (ra, sts) = match unwrap_parens(range_expr) {
+            Expr::MatrixSelector(ms) if self.use_st && uses_st(name) => {
+                let range = self.duration(&ms.range)?;
+                let (series, sts, start, end) = self.matrix_windows(ms, ts, true)?;
+                (RangeArg { series, start, end, range, _sel: std::marker::PhantomData }, sts)
+            }
+            _ => (self.eval_range_arg(range_expr, ts)?, vec![]),
+        };
         let keep_name = matches!(name, "last_over_time" | "first_over_time");
         if name == "absent_over_time" {
             if ra.series.iter().any(|s| !s.pts.is_empty()) {
@@ -696,12 +719,16 @@ impl<'a> Evaluator<'a> {
             }
         }
         let mut out = Vec::with_capacity(ra.series.len());
-        for s in ra.series {
+        for (k, s) in ra.series.into_iter().enumerate() {
             let pts = &s.pts;
             if pts.is_empty() {
                 continue;
             }
-            let v = window_value(name, pts, ra.start, ra.end, ra.range, param, extra, ts)?;
+            let st = sts.get(k).and_then(|x| x.as_deref());
+            if st.is_some_and(|st| st_overlap_in(name, pts, st)) {
+                self.warn(st_overlap_warning(&s.labels));
+            }
+            let v = window_value(name, pts, st, ra.start, ra.end, ra.range, param, extra, ts)?;
             let Some(v) = v else { continue };
             self.counter_info(name, &s.labels);
             let (labels, drop) = if keep_name { (s.labels, s.drop) } else { (self.drop_name_now(s.labels), true) };
@@ -750,16 +777,19 @@ impl<'a> Evaluator<'a> {
         let start = t - range;
         let maxt = if vs.smoothed { t + lb } else { t };
         let mut out = vec![];
+        let keep = |p: &Sample| p.t > start - lb && p.t <= maxt && !bongsu_model::is_stale_nan(p.v);
         for s in data.iter() {
-            let f: Vec<Sample> = s
-                .samples
-                .iter()
-                .filter(|p| p.t > start - lb && p.t <= maxt && !bongsu_model::is_stale_nan(p.v))
-                .copied()
-                .collect();
+            let f: Vec<Sample> = s.samples.iter().filter(|p| keep(p)).copied().collect();
             if f.is_empty() {
                 continue;
             }
+            // resets (not rate/increase: Prometheus' extendedRate ignores them) reads start timestamps.
+            let fst: Option<Vec<i64>> = match &s.st {
+                Some(c) if self.use_st && name == "resets" => {
+                    Some(s.samples.iter().zip(c).filter(|(p, _)| keep(p)).map(|(_, st)| *st).collect())
+                }
+                _ => None,
+            };
             let v = match name {
                 "rate" | "increase" | "delta" => extended_rate_value(&f, start, t, range, vs.smoothed, name != "delta", name == "rate"),
                 "changes" | "resets" => {
@@ -773,7 +803,7 @@ impl<'a> Evaluator<'a> {
                         let n = if name == "changes" {
                             w.windows(2).filter(|p| p[1].v != p[0].v && !(p[1].v.is_nan() && p[0].v.is_nan())).count()
                         } else {
-                            w.windows(2).filter(|p| p[1].v < p[0].v).count()
+                            resets(w, fst.as_deref().map(|c| &c[first..]))
                         };
                         Some(n as f64)
                     }
@@ -793,11 +823,14 @@ impl<'a> Evaluator<'a> {
 
 /// The value of a range function over one window of float samples `pts`
 /// (non-empty, stale markers removed) in `(start, end]`; `ts` is the
-/// evaluation time (for `predict_linear`). `None`: no output for this series.
+/// evaluation time (for `predict_linear`). `st`: the samples' start
+/// timestamps, for the functions that use them (see [`uses_st`]) when the
+/// feature is on and the series has them. `None`: no output for this series.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn window_value(
     name: &str,
     pts: &[Sample],
+    st: Option<&[i64]>,
     start: i64,
     end: i64,
     range: i64,
@@ -806,8 +839,8 @@ pub(crate) fn window_value(
     ts: i64,
 ) -> Result<Option<f64>, QueryError> {
     let v: Option<f64> = match name {
-        "rate" | "increase" | "delta" => extrapolated_rate(pts, start, end, range, name != "delta", name == "rate"),
-        "irate" | "idelta" => instant_value(pts, name == "irate"),
+        "rate" | "increase" | "delta" => extrapolated_rate(pts, st, start, end, range, name != "delta", name == "rate"),
+        "irate" | "idelta" => instant_value(pts, st, name == "irate"),
         "deriv" => {
             if pts.len() < 2 {
                 None
@@ -823,7 +856,7 @@ pub(crate) fn window_value(
                 Some(slope * param.unwrap_or(f64::NAN) + icpt)
             }
         }
-        "resets" => Some(pts.windows(2).filter(|w| w[1].v < w[0].v).count() as f64),
+        "resets" => Some(resets(pts, st) as f64),
         "changes" => Some(
             pts.windows(2)
                 .filter(|w| w[1].v != w[0].v && !(w[1].v.is_nan() && w[0].v.is_nan()))
@@ -1059,6 +1092,16 @@ pub(crate) fn valid_label_name(s: &str) -> bool {
     !s.is_empty()
 }
 
+/// `e` when it is a string literal (in parentheses or not) whose bytes are
+/// not UTF-8 — never a valid label name in Prometheus (`utf8.ValidString`),
+/// though its text here (with U+FFFD) would pass [`valid_label_name`].
+pub(crate) fn not_utf8_literal(e: Option<&Expr>) -> Option<&crate::ast::StrLit> {
+    match e.map(unwrap_parens) {
+        Some(Expr::String(s, _)) if !s.is_utf8() => Some(s),
+        _ => None,
+    }
+}
+
 fn first_selector_time(e: Option<&Expr>) -> (Option<crate::ast::AtModifier>, Option<crate::ast::DurationExpr>) {
     type AtOff = (Option<crate::ast::AtModifier>, Option<crate::ast::DurationExpr>);
     fn walk(e: &Expr) -> Option<AtOff> {
@@ -1107,32 +1150,98 @@ fn absent_labels_sel(vs: &VectorSelector) -> Labels {
     b.into_labels()
 }
 
-fn extrapolated_rate(pts: &[Sample], range_start: i64, range_end: i64, range: i64, counter: bool, is_rate: bool) -> Option<f64> {
-    if pts.len() < 2 {
-        return None;
+/// The range functions that read start timestamps (Prometheus' engine
+/// collects them for these four only, and only over a matrix selector).
+pub(crate) fn uses_st(name: &str) -> bool {
+    matches!(name, "rate" | "increase" | "irate" | "resets")
+}
+
+/// Prometheus' `isStartTimestampReset`: does the current sample's start
+/// timestamp say the counter restarted after the previous sample? `0` is
+/// "unknown"; a start at or after the sample's own time is ignored (invalid,
+/// or OTel's unknown start); a start equal to the previous sample's time is
+/// a delta sample — a reset — unless the previous start was unknown, equal
+/// to its own time, or invalid (a cumulative series of unknown start).
+pub(crate) fn st_reset(prev_st: i64, prev_t: i64, cur_st: i64, cur_t: i64) -> bool {
+    if cur_st == 0 || cur_st >= cur_t || cur_st < prev_t {
+        return false;
     }
-    let first = pts[0];
-    let last = pts[pts.len() - 1];
+    if cur_st > prev_t {
+        return true;
+    }
+    if prev_st > prev_t {
+        return false;
+    }
+    prev_st != 0 && prev_st != prev_t
+}
+
+/// Prometheus' `checkStartTimeOverlap`: a start time before the previous
+/// sample that is not the previous sample's start time.
+fn st_overlap(prev_st: i64, prev_t: i64, cur_st: i64) -> bool {
+    cur_st != 0 && cur_st < prev_t && cur_st != prev_st
+}
+
+/// Whether `rate`/`increase` warn about overlapping start times in this window.
+pub(crate) fn st_overlap_in(name: &str, pts: &[Sample], st: &[i64]) -> bool {
+    matches!(name, "rate" | "increase") && pts.windows(2).enumerate().any(|(i, w)| st_overlap(st[i], w[0].t, st[i + 1]))
+}
+
+/// Prometheus' start-time overlap warning for the series `labels`.
+pub(crate) fn st_overlap_warning(labels: &Labels) -> String {
+    format!(
+        "PromQL warning: sample has start time that overlaps with previous sample timestamp for metric {}",
+        bongsu_model::labels::quote_go(labels.get_or_empty(METRIC_NAME))
+    )
+}
+
+/// `resets` over a window: a value below the previous one, or (with start
+/// timestamps) a start-timestamp reset.
+fn resets(pts: &[Sample], st: Option<&[i64]>) -> usize {
+    pts.windows(2)
+        .enumerate()
+        .filter(|(i, w)| w[1].v < w[0].v || st.is_some_and(|s| st_reset(s[*i], w[0].t, s[i + 1], w[1].t)))
+        .count()
+}
+
+/// Prometheus' `extrapolatedRate` over floats. With start timestamps
+/// (counters only): a start timestamp after the previous sample's time is a
+/// reset ([`st_reset`]), and when the first sample's start time lies inside
+/// the window the counter is taken to be 0 then, instead of extrapolating
+/// to the left — which also gives a value for a single sample.
+fn extrapolated_rate(pts: &[Sample], st: Option<&[i64]>, range_start: i64, range_end: i64, range: i64, counter: bool, is_rate: bool) -> Option<f64> {
+    let st = if counter { st } else { None };
+    let (first, last) = (*pts.first()?, *pts.last()?);
+    let n1 = pts.len() - 1;
     let mut result = last.v - first.v;
     if counter {
-        for w in pts.windows(2) {
-            if w[1].v < w[0].v {
+        for (i, w) in pts.windows(2).enumerate() {
+            if w[1].v < w[0].v || st.is_some_and(|s| st_reset(s[i], w[0].t, s[i + 1], w[1].t)) {
                 result += w[0].v;
             }
         }
     }
     let mut to_start = (first.t - range_start) as f64 / 1000.0;
     let mut to_end = (range_end - last.t) as f64 / 1000.0;
-    let sampled = (last.t - first.t) as f64 / 1000.0;
-    let avg = sampled / (pts.len() - 1) as f64;
+    let mut sampled = (last.t - first.t) as f64 / 1000.0;
+    let avg = if n1 > 0 { sampled / n1 as f64 } else { 0.0 };
     let threshold = avg * 1.1;
-    if to_start >= threshold {
-        to_start = avg / 2.0;
-    }
-    if counter && result > 0.0 && first.v >= 0.0 {
-        let to_zero = sampled * (first.v / result);
-        if to_zero < to_start {
-            to_start = to_zero;
+    let st0 = st.map_or(0, |s| s[0]);
+    if st0 != 0 && st0 > range_start && st0 < first.t {
+        // A zero at the first sample's start time (the range start is exclusive).
+        to_start = 0.0;
+        sampled = (last.t - st0) as f64 / 1000.0;
+        result += first.v;
+    } else if n1 == 0 {
+        return None;
+    } else {
+        if to_start >= threshold {
+            to_start = avg / 2.0;
+        }
+        if counter && result > 0.0 && first.v >= 0.0 {
+            let to_zero = sampled * (first.v / result);
+            if to_zero < to_start {
+                to_start = to_zero;
+            }
         }
     }
     if to_end >= threshold {
@@ -1145,14 +1254,17 @@ fn extrapolated_rate(pts: &[Sample], range_start: i64, range_end: i64, range: i6
     Some(result * factor)
 }
 
-fn instant_value(pts: &[Sample], is_rate: bool) -> Option<f64> {
+/// Prometheus' `instantValue` over floats (`irate`, `idelta`); for `irate`
+/// a start-timestamp reset between the last two samples counts as a reset.
+fn instant_value(pts: &[Sample], st: Option<&[i64]>, is_rate: bool) -> Option<f64> {
     if pts.len() < 2 {
         return None;
     }
-    let last = pts[pts.len() - 1];
-    let prev = pts[pts.len() - 2];
+    let n = pts.len();
+    let last = pts[n - 1];
+    let prev = pts[n - 2];
     let mut r = last.v - prev.v;
-    if is_rate && last.v < prev.v {
+    if is_rate && (last.v < prev.v || st.is_some_and(|s| st_reset(s[n - 2], prev.t, s[n - 1], last.t))) {
         r = last.v;
     }
     let iv = last.t - prev.t;

@@ -27,7 +27,7 @@
 //! errors, annotations.
 use super::aggregate::{group_labels, Acc};
 use super::binary::{changes_schema, elem_op, result_metric, signature, vector_scalar_value};
-use super::funcs::window_value;
+use super::funcs::{st_overlap_in, st_overlap_warning, uses_st, window_value};
 use super::{exec_err, Elem, Evaluator, QueryError, Ser};
 use crate::ast::{
     AggregateOp, AtModifier, Binary, BinaryOp, Call, Cardinality, Expr, MatrixSelector, Subquery, ValueType,
@@ -105,13 +105,18 @@ struct Window<'w> {
     step_times: &'w [i64],
     range: i64,
     params: Option<&'w [f64]>,
+    /// Read the series' start timestamps (`use-start-timestamps` and a
+    /// function that uses them).
+    st: bool,
 }
 
 /// One part's results: values and presence per series (`None`: no value at
-/// any step), and the samples in the windows at each step.
+/// any step), the samples in the windows at each step, and per series
+/// whether a window had overlapping start times (the warning).
 struct WindowPart {
     out: Vec<Option<(Vec<f64>, Vec<bool>)>>,
     per_step: Vec<usize>,
+    st_overlap: Vec<bool>,
 }
 
 impl Window<'_> {
@@ -119,10 +124,26 @@ impl Window<'_> {
         let n = self.times.len();
         let mut per_step = vec![0usize; n];
         let mut out = Vec::with_capacity(series.len());
+        let mut st_overlap = Vec::with_capacity(series.len());
         let mut f: Vec<Sample> = Vec::new();
+        // The start timestamps of `f`, when the series has them and they are read.
+        let mut fst: Vec<i64> = Vec::new();
         for s in series {
             f.clear();
-            f.extend(s.samples.iter().filter(|p| !is_stale_nan(p.v)));
+            let st_col = if self.st { s.st.as_deref() } else { None };
+            match st_col {
+                None => f.extend(s.samples.iter().filter(|p| !is_stale_nan(p.v))),
+                Some(c) => {
+                    fst.clear();
+                    for (p, st) in s.samples.iter().zip(c) {
+                        if !is_stale_nan(p.v) {
+                            f.push(*p);
+                            fst.push(*st);
+                        }
+                    }
+                }
+            }
+            let mut overlap = false;
             let mut vals = vec![0.0; n];
             let mut ok = vec![false; n];
             let mut any = false;
@@ -143,9 +164,14 @@ impl Window<'_> {
                 }
                 per_step[i] += hi - lo;
                 let param = self.params.map(|p| p[i]);
+                let st = st_col.map(|_| &fst[lo..hi]);
+                if let Some(st) = st {
+                    overlap = overlap || st_overlap_in(self.name, &f[lo..hi], st);
+                }
                 if let Some(v) = window_value(
                     self.name,
                     &f[lo..hi],
+                    st,
                     t - self.range,
                     t,
                     self.range,
@@ -159,8 +185,9 @@ impl Window<'_> {
                 }
             }
             out.push(any.then_some((vals, ok)));
+            st_overlap.push(overlap);
         }
-        Ok(WindowPart { out, per_step })
+        Ok(WindowPart { out, per_step, st_overlap })
     }
 }
 
@@ -371,9 +398,10 @@ impl<'a> Evaluator<'a> {
             Expr::Call(c) => {
                 let n = if c.func == "info" { 1 } else { c.args.len() };
                 for (i, a) in c.args.iter().take(n).enumerate() {
-                    // timestamp() reads a selector's sample times itself.
+                    // timestamp() and start_timestamp() read a selector's
+                    // samples themselves.
                     if i == 0
-                        && c.func == "timestamp"
+                        && matches!(c.func.as_str(), "timestamp" | "start_timestamp")
                         && matches!(unparen(a), Expr::VectorSelector(_))
                     {
                         continue;
@@ -565,6 +593,7 @@ impl<'a> Evaluator<'a> {
             step_times: &step_times,
             range,
             params: params.as_deref(),
+            st: self.use_st && uses_st(name),
         };
         let mut per_step = vec![0usize; n];
         // Series are computed in blocks, a block split over the cores; the
@@ -603,8 +632,11 @@ impl<'a> Evaluator<'a> {
                 for k in 0..part.per_step.len() {
                     per_step[k] += part.per_step[k];
                 }
-                for out in part.out {
+                for (out, overlap) in part.out.into_iter().zip(part.st_overlap) {
                     let Some(s) = it.next() else { break };
+                    if overlap {
+                        self.warn(st_overlap_warning(&s.labels));
+                    }
                     let Some((vals, ok)) = out else { continue };
                     if !(one_name_checked && info_done) {
                         self.counter_info(name, &s.labels);
@@ -687,7 +719,7 @@ impl<'a> Evaluator<'a> {
                 }
                 per_step[i] += pts.len();
                 let param = params.as_ref().map(|p| p[i]);
-                if let Some(v) = window_value(name, &pts, lo_t, base, range, param, None, self.step_time(i))? {
+                if let Some(v) = window_value(name, &pts, None, lo_t, base, range, param, None, self.step_time(i))? {
                     vals[i] = v;
                     ok[i] = true;
                     any = true;

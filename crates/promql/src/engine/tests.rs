@@ -173,3 +173,129 @@ fn extreme_times_do_not_panic() {
     let err = e.instant_query(&s, "count_over_time(nonexistent[1d:1ms])", 600_000).unwrap_err();
     assert_eq!(err.error_type(), "timeout", "{err}");
 }
+
+// ---------------------------------------------------------------- start timestamps
+// (these parse their queries: the cases are about data, not syntax)
+
+/// A delta counter (each sample's start time is the previous sample's time)
+/// and a gauge-like series without start timestamps.
+fn st_store() -> MemStore {
+    let s = MemStore::new();
+    let d = Labels::from_pairs([("__name__", "d_total")]);
+    let n = Labels::from_pairs([("__name__", "n_total")]);
+    for i in 1..=10 {
+        s.add_with_st(d.clone(), (i - 1) * 60_000, i * 60_000, 60.0);
+        s.add(n.clone(), i * 60_000, (i * 60) as f64);
+    }
+    s
+}
+
+fn st_engine(on: bool) -> Engine {
+    let mut features = vec!["promql-delayed-name-removal".to_string()];
+    if on {
+        features.push("use-start-timestamps".into());
+    }
+    Engine::new(EngineOptions { features, ..Default::default() })
+}
+
+fn values(r: &QueryResult) -> Vec<(String, f64)> {
+    match &r.value {
+        Value::Vector(v) => v.iter().map(|s| (s.labels.to_string(), s.v)).collect(),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn start_timestamps_only_with_the_feature() {
+    let s = st_store();
+    // Off (the default): the delta series is a flat counter.
+    let r = st_engine(false).instant_query(&s, "increase(d_total[5m])", 600_000).unwrap();
+    assert_eq!(values(&r), vec![("{}".to_string(), 0.0)]);
+    assert!(values(&st_engine(false).instant_query(&s, "start_timestamp(d_total)", 600_000).unwrap()).is_empty());
+    // On: every sample is a reset, 60 per minute.
+    let r = st_engine(true).instant_query(&s, "increase(d_total[5m])", 600_000).unwrap();
+    assert_eq!(values(&r), vec![("{}".to_string(), 300.0)]);
+    let r = st_engine(true).instant_query(&s, "irate(d_total[5m])", 600_000).unwrap();
+    assert_eq!(values(&r), vec![("{}".to_string(), 1.0)]);
+    let r = st_engine(true).instant_query(&s, "resets(d_total[5m])", 600_000).unwrap();
+    assert_eq!(values(&r), vec![("{}".to_string(), 4.0)]);
+    // A series without start timestamps is unchanged.
+    for q in ["increase(n_total[5m])", "resets(n_total[5m])", "irate(n_total[5m])"] {
+        assert_eq!(
+            values(&st_engine(true).instant_query(&s, q, 600_000).unwrap()),
+            values(&st_engine(false).instant_query(&s, q, 600_000).unwrap()),
+            "{q}"
+        );
+    }
+    // delta() does not read them (Prometheus collects them for rate, increase, irate, resets).
+    let r = st_engine(true).instant_query(&s, "delta(d_total[5m])", 600_000).unwrap();
+    assert_eq!(values(&r), vec![("{}".to_string(), 0.0)]);
+}
+
+#[test]
+fn start_timestamp_function() {
+    let s = st_store();
+    let e = st_engine(true);
+    // The selected sample's (at 9m30s: the one at 9m) start time in seconds; 0 when unknown.
+    let r = e.instant_query(&s, "start_timestamp(d_total)", 570_000).unwrap();
+    assert_eq!(values(&r), vec![("{}".to_string(), 480.0)]);
+    let r = e.instant_query(&s, "start_timestamp(n_total)", 570_000).unwrap();
+    assert_eq!(values(&r), vec![("{}".to_string(), 0.0)]);
+    let r = e.instant_query(&s, "start_timestamp(d_total @ 300 offset 1m)", 0).unwrap();
+    assert_eq!(values(&r), vec![("{}".to_string(), 180.0)]);
+    // Lost through an expression; nothing after the lookback.
+    assert!(values(&e.instant_query(&s, "start_timestamp(d_total * 1)", 570_000).unwrap()).is_empty());
+    assert!(values(&e.instant_query(&s, "start_timestamp(d_total)", 2_000_000).unwrap()).is_empty());
+    // A range query over the selector, both evaluators.
+    for fast in [true, false] {
+        let e = Engine::new(EngineOptions { features: vec!["use-start-timestamps".into()], series_at_a_time: fast, ..Default::default() });
+        let r = e.range_query(&s, "start_timestamp(d_total)", 60_000, 180_000, 30_000).unwrap();
+        match r.value {
+            Value::Matrix(m) => {
+                let v: Vec<f64> = m[0].samples.iter().map(|p| p.v).collect();
+                assert_eq!(v, vec![0.0, 0.0, 60.0, 60.0, 120.0]);
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+}
+
+#[test]
+fn start_timestamp_reset_rules() {
+    use super::funcs::st_reset;
+    // (prev st, prev t, cur st, cur t)
+    assert!(!st_reset(0, 100, 0, 200), "unknown");
+    assert!(!st_reset(0, 100, 200, 200), "st = t: OTel unknown start");
+    assert!(!st_reset(0, 100, 300, 200), "st > t: invalid");
+    assert!(!st_reset(0, 100, 50, 200), "cumulative: started before the previous sample");
+    assert!(st_reset(0, 100, 150, 200), "restarted after the previous sample");
+    assert!(st_reset(40, 100, 100, 200), "delta: starts at the previous sample");
+    assert!(!st_reset(0, 100, 100, 200), "cumulative of unknown start (previous st unknown)");
+    assert!(!st_reset(100, 100, 100, 200), "cumulative of unknown start (previous st = its t)");
+    assert!(!st_reset(160, 100, 100, 200), "previous st invalid");
+}
+
+#[test]
+fn label_names_that_are_not_utf8_are_refused() {
+    // Prometheus' UTF-8 validation: "\xff" is one byte that is not UTF-8.
+    let s = store();
+    let e = engine();
+    let err = |q: &str| e.instant_query(&s, q, 600_000).err().map(|e| e.to_string()).unwrap_or_default();
+    assert_eq!(
+        err(r#"label_replace(req_total, "\xff", "", "job", "(.*)")"#),
+        "invalid destination label name in label_replace(): \u{fffd}"
+    );
+    assert_eq!(err(r#"label_join(req_total, "\xff", "-", "job")"#), "invalid destination label name in label_join(): \u{fffd}");
+    assert_eq!(err(r#"label_join(req_total, "x", "-", ("a\xff"))"#), "invalid source label name in label_join(): a\u{fffd}");
+    assert_eq!(err(r#"count_values("\xff", req_total)"#), r#"invalid label name "\xff""#);
+    // The same character written as UTF-8 bytes or as a code point is a label name.
+    for q in [r#"label_replace(req_total, "\xc3\xbf", "x", "job", "(.*)")"#, r#"label_replace(req_total, "\u00ff", "x", "job", "(.*)")"#] {
+        let r = e.instant_query(&s, q, 600_000).unwrap();
+        let Value::Vector(v) = r.value else { panic!() };
+        assert_eq!(v[0].labels.get("ÿ"), Some("x"), "{q}");
+    }
+    // Label values may be any bytes in Prometheus; here they carry U+FFFD.
+    let r = e.instant_query(&s, r#"label_replace(req_total, "x", "\xff", "job", "(.*)")"#, 600_000).unwrap();
+    let Value::Vector(v) = r.value else { panic!() };
+    assert_eq!(v[0].labels.get("x"), Some("\u{fffd}"));
+}
