@@ -315,31 +315,12 @@ fn capture_server() -> (String, Arc<Mutex<Vec<Vec<u8>>>>) {
             let b = b2.clone();
             std::thread::spawn(move || {
                 let _ = c.set_read_timeout(Some(Duration::from_secs(5)));
-                let mut buf = [0u8; 8192];
+                // Keep-alive: one request after another on a connection.
                 let mut req = Vec::new();
-                loop {
-                    // Keep-alive: one request after another on a connection.
-                    let head_end = loop {
-                        if let Some(i) = req.windows(4).position(|w| w == b"\r\n\r\n") {
-                            break i + 4;
-                        }
-                        match c.read(&mut buf) {
-                            Ok(0) | Err(_) => return,
-                            Ok(n) => req.extend_from_slice(&buf[..n]),
-                        }
-                    };
-                    let head = String::from_utf8_lossy(&req[..head_end]).to_ascii_lowercase();
-                    let len: usize = head.lines().find_map(|l| l.strip_prefix("content-length:").map(|v| v.trim().parse().unwrap_or(0))).unwrap_or(0);
-                    while req.len() < head_end + len {
-                        match c.read(&mut buf) {
-                            Ok(0) | Err(_) => return,
-                            Ok(n) => req.extend_from_slice(&buf[..n]),
-                        }
-                    }
+                while let Some((_, body)) = read_request(&mut c, &mut req) {
                     if let Ok(mut g) = b.lock() {
-                        g.push(req[head_end..head_end + len].to_vec());
+                        g.push(body);
                     }
-                    req.drain(..head_end + len);
                     if c.write_all(b"HTTP/1.1 204 No Content\r\n\r\n").is_err() {
                         return;
                     }

@@ -80,7 +80,7 @@ fn read_cpu(dir: &str) -> Result<Vec<(usize, u64)>> {
         let path = format!("{dir}/{file}");
         match std::fs::read_to_string(&path) {
             Ok(text) => {
-                let v = parse(&text).ok_or_else(|| parse_error(&path, "not an unsigned integer"))?;
+                let v = crate::util::parse_trimmed::<u64>(&text).ok_or_else(|| parse_error(&path, "not an unsigned integer"))?;
                 if i < FILES.len() {
                     values.push((i, v));
                 }
@@ -98,22 +98,18 @@ fn read_cpu(dir: &str) -> Result<Vec<(usize, u64)>> {
     Ok(values)
 }
 
-fn parse(text: &str) -> Option<u64> {
-    text.trim().parse().ok()
-}
-
 #[cfg(test)]
 mod tests {
     #[test]
     fn mangled_input_never_panics() {
         for t in crate::util::mangled("1800000\n") {
-            let _ = super::parse(&t);
+            let _ = crate::util::parse_trimmed::<u64>(&t);
         }
     }
 
     #[test]
     fn parses_khz() {
-        assert_eq!(super::parse("1800000\n"), Some(1800000));
-        assert_eq!(super::parse("<unknown>\n"), None);
+        assert_eq!(crate::util::parse_trimmed::<u64>("1800000\n"), Some(1800000));
+        assert_eq!(crate::util::parse_trimmed::<u64>("<unknown>\n"), None);
     }
 }

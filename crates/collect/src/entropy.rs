@@ -34,7 +34,7 @@ pub(crate) fn collect(paths: &HostPaths, out: &mut Families) -> Result {
 /// error when it cannot be read or is not a number.
 fn read_uint(path: &str) -> Result<Option<u64>> {
     match std::fs::read_to_string(path) {
-        Ok(text) => parse(&text)
+        Ok(text) => crate::util::parse_trimmed::<u64>(&text)
             .map(Some)
             .ok_or_else(|| parse_error(path, format!("not an unsigned integer: {:?}", text.trim()))),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
@@ -45,22 +45,18 @@ fn read_uint(path: &str) -> Result<Option<u64>> {
     }
 }
 
-fn parse(text: &str) -> Option<u64> {
-    text.trim().parse().ok()
-}
-
 #[cfg(test)]
 mod tests {
     #[test]
     fn mangled_input_never_panics() {
         for t in crate::util::mangled("256\n") {
-            let _ = super::parse(&t);
+            let _ = crate::util::parse_trimmed::<u64>(&t);
         }
     }
 
     #[test]
     fn parses() {
-        assert_eq!(super::parse("3754\n"), Some(3754));
-        assert_eq!(super::parse("-1\n"), None);
+        assert_eq!(crate::util::parse_trimmed::<u64>("3754\n"), Some(3754));
+        assert_eq!(crate::util::parse_trimmed::<u64>("-1\n"), None);
     }
 }

@@ -330,7 +330,7 @@ fn sample(
             }
             out.push_str(ln);
             out.push_str("=\"");
-            out.push_str(&go_g(lv));
+            out.push_str(&bongsu_model::fmt_exposition_float(lv));
             out.push('"');
         }
         out.push('}');
@@ -338,22 +338,6 @@ fn sample(
     out.push(' ');
     out.push_str(&bongsu_model::fmt_float(value));
     out.push('\n');
-}
-
-/// Go's `strconv.FormatFloat(v, 'g', -1, 64)`, which client_golang uses for
-/// the `le` and `quantile` label values: `0.5`, `1e+06`, `+Inf`.
-pub(crate) fn go_g(v: f64) -> String {
-    if !v.is_finite() || v == 0.0 {
-        return bongsu_model::fmt_float(v);
-    }
-    let e = bongsu_model::value::fmt_shortest_e(v);
-    let (mant, exp) = e.split_once('e').unwrap_or((&e, "0"));
-    let exp: i32 = exp.parse().unwrap_or(0);
-    if (-4..6).contains(&exp) {
-        return bongsu_model::fmt_float(v);
-    }
-    let sign = if exp < 0 { '-' } else { '+' };
-    format!("{mant}e{sign}{:02}", exp.unsigned_abs())
 }
 
 fn escape_help(s: &str) -> String {

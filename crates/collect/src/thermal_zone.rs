@@ -86,11 +86,7 @@ fn read_int(path: &str, short: bool) -> Result<i64> {
     } else {
         std::fs::read_to_string(path).map_err(|source| CollectError::Read { path: path.to_string(), source })?
     };
-    parse_int(&text).ok_or_else(|| parse_error(path, "not an integer"))
-}
-
-fn parse_int(text: &str) -> Option<i64> {
-    text.trim().parse().ok()
+    crate::util::parse_trimmed::<i64>(&text).ok_or_else(|| parse_error(path, "not an integer"))
 }
 
 #[cfg(test)]
@@ -100,7 +96,7 @@ mod tests {
     #[test]
     fn mangled_input_never_panics() {
         for t in crate::util::mangled("-12500\n") {
-            let _ = parse_int(&t);
+            let _ = crate::util::parse_trimmed::<i64>(&t);
         }
     }
 
@@ -110,6 +106,6 @@ mod tests {
         assert!(glob_digit("thermal_zone12x", "thermal_zone"));
         assert!(!glob_digit("thermal_zone", "thermal_zone"));
         assert!(!glob_digit("cooling_devicex", "cooling_device"));
-        assert_eq!(parse_int(" 49925\n"), Some(49925));
+        assert_eq!(crate::util::parse_trimmed::<i64>(" 49925\n"), Some(49925));
     }
 }

@@ -19,7 +19,13 @@ pub(crate) fn read_trimmed(path: &str) -> Option<String> {
 
 /// The file's content as one unsigned integer, when readable and numeric.
 pub(crate) fn read_u64(path: &str) -> Option<u64> {
-    read_trimmed(path)?.parse().ok()
+    parse_trimmed(&read_trimmed(path)?)
+}
+
+/// One number that fills `text` but for surrounding whitespace (a sysfs
+/// value file).
+pub(crate) fn parse_trimmed<T: std::str::FromStr>(text: &str) -> Option<T> {
+    text.trim().parse().ok()
 }
 
 /// A parse error for `path`.

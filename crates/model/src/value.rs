@@ -39,25 +39,20 @@ pub fn fmt_float(v: f64) -> String {
 /// what client_golang writes in the text exposition (node_exporter,
 /// blackbox_exporter): shortest round-trip digits, exponent form when the
 /// decimal exponent is below -4 or at least 6 (`3.668918509e+09`,
-/// `5.008e-06`), `NaN`, `+Inf`, `-Inf`, `-0`.
+/// `5.008e-06`), `NaN`, `+Inf`, `-Inf`, `-0`; between two equally short
+/// digit strings it picks Go's (see [`fmt_shortest_e`]).
 pub fn fmt_exposition_float(v: f64) -> String {
-    if v.is_nan() {
-        return "NaN".into();
+    if !v.is_finite() || v == 0.0 {
+        return fmt_float(v);
     }
-    if v.is_infinite() {
-        return if v > 0.0 { "+Inf".into() } else { "-Inf".into() };
-    }
-    if v == 0.0 {
-        return if v.is_sign_negative() { "-0".into() } else { "0".into() };
-    }
-    let e = format!("{v:e}");
-    let (mant, exp) = e.split_once('e').unwrap_or((e.as_str(), "0"));
+    let e = fmt_shortest_e(v);
+    let (mant, exp) = e.split_once('e').unwrap_or((&e, "0"));
     let exp: i32 = exp.parse().unwrap_or(0);
-    if !(-4..6).contains(&exp) {
-        format!("{mant}e{}{:02}", if exp < 0 { '-' } else { '+' }, exp.abs())
-    } else {
-        format!("{v}")
+    if (-4..6).contains(&exp) {
+        return fmt_float(v);
     }
+    let sign = if exp < 0 { '-' } else { '+' };
+    format!("{mant}e{sign}{:02}", exp.unsigned_abs())
 }
 
 /// Appends [`fmt_float`]`(v)` to `out`, allocating nothing in the common

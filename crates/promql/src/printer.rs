@@ -46,33 +46,6 @@ pub fn format_duration(ms: i64) -> String {
     out
 }
 
-/// Go's `strconv.FormatFloat(v, 'g', -1, 64)` (what `%v` prints).
-pub fn format_float_g(v: f64) -> String {
-    if v.is_nan() {
-        return "NaN".into();
-    }
-    if v.is_infinite() {
-        return if v > 0.0 { "+Inf".into() } else { "-Inf".into() };
-    }
-    if v == 0.0 {
-        return if v.is_sign_negative() { "-0".into() } else { "0".into() };
-    }
-    // Shortest round-trip digits via `{:e}`: "d.dddde<exp>". Go's %g with
-    // shortest precision uses the exponent form when exp < -4 || exp >= 6.
-    let e = format!("{v:e}");
-    let (mant, exp) = e.split_once('e').unwrap_or((e.as_str(), "0"));
-    let exp: i32 = exp.parse().unwrap_or(0);
-    if !(-4..6).contains(&exp) {
-        return go_exp(mant, exp);
-    }
-    bongsu_model::fmt_float(v)
-}
-
-fn go_exp(mant: &str, exp: i32) -> String {
-    let sign = if exp < 0 { '-' } else { '+' };
-    format!("{mant}e{sign}{:02}", exp.abs())
-}
-
 /// Number literal as Prometheus prints it (`strconv.FormatFloat(v, 'f', -1, 64)`).
 pub fn format_number(v: f64) -> String {
     bongsu_model::fmt_float(v)
@@ -298,14 +271,14 @@ impl Binary {
             }
             match (m.fill.lhs, m.fill.rhs) {
                 (Some(l), Some(r)) if l == r || (l.is_nan() && r.is_nan()) => {
-                    let _ = write!(s, " fill ({})", format_float_g(l));
+                    let _ = write!(s, " fill ({})", bongsu_model::fmt_exposition_float(l));
                 }
                 (l, r) => {
                     if let Some(l) = l {
-                        let _ = write!(s, " fill_left ({})", format_float_g(l));
+                        let _ = write!(s, " fill_left ({})", bongsu_model::fmt_exposition_float(l));
                     }
                     if let Some(r) = r {
-                        let _ = write!(s, " fill_right ({})", format_float_g(r));
+                        let _ = write!(s, " fill_right ({})", bongsu_model::fmt_exposition_float(r));
                     }
                 }
             }
@@ -461,12 +434,12 @@ mod tests {
         assert_eq!(format_duration(14 * 86_400_000), "2w");
         assert_eq!(format_duration(1_500), "1s500ms");
         assert_eq!(format_duration(-60_000), "-1m");
-        assert_eq!(format_float_g(1.5), "1.5");
-        assert_eq!(format_float_g(f64::NAN), "NaN");
-        assert_eq!(format_float_g(1e21), "1e+21");
-        assert_eq!(format_float_g(1e6), "1e+06");
-        assert_eq!(format_float_g(123456.0), "123456");
-        assert_eq!(format_float_g(0.00001), "1e-05");
+        assert_eq!(bongsu_model::fmt_exposition_float(1.5), "1.5");
+        assert_eq!(bongsu_model::fmt_exposition_float(f64::NAN), "NaN");
+        assert_eq!(bongsu_model::fmt_exposition_float(1e21), "1e+21");
+        assert_eq!(bongsu_model::fmt_exposition_float(1e6), "1e+06");
+        assert_eq!(bongsu_model::fmt_exposition_float(123456.0), "123456");
+        assert_eq!(bongsu_model::fmt_exposition_float(0.00001), "1e-05");
     }
 
     #[test]

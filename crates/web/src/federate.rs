@@ -1,7 +1,6 @@
 //! `/federate`: the latest sample of every matching series, in the text
 //! exposition format, with external labels added (Prometheus' web/federate.go).
 
-use crate::json::go_g;
 use crate::params::{self, http_error, Params};
 use crate::AppState;
 use axum::extract::State;
@@ -95,7 +94,7 @@ pub fn render(mut samples: Vec<(Labels, (i64, f64))>, external: &Labels) -> Stri
             out.push('}');
         }
         out.push(' ');
-        out.push_str(&go_g(v));
+        out.push_str(&bongsu_model::fmt_exposition_float(v));
         out.push(' ');
         out.push_str(&t.to_string());
         out.push('\n');

@@ -161,29 +161,6 @@ pub fn go_json_number(v: f64) -> String {
     }
 }
 
-/// Formats a float like Go's `strconv.FormatFloat(v, 'g', -1, 64)`, as the
-/// text exposition format prints sample values (`1.234567e+06`, `0.001`).
-pub fn go_g(v: f64) -> String {
-    if v.is_nan() {
-        return "NaN".into();
-    }
-    if v.is_infinite() {
-        return if v > 0.0 { "+Inf".into() } else { "-Inf".into() };
-    }
-    if v == 0.0 {
-        return if v.is_sign_negative() { "-0".into() } else { "0".into() };
-    }
-    // Decimal exponent of the shortest representation.
-    let e = format!("{v:e}");
-    let exp: i32 = e.split_once('e').and_then(|(_, x)| x.parse().ok()).unwrap_or(0);
-    // Go uses precision 6 to pick the exponent form when printing the
-    // shortest representation.
-    if !(-4..6).contains(&exp) {
-        return go_exp(v, false);
-    }
-    bongsu_model::fmt_float(v)
-}
-
 /// Appends a `serde_json::Value` the way Go would encode the equivalent
 /// value: HTML-escaped strings, map keys in the value's own order. Objects
 /// under a `labels` or `annotations` key are label sets in Prometheus' types
@@ -311,13 +288,13 @@ mod tests {
         }
         assert_eq!(go_json_number(1e-7), "1e-7");
         assert_eq!(go_json_number(0.5), "0.5");
-        assert_eq!(go_g(1234567.0), "1.234567e+06");
-        assert_eq!(go_g(123456.0), "123456");
-        assert_eq!(go_g(0.0001), "0.0001");
-        assert_eq!(go_g(0.00001), "1e-05");
-        assert_eq!(go_g(1.0), "1");
-        assert_eq!(go_g(1e21), "1e+21");
-        assert_eq!(go_g(12345678.5), "1.23456785e+07");
+        assert_eq!(bongsu_model::fmt_exposition_float(1234567.0), "1.234567e+06");
+        assert_eq!(bongsu_model::fmt_exposition_float(123456.0), "123456");
+        assert_eq!(bongsu_model::fmt_exposition_float(0.0001), "0.0001");
+        assert_eq!(bongsu_model::fmt_exposition_float(0.00001), "1e-05");
+        assert_eq!(bongsu_model::fmt_exposition_float(1.0), "1");
+        assert_eq!(bongsu_model::fmt_exposition_float(1e21), "1e+21");
+        assert_eq!(bongsu_model::fmt_exposition_float(12345678.5), "1.23456785e+07");
         // Exactly halfway between two shortest candidates: Go picks the even
         // digit (Prometheus 2.42 answers these; found by
         // crates/bongsu/tests/promql_diff.rs).
@@ -325,7 +302,7 @@ mod tests {
         push_sample_value(&mut s, -102965718.830078125);
         assert_eq!(s, "-102965718.83007812");
         assert_eq!(sample_value(22033256751604.5625), "22033256751604.562");
-        assert_eq!(go_g(826563004656.65625), "8.265630046566562e+11");
+        assert_eq!(bongsu_model::fmt_exposition_float(826563004656.65625), "8.265630046566562e+11");
     }
 
     #[test]

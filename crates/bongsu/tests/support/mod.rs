@@ -126,26 +126,15 @@ pub fn http(method: &str, addr: &str, path: &str, body: Option<&str>) -> std::io
     http_with(method, addr, path, &[], body)
 }
 
-/// [`http`] with extra request headers.
+/// [`http`] with extra request headers (a form body unless they name a
+/// `Content-Type`).
 pub fn http_with(method: &str, addr: &str, path: &str, headers: &[(&str, &str)], body: Option<&str>) -> std::io::Result<Response> {
-    let mut s = TcpStream::connect_timeout(&addr.parse().expect("addr"), Duration::from_secs(5))?;
-    s.set_read_timeout(Some(Duration::from_secs(60)))?;
-    s.set_write_timeout(Some(Duration::from_secs(10)))?;
-    let body = body.unwrap_or("");
-    let form = if headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("content-type")) { "" } else { "Content-Type: application/x-www-form-urlencoded\r\n" };
-    let req = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n{form}{}Content-Length: {}\r\n\r\n{body}",
-        headers.iter().map(|(k, v)| format!("{k}: {v}\r\n")).collect::<String>(),
-        body.len()
-    );
-    s.write_all(req.as_bytes())?;
-    let mut raw = Vec::new();
-    s.read_to_end(&mut raw)?;
-    let text = String::from_utf8_lossy(&raw).to_string();
-    let (head, rest) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
-    let status = head.split_whitespace().nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
-    let body = if head.to_ascii_lowercase().contains("transfer-encoding: chunked") { dechunk(rest) } else { rest.to_string() };
-    Ok(Response { status, headers: head.to_string(), body })
+    let mut all: Vec<(&str, &str)> = Vec::with_capacity(headers.len() + 1);
+    if !headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("content-type")) {
+        all.push(("Content-Type", "application/x-www-form-urlencoded"));
+    }
+    all.extend_from_slice(headers);
+    http_bytes(method, addr, path, &all, body.unwrap_or("").as_bytes())
 }
 
 fn dechunk(s: &str) -> String {
@@ -310,32 +299,10 @@ impl CaptureServer {
                 let p = p2.clone();
                 std::thread::spawn(move || {
                     let _ = c.set_read_timeout(Some(Duration::from_secs(5)));
-                    let mut buf = [0u8; 8192];
-                    let mut req = Vec::new();
-                    let head_end = loop {
-                        if let Some(i) = req.windows(4).position(|w| w == b"\r\n\r\n") {
-                            break i + 4;
-                        }
-                        match c.read(&mut buf) {
-                            Ok(0) | Err(_) => return,
-                            Ok(n) => req.extend_from_slice(&buf[..n]),
-                        }
-                    };
-                    let head = String::from_utf8_lossy(&req[..head_end]).to_ascii_lowercase();
-                    let len: usize = head
-                        .lines()
-                        .find_map(|l| l.strip_prefix("content-length:").map(|v| v.trim().parse().unwrap_or(0)))
-                        .unwrap_or(0);
-                    while req.len() < head_end + len {
-                        match c.read(&mut buf) {
-                            Ok(0) | Err(_) => break,
-                            Ok(n) => req.extend_from_slice(&buf[..n]),
-                        }
-                    }
+                    let Some((head, body)) = read_request(&mut c, &mut Vec::new()) else { return };
                     if head.starts_with("post") {
-                        let body = String::from_utf8_lossy(&req[head_end..]).into_owned();
                         if let Ok(mut g) = p.lock() {
-                            g.push(body);
+                            g.push(String::from_utf8_lossy(&body).into_owned());
                         }
                     }
                     let _ = c.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
@@ -348,6 +315,39 @@ impl CaptureServer {
     pub fn bodies(&self) -> Vec<String> {
         self.posts.lock().map(|g| g.clone()).unwrap_or_default()
     }
+}
+
+/// Reads one HTTP/1.1 request from `c` (what is already in `req` first;
+/// bytes after it stay there for the next request on a kept-alive
+/// connection): its head, lower-cased, and its body. `None` when the
+/// connection ends first.
+pub fn read_request(c: &mut TcpStream, req: &mut Vec<u8>) -> Option<(String, Vec<u8>)> {
+    let mut buf = [0u8; 8192];
+    let mut fill = |req: &mut Vec<u8>| match c.read(&mut buf) {
+        Ok(0) | Err(_) => false,
+        Ok(n) => {
+            req.extend_from_slice(&buf[..n]);
+            true
+        }
+    };
+    let head_end = loop {
+        if let Some(i) = req.windows(4).position(|w| w == b"\r\n\r\n") {
+            break i + 4;
+        }
+        if !fill(req) {
+            return None;
+        }
+    };
+    let head = String::from_utf8_lossy(&req[..head_end]).to_ascii_lowercase();
+    let len: usize = head.lines().find_map(|l| l.strip_prefix("content-length:").map(|v| v.trim().parse().unwrap_or(0))).unwrap_or(0);
+    while req.len() < head_end + len {
+        if !fill(req) {
+            return None;
+        }
+    }
+    let body = req[head_end..head_end + len].to_vec();
+    req.drain(..head_end + len);
+    Some((head, body))
 }
 
 /// [`http_with`] for a binary body (remote write requests).
