@@ -736,32 +736,12 @@ impl<'a> Evaluator<'a> {
             }
             return Ok(out);
         }
-        let data = self.series_for(vs, t - lb, t)?;
-        let mut out = Vec::new();
-        for s in data.iter() {
-            let i = s.samples.partition_point(|x| x.t <= t);
-            if i == 0 {
-                continue;
-            }
-            let smp = s.samples[i - 1];
-            if smp.t <= t - lb || is_stale_nan(smp.v) {
-                continue;
-            }
-            let mut v = smp.v;
-            if with_ts {
-                v = smp.t as f64 / 1000.0;
-            }
-            out.push(Elem { labels: s.labels.clone(), v, drop: false });
-        }
-        self.check_samples(out.len())?;
-        Ok(out)
+        self.select_at(vs, t, |s, i| if with_ts { s.samples[i].t as f64 / 1000.0 } else { s.samples[i].v })
     }
 
-    /// `start_timestamp(vs)` at `ts`: the start timestamp (in seconds, `0`
-    /// when unknown) of the sample each series has at `ts`, found as an
-    /// instant selection finds it (Prometheus' `vectorSelectorSingle`).
-    pub(crate) fn eval_start_timestamps(&mut self, vs: &VectorSelector, ts: i64) -> Result<Vec<Elem>, QueryError> {
-        let t = self.at_time(&vs.at).unwrap_or(ts) - self.opt_duration(&vs.offset)?;
+    /// The sample each series of `vs` has at `t` (the latest within the
+    /// lookback, not stale), as `value(series, index of that sample)`.
+    fn select_at(&mut self, vs: &VectorSelector, t: i64, value: impl Fn(&Series, usize) -> f64) -> Result<Vec<Elem>, QueryError> {
         let lb = self.lookback();
         let data = self.series_for(vs, t - lb, t)?;
         let mut out = Vec::new();
@@ -774,10 +754,18 @@ impl<'a> Evaluator<'a> {
             if smp.t <= t - lb || is_stale_nan(smp.v) {
                 continue;
             }
-            out.push(Elem { labels: s.labels.clone(), v: s.st_at(i - 1) as f64 / 1000.0, drop: false });
+            out.push(Elem { labels: s.labels.clone(), v: value(s, i - 1), drop: false });
         }
         self.check_samples(out.len())?;
         Ok(out)
+    }
+
+    /// `start_timestamp(vs)` at `ts`: the start timestamp (in seconds, `0`
+    /// when unknown) of the sample each series has at `ts`, found as an
+    /// instant selection finds it (Prometheus' `vectorSelectorSingle`).
+    pub(crate) fn eval_start_timestamps(&mut self, vs: &VectorSelector, ts: i64) -> Result<Vec<Elem>, QueryError> {
+        let t = self.at_time(&vs.at).unwrap_or(ts) - self.opt_duration(&vs.offset)?;
+        self.select_at(vs, t, |s, i| s.st_at(i) as f64 / 1000.0)
     }
 
     /// Range selection for `ms` at `ts`: samples in `(t-range, t]`. Returns the
