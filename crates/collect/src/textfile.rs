@@ -169,24 +169,9 @@ enum TfType {
 }
 
 #[derive(Debug, Clone, PartialEq)]
-enum TfValue {
-    Simple(f64),
-    Summary {
-        quantiles: Vec<(f64, f64)>,
-        sum: f64,
-        count: f64,
-    },
-    Histogram {
-        buckets: Vec<(f64, f64)>,
-        sum: f64,
-        count: f64,
-    },
-}
-
-#[derive(Debug, Clone, PartialEq)]
 struct TfMetric {
     labels: Vec<(String, String)>,
-    value: TfValue,
+    value: Value,
     timestamp: Option<i64>,
 }
 
@@ -226,19 +211,7 @@ impl TfFamily {
                         .map_or("", |(_, v)| v.as_str())
                 })
                 .collect();
-            let value = match &m.value {
-                TfValue::Simple(v) => Value::Simple(*v),
-                TfValue::Summary { quantiles, sum, count } => Value::Summary {
-                    quantiles: quantiles.clone(),
-                    sum: *sum,
-                    count: *count,
-                },
-                TfValue::Histogram { buckets, sum, count } => Value::Histogram {
-                    buckets: buckets.clone(),
-                    sum: *sum,
-                    count: *count,
-                },
-            };
+            let value = m.value.clone();
             fam.push_value(&values, value);
         }
         fam
@@ -441,7 +414,7 @@ impl Parser {
         match kind {
             TfType::Counter | TfType::Gauge | TfType::Untyped => fam.metrics.push(TfMetric {
                 labels,
-                value: TfValue::Simple(value),
+                value: Value::Simple(value),
                 timestamp,
             }),
             TfType::Summary | TfType::Histogram => {
@@ -451,13 +424,13 @@ impl Parser {
                     Some(&mi) => mi,
                     None => {
                         let value = if kind == TfType::Summary {
-                            TfValue::Summary {
+                            Value::Summary {
                                 quantiles: Vec::new(),
                                 sum: 0.0,
                                 count: 0.0,
                             }
                         } else {
-                            TfValue::Histogram {
+                            Value::Histogram {
                                 buckets: Vec::new(),
                                 sum: 0.0,
                                 count: 0.0,
@@ -479,7 +452,7 @@ impl Parser {
                 // Counts are unsigned integers in client_model.
                 let as_count = |v: f64| (v as u64) as f64;
                 match &mut m.value {
-                    TfValue::Summary { quantiles, sum, count } => match part {
+                    Value::Summary { quantiles, sum, count } => match part {
                         Part::Count => *count = as_count(value),
                         Part::Sum => *sum = value,
                         Part::Plain => {
@@ -488,7 +461,7 @@ impl Parser {
                             }
                         }
                     },
-                    TfValue::Histogram { buckets, sum, count } => match part {
+                    Value::Histogram { buckets, sum, count } => match part {
                         Part::Count => *count = as_count(value),
                         Part::Sum => *sum = value,
                         Part::Plain => {
@@ -497,7 +470,7 @@ impl Parser {
                             }
                         }
                     },
-                    TfValue::Simple(_) => {}
+                    Value::Simple(_) => {}
                 }
             }
             TfType::GaugeHistogram => {
@@ -718,7 +691,7 @@ mod tests {
         let lat = fams.iter().find(|f| f.name == "app_latency").expect("histogram");
         assert_eq!(
             lat.metrics[0].value,
-            TfValue::Histogram {
+            Value::Histogram {
                 buckets: vec![(0.1, 2.0), (1e6, 5.0)],
                 sum: 12.5,
                 count: 5.0,
@@ -726,7 +699,7 @@ mod tests {
         );
         let esc = fams.iter().find(|f| f.name == "label_escapes").expect("escapes");
         assert_eq!(esc.metrics[0].labels, vec![("path".to_string(), "C:\\x\"y\n".to_string())]);
-        assert_eq!(esc.metrics[0].value, TfValue::Simple(-0.0015));
+        assert_eq!(esc.metrics[0].value, Value::Simple(-0.0015));
 
         let mut f = Families::new();
         for fam in &fams {
