@@ -70,6 +70,23 @@ impl Dashboards {
     /// sub-folders included), then the imported ones. A uid used twice is
     /// an error on the later one.
     pub fn load(&self) -> Vec<Entry> {
+        let mut out = self.provisioned();
+        if let Some(store) = &self.store {
+            match store.dashboards() {
+                Ok(saved) => out.extend(saved.into_iter().map(|d| {
+                    let parsed = serde_json::from_str(&d.body).map_err(|e| format!("{}: stored version {}: {e}", d.uid, d.version));
+                    Entry { version: Some(d.version), ..entry("imported", "", parsed) }
+                })),
+                Err(e) => tracing::error!(error = %e, "reading imported dashboards"),
+            }
+        }
+        mark_duplicates(&mut out);
+        out
+    }
+
+    /// The built-in and the folder's dashboards (those belong to their
+    /// files, not to the import API), duplicates marked.
+    fn provisioned(&self) -> Vec<Entry> {
         let mut out: Vec<Entry> = BUILTIN.iter().map(|(name, text)| entry("builtin", name, parse(name, text))).collect();
         if let Some(dir) = &self.dir {
             let mut files = Vec::new();
@@ -81,21 +98,23 @@ impl Dashboards {
                 out.push(entry("file", &rel, parsed));
             }
         }
-        if let Some(store) = &self.store {
-            match store.dashboards() {
-                Ok(saved) => out.extend(saved.into_iter().map(|d| {
-                    let parsed = serde_json::from_str(&d.body).map_err(|e| format!("{}: stored version {}: {e}", d.uid, d.version));
-                    Entry { version: Some(d.version), ..entry("imported", "", parsed) }
-                })),
-                Err(e) => tracing::error!(error = %e, "reading imported dashboards"),
-            }
-        }
-        for i in 0..out.len() {
-            if out[i].error.is_none() && out[..i].iter().any(|e| e.error.is_none() && e.uid == out[i].uid) {
-                out[i].error = Some(format!("{}: uid {:?} is already used by another dashboard", out[i].file, out[i].uid));
-            }
-        }
+        mark_duplicates(&mut out);
         out
+    }
+
+    /// The provisioned entry using `uid`, if any (with `loaded`, only one
+    /// that loaded without error).
+    fn provisioned_uid(&self, uid: &str, loaded: bool) -> Option<Entry> {
+        self.provisioned().into_iter().find(|e| e.uid == uid && (!loaded || e.error.is_none()))
+    }
+}
+
+/// A uid used twice is an error on the later entry.
+fn mark_duplicates(out: &mut [Entry]) {
+    for i in 0..out.len() {
+        if out[i].error.is_none() && out[..i].iter().any(|e| e.error.is_none() && e.uid == out[i].uid) {
+            out[i].error = Some(format!("{}: uid {:?} is already used by another dashboard", out[i].file, out[i].uid));
+        }
     }
 }
 
@@ -207,8 +226,20 @@ async fn list(State(d): D) -> Reply {
 }
 
 async fn one(State(d): D, UrlPath(uid): UrlPath<String>) -> Reply {
-    let entries = blocking(move || d.load()).await?;
-    match entries.into_iter().find(|e| e.uid == uid && e.error.is_none()) {
+    // A provisioned dashboard, else the latest imported version: only the
+    // one asked for is read from the store.
+    let u = uid.clone();
+    let found = blocking(move || -> Result<Option<Entry>, Fail> {
+        if let Some(e) = d.provisioned_uid(&u, true) {
+            return Ok(Some(e));
+        }
+        let Some(store) = &d.store else { return Ok(None) };
+        Ok(store.dashboard_version(&u, None).map_err(internal)?.and_then(|v| {
+            let model = serde_json::from_str(&v.body).ok()?;
+            Some(Entry { version: Some(v.version), ..entry("imported", "", Ok(model)) })
+        }))
+    });
+    match found.await?? {
         Some(e) => Ok(success(json!({"dashboard": e.model, "meta": {"source": e.source, "file": e.file, "version": e.version}}))),
         None => Err(not_found(format!("dashboard {uid:?} not found"))),
     }
@@ -218,11 +249,6 @@ fn store_of(d: &Dashboards) -> Result<Arc<Store>, Fail> {
     d.store.clone().ok_or_else(|| Fail(StatusCode::NOT_IMPLEMENTED, "unavailable", "this server keeps no dashboard state (no storage path)".into()))
 }
 
-/// The built-in or provisioned dashboard using `uid`: those belong to
-/// their files, not to the import API.
-fn provisioned(d: &Dashboards, uid: &str) -> Option<Entry> {
-    d.load().into_iter().find(|e| e.uid == uid && e.source != "imported")
-}
 
 /// Grafana's uid rule: 1–40 of letters, digits, `-` and `_`.
 fn valid_uid(uid: &str) -> bool {
@@ -300,7 +326,7 @@ async fn save(State(d): D, Query(q): Query<SaveQ>, headers: HeaderMap, body: Byt
     let store = store_of(&d)?;
     let imp = read_import(&headers, &body, q).map_err(|e| Fail(StatusCode::BAD_REQUEST, "bad_data", e))?;
     blocking(move || {
-        if let Some(p) = provisioned(&d, &imp.uid) {
+        if let Some(p) = d.provisioned_uid(&imp.uid, false) {
             let msg = format!("dashboard uid {:?} is provisioned ({} {}): change that file, or import with another uid", imp.uid, p.source, p.file);
             return Err(Fail(StatusCode::CONFLICT, "conflict", msg));
         }
@@ -320,7 +346,7 @@ async fn save(State(d): D, Query(q): Query<SaveQ>, headers: HeaderMap, body: Byt
 async fn delete(State(d): D, UrlPath(uid): UrlPath<String>) -> Reply {
     let store = store_of(&d)?;
     blocking(move || {
-        if let Some(p) = provisioned(&d, &uid) {
+        if let Some(p) = d.provisioned_uid(&uid, false) {
             return Err(Fail(StatusCode::CONFLICT, "conflict", format!("dashboard {uid:?} is provisioned ({} {}); remove it there", p.source, p.file)));
         }
         match store.delete_dashboard(&uid).map_err(internal)? {
