@@ -78,7 +78,7 @@ fn read_cpu(dir: &str) -> Result<Vec<(usize, u64)>> {
     let files = FILES.iter().map(|f| f.0).chain(OTHER_UINT);
     for (i, file) in files.enumerate() {
         let path = format!("{dir}/{file}");
-        match std::fs::read_to_string(&path) {
+        match crate::util::read_string(&path) {
             Ok(text) => {
                 let v = crate::util::parse_trimmed::<u64>(&text).ok_or_else(|| parse_error(&path, "not an unsigned integer"))?;
                 if i < FILES.len() {

@@ -33,7 +33,7 @@ pub(crate) fn collect(paths: &HostPaths, out: &mut Families) -> Result {
 /// The file as one unsigned integer; `None` when it does not exist, an
 /// error when it cannot be read or is not a number.
 fn read_uint(path: &str) -> Result<Option<u64>> {
-    match std::fs::read_to_string(path) {
+    match crate::util::read_string(path) {
         Ok(text) => crate::util::parse_trimmed::<u64>(&text)
             .map(Some)
             .ok_or_else(|| parse_error(path, format!("not an unsigned integer: {:?}", text.trim()))),

@@ -27,7 +27,7 @@ pub(crate) fn collect(paths: &HostPaths, out: &mut Families) -> Result {
     let snmp = parse_pairs(&read(&snmp_path)?).map_err(|w| parse_error(&snmp_path, w))?;
     // snmp6 is absent when IPv6 is disabled; node_exporter carries on.
     let snmp6_path = paths.proc("net/snmp6");
-    let snmp6 = match std::fs::read_to_string(&snmp6_path) {
+    let snmp6 = match crate::util::read_string(&snmp6_path) {
         Ok(text) => parse_snmp6(&text),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Stats::new(),
         Err(source) => {

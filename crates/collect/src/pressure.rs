@@ -41,7 +41,7 @@ const RESOURCES: [(&str, &[Total]); 3] = [
 pub(crate) fn collect(paths: &HostPaths, out: &mut Families) -> Result {
     for (resource, metrics) in RESOURCES {
         let path = paths.proc(&format!("pressure/{resource}"));
-        let text = match std::fs::read_to_string(&path) {
+        let text = match crate::util::read_string(&path) {
             Ok(t) => t,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 return Err(CollectError::NoData(

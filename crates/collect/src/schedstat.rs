@@ -25,7 +25,7 @@ struct Cpu {
 
 pub(crate) fn collect(paths: &HostPaths, out: &mut Families) -> Result {
     let path = paths.proc("schedstat");
-    let text = match std::fs::read_to_string(&path) {
+    let text = match crate::util::read_string(&path) {
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             return Err(CollectError::NoData("schedstat file does not exist".into()))

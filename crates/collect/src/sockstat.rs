@@ -52,7 +52,7 @@ pub(crate) fn collect(paths: &HostPaths, out: &mut Families) -> Result {
 }
 
 fn read_optional(path: &str) -> Result<Option<Sockstat>> {
-    match std::fs::read_to_string(path) {
+    match crate::util::read_string(path) {
         Ok(text) => parse(&text).map(Some).map_err(|what| parse_error(path, what)),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             tracing::debug!("{path} not found, skipping");

@@ -50,6 +50,24 @@ fn raw_statvfs(path: &CStr) -> std::io::Result<libc::statvfs> {
     }
 }
 
+/// Whether `path` is on a procfs mount (`statfs(2)`'s `PROC_SUPER_MAGIC`).
+pub(crate) fn is_procfs(path: &str) -> bool {
+    const PROC_SUPER_MAGIC: i64 = 0x9fa0;
+    CString::new(path).ok().and_then(|p| raw_statfs_type(&p)) == Some(PROC_SUPER_MAGIC)
+}
+
+#[allow(unsafe_code)]
+fn raw_statfs_type(path: &CStr) -> Option<i64> {
+    // SAFETY: `path` is a valid NUL-terminated string that outlives the call;
+    // `buf` is a plain-old-data struct the kernel fully writes on success,
+    // and we only read it when the call returned 0.
+    unsafe {
+        let mut buf: libc::statfs = std::mem::zeroed();
+        #[allow(clippy::unnecessary_cast)]
+        (libc::statfs(path.as_ptr(), &mut buf) == 0).then_some(buf.f_type as i64)
+    }
+}
+
 /// The six fields of `uname(2)`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(crate) struct Utsname {

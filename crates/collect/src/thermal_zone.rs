@@ -65,7 +65,7 @@ fn read_zone(zone: &str) -> Result<(String, i64)> {
         }
     }
     let passive = format!("{zone}/passive");
-    match std::fs::read_to_string(&passive) {
+    match crate::util::read_string(&passive) {
         Ok(text) if text.trim().parse::<u64>().is_err() => return Err(parse_error(&passive, "not an unsigned integer")),
         Err(source) if !tolerated(&source) => return Err(CollectError::Read { path: passive, source }),
         _ => {}
@@ -84,7 +84,7 @@ fn read_int(path: &str, short: bool) -> Result<i64> {
     let text = if short {
         sys_read(path)?
     } else {
-        std::fs::read_to_string(path).map_err(|source| CollectError::Read { path: path.to_string(), source })?
+        crate::util::read_string(path).map_err(|source| CollectError::Read { path: path.to_string(), source })?
     };
     crate::util::parse_trimmed::<i64>(&text).ok_or_else(|| parse_error(path, "not an integer"))
 }

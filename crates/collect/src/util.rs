@@ -4,15 +4,90 @@ use crate::{CollectError, Result};
 
 /// The whole file, or a [`CollectError::Read`] naming it.
 pub(crate) fn read(path: &str) -> Result<String> {
-    std::fs::read_to_string(path).map_err(|source| CollectError::Read {
+    read_string(path).map_err(|source| CollectError::Read {
         path: path.to_string(),
         source,
     })
 }
 
+/// `std::fs::read_to_string` through [`read_into`].
+pub(crate) fn read_string(path: impl AsRef<std::path::Path>) -> std::io::Result<String> {
+    let mut buf = Vec::new();
+    read_into(path, &mut buf)?;
+    String::from_utf8(buf).map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))
+}
+
+/// Reads the whole file at `path` into `buf` (cleared first). Unlike
+/// `std::fs::read_to_string` it makes no size probe (a `statx`, then a
+/// 32-byte read and a read per doubling, since procfs and sysfs files say
+/// they are empty): one `open`, a read per 4 KiB or more of content, the
+/// read that sees the end, and `close`. `buf` keeps its capacity across calls.
+pub(crate) fn read_into(path: impl AsRef<std::path::Path>, buf: &mut Vec<u8>) -> std::io::Result<()> {
+    read_until(path, buf, false)
+}
+
+/// [`read_into`]; with `short_is_eof` a read that does not fill the buffer
+/// ends it, which holds for procfs and sysfs files made by `seq_file`
+/// (`stat`, `status`, `schedstat`, ...): they fill a read until the end.
+fn read_until(path: impl AsRef<std::path::Path>, buf: &mut Vec<u8>, short_is_eof: bool) -> std::io::Result<()> {
+    use std::io::Read;
+    let mut f = std::fs::File::open(path)?;
+    buf.clear();
+    loop {
+        if buf.capacity() - buf.len() < 1024 {
+            buf.reserve(buf.capacity().max(4096));
+        }
+        let start = buf.len();
+        buf.resize(buf.capacity(), 0);
+        match f.read(&mut buf[start..]) {
+            Ok(0) => {
+                buf.truncate(start);
+                return Ok(());
+            }
+            Ok(n) => {
+                let full = start + n == buf.len();
+                buf.truncate(start + n);
+                if short_is_eof && !full {
+                    return Ok(());
+                }
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => buf.truncate(start),
+            Err(e) => {
+                buf.truncate(start);
+                return Err(e);
+            }
+        }
+    }
+}
+
+/// A reusable buffer for reading many small files (see [`read_into`]).
+#[derive(Debug, Default)]
+pub(crate) struct FileReader {
+    buf: Vec<u8>,
+}
+
+impl FileReader {
+    /// The text of a `seq_file` (most of procfs and sysfs; see
+    /// `read_until`); bytes that are not UTF-8 (a process may name itself
+    /// anything) become U+FFFD.
+    pub(crate) fn text(&mut self, path: &str) -> std::io::Result<&str> {
+        read_until(path, &mut self.buf, true)?;
+        if std::str::from_utf8(&self.buf).is_err() {
+            self.buf = String::from_utf8_lossy(&self.buf).into_owned().into_bytes();
+        }
+        Ok(std::str::from_utf8(&self.buf).unwrap_or_default())
+    }
+
+    /// The file's bytes.
+    pub(crate) fn bytes(&mut self, path: &str) -> std::io::Result<&[u8]> {
+        read_into(path, &mut self.buf)?;
+        Ok(&self.buf)
+    }
+}
+
 /// The file's content without surrounding whitespace, when readable.
 pub(crate) fn read_trimmed(path: &str) -> Option<String> {
-    std::fs::read_to_string(path)
+    read_string(path)
         .ok()
         .map(|s| s.trim().to_string())
 }

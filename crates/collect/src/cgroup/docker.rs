@@ -31,7 +31,7 @@ impl Runtime {
         let (Some(dir), Some(cid)) = (&self.containers_dir, container_id(id)) else {
             return Meta::default();
         };
-        std::fs::read_to_string(format!("{dir}/{cid}/config.v2.json")).ok().and_then(|t| parse_config(&t)).unwrap_or_default()
+        crate::util::read_string(format!("{dir}/{cid}/config.v2.json")).ok().and_then(|t| parse_config(&t)).unwrap_or_default()
     }
 }
 

@@ -195,7 +195,7 @@ pub(crate) fn mtime(path: &str) -> Option<f64> {
 
 /// The first PID listed in a `cgroup.procs` file.
 pub(crate) fn first_pid(procs_file: &str) -> Option<u32> {
-    std::fs::read_to_string(procs_file).ok()?.lines().next()?.trim().parse().ok()
+    crate::util::read_string(procs_file).ok()?.lines().next()?.trim().parse().ok()
 }
 
 /// `key value` lines (memory.stat, cpu.stat, cpuacct.stat) as pairs.
@@ -267,12 +267,12 @@ fn network(paths: &HostPaths, id: &str, pid: Option<u32>) -> Vec<(String, [u64; 
             return Vec::new();
         }
     }
-    std::fs::read_to_string(paths.proc(&format!("{pid}/net/dev"))).map(|t| net_dev(&t)).unwrap_or_default()
+    crate::util::read_string(paths.proc(&format!("{pid}/net/dev"))).map(|t| net_dev(&t)).unwrap_or_default()
 }
 
 /// `/dev/<name>` of a block device, from sysfs (cAdvisor's `device` label).
 fn device_name(paths: &HostPaths, major: u32, minor: u32) -> String {
-    let uevent = std::fs::read_to_string(paths.sys(&format!("dev/block/{major}:{minor}/uevent"))).unwrap_or_default();
+    let uevent = crate::util::read_string(paths.sys(&format!("dev/block/{major}:{minor}/uevent"))).unwrap_or_default();
     uevent
         .lines()
         .find_map(|l| l.strip_prefix("DEVNAME="))

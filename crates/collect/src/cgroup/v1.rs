@@ -32,7 +32,7 @@ pub(crate) fn read(ctrls: &[(&'static str, String)], id: &str) -> Stats {
     let cpu_dir = dir("cpu");
     if exists(&cpu_dir) {
         let d = cpu_dir.as_deref().unwrap_or_default();
-        let quota = std::fs::read_to_string(format!("{d}/cpu.cfs_quota_us")).unwrap_or_default();
+        let quota = crate::util::read_string(format!("{d}/cpu.cfs_quota_us")).unwrap_or_default();
         s.cpu_spec = Some(CpuSpec {
             period: read_u64(&format!("{d}/cpu.cfs_period_us")).unwrap_or(0),
             quota: quota.trim().parse().unwrap_or(0),
@@ -44,12 +44,12 @@ pub(crate) fn read(ctrls: &[(&'static str, String)], id: &str) -> Stats {
         let d = acct_dir.as_deref().unwrap_or_default();
         let mut cpu = Cpu {
             total: read_u64(&format!("{d}/cpuacct.usage")).unwrap_or(0),
-            per_cpu: std::fs::read_to_string(format!("{d}/cpuacct.usage_percpu"))
+            per_cpu: crate::util::read_string(format!("{d}/cpuacct.usage_percpu"))
                 .map(|t| t.split_whitespace().filter_map(|x| x.parse().ok()).collect())
                 .unwrap_or_default(),
             ..Cpu::default()
         };
-        let stat = std::fs::read_to_string(format!("{d}/cpuacct.stat")).unwrap_or_default();
+        let stat = crate::util::read_string(format!("{d}/cpuacct.stat")).unwrap_or_default();
         for (k, v) in key_values(&stat) {
             let ns = v.saturating_mul(1_000_000_000 / TICKS_PER_SECOND);
             match k {
@@ -59,7 +59,7 @@ pub(crate) fn read(ctrls: &[(&'static str, String)], id: &str) -> Stats {
             }
         }
         if let Some(cd) = cpu_dir.as_deref() {
-            let stat = std::fs::read_to_string(format!("{cd}/cpu.stat")).unwrap_or_default();
+            let stat = crate::util::read_string(format!("{cd}/cpu.stat")).unwrap_or_default();
             for (k, v) in key_values(&stat) {
                 match k {
                     "nr_periods" => cpu.periods = v,
@@ -79,8 +79,8 @@ pub(crate) fn read(ctrls: &[(&'static str, String)], id: &str) -> Stats {
             swap_limit: read_limit(&format!("{d}/memory.memsw.limit_in_bytes")).unwrap_or(0),
             reservation: read_limit(&format!("{d}/memory.soft_limit_in_bytes")).unwrap_or(0),
         });
-        let stat_text = std::fs::read_to_string(format!("{d}/memory.stat")).unwrap_or_default();
-        let oom = std::fs::read_to_string(format!("{d}/memory.oom_control")).unwrap_or_default();
+        let stat_text = crate::util::read_string(format!("{d}/memory.stat")).unwrap_or_default();
+        let oom = crate::util::read_string(format!("{d}/memory.oom_control")).unwrap_or_default();
         s.mem = Some(memory(
             &stat_text,
             read_u64(&format!("{d}/memory.use_hierarchy")) == Some(1),
@@ -96,8 +96,8 @@ pub(crate) fn read(ctrls: &[(&'static str, String)], id: &str) -> Stats {
     let blkio_dir = dir("blkio");
     if exists(&blkio_dir) {
         let d = blkio_dir.as_deref().unwrap_or_default();
-        let bytes = std::fs::read_to_string(format!("{d}/blkio.throttle.io_service_bytes")).unwrap_or_default();
-        let ops = std::fs::read_to_string(format!("{d}/blkio.throttle.io_serviced")).unwrap_or_default();
+        let bytes = crate::util::read_string(format!("{d}/blkio.throttle.io_service_bytes")).unwrap_or_default();
+        let ops = crate::util::read_string(format!("{d}/blkio.throttle.io_serviced")).unwrap_or_default();
         s.io = blkio(&bytes, &ops);
     }
     s

@@ -11,7 +11,7 @@ use crate::HostPaths;
 pub(crate) fn read(paths: &HostPaths, base: &str, id: &str) -> Stats {
     let d = format!("{base}{}", if id == "/" { "" } else { id });
     let file = |name: &str| format!("{d}/{name}");
-    let text = |name: &str| std::fs::read_to_string(file(name)).ok();
+    let text = |name: &str| crate::util::read_string(file(name)).ok();
     let mut s = Stats {
         creation: [mtime(&d), mtime(&file("cgroup.events"))].into_iter().flatten().reduce(f64::min),
         first_pid: first_pid(&file("cgroup.procs")),
@@ -43,7 +43,7 @@ pub(crate) fn read(paths: &HostPaths, base: &str, id: &str) -> Stats {
         s.mem = Some(memory(&stat.unwrap_or_default(), current, swap, peak, &events));
     } else if id == "/" {
         // The root has no memory.current: usage from /proc/meminfo like runc.
-        let meminfo = std::fs::read_to_string(paths.proc("meminfo")).unwrap_or_default();
+        let meminfo = crate::util::read_string(paths.proc("meminfo")).unwrap_or_default();
         let kb = |k: &str| {
             meminfo
                 .lines()

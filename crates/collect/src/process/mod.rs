@@ -23,16 +23,18 @@ mod config;
 mod read;
 
 use std::collections::{BTreeMap, HashMap};
+use std::os::unix::fs::DirEntryExt;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 pub use config::{ProcessConfig, ProcessConfigError};
 
 use crate::expo::{Families, Kind};
 use crate::HostPaths;
 use config::Attrs;
-use read::{Counts, Memory, Metrics, ReadFail, States, Stat};
+use crate::util::FileReader;
+use read::{Counts, Memory, Metrics, ReadFail, ReadOpts, Reading, Sched, States, Stat};
 
 /// Kernel clock ticks per second (`USER_HZ`), as process-exporter assumes.
 const USER_HZ: u64 = 100;
@@ -45,16 +47,38 @@ const GO_ZERO_TIME_UNIX: f64 = -62_135_596_800.0;
 #[derive(Debug)]
 struct Tracked {
     starttime: u64,
+    /// The inode of its /proc directory when last seen (0: unknown).
+    ino: u64,
     /// The scrape that last saw it.
     seen: u64,
     /// Its group; `None` once it was classified as not wanted.
     group: Option<Arc<str>>,
+    /// Its main thread's `schedstat` when `stat` was last read.
+    leader: Option<Sched>,
     /// Counters at the last successful read; `None` before the first.
     last: Option<Counts>,
     /// Thread counters at the last read, by (tid, start time).
     threads: HashMap<(u32, u64), Counts>,
+    /// The last reading, for reading the process cheaply while it is idle.
+    prev: Option<Reading>,
     /// This scrape's reading, when it succeeded.
     now: Option<Current>,
+}
+
+impl Tracked {
+    /// Whether, its main thread not having run, the process can be taken
+    /// as unchanged without reading even its `stat`: an ignored process
+    /// (only its identity matters, and a new process under the same pid
+    /// would have another schedstat), or a single-threaded one whose last
+    /// full reading is younger than [`read::REUSE_FOR`] (which bounds how
+    /// stale its resident size can get should the kernel reclaim pages).
+    fn idle(&self, o: &ReadOpts) -> bool {
+        match (&self.group, &self.prev) {
+            (None, _) => true,
+            (Some(_), Some(r)) => r.metrics.num_threads < 2 && o.now.duration_since(r.full_at) < read::REUSE_FOR,
+            (Some(_), None) => false,
+        }
+    }
 }
 
 /// One scrape's view of a tracked process.
@@ -72,7 +96,9 @@ struct Current {
 /// A process seen for the first time in this scrape.
 struct NewProc {
     pid: u32,
+    ino: u64,
     stat: Stat,
+    leader: Option<Sched>,
     /// `Some(Some(g))`: goes to group g; `Some(None)`: ignored; `None`: not decided yet.
     class: Option<Option<Arc<str>>>,
 }
@@ -119,6 +145,9 @@ pub struct ProcessCollector {
     read_errors: u64,
     partial_errors: u64,
     page_size: u64,
+    /// `paths.procfs` is a real procfs (see [`ReadOpts::fd_size`]).
+    fd_size: bool,
+    reader: FileReader,
 }
 
 impl std::fmt::Debug for ProcessCollector {
@@ -144,6 +173,7 @@ impl ProcessCollector {
     pub fn with_paths(config: ProcessConfig, paths: HostPaths) -> Self {
         let mut c = ProcessCollector {
             config,
+            fd_size: crate::sys::is_procfs(&paths.procfs),
             paths,
             smaps: true,
             threads: true,
@@ -157,6 +187,7 @@ impl ProcessCollector {
             read_errors: 0,
             partial_errors: 0,
             page_size: crate::sys::page_size(),
+            reader: FileReader::default(),
         };
         let _ = catch_unwind(AssertUnwindSafe(|| c.update()));
         c
@@ -180,7 +211,7 @@ impl ProcessCollector {
 
     fn boot_time(&mut self) -> Option<u64> {
         if self.boot_time.is_none() {
-            self.boot_time = std::fs::read_to_string(self.paths.proc("stat")).ok().and_then(|t| read::parse_btime(&t));
+            self.boot_time = self.reader.text(&self.paths.proc("stat")).ok().and_then(read::parse_btime);
         }
         self.boot_time
     }
@@ -196,7 +227,7 @@ impl ProcessCollector {
         if let Some(n) = self.users.get(&uid) {
             return n.clone();
         }
-        let passwd = std::fs::read_to_string(self.paths.root("etc/passwd")).unwrap_or_default();
+        let passwd = crate::util::read_string(self.paths.root("etc/passwd")).unwrap_or_default();
         let name = read::parse_passwd(&passwd).remove(&uid).unwrap_or_else(|| uid.to_string());
         self.users.insert(uid, name.clone());
         name
@@ -218,33 +249,60 @@ impl ProcessCollector {
         }
         self.generation += 1;
         let generation = self.generation;
-        let pids: Vec<u32> = rd.flatten().filter_map(|e| e.file_name().to_str().and_then(|n| n.parse().ok())).collect();
+        // With each pid the inode of its /proc directory: procfs gives a
+        // directory a new inode when the pid names another process.
+        let pids: Vec<(u32, u64)> = rd.flatten().filter_map(|e| Some((e.file_name().to_str()?.parse().ok()?, e.ino()))).collect();
 
-        let mut fresh: Vec<(u32, Stat)> = Vec::new();
-        for pid in pids {
-            let Some(stat) = std::fs::read_to_string(self.paths.proc(&format!("{pid}/stat"))).ok().and_then(|t| read::parse_stat(&t)) else {
+        let opts = ReadOpts { paths: &self.paths, smaps: self.smaps, page_size: self.page_size, fd_size: self.fd_size, now: Instant::now() };
+        let mut fresh: Vec<(u32, u64, Stat, Option<Sched>)> = Vec::new();
+        for (pid, ino) in pids {
+            if let Some(t) = self.procs.get_mut(&pid).filter(|t| t.group.is_none() && t.ino == ino && ino != 0) {
+                // Ignored, and still the same process.
+                t.seen = generation;
+                continue;
+            }
+            let dir = opts.paths.proc(&pid.to_string());
+            // An unchanged main-thread schedstat means the same process that
+            // has not run: `stat` need not be read to tell (see `idle`).
+            let leader = read::read_sched(&mut self.reader, &dir);
+            if let Some(t) = self.procs.get_mut(&pid) {
+                if leader.is_some() && leader == t.leader && t.idle(&opts) {
+                    t.seen = generation;
+                    t.now = None;
+                    if let Some(r) = t.prev.clone().filter(|_| t.group.is_some()) {
+                        let start = start_secs(self.boot_time, t.starttime);
+                        if r.metrics.partial {
+                            self.partial_errors += 1;
+                        }
+                        advance(t, r, start, start > first_update);
+                    }
+                    continue;
+                }
+            }
+            let Some(stat) = self.reader.text(&format!("{dir}/stat")).ok().and_then(read::parse_stat) else {
                 continue;
             };
             match self.procs.get_mut(&pid) {
                 Some(t) if t.starttime == stat.starttime => {
                     t.seen = generation;
                     t.now = None;
+                    t.leader = leader;
+                    t.ino = ino;
                     if t.group.is_some() {
-                        let (paths, smaps, page) = (&self.paths, self.smaps, self.page_size);
-                        match read::read_metrics(paths, pid, &stat, smaps, page) {
-                            Ok(m) => {
-                                if m.partial {
+                        match read::read_metrics(&opts, &mut self.reader, pid, &stat, leader, t.prev.as_ref()) {
+                            Ok(r) => {
+                                if r.metrics.partial {
                                     self.partial_errors += 1;
                                 }
                                 let start = start_secs(self.boot_time, t.starttime);
-                                advance(t, m, start, start > first_update);
+                                advance(t, r, start, start > first_update);
                             }
                             Err(ReadFail::Error) => self.read_errors += 1,
                             Err(ReadFail::Gone) => {}
                         }
                     }
                 }
-                _ => fresh.push((pid, stat)),
+                _ => fresh.push((pid, ino, stat, leader)),
             }
         }
         // Exited processes leave; their past consumption stays in the groups.
@@ -252,8 +310,8 @@ impl ProcessCollector {
 
         let needs_user = self.config.needs_username();
         let mut news: HashMap<u32, NewProc> = HashMap::with_capacity(fresh.len());
-        for (pid, stat) in fresh {
-            let st = match read::read_static(&self.paths, pid) {
+        for (pid, ino, stat, leader) in fresh {
+            let st = match read::read_static(&self.paths, &mut self.reader, pid) {
                 Ok(s) => s,
                 Err(fail) => {
                     if fail == ReadFail::Error {
@@ -274,7 +332,7 @@ impl ProcessCollector {
                 start_nanos,
             };
             let class = self.config.match_and_name(&attrs).map(|g| Some(Arc::<str>::from(g)));
-            news.insert(pid, NewProc { pid, stat, class });
+            news.insert(pid, NewProc { pid, ino, stat, leader, class });
         }
         // Children of tracked processes join their ancestor's group.
         let undecided: Vec<u32> = news.iter().filter(|(_, n)| n.class.is_none()).map(|(&p, _)| p).collect();
@@ -283,16 +341,17 @@ impl ProcessCollector {
         }
         for n in news.into_values() {
             let group = n.class.flatten();
-            let mut t = Tracked { starttime: n.stat.starttime, seen: generation, group, last: None, threads: HashMap::new(), now: None };
+            let mut t = Tracked { starttime: n.stat.starttime, ino: n.ino, seen: generation, group, leader: n.leader, last: None, threads: HashMap::new(), prev: None, now: None };
             if t.group.is_some() {
-                match read::read_metrics(&self.paths, n.pid, &n.stat, self.smaps, self.page_size) {
-                    Ok(m) => {
-                        if m.partial {
+                let opts = ReadOpts { paths: &self.paths, smaps: self.smaps, page_size: self.page_size, fd_size: self.fd_size, now: Instant::now() };
+                match read::read_metrics(&opts, &mut self.reader, n.pid, &n.stat, n.leader, None) {
+                    Ok(r) => {
+                        if r.metrics.partial {
                             self.partial_errors += 1;
                         }
                         let start = start_secs(self.boot_time, n.stat.starttime);
                         // Started after our first scan: all it consumed is new.
-                        advance(&mut t, m, start, start > first_update);
+                        advance(&mut t, r, start, start > first_update);
                     }
                     Err(ReadFail::Error) => self.read_errors += 1,
                     Err(ReadFail::Gone) => continue,
@@ -423,7 +482,9 @@ fn start_secs(boot: Option<u64>, starttime: u64) -> f64 {
 /// Records a successful read of `t`: the counters' growth since the last
 /// read, or at the first read all of it when `count_all` (the process
 /// started after our first scan) and none otherwise; and the threads' growth.
-fn advance(t: &mut Tracked, mut m: Metrics, start: f64, count_all: bool) {
+fn advance(t: &mut Tracked, r: Reading, start: f64, count_all: bool) {
+    let mut m = r.metrics.clone();
+    t.prev = Some(r);
     let delta = match &t.last {
         Some(last) => {
             if !m.io_read {

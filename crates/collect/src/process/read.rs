@@ -3,7 +3,9 @@
 //! never panic; readers go through [`HostPaths::procfs`].
 
 use std::collections::HashMap;
+use std::time::{Duration, Instant};
 
+use crate::util::FileReader;
 use crate::HostPaths;
 
 /// `/proc/<pid>/stat` fields the collector uses (proc(5) numbering in
@@ -281,6 +283,8 @@ pub(crate) struct Thread {
     pub counts: Counts,
     pub wchan: String,
     pub state: char,
+    /// Its `schedstat` when read.
+    pub sched: Option<Sched>,
 }
 
 /// What one scrape reads of a tracked process.
@@ -299,6 +303,8 @@ pub(crate) struct Metrics {
     /// Every thread, when the process has at least two and `task/` was
     /// readable; empty otherwise.
     pub threads: Vec<Thread>,
+    /// `schedstat` of a single-threaded process, when readable.
+    pub sched: Option<Sched>,
     /// Something optional was unreadable (I/O, fds, wchan, smaps, threads).
     pub partial: bool,
 }
@@ -310,10 +316,6 @@ pub(crate) enum ReadFail {
     Gone,
     /// A required file (`status`, `limits`) was unreadable or malformed.
     Error,
-}
-
-fn read_string(path: &str) -> std::io::Result<String> {
-    std::fs::read_to_string(path)
 }
 
 fn fail_of(err: &std::io::Error) -> ReadFail {
@@ -334,19 +336,34 @@ pub(crate) struct Static {
     pub cgroups: Vec<String>,
 }
 
-pub(crate) fn read_static(paths: &HostPaths, pid: u32) -> Result<Static, ReadFail> {
-    let cmdline = std::fs::read(paths.proc(&format!("{pid}/cmdline"))).map_err(|e| fail_of(&e))?;
-    let status = read_string(&paths.proc(&format!("{pid}/status"))).map_err(|e| fail_of(&e))?;
-    let euid = parse_status(&status).euid.ok_or(ReadFail::Error)?;
-    let cgroups = read_string(&paths.proc(&format!("{pid}/cgroup"))).ok().and_then(|t| parse_cgroup(&t)).unwrap_or_default();
-    Ok(Static { cmdline: parse_cmdline(&cmdline), euid, cgroups })
+pub(crate) fn read_static(paths: &HostPaths, rd: &mut FileReader, pid: u32) -> Result<Static, ReadFail> {
+    let cmdline = parse_cmdline(rd.bytes(&paths.proc(&format!("{pid}/cmdline"))).map_err(|e| fail_of(&e))?);
+    let euid = parse_status(rd.text(&paths.proc(&format!("{pid}/status"))).map_err(|e| fail_of(&e))?).euid.ok_or(ReadFail::Error)?;
+    let cgroups = rd.text(&paths.proc(&format!("{pid}/cgroup"))).ok().and_then(parse_cgroup).unwrap_or_default();
+    Ok(Static { cmdline, euid, cgroups })
+}
+
+/// `(run time in ns, times scheduled)` of a task's `schedstat`: when both
+/// are unchanged the task has not run since, so nothing it does itself
+/// (I/O, faults, context switches, opening files) can have changed.
+pub(crate) type Sched = (u64, u64);
+
+pub(crate) fn parse_schedstat(text: &str) -> Option<Sched> {
+    let mut f = text.split_whitespace();
+    let run = f.next()?.parse().ok()?;
+    let _wait = f.next()?;
+    Some((run, f.next()?.parse().ok()?))
+}
+
+pub(crate) fn read_sched(rd: &mut FileReader, dir: &str) -> Option<Sched> {
+    rd.text(&format!("{dir}/schedstat")).ok().and_then(parse_schedstat)
 }
 
 /// Counts of one process or thread directory from its `stat` (already
 /// parsed), `status` and `io`; the bool says whether `io` was readable.
-fn counts_of(dir: &str, stat: &Stat) -> Result<(Counts, Status, bool), ReadFail> {
-    let status = parse_status(&read_string(&format!("{dir}/status")).map_err(|e| fail_of(&e))?);
-    let io = read_string(&format!("{dir}/io")).ok().and_then(|t| parse_io(&t));
+fn counts_of(rd: &mut FileReader, dir: &str, stat: &Stat) -> Result<(Counts, Status, bool), ReadFail> {
+    let status = parse_status(rd.text(&format!("{dir}/status")).map_err(|e| fail_of(&e))?);
+    let io = rd.text(&format!("{dir}/io")).ok().and_then(parse_io);
     let (read_bytes, write_bytes) = io.unwrap_or((0, 0));
     Ok((
         Counts {
@@ -364,93 +381,184 @@ fn counts_of(dir: &str, stat: &Stat) -> Result<(Counts, Status, bool), ReadFail>
     ))
 }
 
-/// Everything one scrape reads of process `pid` whose `stat` is `stat`.
-/// `smaps` also reads proportional memory.
-pub(crate) fn read_metrics(paths: &HostPaths, pid: u32, stat: &Stat, smaps: bool, page_size: u64) -> Result<Metrics, ReadFail> {
-    let dir = paths.proc(&pid.to_string());
-    let (mut counts, status, io_read) = counts_of(&dir, stat)?;
-    let limits = read_string(&format!("{dir}/limits")).map_err(|e| fail_of(&e))?;
-    let fd_limit = parse_open_files_limit(&limits).ok_or(ReadFail::Error)?;
-    let mut partial = !io_read;
-    let open_fds = match std::fs::read_dir(format!("{dir}/fd")) {
-        Ok(rd) => Some(rd.count() as u64),
-        Err(_) => {
-            partial = true;
-            None
+/// How long a reading of a process may be reused while the process does
+/// not run and its resident size stays put; also how long proportional
+/// memory (`smaps_rollup`, the costliest file) and the fd limit are reused
+/// while the resident size stays put. What a process that does not run can
+/// still see change is its memory (the kernel reclaims or swaps its pages,
+/// sharers of its pages come and go): this bounds how stale that gets. At
+/// scrape intervals of 30 s and more every scrape reads everything, as
+/// process-exporter does.
+pub(crate) const REUSE_FOR: Duration = Duration::from_secs(30);
+
+/// A reading of one process and when its parts were read.
+#[derive(Debug, Clone)]
+pub(crate) struct Reading {
+    pub metrics: Metrics,
+    pub full_at: Instant,
+    smaps_at: Instant,
+    limits_at: Instant,
+}
+
+/// What a read of process `pid` whose `stat` is `stat` needs besides.
+pub(crate) struct ReadOpts<'a> {
+    pub paths: &'a HostPaths,
+    /// Read proportional memory too.
+    pub smaps: bool,
+    pub page_size: u64,
+    /// `paths.procfs` is a real procfs, whose `fd` directories report
+    /// their number of entries as their size (Linux 6.2 and later).
+    pub fd_size: bool,
+    pub now: Instant,
+}
+
+/// Everything one scrape knows of process `pid` whose `stat` is `stat`.
+///
+/// With the previous reading `prev`, only what can have changed is read
+/// again: each thread's `schedstat` says whether it ran; threads that did
+/// not keep their figures; a process none of whose threads ran and whose
+/// resident size is unchanged keeps its whole reading (but for `stat`'s
+/// fields) for up to [`REUSE_FOR`]. Without `schedstat` (a kernel without
+/// `CONFIG_SCHED_INFO`) everything is read every time.
+/// `leader` is the `schedstat` of the process' main thread, read just
+/// before `stat`.
+pub(crate) fn read_metrics(o: &ReadOpts, rd: &mut FileReader, pid: u32, stat: &Stat, leader: Option<Sched>, prev: Option<&Reading>) -> Result<Reading, ReadFail> {
+    let dir = o.paths.proc(&pid.to_string());
+    let old = prev.map(|p| &p.metrics);
+    let resident = stat.rss.saturating_mul(o.page_size);
+    let (threads, sched, ran, threads_ok) = if stat.num_threads >= 2 {
+        match read_threads(rd, &dir, old.map_or(&[][..], |m| &m.threads)) {
+            Some((t, ran)) => (t, None, ran, true),
+            None => (Vec::new(), None, true, false),
         }
+    } else {
+        let sched = leader;
+        let ran = sched.is_none() || old.is_none_or(|m| m.sched != sched || !m.threads.is_empty());
+        (Vec::new(), sched, ran, true)
     };
-    let wchan = match read_string(&format!("{dir}/wchan")) {
-        Ok(t) => parse_wchan(&t),
+    let states = |threads: &[Thread]| {
+        let mut states = States::default();
+        states.count(stat.state);
+        for t in threads {
+            states.count(t.state);
+        }
+        states
+    };
+
+    if let Some(p) = prev {
+        let m = &p.metrics;
+        if !ran && threads_ok && m.memory.resident == resident && o.now.duration_since(p.full_at) < REUSE_FOR {
+            let mut metrics = m.clone();
+            (metrics.counts.utime, metrics.counts.stime) = (stat.utime, stat.stime);
+            (metrics.counts.minflt, metrics.counts.majflt) = (stat.minflt, stat.majflt);
+            metrics.memory.virtual_ = stat.vsize;
+            metrics.num_threads = stat.num_threads;
+            metrics.states = states(&threads);
+            metrics.threads = threads;
+            metrics.sched = sched;
+            return Ok(Reading { metrics, ..p.clone() });
+        }
+    }
+
+    let (mut counts, status, io_read) = counts_of(rd, &dir, stat)?;
+    let mut partial = !io_read || !threads_ok;
+    let keep = |at: fn(&Reading) -> Instant| prev.filter(|p| p.metrics.memory.resident == resident && o.now.duration_since(at(p)) < REUSE_FOR);
+    let (fd_limit, limits_at) = match keep(|p| p.limits_at) {
+        Some(p) => (p.metrics.fd_limit, p.limits_at),
+        None => (parse_open_files_limit(rd.text(&format!("{dir}/limits")).map_err(|e| fail_of(&e))?).ok_or(ReadFail::Error)?, o.now),
+    };
+    let open_fds = count_fds(&format!("{dir}/fd"), o.fd_size);
+    partial |= open_fds.is_none();
+    let wchan = match rd.text(&format!("{dir}/wchan")) {
+        Ok(t) => parse_wchan(t),
         Err(_) => {
             partial = true;
             String::new()
         }
     };
-    let mut memory = Memory {
-        resident: stat.rss.saturating_mul(page_size),
-        virtual_: stat.vsize,
-        swapped: status.vm_swap_bytes,
-        ..Memory::default()
-    };
-    if smaps {
-        let text = match read_string(&format!("{dir}/smaps_rollup")) {
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => read_string(&format!("{dir}/smaps")),
-            other => other,
-        };
-        match text {
-            Ok(t) => (memory.proportional_resident, memory.proportional_swapped) = parse_smaps(&t),
-            Err(_) => partial = true,
+    let mut memory = Memory { resident, virtual_: stat.vsize, swapped: status.vm_swap_bytes, ..Memory::default() };
+    let mut smaps_at = o.now;
+    if o.smaps {
+        match keep(|p| p.smaps_at) {
+            Some(p) => {
+                (memory.proportional_resident, memory.proportional_swapped) = (p.metrics.memory.proportional_resident, p.metrics.memory.proportional_swapped);
+                smaps_at = p.smaps_at;
+            }
+            None => {
+                let text = match rd.text(&format!("{dir}/smaps_rollup")) {
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => rd.text(&format!("{dir}/smaps")),
+                    other => other,
+                };
+                match text {
+                    Ok(t) => (memory.proportional_resident, memory.proportional_swapped) = parse_smaps(t),
+                    Err(_) => partial = true,
+                }
+            }
         }
     }
-    let mut states = States::default();
-    states.count(stat.state);
-    let threads = match read_threads(&dir) {
-        Some(t) => t,
-        None => {
-            partial = true;
-            Vec::new()
-        }
-    };
     if !threads.is_empty() {
         // /proc/<pid>/status counts the main thread's switches only.
         counts.ctx_voluntary = threads.iter().map(|t| t.counts.ctx_voluntary).sum();
         counts.ctx_nonvoluntary = threads.iter().map(|t| t.counts.ctx_nonvoluntary).sum();
-        for t in &threads {
-            states.count(t.state);
-        }
     }
-    Ok(Metrics {
+    let metrics = Metrics {
         counts,
         io_read,
         memory,
         open_fds,
         fd_limit,
         num_threads: stat.num_threads,
-        states,
+        states: states(&threads),
         wchan,
         threads,
+        sched,
         partial,
-    })
+    };
+    Ok(Reading { metrics, full_at: o.now, smaps_at, limits_at })
 }
 
-/// The threads under `<dir>/task`: `None` when the directory is unreadable,
-/// empty for a single-threaded process. Threads that vanish while being
-/// read are left out.
-fn read_threads(dir: &str) -> Option<Vec<Thread>> {
-    let rd = std::fs::read_dir(format!("{dir}/task")).ok()?;
-    let mut out = Vec::new();
-    for entry in rd.flatten() {
+/// Open descriptors in `/proc/<pid>/fd`: with `size`, its size when not 0
+/// (Linux 6.2 and later, one `statx` instead of listing it), else its
+/// entries; `None` when unreadable.
+fn count_fds(dir: &str, size: bool) -> Option<u64> {
+    if size {
+        match std::fs::metadata(dir) {
+            Ok(md) if md.len() > 0 => return Some(md.len()),
+            Ok(_) => {}
+            Err(_) => return None,
+        }
+    }
+    std::fs::read_dir(dir).ok().map(|rd| rd.count() as u64)
+}
+
+/// The threads under `<dir>/task` and whether any of them ran since `old`
+/// (or appeared or left): `None` when the directory is unreadable, no
+/// threads for a single-threaded process. A thread whose `schedstat` is
+/// unchanged keeps its old figures; threads that vanish while being read
+/// are left out.
+fn read_threads(rd: &mut FileReader, dir: &str, old: &[Thread]) -> Option<(Vec<Thread>, bool)> {
+    let entries = std::fs::read_dir(format!("{dir}/task")).ok()?;
+    let mut out = Vec::with_capacity(old.len());
+    let mut ran = false;
+    for entry in entries.flatten() {
         let Some(tid) = entry.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else { continue };
         let tdir = format!("{dir}/task/{tid}");
-        let Some(stat) = read_string(&format!("{tdir}/stat")).ok().and_then(|t| parse_stat(&t)) else { continue };
-        let Ok((counts, _, _)) = counts_of(&tdir, &stat) else { continue };
-        let wchan = read_string(&format!("{tdir}/wchan")).map(|t| parse_wchan(&t)).unwrap_or_default();
-        out.push(Thread { tid, starttime: stat.starttime, name: stat.comm, counts, wchan, state: stat.state });
+        let sched = read_sched(rd, &tdir);
+        if let Some(t) = sched.and_then(|s| old.iter().find(|t| t.tid == tid && t.sched == Some(s))) {
+            out.push(t.clone());
+            continue;
+        }
+        ran = true;
+        let Some(stat) = rd.text(&format!("{tdir}/stat")).ok().and_then(parse_stat) else { continue };
+        let Ok((counts, _, _)) = counts_of(rd, &tdir, &stat) else { continue };
+        let wchan = rd.text(&format!("{tdir}/wchan")).map(parse_wchan).unwrap_or_default();
+        out.push(Thread { tid, starttime: stat.starttime, name: stat.comm, counts, wchan, state: stat.state, sched });
     }
+    ran |= out.len() != old.len();
     if out.len() < 2 {
         out.clear();
     }
-    Some(out)
+    Some((out, ran))
 }
 
 #[cfg(test)]
@@ -519,7 +627,114 @@ mod tests {
                 let _ = parse_btime(&t);
                 let _ = parse_passwd(&t);
                 let _ = parse_wchan(&t);
+                let _ = parse_schedstat(&t);
             }
         }
     }
+
+    /// A one-process fixture `/proc` in a throwaway directory.
+    struct Fixture(std::path::PathBuf);
+
+    impl Fixture {
+        fn new(tag: &str) -> Fixture {
+            let dir = std::env::temp_dir().join(format!("bongsu-read-{tag}-{}", std::process::id()));
+            let _ = std::fs::remove_dir_all(&dir);
+            std::fs::create_dir_all(dir.join("proc/42/fd")).expect("fixture");
+            Fixture(dir)
+        }
+        fn file(&self, rel: &str, text: &str) {
+            let p = self.0.join("proc/42").join(rel);
+            std::fs::create_dir_all(p.parent().expect("parent")).expect("fixture");
+            std::fs::write(p, text).expect("fixture");
+        }
+        fn process(&self, vol: u64, pss_kb: u64, sched: &str) {
+            self.file("status", &format!("Uid:\t1\t1\t1\t1\nvoluntary_ctxt_switches:\t{vol}\nnonvoluntary_ctxt_switches:\t1\n"));
+            self.file("io", "read_bytes: 1\nwrite_bytes: 2\n");
+            self.file("limits", LIMITS);
+            self.file("wchan", "0");
+            self.file("smaps_rollup", &format!("Pss: {pss_kb} kB\n"));
+            self.file("schedstat", sched);
+        }
+        fn opts(&self, now: Instant) -> (HostPaths, Instant) {
+            (HostPaths { procfs: self.0.join("proc").to_string_lossy().into_owned(), ..HostPaths::default() }, now)
+        }
+    }
+
+    impl Drop for Fixture {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    fn read_at(f: &Fixture, stat: &Stat, at: Instant, prev: Option<&Reading>) -> Reading {
+        let (paths, now) = f.opts(at);
+        let o = ReadOpts { paths: &paths, smaps: true, page_size: 4096, fd_size: false, now };
+        let mut rd = FileReader::default();
+        let leader = read_sched(&mut rd, &paths.proc("42"));
+        read_metrics(&o, &mut rd, 42, stat, leader, prev).expect("read")
+    }
+
+    #[test]
+    fn idle_processes_keep_their_reading_until_they_run_or_it_ages() {
+        let f = Fixture::new("idle");
+        let stat = parse_stat(STAT.replace(" 3 0 12345", " 1 0 12345").as_str()).expect("stat");
+        let t0 = Instant::now();
+        f.process(10, 100, "500 0 7\n");
+        let r0 = read_at(&f, &stat, t0, None);
+        assert_eq!((r0.metrics.counts.ctx_voluntary, r0.metrics.memory.proportional_resident, r0.metrics.sched), (10, 100 * 1024, Some((500, 7))));
+
+        // Files change but schedstat does not: the process did not run.
+        f.process(20, 200, "500 0 7\n");
+        let r1 = read_at(&f, &stat, t0 + Duration::from_secs(1), Some(&r0));
+        assert_eq!((r1.metrics.counts.ctx_voluntary, r1.metrics.memory.proportional_resident), (10, 100 * 1024));
+
+        // It ran: counters are read again; PSS waits for a resident-size change.
+        f.process(20, 200, "900 0 9\n");
+        let r2 = read_at(&f, &stat, t0 + Duration::from_secs(2), Some(&r1));
+        assert_eq!((r2.metrics.counts.ctx_voluntary, r2.metrics.memory.proportional_resident), (20, 100 * 1024));
+        let mut grown = stat.clone();
+        grown.rss += 1;
+        let r3 = read_at(&f, &grown, t0 + Duration::from_secs(3), Some(&r2));
+        assert_eq!(r3.metrics.memory.proportional_resident, 200 * 1024);
+
+        // Idle but old: read again.
+        f.process(30, 300, "900 0 9\n");
+        let r4 = read_at(&f, &grown, t0 + Duration::from_secs(3) + REUSE_FOR, Some(&r3));
+        assert_eq!((r4.metrics.counts.ctx_voluntary, r4.metrics.memory.proportional_resident), (30, 300 * 1024));
+
+        // No schedstat (kernel without CONFIG_SCHED_INFO): always read.
+        std::fs::remove_file(f.0.join("proc/42/schedstat")).expect("rm");
+        f.file("status", "Uid:\t1\t1\t1\t1\nvoluntary_ctxt_switches:\t40\n");
+        let r5 = read_at(&f, &grown, t0 + Duration::from_secs(14), Some(&r4));
+        assert_eq!(r5.metrics.counts.ctx_voluntary, 40);
+    }
+
+    #[test]
+    fn only_threads_that_ran_are_read_again() {
+        let f = Fixture::new("threads");
+        let stat = parse_stat(STAT).expect("stat");
+        assert_eq!(stat.num_threads, 3);
+        f.process(1, 100, "1 0 1\n");
+        let thread = |tid: u32, vol: u64, sched: &str| {
+            f.file(&format!("task/{tid}/stat"), &STAT.replacen("4242", &tid.to_string(), 1));
+            f.file(&format!("task/{tid}/status"), &format!("voluntary_ctxt_switches:\t{vol}\nnonvoluntary_ctxt_switches:\t0\n"));
+            f.file(&format!("task/{tid}/schedstat"), sched);
+        };
+        thread(42, 5, "10 0 1\n");
+        thread(43, 7, "10 0 1\n");
+        let t0 = Instant::now();
+        let r0 = read_at(&f, &stat, t0, None);
+        assert_eq!((r0.metrics.threads.len(), r0.metrics.counts.ctx_voluntary), (2, 12));
+
+        thread(42, 50, "10 0 1\n");
+        thread(43, 70, "20 0 2\n");
+        let r1 = read_at(&f, &stat, t0 + Duration::from_secs(1), Some(&r0));
+        assert_eq!(r1.metrics.counts.ctx_voluntary, 5 + 70, "thread 42 did not run, 43 did");
+
+        // A third thread appears: it is read, the others keep theirs.
+        thread(44, 3, "1 0 1\n");
+        let r2 = read_at(&f, &stat, t0 + Duration::from_secs(2), Some(&r1));
+        assert_eq!((r2.metrics.threads.len(), r2.metrics.counts.ctx_voluntary), (3, 5 + 70 + 3));
+    }
+
 }
