@@ -48,6 +48,11 @@ fn main() -> ExitCode {
         eprintln!("{}", cli::short_help());
         return ExitCode::from(2);
     };
+    if matches!(cmd, Command::Run(_) | Command::Agent(_)) {
+        // Like the Go peers: many scrape connections, TSDB blocks and the
+        // process collector's open schedstat files need more than 1024.
+        bongsu_collect::raise_open_files_limit();
+    }
     let result = match cmd {
         Command::Run(args) => run::run(*args),
         Command::Agent(args) => agent::agent(args),

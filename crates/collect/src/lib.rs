@@ -61,6 +61,7 @@ use std::time::Instant;
 
 use expo::{Families, Kind};
 pub use process::{ProcessCollector, ProcessConfig, ProcessConfigError};
+pub use sys::raise_open_files_limit;
 
 /// Why one collector produced nothing.
 #[derive(Debug, thiserror::Error)]

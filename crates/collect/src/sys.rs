@@ -68,6 +68,39 @@ fn raw_statfs_type(path: &CStr) -> Option<i64> {
     }
 }
 
+/// The soft limit on open files (`RLIMIT_NOFILE`), when readable.
+pub(crate) fn open_files_limit() -> Option<u64> {
+    raw_getrlimit_nofile().map(|(soft, _)| soft)
+}
+
+/// Raises the soft limit on open files to the hard limit, as Go programs
+/// (Prometheus, the exporters) do at start; returns `(old, new)` soft limits.
+pub fn raise_open_files_limit() -> Option<(u64, u64)> {
+    let (soft, hard) = raw_getrlimit_nofile()?;
+    if soft >= hard {
+        return Some((soft, soft));
+    }
+    raw_setrlimit_nofile(hard, hard).then_some((soft, hard))
+}
+
+#[allow(unsafe_code)]
+fn raw_getrlimit_nofile() -> Option<(u64, u64)> {
+    // SAFETY: `lim` is a plain-old-data struct the kernel fully writes on
+    // success; we only read it when the call returned 0.
+    unsafe {
+        let mut lim: libc::rlimit = std::mem::zeroed();
+        #[allow(clippy::unnecessary_cast)]
+        (libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) == 0).then_some((lim.rlim_cur as u64, lim.rlim_max as u64))
+    }
+}
+
+#[allow(unsafe_code)]
+fn raw_setrlimit_nofile(soft: u64, hard: u64) -> bool {
+    let lim = libc::rlimit { rlim_cur: soft as libc::rlim_t, rlim_max: hard as libc::rlim_t };
+    // SAFETY: `lim` is a valid, initialised struct the kernel only reads.
+    unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &lim) == 0 }
+}
+
 /// The six fields of `uname(2)`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(crate) struct Utsname {

@@ -32,6 +32,12 @@ pub(crate) fn read_into(path: impl AsRef<std::path::Path>, buf: &mut Vec<u8>) ->
 fn read_until(path: impl AsRef<std::path::Path>, buf: &mut Vec<u8>, short_is_eof: bool) -> std::io::Result<()> {
     use std::io::Read;
     let mut f = std::fs::File::open(path)?;
+    fill(buf, short_is_eof, |b, _| f.read(b))
+}
+
+/// Fills `buf` (cleared first) with what `read(into, offset)` returns until
+/// it returns 0 or, with `short_is_eof`, less than it was offered.
+fn fill(buf: &mut Vec<u8>, short_is_eof: bool, mut read: impl FnMut(&mut [u8], u64) -> std::io::Result<usize>) -> std::io::Result<()> {
     buf.clear();
     loop {
         if buf.capacity() - buf.len() < 1024 {
@@ -39,7 +45,7 @@ fn read_until(path: impl AsRef<std::path::Path>, buf: &mut Vec<u8>, short_is_eof
         }
         let start = buf.len();
         buf.resize(buf.capacity(), 0);
-        match f.read(&mut buf[start..]) {
+        match read(&mut buf[start..], start as u64) {
             Ok(0) => {
                 buf.truncate(start);
                 return Ok(());
@@ -72,10 +78,24 @@ impl FileReader {
     /// anything) become U+FFFD.
     pub(crate) fn text(&mut self, path: &str) -> std::io::Result<&str> {
         read_until(path, &mut self.buf, true)?;
+        Ok(self.as_text())
+    }
+
+    /// The text of an open `seq_file` read again from its start: procfs
+    /// makes it afresh, so a file kept open reads like a new one (without
+    /// the path lookup), and fails with ESRCH once its process is gone.
+    pub(crate) fn text_at(&mut self, file: &std::fs::File) -> std::io::Result<&str> {
+        use std::os::unix::fs::FileExt;
+        fill(&mut self.buf, true, |b, offset| file.read_at(b, offset))?;
+        Ok(self.as_text())
+    }
+
+    /// The buffer as text, bytes that are not UTF-8 replaced.
+    fn as_text(&mut self) -> &str {
         if std::str::from_utf8(&self.buf).is_err() {
             self.buf = String::from_utf8_lossy(&self.buf).into_owned().into_bytes();
         }
-        Ok(std::str::from_utf8(&self.buf).unwrap_or_default())
+        std::str::from_utf8(&self.buf).unwrap_or_default()
     }
 
     /// The file's bytes.

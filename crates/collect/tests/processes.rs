@@ -395,3 +395,49 @@ fn shipped_example_config_loads() {
     let cfg = ProcessConfig::load(&path).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(cfg.len(), 3);
 }
+
+/// On the real /proc: an idle process and a busy one, started after the
+/// collector's first scan. The idle one is read from its schedstat alone
+/// (kept open); its exit must still be seen at once, and the busy one's
+/// CPU must keep counting.
+#[test]
+fn real_idle_and_busy_processes_on_this_host() {
+    use std::os::unix::process::CommandExt;
+    use std::process::{Child, Command, Stdio};
+    /// Kills the child even when an assertion fails.
+    struct Kill(Child);
+    impl Drop for Kill {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let tag = format!("bongsu-proc-test-{}", std::process::id());
+    let cfg = format!("process_names:\n  - name: idle\n    cmdline: ['^{tag}-idle 30$']\n  - name: busy\n    cmdline: ['{tag}-busy']\n");
+    let mut c = ProcessCollector::new(ProcessConfig::from_yaml(&cfg, "real.yml").expect("config"));
+    let spawn = |cmd: &mut Command| Kill(cmd.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null()).spawn().expect("child"));
+    let mut idle = spawn(Command::new("sleep").arg0(format!("{tag}-idle")).arg("30"));
+    let busy = spawn(Command::new("sh").args(["-c", "while :; do :; done", &format!("{tag}-busy")]));
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    let first = c.gather();
+    assert_eq!(g(&first, "num_procs", "idle"), 1.0, "{first}");
+    assert_eq!(g(&first, "num_procs", "busy"), 1.0);
+    let fds = std::fs::read_dir(format!("/proc/{}/fd", busy.0.id())).expect("fd dir").count();
+    assert_eq!(g(&first, "open_filedesc", "busy"), fds as f64, "the fd directory's entries");
+    let busy_cpu = |text: &str| cpu(text, "busy", "user") + cpu(text, "busy", "system");
+    let mut last = busy_cpu(&first);
+    for round in 0..3 {
+        std::thread::sleep(std::time::Duration::from_millis(700));
+        let text = c.gather();
+        assert_eq!(g(&text, "num_procs", "idle"), 1.0, "round {round}");
+        assert!(cpu(&text, "idle", "user") + cpu(&text, "idle", "system") < 0.1, "sleep uses no CPU: {text}");
+        let now = busy_cpu(&text);
+        assert!(now >= last + 0.3, "round {round}: the busy loop's CPU went {last} → {now}");
+        last = now;
+    }
+    let _ = idle.0.kill();
+    let _ = idle.0.wait();
+    let text = c.gather();
+    assert_eq!(g(&text, "num_procs", "idle"), 0.0, "an exited process leaves at the next scrape: {text}");
+    assert_eq!(g(&text, "num_procs", "busy"), 1.0);
+}

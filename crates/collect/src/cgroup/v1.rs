@@ -27,7 +27,11 @@ pub(crate) fn read(ctrls: &[(&'static str, String)], id: &str) -> Stats {
         .flat_map(|d| [mtime(d), mtime(&format!("{d}/cgroup.clone_children"))])
         .flatten()
         .reduce(f64::min);
-    s.first_pid = dirs.iter().find_map(|d| first_pid(&format!("{d}/cgroup.procs")));
+    // The root's network is the host's (pid 1); its cgroup.procs lists
+    // every process of the host, sorted by the kernel: not worth reading.
+    if id != "/" {
+        s.first_pid = dirs.iter().find_map(|d| first_pid(&format!("{d}/cgroup.procs")));
+    }
 
     let cpu_dir = dir("cpu");
     if exists(&cpu_dir) {

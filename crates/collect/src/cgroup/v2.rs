@@ -14,7 +14,9 @@ pub(crate) fn read(paths: &HostPaths, base: &str, id: &str) -> Stats {
     let text = |name: &str| crate::util::read_string(file(name)).ok();
     let mut s = Stats {
         creation: [mtime(&d), mtime(&file("cgroup.events"))].into_iter().flatten().reduce(f64::min),
-        first_pid: first_pid(&file("cgroup.procs")),
+        // The root's network is the host's (pid 1): its cgroup.procs, every
+        // process of the host, is not worth reading.
+        first_pid: if id == "/" { None } else { first_pid(&file("cgroup.procs")) },
         ..Stats::default()
     };
     // The root cgroup has no cpu.max/cpu.weight, but cAdvisor still treats

@@ -55,6 +55,10 @@ struct Tracked {
     group: Option<Arc<str>>,
     /// Its main thread's `schedstat` when `stat` was last read.
     leader: Option<Sched>,
+    /// Its `schedstat`, kept open while it is tracked and single-threaded:
+    /// reading it again costs one `pread` instead of a path lookup, an
+    /// `open` and a `close`, and fails once the process is gone.
+    sched_file: Option<std::fs::File>,
     /// Counters at the last successful read; `None` before the first.
     last: Option<Counts>,
     /// Thread counters at the last read, by (tid, start time).
@@ -66,6 +70,35 @@ struct Tracked {
 }
 
 impl Tracked {
+    /// Its main thread's `schedstat` now; `None` when unreadable, gone, or
+    /// not needed (a multi-threaded process reads its threads'). Keeps the
+    /// file open while fewer than `hold_max` are held.
+    fn leader_sched(&mut self, rd: &mut FileReader, dir: &str, held: &mut usize, hold_max: usize) -> Option<Sched> {
+        let ignored = self.group.is_none();
+        if ignored || self.prev.as_ref().is_some_and(|r| r.metrics.num_threads >= 2) {
+            if self.sched_file.take().is_some() {
+                *held -= 1;
+            }
+            // An ignored process' schedstat only says whether it is still the same process.
+            return if ignored { read::read_sched(rd, dir) } else { None };
+        }
+        if let Some(f) = &self.sched_file {
+            let sched = rd.text_at(f).ok().and_then(read::parse_schedstat);
+            if sched.is_none() {
+                self.sched_file = None;
+                *held -= 1;
+            }
+            return sched;
+        }
+        let f = std::fs::File::open(format!("{dir}/schedstat")).ok()?;
+        let sched = rd.text_at(&f).ok().and_then(read::parse_schedstat)?;
+        if *held < hold_max {
+            self.sched_file = Some(f);
+            *held += 1;
+        }
+        Some(sched)
+    }
+
     /// Whether, its main thread not having run, the process can be taken
     /// as unchanged without reading even its `stat`: an ignored process
     /// (only its identity matters, and a new process under the same pid
@@ -147,6 +180,9 @@ pub struct ProcessCollector {
     page_size: u64,
     /// `paths.procfs` is a real procfs (see [`ReadOpts::fd_size`]).
     fd_size: bool,
+    /// How many `schedstat` files may be kept open: a quarter of the open
+    /// files limit, at most 16384.
+    hold_max: usize,
     reader: FileReader,
 }
 
@@ -174,6 +210,7 @@ impl ProcessCollector {
         let mut c = ProcessCollector {
             config,
             fd_size: crate::sys::is_procfs(&paths.procfs),
+            hold_max: crate::sys::open_files_limit().map_or(0, |n| (n / 4).min(16384) as usize),
             paths,
             smaps: true,
             threads: true,
@@ -255,6 +292,8 @@ impl ProcessCollector {
 
         let opts = ReadOpts { paths: &self.paths, smaps: self.smaps, page_size: self.page_size, fd_size: self.fd_size, now: Instant::now() };
         let mut fresh: Vec<(u32, u64, Stat, Option<Sched>)> = Vec::new();
+        let mut held = self.procs.values().filter(|t| t.sched_file.is_some()).count();
+        let hold_max = self.hold_max;
         for (pid, ino) in pids {
             if let Some(t) = self.procs.get_mut(&pid).filter(|t| t.group.is_none() && t.ino == ino && ino != 0) {
                 // Ignored, and still the same process.
@@ -264,7 +303,10 @@ impl ProcessCollector {
             let dir = opts.paths.proc(&pid.to_string());
             // An unchanged main-thread schedstat means the same process that
             // has not run: `stat` need not be read to tell (see `idle`).
-            let leader = read::read_sched(&mut self.reader, &dir);
+            let leader = match self.procs.get_mut(&pid) {
+                Some(t) => t.leader_sched(&mut self.reader, &dir, &mut held, hold_max),
+                None => read::read_sched(&mut self.reader, &dir),
+            };
             if let Some(t) = self.procs.get_mut(&pid) {
                 if leader.is_some() && leader == t.leader && t.idle(&opts) {
                     t.seen = generation;
@@ -341,7 +383,7 @@ impl ProcessCollector {
         }
         for n in news.into_values() {
             let group = n.class.flatten();
-            let mut t = Tracked { starttime: n.stat.starttime, ino: n.ino, seen: generation, group, leader: n.leader, last: None, threads: HashMap::new(), prev: None, now: None };
+            let mut t = Tracked { starttime: n.stat.starttime, ino: n.ino, seen: generation, group, leader: n.leader, sched_file: None, last: None, threads: HashMap::new(), prev: None, now: None };
             if t.group.is_some() {
                 let opts = ReadOpts { paths: &self.paths, smaps: self.smaps, page_size: self.page_size, fd_size: self.fd_size, now: Instant::now() };
                 match read::read_metrics(&opts, &mut self.reader, n.pid, &n.stat, n.leader, None) {
