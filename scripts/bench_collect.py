@@ -17,7 +17,8 @@ Measures, on this machine, with every process started fresh:
   * per second: `bongsu agent` collecting host, cgroup (per unit) and
     per-process metrics every 1 s and shipping them, vs node_exporter and
     prometheus-process-exporter each scraped every 1 s by this script, over
-    the same 60 s.
+    the same 60 s; --per-second-rounds times for each process population
+    (--extra-procs: idle `sleep` processes added to the host's own).
 Prints a table (median and min–max over the rounds) and appends JSON lines
 to OUT (docs/bench/collect.jsonl by default).
 """
@@ -104,11 +105,74 @@ def start(cmd, log):
     return subprocess.Popen(cmd, stdout=log, stderr=log)
 
 
+def per_second_run(binary, ne, work, local, log, wall, tag):
+    """`bongsu agent` collecting host, cgroups and every process each second
+    and shipping them, vs node_exporter and process-exporter each scraped
+    every second by this script, over the same `wall` seconds."""
+    pe = shutil.which("prometheus-process-exporter")
+    pcfg = os.path.join(work, "processes.yml")
+    with open(pcfg, "w") as f:
+        f.write("process_names:\n  - name: '{{.Comm}}'\n    cmdline: ['.+']\n")
+    agentcfg = os.path.join(work, "agent1s.yml")
+    pa, pn, pp = free_port(), free_port(), free_port()
+    with open(agentcfg, "w") as f:
+        f.write(f"global: {{scrape_interval: 1s, scrape_timeout: 1s}}\nremote_write:\n  - url: http://127.0.0.1:{local.server_address[1]}/api/v1/write\n"
+                f"scrape_configs:\n"
+                f"  - {{job_name: node, metrics_path: /collect/node, static_configs: [{{targets: ['127.0.0.1:{pa}']}}]}}\n"
+                f"  - {{job_name: cadvisor, metrics_path: /collect/containers, static_configs: [{{targets: ['127.0.0.1:{pa}']}}]}}\n"
+                f"  - {{job_name: processes, metrics_path: /collect/processes, static_configs: [{{targets: ['127.0.0.1:{pa}']}}]}}\n")
+    procs = [start([binary, "agent", f"--config.file={agentcfg}", f"--storage.agent.path={work}/agent1s-{tag}", f"--web.listen-address=127.0.0.1:{pa}",
+                    f"--collector.processes.config={pcfg}"], log),
+             start([ne, f"--web.listen-address=127.0.0.1:{pn}"], log)]
+    if pe:
+        procs.append(start([pe, f"-config.path={pcfg}", f"-web.listen-address=127.0.0.1:{pp}"], log))
+    stop = threading.Event()
+
+    def scrape_loop():
+        while not stop.is_set():
+            t = time.time()
+            for u in [f"http://127.0.0.1:{pn}/metrics"] + ([f"http://127.0.0.1:{pp}/metrics"] if pe else []):
+                try:
+                    get(u)
+                except Exception:
+                    pass
+            stop.wait(max(0.0, 1.0 - (time.time() - t)))
+    try:
+        wait_http(f"http://127.0.0.1:{pa}/-/ready")
+        wait_http(f"http://127.0.0.1:{pn}/metrics")
+        if pe:
+            wait_http(f"http://127.0.0.1:{pp}/metrics")
+        th = threading.Thread(target=scrape_loop, daemon=True)
+        th.start()
+        time.sleep(3)
+        c = [cpu_seconds(p.pid) for p in procs]
+        time.sleep(wall)
+        used = [cpu_seconds(p.pid) - c0 for p, c0 in zip(procs, c)]
+        out = {"agent_cpu_s": used[0], "agent_rss": rss_bytes(procs[0].pid), "ne_cpu_s": used[1], "ne_rss": rss_bytes(procs[1].pid),
+               "pe_cpu_s": used[2] if pe else None, "pe_rss": rss_bytes(procs[2].pid) if pe else None, "wall_s": wall}
+        try:
+            for line in get(f"http://127.0.0.1:{pa}/metrics").decode().splitlines():
+                if line.startswith("prometheus_remote_storage_samples_total"):
+                    out["agent_samples_sent"] = float(line.rsplit(" ", 1)[1])
+        except Exception:
+            pass
+        stop.set()
+        return out
+    finally:
+        stop.set()
+        for p in procs:
+            p.terminate()
+            p.wait()
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--cycles", type=int, default=200)
-    ap.add_argument("--idle", type=int, default=60)
+    ap.add_argument("--idle", type=int, default=60, help="wall seconds of the idle and per-second runs")
+    ap.add_argument("--per-second-rounds", type=int, default=3)
+    ap.add_argument("--extra-procs", type=lambda v: [int(x) for x in v.split(",")], default=[0, 500],
+                    help="idle `sleep` processes added for the per-second runs, one population per value (default 0,500)")
     ap.add_argument("--out", default=os.path.join(ROOT, "docs/bench/collect.jsonl"))
     a = ap.parse_args()
     binary = os.environ.get("BONGSU_BIN", os.path.join(ROOT, "target/release/bongsu"))
@@ -169,61 +233,25 @@ def main():
             for p in procs:
                 p.terminate()
                 p.wait()
-        # Per second: the agent does host + cgroups + processes every 1 s;
-        # the exporters are scraped every 1 s by a thread here.
-        pe = shutil.which("prometheus-process-exporter")
-        pcfg = os.path.join(work, "processes.yml")
-        with open(pcfg, "w") as f:
-            f.write("process_names:\n  - name: '{{.Comm}}'\n    cmdline: ['.+']\n")
-        pa, pn, pp = free_port(), free_port(), free_port()
-        with open(agentcfg, "w") as f:
-            f.write(f"global: {{scrape_interval: 1s, scrape_timeout: 1s}}\nremote_write:\n  - url: http://127.0.0.1:{local.server_address[1]}/api/v1/write\n"
-                    f"scrape_configs:\n"
-                    f"  - {{job_name: node, metrics_path: /collect/node, static_configs: [{{targets: ['127.0.0.1:{pa}']}}]}}\n"
-                    f"  - {{job_name: cadvisor, metrics_path: /collect/containers, static_configs: [{{targets: ['127.0.0.1:{pa}']}}]}}\n"
-                    f"  - {{job_name: processes, metrics_path: /collect/processes, static_configs: [{{targets: ['127.0.0.1:{pa}']}}]}}\n")
-        procs = [start([binary, "agent", f"--config.file={agentcfg}", f"--storage.agent.path={work}/agent1s", f"--web.listen-address=127.0.0.1:{pa}",
-                        f"--collector.processes.config={pcfg}"], log),
-                 start([ne, f"--web.listen-address=127.0.0.1:{pn}"], log)]
-        if pe:
-            procs.append(start([pe, f"-config.path={pcfg}", f"-web.listen-address=127.0.0.1:{pp}"], log))
-        stop = threading.Event()
-
-        def scrape_loop():
-            while not stop.is_set():
-                t = time.time()
-                for u in [f"http://127.0.0.1:{pn}/metrics"] + ([f"http://127.0.0.1:{pp}/metrics"] if pe else []):
-                    try:
-                        get(u)
-                    except Exception:
-                        pass
-                stop.wait(max(0.0, 1.0 - (time.time() - t)))
-        try:
-            wait_http(f"http://127.0.0.1:{pa}/-/ready")
-            wait_http(f"http://127.0.0.1:{pn}/metrics")
-            if pe:
-                wait_http(f"http://127.0.0.1:{pp}/metrics")
-            th = threading.Thread(target=scrape_loop, daemon=True)
-            th.start()
-            time.sleep(3)
-            c = [cpu_seconds(p.pid) for p in procs]
-            time.sleep(a.idle)
-            used = [cpu_seconds(p.pid) - c0 for p, c0 in zip(procs, c)]
-            per_second = {"agent_cpu_s": used[0], "agent_rss": rss_bytes(procs[0].pid), "ne_cpu_s": used[1], "ne_rss": rss_bytes(procs[1].pid),
-                          "pe_cpu_s": used[2] if pe else None, "pe_rss": rss_bytes(procs[2].pid) if pe else None, "wall_s": a.idle,
-                          "agent_samples_per_s": None}
+        # Per second, over each process population, several times.
+        per_second = []
+        for extra in a.extra_procs:
+            sleepers = [subprocess.Popen(["sleep", "86400"], executable="sleep", stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
+                        for _ in range(extra)]
             try:
-                m = get(f"http://127.0.0.1:{pa}/metrics").decode()
-                for line in m.splitlines():
-                    if line.startswith("prometheus_remote_storage_samples_total"):
-                        per_second["agent_samples_sent"] = float(line.rsplit(" ", 1)[1])
-            except Exception:
-                pass
-            stop.set()
-        finally:
-            for p in procs:
-                p.terminate()
-                p.wait()
+                time.sleep(1)
+                for rep in range(a.per_second_rounds):
+                    ps = per_second_run(binary, ne, work, local, log, a.idle, f"{extra}-{rep}")
+                    ps["extra_procs"] = extra
+                    ps["processes"] = sum(1 for d in os.listdir("/proc") if d.isdigit())
+                    per_second.append(ps)
+                    print(f"per second, {ps['processes']} processes, run {rep + 1}/{a.per_second_rounds}: agent {100 * ps['agent_cpu_s'] / ps['wall_s']:.2f}%, "
+                          f"node_exporter {100 * ps['ne_cpu_s'] / ps['wall_s']:.2f}%"
+                          + (f", process-exporter {100 * ps['pe_cpu_s'] / ps['wall_s']:.2f}%" if ps["pe_cpu_s"] is not None else ""), flush=True)
+            finally:
+                for p in sleepers:
+                    p.kill()
+                    p.wait()
     finally:
         log.close()
         local.shutdown()
@@ -244,12 +272,17 @@ def main():
     row("one http_2xx probe (blackbox_exporter vs /probe)", "probe_bb", "probe_bongsu")
     print(f"\nidle {idle['wall_s']} s: bongsu agent {idle['agent_cpu_s']:.2f} CPU s, {idle['agent_rss'] / 2**20:.1f} MiB RSS; "
           f"node_exporter {idle['ne_cpu_s']:.2f} CPU s, {idle['ne_rss'] / 2**20:.1f} MiB RSS")
-    ps = per_second
-    w = ps["wall_s"]
-    print(f"every 1 s for {w} s: bongsu agent (host + cgroups + processes, shipping) {ps['agent_cpu_s']:.2f} CPU s = {100 * ps['agent_cpu_s'] / w:.2f}% of a core, "
-          f"{ps['agent_rss'] / 2**20:.1f} MiB RSS; node_exporter {ps['ne_cpu_s']:.2f} CPU s ({100 * ps['ne_cpu_s'] / w:.2f}%), {ps['ne_rss'] / 2**20:.1f} MiB"
-          + (f"; process-exporter {ps['pe_cpu_s']:.2f} CPU s ({100 * ps['pe_cpu_s'] / w:.2f}%), {ps['pe_rss'] / 2**20:.1f} MiB" if ps['pe_cpu_s'] is not None else "")
-          + (f"; samples sent {ps.get('agent_samples_sent', 0):.0f}" if ps.get('agent_samples_sent') else ""))
+    print("\n| processes | bongsu agent % of a core, median (min–max) | node_exporter % | process-exporter % | exporters together % | agent / exporters | agent RSS MiB | exporters RSS MiB |")
+    print("|---|---|---|---|---|---|---|---|")
+    for extra in a.extra_procs:
+        runs = [p for p in per_second if p["extra_procs"] == extra]
+        pct = lambda key: [100 * p[key] / p["wall_s"] for p in runs]
+        ag, nx = pct("agent_cpu_s"), pct("ne_cpu_s")
+        px = pct("pe_cpu_s") if all(p["pe_cpu_s"] is not None for p in runs) else [0.0] * len(runs)
+        both = [x + y for x, y in zip(nx, px)]
+        m = statistics.median
+        print(f"| {m([p['processes'] for p in runs]):.0f} | {m(ag):.2f} ({min(ag):.2f}–{max(ag):.2f}) | {m(nx):.2f} | {m(px):.2f} | {m(both):.2f} | {m(ag) / m(both):.2f} | "
+              f"{m([p['agent_rss'] for p in runs]) / 2**20:.1f} | {m([p['ne_rss'] + (p['pe_rss'] or 0) for p in runs]) / 2**20:.1f} |")
     os.makedirs(os.path.dirname(a.out), exist_ok=True)
     with open(a.out, "a") as f:
         f.write(json.dumps({"date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "rounds": a.rounds, "cycles": a.cycles,

@@ -311,6 +311,7 @@ impl ProcessCollector {
                 if leader.is_some() && leader == t.leader && t.idle(&opts) {
                     t.seen = generation;
                     t.now = None;
+                    t.ino = ino;
                     if let Some(r) = t.prev.clone().filter(|_| t.group.is_some()) {
                         let start = start_secs(self.boot_time, t.starttime);
                         if r.metrics.partial {
