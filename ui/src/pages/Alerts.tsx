@@ -4,8 +4,8 @@
 // group the responder has an open incident for (a group routed to a
 // `runbook_configs` receiver).
 import { useState } from 'preact/hooks';
-import { api, Labels, useApi } from '../api';
-import { authHeaders, Incident, TokenBox } from './Incidents';
+import { Labels, useApi } from '../api';
+import { ackIncident, Incident, TokenBox } from './Incidents';
 import { t } from '../i18n';
 import { navigate } from '../router';
 import { ago } from '../time';
@@ -76,7 +76,7 @@ function AckButton(props: { inc: Incident; onDone: () => void }) {
   const ack = async () => {
     setError('');
     try {
-      await api(`/api/bongsu/v1/incidents/${encodeURIComponent(inc.id)}/ack`, { method: 'POST', headers: authHeaders() });
+      await ackIncident(inc.id);
       props.onDone();
     } catch (e: any) {
       setError(String(e.message ?? e));

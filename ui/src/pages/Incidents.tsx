@@ -61,6 +61,11 @@ export function authHeaders(): Record<string, string> {
   return token ? { Authorization: `Bearer ${token}` } : {};
 }
 
+/** Acknowledges incident `id` with the responder token or basic auth. */
+export function ackIncident(id: string): Promise<unknown> {
+  return api(`/api/bongsu/v1/incidents/${encodeURIComponent(id)}/ack`, { method: 'POST', headers: authHeaders() });
+}
+
 export function TokenBox() {
   const [token, setToken] = useState(localStorage.getItem('bongsu.responderToken') ?? '');
   return (
@@ -159,7 +164,7 @@ function IncidentView(props: { id: string }) {
   const ack = async () => {
     setError('');
     try {
-      await api(`/api/bongsu/v1/incidents/${encodeURIComponent(inc.id)}/ack`, { method: 'POST', headers: authHeaders() });
+      await ackIncident(inc.id);
       res.reload();
     } catch (e: any) {
       setError(String(e.message ?? e));
