@@ -186,6 +186,17 @@ impl XorChunk {
         self.count as usize
     }
 
+    /// Bits of the last value appended that was not a staleness marker (of
+    /// the first sample if all were markers); meaningless while empty.
+    pub fn last_value_bits(&self) -> u64 {
+        self.v
+    }
+
+    /// Timestamp of the last sample; meaningless while empty.
+    pub fn last_t(&self) -> i64 {
+        self.t
+    }
+
     /// Timestamp of the first sample (stored raw after the count).
     pub fn first_t(&self) -> Option<i64> {
         if self.count == 0 || self.len < 10 {

@@ -17,7 +17,7 @@ use crate::chunkenc::{self, XorChunk, SAMPLES_PER_CHUNK};
 use crate::postings::{Postings, PostingsReader, PostingsRef};
 use crate::TsdbError;
 use bongsu_model::storage::AppendError;
-use bongsu_model::{Label, Labels, Sample};
+use bongsu_model::{Label, Labels, Sample, STALE_NAN_BITS};
 use parking_lot::{Mutex, RwLock};
 use roaring::RoaringBitmap;
 use std::collections::HashMap;
@@ -395,6 +395,12 @@ impl PostingsReader for Index {
 /// [`MemSeries`] flag: the series record is in the WAL.
 const LOGGED: u16 = 0x8000;
 
+/// [`MemSeries`] flag: the last sample appended was a staleness marker.
+const LAST_STALE: u16 = 0x4000;
+
+/// [`MemSeries`] flags: the count of appenders holding samples.
+const PENDING: u16 = 0x3fff;
+
 /// Labels a head series may have (their encoding then fits 16 bits).
 pub(crate) const MAX_LABELS: usize = 6500;
 
@@ -678,15 +684,19 @@ pub(crate) struct MemSeries {
     /// name string, varint-encoded ([`SeriesTable::syms`]).
     lab_off: u32,
     lab_len: u16,
-    /// Appenders holding uncommitted samples for this series (low 15 bits;
-    /// no GC while > 0) and [`LOGGED`] (its series record is in the WAL).
+    /// Appenders holding uncommitted samples for this series (low 14 bits;
+    /// no GC while > 0), [`LOGGED`] (its series record is in the WAL) and
+    /// [`LAST_STALE`].
     flags: u16,
     /// A boxed slice (not a `Vec`: 8 bytes less per series); rebuilt when
     /// a chunk is sealed, every 120 samples.
     pub sealed: Box<[HeadChunk]>,
     pub open: Option<XorChunk>,
+    /// Timestamp of the last sample appended. Its value is not kept here
+    /// (8 bytes, and 256 records of 80 bytes fill a 20 KiB allocator class
+    /// exactly, where 88 took 24 KiB): it is the open chunk's last value,
+    /// or a staleness marker when [`LAST_STALE`] is set.
     pub last_t: i64,
-    pub last_v: u64,
     // Isolation marks (which commit appended from when) are kept by the
     // stripe only while some reader may not see that commit: see
     // [`SeriesTable::mark`].
@@ -695,13 +705,13 @@ pub(crate) struct MemSeries {
 impl MemSeries {
     /// Appenders holding uncommitted samples for this series.
     pub fn pending(&self) -> u16 {
-        self.flags & !LOGGED
+        self.flags & PENDING
     }
 
-    /// One more appender holds samples (saturating: 32767 appenders of one
+    /// One more appender holds samples (saturating: 16383 appenders of one
     /// series at once are not a real load).
     pub fn add_pending(&mut self) {
-        if self.pending() < !LOGGED {
+        if self.pending() < PENDING {
             self.flags += 1;
         }
     }
@@ -729,7 +739,6 @@ impl MemSeries {
             sealed: Box::default(),
             open: None,
             last_t: i64::MIN,
-            last_v: 0,
         }
     }
 
@@ -774,13 +783,28 @@ impl MemSeries {
             return Err(AppendError::OutOfOrder);
         }
         if t == self.last_t {
-            return if v.to_bits() == self.last_v {
-                Ok(false)
-            } else {
-                Err(AppendError::DuplicateTimestamp)
+            return match self.last_value_bits() {
+                Some(last) if last != v.to_bits() => Err(AppendError::DuplicateTimestamp),
+                // Same value; or its chunk is gone (truncated, or deleted
+                // by the admin API): the sample is dropped either way.
+                _ => Ok(false),
             };
         }
         Ok(true)
+    }
+
+    /// Bits of the last sample's value, while its chunk is open (not after
+    /// a deletion took the newest samples).
+    fn last_value_bits(&self) -> Option<u64> {
+        let c = self
+            .open
+            .as_ref()
+            .filter(|c| c.num_samples() > 0 && c.last_t() == self.last_t)?;
+        Some(if self.flags & LAST_STALE != 0 {
+            STALE_NAN_BITS
+        } else {
+            c.last_value_bits()
+        })
     }
 
     /// Appends; returns the change in the number of chunks.
@@ -831,7 +855,11 @@ impl MemSeries {
             c.append(t, v);
         }
         self.last_t = t;
-        self.last_v = v.to_bits();
+        if v.to_bits() == STALE_NAN_BITS {
+            self.flags |= LAST_STALE;
+        } else {
+            self.flags &= !LAST_STALE;
+        }
         Ok(delta)
     }
 
@@ -874,7 +902,7 @@ impl MemSeries {
     /// Rebuilds the chunks from `keep` (ascending); returns the chunk count delta.
     fn rebuild(&mut self, keep: &[Sample], chunk_range: i64) -> i64 {
         let before = self.num_chunks() as i64;
-        let (last_t, last_v) = (self.last_t, self.last_v);
+        let last_t = self.last_t;
         self.sealed = Box::default();
         self.open = None;
         self.last_t = i64::MIN;
@@ -884,7 +912,6 @@ impl MemSeries {
         // The series keeps its append position: deleting samples does not
         // reopen old time for appends.
         self.last_t = last_t;
-        self.last_v = last_v;
         self.num_chunks() as i64 - before
     }
 }
@@ -1461,14 +1488,16 @@ mod tests {
     }
 
     #[test]
-    fn pending_and_logged_share_a_word() {
+    fn pending_logged_and_last_stale_share_a_word() {
         let mut s = MemSeries::new_logged();
         assert!(s.logged() && s.pending() == 0);
         for _ in 0..40_000 {
             s.add_pending();
         }
-        assert_eq!(s.pending(), 0x7fff, "saturates");
+        assert_eq!(s.pending(), PENDING, "saturates");
         assert!(s.logged());
+        s.append(1000, f64::from_bits(STALE_NAN_BITS), 7_200_000).unwrap();
+        assert!(s.logged() && s.pending() == PENDING && s.flags & LAST_STALE != 0);
         for _ in 0..40_000 {
             s.sub_pending();
         }
@@ -1604,6 +1633,34 @@ mod tests {
         }
         assert!(t.pages.iter().all(|p| p.is_none()) && t.len() == 0);
         assert!(t.label_bytes.len() <= 4096 + 64, "compacted: {}", t.label_bytes.len());
+    }
+
+    #[test]
+    fn duplicate_check_knows_staleness_markers_and_the_record_stays_80_bytes() {
+        // 256 records fill mimalloc's 20 KiB class exactly (88 took 24 KiB).
+        assert_eq!(std::mem::size_of::<Option<MemSeries>>(), 80);
+        let stale = f64::from_bits(STALE_NAN_BITS);
+        let mut s = MemSeries::new();
+        s.append(1000, 5.0, 7_200_000).unwrap();
+        s.append(2000, stale, 7_200_000).unwrap();
+        assert_eq!(s.check(2000, stale), Ok(false));
+        assert_eq!(s.check(2000, 5.0), Err(AppendError::DuplicateTimestamp));
+        s.append(3000, 6.0, 7_200_000).unwrap();
+        assert_eq!(s.check(3000, 6.0), Ok(false));
+        assert_eq!(s.check(3000, stale), Err(AppendError::DuplicateTimestamp));
+        assert_eq!(s.check(3000, 5.0), Err(AppendError::DuplicateTimestamp));
+        // a new chunk whose first sample is a marker
+        for t in 4..=200 {
+            s.append(t * 1000, t as f64, 7_200_000).unwrap();
+        }
+        s.append(201_000, stale, 7_200_000).unwrap();
+        assert_eq!(s.check(201_000, stale), Ok(false));
+        assert_eq!(s.check(201_000, 200.0), Err(AppendError::DuplicateTimestamp));
+        // after a deletion took the newest samples, the position stays
+        s.rebuild(&[Sample { t: 1000, v: 5.0 }], 7_200_000);
+        assert_eq!(s.check(200_000, 1.0), Err(AppendError::OutOfOrder));
+        assert_eq!(s.check(201_000, 1.0), Ok(false));
+        assert_eq!(s.check(202_000, 1.0), Ok(true));
     }
 
     #[test]
