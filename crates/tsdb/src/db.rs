@@ -205,9 +205,14 @@ impl Db {
             i.head.min_valid_t.fetch_max(maxt, Ordering::Relaxed);
         }
         let mut w = BlockWriter::new(&i.dir)?;
-        for (labels, id) in i.head.sorted_series() {
+        for id in i.head.sorted_ids() {
             let s = i.head.series_samples(id, mint, maxt.saturating_sub(1));
-            w.add_series(&labels, &s)?;
+            if s.is_empty() {
+                continue;
+            }
+            if let Some(labels) = i.head.series_labels(id) {
+                w.add_series(&labels, &s)?;
+            }
         }
         let (meta, path) = w.finish(Some((mint, maxt)), 1, Vec::new())?;
         if meta.stats.num_series > 0 {
@@ -555,8 +560,11 @@ impl Db {
         }
         if with_head {
             let mut w = BlockWriter::new(dir)?;
-            for (labels, id) in i.head.sorted_series() {
+            for id in i.head.sorted_ids() {
                 let s = i.head.series_samples(id, i64::MIN, i64::MAX);
+                let Some(labels) = i.head.series_labels(id).filter(|_| !s.is_empty()) else {
+                    continue;
+                };
                 w.add_series(&labels, &s)?;
             }
             let (meta, path) = w.finish(None, 1, Vec::new())?;

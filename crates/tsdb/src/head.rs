@@ -91,6 +91,20 @@ impl Interner {
         self.map.get(s).copied()
     }
 
+    /// Each symbol id's rank in the byte order of the strings (0 for free
+    /// ids): comparing ranks compares the strings.
+    pub fn ranks(&self) -> Vec<u32> {
+        let mut ids: Vec<u32> = (0..self.strs.len() as u32)
+            .filter(|&i| self.strs[i as usize].is_some())
+            .collect();
+        ids.sort_unstable_by(|&a, &b| self.resolve(a).cmp(self.resolve(b)));
+        let mut rank = vec![0u32; self.strs.len()];
+        for (r, &id) in ids.iter().enumerate() {
+            rank[id as usize] = r as u32;
+        }
+        rank
+    }
+
     pub fn resolve(&self, id: u32) -> &str {
         self.strs
             .get(id as usize)
@@ -1394,17 +1408,53 @@ impl Head {
         total
     }
 
-    /// All series with their labels, sorted by labels.
-    pub fn sorted_series(&self) -> Vec<(Labels, u64)> {
+    /// Every series id, in the order of the series' labels, without
+    /// building every series' labels at once (owned labels of 1M series
+    /// took ~1 GB during a head → block write, against ~360 MB of steady
+    /// state): each series' encoded symbol ids (~25 bytes) are copied and
+    /// compared through the rank of each symbol's string, which orders
+    /// them exactly as `Labels`' own ordering would.
+    pub fn sorted_ids(&self) -> Vec<u64> {
         let ix = self.index.read();
-        let mut v: Vec<(Labels, u64)> = Vec::with_capacity(ix.num_series() as usize);
+        let rank = ix.syms.ranks();
+        let mut syms: Vec<u8> = Vec::new();
+        // (id, offset into `syms`, length)
+        let mut entries: Vec<(u32, u32, u32)> = Vec::with_capacity(ix.num_series() as usize);
+        let mut wide: Vec<(u64, usize, usize)> = Vec::new();
         for stripe in self.stripes.iter() {
             let st = stripe.lock();
-            v.extend(st.iter().map(|(id, s)| (ix.labels_of(st.syms(s)), id)));
+            for (id, s) in st.iter() {
+                let b = st.syms(s);
+                match (u32::try_from(id), u32::try_from(syms.len())) {
+                    (Ok(i), Ok(off)) => entries.push((i, off, b.len() as u32)),
+                    _ => wide.push((id, syms.len(), b.len())),
+                }
+                syms.extend_from_slice(b);
+            }
         }
         drop(ix);
-        v.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-        v
+        let by_labels = |a: &[u8], b: &[u8]| {
+            let key = |(n, v): (u32, u32)| (rank[n as usize], rank[v as usize]);
+            sym_pairs(a).map(key).cmp(sym_pairs(b).map(key))
+        };
+        if wide.is_empty() {
+            entries.sort_unstable_by(|a, b| {
+                let (x, y) = (a.1 as usize, b.1 as usize);
+                by_labels(&syms[x..x + a.2 as usize], &syms[y..y + b.2 as usize])
+            });
+            return entries.into_iter().map(|e| e.0 as u64).collect();
+        }
+        // More than 4 GiB of symbols: the same, with wide offsets.
+        wide.extend(entries.into_iter().map(|(i, o, l)| (i as u64, o as usize, l as usize)));
+        wide.sort_unstable_by(|a, b| by_labels(&syms[a.1..a.1 + a.2], &syms[b.1..b.1 + b.2]));
+        wide.into_iter().map(|e| e.0).collect()
+    }
+
+    /// The labels of series `id`, if it exists.
+    pub fn series_labels(&self, id: u64) -> Option<Labels> {
+        let ix = self.index.read();
+        let st = self.stripe(id).lock();
+        st.get(id).map(|s| ix.labels_of(st.syms(s)))
     }
 
     pub fn series_samples(&self, id: u64, mint: i64, maxt: i64) -> Vec<Sample> {
@@ -1633,6 +1683,36 @@ mod tests {
         }
         assert!(t.pages.iter().all(|p| p.is_none()) && t.len() == 0);
         assert!(t.label_bytes.len() <= 4096 + 64, "compacted: {}", t.label_bytes.len());
+    }
+
+    #[test]
+    fn sorted_ids_follow_label_order() {
+        use rand::{Rng, SeedableRng};
+        let h = Head::new(7_200_000);
+        let mut rng = rand::rngs::StdRng::seed_from_u64(7);
+        let vals = ["", "a", "ab", "b", "b\u{0}", "z", "é", "10", "9"];
+        let names = ["__name__", "a", "instance", "job", "zz"];
+        let mut want = Vec::new();
+        for _ in 0..2000 {
+            let n = rng.gen_range(1..=names.len());
+            let mut pairs: Vec<(String, String)> = Vec::new();
+            for k in &names[..n] {
+                if rng.gen_bool(0.8) {
+                    pairs.push((k.to_string(), vals[rng.gen_range(1..vals.len())].to_string()));
+                }
+            }
+            if pairs.is_empty() {
+                continue;
+            }
+            let l = Labels::from_pairs(pairs);
+            let (id, created) = h.get_or_create(&l).unwrap();
+            if created {
+                want.push((l, id));
+            }
+        }
+        want.sort();
+        let got: Vec<Labels> = h.sorted_ids().into_iter().map(|id| h.series_labels(id).unwrap()).collect();
+        assert_eq!(got, want.into_iter().map(|(l, _)| l).collect::<Vec<_>>());
     }
 
     #[test]
