@@ -95,7 +95,13 @@ pub(crate) struct BlockWriter {
     seg_w: Option<BufWriter<File>>,
     seg_off: u64,
     syms: HashMap<String, u32>,
-    series: Vec<(Box<[u32]>, Vec<ChunkMeta>)>,
+    /// Per added series, flat (two allocations in all, not two per
+    /// series): its label symbol ids (name, value, …) end at
+    /// `series_syms_end[i]`, its chunks at `series_metas_end[i]`.
+    series_syms: Vec<u32>,
+    series_syms_end: Vec<usize>,
+    series_metas: Vec<ChunkMeta>,
+    series_metas_end: Vec<usize>,
     stats: BlockStats,
     mint: i64,
     maxt: i64,
@@ -115,7 +121,10 @@ impl BlockWriter {
             seg_w: None,
             seg_off: 0,
             syms: HashMap::new(),
-            series: Vec::new(),
+            series_syms: Vec::new(),
+            series_syms_end: Vec::new(),
+            series_metas: Vec::new(),
+            series_metas_end: Vec::new(),
             stats: BlockStats::default(),
             mint: i64::MAX,
             maxt: i64::MIN,
@@ -167,19 +176,18 @@ impl BlockWriter {
             }
         }
         self.last_labels = Some(labels.clone());
-        let mut syms = Vec::with_capacity(labels.len() * 2);
         for l in labels.iter() {
             let n = self.sym(&l.name);
             let v = self.sym(&l.value);
-            syms.push(n);
-            syms.push(v);
+            self.series_syms.push(n);
+            self.series_syms.push(v);
         }
-        let mut metas = Vec::new();
+        self.series_syms_end.push(self.series_syms.len());
         for part in samples.chunks(colenc::MAX_BLOCK_CHUNK_SAMPLES) {
             let data = colenc::encode(part);
             let (seg, off) = self.write_chunk(&data)?;
             let (mint, maxt) = (part[0].t, part[part.len() - 1].t);
-            metas.push(ChunkMeta {
+            self.series_metas.push(ChunkMeta {
                 mint,
                 maxt,
                 n: part.len() as u32,
@@ -193,7 +201,7 @@ impl BlockWriter {
         }
         self.stats.num_samples += samples.len() as u64;
         self.stats.num_series += 1;
-        self.series.push((syms.into_boxed_slice(), metas));
+        self.series_metas_end.push(self.series_metas.len());
         Ok(())
     }
 
@@ -216,50 +224,60 @@ impl BlockWriter {
         for (new, (_, old)) in sorted.iter().enumerate() {
             remap[*old as usize] = new as u32;
         }
-        let mut buf = Vec::with_capacity(1 << 16);
-        buf.extend_from_slice(INDEX_MAGIC);
-        put_uvarint(&mut buf, sorted.len() as u64);
+        // The index is written as it is encoded, with a running checksum,
+        // not built whole in memory first (~55 bytes a series).
+        let mut out = IndexOut::create(&self.tmp.join("index"))?;
+        out.buf.extend_from_slice(INDEX_MAGIC);
+        put_uvarint(&mut out.buf, sorted.len() as u64);
         for (s, _) in &sorted {
-            put_bytes(&mut buf, s.as_bytes());
+            put_bytes(&mut out.buf, s.as_bytes());
+            out.spill()?;
         }
-        put_uvarint(&mut buf, self.series.len() as u64);
+        drop(sorted);
+        let num_series = self.series_syms_end.len();
+        put_uvarint(&mut out.buf, num_series as u64);
         let mut postings: BTreeMap<(u32, u32), Vec<u32>> = BTreeMap::new();
-        for (i, (labels, metas)) in self.series.iter().enumerate() {
-            put_uvarint(&mut buf, (labels.len() / 2) as u64);
+        let (mut syms_at, mut metas_at) = (0, 0);
+        for i in 0..num_series {
+            let labels = &self.series_syms[syms_at..self.series_syms_end[i]];
+            let metas = &self.series_metas[metas_at..self.series_metas_end[i]];
+            (syms_at, metas_at) = (self.series_syms_end[i], self.series_metas_end[i]);
+            let buf = &mut out.buf;
+            put_uvarint(buf, (labels.len() / 2) as u64);
             for p in labels.chunks_exact(2) {
                 let (n, v) = (remap[p[0] as usize], remap[p[1] as usize]);
-                put_uvarint(&mut buf, n as u64);
-                put_uvarint(&mut buf, v as u64);
+                put_uvarint(buf, n as u64);
+                put_uvarint(buf, v as u64);
                 postings.entry((n, v)).or_default().push(i as u32);
             }
-            put_uvarint(&mut buf, metas.len() as u64);
+            put_uvarint(buf, metas.len() as u64);
             for m in metas {
-                put_varint(&mut buf, m.mint);
-                put_uvarint(&mut buf, m.maxt.wrapping_sub(m.mint) as u64);
-                put_uvarint(&mut buf, m.n as u64);
-                put_uvarint(&mut buf, m.seg as u64);
-                put_uvarint(&mut buf, m.off);
-                put_uvarint(&mut buf, m.len as u64);
+                put_varint(buf, m.mint);
+                put_uvarint(buf, m.maxt.wrapping_sub(m.mint) as u64);
+                put_uvarint(buf, m.n as u64);
+                put_uvarint(buf, m.seg as u64);
+                put_uvarint(buf, m.off);
+                put_uvarint(buf, m.len as u64);
             }
+            out.spill()?;
         }
-        put_uvarint(&mut buf, postings.len() as u64);
+        self.series_syms = Vec::new();
+        self.series_metas = Vec::new();
+        put_uvarint(&mut out.buf, postings.len() as u64);
         for ((n, v), ids) in &postings {
-            put_uvarint(&mut buf, *n as u64);
-            put_uvarint(&mut buf, *v as u64);
-            put_uvarint(&mut buf, ids.len() as u64);
+            let buf = &mut out.buf;
+            put_uvarint(buf, *n as u64);
+            put_uvarint(buf, *v as u64);
+            put_uvarint(buf, ids.len() as u64);
             let mut last = 0u32;
             for &id in ids {
-                put_uvarint(&mut buf, (id - last) as u64);
+                put_uvarint(buf, (id - last) as u64);
                 last = id;
             }
+            out.spill()?;
         }
-        let crc = crc32fast::hash(&buf);
-        buf.extend_from_slice(&crc.to_le_bytes());
-        let f = File::create(self.tmp.join("index"))?;
-        let mut w = BufWriter::new(f);
-        w.write_all(&buf)?;
-        w.flush()?;
-        w.get_ref().sync_all()?;
+        drop(postings);
+        out.finish()?;
         let (min_time, max_time) = match range {
             Some(r) => r,
             None if self.stats.num_samples == 0 => (0, 0),
@@ -288,6 +306,42 @@ impl BlockWriter {
         fs::rename(&self.tmp, &dst)?;
         crate::wal::fsync_dir(&self.parent);
         Ok((meta, dst))
+    }
+}
+
+/// The index file as it is written: encoded bytes gather in `buf` and go
+/// out in 64 KiB pieces through a running CRC32; `finish` appends it.
+struct IndexOut {
+    w: BufWriter<File>,
+    crc: crc32fast::Hasher,
+    buf: Vec<u8>,
+}
+
+impl IndexOut {
+    fn create(path: &Path) -> Result<Self, TsdbError> {
+        Ok(IndexOut {
+            w: BufWriter::new(File::create(path)?),
+            crc: crc32fast::Hasher::new(),
+            buf: Vec::with_capacity(1 << 17),
+        })
+    }
+
+    fn spill(&mut self) -> Result<(), TsdbError> {
+        if self.buf.len() >= 1 << 16 {
+            self.crc.update(&self.buf);
+            self.w.write_all(&self.buf)?;
+            self.buf.clear();
+        }
+        Ok(())
+    }
+
+    fn finish(mut self) -> Result<(), TsdbError> {
+        self.crc.update(&self.buf);
+        self.w.write_all(&self.buf)?;
+        self.w.write_all(&self.crc.finalize().to_le_bytes())?;
+        self.w.flush()?;
+        self.w.get_ref().sync_all()?;
+        Ok(())
     }
 }
 
