@@ -205,15 +205,7 @@ impl Db {
             i.head.min_valid_t.fetch_max(maxt, Ordering::Relaxed);
         }
         let mut w = BlockWriter::new(&i.dir)?;
-        for id in i.head.sorted_ids() {
-            let s = i.head.series_samples(id, mint, maxt.saturating_sub(1));
-            if s.is_empty() {
-                continue;
-            }
-            if let Some(labels) = i.head.series_labels(id) {
-                w.add_series(&labels, &s)?;
-            }
-        }
+        add_head_series(&i.head, &mut w, mint, maxt.saturating_sub(1))?;
         let (meta, path) = w.finish(Some((mint, maxt)), 1, Vec::new())?;
         if meta.stats.num_series > 0 {
             let b = Arc::new(Block::open(&path)?);
@@ -560,13 +552,7 @@ impl Db {
         }
         if with_head {
             let mut w = BlockWriter::new(dir)?;
-            for id in i.head.sorted_ids() {
-                let s = i.head.series_samples(id, i64::MIN, i64::MAX);
-                let Some(labels) = i.head.series_labels(id).filter(|_| !s.is_empty()) else {
-                    continue;
-                };
-                w.add_series(&labels, &s)?;
-            }
+            add_head_series(&i.head, &mut w, i64::MIN, i64::MAX)?;
             let (meta, path) = w.finish(None, 1, Vec::new())?;
             if meta.stats.num_series == 0 {
                 let _ = fs::remove_dir_all(path);
@@ -838,6 +824,21 @@ fn replay_wal(head: &Head, wal_dir: &Path, min_valid: i64) -> Result<(u64, u64),
 /// Writes one block under `dir/<ULID>/` from the given series (any order;
 /// samples are sorted and duplicate timestamps dropped). The block spans
 /// `[first sample, last sample + 1)`. Used by `tsdb create-blocks-from`.
+/// Adds the head's samples in `[mint, maxt]` to `w`, series in label order,
+/// building one series' labels at a time.
+fn add_head_series(head: &Head, w: &mut BlockWriter, mint: i64, maxt: i64) -> Result<(), TsdbError> {
+    for id in head.sorted_ids() {
+        let s = head.series_samples(id, mint, maxt);
+        if s.is_empty() {
+            continue;
+        }
+        if let Some(labels) = head.series_labels(id) {
+            w.add_series(&labels, &s)?;
+        }
+    }
+    Ok(())
+}
+
 pub fn write_block(dir: &Path, series: Vec<(Labels, Vec<Sample>)>) -> Result<BlockMeta, TsdbError> {
     fs::create_dir_all(dir)?;
     let mut map: BTreeMap<Labels, Vec<Sample>> = BTreeMap::new();

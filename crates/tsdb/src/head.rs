@@ -1418,36 +1418,22 @@ impl Head {
         let ix = self.index.read();
         let rank = ix.syms.ranks();
         let mut syms: Vec<u8> = Vec::new();
-        // (id, offset into `syms`, length)
-        let mut entries: Vec<(u32, u32, u32)> = Vec::with_capacity(ix.num_series() as usize);
-        let mut wide: Vec<(u64, usize, usize)> = Vec::new();
+        // (id, length, offset into `syms`); head ids fit 32 bits.
+        let mut entries: Vec<(u32, u32, usize)> = Vec::with_capacity(ix.num_series() as usize);
         for stripe in self.stripes.iter() {
             let st = stripe.lock();
             for (id, s) in st.iter() {
                 let b = st.syms(s);
-                match (u32::try_from(id), u32::try_from(syms.len())) {
-                    (Ok(i), Ok(off)) => entries.push((i, off, b.len() as u32)),
-                    _ => wide.push((id, syms.len(), b.len())),
-                }
+                entries.push((id as u32, b.len() as u32, syms.len()));
                 syms.extend_from_slice(b);
             }
         }
         drop(ix);
-        let by_labels = |a: &[u8], b: &[u8]| {
-            let key = |(n, v): (u32, u32)| (rank[n as usize], rank[v as usize]);
-            sym_pairs(a).map(key).cmp(sym_pairs(b).map(key))
+        let key = |e: &(u32, u32, usize)| {
+            sym_pairs(&syms[e.2..e.2 + e.1 as usize]).map(|(n, v)| (rank[n as usize], rank[v as usize]))
         };
-        if wide.is_empty() {
-            entries.sort_unstable_by(|a, b| {
-                let (x, y) = (a.1 as usize, b.1 as usize);
-                by_labels(&syms[x..x + a.2 as usize], &syms[y..y + b.2 as usize])
-            });
-            return entries.into_iter().map(|e| e.0 as u64).collect();
-        }
-        // More than 4 GiB of symbols: the same, with wide offsets.
-        wide.extend(entries.into_iter().map(|(i, o, l)| (i as u64, o as usize, l as usize)));
-        wide.sort_unstable_by(|a, b| by_labels(&syms[a.1..a.1 + a.2], &syms[b.1..b.1 + b.2]));
-        wide.into_iter().map(|e| e.0).collect()
+        entries.sort_unstable_by(|a, b| key(a).cmp(key(b)));
+        entries.into_iter().map(|e| e.0 as u64).collect()
     }
 
     /// The labels of series `id`, if it exists.

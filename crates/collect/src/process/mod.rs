@@ -313,11 +313,7 @@ impl ProcessCollector {
                     t.now = None;
                     t.ino = ino;
                     if let Some(r) = t.prev.clone().filter(|_| t.group.is_some()) {
-                        let start = start_secs(self.boot_time, t.starttime);
-                        if r.metrics.partial {
-                            self.partial_errors += 1;
-                        }
-                        advance(t, r, start, start > first_update);
+                        self.partial_errors += advance(t, r, self.boot_time, first_update);
                     }
                     continue;
                 }
@@ -333,13 +329,7 @@ impl ProcessCollector {
                     t.ino = ino;
                     if t.group.is_some() {
                         match read::read_metrics(&opts, &mut self.reader, pid, &stat, leader, t.prev.as_ref()) {
-                            Ok(r) => {
-                                if r.metrics.partial {
-                                    self.partial_errors += 1;
-                                }
-                                let start = start_secs(self.boot_time, t.starttime);
-                                advance(t, r, start, start > first_update);
-                            }
+                            Ok(r) => self.partial_errors += advance(t, r, self.boot_time, first_update),
                             Err(ReadFail::Error) => self.read_errors += 1,
                             Err(ReadFail::Gone) => {}
                         }
@@ -388,14 +378,7 @@ impl ProcessCollector {
             if t.group.is_some() {
                 let opts = ReadOpts { paths: &self.paths, smaps: self.smaps, page_size: self.page_size, fd_size: self.fd_size, now: Instant::now() };
                 match read::read_metrics(&opts, &mut self.reader, n.pid, &n.stat, n.leader, None) {
-                    Ok(r) => {
-                        if r.metrics.partial {
-                            self.partial_errors += 1;
-                        }
-                        let start = start_secs(self.boot_time, n.stat.starttime);
-                        // Started after our first scan: all it consumed is new.
-                        advance(&mut t, r, start, start > first_update);
-                    }
+                    Ok(r) => self.partial_errors += advance(&mut t, r, self.boot_time, first_update),
                     Err(ReadFail::Error) => self.read_errors += 1,
                     Err(ReadFail::Gone) => continue,
                 }
@@ -523,9 +506,13 @@ fn start_secs(boot: Option<u64>, starttime: u64) -> f64 {
 }
 
 /// Records a successful read of `t`: the counters' growth since the last
-/// read, or at the first read all of it when `count_all` (the process
-/// started after our first scan) and none otherwise; and the threads' growth.
-fn advance(t: &mut Tracked, r: Reading, start: f64, count_all: bool) {
+/// read, or at the first read all of it when the process started after our
+/// first scan (`first_update`) and none otherwise; and the threads' growth.
+/// Returns 1 when the reading is partial (for the partial-errors count).
+fn advance(t: &mut Tracked, r: Reading, boot: Option<u64>, first_update: f64) -> u64 {
+    let start = start_secs(boot, t.starttime);
+    let count_all = start > first_update;
+    let partial = u64::from(r.metrics.partial);
     let mut m = r.metrics.clone();
     t.prev = Some(r);
     let delta = match &t.last {
@@ -552,6 +539,7 @@ fn advance(t: &mut Tracked, r: Reading, start: f64, count_all: bool) {
     }
     t.threads = threads;
     t.now = Some(Current { delta, metrics: m, start, thread_deltas });
+    partial
 }
 
 fn emit_group(out: &mut Families, name: &str, hist: &GroupHistory, g: &GroupNow, smaps: bool, threads: bool) {

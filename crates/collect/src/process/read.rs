@@ -432,9 +432,8 @@ pub(crate) fn read_metrics(o: &ReadOpts, rd: &mut FileReader, pid: u32, stat: &S
             None => (Vec::new(), None, true, false),
         }
     } else {
-        let sched = leader;
-        let ran = sched.is_none() || old.is_none_or(|m| m.sched != sched || !m.threads.is_empty());
-        (Vec::new(), sched, ran, true)
+        let ran = leader.is_none() || old.is_none_or(|m| m.sched != leader || !m.threads.is_empty());
+        (Vec::new(), leader, ran, true)
     };
     let states = |threads: &[Thread]| {
         let mut states = States::default();
@@ -540,11 +539,16 @@ fn read_threads(rd: &mut FileReader, dir: &str, old: &[Thread]) -> Option<(Vec<T
     let entries = std::fs::read_dir(format!("{dir}/task")).ok()?;
     let mut out = Vec::with_capacity(old.len());
     let mut ran = false;
-    for entry in entries.flatten() {
+    for (i, entry) in entries.flatten().enumerate() {
         let Some(tid) = entry.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else { continue };
         let tdir = format!("{dir}/task/{tid}");
         let sched = read_sched(rd, &tdir);
-        if let Some(t) = sched.and_then(|s| old.iter().find(|t| t.tid == tid && t.sched == Some(s))) {
+        // `task/` lists threads in the same order every time: look where
+        // the thread was before searching (no quadratic scan of a process
+        // with thousands of threads).
+        let same = |t: &&Thread| t.tid == tid;
+        let was = old.get(i).filter(same).or_else(|| old.iter().find(same));
+        if let Some(t) = was.filter(|t| sched.is_some() && t.sched == sched) {
             out.push(t.clone());
             continue;
         }
@@ -655,8 +659,8 @@ mod tests {
             self.file("smaps_rollup", &format!("Pss: {pss_kb} kB\n"));
             self.file("schedstat", sched);
         }
-        fn opts(&self, now: Instant) -> (HostPaths, Instant) {
-            (HostPaths { procfs: self.0.join("proc").to_string_lossy().into_owned(), ..HostPaths::default() }, now)
+        fn paths(&self) -> HostPaths {
+            HostPaths { procfs: self.0.join("proc").to_string_lossy().into_owned(), ..HostPaths::default() }
         }
     }
 
@@ -667,8 +671,8 @@ mod tests {
     }
 
     fn read_at(f: &Fixture, stat: &Stat, at: Instant, prev: Option<&Reading>) -> Reading {
-        let (paths, now) = f.opts(at);
-        let o = ReadOpts { paths: &paths, smaps: true, page_size: 4096, fd_size: false, now };
+        let paths = f.paths();
+        let o = ReadOpts { paths: &paths, smaps: true, page_size: 4096, fd_size: false, now: at };
         let mut rd = FileReader::default();
         let leader = read_sched(&mut rd, &paths.proc("42"));
         read_metrics(&o, &mut rd, 42, stat, leader, prev).expect("read")
