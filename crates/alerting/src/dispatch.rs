@@ -701,7 +701,7 @@ impl Alertmanager {
             fingerprint: fingerprint_hex(fp),
             alertname: a.labels.get("alertname").unwrap_or("").to_string(),
             event: "acknowledged".into(),
-            labels: serde_json::Value::Object(a.labels.iter().map(|l| (l.name.clone(), serde_json::Value::String(l.value.clone()))).collect()),
+            labels: serde_json::Value::Object(a.labels.iter().map(|l| (l.name.to_string(), serde_json::Value::String(l.value.to_string()))).collect()),
             detail: format!("{owner}: {comment}"),
         };
         self.store.record_events(&[ev]).map_err(|e| format!("recording the acknowledgement: {e}"))?;
@@ -736,7 +736,7 @@ fn event_of(a: &Alert, event: &str, now: i64, detail: &str) -> AlertEvent {
         fingerprint: fingerprint_hex(a.fingerprint()),
         alertname: a.labels.get("alertname").unwrap_or("").to_string(),
         event: event.to_string(),
-        labels: serde_json::Value::Object(a.labels.iter().map(|l| (l.name.clone(), serde_json::Value::String(l.value.clone()))).collect()),
+        labels: serde_json::Value::Object(a.labels.iter().map(|l| (l.name.to_string(), serde_json::Value::String(l.value.to_string()))).collect()),
         detail: detail.to_string(),
     }
 }

@@ -65,7 +65,7 @@ impl Notification {
 
     /// Alertmanager's template data for this notification.
     pub fn template_data(&self) -> bongsu_template::NotificationData {
-        let map = |l: &Labels| l.iter().map(|l| (l.name.clone(), l.value.clone())).collect::<BTreeMap<_, _>>();
+        let map = |l: &Labels| l.iter().map(|l| (l.name.to_string(), l.value.to_string())).collect::<BTreeMap<_, _>>();
         let common = |f: &dyn Fn(&Alert) -> BTreeMap<String, String>| -> BTreeMap<String, String> {
             let mut it = self.alerts.iter().map(f);
             let Some(mut acc) = it.next() else { return BTreeMap::new() };

@@ -160,7 +160,7 @@ impl Route {
     pub fn group_labels(&self, labels: &Labels) -> Labels {
         let keep: Vec<Label> = labels
             .iter()
-            .filter(|l| self.opts.group_by_all || self.opts.group_by.contains(&l.name))
+            .filter(|l| self.opts.group_by_all || self.opts.group_by.contains(l.name.as_str()))
             .cloned()
             .collect();
         Labels::from_sorted(keep)

@@ -212,7 +212,7 @@ impl AmSender {
             }
             let Some(l) = process(&b.into_labels(), global_relabel) else { continue };
             let Some(l) = process(&l, set_relabel) else { continue };
-            let map = |l: &Labels| l.iter().map(|l| (l.name.clone(), serde_json::Value::String(l.value.clone()))).collect::<serde_json::Map<_, _>>();
+            let map = |l: &Labels| l.iter().map(|l| (l.name.to_string(), serde_json::Value::String(l.value.to_string()))).collect::<serde_json::Map<_, _>>();
             let mut j = serde_json::json!({
                 "labels": map(&l),
                 "annotations": map(&a.annotations),

@@ -18,7 +18,7 @@ pub struct EngineQuerier {
 impl Querier for EngineQuerier {
     fn query(&self, expr: &str, ts: i64) -> Result<Vec<(BTreeMap<String, String>, f64)>, String> {
         let r = self.engine.instant_query(&*self.queryable, expr, ts).map_err(|e| e.to_string())?;
-        let map = |l: &bongsu_model::Labels| l.iter().map(|l| (l.name.clone(), l.value.clone())).collect();
+        let map = |l: &bongsu_model::Labels| l.iter().map(|l| (l.name.to_string(), l.value.to_string())).collect();
         match r.value {
             Value::Vector(v) => Ok(v.iter().map(|s| (map(&s.labels), s.v)).collect()),
             Value::Scalar { v, .. } => Ok(vec![(BTreeMap::new(), v)]),

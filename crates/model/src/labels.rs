@@ -2,18 +2,24 @@
 
 use std::fmt;
 
+/// A label name or value: a string stored inline up to 24 bytes (nearly
+/// every label name and value), so building, cloning and dropping a label
+/// set costs no allocation per label (`compact_str`, the size of a
+/// `String`). It derefs to `&str`.
+pub type LabelStr = compact_str::CompactString;
+
 /// The reserved label holding the metric name.
 pub const METRIC_NAME: &str = "__name__";
 
 /// One label pair.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Label {
-    pub name: String,
-    pub value: String,
+    pub name: LabelStr,
+    pub value: LabelStr,
 }
 
 impl Label {
-    pub fn new(name: impl Into<String>, value: impl Into<String>) -> Self {
+    pub fn new(name: impl Into<LabelStr>, value: impl Into<LabelStr>) -> Self {
         Label { name: name.into(), value: value.into() }
     }
 }
@@ -36,8 +42,8 @@ impl Labels {
     pub fn from_pairs<I, N, V>(pairs: I) -> Self
     where
         I: IntoIterator<Item = (N, V)>,
-        N: Into<String>,
-        V: Into<String>,
+        N: Into<LabelStr>,
+        V: Into<LabelStr>,
     {
         let mut b = LabelsBuilder::new();
         for (n, v) in pairs {
@@ -124,7 +130,7 @@ impl Labels {
     pub fn hash_for(&self, names: &[String]) -> u64 {
         let mut h = xxhash_rust::xxh3::Xxh3::new();
         for l in &self.0 {
-            if names.iter().any(|n| n == &l.name) {
+            if names.iter().any(|n| n.as_str() == l.name.as_str()) {
                 h.update(l.name.as_bytes());
                 h.update(&[0xff]);
                 h.update(l.value.as_bytes());
@@ -138,7 +144,7 @@ impl Labels {
     pub fn hash_without(&self, names: &[String]) -> u64 {
         let mut h = xxhash_rust::xxh3::Xxh3::new();
         for l in &self.0 {
-            if !names.iter().any(|n| n == &l.name) {
+            if !names.iter().any(|n| n.as_str() == l.name.as_str()) {
                 h.update(l.name.as_bytes());
                 h.update(&[0xff]);
                 h.update(l.value.as_bytes());
@@ -246,10 +252,10 @@ impl LabelsBuilder {
     }
 
     /// Sets (or replaces) a label. An empty value deletes it.
-    pub fn set(&mut self, name: impl Into<String>, value: impl Into<String>) -> &mut Self {
+    pub fn set(&mut self, name: impl Into<LabelStr>, value: impl Into<LabelStr>) -> &mut Self {
         let name = name.into();
         let value = value.into();
-        match self.labels.binary_search_by(|l| l.name.as_str().cmp(&name)) {
+        match self.labels.binary_search_by(|l| l.name.as_str().cmp(name.as_str())) {
             Ok(i) => {
                 if value.is_empty() {
                     self.labels.remove(i);

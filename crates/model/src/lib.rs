@@ -13,7 +13,7 @@ pub mod storage;
 pub mod timefmt;
 pub mod value;
 
-pub use labels::{Label, Labels, LabelsBuilder, METRIC_NAME};
+pub use labels::{Label, LabelStr, Labels, LabelsBuilder, METRIC_NAME};
 pub use matcher::{MatchOp, Matcher, MatcherError};
 pub use value::{fmt_exposition_float, fmt_float, is_stale_nan, parse_go_float, Sample, STALE_NAN, STALE_NAN_BITS};
 

@@ -163,7 +163,7 @@ impl Queryable for MemStore {
         let mut names: Vec<String> = self.with(|m| {
             m.iter()
                 .filter(|(l, s)| matches_all(l, matchers) && !in_range(&s.samples, hints).is_empty())
-                .flat_map(|(l, _)| l.iter().map(|x| x.name.clone()).collect::<Vec<_>>())
+                .flat_map(|(l, _)| l.iter().map(|x| x.name.to_string()).collect::<Vec<_>>())
                 .collect()
         });
         names.sort();

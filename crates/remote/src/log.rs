@@ -179,7 +179,7 @@ fn decode_payload(p: &[u8]) -> Option<Record> {
             for _ in 0..n {
                 let name = d.str()?;
                 let value = d.str()?;
-                v.push(Label { name, value });
+                v.push(Label { name: name.into(), value: value.into() });
             }
             v.sort();
             v.dedup_by(|a, b| a.name == b.name);

@@ -20,7 +20,7 @@ pub struct RunbookIntegration {
 }
 
 fn map(l: &Labels) -> BTreeMap<String, String> {
-    l.iter().map(|l| (l.name.clone(), l.value.clone())).collect()
+    l.iter().map(|l| (l.name.to_string(), l.value.to_string())).collect()
 }
 
 impl Integration for RunbookIntegration {

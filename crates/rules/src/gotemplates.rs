@@ -24,7 +24,7 @@ impl Templater for GoTemplates {
             Ok(query(expr)?
                 .into_iter()
                 .map(|s| bongsu_template::QueryResultSample {
-                    labels: s.labels.iter().map(|l| (l.name.clone(), l.value.clone())).collect(),
+                    labels: s.labels.iter().map(|l| (l.name.to_string(), l.value.to_string())).collect(),
                     value: s.v,
                 })
                 .collect())

@@ -279,7 +279,7 @@ pub struct RulesFilter {
 }
 
 fn labels_json(l: &Labels) -> Json {
-    Json::Object(l.iter().map(|l| (l.name.clone(), Json::String(l.value.clone()))).collect::<Map<_, _>>())
+    Json::Object(l.iter().map(|l| (l.name.to_string(), Json::String(l.value.to_string()))).collect::<Map<_, _>>())
 }
 
 fn map_json(m: &BTreeMap<String, String>) -> Json {

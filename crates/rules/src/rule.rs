@@ -236,7 +236,7 @@ impl Rule {
         let tname = format!("__alert_{name}");
         let mut fresh: HashMap<u64, Alert> = HashMap::with_capacity(res.len());
         for s in res {
-            let lmap: BTreeMap<String, String> = s.labels.iter().map(|l| (l.name.clone(), l.value.clone())).collect();
+            let lmap: BTreeMap<String, String> = s.labels.iter().map(|l| (l.name.to_string(), l.value.to_string())).collect();
             let ctx = TemplateContext {
                 labels: &lmap,
                 external_labels: env.external_labels,

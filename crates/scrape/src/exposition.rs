@@ -393,8 +393,8 @@ fn build_labels(
             continue; // empty value = absent label
         }
         v.push(Label {
-            name: n.into_owned(),
-            value: val.into_owned(),
+            name: n.as_ref().into(),
+            value: val.as_ref().into(),
         });
     }
     if !name_done {

@@ -1248,16 +1248,16 @@ fn mutate_sample_labels(
     if honor {
         for l in target {
             if sample.get(&l.name).map(|v| v.is_empty()).unwrap_or(true) {
-                lb.set(l.name.clone(), l.value.clone());
+                lb.set(l.name.to_string(), l.value.to_string());
             }
         }
     } else {
         let mut conflicts: Vec<(String, String)> = Vec::new();
         for l in target {
             if let Some(v) = sample.get(&l.name).filter(|v| !v.is_empty()) {
-                conflicts.push((l.name.clone(), v.to_string()));
+                conflicts.push((l.name.to_string(), v.to_string()));
             }
-            lb.set(l.name.clone(), l.value.clone());
+            lb.set(l.name.to_string(), l.value.to_string());
         }
         conflicts.sort_by_key(|(n, _)| n.len());
         for (name, value) in conflicts {

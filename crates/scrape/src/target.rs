@@ -62,10 +62,10 @@ pub fn targets_from_groups(cfg: &ScrapeConfig, groups: &[TargetGroup]) -> Vec<Bu
         for t in &g.targets {
             let mut lb = LabelsBuilder::new();
             for l in &g.labels {
-                lb.set(l.name.clone(), l.value.clone());
+                lb.set(l.name.to_string(), l.value.to_string());
             }
             for l in t {
-                lb.set(l.name.clone(), l.value.clone());
+                lb.set(l.name.to_string(), l.value.to_string());
             }
             out.push(populate(cfg, lb));
         }
@@ -153,9 +153,9 @@ fn scrape_url(cfg: &ScrapeConfig, labels: &Labels, addr: &str) -> String {
     for l in labels {
         if let Some(k) = l.name.strip_prefix(PARAM_LABEL_PREFIX) {
             match params.get_mut(k) {
-                Some(v) if !v.is_empty() => v[0] = l.value.clone(),
+                Some(v) if !v.is_empty() => v[0] = l.value.to_string(),
                 _ => {
-                    params.insert(k.to_string(), vec![l.value.clone()]);
+                    params.insert(k.to_string(), vec![l.value.to_string()]);
                 }
             }
         }

@@ -502,7 +502,7 @@ async fn differential_series() {
         .map(|(l, _, _)| {
             let m: std::collections::BTreeMap<String, String> = l
                 .iter()
-                .map(|x| (x.name.clone(), x.value.clone()))
+                .map(|x| (x.name.to_string(), x.value.to_string()))
                 .collect();
             serde_json::to_string(&m).unwrap_or_default()
         })

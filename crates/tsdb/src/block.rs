@@ -493,8 +493,8 @@ impl Block {
                         c.uvarint().unwrap_or(0) as u32,
                     );
                     out.push(Label {
-                        name: self.sym(n).to_string(),
-                        value: self.sym(v).to_string(),
+                        name: self.sym(n).into(),
+                        value: self.sym(v).into(),
                     });
                 }
             }

@@ -1131,8 +1131,8 @@ impl Queryable for Db {
         } else {
             for (l, _) in self.select_all(hints, matchers, false)? {
                 for lab in l.iter() {
-                    if !set.contains(&lab.name) {
-                        set.insert(lab.name.clone());
+                    if !set.contains(lab.name.as_str()) {
+                        set.insert(lab.name.to_string());
                     }
                 }
             }

@@ -227,8 +227,8 @@ impl Index {
         Labels::from_sorted(
             sym_pairs(syms)
                 .map(|(n, v)| Label {
-                    name: self.syms.resolve(n).to_string(),
-                    value: self.syms.resolve(v).to_string(),
+                    name: self.syms.resolve(n).into(),
+                    value: self.syms.resolve(v).into(),
                 })
                 .collect(),
         )

@@ -20,7 +20,7 @@
 //! segment at that record (counted), and replay goes on with the next segment.
 
 use crate::enc::{put_bytes, put_uvarint, put_varint, Cursor, Malformed};
-use bongsu_model::{Label, Labels};
+use bongsu_model::{Label, LabelStr, Labels};
 use parking_lot::Mutex;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, BufReader, BufWriter, Read, Write};
@@ -139,8 +139,8 @@ fn decode(p: &[u8]) -> Result<Record, Malformed> {
                 let nl = c.count(2)?;
                 let mut ls = Vec::with_capacity(nl);
                 for _ in 0..nl {
-                    let name = c.str()?.to_string();
-                    let value = c.str()?.to_string();
+                    let name = LabelStr::from(c.str()?);
+                    let value = LabelStr::from(c.str()?);
                     ls.push(Label { name, value });
                 }
                 ls.sort();

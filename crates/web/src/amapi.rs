@@ -73,7 +73,7 @@ fn filters(ps: &[(String, String)]) -> Result<Vec<Matcher>, String> {
 }
 
 fn kv(l: &Labels) -> Value {
-    Value::Object(l.iter().map(|l| (l.name.clone(), json!(l.value))).collect::<Map<_, _>>())
+    Value::Object(l.iter().map(|l| (l.name.to_string(), json!(l.value.as_str()))).collect::<Map<_, _>>())
 }
 
 fn alert_json(am: &Alertmanager, a: &Alert, receivers: &[String], now: i64) -> (Value, bool, bool) {

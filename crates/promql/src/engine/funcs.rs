@@ -565,7 +565,7 @@ impl<'a> Evaluator<'a> {
                     if l.name == METRIC_NAME {
                         continue;
                     }
-                    if !data_matchers.is_empty() && !data_matchers.contains_key(&l.name) {
+                    if !data_matchers.is_empty() && !data_matchers.contains_key(l.name.as_str()) {
                         continue;
                     }
                     if let Some(v) = add.get(&l.name) {
@@ -576,7 +576,7 @@ impl<'a> Evaluator<'a> {
                     if e.labels.has(&l.name) {
                         continue;
                     }
-                    add.set(l.name.clone(), l.value.clone());
+                    add.set(l.name.to_string(), l.value.to_string());
                 }
                 seen += 1;
             }
@@ -588,7 +588,7 @@ impl<'a> Evaluator<'a> {
             }
             let mut b = e.labels.builder();
             for l in add.build().iter() {
-                b.set(l.name.clone(), l.value.clone());
+                b.set(l.name.to_string(), l.value.to_string());
             }
             out.push(Elem { labels: b.into_labels(), v: e.v, drop: e.drop });
         }
