@@ -108,6 +108,12 @@ impl Labels {
         Labels(self.0.iter().filter(|l| !names.contains(&l.name.as_str())).cloned().collect())
     }
 
+    /// The set without the given names (in place, no copy).
+    pub fn into_without(mut self, names: &[&str]) -> Labels {
+        self.0.retain(|l| !names.contains(&l.name.as_str()));
+        self
+    }
+
     /// A copy with only the given names.
     pub fn keep_only(&self, names: &[&str]) -> Labels {
         Labels(self.0.iter().filter(|l| names.contains(&l.name.as_str())).cloned().collect())

@@ -643,6 +643,16 @@ impl<'a> Evaluator<'a> {
         Ok(d)
     }
 
+    /// The series of `vs` for a streamed node, owned: the series-at-a-time
+    /// evaluator reads each selector once, so the loaded data leaves the
+    /// cache and its labels move into the results instead of being copied
+    /// (a copy is made only if something else still holds the data).
+    pub(crate) fn take_series(&mut self, vs: &VectorSelector, mint: i64, maxt: i64) -> Result<Vec<Series>, QueryError> {
+        let d = self.series_for(vs, mint, maxt)?;
+        self.data.remove(&(vs as *const VectorSelector as usize));
+        Ok(Rc::try_unwrap(d).unwrap_or_else(|d| (*d).clone()))
+    }
+
     // ---------------------------------------------------------------- evaluation
 
     pub(crate) fn eval(&mut self, e: &Expr, ts: i64) -> Result<Val, QueryError> {

@@ -967,26 +967,56 @@ fn check_label_count(l: &Labels) -> Result<(), TsdbError> {
 /// Selects of at least this many series are split over the cores.
 const PARALLEL_SELECT_MIN: usize = 8192;
 
-/// Merges parts each sorted by labels (distinct series) into one sorted list.
-fn merge_sorted(parts: Vec<Vec<(Labels, Vec<Sample>)>>) -> Vec<(Labels, Vec<Sample>)> {
-    let mut parts = parts.into_iter();
-    let mut acc = parts.next().unwrap_or_default();
-    for p in parts {
-        let mut out = Vec::with_capacity(acc.len() + p.len());
-        let (mut a, mut b) = (acc.into_iter().peekable(), p.into_iter().peekable());
-        loop {
-            let take_a = match (a.peek(), b.peek()) {
-                (Some(x), Some(y)) => x.0 <= y.0,
-                (Some(_), None) => true,
-                (None, Some(_)) => false,
-                (None, None) => break,
-            };
-            let next = if take_a { a.next() } else { b.next() };
-            out.extend(next);
+/// Selects of at least this many series rank their symbols in a dense
+/// array indexed by symbol id (one slot per interned symbol), smaller ones
+/// in a hash map.
+const DENSE_RANK_MIN: usize = 4096;
+
+/// Where [`Head::label_order`] keeps each symbol's rank: `u32::MAX` until
+/// the symbol is seen, then its rank among the selection's symbols.
+enum RankMap {
+    Dense(Vec<u32>),
+    Sparse(HashMap<u32, u32, std::hash::BuildHasherDefault<IdHasher>>),
+}
+
+impl RankMap {
+    /// Marks `x` seen; true the first time.
+    #[inline]
+    fn see(&mut self, x: u32) -> bool {
+        match self {
+            RankMap::Dense(v) => match v.get_mut(x as usize) {
+                Some(r) if *r == u32::MAX => {
+                    *r = 0;
+                    true
+                }
+                Some(_) => false,
+                None => {
+                    v.resize(x as usize + 1, u32::MAX);
+                    v[x as usize] = 0;
+                    true
+                }
+            },
+            RankMap::Sparse(m) => m.insert(x, 0).is_none(),
         }
-        acc = out;
     }
-    acc
+
+    #[inline]
+    fn set(&mut self, x: u32, r: u32) {
+        match self {
+            RankMap::Dense(v) => v[x as usize] = r,
+            RankMap::Sparse(m) => {
+                m.insert(x, r);
+            }
+        }
+    }
+
+    #[inline]
+    fn get(&self, x: u32) -> u32 {
+        match self {
+            RankMap::Dense(v) => v[x as usize],
+            RankMap::Sparse(m) => m[&x],
+        }
+    }
 }
 
 pub(crate) struct Head {
@@ -1205,7 +1235,8 @@ impl Head {
         mv.max(max.saturating_sub(self.chunk_range / 2))
     }
 
-    /// Matching series with samples in `[mint, maxt]`.
+    /// Matching series with samples in `[mint, maxt]`, sorted by labels
+    /// (the engine sums in label order).
     pub fn select(
         &self,
         matchers: &[bongsu_model::Matcher],
@@ -1214,10 +1245,13 @@ impl Head {
         with_samples: bool,
     ) -> Vec<(Labels, Vec<Sample>)> {
         let snap = self.snapshot();
-        // Sorted by labels, as the engine needs them (sums in label order).
-        let ids: Vec<u64> = crate::postings::select(&*self.index.read(), matchers);
-        // Many series: labels, samples and the sort by labels split over the
-        // cores, the sorted parts merged.
+        let ids = {
+            let ix = self.index.read();
+            let ids = crate::postings::select(&*ix, matchers);
+            self.label_order(&ix, &ids, ids.len() >= DENSE_RANK_MIN)
+        };
+        // Many series: labels and samples split over the cores, each part a
+        // run of the sorted ids, the parts joined in order.
         let threads = if ids.len() >= PARALLEL_SELECT_MIN {
             std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).clamp(1, 4)
         } else {
@@ -1234,7 +1268,11 @@ impl Head {
                 // A worker cannot panic short of a bug; its part is then empty.
                 handles.into_iter().map(|h| h.join().unwrap_or_default()).collect()
             });
-            merge_sorted(parts)
+            let mut out = Vec::with_capacity(parts.iter().map(Vec::len).sum());
+            for p in parts {
+                out.extend(p);
+            }
+            out
         } else {
             self.select_part(&ids, mint, maxt, with_samples, &snap)
         };
@@ -1242,7 +1280,49 @@ impl Head {
         out
     }
 
-    /// The series `ids` with their samples in `[mint, maxt]`, sorted by labels.
+    /// `ids` in the order of their series' labels (ids of series gone are
+    /// dropped), without building the labels: each series' symbol ids are
+    /// replaced by their rank among the selection's symbols in string
+    /// order, and the series compared by those ranks, name, value, name, …
+    /// — the order of `Labels`. Ranks live in an array indexed by symbol id
+    /// when `dense`, else in a hash map.
+    fn label_order(&self, ix: &Index, ids: &[u64], dense: bool) -> Vec<u64> {
+        let mut rank = if dense {
+            RankMap::Dense(vec![u32::MAX; ix.syms.strs.len()])
+        } else {
+            RankMap::Sparse(HashMap::default())
+        };
+        let mut distinct: Vec<u32> = Vec::new();
+        // Every series' symbols, one run per series: (id, start, end).
+        let mut flat: Vec<u32> = Vec::with_capacity(ids.len() * 16);
+        let mut runs: Vec<(u64, usize, usize)> = Vec::with_capacity(ids.len());
+        for &id in ids {
+            let st = self.stripe(id).lock();
+            let Some(s) = st.get(id) else { continue };
+            let start = flat.len();
+            for (n, v) in sym_pairs(st.syms(s)) {
+                for x in [n, v] {
+                    if rank.see(x) {
+                        distinct.push(x);
+                    }
+                    flat.push(x);
+                }
+            }
+            runs.push((id, start, flat.len()));
+        }
+        distinct.sort_unstable_by(|&a, &b| ix.syms.resolve(a).cmp(ix.syms.resolve(b)));
+        for (r, &x) in distinct.iter().enumerate() {
+            rank.set(x, r as u32);
+        }
+        for x in &mut flat {
+            *x = rank.get(*x);
+        }
+        runs.sort_unstable_by(|a, b| flat[a.1..a.2].cmp(&flat[b.1..b.2]));
+        runs.into_iter().map(|r| r.0).collect()
+    }
+
+    /// The series `ids` with their samples in `[mint, maxt]`, in the order
+    /// of `ids`.
     fn select_part(
         &self,
         ids: &[u64],
@@ -1273,7 +1353,6 @@ impl Head {
                 out.push((l, Vec::new()));
             }
         }
-        out.sort_unstable_by(|a, b| a.0.cmp(&b.0));
         out
     }
 
@@ -1697,8 +1776,19 @@ mod tests {
             }
         }
         want.sort();
-        let got: Vec<Labels> = h.sorted_ids().into_iter().map(|id| h.series_labels(id).unwrap()).collect();
-        assert_eq!(got, want.into_iter().map(|(l, _)| l).collect::<Vec<_>>());
+        let labels_of = |ids: Vec<u64>| ids.into_iter().map(|id| h.series_labels(id).unwrap()).collect::<Vec<_>>();
+        let want_labels: Vec<Labels> = want.iter().map(|(l, _)| l.clone()).collect();
+        assert_eq!(labels_of(h.sorted_ids()), want_labels);
+        // A select's order: every other series, given in reverse id order,
+        // ranked through the array and through the map.
+        let some: Vec<(Labels, u64)> = want.iter().step_by(2).cloned().collect();
+        let mut ids: Vec<u64> = some.iter().map(|(_, id)| *id).collect();
+        ids.sort_unstable_by(|a, b| b.cmp(a));
+        let some_labels: Vec<Labels> = some.into_iter().map(|(l, _)| l).collect();
+        for dense in [true, false] {
+            let got = labels_of(h.label_order(&h.index.read(), &ids, dense));
+            assert_eq!(got, some_labels, "dense: {dense}");
+        }
     }
 
     #[test]

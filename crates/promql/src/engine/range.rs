@@ -526,9 +526,9 @@ impl<'a> Evaluator<'a> {
         let off = self.opt_duration(&vs.offset)?;
         let lb = self.lookback();
         let (times, mint, maxt) = self.window_ends(&vs.at, off);
-        let data = self.series_for(vs, mint - lb, maxt)?;
+        let data = self.take_series(vs, mint - lb, maxt)?;
         let mut per_step = vec![0usize; n];
-        for s in data.iter() {
+        for s in data {
             self.check_deadline()?;
             let mut vals = vec![0.0; n];
             let mut ok = vec![false; n];
@@ -555,7 +555,7 @@ impl<'a> Evaluator<'a> {
             }
             if any {
                 sink(StepSer {
-                    labels: s.labels.clone(),
+                    labels: s.labels,
                     drop: false,
                     vals,
                     ok,
@@ -584,7 +584,7 @@ impl<'a> Evaluator<'a> {
         let off = self.opt_duration(&vs.offset)?;
         let range = self.duration(&ms.range)?;
         let (times, mint, maxt) = self.window_ends(&vs.at, off);
-        let data = self.series_for(vs, mint - range, maxt)?;
+        let mut data = self.take_series(vs, mint - range, maxt)?;
         let keep_name = matches!(name, "last_over_time" | "first_over_time");
         let step_times: Vec<i64> = (0..n).map(|i| self.step_time(i)).collect();
         let w = Window {
@@ -605,7 +605,7 @@ impl<'a> Evaluator<'a> {
         };
         let one_name_checked = one_name(vs);
         let mut info_done = false;
-        for block in data.chunks(BLOCK) {
+        for block in data.chunks_mut(BLOCK) {
             self.check_deadline()?;
             let results = if threads > 1 {
                 let part = block.len().div_ceil(threads);
@@ -627,7 +627,7 @@ impl<'a> Evaluator<'a> {
             } else {
                 vec![w.series(block)?]
             };
-            let mut it = block.iter();
+            let mut it = block.iter_mut();
             for part in results {
                 for k in 0..part.per_step.len() {
                     per_step[k] += part.per_step[k];
@@ -642,12 +642,13 @@ impl<'a> Evaluator<'a> {
                         self.counter_info(name, &s.labels);
                         info_done = true;
                     }
+                    let labels = std::mem::take(&mut s.labels);
                     let (labels, drop) = if keep_name {
-                        (s.labels.clone(), false)
+                        (labels, false)
                     } else if self.delayed {
-                        (s.labels.clone(), true)
+                        (labels, true)
                     } else {
-                        (s.labels.without(&super::METADATA_LABELS), true)
+                        (labels.into_without(&super::METADATA_LABELS), true)
                     };
                     sink(StepSer {
                         labels,
