@@ -470,6 +470,12 @@ pub fn decode_into(data: &[u8], out: &mut Vec<Sample>) -> Result<(), CorruptChun
     let mut leading: u32 = 0;
     let mut trailing: u32 = 0;
     let mut have_window = false;
+    // The integer mantissa of `v` at `dec.0` decimal places while the last
+    // value change was a decimal delta at that exponent: the encoder chose
+    // `m` as `scaled(cur, e)` with `m / 10^e == cur`, so `scaled(v, e)` is
+    // `m` and the next delta needs no float rounding (which would sit on
+    // the loop-carried chain of every sample).
+    let mut dec: (usize, i64) = (usize::MAX, 0);
     for i in 0..count {
         if i == 0 {
             t = r.read_bits(64).ok_or(CorruptChunk)? as i64;
@@ -504,7 +510,9 @@ pub fn decode_into(data: &[u8], out: &mut Vec<Sample>) -> Result<(), CorruptChun
                         v: &mut u64,
                         leading: &mut u32,
                         trailing: &mut u32,
-                        hw: &mut bool| {
+                        hw: &mut bool,
+                        dec: &mut (usize, i64)| {
+            dec.0 = usize::MAX;
             let new_window = r.read_bit().ok_or(CorruptChunk)?;
             if new_window {
                 *leading = r.read_bits(5).ok_or(CorruptChunk)? as u32;
@@ -534,7 +542,8 @@ pub fn decode_into(data: &[u8], out: &mut Vec<Sample>) -> Result<(), CorruptChun
                             v: &mut u64,
                             leading: &mut u32,
                             trailing: &mut u32,
-                            hw: &mut bool| {
+                            hw: &mut bool,
+                            dec: &mut (usize, i64)| {
             if r.read_bit().ok_or(CorruptChunk)? {
                 let e = r.read_bits(3).ok_or(CorruptChunk)? as usize;
                 let delta = match r.read_unary(3).ok_or(CorruptChunk)? {
@@ -543,12 +552,18 @@ pub fn decode_into(data: &[u8], out: &mut Vec<Sample>) -> Result<(), CorruptChun
                     2 => sign_extend(r.read_bits(24).ok_or(CorruptChunk)?, 24),
                     _ => sign_extend(r.read_bits(40).ok_or(CorruptChunk)?, 40),
                 };
-                let mp = scaled(f64::from_bits(*v), e).ok_or(CorruptChunk)?;
+                let mp = if dec.0 == e {
+                    dec.1
+                } else {
+                    scaled(f64::from_bits(*v), e).ok_or(CorruptChunk)?
+                };
                 let m = mp.checked_add(delta).ok_or(CorruptChunk)?;
                 *v = (m as f64 / POW10[e]).to_bits();
+                // Beyond what `scaled` accepts the next delta fails as before.
+                *dec = if m.unsigned_abs() < 9_000_000_000_000_000 { (e, m) } else { (usize::MAX, 0) };
                 Ok(())
             } else {
-                read_xor(r, v, leading, trailing, hw)
+                read_xor(r, v, leading, trailing, hw, dec)
             }
         };
         let value = match value_mode {
@@ -560,6 +575,7 @@ pub fn decode_into(data: &[u8], out: &mut Vec<Sample>) -> Result<(), CorruptChun
                     &mut leading,
                     &mut trailing,
                     &mut have_window,
+                    &mut dec,
                 )?;
                 v
             }
@@ -571,6 +587,7 @@ pub fn decode_into(data: &[u8], out: &mut Vec<Sample>) -> Result<(), CorruptChun
                         &mut leading,
                         &mut trailing,
                         &mut have_window,
+                        &mut dec,
                     )?;
                 }
                 v
@@ -642,6 +659,40 @@ mod tests {
             && a.iter()
                 .zip(b)
                 .all(|(x, y)| x.t == y.t && x.v.to_bits() == y.v.to_bits())
+    }
+
+    #[test]
+    fn decimal_runs_round_trip() {
+        // Long runs of decimal deltas at one exponent (the decoder carries
+        // the mantissa), exponent changes, XOR values and staleness markers
+        // in between, large magnitudes near the decimal limit.
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut next = || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        for base in [0.0, 1234.56, -98.7, 8.99e14, 4.5e15] {
+            let mut s = Vec::new();
+            let mut v: f64 = base;
+            for i in 0..2000i64 {
+                let r = next();
+                v = match r % 23 {
+                    0 => v + 0.1 + 0.2,
+                    1 => f64::from_bits(STALE_NAN_BITS),
+                    2 => (v * 1000.0 + (r % 5000) as f64).round() / 1000.0,
+                    3 if !v.is_nan() => v,
+                    _ if v.is_nan() => base,
+                    _ => ((v * 100.0).round() + (r % 300) as f64) / 100.0,
+                };
+                s.push(Sample { t: i * 15_000, v });
+            }
+            for part in s.chunks(120) {
+                let enc = encode(part);
+                assert!(same(&decode(&enc).unwrap(), part), "base {base}");
+            }
+        }
     }
 
     #[test]
