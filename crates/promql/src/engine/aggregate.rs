@@ -169,6 +169,108 @@ struct Group {
     members: Vec<usize>,
 }
 
+/// Whether label `name` is part of the group key.
+#[inline]
+fn in_key(name: &str, grouping: &[String], without: bool) -> bool {
+    if without {
+        name != METRIC_NAME && !grouping.iter().any(|g| g == name)
+    } else {
+        grouping.iter().any(|g| g == name)
+    }
+}
+
+/// Finds the group of each series without building its group labels: a
+/// series is hashed over the labels of its group key, the hash looked up,
+/// the group's labels compared in place; group labels are built once per
+/// new group (and for the rare hash collision).
+pub(crate) struct GroupIndex<'g> {
+    grouping: &'g [String],
+    without: bool,
+    by_hash: HashMap<u64, usize, std::hash::BuildHasherDefault<KeyHasher>>,
+    collided: HashMap<Labels, usize>,
+    scratch: Vec<u8>,
+    /// Each group's labels, in order of first appearance.
+    pub groups: Vec<Labels>,
+}
+
+impl<'g> GroupIndex<'g> {
+    pub fn new(grouping: &'g [String], without: bool) -> Self {
+        GroupIndex {
+            grouping,
+            without,
+            by_hash: HashMap::default(),
+            collided: HashMap::new(),
+            scratch: Vec::new(),
+            groups: Vec::new(),
+        }
+    }
+
+    /// The group of `l`, and whether it is new.
+    pub fn group(&mut self, l: &Labels) -> (usize, bool) {
+        let (grouping, without) = (self.grouping, self.without);
+        let h = self.key_hash(l);
+        match self.by_hash.get(&h) {
+            Some(&g) if self.key_equals(l, g) => (g, false),
+            Some(_) => {
+                let gl = group_labels(l, grouping, without);
+                if let Some(&g) = self.collided.get(&gl) {
+                    return (g, false);
+                }
+                self.collided.insert(gl.clone(), self.groups.len());
+                self.groups.push(gl);
+                (self.groups.len() - 1, true)
+            }
+            None => {
+                self.by_hash.insert(h, self.groups.len());
+                self.groups.push(group_labels(l, grouping, without));
+                (self.groups.len() - 1, true)
+            }
+        }
+    }
+
+    /// xxh3 of the key labels' names and values, each followed by 0xff.
+    fn key_hash(&mut self, l: &Labels) -> u64 {
+        self.scratch.clear();
+        for x in l.iter().filter(|x| in_key(&x.name, self.grouping, self.without)) {
+            self.scratch.extend_from_slice(x.name.as_bytes());
+            self.scratch.push(0xff);
+            self.scratch.extend_from_slice(x.value.as_bytes());
+            self.scratch.push(0xff);
+        }
+        xxhash_rust::xxh3::xxh3_64(&self.scratch)
+    }
+
+    fn key_equals(&self, l: &Labels, g: usize) -> bool {
+        let mut key = l.iter().filter(|x| in_key(&x.name, self.grouping, self.without));
+        let mut group = self.groups[g].iter();
+        loop {
+            match (key.next(), group.next()) {
+                (None, None) => return true,
+                (Some(a), Some(b)) if a == b => {}
+                _ => return false,
+            }
+        }
+    }
+}
+
+/// The hasher of [`GroupIndex`]'s map, whose keys are already xxh3 hashes.
+#[derive(Default)]
+pub(crate) struct KeyHasher(u64);
+
+impl std::hash::Hasher for KeyHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 << 8) ^ u64::from(b) ^ (self.0 >> 56);
+        }
+    }
+    fn write_u64(&mut self, v: u64) {
+        self.0 = v;
+    }
+}
+
 pub(crate) fn group_labels(l: &Labels, grouping: &[String], without: bool) -> Labels {
     if without {
         let mut b = l.builder();
@@ -245,17 +347,12 @@ impl<'a> Evaluator<'a> {
 
         // Group the input.
         let mut groups: Vec<Group> = Vec::new();
-        let mut index: HashMap<Labels, usize> = HashMap::new();
+        let mut index = GroupIndex::new(&a.grouping, a.without);
         for (i, e) in input.iter().enumerate() {
-            let gl = group_labels(&e.labels, &a.grouping, a.without);
-            let gi = match index.get(&gl) {
-                Some(g) => *g,
-                None => {
-                    groups.push(Group { labels: gl.clone(), ..Default::default() });
-                    index.insert(gl, groups.len() - 1);
-                    groups.len() - 1
-                }
-            };
+            let (gi, new) = index.group(&e.labels);
+            if new {
+                groups.push(Group { labels: index.groups[gi].clone(), ..Default::default() });
+            }
             groups[gi].members.push(i);
         }
 
@@ -479,5 +576,39 @@ mod tests {
         assert_eq!(picked(&format!("topk(3, {})", vector_of(&["1", "1", "1", "2", "1", "1", "3", "1"]))), ["g=3", "d=2", "c=1"]);
         // k larger than the group: everything, best first.
         assert_eq!(picked(&format!("topk(9, {})", vector_of(&["1", "3", "2"]))), ["b=3", "c=2", "a=1"]);
+    }
+}
+
+#[cfg(test)]
+mod group_index_tests {
+    use super::*;
+
+    #[test]
+    fn groups_by_key_labels_and_survives_hash_collisions() {
+        let by = vec!["region".to_string()];
+        let l = |pairs: &[(&str, &str)]| Labels::from_pairs(pairs.iter().copied());
+        let a = l(&[("__name__", "x"), ("node", "1"), ("region", "eu")]);
+        let a2 = l(&[("__name__", "y"), ("node", "2"), ("region", "eu")]);
+        let b = l(&[("__name__", "x"), ("node", "1"), ("region", "us")]);
+        let c = l(&[("__name__", "x"), ("node", "1")]);
+        let mut ix = GroupIndex::new(&by, false);
+        assert_eq!(ix.group(&a), (0, true));
+        assert_eq!(ix.group(&a2), (0, false));
+        assert_eq!(ix.group(&c), (1, true));
+        // b's hash made to collide with a's group: b still gets its own group.
+        let hb = ix.key_hash(&b);
+        ix.by_hash.insert(hb, 0);
+        assert_eq!(ix.group(&b), (2, true));
+        assert_eq!(ix.group(&b), (2, false));
+        assert_eq!(ix.group(&a), (0, false));
+        let want: Vec<Labels> = vec![l(&[("region", "eu")]), Labels::empty(), l(&[("region", "us")])];
+        assert_eq!(ix.groups, want);
+        // without: the name and the listed labels leave the key.
+        let wo = vec!["node".to_string()];
+        let mut ix = GroupIndex::new(&wo, true);
+        assert_eq!(ix.group(&a), (0, true));
+        assert_eq!(ix.group(&a2), (0, false));
+        assert_eq!(ix.group(&b), (1, true));
+        assert_eq!(ix.groups[0], l(&[("region", "eu")]));
     }
 }

@@ -25,7 +25,7 @@
 //! metrics with the same labelset" (a streamed node whose output could collide
 //! after dropping the metric name is not streamed), one-to-one matching
 //! errors, annotations.
-use super::aggregate::{group_labels, Acc};
+use super::aggregate::{Acc, GroupIndex};
 use super::binary::{changes_schema, elem_op, result_metric, signature, vector_scalar_value};
 use super::funcs::{st_overlap_in, st_overlap_warning, uses_st, window_value};
 use super::{exec_err, Elem, Evaluator, QueryError, Ser};
@@ -782,20 +782,13 @@ impl<'a> Evaluator<'a> {
                 }
             }
         }
-        let mut groups: Vec<Labels> = Vec::new();
-        let mut index: HashMap<Labels, usize> = HashMap::new();
+        let mut index = GroupIndex::new(&a.grouping, a.without);
         let mut accs: Vec<Acc> = Vec::new();
         self.stream(&a.expr, &mut |s: StepSer| {
-            let gl = group_labels(&s.labels, &a.grouping, a.without);
-            let gi = match index.get(&gl) {
-                Some(&g) => g,
-                None => {
-                    groups.push(gl.clone());
-                    index.insert(gl, groups.len() - 1);
-                    accs.resize(accs.len() + n, Acc::default());
-                    groups.len() - 1
-                }
-            };
+            let (gi, new) = index.group(&s.labels);
+            if new {
+                accs.resize(accs.len() + n, Acc::default());
+            }
             let row = &mut accs[gi * n..(gi + 1) * n];
             for ((acc, ok), v) in row.iter_mut().zip(&s.ok).zip(&s.vals) {
                 if *ok {
@@ -804,7 +797,7 @@ impl<'a> Evaluator<'a> {
             }
             Ok(())
         })?;
-        for (gi, labels) in groups.into_iter().enumerate() {
+        for (gi, labels) in index.groups.into_iter().enumerate() {
             let row = &mut accs[gi * n..(gi + 1) * n];
             let mut vals = vec![0.0; n];
             let mut ok = vec![false; n];
@@ -849,14 +842,13 @@ impl<'a> Evaluator<'a> {
             ks.push(p as i64 as usize);
         }
         let mut input = self.materialize(&a.expr)?;
-        let mut index: HashMap<Labels, usize> = HashMap::new();
+        let mut index = GroupIndex::new(&a.grouping, a.without);
         let mut members: Vec<Vec<usize>> = Vec::new();
         for (i, s) in input.iter().enumerate() {
-            let gl = group_labels(&s.labels, &a.grouping, a.without);
-            let g = *index.entry(gl).or_insert_with(|| {
+            let (g, new) = index.group(&s.labels);
+            if new {
                 members.push(Vec::new());
-                members.len() - 1
-            });
+            }
             members[g].push(i);
         }
         let top = a.op == AggregateOp::Topk;
