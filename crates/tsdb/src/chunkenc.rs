@@ -452,8 +452,101 @@ fn decimal_delta(prev: f64, cur: f64) -> Option<(u8, i64, u32)> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CorruptChunk;
 
+/// The value state of the decoder.
+struct ValState {
+    /// The current value's bits; stale while `lazy`.
+    v: u64,
+    leading: u32,
+    trailing: u32,
+    have_window: bool,
+    /// The integer mantissa of the value at `dec.0` decimal places while
+    /// the last value change was a decimal delta at that exponent: the
+    /// encoder chose `m` as `scaled(cur, e)` with `m / 10^e == cur`, so
+    /// `scaled(v, e)` is `m` and the next delta needs no float rounding
+    /// (which would sit on the loop-carried chain of every sample).
+    dec: (usize, i64),
+    /// `v` is `dec.1 / 10^dec.0`, not computed yet: samples before the
+    /// window only carry the mantissa.
+    lazy: bool,
+}
+
+impl ValState {
+    #[inline]
+    fn bits(&mut self) -> u64 {
+        if self.lazy {
+            self.v = (self.dec.1 as f64 / POW10[self.dec.0]).to_bits();
+            self.lazy = false;
+        }
+        self.v
+    }
+
+    fn read_xor(&mut self, r: &mut BitReader) -> Result<(), CorruptChunk> {
+        let v = self.bits();
+        self.dec.0 = usize::MAX;
+        let new_window = r.read_bit().ok_or(CorruptChunk)?;
+        if new_window {
+            self.leading = r.read_bits(5).ok_or(CorruptChunk)? as u32;
+            let mut sig = r.read_bits(6).ok_or(CorruptChunk)? as u32;
+            if sig == 0 {
+                sig = 64;
+            }
+            if self.leading + sig > 64 {
+                return Err(CorruptChunk);
+            }
+            self.trailing = 64 - self.leading - sig;
+            self.have_window = true;
+        } else if !self.have_window {
+            return Err(CorruptChunk);
+        }
+        let sig = 64 - self.leading - self.trailing;
+        let bits = r.read_bits(sig).ok_or(CorruptChunk)?;
+        let x = if self.trailing >= 64 { 0 } else { bits << self.trailing };
+        self.v = v ^ x;
+        Ok(())
+    }
+
+    /// A changed value: a decimal delta or an XOR.
+    #[inline]
+    fn read_changed(&mut self, r: &mut BitReader) -> Result<(), CorruptChunk> {
+        if !r.read_bit().ok_or(CorruptChunk)? {
+            return self.read_xor(r);
+        }
+        let e = r.read_bits(3).ok_or(CorruptChunk)? as usize;
+        let delta = match r.read_unary(3).ok_or(CorruptChunk)? {
+            0 => sign_extend(r.read_bits(7).ok_or(CorruptChunk)?, 7),
+            1 => sign_extend(r.read_bits(14).ok_or(CorruptChunk)?, 14),
+            2 => sign_extend(r.read_bits(24).ok_or(CorruptChunk)?, 24),
+            _ => sign_extend(r.read_bits(40).ok_or(CorruptChunk)?, 40),
+        };
+        let mp = if self.dec.0 == e {
+            self.dec.1
+        } else {
+            scaled(f64::from_bits(self.bits()), e).ok_or(CorruptChunk)?
+        };
+        let m = mp.checked_add(delta).ok_or(CorruptChunk)?;
+        if m.unsigned_abs() < 9_000_000_000_000_000 {
+            self.dec = (e, m);
+            self.lazy = true;
+        } else {
+            // Beyond what `scaled` accepts: the next delta fails as before.
+            self.v = (m as f64 / POW10[e]).to_bits();
+            self.dec = (usize::MAX, 0);
+            self.lazy = false;
+        }
+        Ok(())
+    }
+}
+
 /// Decodes a chunk into `out` (appending). Never panics on bad input.
 pub fn decode_into(data: &[u8], out: &mut Vec<Sample>) -> Result<(), CorruptChunk> {
+    decode_window_into(data, i64::MIN, i64::MAX, out)
+}
+
+/// Decodes the samples of a chunk in `[mint, maxt]` into `out`
+/// (appending): samples before `mint` are read but not produced (a decimal
+/// value is not even converted), decoding stops after `maxt`. Never panics
+/// on bad input.
+pub fn decode_window_into(data: &[u8], mint: i64, maxt: i64, out: &mut Vec<Sample>) -> Result<(), CorruptChunk> {
     if data.len() < 2 {
         return Err(CorruptChunk);
     }
@@ -462,28 +555,20 @@ pub fn decode_into(data: &[u8], out: &mut Vec<Sample>) -> Result<(), CorruptChun
     if count > (data.len() - 2) * 8 {
         return Err(CorruptChunk);
     }
-    out.reserve(count);
     let mut r = BitReader::new(&data[2..]);
     let mut t: i64 = 0;
     let mut delta: i64 = 0;
-    let mut v: u64 = 0;
-    let mut leading: u32 = 0;
-    let mut trailing: u32 = 0;
-    let mut have_window = false;
-    // The integer mantissa of `v` at `dec.0` decimal places while the last
-    // value change was a decimal delta at that exponent: the encoder chose
-    // `m` as `scaled(cur, e)` with `m / 10^e == cur`, so `scaled(v, e)` is
-    // `m` and the next delta needs no float rounding (which would sit on
-    // the loop-carried chain of every sample).
-    let mut dec: (usize, i64) = (usize::MAX, 0);
+    let mut st = ValState { v: 0, leading: 0, trailing: 0, have_window: false, dec: (usize::MAX, 0), lazy: false };
     for i in 0..count {
         if i == 0 {
             t = r.read_bits(64).ok_or(CorruptChunk)? as i64;
-            v = r.read_bits(64).ok_or(CorruptChunk)?;
-            out.push(Sample {
-                t,
-                v: f64::from_bits(v),
-            });
+            st.v = r.read_bits(64).ok_or(CorruptChunk)?;
+            if t > maxt {
+                return Ok(());
+            }
+            if t >= mint {
+                out.push(Sample { t, v: f64::from_bits(st.v) });
+            }
             continue;
         }
         let ctl = r.read_unary(6).ok_or(CorruptChunk)?;
@@ -506,98 +591,27 @@ pub fn decode_into(data: &[u8], out: &mut Vec<Sample>) -> Result<(), CorruptChun
         };
         delta = delta.wrapping_add(dod);
         t = t.wrapping_add(delta);
-        let read_xor = |r: &mut BitReader,
-                        v: &mut u64,
-                        leading: &mut u32,
-                        trailing: &mut u32,
-                        hw: &mut bool,
-                        dec: &mut (usize, i64)| {
-            dec.0 = usize::MAX;
-            let new_window = r.read_bit().ok_or(CorruptChunk)?;
-            if new_window {
-                *leading = r.read_bits(5).ok_or(CorruptChunk)? as u32;
-                let mut sig = r.read_bits(6).ok_or(CorruptChunk)? as u32;
-                if sig == 0 {
-                    sig = 64;
-                }
-                if *leading + sig > 64 {
-                    return Err(CorruptChunk);
-                }
-                *trailing = 64 - *leading - sig;
-                *hw = true;
-            } else if !*hw {
-                return Err(CorruptChunk);
-            }
-            let sig = 64 - *leading - *trailing;
-            let bits = r.read_bits(sig).ok_or(CorruptChunk)?;
-            let x = if *trailing >= 64 {
-                0
-            } else {
-                bits << *trailing
-            };
-            *v ^= x;
-            Ok(())
-        };
-        let read_changed = |r: &mut BitReader,
-                            v: &mut u64,
-                            leading: &mut u32,
-                            trailing: &mut u32,
-                            hw: &mut bool,
-                            dec: &mut (usize, i64)| {
-            if r.read_bit().ok_or(CorruptChunk)? {
-                let e = r.read_bits(3).ok_or(CorruptChunk)? as usize;
-                let delta = match r.read_unary(3).ok_or(CorruptChunk)? {
-                    0 => sign_extend(r.read_bits(7).ok_or(CorruptChunk)?, 7),
-                    1 => sign_extend(r.read_bits(14).ok_or(CorruptChunk)?, 14),
-                    2 => sign_extend(r.read_bits(24).ok_or(CorruptChunk)?, 24),
-                    _ => sign_extend(r.read_bits(40).ok_or(CorruptChunk)?, 40),
-                };
-                let mp = if dec.0 == e {
-                    dec.1
-                } else {
-                    scaled(f64::from_bits(*v), e).ok_or(CorruptChunk)?
-                };
-                let m = mp.checked_add(delta).ok_or(CorruptChunk)?;
-                *v = (m as f64 / POW10[e]).to_bits();
-                // Beyond what `scaled` accepts the next delta fails as before.
-                *dec = if m.unsigned_abs() < 9_000_000_000_000_000 { (e, m) } else { (usize::MAX, 0) };
-                Ok(())
-            } else {
-                read_xor(r, v, leading, trailing, hw, dec)
-            }
-        };
-        let value = match value_mode {
-            0 => v,
+        if t > maxt {
+            return Ok(());
+        }
+        let stale = match value_mode {
+            0 => false,
             1 => {
-                read_changed(
-                    &mut r,
-                    &mut v,
-                    &mut leading,
-                    &mut trailing,
-                    &mut have_window,
-                    &mut dec,
-                )?;
-                v
+                st.read_changed(&mut r)?;
+                false
             }
             2 => {
                 if r.read_bit().ok_or(CorruptChunk)? {
-                    read_changed(
-                        &mut r,
-                        &mut v,
-                        &mut leading,
-                        &mut trailing,
-                        &mut have_window,
-                        &mut dec,
-                    )?;
+                    st.read_changed(&mut r)?;
                 }
-                v
+                false
             }
-            _ => STALE_NAN_BITS,
+            _ => true,
         };
-        out.push(Sample {
-            t,
-            v: f64::from_bits(value),
-        });
+        if t >= mint {
+            let v = if stale { STALE_NAN_BITS } else { st.bits() };
+            out.push(Sample { t, v: f64::from_bits(v) });
+        }
     }
     Ok(())
 }
@@ -691,6 +705,14 @@ mod tests {
             for part in s.chunks(120) {
                 let enc = encode(part);
                 assert!(same(&decode(&enc).unwrap(), part), "base {base}");
+                // Windows: the samples in [mint, maxt] and nothing else.
+                let (lo, hi) = (part[0].t, part[part.len() - 1].t);
+                for (mint, maxt) in [(lo, hi), (lo + 1, hi), (lo + 600_000, hi), (lo + 7_000, lo + 900_000), (hi, hi), (hi + 1, i64::MAX), (i64::MIN, lo - 1), (lo + 20_000, lo + 20_000)] {
+                    let mut got = Vec::new();
+                    decode_window_into(&enc, mint, maxt, &mut got).unwrap();
+                    let want: Vec<Sample> = part.iter().copied().filter(|p| p.t >= mint && p.t <= maxt).collect();
+                    assert!(same(&got, &want), "base {base} window {mint}..{maxt}");
+                }
             }
         }
     }

@@ -890,7 +890,7 @@ impl MemSeries {
         }
         if let Some(c) = &self.open {
             if c.num_samples() > 0 && self.open_min_t() <= maxt && self.last_t >= mint {
-                let _ = chunkenc::decode_into(c.bytes(), out);
+                let _ = chunkenc::decode_window_into(c.bytes(), mint, maxt, out);
             }
         }
         // keep only [mint, maxt]
