@@ -274,12 +274,12 @@ impl std::hash::Hasher for KeyHasher {
 pub(crate) fn group_labels(l: &Labels, grouping: &[String], without: bool) -> Labels {
     if without {
         let mut b = l.builder();
-        b.retain(|x| x.name != METRIC_NAME && !grouping.iter().any(|g| g == &x.name));
+        b.retain(|x| x.name != METRIC_NAME && !grouping.iter().any(|g| *g == x.name));
         b.into_labels()
     } else {
         let mut b = LabelsBuilder::new();
         for x in l.iter() {
-            if grouping.iter().any(|g| g == &x.name) {
+            if grouping.iter().any(|g| *g == x.name) {
                 b.set(x.name.clone(), x.value.clone());
             }
         }

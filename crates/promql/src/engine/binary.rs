@@ -220,7 +220,7 @@ pub(crate) fn changes_schema(op: BinaryOp) -> bool {
 pub(crate) fn signature(l: &Labels, on: bool, names: &[String]) -> String {
     let mut s = String::new();
     for lb in l.iter() {
-        let named = names.iter().any(|n| n == &lb.name);
+        let named = names.iter().any(|n| *n == lb.name);
         let include = if on { named } else { !named && lb.name != METRIC_NAME };
         if include {
             s.push_str(&lb.name);
@@ -235,7 +235,7 @@ pub(crate) fn signature(l: &Labels, on: bool, names: &[String]) -> String {
 fn match_labels(l: &Labels, on: bool, names: &[String]) -> Labels {
     let mut b = LabelsBuilder::new();
     for lb in l.iter() {
-        let named = names.iter().any(|n| n == &lb.name);
+        let named = names.iter().any(|n| *n == lb.name);
         let include = if on { named } else { !named && lb.name != METRIC_NAME };
         if include {
             b.set(lb.name.clone(), lb.value.clone());
@@ -429,9 +429,9 @@ pub(crate) fn result_metric(lhs: &Labels, rhs: &Labels, op: BinaryOp, m: &Vector
     }
     if m.card == Cardinality::OneToOne {
         if m.on {
-            b.retain(|l| m.labels.iter().any(|n| n == &l.name));
+            b.retain(|l| m.labels.iter().any(|n| *n == l.name));
         } else {
-            b.retain(|l| !m.labels.iter().any(|n| n == &l.name));
+            b.retain(|l| !m.labels.iter().any(|n| *n == l.name));
         }
     }
     for ln in &m.include {
