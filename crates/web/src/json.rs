@@ -8,7 +8,6 @@
 //! express those differences, so responses are written by hand here.
 
 use bongsu_model::Labels;
-use std::fmt::Write as _;
 
 /// Appends `s` as a JSON string, escaped like Go's `encoding/json` with
 /// HTML escaping (used for every string that is not part of a label set).
@@ -87,15 +86,17 @@ pub fn str_array(out: &mut String, items: &[String]) {
 /// `jsonutil.MarshalTimestamp`: `1435781451.781`, `1.500`, `3` (a non-zero
 /// fraction is always printed with three digits).
 pub fn timestamp(out: &mut String, t: i64) {
-    let mut t = t as i128;
     if t < 0 {
         out.push('-');
-        t = -t;
     }
-    let _ = write!(out, "{}", t / 1000);
+    let t = t.unsigned_abs();
+    out.push_str(itoa::Buffer::new().format(t / 1000));
     let frac = t % 1000;
     if frac != 0 {
-        let _ = write!(out, ".{frac:03}");
+        out.push('.');
+        for d in [frac / 100, frac / 10 % 10, frac % 10] {
+            out.push(char::from(b'0' + d as u8));
+        }
     }
 }
 

@@ -698,22 +698,27 @@ impl<'a> Evaluator<'a> {
         let keep_name = matches!(name, "last_over_time" | "first_over_time");
         let mut per_step = vec![0usize; n];
         let mut pts: Vec<Sample> = Vec::new();
+        // The grid indices where the series has a point: a window reads only
+        // those (a sparse series over a long window skips the empty steps).
+        let mut present: Vec<usize> = Vec::new();
         for s in inner {
             self.check_deadline()?;
             let mut vals = vec![0.0; n];
             let mut ok = vec![false; n];
             let mut any = false;
+            present.clear();
+            present.extend((0..grid_n.min(s.ok.len())).filter(|&k| s.ok[k]));
             for (i, &base) in bases.iter().enumerate() {
                 pts.clear();
                 // grid indices k with first + k*step in (base - range, base]
                 let lo_t = base - range;
                 let k0 = if lo_t < first { 0 } else { ((lo_t - first) / step + 1) as usize };
-                let mut k = k0;
-                while k < grid_n && first + k as i64 * step <= base {
-                    if s.ok[k] {
-                        pts.push(Sample { t: first + k as i64 * step, v: s.vals[k] });
+                let from = present.partition_point(|&k| k < k0);
+                for &k in &present[from..] {
+                    if first + k as i64 * step > base {
+                        break;
                     }
-                    k += 1;
+                    pts.push(Sample { t: first + k as i64 * step, v: s.vals[k] });
                 }
                 if pts.is_empty() {
                     continue;
@@ -733,7 +738,7 @@ impl<'a> Evaluator<'a> {
                 } else if self.delayed {
                     (s.labels, true)
                 } else {
-                    (s.labels.without(&super::METADATA_LABELS), true)
+                    (s.labels.into_without(&super::METADATA_LABELS), true)
                 };
                 sink(StepSer { labels, drop, vals, ok })?;
             }
