@@ -78,30 +78,37 @@ pub fn push_float(out: &mut String, v: f64) {
         return;
     }
     let mut buf = ryu::Buffer::new();
-    let (digits, exp) = shortest_digits(buf.format_finite(v.abs()));
-    let mut d = [0u8; 24];
-    let n = digits.len().min(24);
-    d[..n].copy_from_slice(&digits.as_bytes()[..n]);
+    let (d, n, exp) = shortest_digits(buf.format_finite(v.abs()));
     match tie_to_even(v, &d[..n], exp) {
         Some((even, even_exp)) => push_fixed(out, &even, even_exp),
         None => push_fixed(out, &d[..n], exp),
     }
 }
 
-/// The significant digits (no leading or trailing zeros) and the decimal
-/// exponent of the first of them, from `ryu`'s output for a positive finite
-/// float: `123.45`, `0.001`, `1.0`, `1.5e-7`, `1e22`.
-fn shortest_digits(s: &str) -> (String, i32) {
+/// The significant digits (no leading or trailing zeros; `ryu` writes at
+/// most 17) and the decimal exponent of the first of them, from `ryu`'s
+/// output for a positive finite float: `123.45`, `0.001`, `1.0`, `1.5e-7`,
+/// `1e22`.
+fn shortest_digits(s: &str) -> ([u8; 24], usize, i32) {
     let (mant, e) = match s.split_once('e') {
         Some((m, e)) => (m, e.parse::<i32>().unwrap_or(0)),
         None => (s, 0),
     };
-    let (int, frac) = mant.split_once('.').unwrap_or((mant, ""));
-    let all: String = [int, frac].concat();
-    let lead = all.len() - all.trim_start_matches('0').len();
-    let sig = all.trim_start_matches('0').trim_end_matches('0');
-    // The first digit of `all` has exponent int.len() - 1 (+ e).
-    (sig.to_string(), int.len() as i32 - 1 - lead as i32 + e)
+    let int_len = mant.find('.').unwrap_or(mant.len()) as i32;
+    let (mut d, mut n, mut lead) = ([0u8; 24], 0usize, 0i32);
+    for b in mant.bytes().filter(u8::is_ascii_digit) {
+        if n == 0 && b == b'0' {
+            lead += 1;
+        } else if n < d.len() {
+            d[n] = b;
+            n += 1;
+        }
+    }
+    while n > 1 && d[n - 1] == b'0' {
+        n -= 1;
+    }
+    // The first digit of the mantissa has exponent int_len - 1 (+ e).
+    (d, n, int_len - 1 - lead + e)
 }
 
 /// Writes `digits` (first digit at decimal exponent `exp`) without exponent.
