@@ -254,6 +254,7 @@ mod tests {
     use super::*;
 
     #[test]
+    #[allow(clippy::excessive_precision)] // exact ties between two shortest forms
     fn ryu_formatting_matches_the_display_based_one() {
         let mut x: u64 = 0x2545_f491_4f6c_dd1d;
         let mut cases = vec![
