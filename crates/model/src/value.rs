@@ -280,8 +280,8 @@ mod tests {
         }
     }
 
-    /// The formatter before `ryu` (`Display` digits): the reference the
-    /// new one is checked against.
+    /// The formatter before `ryu`: `Display`'s digits (the tie rule and the
+    /// layout are shared), the reference the new one is checked against.
     fn push_float_reference(out: &mut String, v: f64) {
         use std::fmt::Write as _;
         if v.is_nan() {
@@ -319,20 +319,7 @@ mod tests {
             if v < 0.0 {
                 out.push('-');
             }
-            let ds = std::str::from_utf8(&even).unwrap_or("0");
-            let point = even_exp + 1; // digits before the decimal point
-            if point <= 0 {
-                out.push_str("0.");
-                out.extend(std::iter::repeat_n('0', (-point) as usize));
-                out.push_str(ds);
-            } else if point as usize >= ds.len() {
-                out.push_str(ds);
-                out.extend(std::iter::repeat_n('0', point as usize - ds.len()));
-            } else {
-                out.push_str(&ds[..point as usize]);
-                out.push('.');
-                out.push_str(&ds[point as usize..]);
-            }
+            push_fixed(out, &even, even_exp);
         }
     }
 

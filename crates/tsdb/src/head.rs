@@ -878,14 +878,14 @@ impl MemSeries {
     }
 
     /// Samples in `[mint, maxt]`, appended to `out`.
+    /// Appends the samples in `[mint, maxt]` to `out`.
     pub fn samples(&self, mint: i64, maxt: i64, out: &mut Vec<Sample>) {
-        let start = out.len();
         for c in &self.sealed {
             if c.max_t < mint || c.min_t > maxt {
                 continue;
             }
             if let Ok(s) = crate::colenc::decode(&c.data, c.n as usize) {
-                out.extend(s);
+                out.extend(s.into_iter().filter(|p| p.t >= mint && p.t <= maxt));
             }
         }
         if let Some(c) = &self.open {
@@ -893,15 +893,6 @@ impl MemSeries {
                 let _ = chunkenc::decode_window_into(c.bytes(), mint, maxt, out);
             }
         }
-        // keep only [mint, maxt]
-        let mut w = start;
-        for r in start..out.len() {
-            if out[r].t >= mint && out[r].t <= maxt {
-                out[w] = out[r];
-                w += 1;
-            }
-        }
-        out.truncate(w);
     }
 
     pub fn has_samples_in(&self, mint: i64, maxt: i64) -> bool {
@@ -984,18 +975,13 @@ impl RankMap {
     #[inline]
     fn see(&mut self, x: u32) -> bool {
         match self {
-            RankMap::Dense(v) => match v.get_mut(x as usize) {
-                Some(r) if *r == u32::MAX => {
-                    *r = 0;
-                    true
-                }
-                Some(_) => false,
-                None => {
-                    v.resize(x as usize + 1, u32::MAX);
-                    v[x as usize] = 0;
-                    true
-                }
-            },
+            RankMap::Dense(v) => {
+                // Sized to the interner under the index lock: every id fits.
+                let r = &mut v[x as usize];
+                let first = *r == u32::MAX;
+                *r = 0;
+                first
+            }
             RankMap::Sparse(m) => m.insert(x, 0).is_none(),
         }
     }
